@@ -1,0 +1,51 @@
+// The edge's HTTP surface: public API under /v1, admin under /admin, origin-only under /internal.
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { Scalar } from '@scalar/hono-api-reference';
+import type { AppEnv } from './env.ts';
+import { onError, onNotFound, validationHook } from './middleware/errors.ts';
+import { bodyLimit } from './middleware/body-limit.ts';
+import { requireAccessToken, requireAdminToken, requireOriginSignature } from './middleware/auth.ts';
+import { streamRoutes } from './routes/streams.ts';
+import { adminRoutes } from './routes/admin.ts';
+import { internalRoutes } from './routes/internal.ts';
+
+export function buildApp() {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  app.onError(onError);
+  app.notFound(onNotFound);
+
+  app.get('/', (c) => c.json({ name: 'riverhead-edge', api: '/v1', docs: '/v1/docs', openapi: '/v1/openapi.json' }));
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'basicAuth', {
+    type: 'http',
+    scheme: 'basic',
+    description: 'access token id as the user name, its secret as the password',
+  });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'Bearer <accessTokenId>:<secret>',
+  });
+  app.doc31('/v1/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'Riverhead API',
+      version: '1.0.0',
+      description: 'Live streams: RTMP/RTMPS/SRT ingest, HLS playback, lifecycle webhooks, recordings and clips.',
+    },
+    servers: [{ url: '/' }],
+  });
+  app.get('/v1/docs', Scalar({ url: '/v1/openapi.json', pageTitle: 'Riverhead API' }));
+
+  app.use('/v1/*', bodyLimit());
+  app.use('/admin/*', bodyLimit());
+  app.use('/internal/*', bodyLimit(1024 * 1024));
+  app.use('/v1/live/*', requireAccessToken);
+  app.use('/admin/*', requireAdminToken);
+  app.use('/internal/*', requireOriginSignature);
+
+  app.route('/v1', streamRoutes);
+  app.route('/admin', adminRoutes);
+  app.route('/internal', internalRoutes);
+  return app;
+}

@@ -1,0 +1,74 @@
+// Who is calling: workspace access tokens (Basic id:secret or Bearer), the ADMIN_TOKEN, and HMAC-signed origins.
+import type { MiddlewareHandler } from 'hono';
+import type { AppEnv } from '../env.ts';
+import { ApiError } from '../problem.ts';
+import { sha256Hex } from '../../shared/identifiers.ts';
+import { verifyRequest } from '../../shared/request-signing.ts';
+
+function unauthorized(detail: string): ApiError {
+  return new ApiError(401, 'unauthorized', 'Unauthorized', detail);
+}
+
+/** Same-length strings compared without an early exit, so timing says nothing about where they differ. */
+export function constantTimeEqual(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let difference = 0;
+  for (let i = 0; i < a.length; i++) difference |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return difference === 0;
+}
+
+/** `Basic base64(id:secret)` as curl -u sends it, or `Bearer id:secret`. */
+export function parseCredentials(header: string | undefined): { id: string; secret: string } | null {
+  if (!header) return null;
+  const [scheme, value] = header.split(/\s+/, 2);
+  if (!scheme || !value) return null;
+  let pair: string;
+  if (/^basic$/i.test(scheme)) {
+    try {
+      pair = atob(value);
+    } catch {
+      return null;
+    }
+  } else if (/^bearer$/i.test(scheme)) {
+    pair = value;
+  } else {
+    return null;
+  }
+  const colon = pair.indexOf(':');
+  if (colon <= 0 || colon === pair.length - 1) return null;
+  return { id: pair.slice(0, colon), secret: pair.slice(colon + 1) };
+}
+
+export const requireAccessToken: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const credentials = parseCredentials(c.req.header('authorization'));
+  if (!credentials) throw unauthorized('send an access token as HTTP Basic id:secret or Bearer id:secret');
+  const row = await c.env.DB.prepare('SELECT workspace_id, secret_hash FROM access_tokens WHERE id = ?')
+    .bind(credentials.id)
+    .first<{ workspace_id: string; secret_hash: string }>();
+  const presented = await sha256Hex(credentials.secret);
+  if (!row || !constantTimeEqual(presented, row.secret_hash)) throw unauthorized('the access token is not valid');
+  c.set('workspaceId', row.workspace_id);
+  await next();
+};
+
+export const requireAdminToken: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const header = c.req.header('authorization') ?? '';
+  const match = /^bearer\s+(.+)$/i.exec(header);
+  const expected = c.env.ADMIN_TOKEN;
+  if (!expected || !match || !constantTimeEqual(await sha256Hex(match[1]!), await sha256Hex(expected))) {
+    throw unauthorized('admin routes need Authorization: Bearer <ADMIN_TOKEN>');
+  }
+  await next();
+};
+
+/** Origin calls carry an HMAC over method, path, timestamp and body; anything else is refused before parsing. */
+export const requireOriginSignature: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const body = await c.req.raw.clone().text();
+  const verdict = await verifyRequest(c.env.ORIGIN_SECRET, c.req.method, new URL(c.req.url).pathname, body, c.req.raw.headers);
+  if (!verdict.ok) {
+    throw new ApiError(401, 'bad-signature', 'Unauthorized', `origin signature refused: ${verdict.reason}`, {
+      reason: verdict.reason,
+    });
+  }
+  await next();
+};

@@ -1,0 +1,232 @@
+// /v1/live/streams: create, list, get, update, delete, enable, disable, complete, reset-stream-key.
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import type { AppEnv } from '../env.ts';
+import { validationHook } from '../middleware/errors.ts';
+import { streamObject, commandOutcome } from '../streams.ts';
+import { notFound } from '../problem.ts';
+import { ingestFor } from '../live-stream-view.ts';
+import { Problem, single, list } from '../../shared/schemas/common.ts';
+import {
+  CreateLiveStreamRequest,
+  UpdateLiveStreamRequest,
+  LiveStream,
+  ListLiveStreamsQuery,
+  StreamIdParam,
+} from '../../shared/schemas/live-stream.ts';
+import { newId, newStreamKey, newSrtSecret, newPlaybackId, sha256Hex } from '../../shared/identifiers.ts';
+import { decodeCursor, encodeCursor } from '../pagination.ts';
+
+export const streamRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+const problems = {
+  400: { description: 'Invalid request', content: { 'application/problem+json': { schema: Problem } } },
+  401: { description: 'Missing or invalid credentials', content: { 'application/problem+json': { schema: Problem } } },
+  404: { description: 'No such stream in this workspace', content: { 'application/problem+json': { schema: Problem } } },
+  409: { description: 'Not allowed in the current state', content: { 'application/problem+json': { schema: Problem } } },
+};
+const security: Record<string, string[]>[] = [{ basicAuth: [] }, { bearerAuth: [] }];
+const jsonBody = <T extends z.ZodTypeAny>(schema: T, required: boolean) => ({
+  body: { content: { 'application/json': { schema } }, required },
+});
+const streamResponse = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: single(LiveStream) } },
+});
+
+streamRoutes.openapi(
+  createRoute({
+    method: 'post',
+    path: '/live/streams',
+    summary: 'Create a live stream',
+    description: 'Returns the stream key and SRT secret once, with ready-to-paste ingest URLs.',
+    tags: ['Live streams'],
+    security,
+    request: jsonBody(CreateLiveStreamRequest, false),
+    responses: { 201: streamResponse('Created'), 400: problems[400], 401: problems[401] },
+  }),
+  async (c) => {
+    const input = CreateLiveStreamRequest.parse(c.req.valid('json'));
+    const streamId = newId('ls', 16);
+    const streamKey = newStreamKey();
+    const srtSecret = newSrtSecret();
+    const created = await streamObject(c.env, streamId).create({
+      streamId,
+      workspaceId: c.get('workspaceId'),
+      keyHash: await sha256Hex(streamKey),
+      srtSecret,
+      playbackId: newPlaybackId(),
+      accessPolicy: input.accessPolicy,
+      settings: {
+        metadata: input.metadata,
+        reconnectWindow: input.reconnectWindow,
+        record: input.record,
+        maxResolution: input.maxResolution,
+        profiles: input.profiles ?? null,
+        srtLatency: input.srtLatency,
+      },
+    });
+    return c.json({ data: withSecrets(c.env, created, streamKey, srtSecret) }, 201);
+  },
+);
+
+streamRoutes.openapi(
+  createRoute({
+    method: 'get',
+    path: '/live/streams',
+    summary: 'List live streams',
+    description: 'Newest first; follow pagination.nextCursor for the next page.',
+    tags: ['Live streams'],
+    security,
+    request: { query: ListLiveStreamsQuery },
+    responses: {
+      200: { description: 'A page of streams', content: { 'application/json': { schema: list(LiveStream) } } },
+      400: problems[400],
+      401: problems[401],
+    },
+  }),
+  async (c) => {
+    const { limit, cursor, status } = c.req.valid('query');
+    const after = cursor ? decodeCursor(cursor) : null;
+    const where = ['workspace_id = ?'];
+    const params: unknown[] = [c.get('workspaceId')];
+    if (status) {
+      where.push('status = ?');
+      params.push(status);
+    }
+    if (after) {
+      where.push('(created_at < ? OR (created_at = ? AND id < ?))');
+      params.push(after.createdAt, after.createdAt, after.id);
+    }
+    const { results } = await c.env.DB.prepare(
+      `SELECT id, created_at FROM streams WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT ?`,
+    )
+      .bind(...params, limit + 1)
+      .all<{ id: string; created_at: string }>();
+    const page = results.slice(0, limit);
+    const streams = await Promise.all(page.map((row) => streamObject(c.env, row.id).get(c.get('workspaceId'))));
+    const last = page[page.length - 1];
+    return c.json(
+      {
+        data: streams.filter((s): s is LiveStream => s !== null).map(({ activities: _a, ...s }) => s),
+        pagination: { nextCursor: results.length > limit && last ? encodeCursor(last.created_at, last.id) : null },
+      },
+      200,
+    );
+  },
+);
+
+streamRoutes.openapi(
+  createRoute({
+    method: 'get',
+    path: '/live/streams/{streamId}',
+    summary: 'Get a live stream',
+    description: 'With its status, activities (seed 000 timeline) and current session.',
+    tags: ['Live streams'],
+    security,
+    request: { params: StreamIdParam },
+    responses: { 200: streamResponse('The stream'), 401: problems[401], 404: problems[404] },
+  }),
+  async (c) => {
+    const { streamId } = c.req.valid('param');
+    const stream = await streamObject(c.env, streamId).get(c.get('workspaceId'));
+    if (!stream) throw notFound(`live stream ${streamId}`);
+    return c.json({ data: stream }, 200);
+  },
+);
+
+streamRoutes.openapi(
+  createRoute({
+    method: 'patch',
+    path: '/live/streams/{streamId}',
+    summary: 'Update a live stream',
+    description: 'metadata, reconnectWindow, record, profiles, maxResolution, accessPolicy, srtLatency.',
+    tags: ['Live streams'],
+    security,
+    request: { params: StreamIdParam, ...jsonBody(UpdateLiveStreamRequest, true) },
+    responses: { 200: streamResponse('Updated'), 400: problems[400], 401: problems[401], 404: problems[404] },
+  }),
+  async (c) => {
+    const { streamId } = c.req.valid('param');
+    const result = await streamObject(c.env, streamId).update(c.get('workspaceId'), c.req.valid('json'));
+    if (result.ok) {
+      const accessPolicy = c.req.valid('json').accessPolicy;
+      if (accessPolicy) {
+        await c.env.DB.prepare('UPDATE playback_ids SET access_policy = ? WHERE stream_id = ?')
+          .bind(accessPolicy, streamId)
+          .run();
+      }
+    }
+    return c.json({ data: commandOutcome(result, streamId) }, 200);
+  },
+);
+
+streamRoutes.openapi(
+  createRoute({
+    method: 'delete',
+    path: '/live/streams/{streamId}',
+    summary: 'Delete a live stream',
+    description: 'Disconnects a publishing encoder; the key stops working at once.',
+    tags: ['Live streams'],
+    security,
+    request: { params: StreamIdParam },
+    responses: { 204: { description: 'Deleted' }, 401: problems[401], 404: problems[404] },
+  }),
+  async (c) => {
+    const { streamId } = c.req.valid('param');
+    commandOutcome(await streamObject(c.env, streamId).remove(c.get('workspaceId')), streamId);
+    return c.body(null, 204);
+  },
+);
+
+const lifecycleCommands = [
+  { method: 'put', suffix: 'live-enable', summary: 'Enable a live stream (back to NOT_STARTED)', run: 'enable' },
+  { method: 'put', suffix: 'live-disable', summary: 'Disable a live stream (ingest refused)', run: 'disable' },
+  { method: 'post', suffix: 'complete', summary: 'End the broadcast now (STOPPED)', run: 'complete' },
+] as const;
+
+for (const command of lifecycleCommands) {
+  streamRoutes.openapi(
+    createRoute({
+      method: command.method,
+      path: `/live/streams/{streamId}/${command.suffix}`,
+      summary: command.summary,
+      tags: ['Live streams'],
+      security,
+      request: { params: StreamIdParam },
+      responses: { 200: streamResponse('The stream after the change'), 401: problems[401], 404: problems[404], 409: problems[409] },
+    }),
+    async (c) => {
+      const { streamId } = c.req.valid('param');
+      const result = await streamObject(c.env, streamId)[command.run](c.get('workspaceId'));
+      return c.json({ data: commandOutcome(result, streamId) }, 200);
+    },
+  );
+}
+
+streamRoutes.openapi(
+  createRoute({
+    method: 'post',
+    path: '/live/streams/{streamId}/reset-stream-key',
+    summary: 'Reset the stream key and SRT secret',
+    description: 'Returns the new key once; the old key is refused at once and a publisher using it is disconnected.',
+    tags: ['Live streams'],
+    security,
+    request: { params: StreamIdParam },
+    responses: { 200: streamResponse('New key'), 401: problems[401], 404: problems[404] },
+  }),
+  async (c) => {
+    const { streamId } = c.req.valid('param');
+    const streamKey = newStreamKey();
+    const srtSecret = newSrtSecret();
+    const result = await streamObject(c.env, streamId).resetStreamKey(c.get('workspaceId'), {
+      keyHash: await sha256Hex(streamKey),
+      srtSecret,
+    });
+    return c.json({ data: withSecrets(c.env, commandOutcome(result, streamId), streamKey, srtSecret) }, 200);
+  },
+);
+
+/** The create and reset responses are the only place the key and SRT secret are ever shown. */
+function withSecrets(env: AppEnv['Bindings'], stream: LiveStream, streamKey: string, srtSecret: string): LiveStream {
+  return { ...stream, streamKey, srtSecret, ingest: ingestFor(env, stream.srtLatency, { streamKey, srtSecret }) };
+}

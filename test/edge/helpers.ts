@@ -1,0 +1,72 @@
+// Shared steps of the edge tests: a workspace with a token, authenticated calls, signed origin calls.
+import { exports } from 'cloudflare:workers';
+import { signRequest } from '../../shared/request-signing.ts';
+
+export const ORIGIN_SECRET = 'test-origin-secret';
+export const ADMIN_TOKEN = 'test-admin-token';
+
+const worker = () => (exports as unknown as { default: Fetcher }).default;
+
+export function call(path: string, init: RequestInit = {}): Promise<Response> {
+  return worker().fetch(new Request(`http://edge.test${path}`, init));
+}
+
+export interface Workspace {
+  id: string;
+  auth: string;
+}
+
+export async function createWorkspace(name = 'test'): Promise<Workspace> {
+  const response = await call('/admin/workspaces', {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name }),
+  });
+  if (response.status !== 201) throw new Error(`workspace creation failed: ${response.status} ${await response.text()}`);
+  const { data } = (await response.json()) as { data: { workspace: { id: string }; accessToken: { id: string; secret: string } } };
+  return { id: data.workspace.id, auth: `Basic ${btoa(`${data.accessToken.id}:${data.accessToken.secret}`)}` };
+}
+
+export function api(workspace: Workspace, method: string, path: string, body?: unknown): Promise<Response> {
+  return call(`/v1${path}`, {
+    method,
+    headers: { authorization: workspace.auth, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+}
+
+export async function json<T = any>(response: Response): Promise<T> {
+  return (await response.json()) as T;
+}
+
+export async function createStream(workspace: Workspace, body: unknown = {}) {
+  const response = await api(workspace, 'POST', '/live/streams', body);
+  if (response.status !== 201) throw new Error(`create failed: ${response.status} ${await response.text()}`);
+  return (await json(response)).data as { streamId: string; streamKey: string; srtSecret: string; [k: string]: any };
+}
+
+export async function signedCall(path: string, body: unknown, options: { secret?: string; now?: number } = {}) {
+  const text = JSON.stringify(body);
+  const headers = await signRequest(options.secret ?? ORIGIN_SECRET, 'POST', path, text, options.now);
+  return call(path, { method: 'POST', body: text, headers: { ...headers, 'content-type': 'application/json' } });
+}
+
+export const ORIGIN = { originId: 'origin-test', originUrl: 'http://127.0.0.1:9' };
+
+export function authorize(streamKey: string, protocol: 'rtmp' | 'rtmps' | 'srt' = 'rtmp') {
+  return signedCall('/internal/ingest/authorize', { streamKey, protocol, ...ORIGIN });
+}
+
+let eventCounter = 0;
+export function originEvent(streamId: string, sessionId: string, type: string, data: unknown = {}) {
+  eventCounter += 1;
+  return { id: `evt-test-${Date.now()}-${eventCounter}`, streamId, sessionId, type, at: new Date().toISOString(), data };
+}
+
+export function sendEvents(events: unknown[]) {
+  return signedCall('/internal/events', { events });
+}
+
+export async function getStream(workspace: Workspace, streamId: string) {
+  return (await json(await api(workspace, 'GET', `/live/streams/${streamId}`))).data;
+}

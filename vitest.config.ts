@@ -1,0 +1,31 @@
+// One `vitest run` drives the three layers: edge inside workerd, origin in Node, and the whole stack end to end.
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    projects: [
+      './test/edge/vitest.config.ts',
+      {
+        test: {
+          name: 'origin',
+          include: ['test/origin/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 180_000,
+          hookTimeout: 120_000,
+          // End-to-end files start real processes on loopback; two at a time keeps 2 cores honest.
+          maxWorkers: 2,
+          fileParallelism: true,
+        },
+      },
+    ],
+  },
+});
