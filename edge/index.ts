@@ -1,6 +1,8 @@
-// The edge Worker: the Hono app for HTTP, and the StreamObject Durable Object class.
+// The edge Worker: the Hono app for HTTP, the webhook Queue consumer, and the StreamObject Durable Object class.
 import { buildApp } from './app.ts';
+import { consumeWebhookEvents } from './webhook-consumer.ts';
 import type { Env } from './env.ts';
+import type { WebhookEvent } from '../shared/schemas/webhook-event.ts';
 
 export { StreamObject } from './stream-object.ts';
 
@@ -8,4 +10,5 @@ const app = buildApp();
 
 export default {
   fetch: app.fetch,
-} satisfies ExportedHandler<Env>;
+  queue: (batch, env) => consumeWebhookEvents(batch, env),
+} satisfies ExportedHandler<Env, WebhookEvent>;

@@ -107,7 +107,9 @@ streamRoutes.openapi(
     const last = page[page.length - 1];
     return c.json(
       {
-        data: streams.filter((s): s is LiveStream => s !== null).map(({ activities: _a, ...s }) => s),
+        data: (streams as (LiveStream | null)[])
+          .filter((s): s is LiveStream => s !== null)
+          .map(({ activities: _a, ...s }) => s),
         pagination: { nextCursor: results.length > limit && last ? encodeCursor(last.created_at, last.id) : null },
       },
       200,

@@ -1,0 +1,192 @@
+// One test per row of DESIGN.md's lifecycle, including the refused transitions.
+import { describe, it, expect } from 'vitest';
+import {
+  transition,
+  initialLifecycle,
+  nextDeadline,
+  HEARTBEAT_TIMEOUT_MS,
+  type LifecycleState,
+  type LifecycleInput,
+  type Transition,
+} from '../../edge/lifecycle.ts';
+
+const T0 = 1_700_000_000_000;
+const origin = { originId: 'o1', originUrl: 'http://origin.test' };
+const publish = (at = T0, newSessionId = 'ses_1'): LifecycleInput => ({ type: 'publish', at, newSessionId, ...origin });
+
+function ok(result: Transition) {
+  if (!result.ok) throw new Error(`refused: ${result.refusal}`);
+  return result;
+}
+const emitted = (result: Transition) => (result.ok ? result.effects.filter((e) => e.kind === 'emit').map((e) => e.event) : []);
+const kinds = (result: Transition) => (result.ok ? result.effects.map((e) => e.kind) : []);
+
+function run(state: LifecycleState, ...inputs: LifecycleInput[]): LifecycleState {
+  return inputs.reduce((s, input) => ok(transition(s, input)).state, state);
+}
+
+const fresh = (record = false, window = 60) => initialLifecycle({ record, reconnectWindowSeconds: window });
+const streaming = () => run(fresh(), publish());
+const disconnected = () => run(streaming(), { type: 'publish_done', at: T0 + 5000, sessionId: 'ses_1', reason: 'eof' });
+
+describe('lifecycle transitions', () => {
+  it('NOT_STARTED + publish → STREAMING, opens a session, ON_PUBLISH', () => {
+    const result = ok(transition(fresh(), publish()));
+    expect(result.state.status).toBe('STREAMING');
+    expect(result.state.session).toMatchObject({ id: 'ses_1', publisherConnected: true, reconnects: 0 });
+    expect(result.resumed).toBe(false);
+    expect(kinds(result)).toEqual(['open_session', 'emit']);
+    expect(emitted(result)).toEqual(['ON_PUBLISH']);
+    expect(result.state.heartbeatDeadline).toBe(T0 + HEARTBEAT_TIMEOUT_MS);
+  });
+
+  it('STREAMING + recording_started (record=true) → RECORDING', () => {
+    const state = run(fresh(true), publish());
+    const result = ok(transition(state, { type: 'recording_started', at: T0 + 1, sessionId: 'ses_1' }));
+    expect(result.state.status).toBe('RECORDING');
+    expect(emitted(result)).toEqual(['RECORDING']);
+  });
+
+  it('recording_started without record=true changes nothing', () => {
+    const result = ok(transition(streaming(), { type: 'recording_started', at: T0 + 1, sessionId: 'ses_1' }));
+    expect(result.state.status).toBe('STREAMING');
+    expect(result.effects).toEqual([]);
+  });
+
+  it('STREAMING + publish_done → DISCONNECTED with the reconnect deadline', () => {
+    const result = ok(transition(streaming(), { type: 'publish_done', at: T0 + 5000, sessionId: 'ses_1', reason: 'eof' }));
+    expect(result.state.status).toBe('DISCONNECTED');
+    expect(result.state.reconnectDeadline).toBe(T0 + 5000 + 60_000);
+    expect(result.state.heartbeatDeadline).toBeNull();
+    expect(emitted(result)).toEqual(['ON_PUBLISH_DONE']);
+    expect(nextDeadline(result.state)).toBe(T0 + 65_000);
+  });
+
+  it('DISCONNECTED + publish within the window → the same session resumes', () => {
+    const result = ok(transition(disconnected(), publish(T0 + 10_000, 'ses_new')));
+    expect(result.state.status).toBe('STREAMING');
+    expect(result.resumed).toBe(true);
+    expect(result.state.session).toMatchObject({ id: 'ses_1', reconnects: 1, publisherConnected: true });
+    expect(result.state.reconnectDeadline).toBeNull();
+    expect(kinds(result)).toEqual(['emit']);
+  });
+
+  it('DISCONNECTED + window expired → STOPPED, session ends', () => {
+    const result = ok(transition(disconnected(), { type: 'reconnect_window_expired', at: T0 + 70_000 }));
+    expect(result.state.status).toBe('STOPPED');
+    expect(kinds(result)).toEqual(['end_session', 'emit']);
+    expect(emitted(result)).toEqual(['STOPPED']);
+    expect(nextDeadline(result.state)).toBeNull();
+  });
+
+  it('a window expiry that arrives after a reconnect changes nothing', () => {
+    const back = run(disconnected(), publish(T0 + 10_000));
+    const result = ok(transition(back, { type: 'reconnect_window_expired', at: T0 + 70_000 }));
+    expect(result.state.status).toBe('STREAMING');
+    expect(result.effects).toEqual([]);
+  });
+
+  it('reconnectWindow 0 stops as soon as the encoder leaves', () => {
+    const state = run(fresh(false, 0), publish());
+    const result = ok(transition(state, { type: 'publish_done', at: T0 + 1, sessionId: 'ses_1', reason: 'eof' }));
+    expect(result.state.status).toBe('STOPPED');
+    expect(emitted(result)).toEqual(['ON_PUBLISH_DONE', 'STOPPED']);
+  });
+
+  it('heartbeat moves the deadline; heartbeat loss counts as encoder lost and asks the origin to let go', () => {
+    const beat = ok(transition(streaming(), { type: 'heartbeat', at: T0 + 4000, sessionId: 'ses_1' }));
+    expect(beat.state.heartbeatDeadline).toBe(T0 + 4000 + HEARTBEAT_TIMEOUT_MS);
+    expect(beat.effects).toEqual([]);
+    const lost = ok(transition(beat.state, { type: 'heartbeat_lost', at: T0 + 15_000 }));
+    expect(lost.state.status).toBe('DISCONNECTED');
+    expect(lost.state.reconnectDeadline).toBe(T0 + 75_000);
+    expect(kinds(lost)).toEqual(['kick_encoder', 'emit']);
+  });
+
+  it('complete while live → STOPPED and the encoder is kicked', () => {
+    const result = ok(transition(streaming(), { type: 'complete', at: T0 + 1 }));
+    expect(result.state.status).toBe('STOPPED');
+    expect(kinds(result)).toEqual(['kick_encoder', 'end_session', 'emit']);
+  });
+
+  it('complete while DISCONNECTED → STOPPED without a kick', () => {
+    const result = ok(transition(disconnected(), { type: 'complete', at: T0 + 6000 }));
+    expect(result.state.status).toBe('STOPPED');
+    expect(kinds(result)).toEqual(['end_session', 'emit']);
+  });
+
+  it('disable while live → STOPPED then DISABLED; ingest refused until enable', () => {
+    const result = ok(transition(streaming(), { type: 'disable', at: T0 + 1 }));
+    expect(result.state).toMatchObject({ status: 'STOPPED', enabled: false });
+    expect(emitted(result)).toEqual(['STOPPED', 'DISABLED']);
+    expect(transition(result.state, publish(T0 + 2))).toMatchObject({ ok: false, refusal: 'stream_disabled' });
+  });
+
+  it('disable while NOT_STARTED keeps the status and refuses publish', () => {
+    const state = run(fresh(), { type: 'disable', at: T0 });
+    expect(state).toMatchObject({ status: 'NOT_STARTED', enabled: false });
+    expect(transition(state, publish())).toMatchObject({ ok: false, refusal: 'stream_disabled' });
+  });
+
+  it('enable after STOPPED → NOT_STARTED; the next publish opens a new session', () => {
+    const stopped = run(streaming(), { type: 'complete', at: T0 + 1 });
+    expect(transition(stopped, publish(T0 + 2, 'ses_2'))).toMatchObject({ ok: false, refusal: 'stream_finished' });
+    const enabled = ok(transition(stopped, { type: 'enable', at: T0 + 3 }));
+    expect(enabled.state.status).toBe('NOT_STARTED');
+    expect(emitted(enabled)).toEqual(['ENABLED']);
+    const again = ok(transition(enabled.state, publish(T0 + 4, 'ses_2')));
+    expect(again.state.session?.id).toBe('ses_2');
+    expect(again.resumed).toBe(false);
+  });
+
+  it('refuses a second publisher while one is connected', () => {
+    expect(transition(streaming(), publish(T0 + 1, 'ses_2'))).toMatchObject({ ok: false, refusal: 'already_live' });
+  });
+
+  it('refuses publish after STOPPED, COMPLETED and ERROR', () => {
+    const stopped = run(streaming(), { type: 'complete', at: T0 + 1 });
+    const completed = run(stopped, { type: 'recording_ready', at: T0 + 2, sessionId: 'ses_1' });
+    expect(completed.status).toBe('COMPLETED');
+    const errored = run(fresh(), { type: 'error', at: T0, reason: 'disk full' });
+    for (const state of [stopped, completed, errored]) {
+      expect(transition(state, publish(T0 + 5, 'x'))).toMatchObject({ ok: false, refusal: 'stream_finished' });
+    }
+  });
+
+  it('refuses publish on a deleted stream, and delete while live stops first', () => {
+    const result = ok(transition(streaming(), { type: 'delete', at: T0 + 1 }));
+    expect(emitted(result)).toEqual(['STOPPED', 'DELETED']);
+    expect(kinds(result)[0]).toBe('kick_encoder');
+    expect(transition(result.state, publish(T0 + 2))).toMatchObject({ ok: false, refusal: 'stream_deleted' });
+  });
+
+  it('refuses enable on an enabled stream, disable on a disabled one, complete when not live', () => {
+    expect(transition(fresh(), { type: 'enable', at: T0 })).toMatchObject({ ok: false, refusal: 'already_enabled' });
+    const disabled = run(fresh(), { type: 'disable', at: T0 });
+    expect(transition(disabled, { type: 'disable', at: T0 })).toMatchObject({ ok: false, refusal: 'already_disabled' });
+    expect(transition(fresh(), { type: 'complete', at: T0 })).toMatchObject({ ok: false, refusal: 'not_live' });
+  });
+
+  it('ignores events of a session that is no longer current', () => {
+    const state = streaming();
+    for (const input of [
+      { type: 'publish_done', at: T0, sessionId: 'old', reason: 'x' },
+      { type: 'heartbeat', at: T0, sessionId: 'old' },
+      { type: 'recording_started', at: T0, sessionId: 'old' },
+    ] as LifecycleInput[]) {
+      expect(transition(state, input)).toMatchObject({ ok: false, refusal: 'stale_session' });
+    }
+  });
+
+  it('error → ERROR with the reason, kicking the encoder', () => {
+    const result = ok(transition(streaming(), { type: 'error', at: T0 + 1, reason: 'ffmpeg failed 5 times' }));
+    expect(result.state).toMatchObject({ status: 'ERROR', errorReason: 'ffmpeg failed 5 times' });
+    expect(kinds(result)).toEqual(['kick_encoder', 'emit']);
+  });
+
+  it('update changes record and reconnectWindow and emits UPDATED', () => {
+    const result = ok(transition(fresh(), { type: 'update', at: T0, record: true, reconnectWindowSeconds: 10 }));
+    expect(result.state).toMatchObject({ record: true, reconnectWindowSeconds: 10 });
+    expect(emitted(result)).toEqual(['UPDATED']);
+  });
+});
