@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs whatever is missing for `npm start` and `npm test`: npm packages, Debian's ffmpeg (and the
+# GStreamer RTMP client the tests use as a second encoder), and a self-signed TLS pair for local RTMPS.
+# Safe to run every time: each step checks first and does nothing when all is in place.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '[bootstrap] %s\n' "$*" >&2; }
+
+# 1. npm packages: install when node_modules is missing or older than the lockfile.
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f node_modules/.riverhead-lock-hash ] || [ "$(cat node_modules/.riverhead-lock-hash)" != "$lock_hash" ]; then
+  say "installing npm packages (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_hash" > node_modules/.riverhead-lock-hash
+fi
+
+# 2. Debian packages.
+need=()
+command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
+command -v gst-launch-1.0 >/dev/null 2>&1 || need+=(gstreamer1.0-tools gstreamer1.0-plugins-bad)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+if [ ${#need[@]} -gt 0 ]; then
+  say "installing Debian packages: ${need[*]}"
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo -n)
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# 3. A self-signed certificate for the local RTMPS listener.
+tls_dir=.state/tls
+if [ ! -f "$tls_dir/cert.pem" ] || [ ! -f "$tls_dir/key.pem" ]; then
+  say "creating a self-signed TLS pair for local RTMPS in $tls_dir"
+  mkdir -p "$tls_dir"
+  openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 3650 \
+    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+    -keyout "$tls_dir/key.pem" -out "$tls_dir/cert.pem" >/dev/null 2>&1
+fi

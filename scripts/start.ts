@@ -1,0 +1,229 @@
+// `npm start`: the whole local stack — the edge under `wrangler dev` (local persistence in one state folder) and one
+// origin — plus a local workspace and API key, printed with a copy-paste curl and the encoder settings. Ctrl-C stops all.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+const root = path.resolve(import.meta.dirname, '..');
+const stateDir = path.resolve(process.env.RIVERHEAD_STATE_DIR ?? path.join(root, '.state'));
+const edgePort = Number(process.env.RIVERHEAD_EDGE_PORT ?? 8787);
+const ports = {
+  rtmp: Number(process.env.RIVERHEAD_RTMP_PORT ?? 1935),
+  rtmps: Number(process.env.RIVERHEAD_RTMPS_PORT ?? 1936),
+  srt: Number(process.env.RIVERHEAD_SRT_PORT ?? 9000),
+  http: Number(process.env.RIVERHEAD_ORIGIN_HTTP_PORT ?? 8790),
+};
+const ingestHost = process.env.RIVERHEAD_INGEST_HOST ?? '127.0.0.1';
+const apiUrl = `http://127.0.0.1:${edgePort}`;
+
+// Offline and quiet: no telemetry, no update checks, no calls to Cloudflare.
+const quietEnv = {
+  ...process.env,
+  CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+  WRANGLER_SEND_METRICS: 'false',
+  WRANGLER_HIDE_BANNER: 'true',
+  XDG_CONFIG_HOME: path.join(stateDir, 'xdg'),
+};
+
+interface LocalSecrets {
+  adminToken: string;
+  originSecret: string;
+}
+interface LocalWorkspace {
+  workspaceId: string;
+  accessTokenId: string;
+  secret: string;
+}
+
+function readJson<T>(file: string): T | null {
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as T) : null;
+}
+
+function localSecrets(): LocalSecrets {
+  const file = path.join(stateDir, 'secrets.json');
+  const existing = readJson<LocalSecrets>(file);
+  if (existing) return existing;
+  const secrets = { adminToken: randomBytes(24).toString('hex'), originSecret: randomBytes(32).toString('hex') };
+  writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  return secrets;
+}
+
+const children: ChildProcess[] = [];
+let stopping = false;
+
+function run(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; prefix: string }): ChildProcess {
+  const child = spawn(command, args, { cwd: root, env: options.env ?? quietEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const relay = (chunk: Buffer) => {
+    for (const line of chunk.toString().split('\n')) if (line.trim()) process.stderr.write(`[${options.prefix}] ${line}\n`);
+  };
+  child.stdout!.on('data', relay);
+  child.stderr!.on('data', relay);
+  child.on('exit', (code, signal) => {
+    if (!stopping) {
+      process.stderr.write(`[start] ${options.prefix} exited (${signal ?? code}); stopping the stack\n`);
+      void stop(1);
+    }
+  });
+  children.push(child);
+  return child;
+}
+
+function runToEnd(command: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: root, env: quietEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${command} ${args.join(' ')} failed:\n${output}`))));
+  });
+}
+
+async function stop(code = 0): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  for (const child of children) {
+    try {
+      if (child.pid) process.kill(-child.pid, 'SIGTERM'); // the whole group: wrangler's workerd, origin's ffmpegs
+    } catch {
+      // already gone
+    }
+  }
+  await Promise.all(
+    children.map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          const timer = setTimeout(() => {
+            try {
+              if (child.pid) process.kill(-child.pid, 'SIGKILL');
+            } catch {
+              // already gone
+            }
+            resolve();
+          }, 5000);
+          child.once('exit', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+        }),
+    ),
+  );
+  process.exit(code);
+}
+
+async function waitForHttp(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const response = await fetch(url);
+      if (response.ok) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${url} did not answer within ${timeoutMs} ms`);
+}
+
+async function ensureWorkspace(secrets: LocalSecrets): Promise<LocalWorkspace> {
+  const file = path.join(stateDir, 'workspace.json');
+  const existing = readJson<LocalWorkspace>(file);
+  if (existing) {
+    const check = await fetch(`${apiUrl}/v1/live/streams?limit=1`, {
+      headers: { authorization: `Basic ${Buffer.from(`${existing.accessTokenId}:${existing.secret}`).toString('base64')}` },
+    });
+    if (check.ok) return existing;
+  }
+  const response = await fetch(`${apiUrl}/admin/workspaces`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${secrets.adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'local' }),
+  });
+  if (response.status !== 201) throw new Error(`creating the local workspace failed: ${response.status} ${await response.text()}`);
+  const { data } = (await response.json()) as { data: { workspace: { id: string }; accessToken: { id: string; secret: string } } };
+  const workspace = { workspaceId: data.workspace.id, accessTokenId: data.accessToken.id, secret: data.accessToken.secret };
+  writeFileSync(file, JSON.stringify(workspace, null, 2), { mode: 0o600 });
+  return workspace;
+}
+
+async function main(): Promise<void> {
+  mkdirSync(stateDir, { recursive: true });
+  process.on('SIGINT', () => void stop(0));
+  process.on('SIGTERM', () => void stop(0));
+  const secrets = localSecrets();
+  const envFile = path.join(stateDir, 'edge.env');
+  writeFileSync(envFile, `ADMIN_TOKEN=${secrets.adminToken}\nORIGIN_SECRET=${secrets.originSecret}\n`, { mode: 0o600 });
+
+  const wrangler = path.join(root, 'node_modules/.bin/wrangler');
+  const persist = path.join(stateDir, 'wrangler');
+  await runToEnd(wrangler, ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persist]);
+  run(
+    wrangler,
+    [
+      'dev',
+      '--ip', '127.0.0.1',
+      '--port', String(edgePort),
+      '--persist-to', persist,
+      '--env-file', envFile,
+      '--show-interactive-dev-session=false',
+      '--live-reload=false',
+      '--log-level', 'warn',
+      '--var', `INGEST_HOST:${ingestHost}`,
+      '--var', `RTMP_PORT:${ports.rtmp}`,
+      '--var', `RTMPS_PORT:${ports.rtmps}`,
+      '--var', `SRT_PORT:${ports.srt}`,
+    ],
+    { prefix: 'edge' },
+  );
+  await waitForHttp(`${apiUrl}/`, 60_000);
+
+  run(process.execPath, ['--import', 'tsx', 'origin/main.ts'], {
+    prefix: 'origin',
+    env: {
+      ...quietEnv,
+      EDGE_URL: apiUrl,
+      ORIGIN_SECRET: secrets.originSecret,
+      ORIGIN_ID: 'local-origin',
+      MEDIA_DIR: path.join(stateDir, 'media'),
+      RTMP_PORT: String(ports.rtmp),
+      RTMPS_PORT: String(ports.rtmps),
+      SRT_PORT: String(ports.srt),
+      HTTP_PORT: String(ports.http),
+      TLS_CERT: path.join(stateDir, 'tls/cert.pem'),
+      TLS_KEY: path.join(stateDir, 'tls/key.pem'),
+    },
+  });
+  await waitForHttp(`http://127.0.0.1:${ports.http}/healthz`, 30_000);
+
+  const workspace = await ensureWorkspace(secrets);
+  const credentials = `${workspace.accessTokenId}:${workspace.secret}`;
+  process.stdout.write(
+    [
+      '',
+      'Riverhead is running.',
+      '',
+      `  API URL:       ${apiUrl}/v1   (docs: ${apiUrl}/v1/docs)`,
+      `  Access token:  ${credentials}`,
+      '',
+      'Create a live stream:',
+      `  curl -s -u ${credentials} -H 'content-type: application/json' -d '{"reconnectWindow": 60}' ${apiUrl}/v1/live/streams`,
+      '',
+      'Publish to it (use the streamKey from the response):',
+      `  ffmpeg -re -f lavfi -i testsrc2=size=1280x720:rate=30 -f lavfi -i sine -c:v libx264 -preset veryfast -g 60 -c:a aac -f flv rtmp://${ingestHost}:${ports.rtmp}/live/<streamKey>`,
+      `  OBS: Settings → Stream → Custom: Server rtmp://${ingestHost}:${ports.rtmp}/live  Stream Key <streamKey>`,
+      `       (RTMPS: rtmps://${ingestHost}:${ports.rtmps}/live, self-signed certificate in ${path.join(stateDir, 'tls')})`,
+      `       keyframe interval 2 s, x264, AAC 48 kHz`,
+      '',
+      `Watch: ${apiUrl}/hls/<playbackId>/master.m3u8`,
+      '',
+      'Ctrl-C stops everything.',
+      '',
+    ].join('\n'),
+  );
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`[start] ${error instanceof Error ? error.message : String(error)}\n`);
+  void stop(1);
+});

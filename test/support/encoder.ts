@@ -1,0 +1,57 @@
+// Real ffmpeg as the encoder and ffprobe as the player, for end-to-end tests.
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+export interface Publisher {
+  process: ChildProcess;
+  exited: Promise<number | null>;
+  output: () => string;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export interface PublishOptions {
+  seconds?: number;
+  size?: string;
+  rate?: number;
+  /** Extra output options, e.g. for SRT. */
+  format?: 'flv' | 'mpegts';
+}
+
+/** Publishes a `-re` lavfi test pattern with a tone: H.264 with a 2 s GOP and AAC, like OBS defaults. */
+export function publish(url: string, options: PublishOptions = {}): Publisher {
+  const { seconds = 600, size = '640x360', rate = 30, format = 'flv' } = options;
+  const args = [
+    '-hide_banner', '-loglevel', 'warning', '-nostdin',
+    '-re', '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=${rate}`,
+    '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+    '-t', String(seconds),
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', String(rate * 2), '-keyint_min', String(rate * 2),
+    '-pix_fmt', 'yuv420p', '-b:v', '800k',
+    '-c:a', 'aac', '-b:a', '96k',
+    '-f', format, url,
+  ];
+  const child = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    process: child,
+    exited,
+    output: () => stderr,
+    async kill(signal = 'SIGKILL') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}
+
+export async function ffprobe(url: string, extra: string[] = []): Promise<any> {
+  const { stdout } = await run(
+    'ffprobe',
+    ['-v', 'error', '-rw_timeout', '10000000', '-of', 'json', '-show_streams', '-show_format', ...extra, url],
+    { maxBuffer: 64 * 1024 * 1024, timeout: 60_000 },
+  );
+  return JSON.parse(stdout);
+}
