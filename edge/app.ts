@@ -1,4 +1,4 @@
-// The edge's HTTP surface: public API under /v1, admin under /admin, origin-only under /internal.
+// The edge's HTTP surface: public API under /v1, admin under /admin, origin-only under /internal, playback under /hls.
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { Scalar } from '@scalar/hono-api-reference';
 import type { AppEnv } from './env.ts';
@@ -8,6 +8,7 @@ import { requireAccessToken, requireAdminToken, requireOriginSignature } from '.
 import { streamRoutes } from './routes/streams.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { internalRoutes } from './routes/internal.ts';
+import { playbackRoutes } from './routes/playback.ts';
 
 export function buildApp() {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -47,5 +48,6 @@ export function buildApp() {
   app.route('/v1', streamRoutes);
   app.route('/admin', adminRoutes);
   app.route('/internal', internalRoutes);
+  app.route('/hls', playbackRoutes);
   return app;
 }

@@ -49,7 +49,8 @@ export type LifecycleInput =
 export type LifecycleEffect =
   /** One activity and one webhook, in this order. */
   | { kind: 'emit'; event: LifecycleEventName; status: StreamStatus; sessionId: string | null; reason: string | null }
-  | { kind: 'kick_encoder'; sessionId: string; originUrl: string; reason: string }
+  /** `final`: the session is over, so the origin can close its playlists now rather than wait out the window. */
+  | { kind: 'kick_encoder'; sessionId: string; originUrl: string; reason: string; final: boolean }
   | { kind: 'open_session'; session: LiveSession }
   | { kind: 'end_session'; sessionId: string; at: number };
 
@@ -101,10 +102,10 @@ class TransitionBuilder {
     return this;
   }
 
-  kickIfConnected(reason: string): this {
+  kickIfConnected(reason: string, final = true): this {
     const session = this.state.session;
     if (session?.publisherConnected) {
-      this.effects.push({ kind: 'kick_encoder', sessionId: session.id, originUrl: session.originUrl, reason });
+      this.effects.push({ kind: 'kick_encoder', sessionId: session.id, originUrl: session.originUrl, reason, final });
       this.set({ session: { ...session, publisherConnected: false } });
     }
     return this;
@@ -214,7 +215,7 @@ export function transition(state: LifecycleState, input: LifecycleInput): Transi
       const session = state.session;
       if (!session?.publisherConnected) return new TransitionBuilder(state).set({ heartbeatDeadline: null }).done();
       // The origin may still hold the encoder even though we cannot hear it; ask it to let go.
-      const builder = new TransitionBuilder(state).kickIfConnected('heartbeat lost');
+      const builder = new TransitionBuilder(state).kickIfConnected('heartbeat lost', false);
       const lost = onEncoderLost({ ...builder.state, session }, input.at, 'no stats from the origin for 10 s');
       if (!lost.ok) return lost;
       return { ...lost, effects: [...builder.effects, ...lost.effects] };

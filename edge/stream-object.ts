@@ -20,6 +20,7 @@ import type {
   OriginEventOutcome,
   SessionStats,
   IngestProtocol,
+  KickCommand,
 } from '../shared/schemas/internal.ts';
 import type { WebhookEvent } from '../shared/schemas/webhook-event.ts';
 import { newId } from '../shared/identifiers.ts';
@@ -252,7 +253,8 @@ export class StreamObject extends DurableObject<Env> {
 
   private async kickEncoder(streamId: string, effect: Extract<LifecycleEffect, { kind: 'kick_encoder' }>) {
     const path = '/control/kick';
-    const body = JSON.stringify({ streamId, sessionId: effect.sessionId, reason: effect.reason });
+    const command: KickCommand = { streamId, sessionId: effect.sessionId, reason: effect.reason, final: effect.final };
+    const body = JSON.stringify(command);
     try {
       const headers = await signRequest(this.env.ORIGIN_SECRET, 'POST', path, body);
       const response = await fetch(new URL(path, effect.originUrl), {
@@ -389,7 +391,13 @@ export class StreamObject extends DurableObject<Env> {
       const lost = await this.apply(doc, { type: 'publish_done', at: Date.now(), sessionId: session.id, reason: 'stream key reset' });
       if (lost.ok) {
         this.ctx.waitUntil(
-          this.kickEncoder(doc.streamId, { kind: 'kick_encoder', sessionId: session.id, originUrl: session.originUrl, reason: 'stream key reset' }),
+          this.kickEncoder(doc.streamId, {
+            kind: 'kick_encoder',
+            sessionId: session.id,
+            originUrl: session.originUrl,
+            reason: 'stream key reset',
+            final: false,
+          }),
         );
       }
     }

@@ -11,7 +11,8 @@ export function canonicalRequest(method: string, path: string, timestamp: number
   return `${method.toUpperCase()}\n${path}\n${timestamp}\n${body}`;
 }
 
-async function hmacKey(secret: string): Promise<CryptoKey> {
+// The key type is spelled through importKey so the module needs neither DOM nor workers type libraries.
+async function hmacKey(secret: string): Promise<Awaited<ReturnType<typeof crypto.subtle.importKey>>> {
   return crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, [
     'sign',
     'verify',

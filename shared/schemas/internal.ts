@@ -90,5 +90,11 @@ export const OriginEventBatchResponse = z.object({ results: z.array(OriginEventO
 export type OriginEventOutcome = z.infer<typeof OriginEventOutcome>;
 
 /** Edge → origin: disconnect a stream's encoder now (delete, disable, complete, key reset). */
-export const KickCommand = z.object({ streamId: z.string(), sessionId: z.string().nullable(), reason: z.string() });
+export const KickCommand = z.object({
+  streamId: z.string(),
+  sessionId: z.string().nullable(),
+  reason: z.string(),
+  /** The broadcast is over (completed, disabled, deleted): no reconnect will follow. */
+  final: z.boolean(),
+});
 export type KickCommand = z.infer<typeof KickCommand>;

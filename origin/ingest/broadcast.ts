@@ -1,0 +1,191 @@
+// One accepted encoder on this origin: from the edge's grant to the end of its connection. It muxes the encoder's
+// media into the live transcode, reports publish / stats / publish_done through the outbox, and can be kicked.
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { FlvMuxer, type FlvInput } from '../media/flv-muxer.ts';
+import { chooseLadder, describeSource, type StreamMetadata } from '../pipeline/ladder.ts';
+import type { TranscodePool, PooledTranscode } from '../pipeline/transcode-pool.ts';
+import type { LiveTranscodeEvent } from '../pipeline/live-transcode.ts';
+import type { AuthorizeIngestResponse, IngestProtocol, OriginEvent, SessionStats } from '../../shared/schemas/internal.ts';
+import { log, logWarn } from '../log.ts';
+import type { OriginMetrics } from '../metrics.ts';
+
+/** Encoders send onMetaData right after publish; without it we start anyway, assuming a 720p source. */
+const METADATA_WAIT_MS = 2000;
+/** Media that arrives before the transcode starts is held, up to this much, and then the encoder is dropped. */
+const MAX_EARLY_BYTES = 8 * 1024 * 1024;
+
+export interface BroadcastDeps {
+  pool: TranscodePool;
+  mediaDir: string;
+  statsIntervalMs: number;
+  metrics: OriginMetrics;
+  emit: (event: OriginEvent) => Promise<void>;
+  /** Disconnects the encoder (the ingest protocol's own close). */
+  disconnect: (reason: string) => void;
+}
+
+export type BroadcastEnd = { reason: string };
+
+export class Broadcast {
+  readonly streamId: string;
+  readonly sessionId: string;
+  readonly outDir: string;
+  private readonly muxer = new FlvMuxer();
+  private early: Buffer[] = [];
+  private earlyBytes = 0;
+  private transcode: PooledTranscode | null = null;
+  private metadataTimer: NodeJS.Timeout | null = null;
+  private statsTimer: NodeJS.Timeout | null = null;
+  private ended = false;
+  private lastStats = { at: Date.now(), inputBytes: 0, transcodedBytes: 0 };
+  private inputBytes = 0;
+  /** Resolves when the transcode has finished with the session's folder. */
+  readonly finished: Promise<void>;
+  private resolveFinished!: () => void;
+  /** Set when the edge ended the whole session (complete, disable, delete): no reconnect window to wait out. */
+  sessionOver = false;
+
+  constructor(
+    readonly grant: AuthorizeIngestResponse,
+    readonly protocol: IngestProtocol,
+    private readonly deps: BroadcastDeps,
+  ) {
+    this.streamId = grant.streamId;
+    this.sessionId = grant.sessionId;
+    this.outDir = path.join(deps.mediaDir, grant.streamId, grant.sessionId);
+    this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
+    this.metadataTimer = setTimeout(() => this.startTranscode(null), METADATA_WAIT_MS);
+    this.statsTimer = setInterval(() => void this.reportStats(), deps.statsIntervalMs);
+    void this.event('publish', { protocol, resume: grant.resume });
+  }
+
+  /** Media and metadata from the encoder, in order. */
+  push(input: FlvInput): void {
+    if (this.ended) return;
+    if (input.type === 'metadata' && !this.transcode) {
+      this.startTranscode(input.properties as StreamMetadata);
+    }
+    const bytes = this.muxer.push(input);
+    this.inputBytes += bytes.length;
+    this.deps.metrics.ingestBytes.inc({ protocol: this.protocol }, bytes.length);
+    if (this.transcode) {
+      this.transcode.push(bytes);
+      return;
+    }
+    this.early.push(bytes);
+    this.earlyBytes += bytes.length;
+    if (this.earlyBytes > MAX_EARLY_BYTES) this.deps.disconnect('too much media before the transcode could start');
+  }
+
+  private startTranscode(metadata: StreamMetadata | null): void {
+    if (this.transcode || this.ended) return;
+    if (this.metadataTimer) clearTimeout(this.metadataTimer);
+    const source = describeSource(metadata);
+    const renditions = chooseLadder(source, { profiles: this.grant.profiles, maxResolution: this.grant.maxResolution });
+    const started = this.deps.pool.tryStart(
+      {
+        sessionId: this.sessionId,
+        input: 'flv',
+        outDir: this.outDir,
+        renditions,
+        resume: this.grant.resume,
+        hasAudio: source.audio !== 'none',
+        sourceAudio: source.audio === 'aac' ? 'copy' : 'aac',
+      },
+      (event) => this.onTranscodeEvent(event),
+    );
+    if (!started.ok) {
+      // The slot was reserved before authorizing, so this only happens while shutting down.
+      logWarn('transcode_refused', { streamId: this.streamId, sessionId: this.sessionId, reason: started.message });
+      this.deps.disconnect(started.message);
+      this.resolveFinished();
+      return;
+    }
+    this.transcode = started.transcode;
+    log('transcode_started', {
+      streamId: this.streamId,
+      sessionId: this.sessionId,
+      resume: this.grant.resume,
+      renditions: renditions.map((r) => `${r.name}:${r.width}x${r.height}${r.copy ? ':copy' : ''}`),
+    });
+    for (const chunk of this.early) this.transcode.push(chunk);
+    this.early = [];
+    this.earlyBytes = 0;
+    if (this.ended) this.transcode.end();
+    void this.transcode.done.then((result) => {
+      log('transcode_finished', { streamId: this.streamId, sessionId: this.sessionId, reason: result.reason, restarts: result.restarts });
+      if (result.reason === 'failed' || result.reason === 'backlog') {
+        void this.event('error', { reason: `live transcode ${result.reason}: ${result.error ?? 'ffmpeg exited'}`.slice(0, 480) });
+        this.deps.disconnect(`transcode ${result.reason}`);
+      }
+      this.resolveFinished();
+    });
+  }
+
+  private onTranscodeEvent(event: LiveTranscodeEvent): void {
+    if (event.type === 'issue' && event.issue.code === 'ffmpeg-restarted') this.deps.metrics.ffmpegRestarts.inc();
+  }
+
+  private currentStats(): SessionStats {
+    const now = Date.now();
+    const stats = this.transcode?.stats;
+    const transcodedBytes = stats?.transcodedBytes ?? 0;
+    const seconds = Math.max(0.001, (now - this.lastStats.at) / 1000);
+    const issues = this.transcode?.issues.slice(-10).map((i) => i.message) ?? [];
+    const result: SessionStats = {
+      sourceSegments: stats?.sourceSegments ?? 0,
+      transcodedSegments: stats?.transcodedSegments ?? 0,
+      sourceSegmentsDuration: round(stats?.sourceSegmentsDuration ?? 0),
+      transcodedSegmentsDuration: round(stats?.transcodedSegmentsDuration ?? 0),
+      sourceBytes: stats?.sourceBytes ?? 0,
+      transcodedBytes,
+      ingestRate: Math.round((this.inputBytes - this.lastStats.inputBytes) / seconds),
+      outgoingRate: Math.round(Math.max(0, transcodedBytes - this.lastStats.transcodedBytes) / seconds),
+      isHealthy: this.transcode !== null && issues.length === 0,
+      issues: issues.length ? issues : null,
+    };
+    this.lastStats = { at: now, inputBytes: this.inputBytes, transcodedBytes };
+    return result;
+  }
+
+  private async reportStats(): Promise<void> {
+    if (!this.ended) await this.event('stats', this.currentStats());
+  }
+
+  /** The encoder is gone (it left, was kicked, or failed): finish the segment in progress and tell the edge. */
+  end(reason: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.metadataTimer) clearTimeout(this.metadataTimer);
+    if (this.statsTimer) clearInterval(this.statsTimer);
+    if (this.transcode) this.transcode.end();
+    else if (this.early.length) this.startTranscode(null); // a short publish still leaves its segments
+    else this.resolveFinished();
+    void this.event('stats', this.currentStats()).then(() => this.event('publish_done', { reason: reason.slice(0, 300) }));
+  }
+
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
+  disconnect(reason: string): void {
+    this.deps.disconnect(reason);
+  }
+
+  private event(type: OriginEvent['type'], data: unknown): Promise<void> {
+    const event = {
+      id: `oev_${randomUUID()}`,
+      streamId: this.streamId,
+      sessionId: this.sessionId,
+      type,
+      at: new Date().toISOString(),
+      data,
+    } as OriginEvent;
+    return this.deps.emit(event).catch((error: unknown) => {
+      logWarn('event_not_queued', { streamId: this.streamId, type, error: String(error) });
+    });
+  }
+}
+
+const round = (value: number) => Math.round(value * 1000) / 1000;

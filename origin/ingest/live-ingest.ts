@@ -1,0 +1,129 @@
+// The origin's admission and bookkeeping of encoders: capacity first, then the edge's verdict, then a Broadcast.
+// Also where edge commands land (kick), and where a session's playlists are closed once its window is over.
+import type { EdgeClient } from '../edge-client.ts';
+import type { EventOutbox } from '../event-outbox.ts';
+import type { TranscodePool } from '../pipeline/transcode-pool.ts';
+import { endSession } from '../pipeline/live-transcode.ts';
+import type { OriginMetrics } from '../metrics.ts';
+import type { IngestProtocol } from '../../shared/schemas/internal.ts';
+import { Broadcast } from './broadcast.ts';
+import { log, logWarn } from '../log.ts';
+
+/** The edge's STOPPED arrives after the window; the playlists end a little after it, when no resume can come. */
+const WINDOW_GRACE_MS = 3000;
+
+export interface LiveIngestDeps {
+  originId: string;
+  publicUrl: string;
+  mediaDir: string;
+  statsIntervalMs: number;
+  edge: EdgeClient;
+  outbox: EventOutbox;
+  pool: TranscodePool;
+  metrics: OriginMetrics;
+}
+
+export type Admission =
+  | { ok: true; broadcast: Broadcast }
+  | { ok: false; reason: string; detail: string };
+
+export class LiveIngest {
+  private readonly broadcasts = new Map<string, Broadcast>();
+  private readonly sessionEndTimers = new Map<string, NodeJS.Timeout>();
+  private reserved = 0;
+
+  constructor(private readonly deps: LiveIngestDeps) {}
+
+  get liveCount(): number {
+    return this.broadcasts.size;
+  }
+
+  /** Decides whether an encoder may publish; on yes the Broadcast exists and the caller feeds it media. */
+  async admit(
+    request: { streamKey: string; protocol: IngestProtocol; remoteAddress: string },
+    disconnect: (reason: string) => void,
+  ): Promise<Admission> {
+    const { pool } = this.deps;
+    if (pool.running + this.reserved >= pool.capacity) {
+      return this.refuse('origin_at_capacity', `all ${pool.capacity} transcode slots are busy`);
+    }
+    this.reserved += 1;
+    try {
+      let verdict;
+      try {
+        verdict = await this.deps.edge.authorize({
+          streamKey: request.streamKey,
+          protocol: request.protocol,
+          originId: this.deps.originId,
+          originUrl: this.deps.publicUrl,
+          remoteAddress: request.remoteAddress,
+        });
+      } catch (error) {
+        logWarn('authorize_failed', { error: String(error) });
+        return this.refuse('edge_unavailable', 'the control plane could not be reached');
+      }
+      if (!verdict.ok) return this.refuse(verdict.reason, verdict.detail);
+      const grant = verdict.grant;
+      // A broadcast this origin still holds for the stream is stale: the edge has just given the stream away.
+      this.broadcasts.get(grant.streamId)?.end('replaced by a new publisher');
+      const timer = this.sessionEndTimers.get(grant.sessionId);
+      if (timer) clearTimeout(timer);
+      this.sessionEndTimers.delete(grant.sessionId);
+
+      const broadcast = new Broadcast(grant, request.protocol, {
+        pool,
+        mediaDir: this.deps.mediaDir,
+        statsIntervalMs: this.deps.statsIntervalMs,
+        metrics: this.deps.metrics,
+        emit: (event) => this.deps.outbox.enqueue(event),
+        disconnect,
+      });
+      this.broadcasts.set(grant.streamId, broadcast);
+      log('publish_accepted', { streamId: grant.streamId, sessionId: grant.sessionId, resume: grant.resume, protocol: request.protocol });
+      return { ok: true, broadcast };
+    } finally {
+      this.reserved -= 1;
+    }
+  }
+
+  /** The encoder's connection closed: the broadcast ends, and the session's playlists end once its window has. */
+  released(broadcast: Broadcast, reason: string): void {
+    broadcast.end(reason);
+    if (this.broadcasts.get(broadcast.streamId) === broadcast) this.broadcasts.delete(broadcast.streamId);
+    const delay = broadcast.sessionOver ? 0 : broadcast.grant.reconnectWindow * 1000 + WINDOW_GRACE_MS;
+    const existing = this.sessionEndTimers.get(broadcast.sessionId);
+    if (existing) clearTimeout(existing);
+    const timer = setTimeout(() => {
+      this.sessionEndTimers.delete(broadcast.sessionId);
+      void broadcast.finished.then(async () => {
+        if (this.broadcasts.get(broadcast.streamId)?.sessionId === broadcast.sessionId) return; // resumed meanwhile
+        const closed = await endSession(broadcast.outDir);
+        log('session_playlists_ended', { streamId: broadcast.streamId, sessionId: broadcast.sessionId, playlists: closed.length });
+      });
+    }, delay);
+    timer.unref();
+    this.sessionEndTimers.set(broadcast.sessionId, timer);
+  }
+
+  /** An edge command: drop this stream's encoder now. */
+  kick(streamId: string, sessionId: string | null, reason: string, final: boolean): boolean {
+    const broadcast = this.broadcasts.get(streamId);
+    if (!broadcast || (sessionId && broadcast.sessionId !== sessionId)) return false;
+    log('encoder_kicked', { streamId, sessionId: broadcast.sessionId, reason, final });
+    broadcast.sessionOver = final;
+    broadcast.disconnect(reason);
+    return true;
+  }
+
+  async close(): Promise<void> {
+    for (const broadcast of this.broadcasts.values()) broadcast.disconnect('origin shutting down');
+    for (const timer of this.sessionEndTimers.values()) clearTimeout(timer);
+    await Promise.all([...this.broadcasts.values()].map((b) => b.finished));
+  }
+
+  private refuse(reason: string, detail: string): Admission {
+    this.deps.metrics.publishRefusals.inc({ reason });
+    log('publish_refused', { reason });
+    return { ok: false, reason, detail };
+  }
+}

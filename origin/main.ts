@@ -1,0 +1,78 @@
+// The origin process: RTMP/RTMPS ingest → live ABR HLS on disk, served over uWebSockets.js, with events to the edge.
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { configFromEnv } from './config.ts';
+import { EdgeClient } from './edge-client.ts';
+import { EventOutbox } from './event-outbox.ts';
+import { TranscodePool } from './pipeline/transcode-pool.ts';
+import { LiveIngest } from './ingest/live-ingest.ts';
+import { startRtmpIngest } from './ingest/rtmp-ingest.ts';
+import { startHlsServer } from './http/hls-server.ts';
+import { addControlRoutes } from './control-routes.ts';
+import { createMetrics } from './metrics.ts';
+import { log, logWarn } from './log.ts';
+
+async function main(): Promise<void> {
+  const config = configFromEnv();
+  await mkdir(config.mediaDir, { recursive: true });
+  const edge = new EdgeClient(config.edgeUrl, config.originSecret);
+  const outbox = await EventOutbox.open(path.join(config.stateDir, 'outbox'), edge);
+  const pool = new TranscodePool({ capacity: config.capacity });
+  let ingest: LiveIngest | null = null;
+  const metrics = createMetrics({ liveStreams: () => ingest?.liveCount ?? 0, outboxDepth: () => outbox.depth });
+  ingest = new LiveIngest({
+    originId: config.originId,
+    publicUrl: config.publicUrl,
+    mediaDir: config.mediaDir,
+    statsIntervalMs: config.statsIntervalMs,
+    edge,
+    outbox,
+    pool,
+    metrics,
+  });
+
+  const http = await startHlsServer({
+    mediaRoot: config.mediaDir,
+    host: config.host,
+    port: config.httpPort,
+    registry: metrics.registry,
+    health: () => ({ ok: true, liveStreams: ingest!.liveCount, outboxDepth: outbox.depth }),
+  });
+  addControlRoutes(http, ingest, config.originSecret);
+
+  const rtmp = await startRtmpIngest(ingest, {
+    host: config.host,
+    port: config.rtmpPort,
+    tls: config.tls && config.rtmpsPort ? { port: config.rtmpsPort, ...config.tls } : null,
+  });
+  log('origin_ready', {
+    originId: config.originId,
+    rtmpPort: rtmp.addresses.rtmp.port,
+    rtmpsPort: rtmp.addresses.rtmps?.port ?? null,
+    httpPort: http.port,
+    capacity: config.capacity,
+  });
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log('origin_stopping', { signal });
+    const hardStop = setTimeout(() => process.exit(1), 15_000);
+    hardStop.unref();
+    await rtmp.server.close(); // every encoder's broadcast ends and reports publish_done
+    await ingest!.close();
+    await pool.close();
+    if (!(await outbox.drained(3000))) logWarn('outbox_not_drained', { pending: outbox.depth });
+    outbox.close();
+    http.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  logWarn('origin_failed', { error: error instanceof Error ? error.stack : String(error) });
+  process.exit(1);
+});

@@ -1,0 +1,243 @@
+// The origin's live transcoding capacity: one piscina worker thread per running stream, never queued.
+// A publish beyond capacity is refused at once rather than slowing every stream down.
+import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { MessageChannel } from 'node:worker_threads';
+import Piscina from 'piscina';
+import { addSegment, emptyStats } from './live-transcode.ts';
+import type { LiveTranscodeEvent, LiveTranscodeJob, LiveTranscodeResult, TranscodeIssue, TranscodeStats } from './live-transcode.ts';
+import type { FromWorker, ToWorker, TranscodeTask } from './transcode-worker.ts';
+
+export interface TranscodePoolOptions {
+  /** live transcodes at once (worker threads); a hard limit */
+  capacity: number;
+  /** threads kept started while idle so a publish does not wait for one; default min(1, capacity) */
+  warmThreads?: number;
+  /** an idle thread above warmThreads exits after this long; default 30 s */
+  idleTimeoutMs?: number;
+  /** bytes posted to a worker and not yet taken by it before the stream is dropped; default 16 MiB */
+  maxInFlightBytes?: number;
+}
+
+export interface TranscodeRefusal {
+  ok: false;
+  reason: 'capacity' | 'closed';
+  capacity: number;
+  running: number;
+  message: string;
+}
+
+export type TryStartResult = { ok: true; transcode: PooledTranscode } | TranscodeRefusal;
+
+const COALESCE_BYTES = 64 * 1024;
+const MiB = 1024 * 1024;
+
+/** A transcode running in the pool, seen from the main thread. */
+export class PooledTranscode {
+  readonly id = randomUUID();
+  readonly done: Promise<LiveTranscodeResult>;
+  private readonly port: MessagePortLike;
+  private readonly onEvent: (e: LiveTranscodeEvent) => void;
+  private readonly maxInFlight: number;
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
+  private flushScheduled = false;
+  private inFlight = 0;
+  private closed = false;
+  private readonly statsNow = emptyStats();
+  private readonly issueList: TranscodeIssue[] = [];
+  private pidNow: number | undefined;
+
+  /** @internal built by TranscodePool.tryStart */
+  constructor(port: MessagePortLike, run: Promise<LiveTranscodeResult>, onEvent: (e: LiveTranscodeEvent) => void, maxInFlight: number) {
+    this.port = port;
+    this.onEvent = onEvent;
+    this.maxInFlight = maxInFlight;
+    port.on('message', (m: FromWorker) => this.onMessage(m));
+    this.done = run.then(
+      (r) => this.settle(r),
+      (err: unknown) =>
+        this.settle({ reason: 'failed', exitCode: null, signal: null, restarts: 0, issues: [], stats: this.stats, error: `transcode worker failed: ${(err as Error)?.message ?? String(err)}` }),
+    );
+  }
+
+  /** Latest counters (from the worker's segment events). */
+  get stats(): TranscodeStats {
+    return structuredClone(this.statsNow);
+  }
+
+  get issues(): TranscodeIssue[] {
+    return this.issueList.slice();
+  }
+
+  /** ffmpeg's process id while it runs (for diagnostics). */
+  get pid(): number | undefined {
+    return this.pidNow;
+  }
+
+  /** Queues encoder bytes for the worker; false once the stream no longer takes input. */
+  push(chunk: Uint8Array): boolean {
+    if (this.closed) return false;
+    if (this.inFlight + this.pendingBytes + chunk.length > this.maxInFlight) {
+      this.dropForBacklog();
+      return false;
+    }
+    // Copied at flush into a buffer of our own: socket buffers are often slices of a shared pool,
+    // and transferring one would detach memory other code still reads.
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    if (this.pendingBytes >= COALESCE_BYTES) this.flush();
+    else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+    return true;
+  }
+
+  /** The encoder is gone: ffmpeg finishes its last segment. */
+  end(): void {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    this.post({ type: 'end' });
+  }
+
+  stop(): void {
+    this.closed = true;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.post({ type: 'stop' });
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.pendingBytes === 0 || this.closed) return;
+    const buf = new ArrayBuffer(this.pendingBytes);
+    const view = new Uint8Array(buf);
+    let o = 0;
+    for (const c of this.pending) {
+      view.set(c, o);
+      o += c.length;
+    }
+    this.inFlight += this.pendingBytes;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.post({ type: 'data', chunk: buf }, [buf]);
+  }
+
+  private dropForBacklog(): void {
+    const issue: TranscodeIssue = {
+      code: 'input-backlog',
+      message: `the transcode worker fell behind the encoder by more than ${Math.round(this.maxInFlight / MiB)} MiB; the stream was dropped`,
+      at: Date.now(),
+    };
+    this.issueList.push(issue);
+    this.onEvent({ type: 'issue', issue });
+    this.stop();
+  }
+
+  private post(m: ToWorker, transfer?: ArrayBuffer[]): void {
+    try {
+      this.port.postMessage(m, transfer);
+    } catch {
+      // the worker already closed its end: the run is over
+    }
+  }
+
+  private onMessage(m: FromWorker): void {
+    if (m.type === 'consumed') {
+      this.inFlight = Math.max(0, this.inFlight - m.bytes);
+      return;
+    }
+    if (m.type === 'segment') addSegment(this.statsNow, m);
+    else if (m.type === 'issue') this.issueList.push(m.issue);
+    else if (m.type === 'started') this.pidNow = m.pid;
+    this.onEvent(m);
+  }
+
+  private settle(r: LiveTranscodeResult): LiveTranscodeResult {
+    this.closed = true;
+    this.pidNow = undefined;
+    this.port.close();
+    // Main-thread issues (backlog) are not known to the worker.
+    const seen = new Set(r.issues.map((i) => `${i.code}@${i.at}`));
+    const issues = [...r.issues, ...this.issueList.filter((i) => !seen.has(`${i.code}@${i.at}`) && i.code === 'input-backlog')];
+    const result: LiveTranscodeResult = { ...r, issues, reason: this.issueList.some((i) => i.code === 'input-backlog') && r.reason === 'stopped' ? 'backlog' : r.reason };
+    return result;
+  }
+}
+
+interface MessagePortLike {
+  postMessage(m: unknown, transfer?: ArrayBuffer[]): void;
+  on(event: 'message', fn: (m: FromWorker) => void): void;
+  close(): void;
+}
+
+export class TranscodePool {
+  private readonly pool: Piscina<TranscodeTask, LiveTranscodeResult>;
+  private readonly opts: Required<Pick<TranscodePoolOptions, 'capacity' | 'maxInFlightBytes'>>;
+  private readonly active = new Set<PooledTranscode>();
+  private closing = false;
+
+  constructor(opts: TranscodePoolOptions) {
+    if (!Number.isInteger(opts.capacity) || opts.capacity < 1) throw new Error('capacity must be a positive integer');
+    this.opts = { capacity: opts.capacity, maxInFlightBytes: opts.maxInFlightBytes ?? 16 * MiB };
+    const execArgv = workerExecArgv();
+    this.pool = new Piscina({
+      filename: fileURLToPath(new URL('./transcode-worker.ts', import.meta.url)),
+      maxThreads: opts.capacity,
+      minThreads: Math.min(opts.warmThreads ?? 1, opts.capacity),
+      idleTimeout: opts.idleTimeoutMs ?? 30_000,
+      // Tasks are long-running and async; an idle thread must not block in Atomics.wait meanwhile.
+      atomics: 'disabled',
+      ...(execArgv ? { execArgv } : {}),
+    });
+  }
+
+  get capacity(): number {
+    return this.opts.capacity;
+  }
+
+  get running(): number {
+    return this.active.size;
+  }
+
+  /** Starts a live transcode on a free thread, or refuses at once when every thread is busy. */
+  tryStart(job: LiveTranscodeJob, onEvent: (e: LiveTranscodeEvent) => void = () => {}): TryStartResult {
+    if (this.closing) return this.refuse('closed', 'the transcode pool is shutting down');
+    if (this.active.size >= this.opts.capacity) {
+      return this.refuse('capacity', `all ${this.opts.capacity} live transcode slots are busy`);
+    }
+    const { port1, port2 } = new MessageChannel();
+    const run = this.pool.run({ port: port2, job }, { transferList: [port2] });
+    const transcode = new PooledTranscode(port1 as unknown as MessagePortLike, run, onEvent, this.opts.maxInFlightBytes);
+    this.active.add(transcode);
+    void transcode.done.then(() => this.active.delete(transcode));
+    return { ok: true, transcode };
+  }
+
+  /** Stops every running transcode (each finishes its segment or is killed after its grace) and the threads. */
+  async close(): Promise<void> {
+    this.closing = true;
+    const running = [...this.active];
+    for (const t of running) t.stop();
+    await Promise.all(running.map((t) => t.done));
+    await this.pool.destroy();
+  }
+
+  private refuse(reason: TranscodeRefusal['reason'], message: string): TranscodeRefusal {
+    return { ok: false, reason, capacity: this.opts.capacity, running: this.active.size, message };
+  }
+}
+
+/**
+ * Worker threads inherit the parent's execArgv, so under `node --import tsx` the .ts worker just loads.
+ * Elsewhere (vitest's runner, a bundler) we add tsx's loader ourselves, by absolute URL so the
+ * process's working directory does not matter.
+ */
+function workerExecArgv(): string[] | undefined {
+  if (process.execArgv.some((a) => a.includes('tsx'))) return undefined;
+  const loader = createRequire(import.meta.url).resolve('tsx');
+  return [...process.execArgv, '--import', pathToFileURL(loader).href];
+}

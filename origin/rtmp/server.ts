@@ -1,0 +1,163 @@
+// RTMP and RTMPS listeners: the accept loop with connection limits; each accepted socket becomes an
+// RtmpConnection (connection.ts), which does everything else.
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import tls from 'node:tls';
+import { RtmpConnection } from './connection.ts';
+import type { ConnectionSettings, PublishHook, RtmpLogger, RtmpProtocol } from './connection.ts';
+import type { PublishSessionLimits } from './publish-session.ts';
+
+export interface RtmpServerLimits {
+  maxConnections: number;
+  maxConnectionsPerIp: number;
+  /** From accept (TCP, or TLS for RTMPS) to the end of the RTMP handshake. */
+  handshakeTimeoutMs: number;
+  /** Without data from the peer. */
+  idleTimeoutMs: number;
+  /** Bytes queued for a peer that does not read; past it the connection is dropped. */
+  maxWriteQueueBytes: number;
+  session: Partial<PublishSessionLimits>;
+}
+
+export const DEFAULT_SERVER_LIMITS: RtmpServerLimits = {
+  maxConnections: 1000,
+  maxConnectionsPerIp: 16,
+  handshakeTimeoutMs: 5000,
+  idleTimeoutMs: 15_000,
+  maxWriteQueueBytes: 1024 * 1024,
+  session: {},
+};
+
+export interface RtmpsOptions {
+  /** Its own port (0 picks a free one). */
+  port: number;
+  /** PEM text, or a path to a PEM file. */
+  cert: string;
+  key: string;
+}
+
+export interface RtmpServerOptions {
+  /** Plain RTMP port; 0 picks a free one. */
+  port: number;
+  host?: string;
+  tls?: RtmpsOptions;
+  limits?: Partial<RtmpServerLimits>;
+  onPublish: PublishHook;
+  log?: RtmpLogger;
+}
+
+export interface RtmpServerAddresses {
+  rtmp: AddressInfo;
+  rtmps?: AddressInfo;
+}
+
+function pem(value: string): string {
+  return value.includes('-----BEGIN') ? value : readFileSync(value, 'utf8');
+}
+
+function listenOn(server: net.Server, port: number, host: string): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+export class RtmpServer {
+  readonly #options: RtmpServerOptions;
+  readonly #limits: RtmpServerLimits;
+  readonly #settings: ConnectionSettings;
+  readonly #log: RtmpLogger;
+  readonly #connections = new Set<RtmpConnection>();
+  readonly #perIp = new Map<string, number>();
+  readonly #plain: net.Server;
+  readonly #secure: tls.Server | undefined;
+  #nextId = 1;
+  #closing = false;
+  #onDrained: (() => void)[] = [];
+
+  constructor(options: RtmpServerOptions) {
+    this.#options = options;
+    this.#limits = { ...DEFAULT_SERVER_LIMITS, ...options.limits };
+    this.#settings = {
+      handshakeTimeoutMs: this.#limits.handshakeTimeoutMs,
+      idleTimeoutMs: this.#limits.idleTimeoutMs,
+      maxWriteQueueBytes: this.#limits.maxWriteQueueBytes,
+      session: this.#limits.session,
+    };
+    this.#log = options.log ?? (() => {});
+    this.#plain = net.createServer((socket) => this.#accept(socket, 'rtmp'));
+    if (options.tls) {
+      this.#secure = tls.createServer(
+        { cert: pem(options.tls.cert), key: pem(options.tls.key), handshakeTimeout: this.#limits.handshakeTimeoutMs },
+        (socket) => this.#accept(socket, 'rtmps'),
+      );
+      // Bounds sockets still in the TLS handshake too, which #accept never sees.
+      this.#secure.maxConnections = this.#limits.maxConnections;
+      this.#secure.on('tlsClientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+        this.#log('rtmp.tls_error', { remoteAddress: socket.remoteAddress ?? 'unknown', code: error.code ?? 'unknown' });
+      });
+    }
+  }
+
+  async listen(): Promise<RtmpServerAddresses> {
+    const host = this.#options.host ?? '0.0.0.0';
+    const rtmp = await listenOn(this.#plain, this.#options.port, host);
+    const rtmps = this.#secure && this.#options.tls ? await listenOn(this.#secure, this.#options.tls.port, host) : undefined;
+    this.#log('rtmp.listening', { rtmpPort: rtmp.port, ...(rtmps ? { rtmpsPort: rtmps.port } : {}) });
+    return rtmps ? { rtmp, rtmps } : { rtmp };
+  }
+
+  get connections(): ReadonlySet<RtmpConnection> {
+    return this.#connections;
+  }
+
+  /** Stops listening and closes every connection; resolves once all sockets are gone. */
+  async close(): Promise<void> {
+    this.#closing = true;
+    const stopped = [this.#plain, this.#secure].flatMap((server) =>
+      server?.listening ? [new Promise<void>((resolve) => server.close(() => resolve()))] : [],
+    );
+    const drained =
+      this.#connections.size === 0 ? Promise.resolve() : new Promise<void>((resolve) => this.#onDrained.push(resolve));
+    for (const connection of this.#connections) connection.close('server closing');
+    await Promise.all([...stopped, drained]);
+  }
+
+  #accept(socket: Socket, protocol: RtmpProtocol): void {
+    const ip = socket.remoteAddress ?? 'unknown';
+    const fromIp = this.#perIp.get(ip) ?? 0;
+    const refusal = this.#closing
+      ? 'server closing'
+      : this.#connections.size >= this.#limits.maxConnections
+        ? 'too many connections'
+        : fromIp >= this.#limits.maxConnectionsPerIp
+          ? 'too many connections from this address'
+          : undefined;
+    if (refusal) {
+      this.#log('rtmp.refused', { remoteAddress: ip, protocol, reason: refusal });
+      socket.destroy();
+      return;
+    }
+    socket.setNoDelay(true);
+    this.#perIp.set(ip, fromIp + 1);
+    const connection = new RtmpConnection(socket, {
+      id: this.#nextId++,
+      protocol,
+      settings: this.#settings,
+      onPublish: this.#options.onPublish,
+      log: this.#log,
+      onClosed: (closed) => {
+        this.#connections.delete(closed);
+        const left = (this.#perIp.get(ip) ?? 1) - 1;
+        if (left > 0) this.#perIp.set(ip, left);
+        else this.#perIp.delete(ip);
+        if (this.#connections.size === 0) for (const resolve of this.#onDrained.splice(0)) resolve();
+      },
+    });
+    this.#connections.add(connection);
+  }
+}
