@@ -16,6 +16,8 @@ const ports = {
 };
 const ingestHost = process.env.RIVERHEAD_INGEST_HOST ?? '127.0.0.1';
 const apiUrl = `http://127.0.0.1:${edgePort}`;
+/** scripts/bootstrap.sh makes this self-signed pair for local RTMPS. */
+const tlsDir = path.join(root, '.state/tls');
 
 // Offline and quiet: no telemetry, no update checks, no calls to Cloudflare.
 const quietEnv = {
@@ -190,8 +192,8 @@ async function main(): Promise<void> {
       RTMPS_PORT: String(ports.rtmps),
       SRT_PORT: String(ports.srt),
       HTTP_PORT: String(ports.http),
-      TLS_CERT: path.join(stateDir, 'tls/cert.pem'),
-      TLS_KEY: path.join(stateDir, 'tls/key.pem'),
+      TLS_CERT: path.join(tlsDir, 'cert.pem'),
+      TLS_KEY: path.join(tlsDir, 'key.pem'),
     },
   });
   await waitForHttp(`http://127.0.0.1:${ports.http}/healthz`, 30_000);
@@ -212,7 +214,7 @@ async function main(): Promise<void> {
       'Publish to it (use the streamKey from the response):',
       `  ffmpeg -re -f lavfi -i testsrc2=size=1280x720:rate=30 -f lavfi -i sine -c:v libx264 -preset veryfast -g 60 -c:a aac -f flv rtmp://${ingestHost}:${ports.rtmp}/live/<streamKey>`,
       `  OBS: Settings → Stream → Custom: Server rtmp://${ingestHost}:${ports.rtmp}/live  Stream Key <streamKey>`,
-      `       (RTMPS: rtmps://${ingestHost}:${ports.rtmps}/live, self-signed certificate in ${path.join(stateDir, 'tls')})`,
+      `       (RTMPS: rtmps://${ingestHost}:${ports.rtmps}/live, self-signed certificate in ${tlsDir})`,
       `       keyframe interval 2 s, x264, AAC 48 kHz`,
       '',
       `Watch: ${apiUrl}/hls/<playbackId>/master.m3u8`,

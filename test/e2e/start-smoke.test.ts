@@ -1,0 +1,65 @@
+// `npm start`'s stack answers: start it on free ports, create a stream with the printed key, stop it with Ctrl-C.
+import { it, expect } from 'vitest';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { freeTcpPort, freeUdpPort } from '../support/ports.ts';
+
+const root = path.resolve(import.meta.dirname, '../..');
+
+it('starts the local stack, prints a working key and curl, and stops cleanly on SIGINT', async () => {
+  const stateDir = await mkdtemp(path.join(os.tmpdir(), 'riverhead-start-'));
+  const edgePort = await freeTcpPort();
+  const originHttpPort = await freeTcpPort();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
+    cwd: root,
+    env: {
+      ...process.env,
+      RIVERHEAD_STATE_DIR: stateDir,
+      RIVERHEAD_EDGE_PORT: String(edgePort),
+      RIVERHEAD_RTMP_PORT: String(await freeTcpPort()),
+      RIVERHEAD_RTMPS_PORT: String(await freeTcpPort()),
+      RIVERHEAD_SRT_PORT: String(await freeUdpPort()),
+      RIVERHEAD_ORIGIN_HTTP_PORT: String(originHttpPort),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  try {
+    const deadline = Date.now() + 90_000;
+    while (!stdout.includes('Ctrl-C stops everything') && Date.now() < deadline && child.exitCode === null) {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(stdout, stderr.slice(-3000)).toContain('Ctrl-C stops everything');
+    const credentials = /Access token:\s+(\S+)/.exec(stdout)![1]!;
+    const curl = stdout.split('\n').find((line) => line.trim().startsWith('curl '))!;
+    expect(curl).toContain(`-u ${credentials}`);
+    expect(stdout).toContain(`http://127.0.0.1:${edgePort}/v1`);
+
+    const response = await fetch(`http://127.0.0.1:${edgePort}/v1/live/streams`, {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from(credentials).toString('base64')}`,
+        'content-type': 'application/json',
+      },
+      body: '{"reconnectWindow": 60}',
+    });
+    expect(response.status).toBe(201);
+    const { data } = (await response.json()) as { data: { streamKey: string } };
+    expect(data.streamKey).toMatch(/^sk_/);
+    expect(stdout + stderr).not.toContain(data.streamKey);
+  } finally {
+    child.kill('SIGINT');
+    const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 20_000))]);
+    if (code === 'timeout') child.kill('SIGKILL');
+    expect(code).toBe(0);
+    await expect(fetch(`http://127.0.0.1:${edgePort}/`)).rejects.toThrow();
+    await expect(fetch(`http://127.0.0.1:${originHttpPort}/healthz`)).rejects.toThrow();
+    await rm(stateDir, { recursive: true, force: true });
+  }
+});
