@@ -6,6 +6,7 @@ export interface OriginMetrics {
   ingestBytes: Counter<'protocol'>;
   ffmpegRestarts: Counter;
   publishRefusals: Counter<'reason'>;
+  transcodesStarted: Counter;
 }
 
 export function createMetrics(sources: { liveStreams: () => number; outboxDepth: () => number }): OriginMetrics {
@@ -31,6 +32,7 @@ export function createMetrics(sources: { liveStreams: () => number; outboxDepth:
     registry,
     ingestBytes: new Counter({ name: 'riverhead_ingest_bytes_total', help: 'Media bytes received from encoders', labelNames: ['protocol'], registers: [registry] }),
     ffmpegRestarts: new Counter({ name: 'riverhead_ffmpeg_restarts_total', help: 'Live ffmpeg processes restarted after a crash', registers: [registry] }),
+    transcodesStarted: new Counter({ name: 'riverhead_transcodes_started_total', help: 'Live transcodes started (one per accepted publish)', registers: [registry] }),
     publishRefusals: new Counter({ name: 'riverhead_publish_refusals_total', help: 'Encoders refused', labelNames: ['reason'], registers: [registry] }),
   };
 }

@@ -103,6 +103,7 @@ export class Broadcast {
       return;
     }
     this.transcode = started.transcode;
+    this.deps.metrics.transcodesStarted.inc();
     log('transcode_started', {
       streamId: this.streamId,
       sessionId: this.sessionId,

@@ -35,6 +35,7 @@ export const DEFAULT_CHUNK_SIZE = 128;
 export const MIN_CHUNK_SIZE = 1;
 /** Larger chunks buy nothing for ingest and would let a peer make us hold big partial chunks. */
 export const MAX_CHUNK_SIZE = 65_536;
+/** Distinct chunk stream ids one connection may use; encoders use a handful. */
 export const DEFAULT_MAX_CHUNK_STREAMS = 64;
 
 /** One chunk with the header of the message it belongs to. */

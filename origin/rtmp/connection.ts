@@ -76,6 +76,8 @@ export class RtmpConnection {
     close: [],
   };
   #closeReason: string | undefined;
+  /** The socket is gone and 'close' has been emitted. */
+  #finished = false;
   #unpublished = false;
   #handshakeTimer: NodeJS.Timeout | undefined;
   #destroyTimer: NodeJS.Timeout | undefined;
@@ -111,7 +113,16 @@ export class RtmpConnection {
     return this.#session.app;
   }
 
+  /**
+   * A 'close' listener added after the connection has closed (e.g. once a slow publish hook returns)
+   * is still called, on a microtask, so a host never waits for a close that already happened.
+   */
   on<E extends keyof RtmpConnectionEvents>(event: E, listener: Listener<E>): this {
+    if (event === 'close' && this.#finished) {
+      const reason = this.#closeReason ?? 'peer closed';
+      queueMicrotask(() => (listener as Listener<'close'>)({ reason }));
+      return this;
+    }
     this.#listeners[event].push(listener);
     return this;
   }
@@ -245,6 +256,7 @@ export class RtmpConnection {
     clearTimeout(this.#destroyTimer);
     clearTimeout(this.#handshakeTimer);
     if (this.#closeReason === undefined) this.#closeReason = this.#unpublished ? 'unpublished' : 'peer closed';
+    this.#finished = true;
     this.#log('rtmp.closed', { reason: this.#closeReason });
     this.#emit('close', { reason: this.#closeReason });
     this.#init.onClosed?.(this);

@@ -39,6 +39,8 @@ export interface Stack {
   createStream(body?: unknown): Promise<any>;
   getStream(streamId: string): Promise<any>;
   waitForStatus(streamId: string, status: string, timeoutMs?: number): Promise<any>;
+  /** The summed value of one Prometheus metric of the origin (all label sets, or those matching `labels`). */
+  originMetric(name: string, labels?: Record<string, string>): Promise<number>;
   startOrigin(): Promise<void>;
   stopOrigin(signal?: NodeJS.Signals): Promise<void>;
   stop(): Promise<void>;
@@ -179,6 +181,17 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       return response.body.data;
     },
     getStream,
+    async originMetric(name, labels = {}) {
+      const text = await (await fetch(`${originUrl}/metrics`)).text();
+      let sum = 0;
+      for (const line of text.split('\n')) {
+        const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)$/.exec(line);
+        if (!match || match[1] !== name) continue;
+        const labelText = match[2] ?? '';
+        if (Object.entries(labels).every(([k, v]) => labelText.includes(`${k}="${v}"`))) sum += Number(match[3]);
+      }
+      return sum;
+    },
     waitForStatus: (streamId, status, timeoutMs = 20_000) =>
       waitFor(
         `stream ${streamId} to be ${status}`,

@@ -148,6 +148,25 @@ describe('RtmpServer', () => {
     expect(JSON.stringify(h.logs)).not.toContain('testkey');
   });
 
+  it('still reports close to a listener added after the client left during the hook', async () => {
+    let release = () => {};
+    const hookMayFinish = new Promise<void>((resolve) => (release = resolve));
+    let reason: string | undefined;
+    const h = await start(async (_request, connection) => {
+      await hookMayFinish;
+      connection.on('close', (info) => (reason = info.reason));
+      return { ok: true };
+    });
+    const client = await connect(h.port);
+    client.socket.write(publishStream({ ...defaultScript, media: [], unpublish: false }));
+    await until(() => h.requests.length === 1);
+    client.socket.destroy();
+    await until(() => h.server.connections.size === 0);
+    release();
+    await until(() => reason !== undefined);
+    expect(reason).toBe('peer closed');
+  });
+
   it('closes a connection on malformed input with a logged reason that never includes the stream key', async () => {
     const h = await start();
     const garbage = await connect(h.port);
