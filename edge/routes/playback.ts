@@ -17,8 +17,16 @@ const PATH_SEGMENT = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/;
 
 playbackRoutes.use('*', cors({ origin: '*', allowMethods: ['GET', 'HEAD', 'OPTIONS'], exposeHeaders: ['content-length', 'content-range'], maxAge: 86400 }));
 
-/** Requests for the same object that arrive while one is in flight share its origin fetch (per isolate). */
-const inFlight = new Map<string, Promise<Response>>();
+/**
+ * Requests for the same object that arrive while one is in flight share its origin fetch (per isolate). Only plain
+ * data is shared: Workers forbid using one request's Response or stream from another request.
+ */
+interface FetchedObject {
+  status: number;
+  contentType: string;
+  body: ArrayBuffer | null;
+}
+const inFlight = new Map<string, Promise<FetchedObject>>();
 
 async function playbackTarget(c: Context<AppEnv>, playbackId: string) {
   const row = await c.env.DB.prepare('SELECT stream_id, access_policy FROM playback_ids WHERE id = ?')
@@ -31,30 +39,36 @@ async function playbackTarget(c: Context<AppEnv>, playbackId: string) {
   return row.stream_id;
 }
 
+async function loadFromOrigin(originUrl: string): Promise<FetchedObject> {
+  const upstream = await fetch(originUrl, { signal: AbortSignal.timeout(10_000) });
+  if (!upstream.ok) {
+    await upstream.body?.cancel();
+    return { status: upstream.status === 404 ? 404 : 502, contentType: 'text/plain', body: null };
+  }
+  return {
+    status: 200,
+    contentType: upstream.headers.get('content-type') ?? 'application/octet-stream',
+    body: await upstream.arrayBuffer(),
+  };
+}
+
 async function fetchFromOrigin(c: Context<AppEnv>, cacheKey: Request, originUrl: string, cacheControl: string): Promise<Response> {
   const cache = caches.default;
   const hit = await cache.match(cacheKey);
   if (hit) return hit;
-  const pending = inFlight.get(cacheKey.url);
-  if (pending) return (await pending).clone();
-  const load = (async () => {
-    const upstream = await fetch(originUrl, { signal: AbortSignal.timeout(10_000) });
-    if (!upstream.ok) return new Response(null, { status: upstream.status === 404 ? 404 : 502 });
-    const response = new Response(await upstream.arrayBuffer(), {
-      headers: {
-        'content-type': upstream.headers.get('content-type') ?? 'application/octet-stream',
-        'cache-control': cacheControl,
-      },
-    });
-    c.executionCtx.waitUntil(cache.put(cacheKey, response.clone()));
-    return response;
-  })();
-  inFlight.set(cacheKey.url, load);
-  try {
-    return (await load).clone();
-  } finally {
-    inFlight.delete(cacheKey.url);
+  let pending = inFlight.get(cacheKey.url);
+  const leader = !pending;
+  if (!pending) {
+    pending = loadFromOrigin(originUrl).finally(() => inFlight.delete(cacheKey.url));
+    inFlight.set(cacheKey.url, pending);
   }
+  const object = await pending;
+  if (object.status !== 200 || !object.body) return new Response(null, { status: object.status });
+  const response = new Response(object.body.slice(0), {
+    headers: { 'content-type': object.contentType, 'cache-control': cacheControl },
+  });
+  if (leader) c.executionCtx.waitUntil(cache.put(cacheKey, response.clone()));
+  return response;
 }
 
 playbackRoutes.get('/:playbackId/:path{.+}', async (c) => {
