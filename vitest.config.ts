@@ -21,9 +21,11 @@ export default defineConfig({
           environment: 'node',
           testTimeout: 180_000,
           hookTimeout: 120_000,
-          // End-to-end files start real processes on loopback; two at a time keeps 2 cores honest.
+          // End-to-end files start real processes on loopback (edge, origin, ffmpeg encoders and transcoders):
+          // they run after the unit projects, two files at a time, so 2 cores are not oversubscribed.
           maxWorkers: 2,
           fileParallelism: true,
+          sequence: { groupOrder: 1 },
         },
       },
     ],
