@@ -53,6 +53,34 @@ describe('RTMP ingest to live HLS through the edge', () => {
     expect(response.headers.get('access-control-allow-origin')).toBe('*');
     expect(response.headers.get('content-type')).toBe('application/vnd.apple.mpegurl');
 
+    // Every rendition through the edge: ~2 s segments, each starting on a keyframe, aligned across renditions.
+    const variants = master.split('\n').filter((l) => l && !l.startsWith('#'));
+    await waitFor('three segments in every rendition', async () => {
+      for (const variant of variants) {
+        const text = await (await fetch(`${stack.edgeUrl}/hls/${playbackId}/${variant}`)).text();
+        if ((text.match(/#EXTINF/g)?.length ?? 0) < 3) return undefined;
+      }
+      return true;
+    }, 30_000);
+    const segmentLists: { durations: number[]; uris: string[] }[] = [];
+    for (const variant of variants) {
+      const text = await (await fetch(`${stack.edgeUrl}/hls/${playbackId}/${variant}`)).text();
+      const durations = [...text.matchAll(/#EXTINF:([\d.]+)/g)].map((m) => Number(m[1]));
+      const uris = text.split('\n').filter((l) => l.endsWith('.ts'));
+      segmentLists.push({ durations, uris });
+      for (const duration of durations) expect(duration).toBeLessThanOrEqual(2.1);
+      const first = `${stack.edgeUrl}/hls/${playbackId}/${variant.replace(/[^/]+$/, '')}${uris[0]}`;
+      const packets = await ffprobe(first, ['-select_streams', 'v:0', '-show_packets', '-read_intervals', '%+#1']);
+      expect(packets.packets[0].flags).toContain('K');
+    }
+    const counts = segmentLists.map((l) => l.durations.length);
+    expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(1);
+    const shortest = Math.min(...counts);
+    for (let i = 0; i < shortest - 1; i++) {
+      const column = segmentLists.map((l) => l.durations[i]!);
+      expect(Math.max(...column) - Math.min(...column)).toBeLessThan(0.1);
+    }
+
     const probe = await ffprobe(`${stack.edgeUrl}/hls/${playbackId}/master.m3u8`);
     const video = probe.streams.filter((s: any) => s.codec_type === 'video');
     expect(video.map((s: any) => s.height).sort()).toEqual(expect.arrayContaining([360, 480, 720]));
