@@ -43,16 +43,30 @@ export type LifecycleInput =
   | { type: 'disable'; at: number }
   | { type: 'update'; at: number; record?: boolean; reconnectWindowSeconds?: number }
   | { type: 'delete'; at: number }
-  | { type: 'recording_ready'; at: number; sessionId: string }
+  | { type: 'recording_ready'; at: number; sessionId: string; recordingId: string }
+  | { type: 'recording_failed'; at: number; sessionId: string; recordingId: string; reason: string }
+  | { type: 'clip_ready'; at: number; clipId: string }
   | { type: 'error'; at: number; reason: string };
 
 export type LifecycleEffect =
-  /** One activity and one webhook, in this order. */
-  | { kind: 'emit'; event: LifecycleEventName; status: StreamStatus; sessionId: string | null; reason: string | null }
+  /** One activity and one webhook, in this order; `subject` names the recording or clip the event is about. */
+  | {
+      kind: 'emit';
+      event: LifecycleEventName;
+      status: StreamStatus;
+      sessionId: string | null;
+      reason: string | null;
+      subject?: EventSubject;
+    }
   /** `final`: the session is over, so the origin can close its playlists now rather than wait out the window. */
   | { kind: 'kick_encoder'; sessionId: string; originUrl: string; reason: string; final: boolean }
   | { kind: 'open_session'; session: LiveSession }
   | { kind: 'end_session'; sessionId: string; at: number };
+
+export interface EventSubject {
+  kind: 'recording' | 'clip';
+  id: string;
+}
 
 export type Refusal = IngestRefusal | 'stale_session' | 'not_live' | 'already_enabled' | 'already_disabled';
 
@@ -97,8 +111,15 @@ class TransitionBuilder {
     return this;
   }
 
-  emit(event: LifecycleEventName, reason: string | null = null): this {
-    this.effects.push({ kind: 'emit', event, status: this.state.status, sessionId: this.state.session?.id ?? null, reason });
+  emit(event: LifecycleEventName, reason: string | null = null, subject?: EventSubject): this {
+    this.effects.push({
+      kind: 'emit',
+      event,
+      status: this.state.status,
+      sessionId: this.state.session?.id ?? null,
+      reason,
+      ...(subject ? { subject } : {}),
+    });
     return this;
   }
 
@@ -270,12 +291,26 @@ export function transition(state: LifecycleState, input: LifecycleInput): Transi
     }
 
     case 'recording_ready': {
-      const builder = new TransitionBuilder(state).emit('RECORDING_READY');
-      if (state.status === 'STOPPED' && sessionMatches(state, input.sessionId)) {
-        builder.set({ status: 'COMPLETED' }).emit('COMPLETED');
+      const subject: EventSubject = { kind: 'recording', id: input.recordingId };
+      const builder = new TransitionBuilder(state).emit('RECORDING_READY', null, subject);
+      // A retried recording also lifts the ERROR its first failure caused.
+      if ((state.status === 'STOPPED' || state.status === 'ERROR') && sessionMatches(state, input.sessionId)) {
+        builder.set({ status: 'COMPLETED', errorReason: null }).emit('COMPLETED', null, subject);
       }
       return builder.done();
     }
+
+    case 'recording_failed': {
+      const builder = new TransitionBuilder(state);
+      if (!sessionMatches(state, input.sessionId) || isLive(state)) return builder.done();
+      return builder
+        .set({ status: 'ERROR', errorReason: `recording failed: ${input.reason}` })
+        .emit('ERROR', `recording failed: ${input.reason}`, { kind: 'recording', id: input.recordingId })
+        .done();
+    }
+
+    case 'clip_ready':
+      return new TransitionBuilder(state).emit('CLIP_READY', null, { kind: 'clip', id: input.clipId }).done();
 
     case 'error':
       return new TransitionBuilder(state)

@@ -21,10 +21,32 @@ import type {
   SessionStats,
   IngestProtocol,
   KickCommand,
+  FinalizeCommand,
+  ClipCommand,
+  RecordingArtifacts,
 } from '../shared/schemas/internal.ts';
 import type { WebhookEvent } from '../shared/schemas/webhook-event.ts';
-import { newId } from '../shared/identifiers.ts';
-import { signRequest } from '../shared/request-signing.ts';
+import {
+  validateClipRange,
+  type Session,
+  type Recording,
+  type Clip,
+  type CreateClipRequest,
+} from '../shared/schemas/recording.ts';
+import { deleteR2Prefix } from './media-storage.ts';
+import { newId, newPlaybackId } from '../shared/identifiers.ts';
+import { commandOrigin } from './origin-commands.ts';
+import {
+  MEDIA_TABLES,
+  recordingIdFor,
+  recordingKeyPrefix,
+  recordingView,
+  sessionView,
+  clipView,
+  type SessionRow,
+  type RecordingRow,
+  type ClipRow,
+} from './stream-media-store.ts';
 import { log } from './log.ts';
 
 /** A failed Queue send is retried by the alarm after this long; nothing is lost meanwhile, it stays in the outbox. */
@@ -51,16 +73,10 @@ export interface CreateStreamInput {
   settings: StreamSettings;
 }
 
-export interface SessionRecord {
-  id: string;
-  startedAt: number;
-  endedAt: number | null;
-  reconnects: number;
-  originId: string;
-  lastSeen: number | null;
-  record: boolean;
-  stats: SessionStats | null;
-}
+export type ClipResult =
+  | { ok: true; clip: Clip }
+  | { ok: false; code: 'not_found' | 'origin_unavailable'; detail: string }
+  | { ok: false; code: 'invalid'; field: string; detail: string };
 
 export class StreamObject extends DurableObject<Env> {
   private readonly sql: SqlStorage;
@@ -74,10 +90,8 @@ export class StreamObject extends DurableObject<Env> {
         sequence INTEGER PRIMARY KEY, event TEXT NOT NULL, stream_status TEXT NOT NULL,
         at TEXT NOT NULL, session_id TEXT, reason TEXT);
       CREATE TABLE IF NOT EXISTS webhook_outbox (sequence INTEGER PRIMARY KEY, body TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS sessions (
-        id TEXT PRIMARY KEY, started_at INTEGER NOT NULL, ended_at INTEGER, reconnects INTEGER NOT NULL,
-        origin_id TEXT NOT NULL, last_seen INTEGER, record INTEGER NOT NULL, stats TEXT);
       CREATE TABLE IF NOT EXISTS seen_origin_events (id TEXT PRIMARY KEY, seen_at INTEGER NOT NULL);
+      ${MEDIA_TABLES}
     `);
   }
 
@@ -169,6 +183,7 @@ export class StreamObject extends DurableObject<Env> {
           status: effect.status,
           sessionId: effect.sessionId,
           reason: effect.reason,
+          subject: effect.subject ?? null,
           data: { ...data, status: effect.status },
         };
         this.sql.exec('INSERT INTO webhook_outbox (sequence, body) VALUES (?, ?)', sequence, JSON.stringify(event));
@@ -176,16 +191,35 @@ export class StreamObject extends DurableObject<Env> {
       }
       case 'open_session':
         this.sql.exec(
-          `INSERT INTO sessions (id, started_at, reconnects, origin_id, last_seen, record) VALUES (?, ?, 0, ?, ?, ?)`,
+          `INSERT INTO sessions (id, started_at, reconnects, origin_id, origin_url, last_seen, record)
+           VALUES (?, ?, 0, ?, ?, ?, ?)`,
           effect.session.id,
           effect.session.startedAt,
           effect.session.originId,
+          effect.session.originUrl,
           effect.session.lastSeen,
           doc.settings.record ? 1 : 0,
         );
+        if (doc.settings.record) {
+          this.sql.exec(
+            `INSERT INTO recordings (id, session_id, playback_id, status, created_at, updated_at)
+             VALUES (?, ?, ?, 'waiting', ?, ?)`,
+            recordingIdFor(effect.session.id),
+            effect.session.id,
+            newPlaybackId(),
+            effect.session.startedAt,
+            at,
+          );
+        }
         return;
       case 'end_session':
         this.sql.exec('UPDATE sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL', effect.sessionId, effect.at);
+        // The origin builds the recording once the session is over; until it reports, the recording is processing.
+        this.sql.exec(
+          "UPDATE recordings SET status = 'processing', updated_at = ? WHERE session_id = ? AND status = 'waiting'",
+          at,
+          effect.sessionId,
+        );
         return;
       case 'kick_encoder':
         return; // carried out after commit
@@ -196,15 +230,21 @@ export class StreamObject extends DurableObject<Env> {
     const session = doc.lifecycle.session;
     if (session) {
       this.sql.exec(
-        'UPDATE sessions SET reconnects = ?, origin_id = ?, last_seen = ? WHERE id = ?',
+        'UPDATE sessions SET reconnects = ?, origin_id = ?, origin_url = ?, last_seen = ? WHERE id = ?',
         session.reconnects,
         session.originId,
+        session.originUrl,
         session.lastSeen,
         session.id,
       );
     }
     for (const effect of effects) {
       if (effect.kind === 'kick_encoder') this.ctx.waitUntil(this.kickEncoder(doc.streamId, effect));
+      if (effect.kind === 'open_session' || effect.kind === 'end_session') {
+        const sessionId = effect.kind === 'open_session' ? effect.session.id : effect.sessionId;
+        const recording = this.recordingRow('session_id', sessionId);
+        if (recording) await this.indexRecording(doc, recording);
+      }
     }
     if (effects.some((e) => e.kind === 'emit')) await this.syncIndex(doc);
     await this.flushWebhookOutbox();
@@ -252,18 +292,10 @@ export class StreamObject extends DurableObject<Env> {
   }
 
   private async kickEncoder(streamId: string, effect: Extract<LifecycleEffect, { kind: 'kick_encoder' }>) {
-    const path = '/control/kick';
     const command: KickCommand = { streamId, sessionId: effect.sessionId, reason: effect.reason, final: effect.final };
-    const body = JSON.stringify(command);
     try {
-      const headers = await signRequest(this.env.ORIGIN_SECRET, 'POST', path, body);
-      const response = await fetch(new URL(path, effect.originUrl), {
-        method: 'POST',
-        body,
-        headers: { ...headers, 'content-type': 'application/json' },
-        signal: AbortSignal.timeout(3000),
-      });
-      log('encoder_kicked', { streamId, sessionId: effect.sessionId, status: response.status });
+      const status = await commandOrigin(this.env.ORIGIN_SECRET, effect.originUrl, '/control/kick', command);
+      log('encoder_kicked', { streamId, sessionId: effect.sessionId, status });
     } catch (error) {
       // The origin's own heartbeat check or the encoder's disconnect will end the session anyway.
       log('encoder_kick_failed', { streamId, sessionId: effect.sessionId, error: String(error) });
@@ -411,25 +443,154 @@ export class StreamObject extends DurableObject<Env> {
     return { ok: true, stream: this.view(next, true) };
   }
 
-  async sessions(workspaceId: string): Promise<SessionRecord[] | null> {
+  async sessions(workspaceId: string, recordedOnly: boolean): Promise<Session[] | null> {
     const doc = this.loadLive();
     if (!doc || doc.workspaceId !== workspaceId) return null;
+    const recordings = new Map(this.sql.exec<RecordingRow>('SELECT * FROM recordings').toArray().map((r) => [r.session_id, r]));
     return this.sql
-      .exec<{
-        id: string; started_at: number; ended_at: number | null; reconnects: number; origin_id: string;
-        last_seen: number | null; record: number; stats: string | null;
-      }>('SELECT * FROM sessions ORDER BY started_at DESC')
+      .exec<SessionRow>(`SELECT * FROM sessions ${recordedOnly ? 'WHERE record = 1' : ''} ORDER BY started_at DESC`)
       .toArray()
-      .map((row) => ({
-        id: row.id,
-        startedAt: row.started_at,
-        endedAt: row.ended_at,
-        reconnects: row.reconnects,
-        originId: row.origin_id,
-        lastSeen: row.last_seen,
-        record: row.record === 1,
-        stats: row.stats ? (JSON.parse(row.stats) as SessionStats) : null,
-      }));
+      .map((row) => sessionView(row, doc, recordings.get(row.id)));
+  }
+
+  // ── recordings ──────────────────────────────────────────────────────────────────────────────────
+
+  private recordingRow(column: 'id' | 'session_id', value: string): RecordingRow | undefined {
+    return this.sql.exec<RecordingRow>(`SELECT * FROM recordings WHERE ${column} = ?`, value).toArray()[0];
+  }
+
+  /** The D1 rows that list a recording in its workspace and resolve its playback ID. */
+  private async indexRecording(doc: StreamDocument, row: RecordingRow): Promise<void> {
+    const artifacts = row.artifacts ? (JSON.parse(row.artifacts) as RecordingArtifacts) : null;
+    await this.env.DB.batch([
+      this.env.DB.prepare(
+        `INSERT INTO recordings (id, workspace_id, stream_id, session_id, status, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at`,
+      ).bind(row.id, doc.workspaceId, doc.streamId, row.session_id, row.status, new Date(row.created_at).toISOString(), new Date(row.updated_at).toISOString()),
+      this.env.DB.prepare(
+        `INSERT INTO playback_ids (id, stream_id, workspace_id, access_policy, kind, target_id, media_prefix)
+         VALUES (?, ?, ?, ?, 'recording', ?, ?)
+         ON CONFLICT (id) DO UPDATE SET media_prefix = excluded.media_prefix`,
+      ).bind(row.playback_id, doc.streamId, doc.workspaceId, doc.playbackIds[0]!.accessPolicy, row.id, row.status === 'ready' ? (artifacts?.hlsPrefix ?? null) : null),
+    ]);
+  }
+
+  async recordings(workspaceId: string, ids: string[]): Promise<Recording[]> {
+    const doc = this.load();
+    if (!doc || doc.workspaceId !== workspaceId) return [];
+    return ids
+      .map((id) => this.recordingRow('id', id))
+      .filter((row): row is RecordingRow => row !== undefined)
+      .map((row) => recordingView(row, doc.streamId));
+  }
+
+  async recording(workspaceId: string, recordingId: string): Promise<Recording | null> {
+    return (await this.recordings(workspaceId, [recordingId]))[0] ?? null;
+  }
+
+  /** Deletes a recording and its media in R2; its playback ID stops working at once. */
+  async deleteRecording(workspaceId: string, recordingId: string): Promise<boolean> {
+    const doc = this.load();
+    const row = this.recordingRow('id', recordingId);
+    if (!doc || doc.workspaceId !== workspaceId || !row) return false;
+    this.sql.exec('DELETE FROM recordings WHERE id = ?', recordingId);
+    await this.env.DB.batch([
+      this.env.DB.prepare('DELETE FROM recordings WHERE id = ?').bind(recordingId),
+      this.env.DB.prepare('DELETE FROM playback_ids WHERE id = ?').bind(row.playback_id),
+    ]);
+    await deleteR2Prefix(this.env.MEDIA, recordingKeyPrefix(doc.streamId, row.session_id) + '/');
+    return true;
+  }
+
+  /** Asks the origin that holds the session to build the recording again (after a failure). */
+  async retryRecording(workspaceId: string, recordingId: string): Promise<{ ok: true; recording: Recording } | { ok: false; code: 'not_found' | 'not_failed' | 'origin_unavailable'; detail: string }> {
+    const doc = this.load();
+    const row = this.recordingRow('id', recordingId);
+    if (!doc || doc.workspaceId !== workspaceId || !row) return { ok: false, code: 'not_found', detail: 'no such recording' };
+    if (row.status !== 'failed') return { ok: false, code: 'not_failed', detail: `the recording is ${row.status}; only a failed one can be retried` };
+    const session = this.sql.exec<SessionRow>('SELECT * FROM sessions WHERE id = ?', row.session_id).one();
+    const command: FinalizeCommand = { streamId: doc.streamId, sessionId: row.session_id };
+    const status = await commandOrigin(this.env.ORIGIN_SECRET, session.origin_url, '/control/finalize', command).catch(() => 0);
+    if (status !== 200) return { ok: false, code: 'origin_unavailable', detail: 'the origin holding this session did not accept the job' };
+    this.sql.exec("UPDATE recordings SET status = 'processing', error = NULL, updated_at = ? WHERE id = ?", Date.now(), recordingId);
+    const updated = this.recordingRow('id', recordingId)!;
+    await this.indexRecording(doc, updated);
+    return { ok: true, recording: recordingView(updated, doc.streamId) };
+  }
+
+  // ── clips ───────────────────────────────────────────────────────────────────────────────────────
+
+  /** Cuts a clip from a session (the current one by default): validated here, cut by the origin that holds it. */
+  async createClip(workspaceId: string, request: CreateClipRequest): Promise<ClipResult> {
+    const doc = this.loadLive();
+    if (!doc || doc.workspaceId !== workspaceId) return { ok: false, code: 'not_found', detail: 'no such live stream' };
+    const session = request.sessionId
+      ? this.sql.exec<SessionRow>('SELECT * FROM sessions WHERE id = ?', request.sessionId).toArray()[0]
+      : this.sql.exec<SessionRow>('SELECT * FROM sessions ORDER BY started_at DESC LIMIT 1').toArray()[0];
+    if (!session) {
+      return { ok: false, code: 'invalid', field: request.sessionId ? 'sessionId' : '(body)', detail: request.sessionId ? 'no such session on this stream' : 'the stream has no session to clip from yet' };
+    }
+    const recording = this.recordingRow('session_id', session.id);
+    const recorded = recording?.status === 'ready' && recording.artifacts ? (JSON.parse(recording.artifacts) as RecordingArtifacts).duration : null;
+    const live = session.stats ? (JSON.parse(session.stats) as SessionStats).sourceSegmentsDuration : 0;
+    const problem = validateClipRange(request, recorded ?? live);
+    if (problem) return { ok: false, code: 'invalid', field: problem.field, detail: problem.message };
+
+    const now = Date.now();
+    const row: ClipRow = {
+      id: newId('clip', 16),
+      session_id: session.id,
+      playback_id: newPlaybackId(),
+      name: request.name ?? null,
+      status: 'processing',
+      start_time: request.startTime,
+      end_time: request.endTime,
+      accurate: request.accurate ? 1 : 0,
+      artifacts: null,
+      error: null,
+      created_at: now,
+      updated_at: now,
+    };
+    const command: ClipCommand = {
+      clipId: row.id,
+      streamId: doc.streamId,
+      sessionId: session.id,
+      startTime: request.startTime,
+      endTime: request.endTime,
+      accurate: request.accurate,
+    };
+    const status = await commandOrigin(this.env.ORIGIN_SECRET, session.origin_url, '/control/clips', command).catch(() => 0);
+    if (status !== 202 && status !== 200) {
+      return { ok: false, code: 'origin_unavailable', detail: 'the origin holding this session did not accept the clip job' };
+    }
+    this.sql.exec(
+      `INSERT INTO clips (id, session_id, playback_id, name, status, start_time, end_time, accurate, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      row.id, row.session_id, row.playback_id, row.name, row.status, row.start_time, row.end_time, row.accurate, now, now,
+    );
+    await this.env.DB.prepare(
+      `INSERT INTO playback_ids (id, stream_id, workspace_id, access_policy, kind, target_id) VALUES (?, ?, ?, ?, 'clip', ?)`,
+    )
+      .bind(row.playback_id, doc.streamId, doc.workspaceId, doc.playbackIds[0]!.accessPolicy, row.id)
+      .run();
+    return { ok: true, clip: clipView(row, doc.streamId) };
+  }
+
+  /** The stream's clips, newest first, `limit` at a time after the cursor (a clip id). */
+  async clips(workspaceId: string, limit: number, after: string | null): Promise<{ clips: Clip[]; more: boolean } | null> {
+    const doc = this.loadLive();
+    if (!doc || doc.workspaceId !== workspaceId) return null;
+    const anchor = after ? this.sql.exec<ClipRow>('SELECT * FROM clips WHERE id = ?', after).toArray()[0] : undefined;
+    const rows = anchor
+      ? this.sql
+          .exec<ClipRow>(
+            'SELECT * FROM clips WHERE created_at < ? OR (created_at = ? AND id < ?) ORDER BY created_at DESC, id DESC LIMIT ?',
+            anchor.created_at, anchor.created_at, anchor.id, limit + 1,
+          )
+          .toArray()
+      : this.sql.exec<ClipRow>('SELECT * FROM clips ORDER BY created_at DESC, id DESC LIMIT ?', limit + 1).toArray();
+    return { clips: rows.slice(0, limit).map((row) => clipView(row, doc.streamId)), more: rows.length > limit };
   }
 
   // ── origin-facing API ───────────────────────────────────────────────────────────────────────────
@@ -513,6 +674,46 @@ export class StreamObject extends DurableObject<Env> {
         }
         input = { type: 'error', at, reason: event.data.reason };
         break;
+      case 'recording_ready':
+      case 'recording_failed': {
+        const row = this.recordingRow('session_id', event.sessionId);
+        if (!row) return { id: event.id, outcome: 'refused', reason: 'the session has no recording' };
+        const ready = event.type === 'recording_ready';
+        this.sql.exec(
+          'UPDATE recordings SET status = ?, artifacts = ?, error = ?, source_ready_at = ?, updated_at = ? WHERE id = ?',
+          ready ? 'ready' : 'failed',
+          ready ? JSON.stringify(event.data) : row.artifacts,
+          ready ? null : event.data.reason,
+          ready ? at : row.source_ready_at,
+          Date.now(),
+          row.id,
+        );
+        await this.indexRecording(doc, this.recordingRow('id', row.id)!);
+        input = ready
+          ? { type: 'recording_ready', at, sessionId: event.sessionId, recordingId: row.id }
+          : { type: 'recording_failed', at, sessionId: event.sessionId, recordingId: row.id, reason: event.data.reason };
+        break;
+      }
+      case 'clip_ready':
+      case 'clip_failed': {
+        const clip = this.sql.exec<ClipRow>('SELECT * FROM clips WHERE id = ?', event.data.clipId).toArray()[0];
+        if (!clip) return { id: event.id, outcome: 'refused', reason: 'no such clip' };
+        const ready = event.type === 'clip_ready';
+        this.sql.exec(
+          'UPDATE clips SET status = ?, artifacts = ?, error = ?, updated_at = ? WHERE id = ?',
+          ready ? 'ready' : 'failed',
+          ready ? JSON.stringify(event.data) : null,
+          ready ? null : event.data.reason,
+          Date.now(),
+          clip.id,
+        );
+        if (!ready) return { id: event.id, outcome: 'applied' };
+        await this.env.DB.prepare('UPDATE playback_ids SET media_prefix = ? WHERE id = ?')
+          .bind(event.data.hlsPrefix, clip.playback_id)
+          .run();
+        input = { type: 'clip_ready', at, clipId: clip.id };
+        break;
+      }
     }
     const result = await this.apply(doc, input);
     return result.ok

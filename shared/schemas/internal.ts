@@ -1,6 +1,7 @@
 // The origin ↔ edge contract: ingest authorization, the event batches the origin's outbox sends, and edge commands.
 import { z } from '@hono/zod-openapi';
 import { Profile, MaxResolution } from './live-stream.ts';
+import { MediaInfo } from './recording.ts';
 
 export const IngestProtocol = z.enum(['rtmp', 'rtmps', 'srt']);
 export type IngestProtocol = z.infer<typeof IngestProtocol>;
@@ -59,6 +60,32 @@ export const SessionStats = z
   .openapi('SessionStats');
 export type SessionStats = z.infer<typeof SessionStats>;
 
+/** What the origin stored in R2 for a finished recording (keys are R2 object keys). */
+function RecordingArtifactsSchema() {
+  return z.object({
+    duration: z.number().nonnegative(),
+    size: z.number().nonnegative(),
+    mediaInfo: MediaInfo,
+    hlsPrefix: z.string().max(300),
+    mp4Key: z.string().max(300),
+    screenshotKey: z.string().max(300),
+  });
+}
+export type RecordingArtifacts = z.infer<ReturnType<typeof RecordingArtifactsSchema>>;
+
+function ClipArtifactsSchema() {
+  return z.object({
+    clipId: z.string().max(64),
+    duration: z.number().nonnegative(),
+    actualStart: z.number().nonnegative(),
+    actualEnd: z.number().nonnegative(),
+    size: z.number().nonnegative(),
+    hlsPrefix: z.string().max(300),
+    mp4Key: z.string().max(300),
+  });
+}
+export type ClipArtifacts = z.infer<ReturnType<typeof ClipArtifactsSchema>>;
+
 const eventBase = {
   id: z.string().min(8).max(100),
   streamId: z.string().min(1).max(64),
@@ -75,6 +102,14 @@ export const OriginEvent = z.discriminatedUnion('type', [
     ...eventBase,
     type: z.literal('error'),
     data: z.object({ reason: z.string().max(500) }),
+  }),
+  z.object({ ...eventBase, type: z.literal('recording_ready'), data: RecordingArtifactsSchema() }),
+  z.object({ ...eventBase, type: z.literal('recording_failed'), data: z.object({ reason: z.string().max(500) }) }),
+  z.object({ ...eventBase, type: z.literal('clip_ready'), data: ClipArtifactsSchema() }),
+  z.object({
+    ...eventBase,
+    type: z.literal('clip_failed'),
+    data: z.object({ clipId: z.string().max(64), reason: z.string().max(500) }),
   }),
 ]);
 export type OriginEvent = z.infer<typeof OriginEvent>;
@@ -98,3 +133,18 @@ export const KickCommand = z.object({
   final: z.boolean(),
 });
 export type KickCommand = z.infer<typeof KickCommand>;
+
+/** Edge → origin: build (or rebuild, on retry) the recording of a finished session. */
+export const FinalizeCommand = z.object({ streamId: z.string(), sessionId: z.string() });
+export type FinalizeCommand = z.infer<typeof FinalizeCommand>;
+
+/** Edge → origin: cut a clip from a session the origin holds (validated at the edge, checked again here). */
+export const ClipCommand = z.object({
+  clipId: z.string(),
+  streamId: z.string(),
+  sessionId: z.string(),
+  startTime: z.number().nonnegative(),
+  endTime: z.number().nonnegative(),
+  accurate: z.boolean(),
+});
+export type ClipCommand = z.infer<typeof ClipCommand>;

@@ -16,6 +16,10 @@ export const WebhookEvent = z
     status: StreamStatusSchema,
     sessionId: z.string().nullable(),
     reason: z.string().nullable(),
+    subject: z
+      .object({ kind: z.enum(['recording', 'clip']), id: z.string() })
+      .nullable()
+      .openapi({ description: 'the recording or clip a *.ready event is about' }),
     data: LiveStream.omit({ activities: true, streamKey: true, srtSecret: true }),
   })
   .openapi('WebhookEvent');

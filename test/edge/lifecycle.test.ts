@@ -145,7 +145,7 @@ describe('lifecycle transitions', () => {
 
   it('refuses publish after STOPPED, COMPLETED and ERROR', () => {
     const stopped = run(streaming(), { type: 'complete', at: T0 + 1 });
-    const completed = run(stopped, { type: 'recording_ready', at: T0 + 2, sessionId: 'ses_1' });
+    const completed = run(stopped, { type: 'recording_ready', at: T0 + 2, sessionId: 'ses_1', recordingId: 'rec_1' });
     expect(completed.status).toBe('COMPLETED');
     const errored = run(fresh(), { type: 'error', at: T0, reason: 'disk full' });
     for (const state of [stopped, completed, errored]) {
@@ -188,5 +188,36 @@ describe('lifecycle transitions', () => {
     const result = ok(transition(fresh(), { type: 'update', at: T0, record: true, reconnectWindowSeconds: 10 }));
     expect(result.state).toMatchObject({ record: true, reconnectWindowSeconds: 10 });
     expect(emitted(result)).toEqual(['UPDATED']);
+  });
+});
+
+describe('recordings and clips', () => {
+  const stopped = () => run(streaming(), { type: 'complete', at: T0 + 1 });
+
+  it('recording ready after STOPPED → COMPLETED, both events naming the recording', () => {
+    const result = ok(transition(stopped(), { type: 'recording_ready', at: T0 + 2, sessionId: 'ses_1', recordingId: 'rec_1' }));
+    expect(result.state.status).toBe('COMPLETED');
+    expect(emitted(result)).toEqual(['RECORDING_READY', 'COMPLETED']);
+    expect(result.effects[0]).toMatchObject({ subject: { kind: 'recording', id: 'rec_1' } });
+  });
+
+  it('recording failed → ERROR with the reason; a retried recording then completes', () => {
+    const failed = ok(transition(stopped(), { type: 'recording_failed', at: T0 + 2, sessionId: 'ses_1', recordingId: 'rec_1', reason: 'disk' }));
+    expect(failed.state).toMatchObject({ status: 'ERROR', errorReason: 'recording failed: disk' });
+    const retried = ok(transition(failed.state, { type: 'recording_ready', at: T0 + 3, sessionId: 'ses_1', recordingId: 'rec_1' }));
+    expect(retried.state).toMatchObject({ status: 'COMPLETED', errorReason: null });
+  });
+
+  it('a recording of an earlier session finishing during a new broadcast changes no status', () => {
+    const again = run(stopped(), { type: 'enable', at: T0 + 2 }, publish(T0 + 3, 'ses_2'));
+    const result = ok(transition(again, { type: 'recording_ready', at: T0 + 4, sessionId: 'ses_1', recordingId: 'rec_1' }));
+    expect(result.state.status).toBe('STREAMING');
+    expect(emitted(result)).toEqual(['RECORDING_READY']);
+  });
+
+  it('clip ready emits CLIP_READY without a status change', () => {
+    const result = ok(transition(streaming(), { type: 'clip_ready', at: T0 + 1, clipId: 'clip_1' }));
+    expect(result.state.status).toBe('STREAMING');
+    expect(emitted(result)).toEqual(['CLIP_READY']);
   });
 });
