@@ -6,8 +6,10 @@ import { onError, onNotFound, validationHook } from './middleware/errors.ts';
 import { bodyLimit } from './middleware/body-limit.ts';
 import { requireAccessToken, requireAdminToken, requireOriginSignature } from './middleware/auth.ts';
 import { streamRoutes } from './routes/streams.ts';
+import { recordingRoutes } from './routes/recordings.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { internalRoutes } from './routes/internal.ts';
+import { internalMediaRoutes, MAX_MEDIA_REQUEST_BYTES } from './routes/internal-media.ts';
 import { playbackRoutes } from './routes/playback.ts';
 
 export function buildApp() {
@@ -40,14 +42,23 @@ export function buildApp() {
 
   app.use('/v1/*', bodyLimit());
   app.use('/admin/*', bodyLimit());
-  app.use('/internal/*', bodyLimit(1024 * 1024));
+  const mediaBodyLimit = bodyLimit(MAX_MEDIA_REQUEST_BYTES);
+  const eventBodyLimit = bodyLimit(1024 * 1024);
+  app.use('/internal/*', (c, next) =>
+    (new URL(c.req.url).pathname.startsWith('/internal/media/') ? mediaBodyLimit : eventBodyLimit)(c, next),
+  );
   app.use('/v1/live/*', requireAccessToken);
+  app.use('/v1/recordings', requireAccessToken);
+  app.use('/v1/recordings/*', requireAccessToken);
+  app.use('/v1/on-demand/*', requireAccessToken);
   app.use('/admin/*', requireAdminToken);
   app.use('/internal/*', requireOriginSignature);
 
   app.route('/v1', streamRoutes);
+  app.route('/v1', recordingRoutes);
   app.route('/admin', adminRoutes);
   app.route('/internal', internalRoutes);
+  app.route('/internal/media', internalMediaRoutes);
   app.route('/hls', playbackRoutes);
   return app;
 }

@@ -61,10 +61,11 @@ export const requireAdminToken: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();
 };
 
-/** Origin calls carry an HMAC over method, path, timestamp and body; anything else is refused before parsing. */
+/** Origin calls carry an HMAC over method, path with query, timestamp and body; anything else is refused before parsing. */
 export const requireOriginSignature: MiddlewareHandler<AppEnv> = async (c, next) => {
   const body = new Uint8Array(await c.req.raw.clone().arrayBuffer());
-  const verdict = await verifyRequest(c.env.ORIGIN_SECRET, c.req.method, new URL(c.req.url).pathname, body, c.req.raw.headers);
+  const url = new URL(c.req.url);
+  const verdict = await verifyRequest(c.env.ORIGIN_SECRET, c.req.method, url.pathname + url.search, body, c.req.raw.headers);
   if (!verdict.ok) {
     throw new ApiError(401, 'bad-signature', 'Unauthorized', `origin signature refused: ${verdict.reason}`, {
       reason: verdict.reason,

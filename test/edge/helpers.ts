@@ -70,3 +70,9 @@ export function sendEvents(events: unknown[]) {
 export async function getStream(workspace: Workspace, streamId: string) {
   return (await json(await api(workspace, 'GET', `/live/streams/${streamId}`))).data;
 }
+
+/** A signed origin call with any method and body (binary uploads included). */
+export async function signedRequest(method: string, path: string, body: Uint8Array | string, contentType = 'application/octet-stream') {
+  const headers = await signRequest(ORIGIN_SECRET, method, path, body);
+  return call(path, { method, body, headers: { ...headers, 'content-type': contentType } });
+}

@@ -1,0 +1,238 @@
+// Sessions, recordings and clips of live streams: /v1/live/streams/{id}/sessions|recordings|clips, /v1/recordings,
+// /v1/on-demand/{livestreamId}/live-clips.
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import type { AppEnv } from '../env.ts';
+import type { StreamObject } from '../stream-object.ts';
+import { validationHook } from '../middleware/errors.ts';
+import { streamObject } from '../streams.ts';
+import { ApiError, notFound } from '../problem.ts';
+import { decodeCursor, encodeCursor } from '../pagination.ts';
+import { Problem, single, list, ListQuery } from '../../shared/schemas/common.ts';
+import { StreamIdParam } from '../../shared/schemas/live-stream.ts';
+import {
+  Session,
+  Recording,
+  Clip,
+  CreateClipRequest,
+  RecordingIdParam,
+  LivestreamIdParam,
+  SessionsQuery,
+} from '../../shared/schemas/recording.ts';
+
+type RetryResult = Awaited<ReturnType<StreamObject['retryRecording']>>;
+
+export const recordingRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: Problem } } });
+const security: Record<string, string[]>[] = [{ basicAuth: [] }, { bearerAuth: [] }];
+
+recordingRoutes.openapi(
+  createRoute({
+    method: 'get',
+    path: '/live/streams/{streamId}/sessions',
+    summary: "A stream's sessions (one per broadcast; reconnects within the window stay in one)",
+    description: 'Seed 002 fields, kept current from the origin\'s stats. `?record=1` lists recorded sessions only.',
+    tags: ['Sessions'],
+    security,
+    request: { params: StreamIdParam, query: SessionsQuery },
+    responses: { 200: { description: 'Newest first', content: { 'application/json': { schema: z.object({ data: z.array(Session) }) } } }, 404: problem('No such stream') },
+  }),
+  async (c) => {
+    const { streamId } = c.req.valid('param');
+    const sessions = await streamObject(c.env, streamId).sessions(c.get('workspaceId'), c.req.valid('query').record === '1');
+    if (!sessions) throw notFound(`live stream ${streamId}`);
+    return c.json({ data: sessions }, 200);
+  },
+);
+
+/** A page of recordings from the D1 index (newest first), each read from its stream's object. */
+async function recordingPage(c: Context<AppEnv>, filter: { streamId?: string }, limit: number, cursor?: string) {
+  const after = cursor ? decodeCursor(cursor) : null;
+  const where = ['workspace_id = ?'];
+  const params: unknown[] = [c.get('workspaceId')];
+  if (filter.streamId) {
+    where.push('stream_id = ?');
+    params.push(filter.streamId);
+  }
+  if (after) {
+    where.push('(created_at < ? OR (created_at = ? AND id < ?))');
+    params.push(after.createdAt, after.createdAt, after.id);
+  }
+  const { results } = await c.env.DB.prepare(
+    `SELECT id, stream_id, created_at FROM recordings WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT ?`,
+  )
+    .bind(...params, limit + 1)
+    .all<{ id: string; stream_id: string; created_at: string }>();
+  const page = results.slice(0, limit);
+  const byStream = new Map<string, string[]>();
+  for (const row of page) byStream.set(row.stream_id, [...(byStream.get(row.stream_id) ?? []), row.id]);
+  const found = new Map<string, Recording>();
+  await Promise.all(
+    [...byStream].map(async ([streamId, ids]) => {
+      for (const recording of (await streamObject(c.env, streamId).recordings(c.get('workspaceId'), ids)) as Recording[]) {
+        found.set(recording.id, recording);
+      }
+    }),
+  );
+  const last = page[page.length - 1];
+  return {
+    data: page.map((row) => found.get(row.id)).filter((r): r is Recording => r !== undefined),
+    pagination: { nextCursor: results.length > limit && last ? encodeCursor(last.created_at, last.id) : null },
+  };
+}
+
+recordingRoutes.openapi(
+  createRoute({
+    method: 'get',
+    path: '/recordings',
+    summary: "The workspace's recordings, newest first",
+    tags: ['Recordings'],
+    security,
+    request: { query: ListQuery },
+    responses: { 200: { description: 'A page', content: { 'application/json': { schema: list(Recording) } } } },
+  }),
+  async (c) => {
+    const { limit, cursor } = c.req.valid('query');
+    return c.json(await recordingPage(c, {}, limit, cursor), 200);
+  },
+);
+
+recordingRoutes.openapi(
+  createRoute({
+    method: 'get',
+    path: '/live/streams/{streamId}/recordings',
+    summary: "A stream's recordings, newest first",
+    tags: ['Recordings'],
+    security,
+    request: { params: StreamIdParam, query: ListQuery },
+    responses: { 200: { description: 'A page', content: { 'application/json': { schema: list(Recording) } } }, 404: problem('No such stream') },
+  }),
+  async (c) => {
+    const { streamId } = c.req.valid('param');
+    if (!(await streamObject(c.env, streamId).get(c.get('workspaceId')))) throw notFound(`live stream ${streamId}`);
+    const { limit, cursor } = c.req.valid('query');
+    return c.json(await recordingPage(c, { streamId }, limit, cursor), 200);
+  },
+);
+
+async function recordingOwner(c: Context<AppEnv>, recordingId: string): Promise<string> {
+  const row = await c.env.DB.prepare('SELECT stream_id FROM recordings WHERE id = ? AND workspace_id = ?')
+    .bind(recordingId, c.get('workspaceId'))
+    .first<{ stream_id: string }>();
+  if (!row) throw notFound(`recording ${recordingId}`);
+  return row.stream_id;
+}
+
+recordingRoutes.openapi(
+  createRoute({
+    method: 'get',
+    path: '/recordings/{recordingId}',
+    summary: 'Get a recording',
+    tags: ['Recordings'],
+    security,
+    request: { params: RecordingIdParam },
+    responses: { 200: { description: 'The recording', content: { 'application/json': { schema: single(Recording) } } }, 404: problem('No such recording') },
+  }),
+  async (c) => {
+    const { recordingId } = c.req.valid('param');
+    const recording = (await streamObject(c.env, await recordingOwner(c, recordingId)).recording(c.get('workspaceId'), recordingId)) as Recording | null;
+    if (!recording) throw notFound(`recording ${recordingId}`);
+    return c.json({ data: recording }, 200);
+  },
+);
+
+recordingRoutes.openapi(
+  createRoute({
+    method: 'delete',
+    path: '/recordings/{recordingId}',
+    summary: 'Delete a recording and its media',
+    tags: ['Recordings'],
+    security,
+    request: { params: RecordingIdParam },
+    responses: { 204: { description: 'Deleted' }, 404: problem('No such recording') },
+  }),
+  async (c) => {
+    const { recordingId } = c.req.valid('param');
+    const deleted = await streamObject(c.env, await recordingOwner(c, recordingId)).deleteRecording(c.get('workspaceId'), recordingId);
+    if (!deleted) throw notFound(`recording ${recordingId}`);
+    return c.body(null, 204);
+  },
+);
+
+recordingRoutes.openapi(
+  createRoute({
+    method: 'post',
+    path: '/recordings/{recordingId}/retry',
+    summary: 'Build a failed recording again',
+    tags: ['Recordings'],
+    security,
+    request: { params: RecordingIdParam },
+    responses: {
+      200: { description: 'Processing again', content: { 'application/json': { schema: single(Recording) } } },
+      404: problem('No such recording'),
+      409: problem('The recording has not failed'),
+      503: problem('The origin holding the session is unavailable'),
+    },
+  }),
+  async (c) => {
+    const { recordingId } = c.req.valid('param');
+    const result = (await streamObject(c.env, await recordingOwner(c, recordingId)).retryRecording(c.get('workspaceId'), recordingId)) as RetryResult;
+    if (result.ok) return c.json({ data: result.recording }, 200);
+    if (result.code === 'not_found') throw notFound(`recording ${recordingId}`);
+    if (result.code === 'not_failed') throw new ApiError(409, 'recording-not-failed', 'Recording has not failed', result.detail);
+    throw new ApiError(503, 'origin-unavailable', 'Origin unavailable', result.detail);
+  },
+);
+
+recordingRoutes.openapi(
+  createRoute({
+    method: 'post',
+    path: '/live/streams/{streamId}/clips',
+    summary: 'Cut a clip from the live DVR window or the recording',
+    description: 'startTime/endTime in seconds on the session timeline; `accurate` re-encodes only the partial GOPs at the edges.',
+    tags: ['Clips'],
+    security,
+    request: { params: StreamIdParam, body: { content: { 'application/json': { schema: CreateClipRequest } }, required: true } },
+    responses: {
+      202: { description: 'Accepted; `video.live_stream.clip.ready` follows', content: { 'application/json': { schema: single(Clip) } } },
+      400: problem('Bad range'),
+      404: problem('No such stream'),
+      503: problem('The origin holding the session is unavailable'),
+    },
+  }),
+  async (c) => {
+    const { streamId } = c.req.valid('param');
+    const result = await streamObject(c.env, streamId).createClip(c.get('workspaceId'), c.req.valid('json'));
+    if (result.ok) return c.json({ data: result.clip }, 202);
+    if (result.code === 'not_found') throw notFound(`live stream ${streamId}`);
+    if (result.code === 'invalid') {
+      throw new ApiError(400, 'invalid-clip-range', 'Invalid clip range', result.detail, {
+        errors: [{ field: result.field, message: result.detail }],
+      });
+    }
+    throw new ApiError(503, 'origin-unavailable', 'Origin unavailable', result.detail);
+  },
+);
+
+recordingRoutes.openapi(
+  createRoute({
+    method: 'get',
+    path: '/on-demand/{livestreamId}/live-clips',
+    summary: 'Clips cut from a live stream, newest first (seed 001)',
+    tags: ['Clips'],
+    security,
+    request: { params: LivestreamIdParam, query: ListQuery },
+    responses: { 200: { description: 'A page', content: { 'application/json': { schema: list(Clip) } } }, 404: problem('No such stream') },
+  }),
+  async (c) => {
+    const { livestreamId } = c.req.valid('param');
+    const { limit, cursor } = c.req.valid('query');
+    const after = cursor ? decodeCursor(cursor).id : null;
+    const page = await streamObject(c.env, livestreamId).clips(c.get('workspaceId'), limit, after);
+    if (!page) throw notFound(`live stream ${livestreamId}`);
+    const clips = page.clips as Clip[];
+    const last = clips[clips.length - 1];
+    return c.json({ data: clips, pagination: { nextCursor: page.more && last ? encodeCursor(last.createdAt, last.id) : null } }, 200);
+  },
+);
