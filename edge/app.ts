@@ -11,6 +11,8 @@ import { adminRoutes } from './routes/admin.ts';
 import { internalRoutes } from './routes/internal.ts';
 import { internalMediaRoutes, MAX_MEDIA_REQUEST_BYTES } from './routes/internal-media.ts';
 import { playbackRoutes } from './routes/playback.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
+import { signingKeyRoutes } from './routes/signing-keys.ts';
 
 export function buildApp() {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -48,6 +50,10 @@ export function buildApp() {
     (new URL(c.req.url).pathname.startsWith('/internal/media/') ? mediaBodyLimit : eventBodyLimit)(c, next),
   );
   app.use('/v1/live/*', requireAccessToken);
+  app.use('/v1/webhooks', requireAccessToken);
+  app.use('/v1/webhooks/*', requireAccessToken);
+  app.use('/v1/signing-keys', requireAccessToken);
+  app.use('/v1/signing-keys/*', requireAccessToken);
   app.use('/v1/recordings', requireAccessToken);
   app.use('/v1/recordings/*', requireAccessToken);
   app.use('/v1/on-demand/*', requireAccessToken);
@@ -55,6 +61,8 @@ export function buildApp() {
   app.use('/internal/*', requireOriginSignature);
 
   app.route('/v1', streamRoutes);
+  app.route('/v1', webhookRoutes);
+  app.route('/v1', signingKeyRoutes);
   app.route('/v1', recordingRoutes);
   app.route('/admin', adminRoutes);
   app.route('/internal', internalRoutes);

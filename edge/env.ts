@@ -1,11 +1,18 @@
 // The bindings the edge Worker runs with (wrangler.toml), typed once.
 import type { StreamObject } from './stream-object.ts';
 import type { WebhookEvent } from '../shared/schemas/webhook-event.ts';
+import type { DeliveryMessage } from './webhooks/delivery.ts';
 
 export interface Env {
   DB: D1Database;
   STREAMS: DurableObjectNamespace<StreamObject>;
   WEBHOOKS: Queue<WebhookEvent>;
+  /** First attempts of webhook deliveries, one message per (event, endpoint). */
+  WEBHOOK_DELIVERIES: Queue<DeliveryMessage>;
+  /** Later attempts, on the backoff schedule. */
+  WEBHOOK_RETRIES: Queue<DeliveryMessage>;
+  /** Deliveries that failed for the whole retry horizon (24 h); redeliver them from the API. */
+  WEBHOOK_DEAD_LETTERS: Queue<DeliveryMessage>;
   MEDIA: R2Bucket;
   /** Guards /admin (creating workspaces and their first token). A secret. */
   ADMIN_TOKEN: string;
@@ -16,6 +23,12 @@ export interface Env {
   RTMP_PORT: string;
   RTMPS_PORT: string;
   SRT_PORT: string;
+  /** Seconds a webhook receiver has to answer; default 10. */
+  WEBHOOK_TIMEOUT_SECONDS?: string;
+  /** First retry delay in seconds, doubling per failure (capped at 12 h) for at least 24 h; default 30. */
+  WEBHOOK_RETRY_BASE_SECONDS?: string;
+  /** "true": http:// webhook URLs to loopback are accepted; "false": never; unset: only when the API is called on loopback. */
+  WEBHOOK_ALLOW_HTTP_LOOPBACK?: string;
 }
 
 export interface AppVariables {

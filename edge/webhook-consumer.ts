@@ -1,23 +1,173 @@
-// The webhook Queue's consumer: records each lifecycle event once (the Queue delivers at least once).
+// The webhook Queues' consumer, one handler per queue:
+//  - riverhead-webhooks (events from the StreamObjects): record each event once and fan it out into one delivery per
+//    matching enabled endpoint. No HTTP happens here, so no receiver can hold up events or lifecycle changes.
+//  - riverhead-webhook-deliveries (first attempts): endpoints are served concurrently, each endpoint's deliveries in
+//    order; a failed delivery moves to the retry lane.
+//  - riverhead-webhook-retries: later attempts on the backoff schedule (message.retry), then the dead-letter queue.
+// An endpoint whose latest attempt failed gets its new deliveries straight on the retry lane, so the first-attempt
+// lane only ever waits on receivers that are answering.
 import type { Env } from './env.ts';
 import type { WebhookEvent } from '../shared/schemas/webhook-event.ts';
 import { log } from './log.ts';
+import { endpointWants } from './webhooks/endpoint-rules.ts';
+import { attemptDelivery, webhookSettings, type AttemptVerdict, type DeliveryMessage } from './webhooks/delivery.ts';
+import { newId } from '../shared/identifiers.ts';
 
-export async function consumeWebhookEvents(batch: MessageBatch<WebhookEvent>, env: Env): Promise<void> {
-  const receivedAt = new Date().toISOString();
+export const WEBHOOK_QUEUES = {
+  events: 'riverhead-webhooks',
+  deliveries: 'riverhead-webhook-deliveries',
+  retries: 'riverhead-webhook-retries',
+} as const;
+
+/** When our own storage fails (not the receiver), the message comes back after this long. */
+const INFRASTRUCTURE_RETRY_SECONDS = 5;
+const SEND_BATCH_LIMIT = 100;
+
+export async function consumeWebhookEvents(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  switch (batch.queue) {
+    case WEBHOOK_QUEUES.deliveries:
+      return deliver(batch as MessageBatch<DeliveryMessage>, env, 'first');
+    case WEBHOOK_QUEUES.retries:
+      return deliver(batch as MessageBatch<DeliveryMessage>, env, 'retry');
+    default:
+      return fanOut(batch as MessageBatch<WebhookEvent>, env);
+  }
+}
+
+async function fanOut(batch: MessageBatch<WebhookEvent>, env: Env): Promise<void> {
   for (const message of batch.messages) {
-    const event = message.body;
     try {
-      await env.DB.prepare(
-        `INSERT INTO webhook_events (id, workspace_id, stream_id, sequence, type, body, received_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-      )
-        .bind(event.id, event.workspaceId, event.streamId, event.sequence, event.type, JSON.stringify(event), receivedAt)
-        .run();
+      await fanOutEvent(env, message.body);
       message.ack();
     } catch (error) {
-      log('webhook_event_record_failed', { eventId: event.id, streamId: event.streamId, error: String(error) });
-      message.retry({ delaySeconds: 5 });
+      log('webhook_fan_out_failed', { eventId: message.body.id, streamId: message.body.streamId, error: String(error) });
+      message.retry({ delaySeconds: INFRASTRUCTURE_RETRY_SECONDS });
     }
+  }
+}
+
+/**
+ * Idempotent: a second copy of the event (Queues deliver at least once) adds no delivery, and only re-sends a message
+ * that a crash left unsent.
+ */
+export async function fanOutEvent(env: Env, event: WebhookEvent): Promise<void> {
+  const now = new Date().toISOString();
+  const body = JSON.stringify(event);
+  const { results: endpoints } = await env.DB.prepare(
+    'SELECT id, event_types FROM webhook_endpoints WHERE workspace_id = ? AND enabled = 1',
+  )
+    .bind(event.workspaceId)
+    .all<{ id: string; event_types: string }>();
+  const wanted = endpoints.filter((e) => endpointWants(JSON.parse(e.event_types) as string[], event.type));
+  await env.DB.batch([
+    env.DB.prepare(
+      `INSERT INTO webhook_events (id, workspace_id, stream_id, sequence, type, body, received_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+    ).bind(event.id, event.workspaceId, event.streamId, event.sequence, event.type, body, now),
+    ...wanted.map((endpoint) =>
+      env.DB.prepare(
+        `INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, body, status, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (event_id, endpoint_id) DO NOTHING`,
+      ).bind(newId('whd'), endpoint.id, event.id, event.type, body, now, now),
+    ),
+  ]);
+  if (wanted.length === 0) return;
+  // Every delivery of this event still owed a message: the ones just made, and any a crash left unsent last time.
+  const { results: pending } = await env.DB.prepare(
+    `SELECT d.id, d.endpoint_id, d.run, e.failing_since FROM webhook_deliveries d
+     JOIN webhook_endpoints e ON e.id = d.endpoint_id
+     WHERE d.event_id = ? AND d.enqueued_run < d.run`,
+  )
+    .bind(event.id)
+    .all<PendingDelivery>();
+  await enqueueDeliveries(env, pending);
+}
+
+export interface PendingDelivery {
+  id: string;
+  endpoint_id: string;
+  run: number;
+  failing_since: string | null;
+}
+
+/**
+ * First attempts go on the first-attempt lane, unless their endpoint is failing: then on the retry lane, at once.
+ * Each delivery's run is marked as sent afterwards (its row is the outbox).
+ */
+export async function enqueueDeliveries(env: Env, deliveries: PendingDelivery[]): Promise<void> {
+  const message = (d: PendingDelivery) => ({ body: { deliveryId: d.id, endpointId: d.endpoint_id, run: d.run } });
+  const healthy = deliveries.filter((d) => !d.failing_since).map(message);
+  const failing = deliveries.filter((d) => d.failing_since).map(message);
+  for (let i = 0; i < healthy.length; i += SEND_BATCH_LIMIT) {
+    await env.WEBHOOK_DELIVERIES.sendBatch(healthy.slice(i, i + SEND_BATCH_LIMIT));
+  }
+  for (let i = 0; i < failing.length; i += SEND_BATCH_LIMIT) {
+    await env.WEBHOOK_RETRIES.sendBatch(failing.slice(i, i + SEND_BATCH_LIMIT));
+  }
+  if (deliveries.length === 0) return;
+  await env.DB.batch(
+    deliveries.map((d) =>
+      env.DB.prepare('UPDATE webhook_deliveries SET enqueued_run = MAX(enqueued_run, ?) WHERE id = ?').bind(d.run, d.id),
+    ),
+  );
+}
+
+/**
+ * Endpoints concurrently, each endpoint's messages in order. Once an endpoint fails in this batch its remaining
+ * messages are not tried now (each could wait out the whole timeout again): they wait as long as the failed one.
+ */
+async function deliver(batch: MessageBatch<DeliveryMessage>, env: Env, lane: 'first' | 'retry'): Promise<void> {
+  const settings = webhookSettings(env);
+  const byEndpoint = new Map<string, Message<DeliveryMessage>[]>();
+  for (const message of batch.messages) {
+    const key = message.body.endpointId;
+    byEndpoint.set(key, [...(byEndpoint.get(key) ?? []), message]);
+  }
+  await Promise.all(
+    [...byEndpoint.values()].map(async (messages) => {
+      let deferSeconds: number | null = null;
+      for (const message of messages) {
+        try {
+          if (deferSeconds !== null) {
+            await later(env, message, lane, deferSeconds);
+            continue;
+          }
+          const verdict = await attemptDelivery(env, message.body, settings);
+          await settle(env, message, lane, verdict);
+          if (verdict.kind === 'retry') deferSeconds = verdict.delaySeconds;
+          if (verdict.kind === 'dead') deferSeconds = settings.retry.baseSeconds;
+        } catch (error) {
+          log('webhook_delivery_error', { deliveryId: message.body.deliveryId, lane, error: String(error) });
+          message.retry({ delaySeconds: INFRASTRUCTURE_RETRY_SECONDS });
+        }
+      }
+    }),
+  );
+}
+
+/** The retry lane retries in place; the first-attempt lane hands over to the retry lane. */
+async function later(env: Env, message: Message<DeliveryMessage>, lane: 'first' | 'retry', delaySeconds: number) {
+  if (lane === 'retry') {
+    message.retry({ delaySeconds });
+    return;
+  }
+  await env.WEBHOOK_RETRIES.send(message.body, { delaySeconds });
+  message.ack();
+}
+
+async function settle(env: Env, message: Message<DeliveryMessage>, lane: 'first' | 'retry', verdict: AttemptVerdict) {
+  switch (verdict.kind) {
+    case 'skip':
+    case 'delivered':
+      message.ack();
+      return;
+    case 'retry':
+      await later(env, message, lane, verdict.delaySeconds);
+      return;
+    case 'dead':
+      log('webhook_dead_lettered', { deliveryId: message.body.deliveryId, endpointId: message.body.endpointId });
+      await env.WEBHOOK_DEAD_LETTERS.send(message.body);
+      message.ack();
+      return;
   }
 }

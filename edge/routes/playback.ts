@@ -1,25 +1,31 @@
-// /hls/{playbackId}/…: public playback of live HLS, fetched from the origin that holds the session, through the
-// Workers cache. The master playlist is scoped to the session ({sessionId}/… URIs), so a later broadcast on the same
-// stream never collides in the cache with an earlier one, and segments can be cached as immutable.
+// /hls/{playbackId}/…: playback of live HLS, fetched from the origin that holds the session, through the Workers
+// cache. The master playlist is scoped to the session ({sessionId}/… URIs), so a later broadcast on the same stream
+// never collides in the cache with an earlier one, and segments can be cached as immutable.
+// Private playback IDs need ?token= (edge/playback-token.ts) on every request; playlists handed to a viewer carry
+// that token on in their URIs, while the cache keys never include it, so all viewers share one cached copy.
 import { Hono, type Context } from 'hono';
 import { cors } from 'hono/cors';
 import type { AppEnv } from '../env.ts';
 import { streamObject } from '../streams.ts';
 import { ApiError } from '../problem.ts';
 import { rewritePlaylistUris, isRelativeUri } from '../playlist-rewrite.ts';
+import { tokenKeyId, verifyPlaybackToken } from '../playback-token.ts';
 
 export const playbackRoutes = new Hono<AppEnv>();
 
 /** Half of a 2 s segment: viewers see a new segment within a second, the origin sees one fetch per second. */
 const PLAYLIST_MAX_AGE = 1;
-const SEGMENT_CACHE = 'public, max-age=31536000, immutable';
+/** The origin refreshes a live thumbnail every few seconds. */
+const THUMBNAIL_MAX_AGE = 4;
+const SEGMENT_MAX_AGE = 31536000;
 const PATH_SEGMENT = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/;
+const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl';
 
 playbackRoutes.use('*', cors({ origin: '*', allowMethods: ['GET', 'HEAD', 'OPTIONS'], exposeHeaders: ['content-length', 'content-range'], maxAge: 86400 }));
 
 /**
- * Requests for the same object that arrive while one is in flight share its origin fetch (per isolate). Only plain
- * data is shared: Workers forbid using one request's Response or stream from another request.
+ * Requests for the same object that arrive while one is in flight share its origin fetch (per isolate), until the
+ * object is in the cache. Only plain data is shared: Workers forbid using one request's Response from another.
  */
 interface FetchedObject {
   status: number;
@@ -28,16 +34,42 @@ interface FetchedObject {
 }
 const inFlight = new Map<string, Promise<FetchedObject>>();
 
-async function playbackTarget(c: Context<AppEnv>, playbackId: string) {
-  const row = await c.env.DB.prepare('SELECT stream_id, access_policy FROM playback_ids WHERE id = ?')
-    .bind(playbackId)
-    .first<{ stream_id: string; access_policy: string }>();
-  if (!row) throw new ApiError(404, 'not-found', 'Not found', 'no such playback id');
-  if (row.access_policy !== 'public') {
-    throw new ApiError(403, 'playback-forbidden', 'Forbidden', 'this playback id is private and needs a token');
-  }
-  return row.stream_id;
+interface PlaybackTarget {
+  streamId: string;
+  /** the verified token of a private playback ID, carried on into playlist URIs; null for public playback */
+  token: string | null;
 }
+
+async function playbackTarget(c: Context<AppEnv>, playbackId: string): Promise<PlaybackTarget> {
+  const token = c.req.query('token') ?? null;
+  // One round trip: the playback ID, and the signing key the token names if that key is the same workspace's.
+  const row = await c.env.DB.prepare(
+    `SELECT p.stream_id, p.access_policy, k.public_key_jwk FROM playback_ids p
+     LEFT JOIN signing_keys k ON k.id = ?1 AND k.workspace_id = p.workspace_id
+     WHERE p.id = ?2`,
+  )
+    .bind(tokenKeyId(token), playbackId)
+    .first<{ stream_id: string; access_policy: string; public_key_jwk: string | null }>();
+  if (!row) throw new ApiError(404, 'not-found', 'Not found', 'no such playback id');
+  if (row.access_policy === 'public') return { streamId: row.stream_id, token: null };
+  const verdict = await verifyPlaybackToken(token, { playbackId, publicKeyJwk: row.public_key_jwk });
+  if (!verdict.ok) {
+    throw new ApiError(403, 'playback-forbidden', 'Forbidden', `this playback id is private: ${refusalDetail[verdict.reason]}`, {
+      reason: verdict.reason,
+    });
+  }
+  return { streamId: row.stream_id, token };
+}
+
+const refusalDetail = {
+  missing: 'add ?token=<JWT signed with one of your signing keys>',
+  malformed: 'the token is not a JWT with a kid header',
+  'unknown-key': "the token's kid is not a signing key of this workspace (deleted?)",
+  expired: 'the token has expired',
+  'no-expiry': 'the token needs an exp claim',
+  'wrong-playback-id': "the token's sub is another playback id",
+  'bad-signature': 'the token was not signed by the key its kid names',
+} as const;
 
 async function loadFromOrigin(originUrl: string): Promise<FetchedObject> {
   const upstream = await fetch(originUrl, { signal: AbortSignal.timeout(10_000) });
@@ -57,18 +89,49 @@ async function fetchFromOrigin(c: Context<AppEnv>, cacheKey: Request, originUrl:
   const hit = await cache.match(cacheKey);
   if (hit) return hit;
   let pending = inFlight.get(cacheKey.url);
-  const leader = !pending;
   if (!pending) {
-    pending = loadFromOrigin(originUrl).finally(() => inFlight.delete(cacheKey.url));
-    inFlight.set(cacheKey.url, pending);
+    const loading = loadFromOrigin(originUrl);
+    pending = loading;
+    inFlight.set(cacheKey.url, loading);
+    // The entry stays until the object is in the cache: a request arriving in between reuses the fetched data
+    // instead of missing the cache and asking the origin a second time.
+    const stored = loading
+      .then((object) =>
+        object.status === 200 && object.body
+          ? cache.put(cacheKey, new Response(object.body.slice(0), { headers: { 'content-type': object.contentType, 'cache-control': cacheControl } }))
+          : undefined,
+      )
+      .catch(() => undefined)
+      .finally(() => inFlight.delete(cacheKey.url));
+    c.executionCtx.waitUntil(stored);
   }
   const object = await pending;
   if (object.status !== 200 || !object.body) return new Response(null, { status: object.status });
-  const response = new Response(object.body.slice(0), {
-    headers: { 'content-type': object.contentType, 'cache-control': cacheControl },
+  return new Response(object.body.slice(0), { headers: { 'content-type': object.contentType, 'cache-control': cacheControl } });
+}
+
+/** Playlists are UTF-8 text (RFC 8216); decoding them directly avoids workerd's warning about a non-text type. */
+const playlistText = async (response: Response) => new TextDecoder().decode(await response.arrayBuffer());
+
+/** Relative URIs in a playlist, prefixed (the master's session scope) and given the viewer's token. */
+function rewriteForViewer(text: string, prefix: string, token: string | null): string {
+  const query = token ? `token=${encodeURIComponent(token)}` : '';
+  return rewritePlaylistUris(text, (uri) => {
+    if (!isRelativeUri(uri)) return uri;
+    const scoped = prefix + uri;
+    if (!query) return scoped;
+    return scoped + (scoped.includes('?') ? '&' : '?') + query;
   });
-  if (leader) c.executionCtx.waitUntil(cache.put(cacheKey, response.clone()));
-  return response;
+}
+
+/** What a viewer gets: a private playback's responses are for that viewer's cache only (the URL carries a token). */
+function forViewer(response: Response, target: PlaybackTarget, maxAge: number, body?: string): Response {
+  if (!target.token && body === undefined) return response;
+  const headers = new Headers(response.headers);
+  const immutable = maxAge === SEGMENT_MAX_AGE ? ', immutable' : '';
+  headers.set('cache-control', `${target.token ? 'private' : 'public'}, max-age=${maxAge}${immutable}`);
+  if (body !== undefined) headers.delete('content-length');
+  return new Response(body ?? response.body, { status: response.status, headers });
 }
 
 playbackRoutes.get('/:playbackId/:path{.+}', async (c) => {
@@ -77,20 +140,20 @@ playbackRoutes.get('/:playbackId/:path{.+}', async (c) => {
   if (parts.length > 4 || !parts.every((part) => PATH_SEGMENT.test(part))) {
     throw new ApiError(400, 'invalid-path', 'Invalid path', 'not a playback path');
   }
-  const streamId = await playbackTarget(c, playbackId);
-  const live = await streamObject(c.env, streamId).liveOrigin();
+  const target = await playbackTarget(c, playbackId);
+  const live = await streamObject(c.env, target.streamId).liveOrigin();
   if (!live) throw new ApiError(404, 'not-live', 'Not found', 'this stream has no live session');
-  const originBase = `${live.originUrl}/hls/${streamId}/${live.sessionId}`;
+  const originBase = `${live.originUrl}/hls/${target.streamId}/${live.sessionId}`;
   const cacheKeyFor = (suffix: string) => new Request(new URL(`/hls/${playbackId}/${suffix}`, c.req.url).toString());
+  const through = (file: string, maxAge: number) =>
+    fetchFromOrigin(c, cacheKeyFor(`${live.sessionId}/${file}`), `${originBase}/${file}`, `public, max-age=${maxAge}${maxAge === SEGMENT_MAX_AGE ? ', immutable' : ''}`);
 
-  if (parts.length === 1 && parts[0] === 'master.m3u8') {
-    const upstream = await fetchFromOrigin(c, cacheKeyFor(`${live.sessionId}/master.m3u8`), `${originBase}/master.m3u8`, `public, max-age=${PLAYLIST_MAX_AGE}`);
-    if (!upstream.ok) return upstream;
-    const text = rewritePlaylistUris(await upstream.text(), (uri) => (isRelativeUri(uri) ? `${live.sessionId}/${uri}` : uri));
-    return c.body(text, 200, {
-      'content-type': 'application/vnd.apple.mpegurl',
-      'cache-control': `public, max-age=${PLAYLIST_MAX_AGE}`,
-    });
+  if (parts.length === 1 && (parts[0] === 'master.m3u8' || parts[0] === 'thumbnail.jpg')) {
+    const isMaster = parts[0] === 'master.m3u8';
+    const upstream = await through(parts[0], isMaster ? PLAYLIST_MAX_AGE : THUMBNAIL_MAX_AGE);
+    if (!upstream.ok || !isMaster) return upstream.ok ? forViewer(upstream, target, THUMBNAIL_MAX_AGE) : upstream;
+    const text = rewriteForViewer(await playlistText(upstream), `${live.sessionId}/`, target.token);
+    return forViewer(new Response(null, { headers: { 'content-type': PLAYLIST_TYPE } }), target, PLAYLIST_MAX_AGE, text);
   }
 
   const [sessionId, ...rest] = parts;
@@ -98,11 +161,11 @@ playbackRoutes.get('/:playbackId/:path{.+}', async (c) => {
     throw new ApiError(404, 'not-found', 'Not found', 'not part of the current live session');
   }
   const file = rest.join('/');
-  const isPlaylist = file.endsWith('.m3u8');
-  return fetchFromOrigin(
-    c,
-    cacheKeyFor(`${sessionId}/${file}`),
-    `${originBase}/${file}`,
-    isPlaylist ? `public, max-age=${PLAYLIST_MAX_AGE}` : SEGMENT_CACHE,
-  );
+  if (!file.endsWith('.m3u8')) {
+    const upstream = await through(file, SEGMENT_MAX_AGE);
+    return upstream.ok ? forViewer(upstream, target, SEGMENT_MAX_AGE) : upstream;
+  }
+  const upstream = await through(file, PLAYLIST_MAX_AGE);
+  if (!upstream.ok || !target.token) return upstream.ok ? forViewer(upstream, target, PLAYLIST_MAX_AGE) : upstream;
+  return forViewer(upstream, target, PLAYLIST_MAX_AGE, rewriteForViewer(await playlistText(upstream), '', target.token));
 });

@@ -1,0 +1,146 @@
+// /v1/signing-keys: RS256 key pairs a workspace signs private playback tokens with. The private key is returned once
+// and never stored; only the public half stays, to verify tokens at the edge.
+import { OpenAPIHono, createRoute } from '@hono/zod-openapi';
+import { exportJWK, exportPKCS8, exportSPKI, generateKeyPair } from 'jose';
+import type { AppEnv } from '../env.ts';
+import { validationHook } from '../middleware/errors.ts';
+import { notFound } from '../problem.ts';
+import { Problem, single, list } from '../../shared/schemas/common.ts';
+import { SigningKey, ListSigningKeysQuery, SigningKeyIdParam } from '../../shared/schemas/signing-keys.ts';
+import { newId } from '../../shared/identifiers.ts';
+import { decodeCursor, encodeCursor } from '../pagination.ts';
+import { PLAYBACK_TOKEN_ALGORITHM } from '../playback-token.ts';
+
+export const signingKeyRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+const problems = {
+  400: { description: 'Invalid request', content: { 'application/problem+json': { schema: Problem } } },
+  401: { description: 'Missing or invalid credentials', content: { 'application/problem+json': { schema: Problem } } },
+  404: { description: 'No such signing key in this workspace', content: { 'application/problem+json': { schema: Problem } } },
+};
+const security: Record<string, string[]>[] = [{ basicAuth: [] }, { bearerAuth: [] }];
+const tags = ['Signing keys'];
+
+interface SigningKeyRow {
+  id: string;
+  workspace_id: string;
+  public_key_jwk: string;
+  public_key_pem: string;
+  created_at: string;
+}
+
+const view = (row: SigningKeyRow): SigningKey => ({ signingKeyId: row.id, publicKey: row.public_key_pem, createdAt: row.created_at });
+
+signingKeyRoutes.openapi(
+  createRoute({
+    method: 'post',
+    path: '/signing-keys',
+    summary: 'Create a signing key',
+    description:
+      'An RS256 key pair for playback tokens. The private key (base64 of its PKCS#8 PEM) is in this response only: keep it on your servers.',
+    tags,
+    security,
+    responses: {
+      201: { description: 'Created', content: { 'application/json': { schema: single(SigningKey) } } },
+      401: problems[401],
+    },
+  }),
+  async (c) => {
+    const { publicKey, privateKey } = await generateKeyPair(PLAYBACK_TOKEN_ALGORITHM, { modulusLength: 2048, extractable: true });
+    const row: SigningKeyRow = {
+      id: newId('sgk', 20),
+      workspace_id: c.get('workspaceId'),
+      public_key_jwk: JSON.stringify(await exportJWK(publicKey)),
+      public_key_pem: await exportSPKI(publicKey),
+      created_at: new Date().toISOString(),
+    };
+    await c.env.DB.prepare(
+      'INSERT INTO signing_keys (id, workspace_id, public_key_jwk, public_key_pem, created_at) VALUES (?, ?, ?, ?, ?)',
+    )
+      .bind(row.id, row.workspace_id, row.public_key_jwk, row.public_key_pem, row.created_at)
+      .run();
+    return c.json({ data: { ...view(row), privateKey: btoa(await exportPKCS8(privateKey)) } }, 201);
+  },
+);
+
+signingKeyRoutes.openapi(
+  createRoute({
+    method: 'get',
+    path: '/signing-keys',
+    summary: 'List signing keys',
+    description: 'Newest first, public halves only.',
+    tags,
+    security,
+    request: { query: ListSigningKeysQuery },
+    responses: {
+      200: { description: 'A page of keys', content: { 'application/json': { schema: list(SigningKey) } } },
+      400: problems[400],
+      401: problems[401],
+    },
+  }),
+  async (c) => {
+    const { limit, cursor } = c.req.valid('query');
+    const after = cursor ? decodeCursor(cursor) : null;
+    const { results } = await c.env.DB.prepare(
+      `SELECT * FROM signing_keys WHERE workspace_id = ?1
+       AND (?2 IS NULL OR created_at < ?2 OR (created_at = ?2 AND id < ?3))
+       ORDER BY created_at DESC, id DESC LIMIT ?4`,
+    )
+      .bind(c.get('workspaceId'), after?.createdAt ?? null, after?.id ?? null, limit + 1)
+      .all<SigningKeyRow>();
+    const page = results.slice(0, limit);
+    const last = page[page.length - 1];
+    return c.json(
+      {
+        data: page.map(view),
+        pagination: { nextCursor: results.length > limit && last ? encodeCursor(last.created_at, last.id) : null },
+      },
+      200,
+    );
+  },
+);
+
+signingKeyRoutes.openapi(
+  createRoute({
+    method: 'get',
+    path: '/signing-keys/{signingKeyId}',
+    summary: 'Get a signing key',
+    tags,
+    security,
+    request: { params: SigningKeyIdParam },
+    responses: {
+      200: { description: 'The key (public half)', content: { 'application/json': { schema: single(SigningKey) } } },
+      401: problems[401],
+      404: problems[404],
+    },
+  }),
+  async (c) => {
+    const { signingKeyId } = c.req.valid('param');
+    const row = await c.env.DB.prepare('SELECT * FROM signing_keys WHERE id = ? AND workspace_id = ?')
+      .bind(signingKeyId, c.get('workspaceId'))
+      .first<SigningKeyRow>();
+    if (!row) throw notFound(`signing key ${signingKeyId}`);
+    return c.json({ data: view(row) }, 200);
+  },
+);
+
+signingKeyRoutes.openapi(
+  createRoute({
+    method: 'delete',
+    path: '/signing-keys/{signingKeyId}',
+    summary: 'Delete a signing key',
+    description: 'Tokens signed with it stop opening playback at once.',
+    tags,
+    security,
+    request: { params: SigningKeyIdParam },
+    responses: { 204: { description: 'Deleted' }, 401: problems[401], 404: problems[404] },
+  }),
+  async (c) => {
+    const { signingKeyId } = c.req.valid('param');
+    const { meta } = await c.env.DB.prepare('DELETE FROM signing_keys WHERE id = ? AND workspace_id = ?')
+      .bind(signingKeyId, c.get('workspaceId'))
+      .run();
+    if (!meta.changes) throw notFound(`signing key ${signingKeyId}`);
+    return c.body(null, 204);
+  },
+);

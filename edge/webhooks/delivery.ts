@@ -1,0 +1,140 @@
+// One delivery attempt: sign the stored body (Standard Webhooks), POST it with a timeout, log the attempt in D1, and
+// decide what happens next — done, retry after a backoff, or the dead-letter queue.
+import type { Env } from '../env.ts';
+import { webhookHeaders } from './signing.ts';
+import { retryDelaySeconds, retryPolicyFrom, type RetryPolicy } from './retry-schedule.ts';
+import { signingSecrets, type DeliveryRow, type EndpointRow } from './store.ts';
+
+/** What the delivery queues carry: the delivery to attempt, and which run of it (a redelivery starts a new run). */
+export interface DeliveryMessage {
+  deliveryId: string;
+  endpointId: string;
+  run: number;
+}
+
+export interface WebhookSettings {
+  timeoutMs: number;
+  retry: RetryPolicy;
+}
+
+export const DEFAULT_TIMEOUT_SECONDS = 10;
+const MAX_ERROR_LENGTH = 300;
+
+export function webhookSettings(env: Pick<Env, 'WEBHOOK_TIMEOUT_SECONDS' | 'WEBHOOK_RETRY_BASE_SECONDS'>): WebhookSettings {
+  const timeout = Number(env.WEBHOOK_TIMEOUT_SECONDS);
+  return {
+    timeoutMs: (Number.isFinite(timeout) && timeout > 0 ? timeout : DEFAULT_TIMEOUT_SECONDS) * 1000,
+    retry: retryPolicyFrom(env.WEBHOOK_RETRY_BASE_SECONDS),
+  };
+}
+
+export interface AttemptResult {
+  ok: boolean;
+  statusCode: number | null;
+  latencyMs: number;
+  error: string | null;
+}
+
+/** POSTs once and never throws: any 2xx is success; redirects are not followed (a 3xx counts as a failure). */
+export async function postWebhook(
+  url: string,
+  headers: Record<string, string>,
+  body: string,
+  timeoutMs: number,
+): Promise<AttemptResult> {
+  const started = Date.now();
+  try {
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json', 'user-agent': 'Riverhead-Webhooks/1' },
+      body,
+      redirect: 'manual',
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    // Only the status matters; the body is not read, so a receiver that answers and then trickles cannot hold us.
+    await response.body?.cancel().catch(() => undefined);
+    const ok = response.status >= 200 && response.status < 300;
+    return { ok, statusCode: response.status, latencyMs: Date.now() - started, error: ok ? null : `HTTP ${response.status}` };
+  } catch (error) {
+    const name = (error as Error | undefined)?.name;
+    const message =
+      name === 'TimeoutError' || name === 'AbortError'
+        ? `no response within ${timeoutMs / 1000} s`
+        : String((error as Error | undefined)?.message ?? error);
+    return { ok: false, statusCode: null, latencyMs: Date.now() - started, error: message.slice(0, MAX_ERROR_LENGTH) };
+  }
+}
+
+export type AttemptVerdict =
+  /** the delivery is gone, belongs to another run, or is already settled: nothing to do */
+  | { kind: 'skip' }
+  | { kind: 'delivered'; result: AttemptResult }
+  | { kind: 'retry'; delaySeconds: number; result: AttemptResult }
+  | { kind: 'dead'; result: AttemptResult };
+
+type DeliveryWithEndpoint = DeliveryRow & Pick<EndpointRow, 'url' | 'secret' | 'previous_secret' | 'previous_secret_expires_at'>;
+
+/** Makes one attempt of a delivery, records it, and says what the queue should do with the message. */
+export async function attemptDelivery(
+  env: Env,
+  message: DeliveryMessage,
+  settings: WebhookSettings,
+  random: () => number = Math.random,
+): Promise<AttemptVerdict> {
+  const db = env.DB;
+  const delivery = await db
+    .prepare(
+      `SELECT d.*, e.url, e.secret, e.previous_secret, e.previous_secret_expires_at
+       FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.id = ?`,
+    )
+    .bind(message.deliveryId)
+    .first<DeliveryWithEndpoint>();
+  if (!delivery || delivery.run !== message.run || delivery.status === 'succeeded' || delivery.status === 'failed') {
+    return { kind: 'skip' };
+  }
+
+  const startedAt = new Date();
+  const reserved = await db
+    .prepare(
+      `UPDATE webhook_deliveries
+       SET attempts = attempts + 1, run_attempts = run_attempts + 1, run_started_at = COALESCE(run_started_at, ?1), updated_at = ?1
+       WHERE id = ?2 AND run = ?3
+       RETURNING attempts, run_attempts, run_started_at`,
+    )
+    .bind(startedAt.toISOString(), delivery.id, delivery.run)
+    .first<{ attempts: number; run_attempts: number; run_started_at: string }>();
+  if (!reserved) return { kind: 'skip' };
+
+  const timestamp = Math.floor(startedAt.getTime() / 1000);
+  const headers = await webhookHeaders(signingSecrets(delivery as unknown as EndpointRow, startedAt), delivery.event_id, timestamp, delivery.body);
+  const result = await postWebhook(delivery.url, headers, delivery.body, settings.timeoutMs);
+  const finishedAt = new Date(startedAt.getTime() + result.latencyMs).toISOString();
+
+  let verdict: AttemptVerdict;
+  if (result.ok) {
+    verdict = { kind: 'delivered', result };
+  } else {
+    const elapsedSeconds = (Date.parse(finishedAt) - Date.parse(reserved.run_started_at)) / 1000;
+    const delaySeconds = retryDelaySeconds(reserved.run_attempts, elapsedSeconds, settings.retry, random);
+    verdict = delaySeconds === null ? { kind: 'dead', result } : { kind: 'retry', delaySeconds, result };
+  }
+  const status = verdict.kind === 'delivered' ? 'succeeded' : verdict.kind === 'dead' ? 'failed' : 'retrying';
+  const nextAttemptAt =
+    verdict.kind === 'retry' ? new Date(Date.parse(finishedAt) + verdict.delaySeconds * 1000).toISOString() : null;
+
+  await db.batch([
+    db
+      .prepare(
+        `INSERT INTO webhook_attempts (delivery_id, attempt, started_at, status_code, latency_ms, error)
+         VALUES (?, ?, ?, ?, ?, ?)`,
+      )
+      .bind(delivery.id, reserved.attempts, startedAt.toISOString(), result.statusCode, result.latencyMs, result.error),
+    db
+      .prepare('UPDATE webhook_deliveries SET status = ?, next_attempt_at = ?, updated_at = ? WHERE id = ? AND run = ?')
+      .bind(status, nextAttemptAt, finishedAt, delivery.id, delivery.run),
+    result.ok
+      ? db.prepare('UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL').bind(delivery.endpoint_id)
+      : db.prepare('UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, ?) WHERE id = ?').bind(finishedAt, delivery.endpoint_id),
+  ]);
+  return verdict;
+}

@@ -1,0 +1,111 @@
+// Webhook endpoints (where a workspace's lifecycle events go), their deliveries and attempts, and the test ping.
+import { z } from '@hono/zod-openapi';
+import { WEBHOOK_EVENT_TYPES } from '../lifecycle-vocabulary.ts';
+import { ListQuery, Timestamp } from './common.ts';
+
+export const WebhookEventType = z.enum(WEBHOOK_EVENT_TYPES as [string, ...string[]]).openapi('WebhookEventType');
+export const PING_TYPE = 'webhook.ping';
+
+const url = z.string().min(1).max(2048).openapi({
+  description: 'https:// receiver. Plain http:// only to localhost / 127.0.0.1 in local development.',
+  example: 'https://example.com/hooks/riverhead',
+});
+const description = z.string().max(500).openapi({ description: 'your note on what this endpoint is for' });
+const eventTypes = z
+  .array(WebhookEventType)
+  .max(WEBHOOK_EVENT_TYPES.length)
+  .openapi({ description: 'the types this endpoint receives; empty (the default) means every type' });
+
+export const CreateWebhookRequest = z
+  .object({
+    url,
+    description: description.default(''),
+    eventTypes: eventTypes.default([]),
+    enabled: z.boolean().default(true),
+  })
+  .strict()
+  .openapi('CreateWebhookRequest');
+export type CreateWebhookRequest = z.infer<typeof CreateWebhookRequest>;
+
+export const UpdateWebhookRequest = z
+  .object({
+    url: url.optional(),
+    description: description.optional(),
+    eventTypes: eventTypes.optional(),
+    enabled: z.boolean().optional(),
+  })
+  .strict()
+  .refine((body) => Object.keys(body).length > 0, { message: 'send at least one field to change' })
+  .openapi('UpdateWebhookRequest');
+export type UpdateWebhookRequest = z.infer<typeof UpdateWebhookRequest>;
+
+export const Webhook = z
+  .object({
+    webhookId: z.string(),
+    url: z.string(),
+    description: z.string(),
+    eventTypes: z.array(WebhookEventType),
+    enabled: z.boolean(),
+    secret: z
+      .string()
+      .optional()
+      .openapi({ description: 'whsec_…; only on create and rotate-secret. Verify deliveries with it (Standard Webhooks).' }),
+    failingSince: Timestamp.nullable().openapi({ description: 'set while the latest attempt to this endpoint failed' }),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+  })
+  .openapi('Webhook');
+export type Webhook = z.infer<typeof Webhook>;
+
+export const DELIVERY_STATUSES = ['pending', 'retrying', 'succeeded', 'failed'] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
+export const WebhookAttempt = z
+  .object({
+    attempt: z.number().int().openapi({ description: 'numbered from 1 across the delivery and its redeliveries' }),
+    startedAt: Timestamp,
+    statusCode: z.number().int().nullable().openapi({ description: 'null when no response came (timeout, refused)' }),
+    latencyMs: z.number().int(),
+    error: z.string().nullable(),
+  })
+  .openapi('WebhookAttempt');
+export type WebhookAttempt = z.infer<typeof WebhookAttempt>;
+
+export const WebhookDelivery = z
+  .object({
+    deliveryId: z.string(),
+    webhookId: z.string(),
+    eventId: z.string().openapi({ description: 'the webhook-id header: the same on every attempt and redelivery' }),
+    eventType: z.string(),
+    status: z.enum(DELIVERY_STATUSES).openapi({
+      description: 'pending (queued), retrying, succeeded, or failed (retried for 24 h, then dead-lettered)',
+    }),
+    nextAttemptAt: Timestamp.nullable(),
+    attempts: z.array(WebhookAttempt).openapi({ description: 'newest first' }),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+  })
+  .openapi('WebhookDelivery');
+export type WebhookDelivery = z.infer<typeof WebhookDelivery>;
+
+/** The body of POST /v1/webhooks/{id}/test. */
+export const WebhookPing = z
+  .object({
+    id: z.string(),
+    type: z.literal(PING_TYPE),
+    timestamp: Timestamp,
+    workspaceId: z.string(),
+    data: z.object({ webhookId: z.string(), message: z.string() }),
+  })
+  .openapi('WebhookPing');
+export type WebhookPing = z.infer<typeof WebhookPing>;
+
+export const ListWebhooksQuery = ListQuery;
+export const ListDeliveriesQuery = ListQuery.extend({ status: z.enum(DELIVERY_STATUSES).optional() }).strict();
+
+export const WebhookIdParam = z.object({
+  webhookId: z.string().min(1).max(64).openapi({ param: { name: 'webhookId', in: 'path' } }),
+});
+export const DeliveryParams = WebhookIdParam.extend({
+  deliveryId: z.string().min(1).max(64).openapi({ param: { name: 'deliveryId', in: 'path' } }),
+});
