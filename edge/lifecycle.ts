@@ -29,6 +29,8 @@ export interface LifecycleState {
   /** When a connected session counts as lost if no stats arrive before it (epoch ms). */
   heartbeatDeadline: number | null;
   errorReason: string | null;
+  /** The session whose recording was ready before the edge saw it stop: STOPPED then moves straight to COMPLETED. */
+  recordingReadyFor?: string | null;
 }
 
 export type LifecycleInput =
@@ -138,7 +140,9 @@ class TransitionBuilder {
     this.kickIfConnected(reason);
     this.set({ status: 'STOPPED', reconnectDeadline: null, heartbeatDeadline: null });
     if (session) this.effects.push({ kind: 'end_session', sessionId: session.id, at });
-    return this.emit('STOPPED', reason);
+    this.emit('STOPPED', reason);
+    if (session && this.state.recordingReadyFor === session.id) this.set({ status: 'COMPLETED' }).emit('COMPLETED');
+    return this;
   }
 
   done(extra: { resumed?: boolean } = {}): Transition {
@@ -293,9 +297,13 @@ export function transition(state: LifecycleState, input: LifecycleInput): Transi
     case 'recording_ready': {
       const subject: EventSubject = { kind: 'recording', id: input.recordingId };
       const builder = new TransitionBuilder(state).emit('RECORDING_READY', null, subject);
+      if (!sessionMatches(state, input.sessionId)) return builder.done();
       // A retried recording also lifts the ERROR its first failure caused.
-      if ((state.status === 'STOPPED' || state.status === 'ERROR') && sessionMatches(state, input.sessionId)) {
+      if (state.status === 'STOPPED' || state.status === 'ERROR') {
         builder.set({ status: 'COMPLETED', errorReason: null }).emit('COMPLETED', null, subject);
+      } else if (state.status === 'DISCONNECTED') {
+        // The origin finished first (e.g. it restarted); COMPLETED follows when the window ends here.
+        builder.set({ recordingReadyFor: input.sessionId });
       }
       return builder.done();
     }

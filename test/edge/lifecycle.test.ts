@@ -221,3 +221,13 @@ describe('recordings and clips', () => {
     expect(emitted(result)).toEqual(['CLIP_READY']);
   });
 });
+
+describe('a recording ready before the window ends', () => {
+  it('completes as soon as the stream stops', () => {
+    const ready = ok(transition(disconnected(), { type: 'recording_ready', at: T0 + 6000, sessionId: 'ses_1', recordingId: 'rec_1' }));
+    expect(ready.state.status).toBe('DISCONNECTED');
+    const expired = ok(transition(ready.state, { type: 'reconnect_window_expired', at: T0 + 70_000 }));
+    expect(expired.state.status).toBe('COMPLETED');
+    expect(emitted(expired)).toEqual(['STOPPED', 'COMPLETED']);
+  });
+});
