@@ -1,0 +1,156 @@
+// Transcode capacity: the most concurrent 720p30 broadcasts one machine keeps in real time through the full ladder,
+// ramping 1, 2, 3 … until some segment is late by more than 1 s; the baseline ramps bare ffmpeg ladders alike.
+// "Late" is measured against real time from the rendition's own first segment (hls.ts `lateness`): a transcode
+// that keeps up lists segment k exactly (its end − the first one's end) seconds after the first.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Rendition } from '../../origin/pipeline/ladder.ts';
+import { mediaPlaylistPath } from '../../origin/pipeline/hls-command.ts';
+import { round, type Figure, type FigureContext } from './figure.ts';
+import { publishFile } from './support/ffmpeg.ts';
+import { PlaylistWatcher, lateness, readText } from './support/hls.ts';
+import { input, LIVE_720P } from './support/inputs.ts';
+import { startBareLadder, ladderOf, type BareLadder } from './support/ladder-run.ts';
+import { sleep, until, type Child } from './support/processes.ts';
+import { benchStack, logCount, sessionDir, waitLogCount, type Stack } from './support/stack.ts';
+
+const LATE_LIMIT_S = 1;
+
+interface StepResult {
+  streams: number;
+  ok: boolean;
+  /** worst lateness over every rendition of every stream, seconds */
+  worstLate: number;
+  reason?: string;
+}
+
+/** One step of a ramp: n broadcasts running, their playlists watched. */
+interface RunningStep {
+  watchers: PlaylistWatcher[];
+  publishers: Child[];
+  stop(): Promise<void>;
+}
+
+async function measureStep(n: number, seconds: number, running: RunningStep): Promise<StepResult> {
+  const { watchers, publishers } = running;
+  const poll = () => Promise.all(watchers.map((w) => w.poll()));
+  // Warm-up: every rendition of every stream has listed its first segment.
+  const warmUntil = Date.now() + 20_000;
+  while (watchers.some((w) => w.sightings.length === 0) && Date.now() < warmUntil) {
+    await poll();
+    await sleep(100);
+  }
+  if (watchers.some((w) => w.sightings.length === 0)) return { streams: n, ok: false, worstLate: Infinity, reason: 'a rendition listed no segment within 20 s' };
+  const endAt = Date.now() + seconds * 1000;
+  while (Date.now() < endAt) {
+    const tick = Date.now();
+    await poll();
+    if (publishers.some((p) => !p.running)) return { streams: n, ok: false, worstLate: Infinity, reason: 'a publisher was dropped' };
+    await sleep(Math.max(0, 100 - (Date.now() - tick)));
+  }
+  const worstLate = Math.max(...watchers.map((w) => Math.max(0, ...lateness(w.sightings))));
+  if (watchers.some((w) => w.sightings.length < 2)) return { streams: n, ok: false, worstLate, reason: 'a rendition stopped listing segments' };
+  return { streams: n, ok: worstLate <= LATE_LIMIT_S, worstLate: round(worstLate, 2) };
+}
+
+async function ramp(ctx: FigureContext, who: string, maxStreams: number, seconds: number, startStep: (n: number) => Promise<RunningStep>): Promise<{ sustained: number; steps: StepResult[] }> {
+  const steps: StepResult[] = [];
+  let sustained = 0;
+  for (let n = 1; n <= maxStreams; n++) {
+    const running = await startStep(n);
+    let result: StepResult;
+    try {
+      result = await measureStep(n, seconds, running);
+    } finally {
+      await running.stop();
+    }
+    steps.push(result);
+    ctx.log(`${who}: ${n} stream(s) → worst segment ${Number.isFinite(result.worstLate) ? `${result.worstLate.toFixed(2)} s late` : result.reason}`);
+    if (!result.ok) break;
+    sustained = n;
+  }
+  return { sustained, steps };
+}
+
+export const transcodeCapacity: Figure = {
+  name: 'transcode-capacity',
+  budgetMs: (quick) => (quick ? 360_000 : 600_000),
+  async run(ctx) {
+    const seconds = ctx.quick ? 12 : 24;
+    const maxStreams = 8;
+    const file = await input(LIVE_720P);
+    const publish = (url: string) => publishFile(url, file, { realtime: true, loops: -1, seconds: seconds + 40 });
+    let ladder: Rendition[] | undefined;
+
+    const stack: Stack = await benchStack({ capacity: maxStreams });
+    let ours: Awaited<ReturnType<typeof ramp>>;
+    try {
+      ours = await ramp(ctx, 'origin', maxStreams, seconds, async (n) => {
+        const streams = await Promise.all(Array.from({ length: n }, () => stack.createStream()));
+        const finishedBefore = logCount(stack, 'transcode_finished');
+        const publishers = streams.map((s) => publish(s.ingest.rtmp.url));
+        const dirs = await Promise.all(streams.map((s) => sessionDir(stack, s.streamId)));
+        // ladder.json is written before ffmpeg starts; under load it can take a moment.
+        const ladders = await Promise.all(dirs.map((dir) => until('the ladder of a session', () => (existsSync(path.join(dir, 'ladder.json')) ? ladderOf(dir) : undefined), 20_000, 100)));
+        ladder ??= ladders[0];
+        const watchers = dirs.flatMap((dir, i) => ladders[i]!.map((r) => new PlaylistWatcher(() => readText(mediaPlaylistPath(dir, r.name)))));
+        return {
+          watchers,
+          publishers,
+          async stop() {
+            await Promise.all(publishers.map((p) => p.stop('SIGKILL')));
+            await waitLogCount(stack, 'transcode_finished', finishedBefore + n, 30_000).catch(() => {});
+            await sleep(1000);
+          },
+        };
+      });
+    } finally {
+      await stack.stop();
+    }
+    if (!ladder) throw new Error('the origin never wrote its ladder');
+    const renditions = ladder;
+
+    const baseline = await ramp(ctx, 'bare ffmpeg', maxStreams, seconds, async (n) => {
+      const dirs = Array.from({ length: n }, () => mkdtempSync(path.join(os.tmpdir(), 'riverhead-bench-cap-')));
+      const bare: BareLadder[] = [];
+      try {
+        for (const dir of dirs) bare.push(await startBareLadder(renditions, dir));
+      } catch (error) {
+        await Promise.all(bare.map((b) => b.child.stop('SIGKILL')));
+        for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+        throw error;
+      }
+      const publishers = bare.map((b) => publish(b.url));
+      const watchers = bare.flatMap((b) => renditions.map((r) => new PlaylistWatcher(() => readText(b.playlist(r.name)))));
+      return {
+        watchers,
+        publishers,
+        async stop() {
+          await Promise.all(publishers.map((p) => p.stop('SIGKILL')));
+          await Promise.all(bare.map((b) => Promise.race([b.child.exited, sleep(10_000)])));
+          await Promise.all(bare.map((b) => b.child.stop('SIGKILL')));
+          for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+          await sleep(1000);
+        },
+      };
+    });
+
+    const cap = (r: { sustained: number; steps: StepResult[] }) => (r.sustained === maxStreams ? ` (the ramp stopped at ${maxStreams})` : '');
+    return [
+      {
+        figure: 'transcode-capacity',
+        label: `transcode capacity, concurrent 720p30 → ${renditions.map((r) => `${r.height}p`).join('/')} in real time`,
+        ours: { value: ours.sustained, unit: 'streams' },
+        baseline: { value: baseline.sustained, unit: 'streams', name: 'bare ffmpeg processes' },
+        target: { of: 'ratio', kind: 'min', limit: 0.95, text: '≥ 95% of baseline' },
+        note: `${os.availableParallelism()} cores; ${seconds} s per step, a step fails when any segment is > ${LATE_LIMIT_S} s late; worst lateness per step: ours ${ours.steps.map((s) => fmtLate(s)).join(', ')}${cap(ours)}; baseline ${baseline.steps.map((s) => fmtLate(s)).join(', ')}${cap(baseline)}`,
+        details: { seconds, lateLimit: LATE_LIMIT_S, ours, baseline },
+      },
+    ];
+  },
+};
+
+function fmtLate(s: StepResult): string {
+  return `${s.streams}: ${Number.isFinite(s.worstLate) ? `${s.worstLate.toFixed(2)} s` : (s.reason ?? 'failed')}`;
+}
