@@ -1,4 +1,4 @@
-// The origin process: RTMP/RTMPS ingest → live ABR HLS on disk, served over uWebSockets.js, with events to the edge.
+// The origin process: RTMP/RTMPS/SRT ingest → live ABR HLS on disk, served over uWebSockets.js, with events to the edge.
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { configFromEnv } from './config.ts';
@@ -7,6 +7,7 @@ import { EventOutbox } from './event-outbox.ts';
 import { TranscodePool } from './pipeline/transcode-pool.ts';
 import { LiveIngest } from './ingest/live-ingest.ts';
 import { startRtmpIngest } from './ingest/rtmp-ingest.ts';
+import { startSrtIngest } from './ingest/srt-ingest.ts';
 import { startHlsServer } from './http/hls-server.ts';
 import { addControlRoutes } from './control-routes.ts';
 import { createMetrics } from './metrics.ts';
@@ -45,10 +46,12 @@ async function main(): Promise<void> {
     port: config.rtmpPort,
     tls: config.tls && config.rtmpsPort ? { port: config.rtmpsPort, ...config.tls } : null,
   });
+  const srt = config.srtPort ? await startSrtIngest(ingest, { host: config.host, port: config.srtPort, statsIntervalMs: config.statsIntervalMs }) : null;
   log('origin_ready', {
     originId: config.originId,
     rtmpPort: rtmp.addresses.rtmp.port,
     rtmpsPort: rtmp.addresses.rtmps?.port ?? null,
+    srtPort: srt?.port ?? null,
     httpPort: http.port,
     capacity: config.capacity,
   });
@@ -61,6 +64,7 @@ async function main(): Promise<void> {
     const hardStop = setTimeout(() => process.exit(1), 15_000);
     hardStop.unref();
     await rtmp.server.close(); // every encoder's broadcast ends and reports publish_done
+    await srt?.close();
     await ingest!.close();
     await pool.close();
     if (!(await outbox.drained(3000))) logWarn('outbox_not_drained', { pending: outbox.depth });

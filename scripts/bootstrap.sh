@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs whatever is missing for `npm start` and `npm test`: npm packages, Debian's ffmpeg (and the
-# GStreamer RTMP client the tests use as a second encoder), and a self-signed TLS pair for local RTMPS.
+# GStreamer RTMP client the tests use as a second encoder), a self-signed TLS pair for local RTMPS, and the
+# SRT binding (our N-API addon over libsrt, built with node-gyp).
 # Safe to run every time: each step checks first and does nothing when all is in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +21,10 @@ need=()
 command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
 command -v gst-launch-1.0 >/dev/null 2>&1 || need+=(gstreamer1.0-tools gstreamer1.0-plugins-bad)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+# libsrt's headers and a C toolchain for the SRT binding (origin/srt/native).
+[ -f /usr/include/srt/srt.h ] || need+=(libsrt-openssl-dev)
+command -v cc >/dev/null 2>&1 && command -v make >/dev/null 2>&1 || need+=(gcc g++ make)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
 if [ ${#need[@]} -gt 0 ]; then
   say "installing Debian packages: ${need[*]}"
   sudo_cmd=()
@@ -37,4 +42,21 @@ if [ ! -f "$tls_dir/cert.pem" ] || [ ! -f "$tls_dir/key.pem" ]; then
   openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 3650 \
     -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
     -keyout "$tls_dir/key.pem" -out "$tls_dir/cert.pem" >/dev/null 2>&1
+fi
+
+# 4. The SRT binding: built with node-gyp (not through npm install scripts) when the addon is missing or older
+#    than its sources. node-gyp works in a scratch copy and the result is moved into place, so an origin starting
+#    meanwhile never finds a half-written build folder.
+repo=$PWD
+native=origin/srt/native
+addon=$native/build/Release/riverhead_srt.node
+if [ ! -f "$addon" ] || [ -n "$(find "$native" -maxdepth 1 -type f \( -name '*.c' -o -name '*.gyp' \) -newer "$addon")" ]; then
+  say "building the SRT binding ($addon)"
+  scratch=$(mktemp -d)
+  cp "$native"/*.c "$native"/*.gyp "$scratch"/
+  (cd "$scratch" && "$repo/node_modules/.bin/node-gyp" rebuild --nodedir=/usr --loglevel=warn >&2)
+  mkdir -p "$native/build/Release"
+  cp "$scratch/build/Release/riverhead_srt.node" "$addon.tmp"
+  mv -f "$addon.tmp" "$addon"
+  rm -rf "$scratch"
 fi

@@ -3,6 +3,7 @@
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { FlvMuxer, type FlvInput } from '../media/flv-muxer.ts';
+import { TsProbe } from '../media/ts-probe.ts';
 import { chooseLadder, describeSource, type StreamMetadata } from '../pipeline/ladder.ts';
 import type { TranscodePool, PooledTranscode } from '../pipeline/transcode-pool.ts';
 import type { LiveTranscodeEvent } from '../pipeline/live-transcode.ts';
@@ -23,6 +24,8 @@ export interface BroadcastDeps {
   emit: (event: OriginEvent) => Promise<void>;
   /** Disconnects the encoder (the ingest protocol's own close). */
   disconnect: (reason: string) => void;
+  /** What the encoder sends: FLV tags through push() (RTMP), or raw MPEG-TS through pushBytes() (SRT). */
+  input?: 'flv' | 'mpegts';
 }
 
 export type BroadcastEnd = { reason: string };
@@ -32,7 +35,11 @@ export class Broadcast {
   readonly sessionId: string;
   readonly outDir: string;
   private readonly muxer = new FlvMuxer();
-  private early: Buffer[] = [];
+  private readonly input: 'flv' | 'mpegts';
+  /** MPEG-TS has no onMetaData: its start is read for the source's size instead. */
+  private readonly tsProbe: TsProbe | null;
+  private linkIssues: readonly string[] = [];
+  private early: Uint8Array[] = [];
   private earlyBytes = 0;
   private transcode: PooledTranscode | null = null;
   private metadataTimer: NodeJS.Timeout | null = null;
@@ -55,6 +62,8 @@ export class Broadcast {
     this.sessionId = grant.sessionId;
     this.outDir = path.join(deps.mediaDir, grant.streamId, grant.sessionId);
     this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
+    this.input = deps.input ?? (protocol === 'srt' ? 'mpegts' : 'flv');
+    this.tsProbe = this.input === 'mpegts' ? new TsProbe() : null;
     this.metadataTimer = setTimeout(() => this.startTranscode(null), METADATA_WAIT_MS);
     this.statsTimer = setInterval(() => void this.reportStats(), deps.statsIntervalMs);
     void this.event('publish', { protocol, resume: grant.resume });
@@ -66,7 +75,25 @@ export class Broadcast {
     if (input.type === 'metadata' && !this.transcode) {
       this.startTranscode(input.properties as StreamMetadata);
     }
-    const bytes = this.muxer.push(input);
+    this.take(this.muxer.push(input));
+  }
+
+  /** Raw MPEG-TS from the encoder (SRT), in order. */
+  pushBytes(chunk: Uint8Array): void {
+    if (this.ended) return;
+    if (!this.transcode && this.tsProbe && !this.tsProbe.done) {
+      const metadata = this.tsProbe.push(chunk);
+      if (metadata) this.startTranscode(metadata);
+    }
+    this.take(chunk);
+  }
+
+  /** The encoder's network link as its protocol measures it (SRT statistics): each entry is an issue. */
+  reportLinkHealth(issues: readonly string[]): void {
+    this.linkIssues = issues.slice(0, 5);
+  }
+
+  private take(bytes: Uint8Array): void {
     this.inputBytes += bytes.length;
     this.deps.metrics.ingestBytes.inc({ protocol: this.protocol }, bytes.length);
     if (this.transcode) {
@@ -86,7 +113,7 @@ export class Broadcast {
     const started = this.deps.pool.tryStart(
       {
         sessionId: this.sessionId,
-        input: 'flv',
+        input: this.input,
         outDir: this.outDir,
         renditions,
         resume: this.grant.resume,
@@ -133,7 +160,7 @@ export class Broadcast {
     const stats = this.transcode?.stats;
     const transcodedBytes = stats?.transcodedBytes ?? 0;
     const seconds = Math.max(0.001, (now - this.lastStats.at) / 1000);
-    const issues = this.transcode?.issues.slice(-10).map((i) => i.message) ?? [];
+    const issues = [...(this.transcode?.issues.slice(-10).map((i) => i.message) ?? []), ...this.linkIssues];
     const result: SessionStats = {
       sourceSegments: stats?.sourceSegments ?? 0,
       transcodedSegments: stats?.transcodedSegments ?? 0,

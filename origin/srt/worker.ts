@@ -1,0 +1,138 @@
+// The SRT worker thread: owns the libsrt listener and its receive loop, so the main event loop's load never
+// delays reception. Received MPEG-TS goes to the main thread as transferred ArrayBuffers, bounded per connection.
+import { parentPort, workerData } from 'node:worker_threads';
+import { loadSrtBinding, type ListenerHandle, type PollEvent } from './native.ts';
+import type { SrtWorkerData, ToMain, ToWorker } from './protocol.ts';
+
+const MiB = 1024 * 1024;
+
+interface Connection {
+  inFlight: number;
+  statsAt: number;
+}
+
+const settings = workerData as SrtWorkerData;
+const port = parentPort!;
+const post = (message: ToMain, transfer?: ArrayBuffer[]) => port.postMessage(message, transfer);
+
+const binding = loadSrtBinding();
+let handle: ListenerHandle;
+try {
+  handle = binding.listen(settings.host, settings.port, settings.listen);
+} catch (error) {
+  post({ type: 'listen_failed', message: (error as Error).message });
+  port.close();
+  throw error;
+}
+post({ type: 'listening', port: binding.localPort(handle), version: binding.version() });
+
+/** Callers granted by the main thread whose connection is not yet up, and connections. */
+const granted = new Set<number>();
+const connections = new Map<number, Connection>();
+let stopping = false;
+
+function closed(socketId: number, reason: string): void {
+  const known = granted.delete(socketId) || connections.delete(socketId);
+  if (known) post({ type: 'closed', socketId, reason });
+}
+
+port.on('message', (message: ToWorker) => {
+  switch (message.type) {
+    case 'verdict': {
+      const waiting = binding.answer(handle, message.requestId, message.verdict);
+      if (!('reject' in message.verdict)) {
+        if (waiting) granted.add(message.socketId);
+        else post({ type: 'closed', socketId: message.socketId, reason: `the verdict came after the caller's ${settings.listen.authTimeoutMs ?? 2500} ms wait; it was refused` });
+      }
+      break;
+    }
+    case 'consumed': {
+      const connection = connections.get(message.socketId);
+      if (connection) connection.inFlight = Math.max(0, connection.inFlight - message.bytes);
+      break;
+    }
+    case 'drop':
+      if (binding.drop(handle, message.socketId)) closed(message.socketId, message.reason);
+      break;
+    case 'stop':
+      stopping = true;
+      break;
+  }
+});
+
+function onEvent(event: PollEvent): void {
+  switch (event.type) {
+    case 'caller':
+      post(event);
+      break;
+    case 'connected':
+      if (!granted.delete(event.socketId)) {
+        binding.drop(handle, event.socketId);
+        break;
+      }
+      connections.set(event.socketId, { inFlight: 0, statsAt: Date.now() });
+      post({ type: 'connected', socketId: event.socketId, peer: event.peer, latencyMs: event.latencyMs ?? null });
+      break;
+    case 'data': {
+      const connection = connections.get(event.socketId);
+      if (!connection) break;
+      connection.inFlight += event.chunk.byteLength;
+      if (connection.inFlight > settings.maxInFlightBytes) {
+        // The main thread is not keeping up with this caller: drop it rather than queue without bound.
+        binding.drop(handle, event.socketId);
+        closed(event.socketId, `the origin fell behind this SRT caller by more than ${Math.round(settings.maxInFlightBytes / MiB)} MiB; the connection was dropped`);
+        break;
+      }
+      post({ type: 'data', socketId: event.socketId, chunk: event.chunk }, [event.chunk]);
+      break;
+    }
+    case 'closed':
+    case 'failed':
+      closed(event.socketId, event.reason);
+      break;
+  }
+}
+
+function sampleLinks(now: number): void {
+  for (const [socketId, connection] of connections) {
+    if (now - connection.statsAt < settings.statsIntervalMs) continue;
+    const stats = binding.stats(handle, socketId);
+    const intervalMs = now - connection.statsAt;
+    connection.statsAt = now;
+    if (!stats) continue;
+    post({
+      type: 'link',
+      socketId,
+      sample: {
+        intervalMs,
+        rttMs: stats.rttMs,
+        mbpsRecvRate: stats.mbpsRecvRate,
+        latencyMs: stats.latencyMs,
+        pktRecv: stats.pktRecv,
+        pktRcvLoss: stats.pktRcvLoss,
+        pktRcvRetrans: stats.pktRcvRetrans,
+        pktRcvDrop: stats.pktRcvDrop,
+        pktRecvTotal: stats.pktRecvTotal,
+        pktRcvLossTotal: stats.pktRcvLossTotal,
+        pktRcvDropTotal: stats.pktRcvDropTotal,
+        byteRecvTotal: stats.byteRecvTotal,
+      },
+    });
+  }
+}
+
+// Each turn blocks in libsrt for at most pollMs, then yields so messages from the main thread (verdicts, drops)
+// are handled: a caller waiting in the access hook gets its verdict within one turn of it arriving.
+function turn(): void {
+  if (stopping) {
+    binding.close(handle);
+    for (const socketId of [...granted, ...connections.keys()]) closed(socketId, 'the origin is shutting down');
+    post({ type: 'stopped' });
+    port.close();
+    return;
+  }
+  for (const event of binding.poll(handle, settings.pollMs)) onEvent(event);
+  sampleLinks(Date.now());
+  setImmediate(turn);
+}
+setImmediate(turn);
