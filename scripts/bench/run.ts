@@ -15,8 +15,11 @@ import { glassToGlass } from './glass-to-glass.ts';
 import { transcodeCpu } from './transcode-cpu.ts';
 import { transcodeCapacity } from './transcode-capacity.ts';
 import { rtmpIngestThroughput } from './rtmp-ingest-throughput.ts';
+import { hlsServing } from './hls-serving.ts';
+import { clip } from './clip.ts';
+import { memory } from './memory.ts';
 
-const FIGURES: Figure[] = [publishToPlayable, glassToGlass, transcodeCpu, transcodeCapacity, rtmpIngestThroughput];
+const FIGURES: Figure[] = [publishToPlayable, glassToGlass, transcodeCpu, transcodeCapacity, rtmpIngestThroughput, hlsServing, clip, memory];
 
 function parseArgs(argv: string[]): { only: Set<string> | null; quick: boolean } {
   let only: Set<string> | null = null;
@@ -105,19 +108,26 @@ async function main(): Promise<void> {
 
   const startedAt = new Date().toISOString();
   const rows: Judged[] = [];
+  const runs: { figure: string; seconds: number; loadBefore: number; loadAfter: number }[] = [];
   for (const figure of FIGURES) {
     if (only && !only.has(figure.name)) continue;
-    console.error(`[bench] ${figure.name}${quick ? ' (quick)' : ''}`);
+    // Other work on the machine skews every figure: say how busy it was, in the JSON and under the table.
+    const loadBefore = os.loadavg()[0]!;
+    console.error(`[bench] ${figure.name}${quick ? ' (quick)' : ''}, load average ${loadBefore.toFixed(2)}`);
+    const t0 = Date.now();
     for (const row of await runFigure(figure, quick)) rows.push(judge(row));
+    runs.push({ figure: figure.name, seconds: Math.round((Date.now() - t0) / 1000), loadBefore, loadAfter: os.loadavg()[0]! });
   }
+  const busy = runs.filter((r) => r.loadBefore > os.availableParallelism() / 2);
 
   const table = markdownTable(rows);
   const footnotes = notes(rows);
+  if (busy.length) footnotes.push(`the machine was busy with other work (1-min load average ≥ ${os.availableParallelism() / 2}) before: ${busy.map((r) => `${r.figure} (${r.loadBefore.toFixed(1)})`).join(', ')}; those figures are less trustworthy`);
   console.log(`\n${table}\n`);
   for (const line of footnotes) console.log(`- ${line}`);
 
   mkdirSync(resultsDir, { recursive: true });
-  const result = { startedAt, finishedAt: new Date().toISOString(), quick, machine: machine(), rows };
+  const result = { startedAt, finishedAt: new Date().toISOString(), quick, machine: machine(), runs, rows };
   writeFileSync(path.join(resultsDir, 'latest.json'), `${JSON.stringify(result, null, 2)}\n`);
   writeFileSync(path.join(resultsDir, 'latest.md'), `${table}\n\n${footnotes.map((l) => `- ${l}`).join('\n')}\n`);
   console.error(`[bench] wrote ${path.relative(root, path.join(resultsDir, 'latest.json'))}`);

@@ -1,0 +1,111 @@
+// Memory: origin RSS per idle publisher and per transcoding stream, ffmpeg excluded (it is its own process; RSS is
+// read from /proc/<pid>/status of the Node process, worker threads included).
+// - Idle publisher: a connection that completed an RTMP publish accepted by the hook and then sends nothing, held
+//   by our RtmpServer alone (support/rtmp-sink.ts, no transcode). N of them from our minimal client.
+// - Transcoding stream: the real origin (behind the real edge) running 720p30 broadcasts through the full ladder;
+//   RSS at rest, then with one and two streams, each the median of samples taken once segments flow.
+import { median, round, type Figure, type FigureContext } from './figure.ts';
+import { publishFile } from './support/ffmpeg.ts';
+import { input, LIVE_720P } from './support/inputs.ts';
+import { nextMessage, startHelper } from './support/ipc.ts';
+import { rssBytes } from './support/proc.ts';
+import { sleep, until, type Child } from './support/processes.ts';
+import { openPublisher } from './support/rtmp-client.ts';
+import { benchStack, originPid, sessionDir, type Stack } from './support/stack.ts';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { Socket } from 'node:net';
+
+/** The issue's MB: 10⁶ bytes. */
+const MB = 1e6;
+
+async function sampleRss(pid: number, seconds: number): Promise<number> {
+  const samples: number[] = [];
+  const endAt = Date.now() + seconds * 1000;
+  while (Date.now() < endAt) {
+    const rss = rssBytes(pid);
+    if (rss === undefined) throw new Error(`process ${pid} is gone`);
+    samples.push(rss);
+    await sleep(250);
+  }
+  return median(samples);
+}
+
+async function idlePublishers(ctx: FigureContext, count: number) {
+  const sink = startHelper('rtmp-sink.ts');
+  const sockets: Socket[] = [];
+  try {
+    const { port } = await nextMessage<{ type: 'ready'; port: number }>(sink, 'ready', 20_000);
+    await sleep(1000);
+    const before = await sampleRss(sink.pid, 2);
+    // Well inside the server's 15 s idle timeout: open in batches, then measure at once.
+    for (let i = 0; i < count; i += 25) {
+      const batch = await Promise.all(Array.from({ length: Math.min(25, count - i) }, (_, j) => openPublisher(port, 'live', `idle-${i + j}`)));
+      sockets.push(...batch);
+    }
+    sink.process.send({ type: 'stats' });
+    const stats = await nextMessage<{ type: 'stats'; publishing: number }>(sink, 'stats', 5000);
+    if (stats.publishing !== count) throw new Error(`${stats.publishing} of ${count} publishers are publishing`);
+    const after = await sampleRss(sink.pid, 2);
+    ctx.log(`${count} idle publishers: RSS ${(before / MB).toFixed(1)} → ${(after / MB).toFixed(1)} MB`);
+    return { count, before, after, perPublisher: (after - before) / count };
+  } finally {
+    for (const s of sockets) s.destroy();
+    await sink.stop('SIGTERM', 2000);
+  }
+}
+
+async function transcodingStreams(ctx: FigureContext, count: number, seconds: number) {
+  const file = await input(LIVE_720P);
+  const stack: Stack = await benchStack({ capacity: count + 1 });
+  const publishers: Child[] = [];
+  try {
+    const pid = originPid(stack);
+    await sleep(2000);
+    const steps = [await sampleRss(pid, seconds)];
+    ctx.log(`origin at rest: ${(steps[0]! / MB).toFixed(1)} MB`);
+    for (let n = 1; n <= count; n++) {
+      const stream = await stack.createStream();
+      publishers.push(publishFile(stream.ingest.rtmp.url, file, { realtime: true, loops: -1, seconds: 300 }));
+      const dir = await sessionDir(stack, stream.streamId);
+      await until('segments in every rendition', () => (existsSync(path.join(dir, 'master.m3u8')) ? true : undefined), 30_000, 100);
+      await sleep(2000);
+      steps.push(await sampleRss(pid, seconds));
+      ctx.log(`origin with ${n} stream(s): ${(steps[n]! / MB).toFixed(1)} MB`);
+    }
+    return { count, steps, perStream: (steps[count]! - steps[0]!) / count };
+  } finally {
+    await Promise.all(publishers.map((p) => p.stop('SIGKILL')));
+    await stack.stop();
+  }
+}
+
+export const memory: Figure = {
+  name: 'memory',
+  budgetMs: (quick) => (quick ? 120_000 : 180_000),
+  async run(ctx) {
+    const idle = await idlePublishers(ctx, ctx.quick ? 50 : 200);
+    const live = await transcodingStreams(ctx, 2, ctx.quick ? 4 : 8);
+    const mb = (n: number) => round(n / MB, 2);
+    return [
+      {
+        figure: 'memory',
+        label: `memory, origin RSS per idle publisher (${idle.count} publishers, no transcode)`,
+        ours: { value: mb(idle.perPublisher), unit: 'MB' },
+        baseline: null,
+        target: { of: 'value', kind: 'max', limit: 2, text: '≤ 2 MB' },
+        note: `RtmpServer process ${mb(idle.before)} → ${mb(idle.after)} MB with ${idle.count} connections that completed publish and send nothing`,
+        details: idle,
+      },
+      {
+        figure: 'memory',
+        label: `memory, origin RSS per transcoding 720p30 stream (full ladder, ffmpeg excluded)`,
+        ours: { value: mb(live.perStream), unit: 'MB' },
+        baseline: null,
+        target: { of: 'value', kind: 'max', limit: 10, text: '≤ 10 MB' },
+        note: `origin Node process (worker threads included): ${live.steps.map((s, i) => `${i} streams ${mb(s)} MB`).join(', ')}; the pool keeps one worker thread warm at rest, so the first stream reuses it and the second starts one`,
+        details: live,
+      },
+    ];
+  },
+};
