@@ -1,5 +1,7 @@
 // The one place the origin's pipeline touches fluent-ffmpeg (archived upstream): start a run, watch it, signal it.
-// Everything else works with plain argument lists and this small typed handle.
+// Everything else works with plain argument lists and this small typed handle. One-shot file jobs
+// (recordings, clips, probes) run ffmpeg and ffprobe with a plain argv from here too.
+import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import ffmpeg from 'fluent-ffmpeg';
@@ -104,4 +106,82 @@ export function timemarkToSeconds(timemark: string): number {
   if (!m) return 0;
   const s = Number(m[2]) * 3600 + Number(m[3]) * 60 + Number(m[4]);
   return m[1] ? -s : s;
+}
+
+export interface OneShotOptions {
+  /** ffmpeg or ffprobe binary; defaults to the one on PATH */
+  path?: string;
+  /** SIGKILL after this long; default none */
+  timeoutMs?: number;
+  /** keep stdout (ffprobe JSON, raw bitstreams); default false for ffmpeg, true for ffprobe */
+  captureStdout?: boolean;
+  /** stdout bytes kept at most before the run is killed; default 64 MiB */
+  maxStdoutBytes?: number;
+}
+
+export interface OneShotResult extends FfmpegExit {
+  stdout: Buffer;
+  /** wall-clock milliseconds */
+  elapsedMs: number;
+}
+
+/**
+ * Runs ffmpeg once over files (no stdin) and resolves when it exits, successful or not: callers read
+ * `code` and `stderrTail`. fluent-ffmpeg adds nothing here: its model is one input stream and one output.
+ */
+export function runFfmpegOnce(args: readonly string[], opts: OneShotOptions = {}): Promise<OneShotResult> {
+  return runOnce(opts.path ?? 'ffmpeg', ['-hide_banner', '-nostdin', '-y', ...args], { captureStdout: false, ...opts });
+}
+
+/** Runs ffprobe once; `stdout` holds what it printed (JSON when asked with `-of json`). */
+export function runFfprobe(args: readonly string[], opts: OneShotOptions = {}): Promise<OneShotResult> {
+  return runOnce(opts.path ?? 'ffprobe', ['-hide_banner', ...args], { captureStdout: true, ...opts });
+}
+
+function runOnce(bin: string, args: string[], opts: OneShotOptions): Promise<OneShotResult> {
+  const started = Date.now();
+  const maxStdout = opts.maxStdoutBytes ?? 64 * 1024 * 1024;
+  return new Promise((resolve) => {
+    const tail: string[] = [];
+    const out: Buffer[] = [];
+    let outBytes = 0;
+    let error: string | undefined;
+    let partial = '';
+    const child = spawn(bin, args, { stdio: ['ignore', opts.captureStdout ? 'pipe' : 'ignore', 'pipe'] });
+    const timer = opts.timeoutMs
+      ? setTimeout(() => {
+          error = `timed out after ${opts.timeoutMs} ms`;
+          child.kill('SIGKILL');
+        }, opts.timeoutMs)
+      : undefined;
+    child.stdout?.on('data', (d: Buffer) => {
+      outBytes += d.length;
+      if (outBytes > maxStdout) {
+        error ??= `more than ${maxStdout} bytes on stdout`;
+        child.kill('SIGKILL');
+        return;
+      }
+      out.push(d);
+    });
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (d: string) => {
+      const lines = (partial + d).split(/\r?\n|\r/);
+      partial = lines.pop() ?? '';
+      for (const l of lines) {
+        if (l === '') continue;
+        tail.push(l);
+        if (tail.length > STDERR_TAIL) tail.shift();
+      }
+    });
+    child.once('error', (err) => (error ??= err.message));
+    child.once('close', (code, signal) => {
+      if (timer) clearTimeout(timer);
+      if (partial !== '') tail.push(partial);
+      if (tail.length > STDERR_TAIL) tail.splice(0, tail.length - STDERR_TAIL);
+      const r: OneShotResult = { code, signal, stderrTail: tail, stdout: Buffer.concat(out), elapsedMs: Date.now() - started };
+      if (error !== undefined) r.error = error;
+      else if (code !== 0) r.error = `${bin} exited with ${code ?? signal}`;
+      resolve(r);
+    });
+  });
 }

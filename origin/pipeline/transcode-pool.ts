@@ -234,9 +234,9 @@ export class TranscodePool {
 /**
  * Worker threads inherit the parent's execArgv, so under `node --import tsx` the .ts worker just loads.
  * Elsewhere (vitest's runner, a bundler) we add tsx's loader ourselves, by absolute URL so the
- * process's working directory does not matter.
+ * process's working directory does not matter. The media jobs pool uses it too.
  */
-function workerExecArgv(): string[] | undefined {
+export function workerExecArgv(): string[] | undefined {
   if (process.execArgv.some((a) => a.includes('tsx'))) return undefined;
   const loader = createRequire(import.meta.url).resolve('tsx');
   return [...process.execArgv, '--import', pathToFileURL(loader).href];

@@ -1,0 +1,185 @@
+// Recording finalization with real ffmpeg: a 20 s session with one reconnect made by the live pipeline
+// becomes a VOD HLS and a fast-start MP4 whose timestamps run on across the join; an origin killed
+// mid-session leaves playlists without ENDLIST, a `.tmp` and a truncated last segment, and the
+// recording is still made from what is on disk.
+import { cp, readFile, rm, stat, truncate, unlink, writeFile, mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { finalizeRecording } from '../../../origin/jobs/finalize-recording.ts';
+import type { RecordingArtifacts } from '../../../origin/jobs/finalize-recording.ts';
+import { parseMasterPlaylist, parseMediaPlaylist, validateMasterPlaylist } from '../../../origin/pipeline/playlists.ts';
+import { decodeErrors, encodeInput, ffprobeJson, liveSession, packets, topLevelBoxes } from './session-fixture.ts';
+
+let tmp: string;
+let liveDir: string;
+let endedDir: string;
+let rec: RecordingArtifacts;
+let finalizeMs = 0;
+
+beforeAll(async () => {
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'finalize-'));
+  // Two connections of 10 s each: the encoder dropped and came back within the reconnect window.
+  const inputs = [path.join(tmp, 'a.ts'), path.join(tmp, 'b.ts')];
+  await Promise.all(inputs.map((f) => encodeInput(f, { seconds: 10 })));
+  liveDir = path.join(tmp, 'live');
+  await liveSession(liveDir, inputs, { end: false });
+  endedDir = path.join(tmp, 'ended');
+  await cp(liveDir, endedDir, { recursive: true });
+  const { endSession } = await import('../../../origin/pipeline/live-transcode.ts');
+  await endSession(endedDir);
+  const t = Date.now();
+  rec = await finalizeRecording({ sessionDir: endedDir, outDir: path.join(tmp, 'rec') });
+  finalizeMs = Date.now() - t;
+});
+
+afterAll(async () => {
+  if (tmp) await rm(tmp, { recursive: true, force: true });
+});
+
+describe('finalizeRecording: a finished session with a reconnect', () => {
+  it('reports the artifacts and the session timeline', () => {
+    expect(rec.renditions).toEqual(['source', '360p']);
+    expect(rec.segments).toBe(10);
+    expect(rec.discontinuities).toBe(1);
+    expect(rec.droppedSegments).toEqual([]);
+    expect(rec.timelineDuration).toBeCloseTo(20, 1);
+    expect(finalizeMs).toBeLessThan(15_000);
+  });
+
+  it('makes an MP4 of the source with audio whose duration is the media sent, within 1 s', async () => {
+    const j = await ffprobeJson<{ format: { format_name: string; duration: string }; streams: { codec_type: string; codec_name: string }[] }>(['-show_format', '-show_streams', rec.mp4Path]);
+    expect(j.format.format_name).toContain('mp4');
+    expect(j.streams.map((s) => `${s.codec_type}:${s.codec_name}`).sort()).toEqual(['audio:aac', 'video:h264']);
+    expect(Math.abs(Number(j.format.duration) - 20)).toBeLessThan(1);
+    expect(rec.duration).toBeCloseTo(Number(j.format.duration), 2);
+    expect(rec.size).toBe((await stat(rec.mp4Path)).size);
+    expect(await decodeErrors(rec.mp4Path)).toBe('');
+  });
+
+  it('puts moov before mdat (fast start)', async () => {
+    const boxes = await topLevelBoxes(rec.mp4Path);
+    expect(boxes[0]).toBe('ftyp');
+    expect(boxes.indexOf('moov')).toBeGreaterThan(-1);
+    expect(boxes.indexOf('moov')).toBeLessThan(boxes.indexOf('mdat'));
+  });
+
+  it('keeps timestamps running on across the reconnect join: no step back, no overlap, no gap over 0.1 s', async () => {
+    const video = (await packets(rec.mp4Path, 'v')).map((p) => p.pts).sort((a, b) => a - b);
+    expect(video).toHaveLength(600);
+    const steps = video.slice(1).map((t, i) => t - video[i]!);
+    expect(Math.min(...steps)).toBeGreaterThan(0.03);
+    expect(Math.max(...steps)).toBeLessThan(0.1);
+    const audio = await packets(rec.mp4Path, 'a');
+    for (let i = 1; i < audio.length; i++) {
+      const prev = audio[i - 1]!;
+      expect(audio[i]!.pts).toBeGreaterThanOrEqual(prev.pts + prev.duration - 0.001);
+      expect(audio[i]!.pts - (prev.pts + prev.duration)).toBeLessThan(0.1);
+    }
+    const dts = (await packets(rec.mp4Path, 'v')).map((p) => p.dts);
+    expect(dts.every((d, i) => i === 0 || d > dts[i - 1]!)).toBe(true);
+  });
+
+  it('writes a VOD HLS of every rendition: VOD playlists with ENDLIST, the join kept, segments linked not copied', async () => {
+    const master = await readFile(path.join(rec.vodDir, 'master.m3u8'), 'utf8');
+    expect(validateMasterPlaylist(master)).toEqual([]);
+    const variants = parseMasterPlaylist(master);
+    expect(variants.map((v) => [v.uri, `${v.width}x${v.height}`])).toEqual([
+      ['source/index.m3u8', '854x480'],
+      ['360p/index.m3u8', '640x360'],
+    ]);
+    for (const v of variants) {
+      expect(v.averageBandwidth).toBeGreaterThan(0);
+      expect(v.bandwidth).toBeGreaterThanOrEqual(v.averageBandwidth!);
+      const pl = parseMediaPlaylist(await readFile(path.join(rec.vodDir, v.uri), 'utf8'));
+      expect(pl.playlistType).toBe('VOD');
+      expect(pl.endList).toBe(true);
+      expect(pl.segments).toHaveLength(10);
+      expect(pl.segments.filter((s) => s.discontinuity).map((s) => s.uri)).toEqual(['seg_00005.ts']);
+      const name = path.dirname(v.uri);
+      const [a, b] = await Promise.all([stat(path.join(rec.vodDir, name, 'seg_00003.ts')), stat(path.join(endedDir, name, 'seg_00003.ts'))]);
+      expect(a.ino).toBe(b.ino);
+    }
+  });
+
+  it('the VOD HLS passes ffprobe through its master', async () => {
+    const j = await ffprobeJson<{ format: { duration: string }; streams: { codec_type: string }[] }>(['-show_format', '-show_streams', path.join(rec.vodDir, 'master.m3u8')]);
+    expect(j.streams.filter((s) => s.codec_type === 'video')).toHaveLength(2);
+    expect(Math.abs(Number(j.format.duration) - 20)).toBeLessThan(1);
+  });
+
+  it('makes a JPEG screenshot 640 wide', async () => {
+    const jpeg = await readFile(rec.screenshotPath);
+    expect([...jpeg.subarray(0, 3)]).toEqual([0xff, 0xd8, 0xff]);
+    const j = await ffprobeJson<{ streams: { codec_name: string; width: number; height: number }[] }>(['-show_streams', rec.screenshotPath]);
+    expect(j.streams[0]).toMatchObject({ codec_name: 'mjpeg', width: 640, height: 360 });
+  });
+
+  it('reads the media info of the MP4', () => {
+    expect(rec.mediaInfo).toMatchObject({
+      size: rec.size,
+      video: { codec: 'h264', width: 854, height: 480, fps: 30, profile: expect.any(String) },
+      audio: { codec: 'aac', sampleRate: 48000, channels: 1 },
+    });
+    expect(rec.mediaInfo.duration).toBe(rec.duration);
+    expect(rec.mediaInfo.bitrate).toBeGreaterThan(100_000);
+  });
+});
+
+describe('finalizeRecording after an origin crash', () => {
+  let crashed: string;
+  let r: RecordingArtifacts;
+
+  beforeAll(async () => {
+    // What a SIGKILL leaves: no ENDLIST (the session never ended), ffmpeg's partial next segment as
+    // .tmp, and the last listed segment cut short (it had not reached the disk), no master.
+    crashed = path.join(tmp, 'crashed');
+    await cp(liveDir, crashed, { recursive: true });
+    await writeFile(path.join(crashed, 'source', 'seg_00010.ts.tmp'), Buffer.alloc(188 * 40, 0x47));
+    const last = path.join(crashed, 'source', 'seg_00009.ts');
+    // Cut on a TS packet boundary, so only probing the segment can tell.
+    await truncate(last, Math.floor((await stat(last)).size / 2 / 188) * 188);
+    await unlink(path.join(crashed, 'master.m3u8'));
+    r = await finalizeRecording({ sessionDir: crashed, outDir: path.join(tmp, 'rec-crashed') });
+  });
+
+  it('starts from playlists without ENDLIST', async () => {
+    const pl = parseMediaPlaylist(await readFile(path.join(crashed, 'source', 'index.m3u8'), 'utf8'));
+    expect(pl.endList).toBe(false);
+    expect(pl.segments).toHaveLength(10);
+  });
+
+  it('drops the truncated last segment, in every rendition, and ignores the .tmp', async () => {
+    expect(r.droppedSegments).toEqual([{ uri: 'seg_00009.ts', sequence: 9, reason: expect.stringMatching(/^truncated/) }]);
+    expect(r.segments).toBe(9);
+    for (const name of ['source', '360p']) {
+      const pl = parseMediaPlaylist(await readFile(path.join(r.vodDir, name, 'index.m3u8'), 'utf8'));
+      expect(pl.endList).toBe(true);
+      expect(pl.segments.map((s) => s.uri)).not.toContain('seg_00009.ts');
+      expect(pl.segments).toHaveLength(9);
+    }
+    await expect(stat(path.join(r.vodDir, 'source', 'seg_00010.ts.tmp'))).rejects.toThrow();
+  });
+
+  it('still makes a clean MP4 of what is left, and a master from ladder.json', async () => {
+    expect(Math.abs(r.duration - 18)).toBeLessThan(1);
+    expect(await decodeErrors(r.mp4Path)).toBe('');
+    expect(validateMasterPlaylist(await readFile(path.join(r.vodDir, 'master.m3u8'), 'utf8'))).toEqual([]);
+  });
+
+  it('also finalizes when a listed segment is missing altogether', async () => {
+    const gone = path.join(tmp, 'gone');
+    await cp(liveDir, gone, { recursive: true });
+    await unlink(path.join(gone, 'source', 'seg_00009.ts'));
+    await unlink(path.join(gone, '360p', 'seg_00009.ts'));
+    const g = await finalizeRecording({ sessionDir: gone, outDir: path.join(tmp, 'rec-gone') });
+    expect(g.droppedSegments).toEqual([{ uri: 'seg_00009.ts', sequence: 9, reason: 'missing' }]);
+    expect(g.segments).toBe(9);
+  });
+
+  it('can be run again over an earlier attempt (a retry)', async () => {
+    const again = await finalizeRecording({ sessionDir: crashed, outDir: path.join(tmp, 'rec-crashed') });
+    expect(again.segments).toBe(9);
+    expect(await decodeErrors(again.mp4Path)).toBe('');
+  });
+});
