@@ -11,6 +11,9 @@ import { startSrtIngest } from './ingest/srt-ingest.ts';
 import { startHlsServer } from './http/hls-server.ts';
 import { addControlRoutes } from './control-routes.ts';
 import { createMetrics } from './metrics.ts';
+import { MediaJobPool } from './jobs/jobs-pool.ts';
+import { MediaUploader } from './media-uploader.ts';
+import { VodPublisher } from './vod/vod-publisher.ts';
 import { log, logWarn } from './log.ts';
 
 async function main(): Promise<void> {
@@ -19,6 +22,14 @@ async function main(): Promise<void> {
   const edge = new EdgeClient(config.edgeUrl, config.originSecret);
   const outbox = await EventOutbox.open(path.join(config.stateDir, 'outbox'), edge);
   const pool = new TranscodePool({ capacity: config.capacity });
+  const jobs = new MediaJobPool({ threads: 1 });
+  const vod = new VodPublisher({
+    mediaDir: config.mediaDir,
+    workDir: path.join(config.stateDir, 'work'),
+    jobs,
+    uploader: new MediaUploader(edge),
+    emit: (event) => outbox.enqueue(event),
+  });
   let ingest: LiveIngest | null = null;
   const metrics = createMetrics({ liveStreams: () => ingest?.liveCount ?? 0, outboxDepth: () => outbox.depth });
   ingest = new LiveIngest({
@@ -30,6 +41,7 @@ async function main(): Promise<void> {
     outbox,
     pool,
     metrics,
+    onRecordedSessionOver: (session) => void vod.finalizeRecording(session),
   });
 
   const http = await startHlsServer({
@@ -39,7 +51,8 @@ async function main(): Promise<void> {
     registry: metrics.registry,
     health: () => ({ ok: true, liveStreams: ingest!.liveCount, outboxDepth: outbox.depth }),
   });
-  addControlRoutes(http, ingest, config.originSecret);
+  addControlRoutes(http, { ingest, vod, mediaDir: config.mediaDir, originSecret: config.originSecret });
+  const recovered = await ingest.recover();
 
   const rtmp = await startRtmpIngest(ingest, {
     host: config.host,
@@ -54,6 +67,7 @@ async function main(): Promise<void> {
     srtPort: srt?.port ?? null,
     httpPort: http.port,
     capacity: config.capacity,
+    recoveredRecordings: recovered,
   });
 
   let stopping = false;
@@ -67,6 +81,7 @@ async function main(): Promise<void> {
     await srt?.close();
     await ingest!.close();
     await pool.close();
+    await jobs.close();
     if (!(await outbox.drained(3000))) logWarn('outbox_not_drained', { pending: outbox.depth });
     outbox.close();
     http.close();

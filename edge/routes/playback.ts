@@ -36,6 +36,10 @@ const inFlight = new Map<string, Promise<FetchedObject>>();
 
 interface PlaybackTarget {
   streamId: string;
+  /** live: from the session's origin; recording and clip: their stored media in R2, once ready */
+  kind: 'live' | 'recording' | 'clip';
+  /** R2 key prefix of a stored VOD HLS (…/hls), null while the recording or clip is being built */
+  mediaPrefix: string | null;
   /** the verified token of a private playback ID, carried on into playlist URIs; null for public playback */
   token: string | null;
 }
@@ -44,21 +48,22 @@ async function playbackTarget(c: Context<AppEnv>, playbackId: string): Promise<P
   const token = c.req.query('token') ?? null;
   // One round trip: the playback ID, and the signing key the token names if that key is the same workspace's.
   const row = await c.env.DB.prepare(
-    `SELECT p.stream_id, p.access_policy, k.public_key_jwk FROM playback_ids p
+    `SELECT p.stream_id, p.access_policy, p.kind, p.media_prefix, k.public_key_jwk FROM playback_ids p
      LEFT JOIN signing_keys k ON k.id = ?1 AND k.workspace_id = p.workspace_id
      WHERE p.id = ?2`,
   )
     .bind(tokenKeyId(token), playbackId)
-    .first<{ stream_id: string; access_policy: string; public_key_jwk: string | null }>();
+    .first<{ stream_id: string; access_policy: string; kind: PlaybackTarget['kind']; media_prefix: string | null; public_key_jwk: string | null }>();
   if (!row) throw new ApiError(404, 'not-found', 'Not found', 'no such playback id');
-  if (row.access_policy === 'public') return { streamId: row.stream_id, token: null };
+  const base = { streamId: row.stream_id, kind: row.kind, mediaPrefix: row.media_prefix };
+  if (row.access_policy === 'public') return { ...base, token: null };
   const verdict = await verifyPlaybackToken(token, { playbackId, publicKeyJwk: row.public_key_jwk });
   if (!verdict.ok) {
     throw new ApiError(403, 'playback-forbidden', 'Forbidden', `this playback id is private: ${refusalDetail[verdict.reason]}`, {
       reason: verdict.reason,
     });
   }
-  return { streamId: row.stream_id, token };
+  return { ...base, token };
 }
 
 const refusalDetail = {
@@ -141,6 +146,7 @@ playbackRoutes.get('/:playbackId/:path{.+}', async (c) => {
     throw new ApiError(400, 'invalid-path', 'Invalid path', 'not a playback path');
   }
   const target = await playbackTarget(c, playbackId);
+  if (target.kind !== 'live') return serveStored(c, target, parts);
   const live = await streamObject(c.env, target.streamId).liveOrigin();
   if (!live) throw new ApiError(404, 'not-live', 'Not found', 'this stream has no live session');
   const originBase = `${live.originUrl}/hls/${target.streamId}/${live.sessionId}`;
@@ -169,3 +175,47 @@ playbackRoutes.get('/:playbackId/:path{.+}', async (c) => {
   if (!upstream.ok || !target.token) return upstream.ok ? forViewer(upstream, target, PLAYLIST_MAX_AGE) : upstream;
   return forViewer(upstream, target, PLAYLIST_MAX_AGE, rewriteForViewer(await playlistText(upstream), '', target.token));
 });
+
+/**
+ * A recording or clip, from R2: its VOD HLS (…/hls/…), its MP4 download (recording.mp4 / clip.mp4, with byte ranges)
+ * and its screenshot. Stored media never changes, so everything but the token-bearing playlists is immutable.
+ */
+async function serveStored(c: Context<AppEnv>, target: PlaybackTarget, parts: string[]): Promise<Response> {
+  if (!target.mediaPrefix) throw new ApiError(404, 'not-ready', 'Not found', `this ${target.kind} is not ready yet`);
+  const root = target.mediaPrefix.replace(/\/hls$/, '');
+  const file = parts.join('/');
+  const key =
+    file === 'recording.mp4' || file === 'clip.mp4'
+      ? `${root}/${file}`
+      : file === 'thumbnail.jpg'
+        ? `${root}/screenshot.jpg`
+        : `${target.mediaPrefix}/${file}`;
+  const range = parseByteRange(c.req.header('range'));
+  const object = await c.env.MEDIA.get(key, range ? { range } : {});
+  if (!object) throw new ApiError(404, 'not-found', 'Not found', 'no such file in this playback');
+  const headers = new Headers({
+    'content-type': object.httpMetadata?.contentType ?? 'application/octet-stream',
+    'cache-control': `public, max-age=${SEGMENT_MAX_AGE}, immutable`,
+    'accept-ranges': 'bytes',
+    etag: object.httpEtag,
+  });
+  if (file.endsWith('.m3u8')) {
+    const text = rewriteForViewer(await new Response(object.body).text(), '', target.token);
+    return forViewer(new Response(null, { headers }), target, SEGMENT_MAX_AGE, text);
+  }
+  if (range && 'range' in object && object.range) {
+    const { offset = 0, length = object.size - offset } = object.range as { offset?: number; length?: number };
+    headers.set('content-range', `bytes ${offset}-${offset + length - 1}/${object.size}`);
+    return forViewer(new Response(object.body, { status: 206, headers }), target, SEGMENT_MAX_AGE);
+  }
+  return forViewer(new Response(object.body, { headers }), target, SEGMENT_MAX_AGE);
+}
+
+/** `bytes=a-b`, `bytes=a-` and `bytes=-n` as R2 ranges; anything else is served whole. */
+function parseByteRange(header: string | undefined): R2Range | undefined {
+  const match = header ? /^bytes=(\d*)-(\d*)$/.exec(header.trim()) : null;
+  if (!match || (match[1] === '' && match[2] === '')) return undefined;
+  if (match[1] === '') return { suffix: Number(match[2]) };
+  const offset = Number(match[1]);
+  return match[2] === '' ? { offset } : { offset, length: Number(match[2]) - offset + 1 };
+}

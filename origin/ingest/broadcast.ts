@@ -7,8 +7,10 @@ import { TsProbe } from '../media/ts-probe.ts';
 import { chooseLadder, describeSource, type StreamMetadata } from '../pipeline/ladder.ts';
 import type { TranscodePool, PooledTranscode } from '../pipeline/transcode-pool.ts';
 import type { LiveTranscodeEvent } from '../pipeline/live-transcode.ts';
+import { refreshThumbnails } from '../pipeline/thumbnail.ts';
 import type { AuthorizeIngestResponse, IngestProtocol, OriginEvent, SessionStats } from '../../shared/schemas/internal.ts';
 import { log, logWarn } from '../log.ts';
+import { readTotals, writeManifest, writeTotals, zeroTotals, type SessionTotals } from './session-manifest.ts';
 import type { OriginMetrics } from '../metrics.ts';
 
 /** Encoders send onMetaData right after publish; without it we start anyway, assuming a 720p source. */
@@ -52,6 +54,10 @@ export class Broadcast {
   private resolveFinished!: () => void;
   /** Set when the edge ended the whole session (complete, disable, delete): no reconnect window to wait out. */
   sessionOver = false;
+  private readonly manifestWritten: Promise<void>;
+  /** What this session's earlier runs (before a reconnect) counted; this run's counters add to it. */
+  private earlierRuns: SessionTotals = zeroTotals();
+  private recordingAnnounced = false;
 
   constructor(
     readonly grant: AuthorizeIngestResponse,
@@ -66,7 +72,16 @@ export class Broadcast {
     this.tsProbe = this.input === 'mpegts' ? new TsProbe() : null;
     this.metadataTimer = setTimeout(() => this.startTranscode(null), METADATA_WAIT_MS);
     this.statsTimer = setInterval(() => void this.reportStats(), deps.statsIntervalMs);
+    refreshThumbnails(this.outDir, { isOver: () => this.ended }); // live thumbnail.jpg, served through /hls
     void this.event('publish', { protocol, resume: grant.resume });
+    if (grant.resume) void readTotals(this.outDir).then((totals) => (this.earlierRuns = totals));
+    this.manifestWritten = writeManifest(this.outDir, {
+      streamId: grant.streamId,
+      sessionId: grant.sessionId,
+      record: grant.record,
+      reconnectWindow: grant.reconnectWindow,
+      startedAt: new Date().toISOString(),
+    }).catch((error: unknown) => logWarn('session_manifest_failed', { streamId: this.streamId, error: String(error) }));
   }
 
   /** Media and metadata from the encoder, in order. */
@@ -153,6 +168,11 @@ export class Broadcast {
 
   private onTranscodeEvent(event: LiveTranscodeEvent): void {
     if (event.type === 'issue' && event.issue.code === 'ffmpeg-restarted') this.deps.metrics.ffmpegRestarts.inc();
+    // The recording is the session's source rendition: it is being written once its first segment is.
+    if (event.type === 'segment' && event.source && this.grant.record && !this.recordingAnnounced) {
+      this.recordingAnnounced = true;
+      void this.manifestWritten.then(() => this.event('recording_started', {}));
+    }
   }
 
   private currentStats(): SessionStats {
@@ -161,13 +181,18 @@ export class Broadcast {
     const transcodedBytes = stats?.transcodedBytes ?? 0;
     const seconds = Math.max(0.001, (now - this.lastStats.at) / 1000);
     const issues = [...(this.transcode?.issues.slice(-10).map((i) => i.message) ?? []), ...this.linkIssues];
+    const base = this.earlierRuns;
+    const totals: SessionTotals = {
+      sourceSegments: base.sourceSegments + (stats?.sourceSegments ?? 0),
+      transcodedSegments: base.transcodedSegments + (stats?.transcodedSegments ?? 0),
+      sourceSegmentsDuration: round(base.sourceSegmentsDuration + (stats?.sourceSegmentsDuration ?? 0)),
+      transcodedSegmentsDuration: round(base.transcodedSegmentsDuration + (stats?.transcodedSegmentsDuration ?? 0)),
+      sourceBytes: base.sourceBytes + (stats?.sourceBytes ?? 0),
+      transcodedBytes: base.transcodedBytes + transcodedBytes,
+    };
+    void this.manifestWritten.then(() => writeTotals(this.outDir, totals)).catch(() => undefined);
     const result: SessionStats = {
-      sourceSegments: stats?.sourceSegments ?? 0,
-      transcodedSegments: stats?.transcodedSegments ?? 0,
-      sourceSegmentsDuration: round(stats?.sourceSegmentsDuration ?? 0),
-      transcodedSegmentsDuration: round(stats?.transcodedSegmentsDuration ?? 0),
-      sourceBytes: stats?.sourceBytes ?? 0,
-      transcodedBytes,
+      ...totals,
       ingestRate: Math.round((this.inputBytes - this.lastStats.inputBytes) / seconds),
       outgoingRate: Math.round(Math.max(0, transcodedBytes - this.lastStats.transcodedBytes) / seconds),
       isHealthy: this.transcode !== null && issues.length === 0,

@@ -7,10 +7,13 @@ import { endSession } from '../pipeline/live-transcode.ts';
 import type { OriginMetrics } from '../metrics.ts';
 import type { IngestProtocol } from '../../shared/schemas/internal.ts';
 import { Broadcast } from './broadcast.ts';
+import { sessionDir, unfinishedRecordings, type SessionManifest } from './session-manifest.ts';
 import { log, logWarn } from '../log.ts';
 
 /** The edge's STOPPED arrives after the window; the playlists end a little after it, when no resume can come. */
 const WINDOW_GRACE_MS = 3000;
+/** The edge's heartbeat timeout (edge/lifecycle.ts): how long it takes to count a silent origin's encoders lost. */
+const HEARTBEAT_TIMEOUT_MS = 10_000;
 
 export interface LiveIngestDeps {
   originId: string;
@@ -21,6 +24,8 @@ export interface LiveIngestDeps {
   outbox: EventOutbox;
   pool: TranscodePool;
   metrics: OriginMetrics;
+  /** A recorded session is over (its window passed, or the edge ended it): build its recording. */
+  onRecordedSessionOver: (session: SessionManifest) => void;
 }
 
 export type Admission =
@@ -86,23 +91,48 @@ export class LiveIngest {
     }
   }
 
-  /** The encoder's connection closed: the broadcast ends, and the session's playlists end once its window has. */
+  /** The encoder's connection closed: the broadcast ends, and the session ends once its window has. */
   released(broadcast: Broadcast, reason: string): void {
     broadcast.end(reason);
     if (this.broadcasts.get(broadcast.streamId) === broadcast) this.broadcasts.delete(broadcast.streamId);
-    const delay = broadcast.sessionOver ? 0 : broadcast.grant.reconnectWindow * 1000 + WINDOW_GRACE_MS;
-    const existing = this.sessionEndTimers.get(broadcast.sessionId);
+    const { grant } = broadcast;
+    const delay = broadcast.sessionOver ? 0 : grant.reconnectWindow * 1000 + WINDOW_GRACE_MS;
+    this.scheduleSessionEnd(
+      { streamId: grant.streamId, sessionId: grant.sessionId, record: grant.record, reconnectWindow: grant.reconnectWindow, startedAt: '' },
+      delay,
+      broadcast.finished,
+    );
+  }
+
+  /**
+   * After a restart, recorded sessions left unfinished on disk are treated like encoders lost now: if no encoder
+   * resumes them within their window, they end and their recordings are built from what is on disk.
+   */
+  async recover(): Promise<number> {
+    const unfinished = await unfinishedRecordings(this.deps.mediaDir);
+    for (const manifest of unfinished) {
+      log('recording_recovered', { streamId: manifest.streamId, sessionId: manifest.sessionId });
+      // The edge notices a silent origin only after its heartbeat timeout, and then runs the window.
+      this.scheduleSessionEnd(manifest, HEARTBEAT_TIMEOUT_MS + manifest.reconnectWindow * 1000 + WINDOW_GRACE_MS, Promise.resolve());
+    }
+    return unfinished.length;
+  }
+
+  private scheduleSessionEnd(session: SessionManifest, delayMs: number, transcodeFinished: Promise<void>): void {
+    const existing = this.sessionEndTimers.get(session.sessionId);
     if (existing) clearTimeout(existing);
     const timer = setTimeout(() => {
-      this.sessionEndTimers.delete(broadcast.sessionId);
-      void broadcast.finished.then(async () => {
-        if (this.broadcasts.get(broadcast.streamId)?.sessionId === broadcast.sessionId) return; // resumed meanwhile
-        const closed = await endSession(broadcast.outDir);
-        log('session_playlists_ended', { streamId: broadcast.streamId, sessionId: broadcast.sessionId, playlists: closed.length });
+      this.sessionEndTimers.delete(session.sessionId);
+      void transcodeFinished.then(async () => {
+        if (this.broadcasts.get(session.streamId)?.sessionId === session.sessionId) return; // resumed meanwhile
+        const outDir = sessionDir(this.deps.mediaDir, session.streamId, session.sessionId);
+        const closed = await endSession(outDir);
+        log('session_ended', { streamId: session.streamId, sessionId: session.sessionId, playlists: closed.length });
+        if (session.record) this.deps.onRecordedSessionOver(session);
       });
-    }, delay);
+    }, delayMs);
     timer.unref();
-    this.sessionEndTimers.set(broadcast.sessionId, timer);
+    this.sessionEndTimers.set(session.sessionId, timer);
   }
 
   /** An edge command: drop this stream's encoder now. */

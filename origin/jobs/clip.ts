@@ -131,7 +131,8 @@ export async function cutClip(job: CutClipJob): Promise<ClipArtifacts> {
       size: await fileSize(mp4Path),
       mediaInfo,
       method: cut.method,
-      reencodedFrames: cut.reencodedFrames,
+      // Re-encoded whole: every frame of the clip went through the encoder.
+      reencodedFrames: cut.method === 'reencode' ? (mediaInfo.video?.frames ?? 0) : cut.reencodedFrames,
     };
     if (cut.fallbackReason) out.fallbackReason = cut.fallbackReason;
     return out;
@@ -235,28 +236,56 @@ async function smartCut(ctx: CutContext, start: number, end: number, out: string
   const tailFrames = copyToAt !== undefined && actualEnd > copyToAt + EPS ? endFrame.index + 1 - tailFrom : 0;
 
   const reencode = async (reason: string): Promise<CutResult> => {
-    const frames = await reencodeRange(ctx, startFrame, endFrame, out);
-    return { actualStart, actualEnd, method: 'reencode', reencodedFrames: frames, fallbackReason: reason };
+    await reencodeRange(ctx, startFrame, endFrame, out);
+    return { actualStart, actualEnd, method: 'reencode', reencodedFrames: 0, fallbackReason: reason };
   };
   if (!copyFrom || copyTo === undefined || copyToAt === undefined || copyToAt <= copyFrom.at + EPS) {
     return reencode('no whole GOP inside the range to copy');
   }
 
+  const plan: SmartPlan = { first, last, startFrame, endFrame, copyFrom, copyTo, headFrames, tailFrom, tailFrames };
+  let problem: string | undefined;
+  try {
+    problem = await smartPieces(ctx, plan, out);
+  } catch (err) {
+    // An x264 that refuses the copied options, say: the whole re-encode still makes the clip.
+    problem = `the smart cut failed: ${(err as Error).message}`;
+  }
+  if (problem) return reencode(problem);
+  return { actualStart, actualEnd, method: 'smart', reencodedFrames: headFrames + tailFrames };
+}
+
+interface SmartPlan {
+  first: number;
+  last: number;
+  startFrame: PlacedFrame;
+  endFrame: PlacedFrame;
+  copyFrom: PlacedFrame;
+  copyTo: CopyEnd;
+  headFrames: number;
+  /** first re-encoded frame of the last segment */
+  tailFrom: number;
+  tailFrames: number;
+}
+
+/** Encodes the edges, copies the middle and joins them; returns why it could not, or undefined when done. */
+async function smartPieces(ctx: CutContext, p: SmartPlan, out: string): Promise<string | undefined> {
+  const { first, last, startFrame, endFrame, copyFrom, copyTo, headFrames, tailFrom, tailFrames } = p;
   const pieces: string[] = [];
   let reference: ParameterSets | undefined;
   let x264Params: string | undefined;
   if (headFrames > 0 || tailFrames > 0) {
     // The settings the source was encoded with, from x264's SEI at the start of its encoder run.
     const ref = await annexBOf(ctx, copyFrom.seg);
-    if (!startsWithIdr(ref.nals)) return reencode('the source keyframes are not IDR frames');
+    if (!startsWithIdr(ref.nals)) return 'the source keyframes are not IDR frames';
     const options = x264Options((await annexBOf(ctx, firstSegmentOfRun(ctx.source, copyFrom.seg))).nals);
-    if (!options) return reencode('the source was not encoded by x264 (no x264 options SEI), so its SPS/PPS cannot be reproduced');
+    if (!options) return 'the source was not encoded by x264 (no x264 options SEI), so its SPS/PPS cannot be reproduced';
     const level = spsLevel(ref.sets);
-    if (level === undefined) return reencode('no SPS in the source');
+    if (level === undefined) return 'no SPS in the source';
     const matched = matchX264Settings(options, level);
-    if (!matched.ok) return reencode(matched.reason);
+    if (!matched.ok) return matched.reason;
     const info = await probeMediaInfo(ctx.source.segments[copyFrom.seg]!.file, ctx.tools);
-    if (info.video?.pixelFormat && info.video.pixelFormat !== 'yuv420p') return reencode(`pixel format ${info.video.pixelFormat}`);
+    if (info.video?.pixelFormat && info.video.pixelFormat !== 'yuv420p') return `pixel format ${info.video.pixelFormat}`;
     reference = ref.sets;
     x264Params = matched.x264Params;
   }
@@ -277,11 +306,11 @@ async function smartCut(ctx: CutContext, start: number, end: number, out: string
     if (p === middle || !reference) continue;
     const sets = parameterSets(splitAnnexB(await readAnnexB(p, 1, ctx.tools)));
     if (!sameParameterSets(sets, reference)) {
-      return reencode(`x264 did not reproduce the source's SPS/PPS (${sets.sps[0] ?? '-'}/${sets.pps[0] ?? '-'} vs ${reference.sps[0]}/${reference.pps[0]})`);
+      return `x264 did not reproduce the source's SPS/PPS (${sets.sps[0] ?? '-'}/${sets.pps[0] ?? '-'} vs ${reference.sps[0]}/${reference.pps[0]})`;
     }
   }
   await muxClip(ctx, pieces, startFrame, endFrame, out);
-  return { actualStart, actualEnd, method: 'smart', reencodedFrames: headFrames + tailFrames };
+  return undefined;
 }
 
 async function annexBOf(ctx: CutContext, seg: number): Promise<{ nals: Uint8Array[]; sets: ParameterSets }> {
@@ -339,9 +368,8 @@ async function muxClip(ctx: CutContext, pieces: readonly string[], startFrame: P
   await writeFile(list, buildConcatList(pieces.map((file, i) => ({ file, duration: spans[i]!.video!.end - spans[i]!.video!.start }))));
 
   const segments = ctx.source.segments.slice(startFrame.seg, endFrame.seg + 1);
-  const hasAudio = (await Promise.all(segments.map((s) => ctx.probes.get(s.file)))).some((p) => p.audio);
   const args = ['-f', 'concat', '-safe', '0', '-i', list];
-  if (hasAudio) {
+  if ((await ctx.probes.get(segments[0]!.file)).audio) {
     const input = await prepareConcat(segments, ctx.work, ctx.probes, 'audio');
     const at = (seg: number, mediaTime: number): number => concatTime(input, periodIndexOf(input, ctx.source.segments[seg]!), mediaTime);
     const startAt = at(startFrame.seg, startFrame.pts);
@@ -372,9 +400,9 @@ async function muxClip(ctx: CutContext, pieces: readonly string[], startFrame: P
 
 /**
  * The fallback: the range decoded and encoded whole (frame-exact: output -ss/-t become a trim of the
- * decoded frames), audio copied. Returns the frames encoded.
+ * decoded frames), audio copied.
  */
-async function reencodeRange(ctx: CutContext, startFrame: PlacedFrame, endFrame: PlacedFrame, out: string): Promise<number> {
+async function reencodeRange(ctx: CutContext, startFrame: PlacedFrame, endFrame: PlacedFrame, out: string): Promise<void> {
   const input = await prepareConcat(ctx.source.segments.slice(startFrame.seg, endFrame.seg + 1), ctx.work, ctx.probes, 'reencode');
   const at = (f: PlacedFrame): number => concatTime(input, periodIndexOf(input, ctx.source.segments[f.seg]!), f.pts);
   const startAt = at(startFrame);
@@ -393,12 +421,6 @@ async function reencodeRange(ctx: CutContext, startFrame: PlacedFrame, endFrame:
     '-c:a', 'copy', '-bsf:a', 'aac_adtstoasc',
     '-movflags', '+faststart', '-f', 'mp4', out,
   ], ctx.tools);
-  let frames = 0;
-  for (let seg = startFrame.seg; seg <= endFrame.seg; seg++) {
-    const { frames: fr } = await framesOf(ctx, seg);
-    frames += fr.filter((f) => (seg > startFrame.seg || f.index >= startFrame.index) && (seg < endFrame.seg || f.index <= endFrame.index)).length;
-  }
-  return frames;
 }
 
 /** The clip's VOD: its MP4 cut into 2 s MPEG-TS segments at its keyframes, one rendition. */

@@ -116,6 +116,8 @@ export interface MediaInfo {
     width: number;
     height: number;
     fps: number | null;
+    /** frames in the file, when the container counts them (MP4 does) */
+    frames: number | null;
     profile: string | null;
     /** e.g. 3.1 */
     level: number | null;
@@ -143,6 +145,7 @@ interface InfoJson {
     height?: number;
     avg_frame_rate?: string;
     r_frame_rate?: string;
+    nb_frames?: string;
     pix_fmt?: string;
     bit_rate?: string;
     sample_rate?: string;
@@ -174,6 +177,7 @@ export function mediaInfoFromProbe(j: InfoJson): MediaInfo {
           width: v.width ?? 0,
           height: v.height ?? 0,
           fps: fps > 0 ? round3(fps) : null,
+          frames: intOrNull(num(v.nb_frames)),
           profile: v.profile ?? null,
           level: v.level !== undefined && v.level > 0 ? v.level / 10 : null,
           pixelFormat: v.pix_fmt ?? null,

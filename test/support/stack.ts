@@ -25,6 +25,8 @@ export interface StackOptions {
   capacity?: number;
   /** Extra environment for the origin process. */
   originEnv?: Record<string, string>;
+  /** Extra plain-text vars for the edge Worker (e.g. WEBHOOK_RETRY_BASE_SECONDS). */
+  edgeVars?: Record<string, string>;
 }
 
 export interface Stack {
@@ -81,8 +83,16 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       RTMP_PORT: text(String(ports.rtmp)),
       RTMPS_PORT: text(String(ports.rtmps)),
       SRT_PORT: text(String(ports.srt)),
+      ...Object.fromEntries(Object.entries(options.edgeVars ?? {}).map(([name, value]) => [name, text(value)])),
     },
-    dev: { server: { hostname: '127.0.0.1', port: 0 }, inspector: false, persist, watch: false, logLevel: 'warn' },
+    dev: {
+      server: { hostname: '127.0.0.1', port: 0 },
+      inspector: false,
+      persist,
+      watch: false,
+      // RIVERHEAD_EDGE_LOG_LEVEL=debug shows what workerd says about each request when a test needs looking into.
+      logLevel: (process.env.RIVERHEAD_EDGE_LOG_LEVEL as 'debug' | 'info' | 'warn' | undefined) ?? 'warn',
+    },
   });
   const edgeUrl = (await worker.url).toString().replace(/\/$/, '');
   const originUrl = `http://127.0.0.1:${ports.http}`;

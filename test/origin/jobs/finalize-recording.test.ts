@@ -2,12 +2,13 @@
 // becomes a VOD HLS and a fast-start MP4 whose timestamps run on across the join; an origin killed
 // mid-session leaves playlists without ENDLIST, a `.tmp` and a truncated last segment, and the
 // recording is still made from what is on disk.
-import { cp, readFile, rm, stat, truncate, unlink, writeFile, mkdtemp } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { finalizeRecording } from '../../../origin/jobs/finalize-recording.ts';
 import type { RecordingArtifacts } from '../../../origin/jobs/finalize-recording.ts';
+import { endSession } from '../../../origin/pipeline/live-transcode.ts';
 import { parseMasterPlaylist, parseMediaPlaylist, validateMasterPlaylist } from '../../../origin/pipeline/playlists.ts';
 import { decodeErrors, encodeInput, ffprobeJson, liveSession, packets, topLevelBoxes } from './session-fixture.ts';
 
@@ -26,7 +27,6 @@ beforeAll(async () => {
   await liveSession(liveDir, inputs, { end: false });
   endedDir = path.join(tmp, 'ended');
   await cp(liveDir, endedDir, { recursive: true });
-  const { endSession } = await import('../../../origin/pipeline/live-transcode.ts');
   await endSession(endedDir);
   const t = Date.now();
   rec = await finalizeRecording({ sessionDir: endedDir, outDir: path.join(tmp, 'rec') });
@@ -181,5 +181,25 @@ describe('finalizeRecording after an origin crash', () => {
     const again = await finalizeRecording({ sessionDir: crashed, outDir: path.join(tmp, 'rec-crashed') });
     expect(again.segments).toBe(9);
     expect(await decodeErrors(again.mp4Path)).toBe('');
+  });
+});
+
+describe('finalizeRecording with B-frames (OBS-like x264 veryfast, CBR)', () => {
+  it('keeps DTS increasing and the pictures gap-free across the join', async () => {
+    const inputs = [path.join(tmp, 'bf-a.ts'), path.join(tmp, 'bf-b.ts')];
+    await Promise.all(inputs.map((f) => encodeInput(f, { seconds: 4, preset: 'veryfast', cbr: true })));
+    const dir = path.join(tmp, 'bframes');
+    await liveSession(dir, inputs, { end: true });
+    const r = await finalizeRecording({ sessionDir: dir, outDir: path.join(tmp, 'rec-bframes') });
+    expect(r.discontinuities).toBe(1);
+    expect(Math.abs(r.duration - 8)).toBeLessThan(1);
+    expect(r.mediaInfo.video).toMatchObject({ profile: 'High', frames: 240 });
+    expect(await decodeErrors(r.mp4Path)).toBe('');
+    const video = await packets(r.mp4Path, 'v');
+    expect(video.every((p, i) => i === 0 || p.dts > video[i - 1]!.dts)).toBe(true);
+    const pts = video.map((p) => p.pts).sort((a, b) => a - b);
+    const steps = pts.slice(1).map((t, i) => t - pts[i]!);
+    expect(Math.min(...steps)).toBeGreaterThan(0.03);
+    expect(Math.max(...steps)).toBeLessThan(0.1);
   });
 });

@@ -1,0 +1,84 @@
+// A session's manifest on disk, next to its HLS: what an origin needs to finish the session after a restart.
+import { mkdir, readFile, readdir, writeFile, rename } from 'node:fs/promises';
+import path from 'node:path';
+
+export interface SessionManifest {
+  streamId: string;
+  sessionId: string;
+  record: boolean;
+  reconnectWindow: number;
+  startedAt: string;
+}
+
+const MANIFEST = 'session.json';
+/** Written once the recording is in R2 and the edge has been told, so a restart does not build it again. */
+const FINALIZED = 'recording-finalized.json';
+
+export const sessionDir = (mediaDir: string, streamId: string, sessionId: string) => path.join(mediaDir, streamId, sessionId);
+
+export async function writeManifest(dir: string, manifest: SessionManifest): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const temporary = path.join(dir, `${MANIFEST}.tmp`);
+  await writeFile(temporary, JSON.stringify(manifest));
+  await rename(temporary, path.join(dir, MANIFEST));
+}
+
+export async function markFinalized(dir: string, details: object): Promise<void> {
+  await writeFile(path.join(dir, FINALIZED), JSON.stringify({ at: new Date().toISOString(), ...details }));
+}
+
+async function exists(file: string): Promise<boolean> {
+  return readFile(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Recorded sessions on disk whose recording was never finished (the origin stopped or crashed first). */
+export async function unfinishedRecordings(mediaDir: string): Promise<SessionManifest[]> {
+  const found: SessionManifest[] = [];
+  const streams = await readdir(mediaDir, { withFileTypes: true }).catch(() => []);
+  for (const stream of streams.filter((e) => e.isDirectory())) {
+    const sessions = await readdir(path.join(mediaDir, stream.name), { withFileTypes: true }).catch(() => []);
+    for (const session of sessions.filter((e) => e.isDirectory())) {
+      const dir = path.join(mediaDir, stream.name, session.name);
+      const text = await readFile(path.join(dir, MANIFEST), 'utf8').catch(() => null);
+      if (!text) continue;
+      const manifest = JSON.parse(text) as SessionManifest;
+      if (manifest.record && !(await exists(path.join(dir, FINALIZED)))) found.push(manifest);
+    }
+  }
+  return found;
+}
+
+/** seed 002's cumulative counters of a session; each ingest run adds to what earlier runs (before reconnects) left. */
+export interface SessionTotals {
+  sourceSegments: number;
+  transcodedSegments: number;
+  sourceSegmentsDuration: number;
+  transcodedSegmentsDuration: number;
+  sourceBytes: number;
+  transcodedBytes: number;
+}
+
+const TOTALS = 'session-totals.json';
+
+export const zeroTotals = (): SessionTotals => ({
+  sourceSegments: 0,
+  transcodedSegments: 0,
+  sourceSegmentsDuration: 0,
+  transcodedSegmentsDuration: 0,
+  sourceBytes: 0,
+  transcodedBytes: 0,
+});
+
+export async function readTotals(dir: string): Promise<SessionTotals> {
+  const text = await readFile(path.join(dir, TOTALS), 'utf8').catch(() => null);
+  return text ? { ...zeroTotals(), ...(JSON.parse(text) as Partial<SessionTotals>) } : zeroTotals();
+}
+
+export async function writeTotals(dir: string, totals: SessionTotals): Promise<void> {
+  const temporary = path.join(dir, `${TOTALS}.tmp`);
+  await writeFile(temporary, JSON.stringify(totals));
+  await rename(temporary, path.join(dir, TOTALS));
+}

@@ -1,0 +1,116 @@
+// Keeps {sessionDir}/thumbnail.jpg on the live picture: every few seconds, the first frame of the newest finished
+// segment of the top rendition (segments start on a keyframe, so it decodes alone). The JPEG is written beside the
+// target and renamed over it, so the HTTP server never serves half a file.
+import { createReadStream } from 'node:fs';
+import { readFile, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { runFfmpeg } from './ffmpeg.ts';
+import { MASTER_PLAYLIST } from './hls-command.ts';
+import { parseMasterPlaylist, parseMediaPlaylist } from './playlists.ts';
+import { logWarn } from '../log.ts';
+
+export const THUMBNAIL_FILE = 'thumbnail.jpg';
+const PARTIAL_FILE = '.thumbnail-next.jpg';
+const REFRESH_MS = 4000;
+const FFMPEG_DEADLINE_MS = 10_000;
+/** Thumbnails are previews: a taller source is scaled down to this. */
+const MAX_HEIGHT = 720;
+
+/** The playlist URI of the tallest variant of a master playlist, or null before the master exists. */
+export function topVariantUri(masterText: string): string | null {
+  const variants = parseMasterPlaylist(masterText);
+  if (variants.length === 0) return null;
+  return variants.reduce((best, v) => (v.height > best.height ? v : best)).uri;
+}
+
+/** The URI of the last (newest, finished) segment of a media playlist, or null while it has none. */
+export function newestSegmentUri(mediaText: string): string | null {
+  return parseMediaPlaylist(mediaText).segments.at(-1)?.uri ?? null;
+}
+
+/** Absolute path of the newest segment of the session's top rendition; null while there is none yet. */
+export async function newestTopSegment(sessionDir: string): Promise<string | null> {
+  const master = await readFile(path.join(sessionDir, MASTER_PLAYLIST), 'utf8').catch(() => null);
+  const variant = master ? topVariantUri(master) : null;
+  if (!variant) return null;
+  const playlistPath = path.join(sessionDir, variant);
+  const media = await readFile(playlistPath, 'utf8').catch(() => null);
+  const segment = media ? newestSegmentUri(media) : null;
+  return segment ? path.join(path.dirname(playlistPath), segment) : null;
+}
+
+/** One JPEG of the first frame of `segmentPath`, put in place at `target` once complete. */
+export async function writeThumbnail(segmentPath: string, target: string, ffmpegPath?: string): Promise<void> {
+  const partial = path.join(path.dirname(target), PARTIAL_FILE);
+  const run = runFfmpeg({
+    input: createReadStream(segmentPath),
+    inputOptions: ['-loglevel', 'error', '-f', 'mpegts'],
+    outputOptions: ['-frames:v', '1', '-an', '-vf', `scale=-2:'min(ih,${MAX_HEIGHT})'`, '-c:v', 'mjpeg', '-q:v', '4', '-f', 'image2', '-update', '1'],
+    output: partial,
+    ffmpegPath,
+  });
+  const deadline = setTimeout(() => run.kill('SIGKILL'), FFMPEG_DEADLINE_MS);
+  const exit = await run.done.finally(() => clearTimeout(deadline));
+  if (exit.code !== 0) {
+    await rm(partial, { force: true });
+    throw new Error(`ffmpeg ${exit.signal ?? `exited ${exit.code}`}: ${exit.stderrTail.slice(-3).join(' | ')}`);
+  }
+  await rename(partial, target);
+}
+
+export interface ThumbnailRefresher {
+  /** how many thumbnails have been written so far */
+  readonly refreshed: number;
+  stop(): void;
+}
+
+export interface ThumbnailOptions {
+  intervalMs?: number;
+  /** checked on every tick: once true, the refresher stops by itself */
+  isOver?: () => boolean;
+  ffmpegPath?: string;
+}
+
+/** Refreshes the session's thumbnail whenever a new segment has landed, until stopped or `isOver()`. */
+export function refreshThumbnails(sessionDir: string, options: ThumbnailOptions = {}): ThumbnailRefresher {
+  let lastSegment: string | null = null;
+  let running = false;
+  let stopped = false;
+  let refreshed = 0;
+  let lastError: string | null = null;
+  const target = path.join(sessionDir, THUMBNAIL_FILE);
+
+  const tick = async (): Promise<void> => {
+    if (stopped || running) return;
+    if (options.isOver?.()) return stop();
+    running = true;
+    try {
+      const segment = await newestTopSegment(sessionDir);
+      if (segment && segment !== lastSegment) {
+        await writeThumbnail(segment, target, options.ffmpegPath);
+        lastSegment = segment;
+        refreshed += 1;
+        lastError = null;
+      }
+    } catch (error) {
+      // Once per distinct failure: a stream whose segments cannot be decoded would otherwise log every few seconds.
+      const message = String((error as Error).message ?? error);
+      if (message !== lastError) logWarn('thumbnail_failed', { sessionDir, error: message.slice(0, 300) });
+      lastError = message;
+    } finally {
+      running = false;
+    }
+  };
+  const timer = setInterval(() => void tick(), options.intervalMs ?? REFRESH_MS);
+  timer.unref();
+  function stop(): void {
+    stopped = true;
+    clearInterval(timer);
+  }
+  return {
+    get refreshed() {
+      return refreshed;
+    },
+    stop,
+  };
+}

@@ -1,0 +1,110 @@
+// Turns finished sessions into recordings and cuts clips: runs the media job on the jobs pool, stores the result in
+// R2 through the edge, and reports recording_ready / clip_ready (or the failure) through the outbox.
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { MediaUploader } from '../media-uploader.ts';
+import type { OriginEvent, ClipCommand, RecordingArtifacts, ClipArtifacts } from '../../shared/schemas/internal.ts';
+import type { MediaInfo } from '../../shared/schemas/recording.ts';
+import type { MediaJobPool } from '../jobs/jobs-pool.ts';
+import { markFinalized, sessionDir, type SessionManifest } from '../ingest/session-manifest.ts';
+import { log, logWarn } from '../log.ts';
+
+/** The jobs pool, seen from here: it builds a recording or a clip on disk. */
+export type MediaJobRunner = Pick<MediaJobPool, 'finalize' | 'clip'>;
+
+export interface VodPublisherDeps {
+  mediaDir: string;
+  workDir: string;
+  jobs: MediaJobRunner;
+  uploader: MediaUploader;
+  emit: (event: OriginEvent) => Promise<void>;
+}
+
+const event = (streamId: string, sessionId: string, type: OriginEvent['type'], data: unknown): OriginEvent =>
+  ({ id: `oev_${randomUUID()}`, streamId, sessionId, type, at: new Date().toISOString(), data }) as OriginEvent;
+
+export class VodPublisher {
+  /** One build per session at a time: a retry while the first build runs joins it. */
+  private readonly running = new Map<string, Promise<void>>();
+
+  constructor(private readonly deps: VodPublisherDeps) {}
+
+  finalizeRecording(manifest: Pick<SessionManifest, 'streamId' | 'sessionId'>): Promise<void> {
+    const existing = this.running.get(manifest.sessionId);
+    if (existing) return existing;
+    const run = this.buildRecording(manifest).finally(() => this.running.delete(manifest.sessionId));
+    this.running.set(manifest.sessionId, run);
+    return run;
+  }
+
+  private async buildRecording({ streamId, sessionId }: Pick<SessionManifest, 'streamId' | 'sessionId'>): Promise<void> {
+    const dir = sessionDir(this.deps.mediaDir, streamId, sessionId);
+    const outDir = path.join(this.deps.workDir, 'recordings', sessionId);
+    const prefix = `recordings/${streamId}/${sessionId}`;
+    const started = Date.now();
+    try {
+      await rm(outDir, { recursive: true, force: true });
+      await mkdir(outDir, { recursive: true });
+      const built = await this.deps.jobs.finalize({ sessionDir: dir, outDir });
+      await this.deps.uploader.uploadDirectory(`${prefix}/hls`, built.vodDir);
+      await this.deps.uploader.uploadFile(`${prefix}/recording.mp4`, built.mp4Path);
+      await this.deps.uploader.uploadFile(`${prefix}/screenshot.jpg`, built.screenshotPath);
+      const artifacts: RecordingArtifacts = {
+        duration: built.duration,
+        size: built.size,
+        // The job's probe carries more than the API shows; the edge keeps the documented fields.
+        mediaInfo: built.mediaInfo as unknown as MediaInfo,
+        hlsPrefix: `${prefix}/hls`,
+        mp4Key: `${prefix}/recording.mp4`,
+        screenshotKey: `${prefix}/screenshot.jpg`,
+      };
+      await this.deps.emit(event(streamId, sessionId, 'recording_ready', artifacts));
+      await markFinalized(dir, { duration: built.duration, size: built.size });
+      log('recording_ready', { streamId, sessionId, duration: built.duration, size: built.size, ms: Date.now() - started });
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      logWarn('recording_failed', { streamId, sessionId, reason });
+      await this.deps.emit(event(streamId, sessionId, 'recording_failed', { reason: reason.slice(0, 480) }));
+    } finally {
+      await rm(outDir, { recursive: true, force: true });
+    }
+  }
+
+  async cutClip(command: ClipCommand): Promise<void> {
+    const { clipId, streamId, sessionId } = command;
+    const outDir = path.join(this.deps.workDir, 'clips', clipId);
+    const prefix = `clips/${clipId}`;
+    try {
+      await rm(outDir, { recursive: true, force: true });
+      await mkdir(outDir, { recursive: true });
+      const built = await this.deps.jobs.clip({
+        sessionDir: sessionDir(this.deps.mediaDir, streamId, sessionId),
+        startTime: command.startTime,
+        endTime: command.endTime,
+        accurate: command.accurate,
+        outDir,
+      });
+      await this.deps.uploader.uploadDirectory(`${prefix}/hls`, built.vodDir);
+      const size = await this.deps.uploader.uploadFile(`${prefix}/clip.mp4`, built.mp4Path);
+      log('clip_cut', { clipId, method: built.method, reencodedFrames: built.reencodedFrames, fallback: built.fallbackReason ?? null });
+      const artifacts: ClipArtifacts = {
+        clipId,
+        duration: built.duration,
+        actualStart: built.actualStart,
+        actualEnd: built.actualEnd,
+        size,
+        hlsPrefix: `${prefix}/hls`,
+        mp4Key: `${prefix}/clip.mp4`,
+      };
+      await this.deps.emit(event(streamId, sessionId, 'clip_ready', artifacts));
+      log('clip_ready', { streamId, clipId, duration: built.duration, accurate: command.accurate });
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      logWarn('clip_failed', { streamId, clipId, reason });
+      await this.deps.emit(event(streamId, sessionId, 'clip_failed', { clipId, reason: reason.slice(0, 480) }));
+    } finally {
+      await rm(outDir, { recursive: true, force: true });
+    }
+  }
+}

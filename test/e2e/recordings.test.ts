@@ -1,0 +1,164 @@
+// Live to VOD with real encoders: a recorded broadcast with a drop and a reconnect becomes one recording that plays
+// and downloads through the edge from R2; clips are cut from it and from a live session; an origin killed mid-recording
+// finalizes it from disk when it starts again.
+import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
+import { writeFile, mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { startStack, waitFor, type Stack } from '../support/stack.ts';
+import { publish, ffprobe, type Publisher } from '../support/encoder.ts';
+
+let stack: Stack;
+const publishers: Publisher[] = [];
+const start = (key: string, seconds?: number) => {
+  const publisher = publish(`rtmp://127.0.0.1:${stack.ports.rtmp}/live/${key}`, { size: '854x480', seconds });
+  publishers.push(publisher);
+  return publisher;
+};
+beforeAll(async () => {
+  stack = await startStack();
+});
+afterEach(async () => {
+  await Promise.all(publishers.splice(0).map((p) => p.kill()));
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+async function readyRecording(streamId: string, timeoutMs = 90_000) {
+  return waitFor(
+    'the recording to be ready',
+    async () => {
+      const { body } = await stack.api('GET', `/live/streams/${streamId}/recordings`);
+      const recording = body.data[0];
+      if (recording?.recordingStatus === 'failed') throw new Error(`recording failed: ${recording.error}`);
+      return recording?.recordingStatus === 'ready' ? recording : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+async function readyClip(streamId: string, clipId: string) {
+  return waitFor(
+    `clip ${clipId}`,
+    async () => {
+      const { body } = await stack.api('GET', `/on-demand/${streamId}/live-clips?limit=100`);
+      const clip = body.data.find((c: any) => c.id === clipId);
+      if (clip?.status === 'failed') throw new Error(`clip failed: ${clip.error}`);
+      return clip?.status === 'ready' ? clip : undefined;
+    },
+    60_000,
+  );
+}
+
+async function downloadedDuration(url: string): Promise<{ duration: number; probe: any }> {
+  const response = await fetch(url);
+  expect(response.status).toBe(200);
+  const file = path.join(await mkdtemp(path.join(os.tmpdir(), 'dl-')), path.basename(new URL(url).pathname));
+  await writeFile(file, Buffer.from(await response.arrayBuffer()));
+  const probe = await ffprobe(file);
+  return { duration: Number(probe.format.duration), probe };
+}
+
+describe('recordings and clips', () => {
+  let recorded: { stream: any; recording: any };
+
+  it('a 20 s recorded broadcast with one reconnect → one session, one recording of ~20 s, COMPLETED', async () => {
+    const stream = await stack.createStream({ record: true, reconnectWindow: 5 });
+    const first = start(stream.streamKey, 10);
+    await stack.waitForStatus(stream.streamId, 'RECORDING');
+    expect(await first.exited).toBe(0);
+    await stack.waitForStatus(stream.streamId, 'DISCONNECTED');
+    const second = start(stream.streamKey, 10);
+    await stack.waitForStatus(stream.streamId, 'RECORDING');
+    expect(await second.exited).toBe(0);
+    await stack.waitForStatus(stream.streamId, 'STOPPED', 20_000);
+    const recording = await readyRecording(stream.streamId);
+    await stack.waitForStatus(stream.streamId, 'COMPLETED', 10_000);
+
+    const sessions = (await stack.api('GET', `/live/streams/${stream.streamId}/sessions`)).body.data;
+    expect(sessions).toHaveLength(1);
+    expect(sessions[0]).toMatchObject({ reconnects: 1, record: true, recordingStatus: 'ready' });
+    expect(sessions[0].sourceSegments).toBeGreaterThan(5);
+
+    expect(Math.abs(recording.duration - 20)).toBeLessThanOrEqual(1);
+    expect(recording).toMatchObject({ watchable: true, exportable: true, queued: false, error: null });
+    expect(recording.mediaInfo.video).toMatchObject({ codec: 'h264', width: 854, height: 480 });
+    expect(recording.size).toBeGreaterThan(100_000);
+    const listed = (await stack.api('GET', '/recordings')).body.data.map((r: any) => r.id);
+    expect(listed).toContain(recording.id);
+
+    const mp4 = await downloadedDuration(`${stack.edgeUrl}${recording.mp4Url}`);
+    expect(Math.abs(mp4.duration - 20)).toBeLessThanOrEqual(1);
+    const vod = await ffprobe(`${stack.edgeUrl}${recording.recordingUrl}`);
+    expect(vod.streams.some((s: any) => s.codec_type === 'video')).toBe(true);
+    expect(Math.abs(Number(vod.format.duration) - 20)).toBeLessThanOrEqual(1.5);
+    const thumbnail = await fetch(`${stack.edgeUrl}${recording.screenshot}`);
+    expect(thumbnail.headers.get('content-type')).toBe('image/jpeg');
+
+    const activities = (await stack.getStream(stream.streamId)).activities.map((a: any) => a.event);
+    expect(activities).toEqual([
+      'CREATED', 'ON_PUBLISH', 'RECORDING', 'ON_PUBLISH_DONE', 'ON_PUBLISH', 'RECORDING', 'ON_PUBLISH_DONE', 'STOPPED',
+      'RECORDING_READY', 'COMPLETED',
+    ]);
+    recorded = { stream, recording };
+  });
+
+  it('cuts clips from the recording: keyframe mode within one GOP, accurate mode within 0.1 s', async () => {
+    const { stream } = recorded;
+    const keyframe = (await stack.api('POST', `/live/streams/${stream.streamId}/clips`, { startTime: 3.3, endTime: 10.7, name: 'kf' })).body.data;
+    const accurate = (await stack.api('POST', `/live/streams/${stream.streamId}/clips`, { startTime: 3.3, endTime: 10.7, accurate: true })).body.data;
+    const kf = await readyClip(stream.streamId, keyframe.id);
+    const ac = await readyClip(stream.streamId, accurate.id);
+    // Keyframe mode: each edge moves to a keyframe at most one GOP (2 s) away from the request.
+    expect(Math.abs(kf.actualStartTime - 3.3)).toBeLessThanOrEqual(2);
+    expect(Math.abs(kf.actualEndTime - 10.7)).toBeLessThanOrEqual(2);
+    expect(Math.abs(kf.duration - (kf.actualEndTime - kf.actualStartTime))).toBeLessThanOrEqual(0.1);
+    expect(Math.abs(ac.duration - 7.4)).toBeLessThanOrEqual(0.1);
+
+    for (const clip of [kf, ac]) {
+      const mp4 = await downloadedDuration(`${stack.edgeUrl}${clip.mp4Url}`);
+      expect(Math.abs(mp4.duration - clip.duration)).toBeLessThanOrEqual(0.15);
+      const hls = await ffprobe(`${stack.edgeUrl}${clip.playbackUrl}`);
+      expect(hls.streams.some((s: any) => s.codec_type === 'video')).toBe(true);
+    }
+    expect(Math.abs((await downloadedDuration(`${stack.edgeUrl}${ac.mp4Url}`)).duration - 7.4)).toBeLessThanOrEqual(0.1);
+
+    const bad = await stack.api('POST', `/live/streams/${stream.streamId}/clips`, { startTime: 15, endTime: 40 });
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors[0].field).toBe('endTime');
+  });
+
+  it('cuts a clip while the stream is live, from the DVR window', async () => {
+    const stream = await stack.createStream();
+    start(stream.streamKey);
+    await stack.waitForStatus(stream.streamId, 'STREAMING');
+    await waitFor('8 s of media', async () => {
+      const sessions = (await stack.api('GET', `/live/streams/${stream.streamId}/sessions`)).body.data;
+      return (sessions[0]?.sourceSegmentsDuration ?? 0) >= 8 ? true : undefined;
+    }, 30_000);
+    const created = await stack.api('POST', `/live/streams/${stream.streamId}/clips`, { startTime: 1, endTime: 6, accurate: true });
+    expect(created.status).toBe(202);
+    const clip = await readyClip(stream.streamId, created.body.data.id);
+    expect(Math.abs(clip.duration - 5)).toBeLessThanOrEqual(0.1);
+    expect((await stack.getStream(stream.streamId)).activities.map((a: any) => a.event)).toContain('CLIP_READY');
+  });
+
+  it('an origin killed mid-recording finalizes the recording from disk when it starts again', async () => {
+    const stream = await stack.createStream({ record: true, reconnectWindow: 3 });
+    start(stream.streamKey);
+    await stack.waitForStatus(stream.streamId, 'RECORDING');
+    await waitFor('6 s recorded', async () => {
+      const sessions = (await stack.api('GET', `/live/streams/${stream.streamId}/sessions`)).body.data;
+      return (sessions[0]?.sourceSegmentsDuration ?? 0) >= 6 ? true : undefined;
+    }, 30_000);
+    await stack.stopOrigin('SIGKILL');
+    await Promise.all(publishers.splice(0).map((p) => p.kill()));
+    await stack.startOrigin();
+    const recording = await readyRecording(stream.streamId);
+    expect(recording.duration).toBeGreaterThanOrEqual(5);
+    const mp4 = await downloadedDuration(`${stack.edgeUrl}${recording.mp4Url}`);
+    expect(Math.abs(mp4.duration - recording.duration)).toBeLessThanOrEqual(1);
+    await stack.waitForStatus(stream.streamId, 'COMPLETED', 30_000);
+  });
+});
