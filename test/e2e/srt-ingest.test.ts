@@ -69,7 +69,7 @@ describe('SRT ingest', () => {
     await sendGarbage(stack.ports.srt, 3000);
     await waitFor('both playlists to keep growing', async () => {
       const now = [segments(await sourcePlaylist(a.streamId, liveA.currentSession.id)), segments(await sourcePlaylist(b.streamId, liveB.currentSession.id))];
-      return now[0]! >= before[0]! + 2 && now[1]! >= before[1]! + 2 ? true : undefined;
+      return now[0]! > before[0]! && now[1]! > before[1]! ? true : undefined;
     }, 15_000);
     for (const stream of [a, b]) {
       const after = await stack.getStream(stream.streamId);
@@ -110,7 +110,7 @@ describe('SRT ingest', () => {
     const first = start(stream.ingest.srt.url);
     const streaming = await stack.waitForStatus(stream.streamId, 'STREAMING');
     const sessionId = streaming.currentSession.id;
-    await waitFor('two segments', async () => (segments(await sourcePlaylist(stream.streamId, sessionId)) >= 2 ? true : undefined), 20_000);
+    await waitFor('a segment', async () => (segments(await sourcePlaylist(stream.streamId, sessionId)) >= 1 ? true : undefined), 20_000);
 
     await first.kill('SIGKILL'); // no SRT shutdown: the origin notices when the link goes silent
     await stack.waitForStatus(stream.streamId, 'DISCONNECTED', 15_000);

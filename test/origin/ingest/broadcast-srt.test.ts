@@ -15,7 +15,8 @@ import type { AuthorizeIngestResponse, OriginEvent } from '../../../shared/schem
 const run = promisify(execFile);
 const dirs: string[] = [];
 afterEach(async () => {
-  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+  // The broadcast may still be writing its session files: rm retries on ENOTEMPTY.
+  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 })));
 });
 
 const grant: AuthorizeIngestResponse = {
