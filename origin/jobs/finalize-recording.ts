@@ -4,12 +4,13 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { MEDIA_PLAYLIST } from '../pipeline/hls-command.ts';
+import { parameterSets, sameParameterSets, splitAnnexB } from './h264-params.ts';
 import { fileSize, linkOrCopy, makeWorkDir, moveInto, writeAtomic, writeVodMaster } from './job-files.ts';
 import type { VodVariantInput } from './job-files.ts';
-import { ffmpegOrThrow, probeMediaInfo } from './media-probe.ts';
+import { ffmpegOrThrow, probeMediaInfo, readAnnexB } from './media-probe.ts';
 import type { MediaInfo, ToolPaths } from './media-probe.ts';
 import { concatInputArgs, prepareConcat, ProbeCache } from './session-concat.ts';
-import { readSession } from './session-media.ts';
+import { periodsOf, readSession } from './session-media.ts';
 import type { DroppedSegment, SessionMedia, SessionRendition } from './session-media.ts';
 import { buildVodPlaylist, seconds } from './vod-playlist.ts';
 
@@ -46,6 +47,8 @@ export interface RecordingArtifacts {
   discontinuities: number;
   /** listed segments left out of the source rendition, and why (crash leftovers) */
   droppedSegments: DroppedSegment[];
+  /** what may not be right in the MP4 though it was made (the VOD HLS is not affected) */
+  warnings: string[];
 }
 
 export const VOD_DIR = 'vod';
@@ -76,6 +79,8 @@ export async function finalizeRecording(job: FinalizeRecordingJob): Promise<Reco
     const vodTmp = path.join(work.dir, VOD_DIR);
     await writeVod(session, vodTmp, mediaInfo);
 
+    const warnings = await parameterChanges(session.source, tools);
+
     const vodDir = path.join(job.outDir, VOD_DIR);
     await moveInto(vodTmp, vodDir);
     await moveInto(tmpMp4, mp4Path);
@@ -93,10 +98,30 @@ export async function finalizeRecording(job: FinalizeRecordingJob): Promise<Reco
       segments: source.segments.length,
       discontinuities: source.segments.filter((s) => s.discontinuity).length,
       droppedSegments: source.dropped,
+      warnings,
     };
   } finally {
     await work.remove();
   }
+}
+
+/**
+ * An encoder that comes back with other settings (another resolution, profile) changes the H.264
+ * parameter sets at the join. HLS players reset at the DISCONTINUITY; an MP4 has one avcC, the first
+ * run's, and only players that honour the in-band SPS/PPS show the later runs right. Said, not fixed:
+ * fixing means re-encoding the whole recording.
+ */
+async function parameterChanges(source: SessionRendition, tools: ToolPaths): Promise<string[]> {
+  const periods = periodsOf(source.segments);
+  if (periods.length < 2) return [];
+  const sets = await Promise.all(periods.map(async (p) => parameterSets(splitAnnexB(await readAnnexB(p[0]!.file, 1, tools)))));
+  const warnings: string[] = [];
+  sets.forEach((s, i) => {
+    if (i > 0 && !sameParameterSets(s, sets[0]!)) {
+      warnings.push(`the encoder's H.264 parameters changed at ${periods[i]![0]!.uri} (a reconnect); the MP4 header keeps the first ones`);
+    }
+  });
+  return warnings;
 }
 
 /** One JPEG frame at `at` seconds (input seeking decodes from the keyframe before it), at most `width` wide. */

@@ -10,7 +10,7 @@ import { finalizeRecording } from '../../../origin/jobs/finalize-recording.ts';
 import type { RecordingArtifacts } from '../../../origin/jobs/finalize-recording.ts';
 import { endSession } from '../../../origin/pipeline/live-transcode.ts';
 import { parseMasterPlaylist, parseMediaPlaylist, validateMasterPlaylist } from '../../../origin/pipeline/playlists.ts';
-import { decodeErrors, encodeInput, ffprobeJson, liveSession, packets, topLevelBoxes } from './session-fixture.ts';
+import { copiedSession, decodeErrors, encodeInput, ffprobeJson, liveSession, packets, topLevelBoxes } from './session-fixture.ts';
 
 let tmp: string;
 let liveDir: string;
@@ -43,6 +43,7 @@ describe('finalizeRecording: a finished session with a reconnect', () => {
     expect(rec.segments).toBe(10);
     expect(rec.discontinuities).toBe(1);
     expect(rec.droppedSegments).toEqual([]);
+    expect(rec.warnings).toEqual([]);
     expect(rec.timelineDuration).toBeCloseTo(20, 1);
     expect(finalizeMs).toBeLessThan(15_000);
   });
@@ -201,5 +202,19 @@ describe('finalizeRecording with B-frames (OBS-like x264 veryfast, CBR)', () => 
     const steps = pts.slice(1).map((t, i) => t - pts[i]!);
     expect(Math.min(...steps)).toBeGreaterThan(0.03);
     expect(Math.max(...steps)).toBeLessThan(0.1);
+  });
+});
+
+describe('finalizeRecording when the encoder comes back with other settings', () => {
+  it('still makes the MP4 and says the header only describes the first run', async () => {
+    const dir = path.join(tmp, 'changed');
+    const [a, b] = [path.join(tmp, 'ch-a.ts'), path.join(tmp, 'ch-b.ts')];
+    await Promise.all([encodeInput(a, { seconds: 4 }), encodeInput(b, { seconds: 4, size: '640x360' })]);
+    await copiedSession(dir, a);
+    await copiedSession(dir, b, { append: true });
+    const r = await finalizeRecording({ sessionDir: dir, outDir: path.join(tmp, 'rec-changed') });
+    expect(r.discontinuities).toBe(1);
+    expect(r.warnings).toEqual([expect.stringMatching(/parameters changed at seg_00002\.ts/)]);
+    expect(await decodeErrors(r.mp4Path)).toBe('');
   });
 });

@@ -19,6 +19,8 @@ export interface EncoderOptions {
   gop?: number;
   /** strip SEI NAL units, so the stream no longer says it comes from x264 */
   stripSei?: boolean;
+  /** default 854x480 */
+  size?: string;
 }
 
 /** What an encoder sends: testsrc2 854x480 at 30 fps with a 440 Hz tone, H.264 + AAC in MPEG-TS. */
@@ -26,7 +28,7 @@ export async function encodeInput(file: string, o: EncoderOptions): Promise<void
   const gop = String(o.gop ?? 60);
   const args = [
     '-hide_banner', '-loglevel', 'error', '-y',
-    '-f', 'lavfi', '-i', 'testsrc2=size=854x480:rate=30',
+    '-f', 'lavfi', '-i', `testsrc2=size=${o.size ?? '854x480'}:rate=30`,
     '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
     '-t', String(o.seconds),
     '-c:v', 'libx264', '-preset', o.preset ?? 'ultrafast', '-g', gop, '-keyint_min', gop, '-pix_fmt', 'yuv420p',
@@ -56,13 +58,16 @@ export async function liveSession(dir: string, inputs: readonly string[], o: { e
   if (o.end) await endSession(dir);
 }
 
-/** A one-rendition session straight from ffmpeg's HLS muxer (copy): quick, for source variants. */
-export async function copiedSession(dir: string, input: string): Promise<void> {
+/**
+ * A one-rendition session straight from ffmpeg's HLS muxer (copy): quick, for source variants. With
+ * `append`, the input continues an existing session after a reconnect (append_list, as the origin does).
+ */
+export async function copiedSession(dir: string, input: string, o: { append?: boolean } = {}): Promise<void> {
   await mkdir(path.join(dir, 'source'), { recursive: true });
   await run('ffmpeg', [
     '-hide_banner', '-loglevel', 'error', '-y', '-i', input, '-map', '0:v', '-map', '0:a', '-c', 'copy',
     '-f', 'hls', '-hls_time', '2', '-hls_list_size', '0', '-hls_playlist_type', 'event', '-hls_segment_type', 'mpegts',
-    '-hls_flags', 'independent_segments+temp_file',
+    '-hls_flags', `independent_segments+temp_file+omit_endlist${o.append ? '+append_list' : ''}`,
     '-hls_segment_filename', path.join(dir, 'source', 'seg_%05d.ts'), path.join(dir, 'source', 'index.m3u8'),
   ]);
 }
