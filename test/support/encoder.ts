@@ -17,18 +17,20 @@ export interface PublishOptions {
   rate?: number;
   /** Extra output options, e.g. for SRT. */
   format?: 'flv' | 'mpegts';
+  /** Video bitrate, default 800k. */
+  videoBitrate?: string;
 }
 
 /** Publishes a `-re` lavfi test pattern with a tone: H.264 with a 2 s GOP and AAC, like OBS defaults. */
 export function publish(url: string, options: PublishOptions = {}): Publisher {
-  const { seconds = 600, size = '640x360', rate = 30, format = 'flv' } = options;
+  const { seconds = 600, size = '640x360', rate = 30, format = 'flv', videoBitrate = '800k' } = options;
   const args = [
     '-hide_banner', '-loglevel', 'warning', '-nostdin',
     '-re', '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=${rate}`,
     '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
     '-t', String(seconds),
     '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', String(rate * 2), '-keyint_min', String(rate * 2),
-    '-pix_fmt', 'yuv420p', '-b:v', '800k',
+    '-pix_fmt', 'yuv420p', '-b:v', videoBitrate,
     '-c:a', 'aac', '-b:a', '96k',
     '-f', format, url,
   ];
