@@ -601,26 +601,37 @@ export class StreamObject extends DurableObject<Env> {
     protocol: IngestProtocol;
     originId: string;
     originUrl: string;
+    /** Only ask: the verdict and connection settings, with no transition (SRT, before its handshake completes). */
+    check?: boolean;
   }): Promise<AuthorizeResult> {
     const doc = this.load();
     if (!doc || doc.keyHash !== request.keyHash) {
       return { ok: false, refusal: 'unknown_stream_key', detail: 'no stream has this key' };
     }
-    const result = await this.apply(doc, {
+    const input: LifecycleInput = {
       type: 'publish',
       at: Date.now(),
       newSessionId: newId('ses', 16),
       originId: request.originId,
       originUrl: request.originUrl,
-    });
-    if (!result.ok) return result;
-    const { settings, lifecycle } = result.doc;
+    };
+    let granted: { doc: StreamDocument; resumed: boolean };
+    if (request.check) {
+      const verdict = transition(doc.lifecycle, input);
+      if (!verdict.ok) return verdict;
+      granted = { doc: { ...doc, lifecycle: verdict.state }, resumed: verdict.resumed ?? false };
+    } else {
+      const result = await this.apply(doc, input);
+      if (!result.ok) return result;
+      granted = result;
+    }
+    const { settings, lifecycle } = granted.doc;
     return {
       ok: true,
       grant: {
         streamId: doc.streamId,
         sessionId: lifecycle.session!.id,
-        resume: result.resumed,
+        resume: granted.resumed,
         profiles: settings.profiles,
         maxResolution: settings.maxResolution,
         record: settings.record,

@@ -42,12 +42,14 @@ internalRoutes.openapi(
           protocol: request.protocol,
           originId: request.originId,
           originUrl: request.originUrl,
+          check: request.check ?? false,
         })
       : ({ ok: false, refusal: 'unknown_stream_key', detail: 'no stream has this key' } as const);
     log('ingest_authorize', {
       streamId: row?.stream_id ?? null,
       protocol: request.protocol,
       originId: request.originId,
+      check: request.check ?? false,
       outcome: result.ok ? (result.grant.resume ? 'resumed' : 'accepted') : result.refusal,
     });
     if (!result.ok) {

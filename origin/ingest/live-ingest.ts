@@ -5,7 +5,7 @@ import type { EventOutbox } from '../event-outbox.ts';
 import type { TranscodePool } from '../pipeline/transcode-pool.ts';
 import { endSession } from '../pipeline/live-transcode.ts';
 import type { OriginMetrics } from '../metrics.ts';
-import type { IngestProtocol } from '../../shared/schemas/internal.ts';
+import type { AuthorizeIngestResponse, IngestProtocol } from '../../shared/schemas/internal.ts';
 import { Broadcast } from './broadcast.ts';
 import { sessionDir, unfinishedRecordings, type SessionManifest } from './session-manifest.ts';
 import { log, logWarn } from '../log.ts';
@@ -28,6 +28,8 @@ export interface LiveIngestDeps {
   onRecordedSessionOver: (session: SessionManifest) => void;
 }
 
+export type Check = { ok: true; grant: AuthorizeIngestResponse } | { ok: false; reason: string; detail: string };
+
 export type Admission =
   | { ok: true; broadcast: Broadcast }
   | { ok: false; reason: string; detail: string };
@@ -41,6 +43,31 @@ export class LiveIngest {
 
   get liveCount(): number {
     return this.broadcasts.size;
+  }
+
+  /**
+   * Would this encoder be admitted? Asks the edge without publishing, for the connection settings a protocol needs
+   * before its handshake ends (SRT's passphrase and latency). The real admission follows once the handshake has.
+   */
+  async check(request: { streamKey: string; protocol: IngestProtocol; remoteAddress: string }): Promise<Check> {
+    const { pool } = this.deps;
+    if (pool.running + this.reserved >= pool.capacity) {
+      return this.refuse('origin_at_capacity', `all ${pool.capacity} transcode slots are busy`);
+    }
+    try {
+      const verdict = await this.deps.edge.authorize({
+        streamKey: request.streamKey,
+        protocol: request.protocol,
+        originId: this.deps.originId,
+        originUrl: this.deps.publicUrl,
+        remoteAddress: request.remoteAddress,
+        check: true,
+      });
+      return verdict.ok ? { ok: true, grant: verdict.grant } : this.refuse(verdict.reason, verdict.detail);
+    } catch (error) {
+      logWarn('authorize_failed', { error: String(error) });
+      return this.refuse('edge_unavailable', 'the control plane could not be reached');
+    }
   }
 
   /** Decides whether an encoder may publish; on yes the Broadcast exists and the caller feeds it media. */
@@ -151,7 +178,7 @@ export class LiveIngest {
     await Promise.all([...this.broadcasts.values()].map((b) => b.finished));
   }
 
-  private refuse(reason: string, detail: string): Admission {
+  private refuse(reason: string, detail: string): { ok: false; reason: string; detail: string } {
     this.deps.metrics.publishRefusals.inc({ reason });
     log('publish_refused', { reason });
     return { ok: false, reason, detail };

@@ -6,8 +6,11 @@ import type { ListenOptions } from '../srt/native.ts';
 import { parseStreamId } from '../srt/streamid.ts';
 import { linkIssues } from '../srt/link-health.ts';
 import type { LiveIngest } from './live-ingest.ts';
+import type { Broadcast } from './broadcast.ts';
 import { logger } from '../log.ts';
 
+/** Media arriving while the edge confirms the publish is held, up to this much. */
+const MAX_EARLY_BYTES = 4 * 1024 * 1024;
 /** When a grant carries no latency of its own. */
 const DEFAULT_LATENCY_MS = 120;
 
@@ -46,26 +49,47 @@ export async function startSrtIngest(ingest: LiveIngest, options: SrtIngestOptio
     if (!parsed.ok) {
       return { reject: parsed.refusal === 'unsupported_mode' ? SrtReject.BAD_MODE : SrtReject.BAD_REQUEST, reason: parsed.detail };
     }
-    const admission = await ingest.admit(
-      { streamKey: parsed.streamKey, protocol: 'srt', remoteAddress: caller.remoteAddress },
-      (reason) => server?.drop(caller.socketId, reason),
-    );
-    if (!admission.ok) return { reject: rejectReasonFor(admission.reason), reason: `${admission.reason}: ${admission.detail}` };
-    const { broadcast } = admission;
-    const { srtPassphrase, srtLatency } = broadcast.grant;
+    const request = { streamKey: parsed.streamKey, protocol: 'srt' as const, remoteAddress: caller.remoteAddress };
+    // Only ask now: a caller with the right key but a wrong passphrase must not make the stream live.
+    const check = await ingest.check(request);
+    if (!check.ok) return { reject: rejectReasonFor(check.reason), reason: `${check.reason}: ${check.detail}` };
+    const { srtPassphrase, srtLatency } = check.grant;
     if (!srtPassphrase) {
       // Every stream has an srtSecret; accepting without one would let the key alone publish over SRT.
-      ingest.released(broadcast, 'the edge granted SRT without a passphrase');
       return { reject: SrtReject.INTERNAL, reason: 'no passphrase in the grant' };
     }
+    let broadcast: Broadcast | null = null;
+    let closed = false;
+    let early: Uint8Array[] = [];
+    let earlyBytes = 0;
     return {
       accept: {
         passphrase: srtPassphrase,
         latencyMs: srtLatency > 0 ? srtLatency : DEFAULT_LATENCY_MS,
-        data: (chunk) => broadcast.pushBytes(chunk),
-        link: (sample) => broadcast.reportLinkHealth(linkIssues(sample)),
-        // Also when the handshake failed after the grant (wrong passphrase): the edge has counted a publish.
-        closed: (reason) => ingest.released(broadcast, reason),
+        // The handshake is complete (so the passphrase was right): now the stream goes live.
+        connected: () => {
+          void ingest.admit(request, (reason) => server?.drop(caller.socketId, reason)).then((admission) => {
+            if (!admission.ok) {
+              server?.drop(caller.socketId, `${admission.reason}: ${admission.detail}`);
+              return;
+            }
+            broadcast = admission.broadcast;
+            for (const chunk of early) broadcast.pushBytes(chunk);
+            early = [];
+            if (closed) ingest.released(broadcast, 'caller left during admission');
+          });
+        },
+        data: (chunk) => {
+          if (broadcast) return broadcast.pushBytes(chunk);
+          earlyBytes += chunk.byteLength;
+          if (earlyBytes > MAX_EARLY_BYTES) server?.drop(caller.socketId, 'too much media before admission');
+          else early.push(chunk);
+        },
+        link: (sample) => broadcast?.reportLinkHealth(linkIssues(sample)),
+        closed: (reason) => {
+          closed = true;
+          if (broadcast) ingest.released(broadcast, reason);
+        },
       },
     };
   };

@@ -14,6 +14,11 @@ export const AuthorizeIngestRequest = z
     /** Base URL the edge uses to fetch live HLS from, and to send commands to, this origin. */
     originUrl: z.string().url(),
     remoteAddress: z.string().max(100).optional(),
+    /**
+     * Ask without publishing: the verdict and connection settings, no transition. SRT needs the passphrase before
+     * its handshake completes, and only a completed handshake (right passphrase) may make the stream live.
+     */
+    check: z.boolean().optional(),
   })
   .strict();
 export type AuthorizeIngestRequest = z.infer<typeof AuthorizeIngestRequest>;

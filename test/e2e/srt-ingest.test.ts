@@ -100,8 +100,11 @@ describe('SRT ingest', () => {
     expect(await refusals('stream_disabled')).toBe(disabledBefore + 1);
     expect(await refusals('already_live')).toBe(liveBefore + 1);
     expect(second.output()).toMatch(/Input\/output error|Connection/i);
-    // The one already publishing is untouched.
+    // The one already publishing is untouched, and a wrong passphrase never made its stream live.
     expect((await stack.getStream(live.streamId)).status).toBe('STREAMING');
+    const untouched = await stack.getStream(victim.streamId);
+    expect(untouched.status).toBe('NOT_STARTED');
+    expect(untouched.activities.map((a: any) => a.event)).toEqual(['CREATED']);
     await Promise.all(publishers.map((p) => p.kill('SIGTERM')));
   });
 

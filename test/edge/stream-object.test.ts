@@ -266,3 +266,16 @@ describe('webhook events', () => {
     expect(JSON.stringify(received)).not.toContain(stream.srtSecret);
   });
 });
+
+describe('authorize checks', () => {
+  it('a check answers with the passphrase and changes nothing; refusals are the same as for a publish', async () => {
+    const stream = await createStream(ws);
+    const check = await signedCall('/internal/ingest/authorize', { streamKey: stream.streamKey, protocol: 'srt', check: true, ...ORIGIN });
+    expect(check.status).toBe(200);
+    expect((await json(check)).srtPassphrase).toBe(stream.srtSecret);
+    expect(await events(stream.streamId)).toEqual(['CREATED']);
+    await authorize(stream.streamKey, 'srt');
+    const busy = await signedCall('/internal/ingest/authorize', { streamKey: stream.streamKey, protocol: 'srt', check: true, ...ORIGIN });
+    expect(await refusal(busy)).toBe('already_live');
+  });
+});
