@@ -26,8 +26,8 @@ import type {
   RecordingArtifacts,
 } from '../shared/schemas/internal.ts';
 import type { WebhookEvent } from '../shared/schemas/webhook-event.ts';
+import { validateClipRange } from '../shared/clip-range.ts';
 import {
-  validateClipRange,
   type Session,
   type Recording,
   type Clip,
@@ -534,7 +534,8 @@ export class StreamObject extends DurableObject<Env> {
     const recording = this.recordingRow('session_id', session.id);
     const recorded = recording?.status === 'ready' && recording.artifacts ? (JSON.parse(recording.artifacts) as RecordingArtifacts).duration : null;
     const live = session.stats ? (JSON.parse(session.stats) as SessionStats).sourceSegmentsDuration : 0;
-    const problem = validateClipRange(request, recorded ?? live);
+    // Live stats trail the media by up to one report, so a live range may reach a little past them.
+    const problem = validateClipRange({ ...request, available: recorded ?? live, tolerance: recorded === null ? 2 : 0.001 });
     if (problem) return { ok: false, code: 'invalid', field: problem.field, detail: problem.message };
 
     const now = Date.now();

@@ -75,8 +75,6 @@ export const Recording = z
   .openapi('Recording');
 export type Recording = z.infer<typeof Recording>;
 
-export const MAX_CLIP_SECONDS = 300;
-
 export const CreateClipRequest = z
   .object({
     startTime: z.number().min(0).openapi({ description: 'seconds on the session timeline' }),
@@ -123,18 +121,3 @@ export const LivestreamIdParam = z.object({
 });
 export const SessionsQuery = z.object({ record: z.enum(['0', '1']).optional() }).strict();
 export const RecordingsQuery = ListQuery;
-
-/** Where a clip's range falls short, as a field and a message for a 400; null when it is fine. */
-export function validateClipRange(request: { startTime: number; endTime: number }, availableSeconds: number): { field: string; message: string } | null {
-  if (request.endTime <= request.startTime) return { field: 'endTime', message: 'must be greater than startTime' };
-  if (request.endTime - request.startTime > MAX_CLIP_SECONDS) {
-    return { field: 'endTime', message: `a clip is at most ${MAX_CLIP_SECONDS} s long` };
-  }
-  if (request.startTime >= availableSeconds) {
-    return { field: 'startTime', message: `the session has ${availableSeconds.toFixed(1)} s of media` };
-  }
-  if (request.endTime > availableSeconds + 0.5) {
-    return { field: 'endTime', message: `beyond the ${availableSeconds.toFixed(1)} s of media that exist` };
-  }
-  return null;
-}
