@@ -18,3 +18,31 @@ export function decodeCursor(cursor: string): { createdAt: string; id: string } 
     errors: [{ field: 'cursor', message: 'not a cursor this API issued' }],
   });
 }
+
+/**
+ * One page of a keyset-paginated D1 list, newest first by (created_at, id): `limit` rows after the cursor, and the
+ * cursor of the next page when there is one. `where` and `params` add the list's own filters.
+ */
+export async function keysetPage<Row extends { created_at: string; id: string }>(
+  db: D1Database,
+  query: { select: string; from: string; where: string[]; params: unknown[] },
+  limit: number,
+  cursor: string | undefined,
+): Promise<{ rows: Row[]; nextCursor: string | null }> {
+  const where = [...query.where];
+  const params = [...query.params];
+  if (cursor) {
+    const after = decodeCursor(cursor);
+    where.push('(created_at < ? OR (created_at = ? AND id < ?))');
+    params.push(after.createdAt, after.createdAt, after.id);
+  }
+  const { results } = await db
+    .prepare(
+      `SELECT ${query.select} FROM ${query.from} WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT ?`,
+    )
+    .bind(...params, limit + 1)
+    .all<Row>();
+  const rows = results.slice(0, limit);
+  const last = rows[rows.length - 1];
+  return { rows, nextCursor: results.length > limit && last ? encodeCursor(last.created_at, last.id) : null };
+}

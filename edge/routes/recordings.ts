@@ -7,7 +7,7 @@ import type { StreamObject } from '../stream-object.ts';
 import { validationHook } from '../middleware/errors.ts';
 import { streamObject } from '../streams.ts';
 import { ApiError, notFound } from '../problem.ts';
-import { decodeCursor, encodeCursor } from '../pagination.ts';
+import { decodeCursor, encodeCursor, keysetPage } from '../pagination.ts';
 import { Problem, single, list, ListQuery } from '../../shared/schemas/common.ts';
 import { StreamIdParam } from '../../shared/schemas/live-stream.ts';
 import {
@@ -48,23 +48,17 @@ recordingRoutes.openapi(
 
 /** A page of recordings from the D1 index (newest first), each read from its stream's object. */
 async function recordingPage(c: Context<AppEnv>, filter: { streamId?: string }, limit: number, cursor?: string) {
-  const after = cursor ? decodeCursor(cursor) : null;
-  const where = ['workspace_id = ?'];
-  const params: unknown[] = [c.get('workspaceId')];
-  if (filter.streamId) {
-    where.push('stream_id = ?');
-    params.push(filter.streamId);
-  }
-  if (after) {
-    where.push('(created_at < ? OR (created_at = ? AND id < ?))');
-    params.push(after.createdAt, after.createdAt, after.id);
-  }
-  const { results } = await c.env.DB.prepare(
-    `SELECT id, stream_id, created_at FROM recordings WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT ?`,
-  )
-    .bind(...params, limit + 1)
-    .all<{ id: string; stream_id: string; created_at: string }>();
-  const page = results.slice(0, limit);
+  const { rows: page, nextCursor } = await keysetPage<{ id: string; stream_id: string; created_at: string }>(
+    c.env.DB,
+    {
+      select: 'id, stream_id, created_at',
+      from: 'recordings',
+      where: filter.streamId ? ['workspace_id = ?', 'stream_id = ?'] : ['workspace_id = ?'],
+      params: filter.streamId ? [c.get('workspaceId'), filter.streamId] : [c.get('workspaceId')],
+    },
+    limit,
+    cursor,
+  );
   const byStream = new Map<string, string[]>();
   for (const row of page) byStream.set(row.stream_id, [...(byStream.get(row.stream_id) ?? []), row.id]);
   const found = new Map<string, Recording>();
@@ -75,10 +69,9 @@ async function recordingPage(c: Context<AppEnv>, filter: { streamId?: string }, 
       }
     }),
   );
-  const last = page[page.length - 1];
   return {
     data: page.map((row) => found.get(row.id)).filter((r): r is Recording => r !== undefined),
-    pagination: { nextCursor: results.length > limit && last ? encodeCursor(last.created_at, last.id) : null },
+    pagination: { nextCursor },
   };
 }
 

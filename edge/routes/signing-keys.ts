@@ -8,7 +8,7 @@ import { notFound } from '../problem.ts';
 import { Problem, single, list } from '../../shared/schemas/common.ts';
 import { SigningKey, ListSigningKeysQuery, SigningKeyIdParam } from '../../shared/schemas/signing-keys.ts';
 import { newId } from '../../shared/identifiers.ts';
-import { decodeCursor, encodeCursor } from '../pagination.ts';
+import { keysetPage } from '../pagination.ts';
 import { PLAYBACK_TOKEN_ALGORITHM } from '../playback-token.ts';
 
 export const signingKeyRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -80,23 +80,13 @@ signingKeyRoutes.openapi(
   }),
   async (c) => {
     const { limit, cursor } = c.req.valid('query');
-    const after = cursor ? decodeCursor(cursor) : null;
-    const { results } = await c.env.DB.prepare(
-      `SELECT * FROM signing_keys WHERE workspace_id = ?1
-       AND (?2 IS NULL OR created_at < ?2 OR (created_at = ?2 AND id < ?3))
-       ORDER BY created_at DESC, id DESC LIMIT ?4`,
-    )
-      .bind(c.get('workspaceId'), after?.createdAt ?? null, after?.id ?? null, limit + 1)
-      .all<SigningKeyRow>();
-    const page = results.slice(0, limit);
-    const last = page[page.length - 1];
-    return c.json(
-      {
-        data: page.map(view),
-        pagination: { nextCursor: results.length > limit && last ? encodeCursor(last.created_at, last.id) : null },
-      },
-      200,
+    const page = await keysetPage<SigningKeyRow>(
+      c.env.DB,
+      { select: '*', from: 'signing_keys', where: ['workspace_id = ?'], params: [c.get('workspaceId')] },
+      limit,
+      cursor,
     );
+    return c.json({ data: page.rows.map(view), pagination: { nextCursor: page.nextCursor } }, 200);
   },
 );
 

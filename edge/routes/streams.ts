@@ -14,7 +14,7 @@ import {
   StreamIdParam,
 } from '../../shared/schemas/live-stream.ts';
 import { newId, newStreamKey, newSrtSecret, newPlaybackId, sha256Hex } from '../../shared/identifiers.ts';
-import { decodeCursor, encodeCursor } from '../pagination.ts';
+import { keysetPage } from '../pagination.ts';
 
 export const streamRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
@@ -86,31 +86,24 @@ streamRoutes.openapi(
   }),
   async (c) => {
     const { limit, cursor, status } = c.req.valid('query');
-    const after = cursor ? decodeCursor(cursor) : null;
-    const where = ['workspace_id = ?'];
-    const params: unknown[] = [c.get('workspaceId')];
-    if (status) {
-      where.push('status = ?');
-      params.push(status);
-    }
-    if (after) {
-      where.push('(created_at < ? OR (created_at = ? AND id < ?))');
-      params.push(after.createdAt, after.createdAt, after.id);
-    }
-    const { results } = await c.env.DB.prepare(
-      `SELECT id, created_at FROM streams WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT ?`,
-    )
-      .bind(...params, limit + 1)
-      .all<{ id: string; created_at: string }>();
-    const page = results.slice(0, limit);
-    const streams = await Promise.all(page.map((row) => streamObject(c.env, row.id).get(c.get('workspaceId'))));
-    const last = page[page.length - 1];
+    const page = await keysetPage<{ id: string; created_at: string }>(
+      c.env.DB,
+      {
+        select: 'id, created_at',
+        from: 'streams',
+        where: status ? ['workspace_id = ?', 'status = ?'] : ['workspace_id = ?'],
+        params: status ? [c.get('workspaceId'), status] : [c.get('workspaceId')],
+      },
+      limit,
+      cursor,
+    );
+    const streams = await Promise.all(page.rows.map((row) => streamObject(c.env, row.id).get(c.get('workspaceId'))));
     return c.json(
       {
         data: (streams as (LiveStream | null)[])
           .filter((s): s is LiveStream => s !== null)
           .map(({ activities: _a, ...s }) => s),
-        pagination: { nextCursor: results.length > limit && last ? encodeCursor(last.created_at, last.id) : null },
+        pagination: { nextCursor: page.nextCursor },
       },
       200,
     );

@@ -19,7 +19,7 @@ import {
   type WebhookPing,
 } from '../../shared/schemas/webhooks.ts';
 import { newId } from '../../shared/identifiers.ts';
-import { decodeCursor, encodeCursor } from '../pagination.ts';
+import { decodeCursor, encodeCursor, keysetPage } from '../pagination.ts';
 import { checkEndpointUrl, loopbackHttpAllowed } from '../webhooks/endpoint-rules.ts';
 import { newWebhookSecret } from '../webhooks/signing.ts';
 import { attemptsOf, deliveryView, findEndpoint, webhookView, type DeliveryRow, type EndpointRow } from '../webhooks/store.ts';
@@ -117,23 +117,13 @@ webhookRoutes.openapi(
   }),
   async (c) => {
     const { limit, cursor } = c.req.valid('query');
-    const after = cursor ? decodeCursor(cursor) : null;
-    const { results } = await c.env.DB.prepare(
-      `SELECT * FROM webhook_endpoints WHERE workspace_id = ?1
-       AND (?2 IS NULL OR created_at < ?2 OR (created_at = ?2 AND id < ?3))
-       ORDER BY created_at DESC, id DESC LIMIT ?4`,
-    )
-      .bind(c.get('workspaceId'), after?.createdAt ?? null, after?.id ?? null, limit + 1)
-      .all<EndpointRow>();
-    const page = results.slice(0, limit);
-    const last = page[page.length - 1];
-    return c.json(
-      {
-        data: page.map(webhookView),
-        pagination: { nextCursor: results.length > limit && last ? encodeCursor(last.created_at, last.id) : null },
-      },
-      200,
+    const page = await keysetPage<EndpointRow>(
+      c.env.DB,
+      { select: '*', from: 'webhook_endpoints', where: ['workspace_id = ?'], params: [c.get('workspaceId')] },
+      limit,
+      cursor,
     );
+    return c.json({ data: page.rows.map(webhookView), pagination: { nextCursor: page.nextCursor } }, 200);
   },
 );
 

@@ -96,6 +96,7 @@ async function main(): Promise<void> {
   process.env.WRANGLER_SEND_METRICS = 'false';
   process.env.WRANGLER_HIDE_BANNER = 'true';
   process.env.XDG_CONFIG_HOME ??= path.join(root, '.xdg');
+  process.env.WRANGLER_LOG_PATH ??= path.join(resultsDir, 'wrangler-logs');
   const requirements = spawnSync('bash', [path.join(root, 'scripts/bench/requirements.sh')], { stdio: 'inherit' });
   if (requirements.status !== 0) console.error('[bench] could not install wrk/nginx; the HLS serving figure will fail');
 
