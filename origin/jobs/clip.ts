@@ -33,7 +33,6 @@ const CLIP_RENDITION = 'source';
 const EPS = 0.0005;
 
 
-const fmt = (n: number): string => String(Math.round(n * 1000) / 1000);
 
 export interface CutClipJob extends ToolPaths {
   sessionDir: string;
