@@ -9,28 +9,21 @@ import { PassThrough } from 'node:stream';
 import { runFfmpeg } from './ffmpeg.ts';
 import type { FfmpegExit, FfmpegRun } from './ffmpeg.ts';
 import { buildHlsCommand, commandArgs, MASTER_PLAYLIST, MEDIA_PLAYLIST, mediaPlaylistPath, renditionDir } from './hls-command.ts';
-import type { InputFormat, X264Preset } from './hls-command.ts';
+import type { HlsCommandOptions } from './hls-command.ts';
 import { DEFAULT_SEGMENT_SECONDS } from './ladder.ts';
 import type { Rendition } from './ladder.ts';
 import { appendEndList, buildMasterPlaylist, expectedAvc1, parseMediaPlaylist, probeTsCodecs } from './playlists.ts';
 import type { Variant } from './playlists.ts';
 
-export interface LiveTranscodeJob {
+/** The ffmpeg command's options, plus how this run is supervised. */
+export interface LiveTranscodeJob extends Omit<HlsCommandOptions, 'analyzeSeconds'> {
   /** for logs and events only */
   sessionId?: string;
-  input: InputFormat;
-  /** absolute folder of the session's HLS (master.m3u8 and one folder per rendition) */
-  outDir: string;
-  renditions: readonly Rendition[];
   /**
    * Same session after the encoder dropped: keep the ladder stored with the session. Playlists found in
    * outDir are always continued, never overwritten, so a new session needs a new folder.
    */
   resume?: boolean;
-  hasAudio?: boolean;
-  sourceAudio?: 'copy' | 'aac';
-  segmentSeconds?: number;
-  preset?: X264Preset;
   /** input bytes not yet taken by ffmpeg before the stream is dropped; default 32 MiB */
   maxBacklogBytes?: number;
   /** SIGINT → SIGKILL delay on stop; default 5 s */
