@@ -1,6 +1,6 @@
 // SRT ingest's wiring with a stand-in LiveIngest: streamid parsing, refusals mapped to reject reasons as a caller
-// receives them, the grant's passphrase and latency on the connection, and an accepted caller's media, link
-// health and end reaching its broadcast.
+// receives them, the checked grant's passphrase and latency on the connection, admission only once the handshake is
+// complete, and an accepted caller's media, link health and end reaching its broadcast.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { startSrtIngest, rejectReasonFor } from '../../../origin/ingest/srt-ingest.ts';
 import type { LiveIngest } from '../../../origin/ingest/live-ingest.ts';
@@ -29,6 +29,12 @@ const admitted: {
 let refusal: string | null = null;
 
 const ingest = {
+  // Before the handshake: the verdict and the connection settings, nothing admitted yet.
+  async check() {
+    if (refusal) return { ok: false, reason: refusal, detail: 'test' };
+    return { ok: true, grant: { srtPassphrase: PASSPHRASE, srtLatency: 300 } };
+  },
+  // After the handshake: the publish itself.
   async admit(request: { streamKey: string; protocol: string; remoteAddress: string }, disconnect: (reason: string) => void) {
     if (refusal) return { ok: false, reason: refusal, detail: 'test' };
     const broadcast: FakeBroadcast = {
@@ -126,5 +132,15 @@ describe('SRT ingest', () => {
     } finally {
       await encoder.kill();
     }
+  });
+});
+
+describe('SRT ingest, wrong passphrase', () => {
+  it('admits nothing when the handshake fails', async () => {
+    admitted.length = 0;
+    const url = `srt://127.0.0.1:${server.port}?streamid=${KEY}&passphrase=not-the-passphrase-000`;
+    const encoder = publish(url, { format: 'mpegts', seconds: 2, size: '320x180' });
+    expect(await encoder.exited).not.toBe(0);
+    expect(admitted).toHaveLength(0);
   });
 });
