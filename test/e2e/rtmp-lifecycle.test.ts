@@ -33,7 +33,7 @@ async function playlistOf(stream: any, rendition = 'source'): Promise<string> {
 }
 
 describe('refusals start no transcode', () => {
-  it('refuses a wrong key, a reset key, a disabled stream and a second publisher', async () => {
+  it('refuses a wrong key, a reset key, a disabled stream, a second publisher and a publish beyond capacity', async () => {
     const before = await stack.originMetric('riverhead_transcodes_started_total');
 
     const wrong = start(rtmpUrl('sk_wrong_key_000000000000000000000'));
@@ -62,6 +62,16 @@ describe('refusals start no transcode', () => {
     expect(await stack.originMetric('riverhead_publish_refusals_total', { reason: 'already_live' })).toBe(1);
     expect(await stack.originMetric('riverhead_publish_refusals_total', { reason: 'unknown_stream_key' })).toBe(2);
     expect(await stack.originMetric('riverhead_publish_refusals_total', { reason: 'stream_disabled' })).toBe(1);
+
+    // The origin runs 2 live transcodes at most: a third publisher is refused, and its stream never goes live.
+    const other = await stack.createStream();
+    start(rtmpUrl(other.streamKey));
+    await stack.waitForStatus(other.streamId, 'STREAMING');
+    const third = await stack.createStream();
+    const beyond = start(rtmpUrl(third.streamKey));
+    expect(await beyond.exited).not.toBe(0);
+    expect(await stack.originMetric('riverhead_publish_refusals_total', { reason: 'origin_at_capacity' })).toBe(1);
+    expect((await stack.getStream(third.streamId)).status).toBe('NOT_STARTED');
   });
 });
 
