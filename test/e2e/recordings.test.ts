@@ -6,21 +6,16 @@ import { writeFile, mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { startStack, waitFor, type Stack } from '../support/stack.ts';
-import { publish, ffprobe, type Publisher } from '../support/encoder.ts';
+import { ffprobe, Publishers } from '../support/encoder.ts';
 
 let stack: Stack;
-const publishers: Publisher[] = [];
-const start = (key: string, seconds?: number) => {
-  const publisher = publish(`rtmp://127.0.0.1:${stack.ports.rtmp}/live/${key}`, { size: '854x480', seconds });
-  publishers.push(publisher);
-  return publisher;
-};
+const publishers = new Publishers({ size: '854x480' });
+const start = (key: string, seconds?: number) =>
+  publishers.start(`rtmp://127.0.0.1:${stack.ports.rtmp}/live/${key}`, seconds ? { seconds } : {});
 beforeAll(async () => {
   stack = await startStack();
 });
-afterEach(async () => {
-  await Promise.all(publishers.splice(0).map((p) => p.kill()));
-});
+afterEach(() => publishers.stopAll());
 afterAll(async () => {
   await stack?.stop();
 });
@@ -153,7 +148,7 @@ describe('recordings and clips', () => {
       return (sessions[0]?.sourceSegmentsDuration ?? 0) >= 6 ? true : undefined;
     }, 30_000);
     await stack.stopOrigin('SIGKILL');
-    await Promise.all(publishers.splice(0).map((p) => p.kill()));
+    await publishers.stopAll();
     await stack.startOrigin();
     const recording = await readyRecording(stream.streamId);
     expect(recording.duration).toBeGreaterThanOrEqual(5);

@@ -5,22 +5,16 @@ import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { startStack, waitFor, type Stack } from '../support/stack.ts';
-import { publish, type Publisher } from '../support/encoder.ts';
+import { Publishers } from '../support/encoder.ts';
 
 let stack: Stack;
-const publishers: Publisher[] = [];
 /** 854x480 gives a two-rendition ladder (source + 360p) at little CPU. */
-const start = (url: string) => {
-  const publisher = publish(url, { size: '854x480' });
-  publishers.push(publisher);
-  return publisher;
-};
+const publishers = new Publishers({ size: '854x480' });
+const start = (url: string) => publishers.start(url);
 beforeAll(async () => {
   stack = await startStack();
 });
-afterEach(async () => {
-  await Promise.all(publishers.splice(0).map((p) => p.kill()));
-});
+afterEach(() => publishers.stopAll());
 afterAll(async () => {
   await stack?.stop();
 });

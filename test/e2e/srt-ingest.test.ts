@@ -6,22 +6,18 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { startStack, waitFor, type Stack } from '../support/stack.ts';
-import { publish, ffprobe, type Publisher } from '../support/encoder.ts';
+import { ffprobe, Publishers } from '../support/encoder.ts';
 
 let stack: Stack;
-const publishers: Publisher[] = [];
 /** 640x360 makes a source-only ladder: the transcodes copy, which keeps two cores free for the rest. */
-const start = (url: string) => {
-  const publisher = publish(url, { format: 'mpegts', size: '640x360' });
-  publishers.push(publisher);
-  return publisher;
-};
+const publishers = new Publishers({ format: 'mpegts', size: '640x360' });
+const start = (url: string) => publishers.start(url);
 
 beforeAll(async () => {
   stack = await startStack({ capacity: 3 });
 });
 afterAll(async () => {
-  await Promise.all(publishers.splice(0).map((p) => p.kill()));
+  await publishers.stopAll();
   await stack?.stop();
 });
 
@@ -105,7 +101,7 @@ describe('SRT ingest', () => {
     const untouched = await stack.getStream(victim.streamId);
     expect(untouched.status).toBe('NOT_STARTED');
     expect(untouched.activities.map((a: any) => a.event)).toEqual(['CREATED']);
-    await Promise.all(publishers.map((p) => p.kill('SIGTERM')));
+    await publishers.stopAll('SIGTERM');
   });
 
   it('a caller killed and back within the window continues the same session, with one discontinuity', async () => {

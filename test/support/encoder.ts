@@ -57,3 +57,20 @@ export async function ffprobe(url: string, extra: string[] = []): Promise<any> {
   );
   return JSON.parse(stdout);
 }
+
+/** The encoders one test file started, so each test can stop its own (afterEach) and none outlive the file. */
+export class Publishers {
+  private readonly running: Publisher[] = [];
+
+  constructor(private readonly defaults: PublishOptions = {}) {}
+
+  start(url: string, options: PublishOptions = {}): Publisher {
+    const publisher = publish(url, { ...this.defaults, ...options });
+    this.running.push(publisher);
+    return publisher;
+  }
+
+  async stopAll(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    await Promise.all(this.running.splice(0).map((p) => p.kill(signal)));
+  }
+}
