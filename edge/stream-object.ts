@@ -40,6 +40,7 @@ import {
   MEDIA_TABLES,
   recordingIdFor,
   recordingKeyPrefix,
+  clipKeyPrefix,
   recordingView,
   sessionView,
   clipView,
@@ -254,11 +255,21 @@ export class StreamObject extends DurableObject<Env> {
   /** Keeps D1's workspace index in step with this object, so lists and status filters read what just happened. */
   private async syncIndex(doc: StreamDocument): Promise<void> {
     if (doc.lifecycle.deleted) {
+      // A deleted stream takes its recordings and clips with it: nothing of it plays any more.
       await this.env.DB.batch([
         this.env.DB.prepare('DELETE FROM stream_keys WHERE stream_id = ?').bind(doc.streamId),
         this.env.DB.prepare('DELETE FROM playback_ids WHERE stream_id = ?').bind(doc.streamId),
+        this.env.DB.prepare('DELETE FROM recordings WHERE stream_id = ?').bind(doc.streamId),
         this.env.DB.prepare('DELETE FROM streams WHERE id = ?').bind(doc.streamId),
       ]);
+      const clipPrefixes = this.sql.exec<{ id: string }>('SELECT id FROM clips').toArray().map((c) => clipKeyPrefix(c.id) + '/');
+      this.sql.exec('DELETE FROM recordings');
+      this.sql.exec('DELETE FROM clips');
+      this.ctx.waitUntil(
+        Promise.all(
+          [`recordings/${doc.streamId}/`, ...clipPrefixes].map((prefix) => deleteR2Prefix(this.env.MEDIA, prefix)),
+        ).catch((error: unknown) => log('media_delete_failed', { streamId: doc.streamId, error: String(error) })),
+      );
       return;
     }
     await this.env.DB.prepare('UPDATE streams SET status = ?, updated_at = ? WHERE id = ?')

@@ -197,3 +197,18 @@ describe('media uploads', () => {
     expect((await env.MEDIA.head(key))?.size).toBe(first.length + second.length);
   });
 });
+
+describe('deleting a stream', () => {
+  it('deletes its recordings and their media too', async () => {
+    const { stream, sessionId } = await recordedBroadcast();
+    await api(ws, 'POST', `/live/streams/${stream.streamId}/complete`);
+    await sendEvents([originEvent(stream.streamId, sessionId, 'recording_ready', artifacts(stream.streamId, sessionId))]);
+    const key = `recordings/${stream.streamId}/${sessionId}/recording.mp4`;
+    await env.MEDIA.put(key, 'mp4 bytes');
+    const [recording] = (await json(await api(ws, 'GET', `/live/streams/${stream.streamId}/recordings`))).data;
+    expect((await api(ws, 'DELETE', `/live/streams/${stream.streamId}`)).status).toBe(204);
+    expect((await api(ws, 'GET', `/recordings/${recording.id}`)).status).toBe(404);
+    for (let i = 0; i < 20 && (await env.MEDIA.head(key)); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await env.MEDIA.head(key)).toBeNull();
+  });
+});
