@@ -118,6 +118,7 @@ export const hlsServing: Figure = {
   budgetMs: (quick) => (quick ? 120_000 : 240_000),
   async run(ctx) {
     const seconds = ctx.quick ? 3 : 10;
+    const rounds = ctx.quick ? 1 : 2;
     const media = await mediaFixture(ctx);
     const children: Child[] = [];
     const dirs: string[] = [media.root];
@@ -137,10 +138,14 @@ export const hlsServing: Figure = {
       const rows: Row[] = [];
       for (const [what, file, bytes] of [['segment', media.segment, media.segmentBytes], ['playlist', media.playlist, media.playlistBytes]] as const) {
         await sameBody(servers[0]!.base + file, servers[1]!.base + file);
+        // Rounds alternate the servers; each keeps its best round, since load from elsewhere only ever slows one down.
         const loads: Record<string, Load> = {};
-        for (const s of servers) {
-          loads[s.name] = await wrk(s.base + file, seconds, s.pid);
-          ctx.log(`${what} from ${s.name}: ${Math.round(loads[s.name]!.rps)} req/s, server at ${loads[s.name]!.serverCores.toFixed(2)} cores`);
+        for (let round = 0; round < rounds; round++) {
+          for (const s of servers) {
+            const load = await wrk(s.base + file, seconds, s.pid);
+            ctx.log(`${what} from ${s.name}: ${Math.round(load.rps)} req/s, server at ${load.serverCores.toFixed(2)} cores`);
+            if (!loads[s.name] || load.rps > loads[s.name]!.rps) loads[s.name] = load;
+          }
         }
         const o = loads.ours!;
         const n = loads.nginx!;
@@ -151,7 +156,7 @@ export const hlsServing: Figure = {
           ours: { value: Math.round(o.rps), unit: 'req/s' },
           baseline: { value: Math.round(n.rps), unit: 'req/s', name: 'nginx, 1 worker' },
           target: { of: 'ratio', kind: 'min', limit: 1, text: '≥ 1.0×' },
-          note: `${seconds} s per run; server busy: ours ${o.serverCores.toFixed(2)} cores, nginx ${n.serverCores.toFixed(2)}; nginx with a worker per core (${os.availableParallelism()}): ${Math.round(a.rps)} req/s at ${a.serverCores.toFixed(2)} cores (ours ${(o.rps / a.rps).toFixed(2)}× of it); ${what === 'segment' ? `ours moved ${o.mbPerSecond.toFixed(0)} MB/s` : 'an EVENT playlist of a 60 s session'}`,
+          note: `best of ${rounds} × ${seconds} s runs, alternating; server busy: ours ${o.serverCores.toFixed(2)} cores, nginx ${n.serverCores.toFixed(2)}; nginx with a worker per core (${os.availableParallelism()}): ${Math.round(a.rps)} req/s at ${a.serverCores.toFixed(2)} cores (ours ${(o.rps / a.rps).toFixed(2)}× of it); ${what === 'segment' ? `ours moved ${o.mbPerSecond.toFixed(0)} MB/s` : 'an EVENT playlist of a 60 s session'}`,
           details: { seconds, bytes, loads },
         });
       }

@@ -1,6 +1,7 @@
 // `npm run bench`: measures each figure of issue 7 with its baseline in the same run, prints one table, and
 // writes bench-results/latest.json (and latest.md). `--only <name>[,<name>]` picks figures, `--quick` shortens
 // inputs. Benchmarks report; they never fail: the exit code is 0 whatever the verdicts.
+import './support/offline-env.ts';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -91,12 +92,6 @@ function machine(): Record<string, unknown> {
 
 async function main(): Promise<void> {
   const { only, quick } = parseArgs(process.argv.slice(2));
-  // Offline and quiet, like npm start: wrangler must not look up Cloudflare (Request.cf, metrics) from here.
-  process.env.CLOUDFLARE_CF_FETCH_ENABLED = 'false';
-  process.env.WRANGLER_SEND_METRICS = 'false';
-  process.env.WRANGLER_HIDE_BANNER = 'true';
-  process.env.XDG_CONFIG_HOME ??= path.join(root, '.xdg');
-  process.env.WRANGLER_LOG_PATH ??= path.join(resultsDir, 'wrangler-logs');
   const requirements = spawnSync('bash', [path.join(root, 'scripts/bench/requirements.sh')], { stdio: 'inherit' });
   if (requirements.status !== 0) console.error('[bench] could not install wrk/nginx; the HLS serving figure will fail');
 

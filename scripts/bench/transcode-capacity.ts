@@ -1,5 +1,5 @@
 // Transcode capacity: the most concurrent 720p30 broadcasts one machine keeps in real time through the full ladder,
-// ramping 1, 2, 3 … until some segment is late by more than 1 s; the baseline ramps bare ffmpeg ladders alike.
+// ramping 1, 2, 3 … until some segment is late by more than 1 s (twice); the baseline ramps bare ffmpeg ladders alike.
 // "Late" is measured against real time from the rendition's own first segment (hls.ts `lateness`): a transcode
 // that keeps up lists segment k exactly (its end − the first one's end) seconds after the first.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -54,39 +54,54 @@ async function measureStep(n: number, seconds: number, running: RunningStep): Pr
   return { streams: n, ok: worstLate <= LATE_LIMIT_S, worstLate: round(worstLate, 2) };
 }
 
-async function ramp(ctx: FigureContext, who: string, maxStreams: number, seconds: number, startStep: (n: number) => Promise<RunningStep>): Promise<{ sustained: number; steps: StepResult[] }> {
-  const steps: StepResult[] = [];
-  let sustained = 0;
-  for (let n = 1; n <= maxStreams; n++) {
-    const running = await startStep(n);
+interface Side {
+  who: string;
+  sustained: number;
+  done: boolean;
+  steps: StepResult[];
+  startStep(n: number): Promise<RunningStep>;
+}
+
+/**
+ * One step of one side: n broadcasts, one retry when a segment comes late. The machine may be shared; a blip
+ * from other work should not end a ramp, while a real shortfall fails both tries.
+ */
+async function step(ctx: FigureContext, side: Side, n: number, seconds: number): Promise<void> {
+  for (let attempt = 1; attempt <= 2; attempt++) {
+    const running = await side.startStep(n);
     let result: StepResult;
     try {
       result = await measureStep(n, seconds, running);
     } finally {
       await running.stop();
     }
-    steps.push(result);
-    ctx.log(`${who}: ${n} stream(s) → worst segment ${Number.isFinite(result.worstLate) ? `${result.worstLate.toFixed(2)} s late` : result.reason}`);
-    if (!result.ok) break;
-    sustained = n;
+    side.steps.push(result);
+    ctx.log(`${side.who}: ${n} stream(s), try ${attempt} → ${Number.isFinite(result.worstLate) ? `worst segment ${result.worstLate.toFixed(2)} s late` : result.reason}`);
+    if (result.ok) {
+      side.sustained = n;
+      return;
+    }
   }
-  return { sustained, steps };
+  side.done = true;
 }
 
 export const transcodeCapacity: Figure = {
   name: 'transcode-capacity',
   budgetMs: (quick) => (quick ? 360_000 : 600_000),
   async run(ctx) {
-    const seconds = ctx.quick ? 12 : 24;
+    const seconds = ctx.quick ? 12 : 20;
     const maxStreams = 8;
     const file = await input(LIVE_720P);
     const publish = (url: string) => publishFile(url, file, { realtime: true, loops: -1, seconds: seconds + 40 });
     let ladder: Rendition[] | undefined;
 
     const stack: Stack = await benchStack({ capacity: maxStreams });
-    let ours: Awaited<ReturnType<typeof ramp>>;
-    try {
-      ours = await ramp(ctx, 'origin', maxStreams, seconds, async (n) => {
+    const ours: Side = {
+      who: 'origin',
+      sustained: 0,
+      done: false,
+      steps: [],
+      async startStep(n) {
         const streams = await Promise.all(Array.from({ length: n }, () => stack.createStream()));
         const finishedBefore = logCount(stack, 'transcode_finished');
         const publishers = streams.map((s) => publish(s.ingest.rtmp.url));
@@ -104,39 +119,54 @@ export const transcodeCapacity: Figure = {
             await sleep(1000);
           },
         };
-      });
+      },
+    };
+    const baseline: Side = {
+      who: 'bare ffmpeg',
+      sustained: 0,
+      done: false,
+      steps: [],
+      async startStep(n) {
+        const renditions = ladder!;
+        const dirs = Array.from({ length: n }, () => mkdtempSync(path.join(os.tmpdir(), 'riverhead-bench-cap-')));
+        const bare: BareLadder[] = [];
+        try {
+          for (const dir of dirs) bare.push(await startBareLadder(renditions, dir));
+        } catch (error) {
+          await Promise.all(bare.map((b) => b.child.stop('SIGKILL')));
+          for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+          throw error;
+        }
+        const publishers = bare.map((b) => publish(b.url));
+        const watchers = bare.flatMap((b) => renditions.map((r) => new PlaylistWatcher(() => readText(b.playlist(r.name)))));
+        return {
+          watchers,
+          publishers,
+          async stop() {
+            await Promise.all(publishers.map((p) => p.stop('SIGKILL')));
+            await Promise.all(bare.map((b) => Promise.race([b.child.exited, sleep(10_000)])));
+            await Promise.all(bare.map((b) => b.child.stop('SIGKILL')));
+            for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+            await sleep(1000);
+          },
+        };
+      },
+    };
+
+    // Both ramps advance together, ours then the baseline at each size, so load from elsewhere falls on both alike.
+    // The stack stays up (idle) during the baseline's steps.
+    try {
+      for (let n = 1; n <= maxStreams && !(ours.done && baseline.done); n++) {
+        if (!ours.done) await step(ctx, ours, n, seconds);
+        if (!ladder) throw new Error('the origin never wrote its ladder');
+        if (!baseline.done) await step(ctx, baseline, n, seconds);
+      }
     } finally {
       await stack.stop();
     }
-    if (!ladder) throw new Error('the origin never wrote its ladder');
-    const renditions = ladder;
+    const renditions = ladder!;
 
-    const baseline = await ramp(ctx, 'bare ffmpeg', maxStreams, seconds, async (n) => {
-      const dirs = Array.from({ length: n }, () => mkdtempSync(path.join(os.tmpdir(), 'riverhead-bench-cap-')));
-      const bare: BareLadder[] = [];
-      try {
-        for (const dir of dirs) bare.push(await startBareLadder(renditions, dir));
-      } catch (error) {
-        await Promise.all(bare.map((b) => b.child.stop('SIGKILL')));
-        for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-        throw error;
-      }
-      const publishers = bare.map((b) => publish(b.url));
-      const watchers = bare.flatMap((b) => renditions.map((r) => new PlaylistWatcher(() => readText(b.playlist(r.name)))));
-      return {
-        watchers,
-        publishers,
-        async stop() {
-          await Promise.all(publishers.map((p) => p.stop('SIGKILL')));
-          await Promise.all(bare.map((b) => Promise.race([b.child.exited, sleep(10_000)])));
-          await Promise.all(bare.map((b) => b.child.stop('SIGKILL')));
-          for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-          await sleep(1000);
-        },
-      };
-    });
-
-    const cap = (r: { sustained: number; steps: StepResult[] }) => (r.sustained === maxStreams ? ` (the ramp stopped at ${maxStreams})` : '');
+    const cap = (r: Side) => (r.sustained === maxStreams ? ` (the ramp stopped at ${maxStreams})` : '');
     return [
       {
         figure: 'transcode-capacity',
@@ -144,8 +174,8 @@ export const transcodeCapacity: Figure = {
         ours: { value: ours.sustained, unit: 'streams' },
         baseline: { value: baseline.sustained, unit: 'streams', name: 'bare ffmpeg processes' },
         target: { of: 'ratio', kind: 'min', limit: 0.95, text: '≥ 95% of baseline' },
-        note: `${os.availableParallelism()} cores; ${seconds} s per step, a step fails when any segment is > ${LATE_LIMIT_S} s late; worst lateness per step: ours ${ours.steps.map((s) => fmtLate(s)).join(', ')}${cap(ours)}; baseline ${baseline.steps.map((s) => fmtLate(s)).join(', ')}${cap(baseline)}`,
-        details: { seconds, lateLimit: LATE_LIMIT_S, ours, baseline },
+        note: `${os.availableParallelism()} cores; ${seconds} s per step, ours and the baseline alternating; a step fails when any segment is > ${LATE_LIMIT_S} s late in two tries; worst lateness per step: ours ${ours.steps.map((s) => fmtLate(s)).join(', ')}${cap(ours)}; baseline ${baseline.steps.map((s) => fmtLate(s)).join(', ')}${cap(baseline)}`,
+        details: { seconds, lateLimit: LATE_LIMIT_S, ours: { sustained: ours.sustained, steps: ours.steps }, baseline: { sustained: baseline.sustained, steps: baseline.steps } },
       },
     ];
   },
