@@ -1,6 +1,7 @@
 // The origin's HTTP face on uWebSockets.js: live HLS files from the media root (the edge cache pulls
 // them), /healthz, /metrics, and routes other modules add (signed control POSTs from the edge).
-import { open, stat } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
+import { FileCache } from './file-cache.ts';
 import type { FileHandle } from 'node:fs/promises';
 import { STATUS_CODES } from 'node:http';
 import path from 'node:path';
@@ -94,6 +95,7 @@ export function startHlsServer(opts: HlsServerOptions): Promise<HlsServer> {
   const requests = opts.registry ? requestCounter(opts.registry) : undefined;
   const count = (route: string, status: number): void => requests?.inc({ route, status: String(status) });
   const app: TemplatedApp = uWS.App();
+  const files = new FileCache();
 
   const serveHls = (head: boolean) => (res: HttpResponse, req: HttpRequest) => {
     const reply = attach(res, head);
@@ -106,7 +108,11 @@ export function startHlsServer(opts: HlsServerOptions): Promise<HlsServer> {
       count('hls', resolved.status);
       return sendText(reply, resolved.status, resolved.message, { 'Cache-Control': NO_STORE });
     }
-    void serveFile(reply, resolved.file, { head, range, ifNoneMatch, playlistCache }).then(
+    const request = { head, range, ifNoneMatch, playlistCache };
+    // A file in memory is answered right here, with no await: no file system call, no thread-pool hop.
+    const cached = files.fresh(resolved.file);
+    if (cached) return count('hls', answerFromMemory(reply, resolved.file, cached.body, cached.mtime, request));
+    void serveFile(reply, resolved.file, request, files).then(
       (status) => count('hls', status),
       () => {
         count('hls', 500);
@@ -244,42 +250,70 @@ function cacheControlFor(file: string, playlistCache: string): string {
   return IMMUTABLE;
 }
 
-async function serveFile(reply: Reply, file: string, o: { head: boolean; range: string; ifNoneMatch: string; playlistCache: string }): Promise<number> {
+interface FileRequest {
+  head: boolean;
+  range: string;
+  ifNoneMatch: string;
+  playlistCache: string;
+}
+
+function fileHeaders(file: string, size: number, mtime: Date, playlistCache: string): Record<string, string> {
+  return {
+    'Content-Type': CONTENT_TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream',
+    'Cache-Control': cacheControlFor(file, playlistCache),
+    'Accept-Ranges': 'bytes',
+    'Last-Modified': mtime.toUTCString(),
+    ETag: `W/"${size.toString(16)}-${Math.floor(mtime.getTime()).toString(16)}"`,
+    'Access-Control-Allow-Origin': '*',
+    'Access-Control-Expose-Headers': 'Content-Length, Content-Range',
+  };
+}
+
+/** The conditional and range part shared by both paths: a final status, or what to send of the file. */
+function plan(reply: Reply, size: number, headers: Record<string, string>, o: FileRequest): { status: number; start: number; length: number } | number {
+  const etag = headers.ETag!;
+  if (o.ifNoneMatch && o.ifNoneMatch.split(',').some((t) => t.trim() === etag || t.trim() === '*')) {
+    send(reply, 304, undefined, headers);
+    return 304;
+  }
+  const range = o.range ? parseRange(o.range, size) : undefined;
+  if (range === 'unsatisfiable') {
+    sendText(reply, 416, 'range not satisfiable', { 'Content-Range': `bytes */${size}`, 'Cache-Control': NO_STORE });
+    return 416;
+  }
+  if (!range) return { status: 200, start: 0, length: size };
+  headers['Content-Range'] = `bytes ${range.start}-${range.end}/${size}`;
+  return { status: 206, start: range.start, length: range.end - range.start + 1 };
+}
+
+function answerFromMemory(reply: Reply, file: string, body: Buffer, mtime: Date, o: FileRequest): number {
+  const headers = fileHeaders(file, body.length, mtime, o.playlistCache);
+  const part = plan(reply, body.length, headers, o);
+  if (typeof part === 'number') return part;
+  send(reply, part.status, body.subarray(part.start, part.start + part.length), headers);
+  return part.status;
+}
+
+async function serveFile(reply: Reply, file: string, o: FileRequest, files: FileCache): Promise<number> {
   const st = await stat(file).catch(() => undefined);
   if (reply.aborted) return 499;
   if (!st || !st.isFile()) {
     sendText(reply, 404, 'not found', { 'Cache-Control': NO_STORE });
     return 404;
   }
+  if (st.size <= files.maxFileBytes) {
+    const body = await readFile(file).catch(() => undefined);
+    if (reply.aborted) return 499;
+    if (body) {
+      files.put(file, body, st.mtime);
+      return answerFromMemory(reply, file, body, st.mtime, o);
+    }
+  }
   const size = st.size;
-  const etag = `W/"${size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`;
-  const headers: Record<string, string> = {
-    'Content-Type': CONTENT_TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream',
-    'Cache-Control': cacheControlFor(file, o.playlistCache),
-    'Accept-Ranges': 'bytes',
-    'Last-Modified': st.mtime.toUTCString(),
-    ETag: etag,
-    'Access-Control-Allow-Origin': '*',
-    'Access-Control-Expose-Headers': 'Content-Length, Content-Range',
-  };
-  if (o.ifNoneMatch && o.ifNoneMatch.split(',').some((t) => t.trim() === etag || t.trim() === '*')) {
-    send(reply, 304, undefined, headers);
-    return 304;
-  }
-  let status = 200;
-  let start = 0;
-  let length = size;
-  const range = o.range ? parseRange(o.range, size) : undefined;
-  if (range === 'unsatisfiable') {
-    sendText(reply, 416, 'range not satisfiable', { 'Content-Range': `bytes */${size}`, 'Cache-Control': NO_STORE });
-    return 416;
-  }
-  if (range) {
-    status = 206;
-    start = range.start;
-    length = range.end - range.start + 1;
-    headers['Content-Range'] = `bytes ${range.start}-${range.end}/${size}`;
-  }
+  const headers = fileHeaders(file, size, st.mtime, o.playlistCache);
+  const part = plan(reply, size, headers, o);
+  if (typeof part === 'number') return part;
+  const { status, start, length } = part;
   if (o.head) {
     if (!reply.aborted) {
       reply.sent = true;
