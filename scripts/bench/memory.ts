@@ -61,7 +61,8 @@ async function transcodingStreams(ctx: FigureContext, count: number, seconds: nu
   const publishers: Child[] = [];
   try {
     const pid = originPid(stack);
-    await sleep(2000);
+    // Startup garbage (tsx compiling the origin) is collected in the first seconds; measure rest after it.
+    await sleep(seconds * 1000);
     const steps = [await sampleRss(pid, seconds)];
     ctx.log(`origin at rest: ${(steps[0]! / MB).toFixed(1)} MB`);
     for (let n = 1; n <= count; n++) {

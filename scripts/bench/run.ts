@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Figure, FigureContext } from './figure.ts';
 import { judge, markdownTable, notes, type Judged, type Row } from './report.ts';
 import { resultsDir, root } from './support/inputs.ts';
-import { childrenOf, cmdline } from './support/proc.ts';
+import { childrenOf, cmdline, machineBusySeconds, treeCpuSeconds } from './support/proc.ts';
 import { killAll, killGroup, sleep } from './support/processes.ts';
 import { publishToPlayable } from './publish-to-playable.ts';
 import { glassToGlass } from './glass-to-glass.ts';
@@ -104,21 +104,25 @@ async function main(): Promise<void> {
 
   const startedAt = new Date().toISOString();
   const rows: Judged[] = [];
-  const runs: { figure: string; seconds: number; loadBefore: number; loadAfter: number }[] = [];
+  const runs: { figure: string; seconds: number; otherCores: number }[] = [];
   for (const figure of FIGURES) {
     if (only && !only.has(figure.name)) continue;
-    // Other work on the machine skews every figure: say how busy it was, in the JSON and under the table.
-    const loadBefore = os.loadavg()[0]!;
-    console.error(`[bench] ${figure.name}${quick ? ' (quick)' : ''}, load average ${loadBefore.toFixed(2)}`);
+    console.error(`[bench] ${figure.name}${quick ? ' (quick)' : ''}`);
+    // Other work on the machine skews every figure: what the machine spent outside this process tree, in cores.
     const t0 = Date.now();
+    const busy0 = machineBusySeconds();
+    const mine0 = treeCpuSeconds(process.pid);
     for (const row of await runFigure(figure, quick)) rows.push(judge(row));
-    runs.push({ figure: figure.name, seconds: Math.round((Date.now() - t0) / 1000), loadBefore, loadAfter: os.loadavg()[0]! });
+    const seconds = (Date.now() - t0) / 1000;
+    const otherCores = Math.max(0, machineBusySeconds() - busy0 - (treeCpuSeconds(process.pid) - mine0)) / seconds;
+    runs.push({ figure: figure.name, seconds: Math.round(seconds), otherCores: Math.round(otherCores * 100) / 100 });
+    console.error(`[bench] ${figure.name} took ${Math.round(seconds)} s; other work on the machine meanwhile: ${otherCores.toFixed(2)} cores`);
   }
-  const busy = runs.filter((r) => r.loadBefore > os.availableParallelism() / 2);
+  const busy = runs.filter((r) => r.otherCores > 0.2);
 
   const table = markdownTable(rows);
   const footnotes = notes(rows);
-  if (busy.length) footnotes.push(`the machine was busy with other work (1-min load average ≥ ${os.availableParallelism() / 2}) before: ${busy.map((r) => `${r.figure} (${r.loadBefore.toFixed(1)})`).join(', ')}; those figures are less trustworthy`);
+  if (busy.length) footnotes.push(`other work kept the machine busy during ${busy.map((r) => `${r.figure} (${r.otherCores} of ${os.availableParallelism()} cores)`).join(', ')}: those figures are less trustworthy`);
   console.log(`\n${table}\n`);
   for (const line of footnotes) console.log(`- ${line}`);
 

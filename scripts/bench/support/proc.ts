@@ -116,3 +116,30 @@ export function isListening(port: number): boolean {
   }
   return false;
 }
+
+/** CPU seconds the whole machine spent busy (all cores, /proc/stat: everything but idle and iowait). */
+export function machineBusySeconds(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+  const ticks = line.trim().split(/\s+/).slice(1).map(Number);
+  const total = ticks.slice(0, 8).reduce((a, b) => a + b, 0); // user nice system idle iowait irq softirq steal
+  return (total - ticks[3]! - ticks[4]!) / clockTicks();
+}
+
+/**
+ * CPU seconds of a process and everything under it: its own and reaped time, plus every live descendant's.
+ * A descendant that exited was reaped by a member of the tree, so its time is already in that member's `reaped`.
+ */
+export function treeCpuSeconds(rootPid: number): number {
+  const stats = allPids().map(readStat).filter((s): s is ProcStat => s !== undefined);
+  const children = new Map<number, ProcStat[]>();
+  for (const s of stats) children.set(s.ppid, [...(children.get(s.ppid) ?? []), s]);
+  let sum = 0;
+  const root = stats.find((s) => s.pid === rootPid);
+  const queue = root ? [root] : [];
+  while (queue.length) {
+    const s = queue.pop()!;
+    sum += s.own + s.reaped;
+    queue.push(...(children.get(s.pid) ?? []));
+  }
+  return sum;
+}
