@@ -187,6 +187,9 @@ export class TranscodePool {
     this.pool = new Piscina({
       filename: fileURLToPath(new URL('./transcode-worker.ts', import.meta.url)),
       maxThreads: opts.capacity,
+      // A transcode worker only relays transferred buffers and reads playlists: a small young generation keeps each
+      // thread's heap (and so the origin's memory per stream) small without slowing it.
+      resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 128 },
       minThreads: Math.min(opts.warmThreads ?? 1, opts.capacity),
       idleTimeout: opts.idleTimeoutMs ?? 30_000,
       // Tasks are long-running and async; an idle thread must not block in Atomics.wait meanwhile.
