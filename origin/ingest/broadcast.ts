@@ -24,6 +24,8 @@ export interface BroadcastDeps {
   statsIntervalMs: number;
   metrics: OriginMetrics;
   emit: (event: OriginEvent) => Promise<void>;
+  /** Resolves when this broadcast may start its transcode: its session's previous run is done and a slot is free. */
+  beforeTranscode: () => Promise<void>;
   /** Disconnects the encoder (the ingest protocol's own close). */
   disconnect: (reason: string) => void;
   /** What the encoder sends: FLV tags through push() (RTMP), or raw MPEG-TS through pushBytes() (SRT). */
@@ -44,6 +46,8 @@ export class Broadcast {
   private early: Uint8Array[] = [];
   private earlyBytes = 0;
   private transcode: PooledTranscode | null = null;
+  /** Waiting for a slot (or for this session's previous run) before the transcode starts. */
+  private starting = false;
   private metadataTimer: NodeJS.Timeout | null = null;
   private statsTimer: NodeJS.Timeout | null = null;
   private ended = false;
@@ -121,8 +125,14 @@ export class Broadcast {
   }
 
   private startTranscode(metadata: StreamMetadata | null): void {
-    if (this.transcode || this.ended) return;
+    if (this.transcode || this.starting || (this.ended && this.early.length === 0)) return;
+    this.starting = true;
     if (this.metadataTimer) clearTimeout(this.metadataTimer);
+    // Media keeps arriving into `early` while an earlier run of this session, or a draining stream, frees its slot.
+    void this.deps.beforeTranscode().then(() => this.launchTranscode(metadata));
+  }
+
+  private launchTranscode(metadata: StreamMetadata | null): void {
     const source = describeSource(metadata);
     const renditions = chooseLadder(source, { profiles: this.grant.profiles, maxResolution: this.grant.maxResolution });
     const started = this.deps.pool.tryStart(
@@ -214,7 +224,7 @@ export class Broadcast {
     if (this.statsTimer) clearInterval(this.statsTimer);
     if (this.transcode) this.transcode.end();
     else if (this.early.length) this.startTranscode(null); // a short publish still leaves its segments
-    else this.resolveFinished();
+    else if (!this.starting) this.resolveFinished();
     void this.event('stats', this.currentStats()).then(() => this.event('publish_done', { reason: reason.slice(0, 300) }));
   }
 

@@ -38,6 +38,20 @@ export class LiveIngest {
   private readonly broadcasts = new Map<string, Broadcast>();
   private readonly sessionEndTimers = new Map<string, NodeJS.Timeout>();
   private reserved = 0;
+  /** Runs whose encoder has gone while their transcode finishes its last segment; their slots are nearly free. */
+  private readonly draining = new Set<Promise<void>>();
+  /** The latest run of each session, so a reconnect's transcode starts only once the previous one has finished. */
+  private readonly sessionRuns = new Map<string, Promise<void>>();
+
+  private busySlots(): number {
+    return this.deps.pool.running - this.draining.size + this.reserved;
+  }
+
+  private async slotFor(previousRun: Promise<void> | undefined): Promise<void> {
+    await previousRun;
+    const { pool } = this.deps;
+    while (pool.running >= pool.capacity && this.draining.size > 0) await Promise.race(this.draining);
+  }
 
   constructor(private readonly deps: LiveIngestDeps) {}
 
@@ -51,7 +65,7 @@ export class LiveIngest {
    */
   async check(request: { streamKey: string; protocol: IngestProtocol; remoteAddress: string }): Promise<Check> {
     const { pool } = this.deps;
-    if (pool.running + this.reserved >= pool.capacity) {
+    if (this.busySlots() >= pool.capacity) {
       return this.refuse('origin_at_capacity', `all ${pool.capacity} transcode slots are busy`);
     }
     try {
@@ -76,7 +90,7 @@ export class LiveIngest {
     disconnect: (reason: string) => void,
   ): Promise<Admission> {
     const { pool } = this.deps;
-    if (pool.running + this.reserved >= pool.capacity) {
+    if (this.busySlots() >= pool.capacity) {
       return this.refuse('origin_at_capacity', `all ${pool.capacity} transcode slots are busy`);
     }
     this.reserved += 1;
@@ -102,7 +116,9 @@ export class LiveIngest {
       if (timer) clearTimeout(timer);
       this.sessionEndTimers.delete(grant.sessionId);
 
+      const previousRun = this.sessionRuns.get(grant.sessionId);
       const broadcast = new Broadcast(grant, request.protocol, {
+        beforeTranscode: () => this.slotFor(previousRun),
         pool,
         mediaDir: this.deps.mediaDir,
         statsIntervalMs: this.deps.statsIntervalMs,
@@ -122,6 +138,13 @@ export class LiveIngest {
   released(broadcast: Broadcast, reason: string): void {
     broadcast.end(reason);
     if (this.broadcasts.get(broadcast.streamId) === broadcast) this.broadcasts.delete(broadcast.streamId);
+    const finished = broadcast.finished;
+    this.draining.add(finished);
+    this.sessionRuns.set(broadcast.sessionId, finished);
+    void finished.then(() => {
+      this.draining.delete(finished);
+      if (this.sessionRuns.get(broadcast.sessionId) === finished) this.sessionRuns.delete(broadcast.sessionId);
+    });
     const { grant } = broadcast;
     const delay = broadcast.sessionOver ? 0 : grant.reconnectWindow * 1000 + WINDOW_GRACE_MS;
     this.scheduleSessionEnd(

@@ -50,6 +50,7 @@ async function broadcastWith(jobs: LiveTranscodeJob[], events: OriginEvent[]) {
     statsIntervalMs: 50,
     metrics: createMetrics({ liveStreams: () => 0, outboxDepth: () => 0 }),
     emit: async (event) => void events.push(event),
+    beforeTranscode: async () => {},
     disconnect: () => {},
   });
 }
@@ -62,7 +63,9 @@ describe('Broadcast with MPEG-TS input', () => {
     const broadcast = await broadcastWith(jobs, []);
     for (let offset = 0; offset < stdout.length && jobs.length === 0; offset += 1316) {
       broadcast.pushBytes(new Uint8Array(stdout.subarray(offset, offset + 1316)));
+      await Promise.resolve(); // the transcode starts once its slot is granted (a microtask here)
     }
+    await new Promise((r) => setTimeout(r, 0));
     expect(jobs).toHaveLength(1);
     expect(jobs[0]).toMatchObject({ input: 'mpegts', hasAudio: true, sourceAudio: 'copy' });
     expect(jobs[0]!.renditions.map((r) => `${r.name}:${r.width}x${r.height}`)).toEqual(['source:854x480', '360p:640x360']);
