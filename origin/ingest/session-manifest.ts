@@ -1,6 +1,7 @@
 // A session's manifest on disk, next to its HLS: what an origin needs to finish the session after a restart.
 import { mkdir, readFile, readdir, writeFile, rename } from 'node:fs/promises';
 import path from 'node:path';
+import type { SegmentCounters } from '../pipeline/live-transcode.ts';
 
 export interface SessionManifest {
   streamId: string;
@@ -52,14 +53,7 @@ export async function unfinishedRecordings(mediaDir: string): Promise<SessionMan
 }
 
 /** seed 002's cumulative counters of a session; each ingest run adds to what earlier runs (before reconnects) left. */
-export interface SessionTotals {
-  sourceSegments: number;
-  transcodedSegments: number;
-  sourceSegmentsDuration: number;
-  transcodedSegmentsDuration: number;
-  sourceBytes: number;
-  transcodedBytes: number;
-}
+export type SessionTotals = SegmentCounters;
 
 const TOTALS = 'session-totals.json';
 

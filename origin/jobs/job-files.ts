@@ -1,8 +1,9 @@
 // File chores of the jobs: a scratch folder per run, segments linked rather than copied, outputs that
 // appear only when complete, and the master playlist of a finished VOD.
 import { randomBytes } from 'node:crypto';
-import { copyFile, link, mkdir, mkdtemp, open, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, mkdtemp, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { readHead } from '../media/file-head.ts';
 import { MASTER_PLAYLIST } from '../pipeline/hls-command.ts';
 import { buildMasterPlaylist, probeTsCodecs } from '../pipeline/playlists.ts';
 import type { Variant } from '../pipeline/playlists.ts';
@@ -44,16 +45,6 @@ export async function fileSize(file: string): Promise<number> {
   return (await stat(file)).size;
 }
 
-export async function readHead(file: string, max: number): Promise<Uint8Array> {
-  const fh = await open(file, 'r');
-  try {
-    const buf = Buffer.alloc(max);
-    const { bytesRead } = await fh.read(buf, 0, max, 0);
-    return buf.subarray(0, bytesRead);
-  } finally {
-    await fh.close();
-  }
-}
 
 export interface VodVariantInput {
   /** folder name of the rendition inside the VOD */

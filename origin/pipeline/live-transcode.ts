@@ -3,13 +3,14 @@
 // on the same playlists, and never holds more than a bounded backlog of input.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, open, readFile, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { runFfmpeg } from './ffmpeg.ts';
 import type { FfmpegExit, FfmpegRun } from './ffmpeg.ts';
 import { buildHlsCommand, commandArgs, MASTER_PLAYLIST, MEDIA_PLAYLIST, mediaPlaylistPath, renditionDir } from './hls-command.ts';
 import type { HlsCommandOptions } from './hls-command.ts';
+import { readHead } from '../media/file-head.ts';
 import { DEFAULT_SEGMENT_SECONDS } from './ladder.ts';
 import type { Rendition } from './ladder.ts';
 import { appendEndList, buildMasterPlaylist, expectedAvc1, parseMediaPlaylist, probeTsCodecs } from './playlists.ts';
@@ -53,14 +54,18 @@ export interface RenditionStats {
   bytes: number;
 }
 
-/** Seed 002 counters for this run (a resumed session's runs add up). */
-export interface TranscodeStats {
+/** Seed 002's segment counters: one run's here, a whole session's (runs added up) in its totals file. */
+export interface SegmentCounters {
   sourceSegments: number;
   transcodedSegments: number;
   sourceSegmentsDuration: number;
   transcodedSegmentsDuration: number;
   sourceBytes: number;
   transcodedBytes: number;
+}
+
+/** Seed 002 counters for this run (a resumed session's runs add up). */
+export interface TranscodeStats extends SegmentCounters {
   /** bytes received from the encoder */
   inputBytes: number;
   renditions: Record<string, RenditionStats>;
@@ -416,7 +421,7 @@ export class LiveTranscode {
   private async variantOf(w: Watched): Promise<Variant> {
     const r = w.rendition;
     const first = w.firstSegment!;
-    const codecs = probeTsCodecs(await readHead(first.file, 2 * MiB));
+    const codecs = probeTsCodecs(await readHead(first.file, 2 * MiB).catch(() => new Uint8Array(0)));
     const video = codecs.video ?? (r.copy ? undefined : expectedAvc1(r));
     const list = [video, this.hasAudio ? (codecs.audio ?? 'mp4a.40.2') : undefined].filter((c): c is string => c !== undefined);
     const declared = (r.videoBitrate + (this.hasAudio ? r.audioBitrate : 0)) * 1.1;
@@ -479,17 +484,6 @@ async function writeAtomic(file: string, text: string): Promise<void> {
   await rename(tmp, file);
 }
 
-async function readHead(file: string, max: number): Promise<Uint8Array> {
-  const fh = await open(file, 'r').catch(() => undefined);
-  if (!fh) return new Uint8Array(0);
-  try {
-    const buf = Buffer.alloc(max);
-    const { bytesRead } = await fh.read(buf, 0, max, 0);
-    return buf.subarray(0, bytesRead);
-  } finally {
-    await fh.close();
-  }
-}
 
 function exitDetail(exit: FfmpegExit): string {
   const last = exit.stderrTail.filter((l) => !/^\s*(frame=|size=)/.test(l)).slice(-1)[0]?.trim();

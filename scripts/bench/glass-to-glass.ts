@@ -12,7 +12,7 @@
 import { DEFAULT_SEGMENT_SECONDS } from '../../origin/pipeline/ladder.ts';
 import { median, percentile, round, type Figure } from './figure.ts';
 import { publishLive } from './support/ffmpeg.ts';
-import { PlaylistWatcher, fetchText, segmentsOf, variantUris } from './support/hls.ts';
+import { PlaylistWatcher, fetchText, variantUris } from './support/hls.ts';
 import { sleep, until } from './support/processes.ts';
 import { benchStack } from './support/stack.ts';
 

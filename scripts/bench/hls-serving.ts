@@ -11,7 +11,7 @@ import type { Row } from './report.ts';
 import { input, LIVE_720P } from './support/inputs.ts';
 import { nextMessage, startHelper } from './support/ipc.ts';
 import { groupCpuSeconds, isListening } from './support/proc.ts';
-import { sleep, start, until, type Child } from './support/processes.ts';
+import { start, until, type Child } from './support/processes.ts';
 
 interface Load {
   rps: number;
