@@ -7,7 +7,8 @@ import { Hono, type Context } from 'hono';
 import { cors } from 'hono/cors';
 import type { AppEnv } from '../env.ts';
 import { streamObject } from '../streams.ts';
-import { ApiError } from '../problem.ts';
+import { ApiError, problemResponse } from '../problem.ts';
+import { contentRange, resolveByteRange, type ByteRangeDecision } from '../byte-range.ts';
 import { rewritePlaylistUris, isRelativeUri } from '../playlist-rewrite.ts';
 import { tokenKeyId, verifyPlaybackToken } from '../playback-token.ts';
 
@@ -190,32 +191,45 @@ async function serveStored(c: Context<AppEnv>, target: PlaybackTarget, parts: st
       : file === 'thumbnail.jpg'
         ? `${root}/screenshot.jpg`
         : `${target.mediaPrefix}/${file}`;
-  const range = parseByteRange(c.req.header('range'));
+  if (file.endsWith('.m3u8')) {
+    const playlist = await c.env.MEDIA.get(key);
+    if (!playlist) throw new ApiError(404, 'not-found', 'Not found', 'no such file in this playback');
+    const text = rewriteForViewer(await new Response(playlist.body).text(), '', target.token);
+    return forViewer(new Response(null, { headers: storedHeaders(playlist) }), target, SEGMENT_MAX_AGE, text);
+  }
+  // A Range is decided against the object's size first (RFC 9110 §14): R2 refuses a reversed or out-of-bounds range
+  // with an exception, and a viewer's bad header must be its own 416, not our 500.
+  const rangeHeader = c.req.header('range');
+  let decision: ByteRangeDecision = { kind: 'whole' };
+  if (rangeHeader) {
+    const head = await c.env.MEDIA.head(key);
+    if (!head) throw new ApiError(404, 'not-found', 'Not found', 'no such file in this playback');
+    decision = resolveByteRange(rangeHeader, head.size);
+    if (decision.kind === 'unsatisfiable') {
+      const refusal = problemResponse(
+        c,
+        new ApiError(416, 'range-not-satisfiable', 'Range not satisfiable', `this object is ${head.size} bytes; ask for bytes inside it`),
+      );
+      refusal.headers.set('content-range', contentRange(decision, head.size)!);
+      return refusal;
+    }
+  }
+  const range = decision.kind === 'partial' ? { offset: decision.offset, length: decision.length } : undefined;
   const object = await c.env.MEDIA.get(key, range ? { range } : {});
   if (!object) throw new ApiError(404, 'not-found', 'Not found', 'no such file in this playback');
-  const headers = new Headers({
-    'content-type': object.httpMetadata?.contentType ?? 'application/octet-stream',
-    'cache-control': `public, max-age=${SEGMENT_MAX_AGE}, immutable`,
-    'accept-ranges': 'bytes',
-    etag: object.httpEtag,
-  });
-  if (file.endsWith('.m3u8')) {
-    const text = rewriteForViewer(await new Response(object.body).text(), '', target.token);
-    return forViewer(new Response(null, { headers }), target, SEGMENT_MAX_AGE, text);
-  }
-  if (range && 'range' in object && object.range) {
-    const { offset = 0, length = object.size - offset } = object.range as { offset?: number; length?: number };
-    headers.set('content-range', `bytes ${offset}-${offset + length - 1}/${object.size}`);
+  const headers = storedHeaders(object);
+  if (decision.kind === 'partial') {
+    headers.set('content-range', contentRange(decision, object.size)!);
     return forViewer(new Response(object.body, { status: 206, headers }), target, SEGMENT_MAX_AGE);
   }
   return forViewer(new Response(object.body, { headers }), target, SEGMENT_MAX_AGE);
 }
 
-/** `bytes=a-b`, `bytes=a-` and `bytes=-n` as R2 ranges; anything else is served whole. */
-function parseByteRange(header: string | undefined): R2Range | undefined {
-  const match = header ? /^bytes=(\d*)-(\d*)$/.exec(header.trim()) : null;
-  if (!match || (match[1] === '' && match[2] === '')) return undefined;
-  if (match[1] === '') return { suffix: Number(match[2]) };
-  const offset = Number(match[1]);
-  return match[2] === '' ? { offset } : { offset, length: Number(match[2]) - offset + 1 };
+function storedHeaders(object: R2Object): Headers {
+  return new Headers({
+    'content-type': object.httpMetadata?.contentType ?? 'application/octet-stream',
+    'cache-control': `public, max-age=${SEGMENT_MAX_AGE}, immutable`,
+    'accept-ranges': 'bytes',
+    etag: object.httpEtag,
+  });
 }
