@@ -3,8 +3,23 @@
 import { decodeProtectedHeader, importJWK, jwtVerify, errors, type JWK } from 'jose';
 
 export const PLAYBACK_TOKEN_ALGORITHM = 'RS256';
+/**
+ * The furthest ahead a token's `exp` may be, counted from when it is checked: 7 days. A token that never dies (exp in
+ * year 9999) makes a private playback ID public for whoever copies the URL; viewers get fresh tokens from the customer.
+ */
+export const MAX_PLAYBACK_TOKEN_LIFETIME_SECONDS = 7 * 24 * 3600;
+/** Slack for the signer's clock when it sets exp to exactly the maximum. */
+const LIFETIME_CLOCK_SKEW_SECONDS = 60;
 
-export type TokenRefusal = 'missing' | 'malformed' | 'unknown-key' | 'expired' | 'no-expiry' | 'wrong-playback-id' | 'bad-signature';
+export type TokenRefusal =
+  | 'missing'
+  | 'malformed'
+  | 'unknown-key'
+  | 'expired'
+  | 'no-expiry'
+  | 'lifetime-too-long'
+  | 'wrong-playback-id'
+  | 'bad-signature';
 export type TokenVerdict = { ok: true; expiresAt: number } | { ok: false; reason: TokenRefusal };
 
 /** The `kid` a token names, read before anything is trusted (to look the key up), or null for a token that has none. */
@@ -51,6 +66,10 @@ export async function verifyPlaybackToken(
       currentDate: expected.now,
     });
     if (payload.sub !== expected.playbackId) return { ok: false, reason: 'wrong-playback-id' };
+    const nowSeconds = Math.floor((expected.now ?? new Date()).getTime() / 1000);
+    if (payload.exp! - nowSeconds > MAX_PLAYBACK_TOKEN_LIFETIME_SECONDS + LIFETIME_CLOCK_SKEW_SECONDS) {
+      return { ok: false, reason: 'lifetime-too-long' };
+    }
     return { ok: true, expiresAt: payload.exp! };
   } catch (error) {
     if (error instanceof errors.JWTExpired) return { ok: false, reason: 'expired' };

@@ -10,7 +10,7 @@ import { streamObject } from '../streams.ts';
 import { ApiError, problemResponse } from '../problem.ts';
 import { contentRange, resolveByteRange, type ByteRangeDecision } from '../byte-range.ts';
 import { rewritePlaylistUris, isRelativeUri } from '../playlist-rewrite.ts';
-import { tokenKeyId, verifyPlaybackToken } from '../playback-token.ts';
+import { MAX_PLAYBACK_TOKEN_LIFETIME_SECONDS, tokenKeyId, verifyPlaybackToken } from '../playback-token.ts';
 
 export const playbackRoutes = new Hono<AppEnv>();
 
@@ -73,6 +73,7 @@ const refusalDetail = {
   'unknown-key': "the token's kid is not a signing key of this workspace (deleted?)",
   expired: 'the token has expired',
   'no-expiry': 'the token needs an exp claim',
+  'lifetime-too-long': `the token's exp is more than ${MAX_PLAYBACK_TOKEN_LIFETIME_SECONDS / 86400} days ahead; sign shorter-lived tokens`,
   'wrong-playback-id': "the token's sub is another playback id",
   'bad-signature': 'the token was not signed by the key its kid names',
 } as const;

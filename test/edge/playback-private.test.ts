@@ -87,6 +87,8 @@ describe('private playback', () => {
       ['unknown-key', await playbackToken(foreignKey, { sub: live.playbackId })],
       ['bad-signature', await playbackToken(foreignKey, { sub: live.playbackId }, key.signingKeyId)],
       ['malformed', 'abc.def.ghi'],
+      // exp in year 9999: a token that never dies is as good as a public playback id, so it is refused.
+      ['lifetime-too-long', await playbackToken(key, { sub: live.playbackId, exp: Date.UTC(9999, 0, 1) / 1000 })],
     ];
     const before = originRequests.length;
     for (const [reason, token] of cases) {

@@ -1,7 +1,7 @@
 // Playback token verification on its own: RS256, kid, sub = playback ID, exp.
 import { describe, it, expect, beforeAll } from 'vitest';
 import { SignJWT, exportJWK, generateKeyPair, UnsecuredJWT, type CryptoKey as JoseKey } from 'jose';
-import { tokenKeyId, verifyPlaybackToken } from '../../edge/playback-token.ts';
+import { MAX_PLAYBACK_TOKEN_LIFETIME_SECONDS, tokenKeyId, verifyPlaybackToken } from '../../edge/playback-token.ts';
 
 let signing: { privateKey: JoseKey; jwk: string };
 let stranger: { privateKey: JoseKey; jwk: string };
@@ -41,9 +41,17 @@ describe('verifyPlaybackToken', () => {
     ['wrong-playback-id', async () => token({ sub: 'pb_b' }), true],
     ['wrong-playback-id', async () => token({}), true],
     ['bad-signature', async () => token({ sub: 'pb_a' }, { key: stranger.privateKey }), true],
+    ['lifetime-too-long', async () => token({ sub: 'pb_a', exp: Date.UTC(9999, 11, 31) / 1000 }), true],
+    ['lifetime-too-long', async () => token({ sub: 'pb_a', exp: now() + MAX_PLAYBACK_TOKEN_LIFETIME_SECONDS + 120 }), true],
   ])('refuses: %s', async (reason, make, keyFound) => {
     const verdict = await verifyPlaybackToken(await make(), { playbackId: 'pb_a', publicKeyJwk: keyFound ? signing.jwk : null });
     expect(verdict).toEqual({ ok: false, reason });
+  });
+
+  it('accepts a token up to the documented maximum lifetime (7 days) ahead, with room for clock skew', async () => {
+    expect(MAX_PLAYBACK_TOKEN_LIFETIME_SECONDS).toBe(7 * 24 * 3600);
+    const longest = await token({ sub: 'pb_a', exp: now() + MAX_PLAYBACK_TOKEN_LIFETIME_SECONDS });
+    expect((await verifyPlaybackToken(longest, { playbackId: 'pb_a', publicKeyJwk: signing.jwk })).ok).toBe(true);
   });
 
   it('refuses unsigned and HMAC tokens even with a valid kid', async () => {
