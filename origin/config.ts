@@ -1,6 +1,9 @@
 // The origin's settings, read once from the environment with defaults that suit a local stack.
 import path from 'node:path';
 import os from 'node:os';
+import { originSecretProblem } from '../shared/origin-secret.ts';
+
+type Environment = Record<string, string | undefined>;
 
 export interface OriginConfig {
   originId: string;
@@ -21,41 +24,48 @@ export interface OriginConfig {
   statsIntervalMs: number;
 }
 
-function integer(name: string, fallback: number): number {
-  const raw = process.env[name];
+function integer(env: Environment, name: string, fallback: number): number {
+  const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
   if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
   return value;
 }
 
-function required(name: string): string {
-  const value = process.env[name];
+function required(env: Environment, name: string): string {
+  const value = env[name];
   if (!value) throw new Error(`${name} is required`);
   return value;
 }
 
-export function configFromEnv(): OriginConfig {
-  const httpPort = integer('HTTP_PORT', 8790);
-  const host = process.env.BIND_HOST ?? '127.0.0.1';
-  const mediaDir = path.resolve(process.env.MEDIA_DIR ?? '.state/media');
-  const certFile = process.env.TLS_CERT;
-  const keyFile = process.env.TLS_KEY;
-  const rtmpsPort = integer('RTMPS_PORT', 1936);
+/** Every /internal call is signed with it: an origin without a usable one must not start at all. */
+function originSecret(env: Environment): string {
+  const problem = originSecretProblem(env.ORIGIN_SECRET);
+  if (problem) throw new Error(`${problem}; it must be the same value as the edge's ORIGIN_SECRET`);
+  return env.ORIGIN_SECRET!;
+}
+
+export function configFromEnv(env: Environment = process.env): OriginConfig {
+  const httpPort = integer(env, 'HTTP_PORT', 8790);
+  const host = env.BIND_HOST ?? '127.0.0.1';
+  const mediaDir = path.resolve(env.MEDIA_DIR ?? '.state/media');
+  const certFile = env.TLS_CERT;
+  const keyFile = env.TLS_KEY;
+  const rtmpsPort = integer(env, 'RTMPS_PORT', 1936);
   return {
-    originId: process.env.ORIGIN_ID ?? os.hostname(),
-    edgeUrl: required('EDGE_URL').replace(/\/$/, ''),
-    originSecret: required('ORIGIN_SECRET'),
-    publicUrl: (process.env.ORIGIN_PUBLIC_URL ?? `http://127.0.0.1:${httpPort}`).replace(/\/$/, ''),
+    originId: env.ORIGIN_ID ?? os.hostname(),
+    edgeUrl: required(env, 'EDGE_URL').replace(/\/$/, ''),
+    originSecret: originSecret(env),
+    publicUrl: (env.ORIGIN_PUBLIC_URL ?? `http://127.0.0.1:${httpPort}`).replace(/\/$/, ''),
     host,
-    rtmpPort: integer('RTMP_PORT', 1935),
+    rtmpPort: integer(env, 'RTMP_PORT', 1935),
     rtmpsPort: certFile && keyFile && rtmpsPort > 0 ? rtmpsPort : null,
-    srtPort: integer('SRT_PORT', 9000) || null,
+    srtPort: integer(env, 'SRT_PORT', 9000) || null,
     httpPort,
     tls: certFile && keyFile ? { certFile, keyFile } : null,
     mediaDir,
-    stateDir: path.resolve(process.env.ORIGIN_STATE_DIR ?? path.join(mediaDir, '..', 'origin-state')),
-    capacity: integer('TRANSCODE_CAPACITY', Math.max(1, os.availableParallelism() - 1)),
-    statsIntervalMs: integer('STATS_INTERVAL_MS', 2000),
+    stateDir: path.resolve(env.ORIGIN_STATE_DIR ?? path.join(mediaDir, '..', 'origin-state')),
+    capacity: integer(env, 'TRANSCODE_CAPACITY', Math.max(1, os.availableParallelism() - 1)),
+    statsIntervalMs: integer(env, 'STATS_INTERVAL_MS', 2000),
   };
 }

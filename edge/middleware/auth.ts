@@ -4,6 +4,8 @@ import type { AppEnv } from '../env.ts';
 import { ApiError } from '../problem.ts';
 import { sha256Hex } from '../../shared/identifiers.ts';
 import { verifyRequest } from '../../shared/request-signing.ts';
+import { originSecretProblem } from '../../shared/origin-secret.ts';
+import { log } from '../log.ts';
 
 function unauthorized(detail: string): ApiError {
   return new ApiError(401, 'unauthorized', 'Unauthorized', detail);
@@ -63,6 +65,12 @@ export const requireAdminToken: MiddlewareHandler<AppEnv> = async (c, next) => {
 
 /** Origin calls carry an HMAC over method, path with query, timestamp and body; anything else is refused before parsing. */
 export const requireOriginSignature: MiddlewareHandler<AppEnv> = async (c, next) => {
+  // An unset or guessable secret would verify what anyone signs (or crash WebCrypto on an empty key): refuse loudly.
+  const secretProblem = originSecretProblem(c.env.ORIGIN_SECRET);
+  if (secretProblem) {
+    log('origin_secret_unusable', { problem: secretProblem, path: new URL(c.req.url).pathname });
+    throw new ApiError(503, 'origin-secret-unusable', 'Edge misconfigured', `${secretProblem}; set it with wrangler secret put ORIGIN_SECRET`);
+  }
   const body = new Uint8Array(await c.req.raw.clone().arrayBuffer());
   const url = new URL(c.req.url);
   const verdict = await verifyRequest(c.env.ORIGIN_SECRET, c.req.method, url.pathname + url.search, body, c.req.raw.headers);
