@@ -1,16 +1,17 @@
 // /internal: the origin-facing API (ingest authorization and event batches), HMAC-signed with ORIGIN_SECRET.
 import { OpenAPIHono, createRoute } from '@hono/zod-openapi';
 import type { AppEnv } from '../env.ts';
-import { validationHook } from '../middleware/errors.ts';
+import { fieldErrors, validationHook } from '../middleware/errors.ts';
 import { streamObject } from '../streams.ts';
 import { ApiError } from '../problem.ts';
 import { Problem } from '../../shared/schemas/common.ts';
 import {
   AuthorizeIngestRequest,
   AuthorizeIngestResponse,
+  ORIGIN_EVENT_LIMITS,
+  OriginEvent,
   OriginEventBatch,
   OriginEventBatchResponse,
-  type OriginEvent,
   type OriginEventOutcome,
 } from '../../shared/schemas/internal.ts';
 import { sha256Hex } from '../../shared/identifiers.ts';
@@ -63,25 +64,64 @@ internalRoutes.openapi(
   createRoute({
     method: 'post',
     path: '/events',
-    summary: 'A batch of origin events, applied in order per stream; ids already seen change nothing.',
+    summary: 'A batch of origin events, each validated on its own and applied in order per stream; ids already seen change nothing.',
+    description:
+      'The envelope (a list of 1–100 objects with an event id, signed) is all or nothing: 400 if malformed. Each event is then ' +
+      'answered on its own, in the batch\'s order: applied, duplicate, refused (valid but the stream will not take it), ' +
+      'rejected (invalid; the reason names the field) or retry (the stream could not be reached now).',
     tags: ['Internal'],
     request: { body: { content: { 'application/json': { schema: OriginEventBatch } }, required: true } },
     responses: {
-      200: { description: 'Per-event outcome', content: { 'application/json': { schema: OriginEventBatchResponse } } },
+      200: { description: 'One outcome per event, in order', content: { 'application/json': { schema: OriginEventBatchResponse } } },
+      400: { description: 'The envelope is malformed', content: { 'application/problem+json': { schema: Problem } } },
     },
   }),
   async (c) => {
     const { events } = c.req.valid('json');
-    const byStream = new Map<string, OriginEvent[]>();
-    for (const event of events) byStream.set(event.streamId, [...(byStream.get(event.streamId) ?? []), event]);
-    const outcomes = new Map<string, OriginEventOutcome>();
+    const results: OriginEventOutcome[] = new Array(events.length);
+    // Valid events grouped by stream, keeping the batch's order within each stream; an invalid one is answered now.
+    const byStream = new Map<string, { index: number; event: OriginEvent }[]>();
+    events.forEach((raw, index) => {
+      const parsed = OriginEvent.safeParse(raw);
+      if (!parsed.success) {
+        const reason = clampReason(fieldErrors(parsed.error).map((e) => `${e.field}: ${e.message}`).join('; '));
+        results[index] = { id: raw.id, outcome: 'rejected', reason };
+        log('origin_event_rejected', { eventId: raw.id, streamId: shortField(raw.streamId), type: shortField(raw.type), reason });
+        return;
+      }
+      const event = parsed.data;
+      byStream.set(event.streamId, [...(byStream.get(event.streamId) ?? []), { index, event }]);
+    });
     await Promise.all(
-      [...byStream].map(async ([streamId, streamEvents]) => {
-        for (const outcome of await streamObject(c.env, streamId).applyOriginEvents(streamEvents)) {
-          outcomes.set(outcome.id, outcome);
+      [...byStream].map(async ([streamId, entries]) => {
+        try {
+          const outcomes = await streamObject(c.env, streamId).applyOriginEvents(entries.map((e) => e.event));
+          entries.forEach(({ index, event }, i) => {
+            const outcome = outcomes[i];
+            results[index] =
+              outcome?.id === event.id
+                ? 'reason' in outcome ? { ...outcome, reason: clampReason(outcome.reason) } : outcome
+                : { id: event.id, outcome: 'retry', reason: 'the stream gave no answer for this event' };
+          });
+        } catch (error) {
+          // The object failed or is unreachable: nothing says which of these it applied, and ids make a resend safe.
+          log('origin_events_retry', { streamId, events: entries.length, error: clampReason(String(error)) });
+          for (const { index, event } of entries) {
+            results[index] = { id: event.id, outcome: 'retry', reason: 'the stream is unavailable; send again later' };
+          }
         }
       }),
     );
-    return c.json({ results: events.map((e) => outcomes.get(e.id)!) }, 200);
+    return c.json({ results }, 200);
   },
 );
+
+function clampReason(reason: string): string {
+  const max = ORIGIN_EVENT_LIMITS.outcomeReasonChars;
+  return reason.length <= max ? reason : `${reason.slice(0, max - 1)}…`;
+}
+
+/** A field of an event that failed validation, fit for a log line: a short string, or nothing. */
+function shortField(value: unknown): string | null {
+  return typeof value === 'string' ? value.slice(0, ORIGIN_EVENT_LIMITS.eventIdChars) : null;
+}

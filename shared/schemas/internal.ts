@@ -48,6 +48,27 @@ export const INGEST_REFUSALS = [
 ] as const;
 export type IngestRefusal = (typeof INGEST_REFUSALS)[number];
 
+/**
+ * The sizes of the origin ↔ edge event contract. The edge rejects an event beyond them (that event only); the origin
+ * clamps every text it puts in an event to them before the event is queued (origin/event-clamp.ts).
+ */
+export const ORIGIN_EVENT_LIMITS = {
+  /** One `issues` entry of the stats (often an ffmpeg stderr line). */
+  issueChars: 300,
+  /** Entries in `issues`. */
+  issues: 20,
+  /** publish_done's reason (why the encoder left). */
+  endReasonChars: 300,
+  /** error / recording_failed / clip_failed reasons (often an ffmpeg error). */
+  failureReasonChars: 500,
+  /** R2 keys and prefixes in recording_ready / clip_ready. */
+  keyChars: 300,
+  eventIdChars: 100,
+  eventsPerBatch: 100,
+  /** The reason the edge gives with a rejected / refused / retry outcome. */
+  outcomeReasonChars: 500,
+} as const;
+
 /** seed 002's per-session counters, reported every couple of seconds; doubles as the heartbeat. */
 export const SessionStats = z
   .object({
@@ -60,7 +81,7 @@ export const SessionStats = z
     ingestRate: z.number().nonnegative(),
     outgoingRate: z.number().nonnegative(),
     isHealthy: z.boolean().nullable(),
-    issues: z.array(z.string().max(300)).max(20).nullable(),
+    issues: z.array(z.string().max(ORIGIN_EVENT_LIMITS.issueChars)).max(ORIGIN_EVENT_LIMITS.issues).nullable(),
   })
   .openapi('SessionStats');
 export type SessionStats = z.infer<typeof SessionStats>;
@@ -71,9 +92,9 @@ function RecordingArtifactsSchema() {
     duration: z.number().nonnegative(),
     size: z.number().nonnegative(),
     mediaInfo: MediaInfo,
-    hlsPrefix: z.string().max(300),
-    mp4Key: z.string().max(300),
-    screenshotKey: z.string().max(300),
+    hlsPrefix: z.string().max(ORIGIN_EVENT_LIMITS.keyChars),
+    mp4Key: z.string().max(ORIGIN_EVENT_LIMITS.keyChars),
+    screenshotKey: z.string().max(ORIGIN_EVENT_LIMITS.keyChars),
   });
 }
 export type RecordingArtifacts = z.infer<ReturnType<typeof RecordingArtifactsSchema>>;
@@ -85,14 +106,17 @@ function ClipArtifactsSchema() {
     actualStart: z.number().nonnegative(),
     actualEnd: z.number().nonnegative(),
     size: z.number().nonnegative(),
-    hlsPrefix: z.string().max(300),
-    mp4Key: z.string().max(300),
+    hlsPrefix: z.string().max(ORIGIN_EVENT_LIMITS.keyChars),
+    mp4Key: z.string().max(ORIGIN_EVENT_LIMITS.keyChars),
   });
 }
 export type ClipArtifacts = z.infer<ReturnType<typeof ClipArtifactsSchema>>;
 
+/** Every origin event's id: the key the edge de-duplicates and answers by. */
+export const OriginEventId = z.string().min(8).max(ORIGIN_EVENT_LIMITS.eventIdChars);
+
 const eventBase = {
-  id: z.string().min(8).max(100),
+  id: OriginEventId,
   streamId: z.string().min(1).max(64),
   sessionId: z.string().min(1).max(64),
   at: z.string().datetime(),
@@ -100,34 +124,54 @@ const eventBase = {
 
 export const OriginEvent = z.discriminatedUnion('type', [
   z.object({ ...eventBase, type: z.literal('publish'), data: z.object({ protocol: IngestProtocol }).passthrough() }),
-  z.object({ ...eventBase, type: z.literal('publish_done'), data: z.object({ reason: z.string().max(300) }) }),
+  z.object({ ...eventBase, type: z.literal('publish_done'), data: z.object({ reason: z.string().max(ORIGIN_EVENT_LIMITS.endReasonChars) }) }),
   z.object({ ...eventBase, type: z.literal('stats'), data: SessionStats }),
   z.object({ ...eventBase, type: z.literal('recording_started'), data: z.object({}).passthrough() }),
   z.object({
     ...eventBase,
     type: z.literal('error'),
-    data: z.object({ reason: z.string().max(500) }),
+    data: z.object({ reason: z.string().max(ORIGIN_EVENT_LIMITS.failureReasonChars) }),
   }),
   z.object({ ...eventBase, type: z.literal('recording_ready'), data: RecordingArtifactsSchema() }),
-  z.object({ ...eventBase, type: z.literal('recording_failed'), data: z.object({ reason: z.string().max(500) }) }),
+  z.object({ ...eventBase, type: z.literal('recording_failed'), data: z.object({ reason: z.string().max(ORIGIN_EVENT_LIMITS.failureReasonChars) }) }),
   z.object({ ...eventBase, type: z.literal('clip_ready'), data: ClipArtifactsSchema() }),
   z.object({
     ...eventBase,
     type: z.literal('clip_failed'),
-    data: z.object({ clipId: z.string().max(64), reason: z.string().max(500) }),
+    data: z.object({ clipId: z.string().max(64), reason: z.string().max(ORIGIN_EVENT_LIMITS.failureReasonChars) }),
   }),
 ]);
 export type OriginEvent = z.infer<typeof OriginEvent>;
 
-export const OriginEventBatch = z.object({ events: z.array(OriginEvent).min(1).max(100) }).strict();
+/** A batch as the edge reads it: one list of events, each one parsed on its own (OriginEvent) after this envelope. */
+export const OriginEventBatch = z
+  .object({
+    events: z
+      .array(z.object({ id: OriginEventId }).passthrough())
+      .min(1)
+      .max(ORIGIN_EVENT_LIMITS.eventsPerBatch),
+  })
+  .strict();
 
-export const OriginEventOutcome = z.object({
-  id: z.string(),
-  outcome: z.enum(['applied', 'duplicate', 'refused']),
-  reason: z.string().optional(),
-});
-export const OriginEventBatchResponse = z.object({ results: z.array(OriginEventOutcome) });
+const outcomeReason = z.string().max(ORIGIN_EVENT_LIMITS.outcomeReasonChars);
+/**
+ * The edge's answer for one event of a batch:
+ * - applied: done; duplicate: its id was seen before (done earlier) — the origin forgets both;
+ * - refused: valid, but the stream's state will not take it (unknown stream, not the current session) — forgotten;
+ * - rejected: invalid (fails OriginEvent); the reason names the field — the origin quarantines it, never resends;
+ * - retry: the edge could not decide now (the stream's object failed) — the origin resends it later.
+ */
+export const OriginEventOutcome = z.discriminatedUnion('outcome', [
+  z.object({ id: z.string(), outcome: z.literal('applied') }),
+  z.object({ id: z.string(), outcome: z.literal('duplicate') }),
+  z.object({ id: z.string(), outcome: z.literal('refused'), reason: outcomeReason }),
+  z.object({ id: z.string(), outcome: z.literal('rejected'), reason: outcomeReason }),
+  z.object({ id: z.string(), outcome: z.literal('retry'), reason: outcomeReason }),
+]);
 export type OriginEventOutcome = z.infer<typeof OriginEventOutcome>;
+/** One outcome per event of the batch, in the batch's order. */
+export const OriginEventBatchResponse = z.object({ results: z.array(OriginEventOutcome) });
+export type OriginEventBatchResponse = z.infer<typeof OriginEventBatchResponse>;
 
 /** Edge → origin: disconnect a stream's encoder now (delete, disable, complete, key reset). */
 export const KickCommand = z.object({
