@@ -1,5 +1,11 @@
-// What an endpoint may be and what it receives: URL rules (https; plain http only to loopback, in development) and
-// the event-type filter. Pure.
+// What an endpoint may be and what it receives: URL rules (https to a public host; plain http only to loopback, in
+// development) and the event-type filter. Pure.
+//
+// These rules refuse every literal form of a non-public address and the names of metadata and local hosts. They cannot
+// see what a public-looking name resolves to: that protection (a name pointing at 10.0.0.1 or 169.254.169.254) is the
+// platform's. A Worker's fetch() leaves from Cloudflare's network and cannot reach a private network or the host it
+// runs on. Running the edge anywhere else (a self-hosted workerd) needs an egress proxy or firewall that does the same.
+import { classifyHost } from './special-addresses.ts';
 
 export interface UrlRules {
   /** http:// to localhost / 127.0.0.0/8 / [::1]: only for local development, where receivers run on this machine. */
@@ -11,26 +17,19 @@ export const MAX_URL_LENGTH = 2048;
 const isLoopbackHost = (host: string): boolean =>
   host === 'localhost' || host.endsWith('.localhost') || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 
-/** Private, link-local and unspecified address literals: never a customer's public receiver. */
-function isPrivateAddress(host: string): boolean {
-  const v4 = /^(\d{1,3})\.(\d{1,3})\.\d{1,3}\.\d{1,3}$/.exec(host);
-  if (v4) {
-    const a = Number(v4[1]);
-    const b = Number(v4[2]);
-    return a === 0 || a === 10 || (a === 100 && b >= 64 && b < 128) || (a === 169 && b === 254) || (a === 172 && b >= 16 && b < 32) || (a === 192 && b === 168);
-  }
-  if (host.startsWith('[')) {
-    const v6 = host.slice(1, -1).toLowerCase();
-    return v6 === '::' || /^f[cd]/.test(v6) || /^fe[89ab]/.test(v6) || v6.startsWith('::ffff:');
-  }
-  return false;
-}
+const HOST_PROBLEMS = {
+  'special-address': 'a private, loopback, link-local or reserved address cannot receive webhooks',
+  metadata: 'a cloud metadata host cannot receive webhooks',
+  'local-name': 'not a public host name: local and internal names cannot receive webhooks',
+} as const;
 
 /** null when the URL is acceptable, otherwise what is wrong with it (for a 400 naming the `url` field). */
 export function checkEndpointUrl(raw: string, rules: UrlRules): string | null {
   if (raw.length > MAX_URL_LENGTH) return `at most ${MAX_URL_LENGTH} characters`;
   let url: URL;
   try {
+    // The WHATWG parser canonicalizes the host: 2130706433, 0177.0.0.1, 0x7f.1 and 127.1 all become 127.0.0.1, and
+    // IPv6 is compressed, so the rules below only ever see one spelling of each address.
     url = new URL(raw);
   } catch {
     return 'not an absolute URL';
@@ -44,9 +43,9 @@ export function checkEndpointUrl(raw: string, rules: UrlRules): string | null {
     return loopback ? 'http:// to a local address is only allowed in local development' : 'must be an https:// URL';
   }
   if (url.protocol !== 'https:') return 'must be an https:// URL';
-  if (loopback && !rules.allowLoopbackHttp) return 'a local address cannot receive webhooks';
-  if (isPrivateAddress(host)) return 'a private network address cannot receive webhooks';
-  return null;
+  if (loopback) return rules.allowLoopbackHttp ? null : 'a local address cannot receive webhooks';
+  const kind = classifyHost(host);
+  return kind === 'public' ? null : HOST_PROBLEMS[kind];
 }
 
 /** An empty filter means every type; pings (webhook.ping) are sent on request and bypass the filter. */
