@@ -1,15 +1,28 @@
-// The whole stack for end-to-end tests: the real edge in workerd (unstable_startWorker) and a real origin process,
-// both on loopback, with a fresh workspace. Everything is torn down by stop().
+// The whole stack for end-to-end tests and the fault suite: the real edge in workerd (unstable_startWorker) and a
+// real origin process, both on loopback, with a fresh workspace. Faults can be injected into it: the origin killed,
+// frozen, restarted under a skewed clock (faketime) or on a small tmpfs; the edge frozen (SIGSTOP of workerd); the
+// origin's path to the edge cut through a FaultProxy. Every log line of both is kept and scanned at stop() for every
+// secret the stack saw in an API answer (defect 12). Everything is torn down by stop().
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { unstable_startWorker } from 'wrangler';
 import { freeTcpPort, freeUdpPort } from './ports.ts';
+import { startFaultProxy, type FaultProxy } from './fault-proxy.ts';
+import { descendants, signal } from './processes.ts';
+import { describeFindings, recordForRunScan, scanForSecrets, secretsInAnswer, type LogLine, type Secret, type SecretKind } from './log-secrets.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const run = promisify(execFile);
+
+// wrangler appends every message, including each console.log of the Worker, to its debug log file; pointing that file
+// somewhere of ours (before wrangler is loaded: it reads the path once) is how the edge's log lines are collected.
+if (!process.env.WRANGLER_LOG_PATH?.endsWith('.log')) {
+  process.env.WRANGLER_LOG_PATH = path.join(os.tmpdir(), 'riverhead-edge-logs', `wrangler-${process.pid}.log`);
+}
+const EDGE_LOG = process.env.WRANGLER_LOG_PATH;
+const { unstable_startWorker } = await import('wrangler');
 
 const ADMIN_TOKEN = 'e2e-admin-token';
 const ORIGIN_SECRET = 'e2e-origin-secret-0123456789abcdef';
@@ -27,6 +40,22 @@ export interface StackOptions {
   originEnv?: Record<string, string>;
   /** Extra plain-text vars for the edge Worker (e.g. WEBHOOK_RETRY_BASE_SECONDS). */
   edgeVars?: Record<string, string>;
+  /** Run the origin under Debian's faketime with this offset, e.g. '+30s' or '-30s'. */
+  faketime?: string;
+  /** Put MEDIA_DIR on a tmpfs of this many bytes (needs root), so the disk can be filled. */
+  mediaTmpfsBytes?: number;
+  /** Route the origin's calls to the edge through a FaultProxy (stack.edgeProxy), so they can be cut. */
+  edgeProxy?: boolean;
+  /** Do not fail stop() when a secret is found in a log line (the fault suite reports it as a violation instead). */
+  reportSecretsOnly?: boolean;
+}
+
+export interface OriginExit {
+  at: number;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** the test asked for it (stopOrigin / killOrigin) */
+  expected: boolean;
 }
 
 export interface Stack {
@@ -37,13 +66,38 @@ export interface Stack {
   mediaDir: string;
   auth: string;
   originLogs: string[];
+  /** The edge's log lines so far (the Worker's console output and workerd's messages). */
+  edgeLogs(): Promise<string[]>;
+  /** Every log line of both processes so far, with its source. */
+  logLines(): Promise<LogLine[]>;
+  /** Every secret the stack saw in an API answer or was told about. */
+  secrets: Secret[];
+  addSecret(kind: SecretKind, value: string): void;
+  /** Every status the edge answered to the test's own calls (api(), edgeFetch()). */
+  edgeStatuses: { at: number; path: string; status: number }[];
+  /** A fetch of an edge URL whose status is kept in edgeStatuses. */
+  edgeFetch(url: string, init?: RequestInit): Promise<Response>;
+  /** The proxy between origin and edge, when started with edgeProxy. */
+  edgeProxy: FaultProxy | null;
+  /** Every exit of an origin process, and whether the test caused it. */
+  originExits: OriginExit[];
+  /** The origin's Node process (under faketime it is faketime's child), null when not running. */
+  originPid(): number | null;
+  /** The ffmpeg processes the origin runs (live transcodes, jobs). */
+  originFfmpegPids(): number[];
+  /** Signals the origin's whole process group (its ffmpeg children too); SIGKILL counts as an expected exit. */
+  signalOrigin(sig: NodeJS.Signals): void;
+  /** The workerd processes of this stack's edge. */
+  edgePids: number[];
+  /** SIGSTOP every workerd of the edge for `ms`, then SIGCONT. */
+  freezeEdge(ms: number): Promise<void>;
   api<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
   createStream(body?: unknown): Promise<any>;
   getStream(streamId: string): Promise<any>;
   waitForStatus(streamId: string, status: string, timeoutMs?: number): Promise<any>;
   /** The summed value of one Prometheus metric of the origin (all label sets, or those matching `labels`). */
   originMetric(name: string, labels?: Record<string, string>): Promise<number>;
-  startOrigin(): Promise<void>;
+  startOrigin(overrides?: { faketime?: string | null }): Promise<void>;
   stopOrigin(signal?: NodeJS.Signals): Promise<void>;
   stop(): Promise<void>;
 }
@@ -63,22 +117,57 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
   throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
 }
 
+/** The lines wrangler appended to its debug log since `offset`: entries are "--- <time> <level>", message, "---". */
+async function edgeLogSince(offset: number): Promise<string[]> {
+  let handle;
+  try {
+    handle = await open(EDGE_LOG, 'r');
+  } catch {
+    return [];
+  }
+  try {
+    const { size } = await handle.stat();
+    if (size <= offset) return [];
+    const buffer = Buffer.alloc(size - offset);
+    await handle.read(buffer, 0, buffer.length, offset);
+    return buffer
+      .toString('utf8')
+      .split('\n')
+      .filter((line) => line !== '' && line !== '---' && !/^--- \d{4}-\d\d-\d\dT[\d:.]+Z \w+$/.test(line));
+  } finally {
+    await handle.close();
+  }
+}
+
+const workerdPids = () => descendants(process.pid).filter((p) => p.comm === 'workerd').map((p) => p.pid);
+
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'riverhead-e2e-'));
   const persist = path.join(dir, 'wrangler');
   const mediaDir = path.join(dir, 'media');
   const ports = { rtmp: await freeTcpPort(), rtmps: await freeTcpPort(), srt: await freeUdpPort(), http: await freeTcpPort() };
+  await mkdir(path.dirname(EDGE_LOG), { recursive: true });
+  const edgeLogOffset = await stat(EDGE_LOG).then((s) => s.size, () => 0);
+  let tmpfs = false;
+  if (options.mediaTmpfsBytes) {
+    await mkdir(mediaDir, { recursive: true });
+    await run('mount', ['-t', 'tmpfs', '-o', `size=${options.mediaTmpfsBytes}`, 'tmpfs', mediaDir]);
+    tmpfs = true;
+  }
 
   await run(path.join(root, 'node_modules/.bin/wrangler'), ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persist], {
     cwd: root,
     env: { ...quietEnv, XDG_CONFIG_HOME: path.join(dir, 'xdg') },
   });
   const text = (value: string) => ({ type: 'plain_text' as const, value });
+  // Secrets as secret_text, as `wrangler secret put` would make them: wrangler's dev output then shows "(hidden)".
+  const secret = (value: string) => ({ type: 'secret_text' as const, value });
+  const workerdBefore = new Set(workerdPids());
   const worker = await unstable_startWorker({
     config: path.join(root, 'wrangler.toml'),
     bindings: {
-      ADMIN_TOKEN: text(ADMIN_TOKEN),
-      ORIGIN_SECRET: text(ORIGIN_SECRET),
+      ADMIN_TOKEN: secret(ADMIN_TOKEN),
+      ORIGIN_SECRET: secret(ORIGIN_SECRET),
       INGEST_HOST: text('127.0.0.1'),
       RTMP_PORT: text(String(ports.rtmp)),
       RTMPS_PORT: text(String(ports.rtmps)),
@@ -91,21 +180,40 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       persist,
       watch: false,
       // RIVERHEAD_EDGE_LOG_LEVEL=debug shows what workerd says about each request when a test needs looking into.
+      // (Whatever the level, every line also goes to wrangler's debug log file, which is where edgeLogs() reads.)
       logLevel: (process.env.RIVERHEAD_EDGE_LOG_LEVEL as 'debug' | 'info' | 'warn' | undefined) ?? 'warn',
     },
   });
   const edgeUrl = (await worker.url).toString().replace(/\/$/, '');
+  const edgePids = workerdPids().filter((pid) => !workerdBefore.has(pid));
   const originUrl = `http://127.0.0.1:${ports.http}`;
+  const edgeProxy = options.edgeProxy ? await startFaultProxy(edgeUrl) : null;
 
   const originLogs: string[] = [];
+  const originExits: OriginExit[] = [];
+  const secrets: Secret[] = [
+    { kind: 'operator-secret', value: ORIGIN_SECRET },
+    { kind: 'operator-secret', value: ADMIN_TOKEN },
+  ];
+  const known = new Set<string>(secrets.map((s) => s.value));
+  const addSecret = (kind: SecretKind, value: string) => {
+    if (known.has(value)) return;
+    known.add(value);
+    secrets.push({ kind, value });
+  };
   let origin: ChildProcess | null = null;
+  let expectingExit = false;
+  let faketime = options.faketime ?? null;
 
-  const startOrigin = async () => {
-    origin = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'origin/main.ts')], {
+  const startOrigin = async (overrides: { faketime?: string | null } = {}) => {
+    if (overrides.faketime !== undefined) faketime = overrides.faketime;
+    const node = [process.execPath, '--import', 'tsx', path.join(root, 'origin/main.ts')];
+    const [command, ...args] = faketime ? ['faketime', '-f', faketime, ...node] : node;
+    const child = spawn(command!, args, {
       cwd: root,
       env: {
         ...process.env,
-        EDGE_URL: edgeUrl,
+        EDGE_URL: edgeProxy?.url ?? edgeUrl,
         ORIGIN_SECRET,
         ORIGIN_ID: 'e2e-origin',
         ORIGIN_PUBLIC_URL: originUrl,
@@ -123,9 +231,15 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
+    origin = child;
+    expectingExit = false;
     const keep = (chunk: Buffer) => originLogs.push(...chunk.toString().split('\n').filter(Boolean));
-    origin.stdout!.on('data', keep);
-    origin.stderr!.on('data', keep);
+    child.stdout!.on('data', keep);
+    child.stderr!.on('data', keep);
+    child.once('exit', (code, sig) => {
+      originExits.push({ at: Date.now(), code, signal: sig, expected: expectingExit });
+      if (origin === child) origin = null;
+    });
     await waitFor('the origin to answer /healthz', async () => ((await fetch(`${originUrl}/healthz`)).ok ? true : undefined), 30_000).catch(
       (error: Error) => {
         throw new Error(`${error.message}\norigin output:\n${originLogs.slice(-30).join('\n')}`);
@@ -133,48 +247,67 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     );
   };
 
-  const stopOrigin = async (signal: NodeJS.Signals = 'SIGTERM') => {
+  const signalGroup = (child: ChildProcess, sig: NodeJS.Signals) => signal(-child.pid!, sig);
+
+  const stopOrigin = async (sig: NodeJS.Signals = 'SIGTERM') => {
     const child = origin;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    expectingExit = true;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    try {
-      process.kill(-child.pid!, signal); // its ffmpeg children too
-    } catch {
-      // already gone
-    }
-    const timer = setTimeout(() => {
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }, 8000);
+    signalGroup(child, 'SIGCONT'); // a frozen origin cannot act on SIGTERM
+    signalGroup(child, sig); // its ffmpeg children too
+    const timer = setTimeout(() => signalGroup(child, 'SIGKILL'), 8000);
     await exited;
     clearTimeout(timer);
-    origin = null;
+    if (origin === child) origin = null;
+  };
+
+  const originPid = () => {
+    const child = origin;
+    if (!child?.pid) return null;
+    if (!faketime) return child.pid;
+    return descendants(child.pid).find((p) => p.comm === 'node')?.pid ?? null;
   };
 
   await startOrigin();
 
-  const workspaceResponse = await fetch(`${edgeUrl}/admin/workspaces`, {
+  const edgeStatuses: Stack['edgeStatuses'] = [];
+  const edgeFetch = async (url: string, init?: RequestInit) => {
+    const response = await fetch(url, init);
+    edgeStatuses.push({ at: Date.now(), path: new URL(url).pathname, status: response.status });
+    if (edgeStatuses.length > 50_000) edgeStatuses.splice(0, 10_000);
+    return response;
+  };
+
+  const workspaceResponse = await edgeFetch(`${edgeUrl}/admin/workspaces`, {
     method: 'POST',
     headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
     body: JSON.stringify({ name: 'e2e' }),
   });
-  const { data } = (await workspaceResponse.json()) as { data: { accessToken: { id: string; secret: string } } };
+  const workspace = (await workspaceResponse.json()) as { data: { accessToken: { id: string; secret: string } } };
+  for (const secret of secretsInAnswer(workspace)) addSecret(secret.kind, secret.value);
+  const { data } = workspace;
   const auth = `Basic ${Buffer.from(`${data.accessToken.id}:${data.accessToken.secret}`).toString('base64')}`;
+  addSecret('access-token-secret', Buffer.from(`${data.accessToken.id}:${data.accessToken.secret}`).toString('base64'));
 
   const api = async <T = any>(method: string, apiPath: string, body?: unknown) => {
-    const response = await fetch(`${edgeUrl}/v1${apiPath}`, {
+    const response = await edgeFetch(`${edgeUrl}/v1${apiPath}`, {
       method,
       headers: { authorization: auth, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const textBody = await response.text();
-    return { status: response.status, body: (textBody ? JSON.parse(textBody) : null) as T };
+    const parsed = (textBody ? JSON.parse(textBody) : null) as T;
+    for (const secret of secretsInAnswer(parsed)) addSecret(secret.kind, secret.value);
+    return { status: response.status, body: parsed };
   };
 
   const getStream = async (streamId: string) => (await api(`GET`, `/live/streams/${streamId}`)).body.data;
+  const edgeLogs = () => edgeLogSince(edgeLogOffset);
+  const logLines = async (): Promise<LogLine[]> => [
+    ...(await edgeLogs()).map((text) => ({ source: 'edge', text })),
+    ...originLogs.map((text) => ({ source: 'origin', text })),
+  ];
 
   return {
     edgeUrl,
@@ -184,6 +317,34 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     mediaDir,
     auth,
     originLogs,
+    edgeLogs,
+    logLines,
+    secrets,
+    addSecret,
+    edgeStatuses,
+    edgeFetch,
+    edgeProxy,
+    originExits,
+    originPid,
+    originFfmpegPids() {
+      const child = origin;
+      return child?.pid ? descendants(child.pid).filter((p) => p.comm === 'ffmpeg').map((p) => p.pid) : [];
+    },
+    signalOrigin(sig) {
+      const child = origin;
+      if (!child) return;
+      if (sig === 'SIGKILL' || sig === 'SIGTERM') expectingExit = true;
+      signalGroup(child, sig);
+    },
+    edgePids,
+    async freezeEdge(ms) {
+      for (const pid of edgePids) signal(pid, 'SIGSTOP');
+      try {
+        await new Promise((r) => setTimeout(r, ms));
+      } finally {
+        for (const pid of edgePids) signal(pid, 'SIGCONT');
+      }
+    },
     api,
     async createStream(body = {}) {
       const response = await api('POST', '/live/streams', body);
@@ -214,9 +375,20 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     startOrigin,
     stopOrigin,
     async stop() {
+      for (const pid of edgePids) signal(pid, 'SIGCONT'); // never leave a frozen workerd behind
       await stopOrigin();
+      await edgeProxy?.close();
       await worker.dispose();
+      // wrangler appends to its log file asynchronously: give the last lines a moment to land.
+      await new Promise((r) => setTimeout(r, 200));
+      const lines = await logLines();
+      if (tmpfs) await run('umount', ['-l', mediaDir]).catch(() => undefined);
       await rm(dir, { recursive: true, force: true });
+      await recordForRunScan(secrets, lines);
+      const findings = scanForSecrets(lines, secrets);
+      if (findings.length > 0 && !options.reportSecretsOnly) {
+        throw new Error(`${findings.length} log line(s) of this stack carry a secret:\n${describeFindings(findings)}`);
+      }
     },
   };
 }
