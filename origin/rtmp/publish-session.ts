@@ -3,9 +3,10 @@
 import type { Amf0Object, Amf0Value } from './amf0.ts';
 import { RtmpProtocolError } from './chunk-reader.ts';
 import { ChunkWriter } from './chunk-writer.ts';
-import { HANDSHAKE_CLIENT_BYTES, ServerHandshake } from './handshake.ts';
-import { DEFAULT_ASSEMBLER_LIMITS, MessageAssembler } from './message-assembler.ts';
-import type { AssemblerLimits } from './message-assembler.ts';
+import { ServerHandshake } from './handshake.ts';
+import { DEFAULT_INGEST_LIMITS, IngestBudget, worstCaseConnectionBytes } from './ingest-limits.ts';
+import type { IngestAccount, IngestLimits } from './ingest-limits.ts';
+import { MessageAssembler, MessageType } from './message-assembler.ts';
 import { ChunkStream, PeerBandwidthLimit, command, decodeMessage, encodeMessage, interpretCommand, metadataOf } from './messages.ts';
 import type { CommandMessage, IngestCommand, RtmpMessage } from './messages.ts';
 
@@ -32,21 +33,24 @@ export type SessionState =
   | 'ended'
   | 'failed';
 
-export interface PublishSessionLimits extends AssemblerLimits {
-  /** Media that arrives while the host decides on publish; beyond this the connection fails. */
-  maxPendingMediaBytes: number;
-}
+/** The session enforces the per-connection IngestLimits; the per-origin ones come in through its account. */
+export type PublishSessionLimits = IngestLimits;
 
-export const DEFAULT_SESSION_LIMITS: PublishSessionLimits = {
-  ...DEFAULT_ASSEMBLER_LIMITS,
-  maxPendingMediaBytes: 4 * 1024 * 1024,
-};
+export const DEFAULT_SESSION_LIMITS: PublishSessionLimits = DEFAULT_INGEST_LIMITS;
 
 /** What a session can hold at most between feed() calls: handshake, one partial chunk, partial messages, pending media. */
 export function maxSessionBufferedBytes(limits: PublishSessionLimits = DEFAULT_SESSION_LIMITS): number {
-  const largestChunk = 3 + 11 + 4 + 65_536;
-  return HANDSHAKE_CLIENT_BYTES + largestChunk + limits.maxPartialBytes + limits.maxPendingMediaBytes;
+  return worstCaseConnectionBytes(limits);
 }
+
+/** Message types that carry a broadcast; only a connection that asked to publish may send them. */
+const MEDIA_TYPES: ReadonlySet<number> = new Set([
+  MessageType.Audio,
+  MessageType.Video,
+  MessageType.DataAmf0,
+  MessageType.DataAmf3,
+  MessageType.Aggregate,
+]);
 
 export type RejectCode = 'BadName' | 'Unauthorized';
 
@@ -57,6 +61,8 @@ const PUBLISH_STREAM_ID = 1;
 
 export interface PublishSessionOptions {
   limits?: Partial<PublishSessionLimits>;
+  /** This connection's share of the server's IngestBudget; unlimited when absent. */
+  account?: IngestAccount;
   randomBytes?: (size: number) => Buffer;
 }
 
@@ -71,6 +77,7 @@ function status(level: 'status' | 'error', code: string, description: string): A
 
 export class PublishSession {
   readonly #limits: PublishSessionLimits;
+  readonly #account: IngestAccount;
   readonly #handshake: ServerHandshake;
   #assembler: MessageAssembler;
   readonly #writer = new ChunkWriter();
@@ -90,8 +97,23 @@ export class PublishSession {
 
   constructor(options: PublishSessionOptions = {}) {
     this.#limits = { ...DEFAULT_SESSION_LIMITS, ...options.limits };
+    this.#account = options.account ?? IngestBudget.unlimited().account();
     this.#handshake = new ServerHandshake(options.randomBytes ? { randomBytes: options.randomBytes } : {});
-    this.#assembler = new MessageAssembler(this.#limits);
+    this.#assembler = this.#newAssembler();
+  }
+
+  #newAssembler(): MessageAssembler {
+    return new MessageAssembler(this.#limits, { account: this.#account, admitMessage: (typeId) => this.#admitMessage(typeId) });
+  }
+
+  /**
+   * Media before publish is refused as its header arrives, before any of its body is held: no client sends it,
+   * and assembling it would let a connection that never authenticates hold frame-sized buffers.
+   */
+  #admitMessage(typeId: number): void {
+    if (!MEDIA_TYPES.has(typeId)) return;
+    if (this.#state === 'publish-pending' || this.#state === 'publishing') return;
+    throw new RtmpProtocolError('media-before-publish', `message of type ${typeId} while ${this.#state}`);
   }
 
   get state(): SessionState {
@@ -144,6 +166,8 @@ export class PublishSession {
   acceptPublish(): SessionOutput[] {
     if (this.#state !== 'publish-pending') return [];
     this.#state = 'publishing';
+    this.#account.promote();
+    this.#account.release(this.#pendingBytes);
     this.#send({ type: 'user-control', event: { kind: 'stream-begin', streamId: this.#publishStreamId } });
     this.#sendStatus(status('status', 'NetStream.Publish.Start', 'Publishing started.'));
     this.#out.push(...this.#pending);
@@ -166,9 +190,18 @@ export class PublishSession {
     return this.#state === 'rejected' || this.#state === 'ended' || this.#state === 'failed';
   }
 
+  /** The connection is gone: gives back every byte drawn from the budget; nothing more is read. */
+  dispose(): void {
+    if (!this.#isFinished()) this.#state = 'ended';
+    this.#release();
+    this.#account.close();
+  }
+
   /** Once finished nothing more is read, so whatever input is still held can go. */
   #release(): void {
-    this.#assembler = new MessageAssembler(this.#limits);
+    this.#assembler.dispose();
+    this.#assembler = this.#newAssembler();
+    this.#account.release(this.#pendingBytes);
     this.#pending = [];
     this.#pendingBytes = 0;
   }
@@ -268,6 +301,9 @@ export class PublishSession {
     if (this.#state !== 'publish-pending' || this.#unpublishPending) return;
     if (this.#pendingBytes + size > this.#limits.maxPendingMediaBytes) {
       throw new RtmpProtocolError('publish-buffer', `more than ${this.#limits.maxPendingMediaBytes} bytes of media before publish was accepted`);
+    }
+    if (!this.#account.take(size)) {
+      throw new RtmpProtocolError('ingest-budget', `the origin's ingest buffer budget has no room for ${size} bytes of held media`);
     }
     this.#pending.push(output);
     this.#pendingBytes += size;
