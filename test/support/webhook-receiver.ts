@@ -1,11 +1,15 @@
 // A customer's webhook receiver for end-to-end tests: a Node HTTP server on 127.0.0.1 that verifies every delivery
-// with the public `standardwebhooks` library and records it. Its answers can be scripted: fail, hang, recover.
+// with the public `standardwebhooks` library and records it. Its answers can be scripted (fail, hang, recover), and the
+// fault suite switches its mode at will: down (not listening), 500, 410, 429 with Retry-After, hanging, healthy.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 
 /** An HTTP status to answer with, or 'hang': never answer (the sender's timeout ends it). */
 export type Answer = number | 'hang';
+
+/** What the receiver does from now on: 'down' closes its port (connection refused); the others answer every request. */
+export type ReceiverMode = 'ok' | 'down' | 'hang' | 500 | 410 | 429;
 
 export interface ReceivedWebhook {
   /** 1-based number of the request, in arrival order */
@@ -28,12 +32,30 @@ export interface WebhookReceiver {
   readonly hanging: number;
   /** when each held-open request started and ended (end: when the sender gave up) */
   hangs: { start: number; end: number | null }[];
+  /** Switches how every later request is answered (overrides the scripted answers until set back to 'ok'). */
+  setMode(mode: ReceiverMode): Promise<void>;
+  readonly mode: ReceiverMode;
+  /** Retry-After (seconds) sent with 429 answers. */
+  retryAfterSeconds: number;
   close(): Promise<void>;
 }
 
 export async function startWebhookReceiver(answer: (n: number) => Answer = () => 200): Promise<WebhookReceiver> {
   const received: ReceivedWebhook[] = [];
   let hanging = 0;
+  let mode: ReceiverMode = 'ok';
+  let port = 0;
+  const listen = () => new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const shut = async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
   const receiver: WebhookReceiver = {
     url: '',
     secret: null,
@@ -42,9 +64,19 @@ export async function startWebhookReceiver(answer: (n: number) => Answer = () =>
       return hanging;
     },
     hangs: [],
+    get mode() {
+      return mode;
+    },
+    retryAfterSeconds: 2,
+    async setMode(next) {
+      if (next === mode) return;
+      if (mode === 'down') await listen();
+      if (next === 'down') await shut();
+      mode = next;
+    },
     close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      if (mode !== 'down') await shut();
+      mode = 'down';
     },
   };
   const server = http.createServer((req, res) => {
@@ -54,7 +86,8 @@ export async function startWebhookReceiver(answer: (n: number) => Answer = () =>
       const payload = Buffer.concat(chunks).toString('utf8');
       const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)]));
       const n = received.length + 1;
-      const entry: ReceivedWebhook = { n, id: headers['webhook-id'] ?? '', receivedAt: Date.now(), verified: false, body: null, answer: answer(n), headers };
+      const scripted = mode === 'ok' ? answer(n) : mode === 'down' ? 503 : mode;
+      const entry: ReceivedWebhook = { n, id: headers['webhook-id'] ?? '', receivedAt: Date.now(), verified: false, body: null, answer: scripted, headers };
       try {
         if (!receiver.secret) throw new Error('no secret set yet');
         entry.body = new Webhook(receiver.secret).verify(payload, headers);
@@ -74,11 +107,13 @@ export async function startWebhookReceiver(answer: (n: number) => Answer = () =>
         });
         return;
       }
-      res.writeHead(entry.answer, { 'content-type': 'text/plain' }).end(entry.answer < 300 ? 'ok' : 'failing on purpose');
+      const extra: Record<string, string> = entry.answer === 429 ? { 'retry-after': String(receiver.retryAfterSeconds) } : {};
+      res.writeHead(entry.answer, { 'content-type': 'text/plain', ...extra }).end(entry.answer < 300 ? 'ok' : 'failing on purpose');
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  receiver.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`;
+  await listen();
+  port = (server.address() as AddressInfo).port;
+  receiver.url = `http://127.0.0.1:${port}/hooks`;
   return receiver;
 }
 
