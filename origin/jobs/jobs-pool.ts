@@ -1,42 +1,68 @@
 // The origin's pool for media jobs (recording finalization, clips): worker threads apart from the live
-// transcodes, few of them (default 1, so a finalization never starves live streams of CPU), and a
-// bounded queue: jobs wait their turn rather than being refused, up to `maxQueue` waiting.
+// transcodes, few of them (default 1, so a finalization never starves live streams of CPU). Jobs wait in lanes
+// (job-lanes.ts): recordings always queue and go first; clips are limited per workspace and per origin, and a clip
+// beyond the limit is refused with 'busy' and a Retry-After estimate (the edge answers 429).
 import { fileURLToPath } from 'node:url';
 import Piscina from 'piscina';
 import { workerExecArgv } from '../pipeline/transcode-pool.ts';
 import type { ClipArtifacts, CutClipJob } from './clip.ts';
 import type { FinalizeRecordingJob, RecordingArtifacts } from './finalize-recording.ts';
 import { MediaJobError } from './job-error.ts';
+import { JobLanes, type JobLane } from './job-lanes.ts';
 import type { MediaJob, MediaJobOutcome, MediaJobResult } from './jobs-worker.ts';
 
 export interface MediaJobPoolOptions {
   /** jobs running at once (worker threads); default 1 */
   threads?: number;
-  /** jobs waiting beyond the running ones before new ones are refused; default 50 */
-  maxQueue?: number;
+  /** clips of one workspace accepted at once (running or waiting); default 2 */
+  clipsPerWorkspace?: number;
+  /** clips accepted at once on this origin (running or waiting); default 8 */
+  clipsPerOrigin?: number;
   /** an idle thread exits after this long; default 30 s */
   idleTimeoutMs?: number;
 }
 
+/** A clip the pool has room for: its place is held until it runs (run) or is given up (release). */
+export interface ClipSlot {
+  run(job: CutClipJob): Promise<ClipArtifacts>;
+  release(): void;
+}
+
+export type ClipAdmission = { ok: true; slot: ClipSlot } | { ok: false; reason: string; retryAfterSeconds: number };
+
+interface Task {
+  job: MediaJob;
+  resolve: (result: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+/** What a clip takes before any has finished here: the first Retry-After estimates. */
+const FIRST_CLIP_SECONDS = 10;
+
 export class MediaJobPool {
   private readonly pool: Piscina<MediaJob, MediaJobOutcome>;
-  private readonly maxQueue: number;
+  private readonly lanes: JobLanes<Task>;
   private closing = false;
-  private inFlight = 0;
+  /** Seconds a clip job took, smoothed: how long a refused caller should wait before asking again. */
+  private clipSeconds = FIRST_CLIP_SECONDS;
 
   constructor(opts: MediaJobPoolOptions = {}) {
     const threads = opts.threads ?? 1;
     if (!Number.isInteger(threads) || threads < 1) throw new Error('threads must be a positive integer');
-    this.maxQueue = opts.maxQueue ?? 50;
-    if (!Number.isInteger(this.maxQueue) || this.maxQueue < 0) throw new Error('maxQueue must be a non-negative integer');
+    const clipsPerWorkspace = opts.clipsPerWorkspace ?? 2;
+    const clipsPerOrigin = opts.clipsPerOrigin ?? 8;
+    for (const [name, value] of Object.entries({ clipsPerWorkspace, clipsPerOrigin })) {
+      if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
+    }
+    this.lanes = new JobLanes({ threads, clipsPerWorkspace, clipsPerOrigin, maxRecordingsWaiting: 1000 });
     const execArgv = workerExecArgv();
     this.pool = new Piscina({
       filename: fileURLToPath(new URL('./jobs-worker.ts', import.meta.url)),
       minThreads: 0,
       maxThreads: threads,
       idleTimeout: opts.idleTimeoutMs ?? 30_000,
-      // Our own count decides what is refused; piscina's queue only has to hold it.
-      maxQueue: this.maxQueue + threads,
+      // The lanes decide what runs: piscina only ever gets a task for a free thread.
+      maxQueue: threads,
       // Tasks wait on ffmpeg for seconds to minutes; an idle thread must not spin in Atomics.wait meanwhile.
       atomics: 'disabled',
       ...(execArgv ? { execArgv } : {}),
@@ -45,48 +71,113 @@ export class MediaJobPool {
 
   /** Jobs on a thread now. */
   get running(): number {
-    return Math.min(this.inFlight, this.pool.options.maxThreads);
+    return this.lanes.running;
   }
 
   /** Jobs accepted and waiting for a thread. */
   get waiting(): number {
-    return Math.max(0, this.inFlight - this.pool.options.maxThreads);
+    return this.lanes.waiting;
   }
 
-  /** Runs a job on a worker thread when one is free; rejects with MediaJobError (code 'busy' when the queue is full). */
-  runJob<J extends MediaJob>(job: J): Promise<MediaJobResult<J['kind']>> {
-    if (this.closing) return Promise.reject(new MediaJobError('busy', 'the media jobs pool is shutting down'));
-    if (this.inFlight >= this.pool.options.maxThreads + this.maxQueue) {
-      return Promise.reject(new MediaJobError('busy', `${this.maxQueue} media jobs are already waiting`));
-    }
-    this.inFlight++;
-    return this.pool
-      .run(job)
-      .then(
-        (outcome) => {
-          if (!outcome.ok) throw new MediaJobError(outcome.error.code, outcome.error.message, outcome.error.field);
-          return outcome.result as MediaJobResult<J['kind']>;
-        },
-        (err: unknown) => {
-          throw new MediaJobError('ffmpeg-failed', `media job worker failed: ${(err as Error)?.message ?? String(err)}`);
-        },
-      )
-      .finally(() => this.inFlight--);
+  /** Clips of a workspace accepted and not finished. */
+  clipsOf(workspaceId: string): number {
+    return this.lanes.clipsOf(workspaceId);
   }
 
-  /** Shorthand for runJob({ kind: 'finalize', … }). */
+  /** Builds a recording; it waits for a thread, ahead of every clip, and is never refused for lack of room. */
   finalize(job: FinalizeRecordingJob): Promise<RecordingArtifacts> {
-    return this.runJob({ kind: 'finalize', ...job });
+    return this.enqueue('recording', '', { kind: 'finalize', ...job });
   }
 
-  /** Shorthand for runJob({ kind: 'clip', … }). */
-  clip(job: CutClipJob): Promise<ClipArtifacts> {
-    return this.runJob({ kind: 'clip', ...job });
+  /**
+   * Holds a place for one clip of `workspaceId`, or says why not and when to ask again. Synchronous, so the caller can
+   * answer the edge (202 or 429) before any work starts.
+   */
+  admitClip(workspaceId: string): ClipAdmission {
+    if (this.closing) return { ok: false, reason: 'the media jobs pool is shutting down', retryAfterSeconds: 30 };
+    const verdict = this.lanes.admit('clip', workspaceId);
+    if (!verdict.ok) return { ok: false, reason: verdict.reason, retryAfterSeconds: Math.min(60, Math.max(1, Math.ceil(this.clipSeconds))) };
+    this.lanes.hold(workspaceId);
+    let used = false;
+    return {
+      ok: true,
+      slot: {
+        run: (job) => {
+          if (used) return Promise.reject(new MediaJobError('busy', 'this clip slot was already used'));
+          used = true;
+          if (this.closing) {
+            this.lanes.release(workspaceId);
+            return Promise.reject(new MediaJobError('busy', 'the media jobs pool is shutting down'));
+          }
+          return new Promise<ClipArtifacts>((resolve, reject) => {
+            this.lanes.enqueue({ lane: 'clip', workspaceId, item: { job: { kind: 'clip', ...job }, resolve: resolve as (r: unknown) => void, reject } });
+            this.pump();
+          });
+        },
+        release: () => {
+          if (used) return;
+          used = true;
+          this.lanes.release(workspaceId);
+        },
+      },
+    };
   }
 
-  /** Refuses new jobs, lets the accepted ones finish, then stops the threads. */
+  /** Runs a job through its lane: recordings never refused, clips only within their workspace's limit. */
+  runJob<J extends MediaJob>(job: J, workspaceId = ''): Promise<MediaJobResult<J['kind']>> {
+    if (job.kind === 'finalize') return this.enqueue('recording', '', job) as Promise<MediaJobResult<J['kind']>>;
+    const admission = this.admitClip(workspaceId);
+    if (!admission.ok) return Promise.reject(new MediaJobError('busy', admission.reason));
+    const { kind: _, ...clip } = job as { kind: 'clip' } & CutClipJob;
+    return admission.slot.run(clip) as Promise<MediaJobResult<J['kind']>>;
+  }
+
+  /** Shorthand for a clip of an anonymous workspace (tests, tools). */
+  clip(job: CutClipJob, workspaceId = ''): Promise<ClipArtifacts> {
+    return this.runJob({ kind: 'clip', ...job }, workspaceId);
+  }
+
+  /** Refuses new jobs, fails the waiting ones, lets the running ones finish, then stops the threads. */
   async close(): Promise<void> {
     this.closing = true;
+    for (const entry of this.lanes.drain()) entry.item.reject(new MediaJobError('busy', 'the media jobs pool is shutting down'));
     await this.pool.close();
+  }
+
+  private enqueue(lane: JobLane, workspaceId: string, job: MediaJob): Promise<never> {
+    if (this.closing) return Promise.reject(new MediaJobError('busy', 'the media jobs pool is shutting down'));
+    const verdict = this.lanes.admit(lane, workspaceId);
+    if (!verdict.ok) return Promise.reject(new MediaJobError('busy', verdict.reason));
+    return new Promise((resolve, reject) => {
+      this.lanes.enqueue({ lane, workspaceId, item: { job, resolve: resolve as (r: unknown) => void, reject } });
+      this.pump();
+    });
+  }
+
+  /** Starts waiting jobs while threads are free. */
+  private pump(): void {
+    for (;;) {
+      const entry = this.lanes.next();
+      if (!entry) return;
+      const task = entry.item;
+      const started = Date.now();
+      this.pool
+        .run(task.job)
+        .then(
+          (outcome) => {
+            if (!outcome.ok) throw new MediaJobError(outcome.error.code, outcome.error.message, outcome.error.field);
+            return outcome.result;
+          },
+          (err: unknown) => {
+            throw new MediaJobError('ffmpeg-failed', `media job worker failed: ${(err as Error)?.message ?? String(err)}`);
+          },
+        )
+        .then(task.resolve, task.reject)
+        .finally(() => {
+          if (entry.lane === 'clip') this.clipSeconds = 0.7 * this.clipSeconds + 0.3 * ((Date.now() - started) / 1000);
+          this.lanes.finished(entry);
+          this.pump();
+        });
+    }
   }
 }

@@ -1,5 +1,5 @@
-// The media jobs pool: jobs run on a worker thread (the .ts worker under vitest's loader), wait in a
-// bounded queue rather than being refused, and their failures come back as MediaJobError with code and field.
+// The media jobs pool: jobs run on a worker thread (the .ts worker under vitest's loader); recordings always queue
+// and go first, clips are limited per workspace and take turns, and failures come back as MediaJobError.
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,7 +18,7 @@ beforeAll(async () => {
   await encodeInput(input, { seconds: 6 });
   session = path.join(tmp, 'session');
   await copiedSession(session, input);
-  pool = new MediaJobPool({ threads: 1, maxQueue: 1 });
+  pool = new MediaJobPool({ threads: 1, clipsPerWorkspace: 2, clipsPerOrigin: 4 });
 });
 
 afterAll(async () => {
@@ -37,18 +37,39 @@ describe('MediaJobPool', () => {
     expect(await decodeErrors(c.mp4Path)).toBe('');
   });
 
-  it('queues beyond the running job up to maxQueue, then refuses with busy', async () => {
-    const job = (i: number) => pool.clip({ sessionDir: session, startTime: 0, endTime: 2, outDir: path.join(tmp, `q${i}`) });
-    const first = job(1);
-    const second = job(2);
+  it('lets one workspace saturate its clips without delaying a recording or starving another workspace', async () => {
+    const order: string[] = [];
+    const clip = (name: string, workspaceId: string) =>
+      pool.clip({ sessionDir: session, startTime: 0, endTime: 2, outDir: path.join(tmp, name) }, workspaceId).then((c) => {
+        order.push(name);
+        return c;
+      });
+    const a1 = clip('a1', 'ws_a');
+    const a2 = clip('a2', 'ws_a');
+    // Workspace A is at its limit: its third clip is refused at once, with a time to come back.
+    const refused = pool.admitClip('ws_a');
+    expect(refused).toMatchObject({ ok: false, reason: expect.stringMatching(/already has 2 clips/) });
+    expect(refused.ok ? 0 : refused.retryAfterSeconds).toBeGreaterThanOrEqual(1);
+    const a3 = await clip('a3', 'ws_a').catch((e: unknown) => e);
+    expect(a3).toMatchObject({ code: 'busy' });
+    // A recording is never refused, and a clip of workspace B is admitted beside A's.
+    const recording = pool.finalize({ sessionDir: session, outDir: path.join(tmp, 'rec-busy') }).then((r) => {
+      order.push('recording');
+      return r;
+    });
+    const b1 = clip('b1', 'ws_b');
     expect(pool.running).toBe(1);
-    expect(pool.waiting).toBe(1);
-    const third = await job(3).catch((e: unknown) => e);
-    expect(third).toBeInstanceOf(MediaJobError);
-    expect(third).toMatchObject({ code: 'busy' });
-    const done = await Promise.all([first, second]);
-    expect(done.map((c) => c.actualEnd)).toEqual([2, 2]);
+    expect(pool.waiting).toBe(3);
+    expect(pool.clipsOf('ws_a')).toBe(2);
+    await Promise.all([a1, a2, recording, b1]);
+    // A's running clip finishes, then the recording goes first, then B's turn comes before A's second clip.
+    expect(order).toEqual(['a1', 'recording', 'b1', 'a2']);
     expect(pool.running + pool.waiting).toBe(0);
+    expect(pool.clipsOf('ws_a')).toBe(0);
+    const again = pool.admitClip('ws_a');
+    expect(again.ok).toBe(true);
+    if (again.ok) again.slot.release();
+    expect(pool.clipsOf('ws_a')).toBe(0);
   });
 
   it('brings a job failure back as MediaJobError with its code and field', async () => {
