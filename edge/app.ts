@@ -13,6 +13,7 @@ import { internalMediaRoutes, MAX_MEDIA_REQUEST_BYTES } from './routes/internal-
 import { playbackRoutes } from './routes/playback.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import { signingKeyRoutes } from './routes/signing-keys.ts';
+import { accessTokenRoutes } from './routes/access-tokens.ts';
 
 export function buildApp() {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -52,6 +53,8 @@ export function buildApp() {
   app.use('/v1/live/*', requireAccessToken);
   app.use('/v1/webhooks', requireAccessToken);
   app.use('/v1/webhooks/*', requireAccessToken);
+  app.use('/v1/access-tokens', requireAccessToken);
+  app.use('/v1/access-tokens/*', requireAccessToken);
   app.use('/v1/signing-keys', requireAccessToken);
   app.use('/v1/signing-keys/*', requireAccessToken);
   app.use('/v1/recordings', requireAccessToken);
@@ -63,6 +66,7 @@ export function buildApp() {
   app.route('/v1', streamRoutes);
   app.route('/v1', webhookRoutes);
   app.route('/v1', signingKeyRoutes);
+  app.route('/v1', accessTokenRoutes);
   app.route('/v1', recordingRoutes);
   app.route('/admin', adminRoutes);
   app.route('/internal', internalRoutes);

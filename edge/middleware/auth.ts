@@ -44,11 +44,11 @@ export function parseCredentials(header: string | undefined): { id: string; secr
 export const requireAccessToken: MiddlewareHandler<AppEnv> = async (c, next) => {
   const credentials = parseCredentials(c.req.header('authorization'));
   if (!credentials) throw unauthorized('send an access token as HTTP Basic id:secret or Bearer id:secret');
-  const row = await c.env.DB.prepare('SELECT workspace_id, secret_hash FROM access_tokens WHERE id = ?')
+  const row = await c.env.DB.prepare('SELECT workspace_id, secret_hash FROM access_tokens WHERE id = ? AND revoked_at IS NULL')
     .bind(credentials.id)
     .first<{ workspace_id: string; secret_hash: string }>();
   const presented = await sha256Hex(credentials.secret);
-  if (!row || !constantTimeEqual(presented, row.secret_hash)) throw unauthorized('the access token is not valid');
+  if (!row || !constantTimeEqual(presented, row.secret_hash)) throw unauthorized('the access token is not valid (unknown, revoked or wrong secret)');
   c.set('workspaceId', row.workspace_id);
   await next();
 };

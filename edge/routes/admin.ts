@@ -1,22 +1,21 @@
-// /admin: create workspaces and their first access token (ADMIN_TOKEN only). `npm start` uses it for the local workspace.
+// /admin: create workspaces and their first access token, issue or revoke more (ADMIN_TOKEN only). `npm start` uses it
+// for the local workspace; revoking here is for a workspace that lost control of every token it had.
 import { OpenAPIHono, createRoute } from '@hono/zod-openapi';
 import type { AppEnv } from '../env.ts';
 import { validationHook } from '../middleware/errors.ts';
-import { CreateWorkspaceRequest, CreateWorkspaceResponse, WorkspaceIdParam, AccessToken } from '../../shared/schemas/workspace.ts';
+import {
+  CreateWorkspaceRequest,
+  CreateWorkspaceResponse,
+  WorkspaceIdParam,
+  WorkspaceAccessTokenParams,
+  AccessToken,
+} from '../../shared/schemas/workspace.ts';
 import { single } from '../../shared/schemas/common.ts';
-import { newId, randomBase62, sha256Hex } from '../../shared/identifiers.ts';
+import { newId } from '../../shared/identifiers.ts';
 import { notFound } from '../problem.ts';
+import { issueAccessToken, revokeAccessToken } from '../access-tokens.ts';
 
 export const adminRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
-
-async function issueAccessToken(db: D1Database, workspaceId: string) {
-  const token = { id: newId('at', 16), secret: randomBase62(40), workspaceId, createdAt: new Date().toISOString() };
-  await db
-    .prepare('INSERT INTO access_tokens (id, workspace_id, secret_hash, created_at) VALUES (?, ?, ?, ?)')
-    .bind(token.id, workspaceId, await sha256Hex(token.secret), token.createdAt)
-    .run();
-  return token;
-}
 
 adminRoutes.openapi(
   createRoute({
@@ -52,5 +51,21 @@ adminRoutes.openapi(
     const exists = await c.env.DB.prepare('SELECT 1 FROM workspaces WHERE id = ?').bind(workspaceId).first();
     if (!exists) throw notFound(`workspace ${workspaceId}`);
     return c.json({ data: await issueAccessToken(c.env.DB, workspaceId) }, 201);
+  },
+);
+
+adminRoutes.openapi(
+  createRoute({
+    method: 'delete',
+    path: '/workspaces/{workspaceId}/access-tokens/{accessTokenId}',
+    summary: "Revoke one of a workspace's access tokens",
+    tags: ['Admin'],
+    request: { params: WorkspaceAccessTokenParams },
+    responses: { 204: { description: 'Revoked' } },
+  }),
+  async (c) => {
+    const { workspaceId, accessTokenId } = c.req.valid('param');
+    if (!(await revokeAccessToken(c.env.DB, workspaceId, accessTokenId))) throw notFound(`access token ${accessTokenId}`);
+    return c.body(null, 204);
   },
 );

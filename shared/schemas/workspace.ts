@@ -1,6 +1,7 @@
-// Workspaces and their access tokens, created through the ADMIN_TOKEN-guarded /admin routes.
+// Workspaces and their access tokens: workspaces and their first token come from the ADMIN_TOKEN-guarded /admin
+// routes; a workspace then issues, lists and revokes its own tokens under /v1/access-tokens.
 import { z } from '@hono/zod-openapi';
-import { Timestamp } from './common.ts';
+import { ListQuery, Timestamp } from './common.ts';
 
 export const CreateWorkspaceRequest = z
   .object({ name: z.string().min(1).max(100) })
@@ -13,8 +14,19 @@ export const AccessToken = z
     secret: z.string().optional().openapi({ description: 'shown once' }),
     workspaceId: z.string(),
     createdAt: Timestamp,
+    revokedAt: Timestamp.nullable().openapi({ description: 'set once revoked: the token is refused from then on' }),
   })
   .openapi('AccessToken');
+export type AccessToken = z.infer<typeof AccessToken>;
+
+/** Nothing to choose yet; strict so a field a later version adds is not silently ignored by this one. */
+export const CreateAccessTokenRequest = z.object({}).strict().openapi('CreateAccessTokenRequest');
+
+export const ListAccessTokensQuery = ListQuery;
+
+export const AccessTokenIdParam = z.object({
+  accessTokenId: z.string().min(1).max(64).openapi({ param: { name: 'accessTokenId', in: 'path' } }),
+});
 
 export const Workspace = z
   .object({ id: z.string(), name: z.string(), createdAt: Timestamp })
@@ -27,3 +39,5 @@ export const CreateWorkspaceResponse = z.object({
 export const WorkspaceIdParam = z.object({
   workspaceId: z.string().min(1).max(64).openapi({ param: { name: 'workspaceId', in: 'path' } }),
 });
+
+export const WorkspaceAccessTokenParams = WorkspaceIdParam.extend(AccessTokenIdParam.shape);
