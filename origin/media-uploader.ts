@@ -1,11 +1,24 @@
 // Moves finished media (recordings, clips) from the origin's disk into R2 through the edge: small files in one PUT,
-// large ones in 16 MiB parts, each part retried a few times before the upload fails.
+// large ones in 16 MiB parts. Storage outages are ridden out: each request is retried with backoff for minutes before
+// the upload fails; an answer that cannot change on retry (the edge refused the request itself) fails at once.
 import { open, readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { EdgeClient } from './edge-client.ts';
+import { backoffDelay, sleep } from './backoff.ts';
+import { logWarn } from './log.ts';
 
 export const PART_BYTES = 16 * 1024 * 1024;
-const ATTEMPTS = 4;
+
+export interface UploadRetryPolicy {
+  /** how long one request keeps being retried before the upload fails; default 5 min */
+  budgetMs: number;
+  /** first wait; default 500 ms */
+  firstDelayMs: number;
+  /** longest wait between two tries; default 20 s */
+  maxDelayMs: number;
+}
+
+export const DEFAULT_UPLOAD_RETRY: UploadRetryPolicy = { budgetMs: 5 * 60_000, firstDelayMs: 500, maxDelayMs: 20_000 };
 
 const CONTENT_TYPES: Record<string, string> = {
   '.m3u8': 'application/vnd.apple.mpegurl',
@@ -16,23 +29,49 @@ const CONTENT_TYPES: Record<string, string> = {
 };
 export const contentTypeOf = (file: string) => CONTENT_TYPES[path.extname(file)] ?? 'application/octet-stream';
 
-async function withRetries<T>(what: string, attempt: () => Promise<T>): Promise<T> {
-  let last: unknown;
-  for (let i = 0; i < ATTEMPTS; i++) {
+/**
+ * The edge refused the request itself (bad key, too large, not allowed): trying again cannot help. A 401 (clocks
+ * apart), 408, 429, 5xx or no answer at all are the storage or the network having a moment.
+ */
+export function isPermanentUploadFailure(error: unknown): boolean {
+  const status = /answered (\d{3})/.exec(error instanceof Error ? error.message : String(error))?.[1];
+  return status !== undefined && ['400', '403', '404', '405', '411', '413', '414', '415', '422'].includes(status);
+}
+
+export class UploadFailed extends Error {
+  override name = 'UploadFailed';
+  constructor(
+    message: string,
+    /** whether it failed for good at once, or after the retry budget ran out */
+    readonly permanent: boolean,
+  ) {
+    super(message);
+  }
+}
+
+async function withRetries<T>(what: string, policy: UploadRetryPolicy, attempt: () => Promise<T>): Promise<T> {
+  const started = Date.now();
+  for (let i = 0; ; i++) {
     try {
       return await attempt();
     } catch (error) {
-      last = error;
-      await new Promise((r) => setTimeout(r, 500 * 2 ** i));
+      if (isPermanentUploadFailure(error)) throw new UploadFailed(`${what} was refused: ${String(error)}`, true);
+      const wait = backoffDelay(i, policy.firstDelayMs, policy.maxDelayMs);
+      const spent = Date.now() - started;
+      if (spent + wait > policy.budgetMs) {
+        throw new UploadFailed(`${what} failed for ${Math.round(spent / 1000)} s (${i + 1} attempts), storage unavailable: ${String(error)}`, false);
+      }
+      logWarn('upload_retry', { what, attempt: i + 1, waitMs: wait, error: String(error).slice(0, 300) });
+      await sleep(wait);
     }
   }
-  throw new Error(`${what} failed after ${ATTEMPTS} attempts: ${String(last)}`);
 }
 
 export class MediaUploader {
   constructor(
     private readonly edge: EdgeClient,
     private readonly partBytes = PART_BYTES,
+    private readonly retry: UploadRetryPolicy = DEFAULT_UPLOAD_RETRY,
   ) {}
 
   async uploadFile(key: string, file: string): Promise<number> {
@@ -40,10 +79,10 @@ export class MediaUploader {
     const type = contentTypeOf(file);
     if (size <= this.partBytes) {
       const bytes = await readFile(file);
-      await withRetries(`upload of ${key}`, () => this.edge.putMedia(key, bytes, type));
+      await withRetries(`upload of ${key}`, this.retry, () => this.edge.putMedia(key, bytes, type));
       return size;
     }
-    const uploadId = await withRetries(`multipart start of ${key}`, () => this.edge.createMultipart(key, type));
+    const uploadId = await withRetries(`multipart start of ${key}`, this.retry, () => this.edge.createMultipart(key, type));
     const handle = await open(file, 'r');
     try {
       const parts: { partNumber: number; etag: string }[] = [];
@@ -51,9 +90,9 @@ export class MediaUploader {
         const buffer = Buffer.alloc(Math.min(this.partBytes, size - offset));
         await handle.read(buffer, 0, buffer.length, offset);
         const number = partNumber;
-        parts.push(await withRetries(`part ${number} of ${key}`, () => this.edge.uploadPart(key, uploadId, number, buffer)));
+        parts.push(await withRetries(`part ${number} of ${key}`, this.retry, () => this.edge.uploadPart(key, uploadId, number, buffer)));
       }
-      await withRetries(`multipart completion of ${key}`, () => this.edge.completeMultipart(key, uploadId, parts));
+      await withRetries(`multipart completion of ${key}`, this.retry, () => this.edge.completeMultipart(key, uploadId, parts));
     } finally {
       await handle.close();
     }
