@@ -1,9 +1,10 @@
 // One RTMP(S) client connection: feeds socket bytes to a PublishSession, writes its replies, asks the
-// publish hook, and turns media outputs into typed events; timeouts and write-queue bounds live here.
+// publish hook, and turns media outputs into typed events; deadlines and write-queue bounds live here.
 import type { Socket } from 'node:net';
 import type { Amf0Object } from './amf0.ts';
+import type { IngestAccount, IngestLimits } from './ingest-limits.ts';
 import { PublishSession } from './publish-session.ts';
-import type { PublishSessionLimits, RejectCode, SessionOutput } from './publish-session.ts';
+import type { RejectCode, SessionOutput } from './publish-session.ts';
 
 export type RtmpProtocol = 'rtmp' | 'rtmps';
 
@@ -40,11 +41,23 @@ export interface RtmpConnectionEvents {
   close: { reason: string };
 }
 
+/**
+ * Every phase of a connection has a deadline, so a peer that goes slow at any step (slowloris) lets go of its slot:
+ * handshake, then publish accepted, then first media; while streaming, the idle timeout; after unpublish, a linger.
+ */
 export interface ConnectionSettings {
+  /** From accept to the end of the RTMP handshake. */
   handshakeTimeoutMs: number;
+  /** From the end of the handshake to publish accepted (connect, createStream, publish, and the publish hook's answer). */
+  publishTimeoutMs: number;
+  /** From publish accepted to the first audio or video frame. */
+  firstMediaTimeoutMs: number;
+  /** Without any byte from the peer, in any phase. */
   idleTimeoutMs: number;
+  /** After the client unpublished: it has this long to hang up before we do. */
+  unpublishLingerMs: number;
   maxWriteQueueBytes: number;
-  session: Partial<PublishSessionLimits>;
+  ingest: Partial<IngestLimits>;
 }
 
 /** After close() the peer gets this long to read our last bytes before the socket is destroyed. */
@@ -56,6 +69,8 @@ export interface RtmpConnectionInit {
   settings: ConnectionSettings;
   onPublish: PublishHook;
   log: RtmpLogger;
+  /** This connection's share of the server's IngestBudget; closed with the connection. */
+  account?: IngestAccount;
   /** Called once, after the socket has closed. */
   onClosed?: (connection: RtmpConnection) => void;
 }
@@ -66,6 +81,8 @@ export class RtmpConnection {
   readonly id: number;
   readonly protocol: RtmpProtocol;
   readonly remoteAddress: string;
+  /** Date.now() at accept; the server evicts the oldest connection that has not published. */
+  readonly acceptedAt = Date.now();
   readonly #socket: Socket;
   readonly #session: PublishSession;
   readonly #init: RtmpConnectionInit;
@@ -79,7 +96,12 @@ export class RtmpConnection {
   /** The socket is gone and 'close' has been emitted. */
   #finished = false;
   #unpublished = false;
-  #handshakeTimer: NodeJS.Timeout | undefined;
+  #publishRequested = false;
+  #published = false;
+  #mediaSeen = false;
+  /** The one deadline of the current phase (see ConnectionSettings). */
+  #deadline: NodeJS.Timeout | undefined;
+  #phase: 'handshake' | 'publish' | 'first-media' | 'streaming' | 'linger' = 'handshake';
   #destroyTimer: NodeJS.Timeout | undefined;
 
   constructor(socket: Socket, init: RtmpConnectionInit) {
@@ -88,10 +110,9 @@ export class RtmpConnection {
     this.remoteAddress = socket.remoteAddress ?? 'unknown';
     this.#socket = socket;
     this.#init = init;
-    this.#session = new PublishSession({ limits: init.settings.session });
+    this.#session = new PublishSession({ limits: init.settings.ingest, ...(init.account ? { account: init.account } : {}) });
 
-    this.#handshakeTimer = setTimeout(() => this.close('handshake timeout'), init.settings.handshakeTimeoutMs);
-    this.#handshakeTimer.unref();
+    this.#arm(init.settings.handshakeTimeoutMs, 'handshake timeout');
     socket.setTimeout(init.settings.idleTimeoutMs);
     socket.on('timeout', () => this.close('idle timeout'));
     socket.on('data', (bytes: Buffer) => this.#onData(bytes));
@@ -106,6 +127,16 @@ export class RtmpConnection {
 
   get closed(): boolean {
     return this.#closeReason !== undefined;
+  }
+
+  /** Publish was accepted by the hook. */
+  get published(): boolean {
+    return this.#published;
+  }
+
+  /** The client asked to publish (the hook may still be deciding). */
+  get publishRequested(): boolean {
+    return this.#publishRequested;
   }
 
   /** The app the client connected to (empty before connect). */
@@ -139,6 +170,23 @@ export class RtmpConnection {
     this.#shutdown(reason, false);
   }
 
+  /** Makes room for a newcomer when the server is full: no goodbye, the slot is free at once. */
+  evict(reason: string): void {
+    this.#shutdown(reason, true);
+  }
+
+  /** Replaces the current phase's deadline. */
+  #arm(ms: number, reason: string): void {
+    clearTimeout(this.#deadline);
+    this.#deadline = setTimeout(() => this.close(reason), ms);
+    this.#deadline.unref();
+  }
+
+  #disarm(): void {
+    clearTimeout(this.#deadline);
+    this.#deadline = undefined;
+  }
+
   /** `immediately` skips flushing what is queued, for when the peer cannot or will not read it. */
   #shutdown(reason: string, immediately: boolean): void {
     if (this.#closeReason !== undefined) {
@@ -146,7 +194,7 @@ export class RtmpConnection {
       return;
     }
     this.#closeReason = reason;
-    clearTimeout(this.#handshakeTimer);
+    this.#disarm();
     this.#socket.setTimeout(0);
     this.#log('rtmp.closing', { reason });
     if (immediately) {
@@ -176,11 +224,16 @@ export class RtmpConnection {
 
   #onData(bytes: Buffer): void {
     if (this.closed) return;
-    this.#guarded(() => this.#apply(this.#session.feed(bytes)));
-    if (this.#handshakeTimer && this.#session.handshakeComplete) {
-      clearTimeout(this.#handshakeTimer);
-      this.#handshakeTimer = undefined;
+    if (this.#phase === 'handshake') {
+      this.#guarded(() => this.#apply(this.#session.feed(bytes)));
+      // Unless the same bytes already got the connection to a later phase (publish requested and answered).
+      if (this.#phase === 'handshake' && this.#session.handshakeComplete && !this.closed) {
+        this.#phase = 'publish';
+        this.#arm(this.#init.settings.publishTimeoutMs, 'publish timeout');
+      }
+      return;
     }
+    this.#guarded(() => this.#apply(this.#session.feed(bytes)));
   }
 
   /** The session only throws on a bug of ours; that costs this connection, not the process. */
@@ -201,6 +254,11 @@ export class RtmpConnection {
           this.#write(output.bytes);
           break;
         case 'publish-requested':
+          this.#publishRequested = true;
+          if (this.#phase === 'handshake') {
+            this.#phase = 'publish';
+            this.#arm(this.#init.settings.publishTimeoutMs, 'publish timeout');
+          }
           void this.#decide({ app: output.app, streamKey: output.streamKey, remoteAddress: this.remoteAddress, protocol: this.protocol });
           break;
         case 'metadata':
@@ -208,10 +266,17 @@ export class RtmpConnection {
           break;
         case 'audio':
         case 'video':
+          if (!this.#mediaSeen) {
+            this.#mediaSeen = true;
+            this.#phase = 'streaming';
+            this.#disarm();
+          }
           this.#emit(output.type, { timestamp: output.timestamp, payload: output.payload });
           break;
         case 'unpublished':
           this.#unpublished = true;
+          this.#phase = 'linger';
+          this.#arm(this.#init.settings.unpublishLingerMs, 'unpublished');
           this.#log('rtmp.unpublished', { app: this.app });
           break;
         case 'error':
@@ -244,6 +309,9 @@ export class RtmpConnection {
     if (this.closed) return;
     if (decision.ok) {
       this.#log('rtmp.publish_accepted', { app: request.app });
+      this.#published = true;
+      this.#phase = 'first-media';
+      this.#arm(this.#init.settings.firstMediaTimeoutMs, 'no media after publish');
       this.#guarded(() => this.#apply(this.#session.acceptPublish()));
       return;
     }
@@ -254,7 +322,8 @@ export class RtmpConnection {
 
   #onSocketClosed(): void {
     clearTimeout(this.#destroyTimer);
-    clearTimeout(this.#handshakeTimer);
+    this.#disarm();
+    this.#session.dispose();
     if (this.#closeReason === undefined) this.#closeReason = this.#unpublished ? 'unpublished' : 'peer closed';
     this.#finished = true;
     this.#log('rtmp.closed', { reason: this.#closeReason });

@@ -1,32 +1,48 @@
-// RTMP and RTMPS listeners: the accept loop with connection limits; each accepted socket becomes an
-// RtmpConnection (connection.ts), which does everything else.
+// RTMP and RTMPS listeners: the accept loop with connection limits, eviction when full, and the ingest byte budget
+// all connections share; each accepted socket becomes an RtmpConnection (connection.ts), which does everything else.
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import tls from 'node:tls';
 import { RtmpConnection } from './connection.ts';
 import type { ConnectionSettings, PublishHook, RtmpLogger, RtmpProtocol } from './connection.ts';
-import type { PublishSessionLimits } from './publish-session.ts';
+import { DEFAULT_INGEST_LIMITS, IngestBudget } from './ingest-limits.ts';
+import type { IngestLimits } from './ingest-limits.ts';
 
 export interface RtmpServerLimits {
+  /**
+   * Connections at once. When full, a newcomer evicts the oldest connection that has not published yet, so
+   * connections that never publish (slowloris) cannot keep a publisher out; only when all publish is one refused.
+   */
   maxConnections: number;
+  /** Connections at once from one address; over it the newcomer is refused. */
   maxConnectionsPerIp: number;
   /** From accept (TCP, or TLS for RTMPS) to the end of the RTMP handshake. */
   handshakeTimeoutMs: number;
+  /** From the end of the handshake to publish accepted, the publish hook's time included. */
+  publishTimeoutMs: number;
+  /** From publish accepted to the first audio or video frame. */
+  firstMediaTimeoutMs: number;
   /** Without data from the peer. */
   idleTimeoutMs: number;
-  /** Bytes queued for a peer that does not read; past it the connection is dropped. */
+  /** After the client unpublished, before we hang up. */
+  unpublishLingerMs: number;
+  /** Bytes queued for a peer that does not read; past it the connection is dropped. Our replies are small. */
   maxWriteQueueBytes: number;
-  session: Partial<PublishSessionLimits>;
+  /** Byte budgets of the input path, per connection and for the whole server (ingest-limits.ts). */
+  ingest: Partial<IngestLimits>;
 }
 
 export const DEFAULT_SERVER_LIMITS: RtmpServerLimits = {
   maxConnections: 1000,
-  maxConnectionsPerIp: 16,
+  maxConnectionsPerIp: 4,
   handshakeTimeoutMs: 5000,
+  publishTimeoutMs: 10_000,
+  firstMediaTimeoutMs: 10_000,
   idleTimeoutMs: 15_000,
-  maxWriteQueueBytes: 1024 * 1024,
-  session: {},
+  unpublishLingerMs: 2000,
+  maxWriteQueueBytes: 256 * 1024,
+  ingest: {},
 };
 
 export interface RtmpsOptions {
@@ -70,6 +86,7 @@ export class RtmpServer {
   readonly #options: RtmpServerOptions;
   readonly #limits: RtmpServerLimits;
   readonly #settings: ConnectionSettings;
+  readonly #budget: IngestBudget;
   readonly #log: RtmpLogger;
   readonly #connections = new Set<RtmpConnection>();
   readonly #perIp = new Map<string, number>();
@@ -82,12 +99,17 @@ export class RtmpServer {
   constructor(options: RtmpServerOptions) {
     this.#options = options;
     this.#limits = { ...DEFAULT_SERVER_LIMITS, ...options.limits };
+    const ingest = { ...DEFAULT_INGEST_LIMITS, ...this.#limits.ingest };
     this.#settings = {
       handshakeTimeoutMs: this.#limits.handshakeTimeoutMs,
+      publishTimeoutMs: this.#limits.publishTimeoutMs,
+      firstMediaTimeoutMs: this.#limits.firstMediaTimeoutMs,
       idleTimeoutMs: this.#limits.idleTimeoutMs,
+      unpublishLingerMs: this.#limits.unpublishLingerMs,
       maxWriteQueueBytes: this.#limits.maxWriteQueueBytes,
-      session: this.#limits.session,
+      ingest,
     };
+    this.#budget = new IngestBudget(ingest.originBufferBytes, ingest.publisherReserveBytes);
     this.#log = options.log ?? (() => {});
     this.#plain = net.createServer((socket) => this.#accept(socket, 'rtmp'));
     if (options.tls) {
@@ -115,6 +137,11 @@ export class RtmpServer {
     return this.#connections;
   }
 
+  /** The byte budget all connections' partial messages and held media draw from. */
+  get budget(): IngestBudget {
+    return this.#budget;
+  }
+
   /** Stops listening and closes every connection; resolves once all sockets are gone. */
   async close(): Promise<void> {
     this.#closing = true;
@@ -130,13 +157,20 @@ export class RtmpServer {
   #accept(socket: Socket, protocol: RtmpProtocol): void {
     const ip = socket.remoteAddress ?? 'unknown';
     const fromIp = this.#perIp.get(ip) ?? 0;
-    const refusal = this.#closing
+    let refusal = this.#closing
       ? 'server closing'
-      : this.#connections.size >= this.#limits.maxConnections
-        ? 'too many connections'
-        : fromIp >= this.#limits.maxConnectionsPerIp
-          ? 'too many connections from this address'
-          : undefined;
+      : fromIp >= this.#limits.maxConnectionsPerIp
+        ? 'too many connections from this address'
+        : undefined;
+    if (!refusal && this.#openCount() >= this.#limits.maxConnections) {
+      const victim = this.#evictionCandidate();
+      if (victim) {
+        this.#log('rtmp.evicted', { connection: victim.id, remoteAddress: victim.remoteAddress, ageMs: Date.now() - victim.acceptedAt });
+        victim.evict('evicted: server full');
+      } else {
+        refusal = 'too many connections';
+      }
+    }
     if (refusal) {
       this.#log('rtmp.refused', { remoteAddress: ip, protocol, reason: refusal });
       socket.destroy();
@@ -150,6 +184,7 @@ export class RtmpServer {
       settings: this.#settings,
       onPublish: this.#options.onPublish,
       log: this.#log,
+      account: this.#budget.account(),
       onClosed: (closed) => {
         this.#connections.delete(closed);
         const left = (this.#perIp.get(ip) ?? 1) - 1;
@@ -159,5 +194,24 @@ export class RtmpServer {
       },
     });
     this.#connections.add(connection);
+  }
+
+  /** Connections not already on their way out (an evicted one leaves its slot at once). */
+  #openCount(): number {
+    let open = 0;
+    for (const connection of this.#connections) if (!connection.closed) open++;
+    return open;
+  }
+
+  /** The oldest connection that has not published; one still waiting for the hook's answer only if there is no other. */
+  #evictionCandidate(): RtmpConnection | undefined {
+    let pending: RtmpConnection | undefined;
+    // A Set iterates in insertion order: oldest first.
+    for (const connection of this.#connections) {
+      if (connection.closed || connection.published) continue;
+      if (!connection.publishRequested) return connection;
+      pending ??= connection;
+    }
+    return pending;
   }
 }

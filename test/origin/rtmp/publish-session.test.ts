@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { RtmpProtocolError } from '../../../origin/rtmp/chunk-reader.ts';
 import { HANDSHAKE_PACKET_SIZE } from '../../../origin/rtmp/handshake.ts';
+import { IngestBudget } from '../../../origin/rtmp/ingest-limits.ts';
 import { MessageAssembler } from '../../../origin/rtmp/message-assembler.ts';
 import { command, decodeMessage } from '../../../origin/rtmp/messages.ts';
 import type { RtmpMessage } from '../../../origin/rtmp/messages.ts';
@@ -184,6 +185,56 @@ describe('PublishSession conversation', () => {
     const outputs = session.feed(publishStream({ ...defaultScript, media: [{ type: 'video', delta: 0, size: 1001 }] }));
     expect(events(outputs).map((o) => o.type)).toEqual(['publish-requested', 'error']);
     expect(session.bufferedBytes).toBe(0);
+  });
+});
+
+describe('PublishSession input limits', () => {
+  const video = (size: number): RtmpMessage => ({ type: 'video', timestamp: 0, messageStreamId: 1, payload: Buffer.alloc(size, 0x17) });
+
+  it('refuses audio, video and data before connect and before publish, as the header arrives', () => {
+    const { c0c1, c2 } = clientHandshake();
+    const connect = command('connect', 1, { app: 'live', tcUrl: 'rtmp://127.0.0.1/live' });
+    const cases: RtmpMessage[][] = [
+      [video(300)],
+      [connect, video(100_000)],
+      [connect, { type: 'audio', timestamp: 0, messageStreamId: 1, payload: Buffer.alloc(20) }],
+      [connect, command('createStream', 2, null), { type: 'data', timestamp: 0, messageStreamId: 1, values: ['onMetaData', { width: 1 }] }],
+    ];
+    for (const messages of cases) {
+      // An empty budget: had the body been assembled before the refusal, the error would be ingest-budget.
+      const session = new PublishSession({ randomBytes: filler, account: new IngestBudget(0).account() });
+      const outputs = session.feed(Buffer.concat([c0c1, c2, chunkMessages(messages)]));
+      expect(events(outputs)).toEqual([{ type: 'error', error: expect.objectContaining({ code: 'media-before-publish' }) }]);
+      expect(session.state).toBe('failed');
+      expect(session.bufferedBytes).toBe(0);
+    }
+  });
+
+  it('draws held media and partial messages from its account, promotes it on accept and gives everything back on dispose', () => {
+    const budget = new IngestBudget(1 << 20, 512 * 1024);
+    const account = budget.account();
+    const session = new PublishSession({ randomBytes: filler, account });
+    session.feed(publishStream({ ...defaultScript, unpublish: false }));
+    // Pending: four media bodies and the @setDataFrame message.
+    expect(budget.heldBytes).toBe(300 + 20 + 20 + 5000 + 116);
+    expect(budget.heldByNonPublishersBytes).toBe(budget.heldBytes);
+    session.acceptPublish();
+    expect(budget.heldBytes).toBe(0);
+    // A frame half received is held (by allocation) as a publisher's.
+    const frame = chunkMessages([video(10_000)]);
+    session.feed(frame.subarray(0, 3000));
+    expect(budget.heldBytes).toBeGreaterThanOrEqual(2900);
+    expect(budget.heldByNonPublishersBytes).toBe(0);
+    session.dispose();
+    expect(budget.heldBytes).toBe(0);
+  });
+
+  it('fails when the shared budget has no room for held media', () => {
+    const budget = new IngestBudget(4000);
+    const session = new PublishSession({ randomBytes: filler, account: budget.account() });
+    const outputs = session.feed(publishStream({ ...defaultScript, media: [{ type: 'video', delta: 0, size: 5000 }] }));
+    expect(events(outputs).map((o) => (o.type === 'error' ? o.error.code : o.type))).toEqual(['publish-requested', 'ingest-budget']);
+    expect(budget.heldBytes).toBe(0);
   });
 });
 

@@ -4,7 +4,7 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HANDSHAKE_CLIENT_BYTES } from '../../../origin/rtmp/handshake.ts';
 import { MessageAssembler } from '../../../origin/rtmp/message-assembler.ts';
-import { decodeMessage } from '../../../origin/rtmp/messages.ts';
+import { command, decodeMessage } from '../../../origin/rtmp/messages.ts';
 import type { RtmpMessage } from '../../../origin/rtmp/messages.ts';
 import { RtmpServer } from '../../../origin/rtmp/server.ts';
 import type { RtmpServerOptions } from '../../../origin/rtmp/server.ts';
@@ -219,11 +219,23 @@ describe('RtmpServer', () => {
     b.socket.destroy();
     d.socket.destroy();
 
+    // Full of publishers, nobody to evict: the newcomer is refused.
     const total = await start(undefined, { limits: { maxConnections: 1 } });
-    await connect(total.port);
+    const publisher = await connect(total.port);
+    publisher.socket.write(publishStream({ ...defaultScript, unpublish: false }));
+    await until(() => total.connections[0]?.published === true);
     const refused = await connect(total.port);
     await refused.closed;
     expect(total.logs.find((l) => l.event === 'rtmp.refused')?.fields.reason).toBe('too many connections');
+  });
+
+  it('allows 4 connections per address by default', async () => {
+    const h = await start();
+    const clients = await Promise.all(Array.from({ length: 5 }, () => connect(h.port)));
+    await until(() => h.logs.some((l) => l.event === 'rtmp.refused'));
+    expect(h.logs.find((l) => l.event === 'rtmp.refused')?.fields.reason).toBe('too many connections from this address');
+    expect(h.server.connections.size).toBe(4);
+    for (const c of clients) c.socket.destroy();
   });
 
   it('conn.close() disconnects within a second even if the client keeps its side open', async () => {
@@ -276,5 +288,125 @@ describe('RtmpServer', () => {
     await Promise.all([a.closed, b.closed]);
     expect(h.server.connections.size).toBe(0);
     await expect(connect(h.port)).rejects.toThrow(/ECONNREFUSED/);
+  });
+});
+
+/** Handshake, then a ping request every `everyMs` so the idle timeout never fires: a slowloris that talks. */
+function keepTalking(client: Client, everyMs = 50): () => void {
+  const ping = (i: number) => chunkMessages([{ type: 'user-control', event: { kind: 'ping-request', timestamp: i } }]);
+  let i = 0;
+  const timer = setInterval(() => {
+    if (!client.socket.destroyed) client.socket.write(ping(i++));
+  }, everyMs);
+  client.socket.on('close', () => clearInterval(timer));
+  return () => clearInterval(timer);
+}
+
+const connectOnly = () => {
+  const { c0c1, c2 } = clientHandshake();
+  return Buffer.concat([c0c1, c2, chunkMessages([command('connect', 1, { app: 'live', tcUrl: 'rtmp://127.0.0.1/live' })])]);
+};
+
+const reasonsOf = (h: Harness) => h.logs.filter((l) => l.event === 'rtmp.closing').map((l) => l.fields.reason);
+
+describe('RtmpServer deadlines and eviction (slowloris)', () => {
+  it('closes a connection that does not publish in time, even one that keeps sending bytes', async () => {
+    const h = await start(undefined, { limits: { publishTimeoutMs: 300 } });
+    const client = await connect(h.port);
+    const t0 = Date.now();
+    client.socket.write(connectOnly());
+    keepTalking(client);
+    const { at } = await client.closed;
+    expect(at - t0).toBeGreaterThanOrEqual(280);
+    expect(at - t0).toBeLessThan(1500);
+    expect(reasonsOf(h)).toEqual(['publish timeout']);
+  });
+
+  it('closes a publisher that sends no media after publish, and keeps one that does', async () => {
+    const h = await start(undefined, { limits: { firstMediaTimeoutMs: 300, publishTimeoutMs: 300 } });
+    const silent = await connect(h.port);
+    silent.socket.write(publishStream({ ...defaultScript, media: [], unpublish: false }));
+    keepTalking(silent);
+    const streaming = await connect(h.port);
+    streaming.socket.write(publishStream({ ...defaultScript, unpublish: false }));
+    const stop = keepTalking(streaming);
+    await silent.closed;
+    await new Promise((r) => setTimeout(r, 400));
+    expect(streaming.socket.destroyed).toBe(false);
+    expect(reasonsOf(h)).toEqual(['no media after publish']);
+    stop();
+    streaming.socket.destroy();
+  });
+
+  it('hangs up shortly after unpublish even if the client keeps the socket open and talking', async () => {
+    const h = await start(undefined, { limits: { unpublishLingerMs: 200 } });
+    const client = await connect(h.port);
+    const t0 = Date.now();
+    client.socket.write(publishStream(defaultScript));
+    keepTalking(client);
+    const { at } = await client.closed;
+    expect(h.logs.find((l) => l.event === 'rtmp.unpublished')).toBeDefined();
+    expect(reasonsOf(h)).toEqual(['unpublished']);
+    expect(at - t0).toBeGreaterThanOrEqual(180);
+    expect(at - t0).toBeLessThan(1500);
+  });
+
+  it('refuses media before publish and closes the connection', async () => {
+    const h = await start();
+    const client = await connect(h.port);
+    const { c0c1, c2 } = clientHandshake();
+    client.socket.write(
+      Buffer.concat([
+        c0c1,
+        c2,
+        chunkMessages([
+          command('connect', 1, { app: 'live', tcUrl: 'rtmp://127.0.0.1/live' }),
+          { type: 'video', timestamp: 0, messageStreamId: 1, payload: Buffer.alloc(100_000, 0x17) },
+        ]),
+      ]),
+    );
+    await client.closed;
+    expect(reasonsOf(h)).toEqual(['protocol error: media-before-publish']);
+    expect(h.requests).toEqual([]);
+    expect(h.server.budget.heldBytes).toBe(0);
+  });
+
+  it('when full, evicts the oldest connection that has not published, never a publisher', async () => {
+    const h = await start(undefined, { limits: { maxConnections: 3, maxConnectionsPerIp: 10 } });
+    const publisher = await connect(h.port);
+    let frames = 0;
+    publisher.socket.write(publishStream({ ...defaultScript, unpublish: false }));
+    await until(() => h.connections.length === 1 && h.connections[0]!.published);
+    h.connections[0]!.on('video', () => frames++);
+    const idle1 = await connect(h.port);
+    await until(() => h.server.connections.size === 2);
+    const idle2 = await connect(h.port);
+    await until(() => h.server.connections.size === 3);
+    const newcomer = await connect(h.port);
+    await idle1.closed;
+    await until(() => h.server.connections.size === 3);
+    expect(h.logs.filter((l) => l.event === 'rtmp.evicted')).toHaveLength(1);
+    expect(reasonsOf(h)).toEqual(['evicted: server full']);
+    // The newcomer can publish; the publisher keeps streaming.
+    newcomer.socket.write(publishStream({ ...defaultScript, streamName: 'second', unpublish: false }));
+    await until(() => h.requests.length === 2);
+    await until(() => h.server.connections.size === 3 && [...h.server.connections].filter((c) => c.published).length === 2);
+    publisher.socket.write(chunkMessages([{ type: 'video', timestamp: 100, messageStreamId: 1, payload: Buffer.alloc(50, 0x27) }]));
+    await until(() => frames === 1);
+    expect(idle2.socket.destroyed).toBe(false);
+    for (const c of [publisher, idle2, newcomer]) c.socket.destroy();
+  });
+
+  it('gives every byte back to the shared budget when connections go', async () => {
+    const h = await start(async () => ({ ok: true }));
+    const client = await connect(h.port);
+    const messages = chunkMessages([{ type: 'video', timestamp: 0, messageStreamId: 1, payload: Buffer.alloc(300_000, 0x17) }]);
+    client.socket.write(publishStream({ ...defaultScript, media: [], unpublish: false }));
+    await until(() => h.connections[0]?.published === true);
+    client.socket.write(messages.subarray(0, 100_000));
+    await until(() => h.server.budget.heldBytes > 0);
+    client.socket.destroy();
+    await until(() => h.server.connections.size === 0);
+    expect(h.server.budget.heldBytes).toBe(0);
   });
 });
