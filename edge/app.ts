@@ -10,6 +10,7 @@ import { recordingRoutes } from './routes/recordings.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { internalRoutes } from './routes/internal.ts';
 import { internalMediaRoutes, MAX_MEDIA_REQUEST_BYTES } from './routes/internal-media.ts';
+import { internalOriginRoutes } from './routes/internal-origins.ts';
 import { playbackRoutes } from './routes/playback.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import { signingKeyRoutes } from './routes/signing-keys.ts';
@@ -71,6 +72,7 @@ export function buildApp() {
   app.route('/admin', adminRoutes);
   app.route('/internal', internalRoutes);
   app.route('/internal/media', internalMediaRoutes);
+  app.route('/internal/origins', internalOriginRoutes);
   app.route('/hls', playbackRoutes);
   return app;
 }

@@ -29,6 +29,8 @@ export interface Env {
   WEBHOOK_RETRY_BASE_SECONDS?: string;
   /** "true": http:// webhook URLs to loopback are accepted; "false": never; unset: only when the API is called on loopback. */
   WEBHOOK_ALLOW_HTTP_LOOPBACK?: string;
+  /** Seconds a stopped session's recording may take to report ready or failed before it is failed; default 900. */
+  RECORDING_FINALIZE_TIMEOUT_SECONDS?: string;
 }
 
 export interface AppVariables {

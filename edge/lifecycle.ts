@@ -2,9 +2,20 @@
 // The Durable Object is the shell that persists the state and performs the effects; nothing here does I/O.
 import type { StreamStatus, LifecycleEventName } from '../shared/lifecycle-vocabulary.ts';
 import type { IngestRefusal } from '../shared/schemas/internal.ts';
+import { recordingIdFor } from './stream-media-store.ts';
 
-/** No stats from the origin for this long means the encoder (or its origin) is gone. */
+/** No stats from the origin for this long: the shell asks whether the origin is still alive before counting it lost. */
 export const HEARTBEAT_TIMEOUT_MS = 10_000;
+
+/** A stopped session's recording that has not reported ready or failed by then is failed (DESIGN.md, issue 10 #8). */
+export const RECORDING_FINALIZE_TIMEOUT_MS = 15 * 60_000;
+export const RECORDING_TIMED_OUT = 'finalization timed out: origin lost';
+
+/** Settings of the transition that come from the deployment, not from the stream. */
+export interface LifecycleConfig {
+  recordingFinalizeTimeoutMs: number;
+}
+export const DEFAULT_LIFECYCLE_CONFIG: LifecycleConfig = { recordingFinalizeTimeoutMs: RECORDING_FINALIZE_TIMEOUT_MS };
 
 export interface LiveSession {
   id: string;
@@ -15,6 +26,19 @@ export interface LiveSession {
   publisherConnected: boolean;
   recording: boolean;
   lastSeen: number | null;
+  /** The session makes a recording (record was on when it opened); absent in documents older than this field. */
+  recorded?: boolean;
+  /**
+   * Disconnected because nothing was heard (heartbeat_lost), not because the encoder left: stats arriving for the
+   * session prove the encoder is still publishing, and it returns to STREAMING in the same session.
+   */
+  silent?: boolean;
+}
+
+/** A stopped session whose recording the origin is building, and when the edge stops waiting for it (epoch ms). */
+export interface Finalizing {
+  sessionId: string;
+  deadline: number;
 }
 
 export interface LifecycleState {
@@ -31,6 +55,8 @@ export interface LifecycleState {
   errorReason: string | null;
   /** The session whose recording was ready before the edge saw it stop: STOPPED then moves straight to COMPLETED. */
   recordingReadyFor?: string | null;
+  /** Recordings being built, each with its deadline; absent in documents older than this field. */
+  finalizing?: Finalizing[];
 }
 
 export type LifecycleInput =
@@ -38,7 +64,12 @@ export type LifecycleInput =
   | { type: 'publish_done'; at: number; sessionId: string; reason: string }
   | { type: 'heartbeat'; at: number; sessionId: string }
   | { type: 'recording_started'; at: number; sessionId: string }
-  | { type: 'heartbeat_lost'; at: number }
+  /** The stats deadline passed and the origin is silent too, or no longer holds the session. */
+  | { type: 'heartbeat_lost'; at: number; originSilent: boolean }
+  /** The stats deadline passed but the origin's own heartbeat says it still holds the session: stats are only late. */
+  | { type: 'origin_vouched'; at: number; sessionId: string }
+  | { type: 'recording_deadline_passed'; at: number }
+  | { type: 'recording_retried'; at: number; sessionId: string }
   | { type: 'reconnect_window_expired'; at: number }
   | { type: 'complete'; at: number }
   | { type: 'enable'; at: number }
@@ -63,7 +94,9 @@ export type LifecycleEffect =
   /** `final`: the session is over, so the origin can close its playlists now rather than wait out the window. */
   | { kind: 'kick_encoder'; sessionId: string; originUrl: string; reason: string; final: boolean }
   | { kind: 'open_session'; session: LiveSession }
-  | { kind: 'end_session'; sessionId: string; at: number };
+  | { kind: 'end_session'; sessionId: string; at: number }
+  /** The recording of a session never reported back in time: mark it failed with the reason. */
+  | { kind: 'fail_recording'; sessionId: string; reason: string };
 
 export interface EventSubject {
   kind: 'recording' | 'clip';
@@ -97,7 +130,11 @@ export const isLive = (state: LifecycleState): boolean => LIVE.has(state.status)
 
 /** The earliest moment the shell must wake up (its Durable Object alarm), or null. */
 export function nextDeadline(state: LifecycleState): number | null {
-  const deadlines = [state.reconnectDeadline, state.heartbeatDeadline].filter((d): d is number => d !== null);
+  const deadlines = [
+    state.reconnectDeadline,
+    state.heartbeatDeadline,
+    ...(state.finalizing ?? []).map((f) => f.deadline),
+  ].filter((d): d is number => d !== null);
   return deadlines.length ? Math.min(...deadlines) : null;
 }
 
@@ -106,7 +143,10 @@ const refuse = (refusal: Refusal, detail: string): Transition => ({ ok: false, r
 /** Builds a transition while collecting effects, so each rule below reads as a list of steps. */
 class TransitionBuilder {
   readonly effects: LifecycleEffect[] = [];
-  constructor(public state: LifecycleState) {}
+  constructor(
+    public state: LifecycleState,
+    private readonly config: LifecycleConfig = DEFAULT_LIFECYCLE_CONFIG,
+  ) {}
 
   set(patch: Partial<LifecycleState>): this {
     this.state = { ...this.state, ...patch };
@@ -142,6 +182,21 @@ class TransitionBuilder {
     if (session) this.effects.push({ kind: 'end_session', sessionId: session.id, at });
     this.emit('STOPPED', reason);
     if (session && this.state.recordingReadyFor === session.id) this.set({ status: 'COMPLETED' }).emit('COMPLETED');
+    else if (session && (session.recorded ?? this.state.record)) this.awaitRecording(session.id, at);
+    return this;
+  }
+
+  /** The origin builds the session's recording now; the edge waits for it only so long. */
+  awaitRecording(sessionId: string, at: number): this {
+    const others = (this.state.finalizing ?? []).filter((f) => f.sessionId !== sessionId);
+    return this.set({ finalizing: [...others, { sessionId, deadline: at + this.config.recordingFinalizeTimeoutMs }] });
+  }
+
+  recordingSettled(sessionId: string): this {
+    const finalizing = this.state.finalizing ?? [];
+    if (finalizing.some((f) => f.sessionId === sessionId)) {
+      this.set({ finalizing: finalizing.filter((f) => f.sessionId !== sessionId) });
+    }
     return this;
   }
 
@@ -173,6 +228,7 @@ function onPublish(state: LifecycleState, input: Extract<LifecycleInput, { type:
       publisherConnected: true,
       recording: false,
       lastSeen: input.at,
+      silent: false,
     };
     return new TransitionBuilder(state)
       .set({ session, status: 'STREAMING', reconnectDeadline: null, heartbeatDeadline })
@@ -189,6 +245,7 @@ function onPublish(state: LifecycleState, input: Extract<LifecycleInput, { type:
     publisherConnected: true,
     recording: false,
     lastSeen: input.at,
+    recorded: state.record,
   };
   const builder = new TransitionBuilder(state).set({
     session,
@@ -201,12 +258,22 @@ function onPublish(state: LifecycleState, input: Extract<LifecycleInput, { type:
   return builder.emit('ON_PUBLISH').done({ resumed: false });
 }
 
-/** The encoder went away (it said so, or its heartbeat stopped): wait out the reconnect window. */
-function onEncoderLost(state: LifecycleState, at: number, reason: string): Transition {
+/**
+ * The encoder went away (it said so, or nothing was heard of it): wait out the reconnect window. `silent` marks a
+ * session lost only to silence, which its own stats can bring back.
+ */
+function onEncoderLost(
+  state: LifecycleState,
+  at: number,
+  reason: string,
+  config: LifecycleConfig,
+  silent = false,
+): Transition {
   const session = state.session!;
-  const builder = new TransitionBuilder(state).set({
+  const builder = new TransitionBuilder(state, config).set({
     status: 'DISCONNECTED',
-    session: { ...session, publisherConnected: false, recording: false },
+    // A silent session keeps its recording flag: if the origin comes back, it is still recording.
+    session: { ...session, publisherConnected: false, recording: silent && session.recording, silent },
     heartbeatDeadline: null,
     reconnectDeadline: at + state.reconnectWindowSeconds * 1000,
   });
@@ -215,72 +282,101 @@ function onEncoderLost(state: LifecycleState, at: number, reason: string): Trans
   return builder.done();
 }
 
+/** Stats for a session lost only to silence: the encoder never left, so the same session is live again. */
+function onHeardAgain(state: LifecycleState, at: number, config: LifecycleConfig): Transition {
+  const session: LiveSession = { ...state.session!, publisherConnected: true, silent: false, lastSeen: at };
+  const builder = new TransitionBuilder(state, config)
+    .set({ session, status: 'STREAMING', reconnectDeadline: null, heartbeatDeadline: at + HEARTBEAT_TIMEOUT_MS })
+    .emit('ON_PUBLISH', 'the origin was heard again; the encoder never left');
+  if (connectedStatus(state, session) === 'RECORDING') builder.set({ status: 'RECORDING' }).emit('RECORDING');
+  return builder.done({ resumed: true });
+}
+
 const sessionMatches = (state: LifecycleState, sessionId: string): boolean => state.session?.id === sessionId;
 
-export function transition(state: LifecycleState, input: LifecycleInput): Transition {
+/**
+ * One lifecycle step. Every `at` is the edge's clock (the Durable Object's Date.now()): an origin's clock never sets a
+ * deadline, so an origin 30 s off cannot shorten a window or a heartbeat.
+ */
+export function transition(
+  state: LifecycleState,
+  input: LifecycleInput,
+  config: LifecycleConfig = DEFAULT_LIFECYCLE_CONFIG,
+): Transition {
+  const step = () => new TransitionBuilder(state, config);
   switch (input.type) {
     case 'publish':
       return onPublish(state, input);
 
-    case 'publish_done':
+    case 'publish_done': {
       if (!sessionMatches(state, input.sessionId)) return refuse('stale_session', 'not the current session');
-      if (!state.session!.publisherConnected) return new TransitionBuilder(state).done();
-      return onEncoderLost(state, input.at, input.reason);
+      const session = state.session!;
+      // Already lost to silence, and now the origin says the encoder did leave: its stats cannot bring it back.
+      if (!session.publisherConnected) return step().set({ session: { ...session, silent: false } }).done();
+      return onEncoderLost(state, input.at, input.reason, config);
+    }
 
     case 'heartbeat': {
       if (!sessionMatches(state, input.sessionId)) return refuse('stale_session', 'not the current session');
       const session = state.session!;
-      if (!session.publisherConnected) return new TransitionBuilder(state).done();
-      return new TransitionBuilder(state)
+      if (!session.publisherConnected) {
+        return state.status === 'DISCONNECTED' && session.silent ? onHeardAgain(state, input.at, config) : step().done();
+      }
+      return step()
         .set({ session: { ...session, lastSeen: input.at }, heartbeatDeadline: input.at + HEARTBEAT_TIMEOUT_MS })
         .done();
     }
 
+    case 'origin_vouched': {
+      if (!sessionMatches(state, input.sessionId) || !state.session!.publisherConnected) return step().done();
+      return step().set({ heartbeatDeadline: input.at + HEARTBEAT_TIMEOUT_MS }).done();
+    }
+
     case 'heartbeat_lost': {
       const session = state.session;
-      if (!session?.publisherConnected) return new TransitionBuilder(state).set({ heartbeatDeadline: null }).done();
-      // The origin may still hold the encoder even though we cannot hear it; ask it to let go.
-      const builder = new TransitionBuilder(state).kickIfConnected('heartbeat lost', false);
-      const lost = onEncoderLost({ ...builder.state, session }, input.at, 'no stats from the origin for 10 s');
-      if (!lost.ok) return lost;
-      return { ...lost, effects: [...builder.effects, ...lost.effects] };
+      if (!session?.publisherConnected) return step().set({ heartbeatDeadline: null }).done();
+      // No kick: an encoder the edge merely cannot hear may be publishing fine; if it is, its stats bring it back.
+      const reason = input.originSilent
+        ? `no stats and no origin heartbeat for ${HEARTBEAT_TIMEOUT_MS / 1000} s`
+        : `no stats for ${HEARTBEAT_TIMEOUT_MS / 1000} s and the origin no longer holds the session`;
+      return onEncoderLost(state, input.at, reason, config, true);
     }
 
     case 'recording_started': {
       if (!sessionMatches(state, input.sessionId)) return refuse('stale_session', 'not the current session');
       const session = state.session!;
-      if (!state.record || !session.publisherConnected || session.recording) return new TransitionBuilder(state).done();
+      if (!state.record || !session.publisherConnected || session.recording) return step().done();
       const recording = { ...session, recording: true };
-      return new TransitionBuilder(state)
+      return step()
         .set({ session: recording, status: connectedStatus(state, recording) })
         .emit('RECORDING')
         .done();
     }
 
     case 'reconnect_window_expired':
-      if (state.status !== 'DISCONNECTED') return new TransitionBuilder(state).set({ reconnectDeadline: null }).done();
-      return new TransitionBuilder(state).stop(input.at, 'reconnect window expired').done();
+      if (state.status !== 'DISCONNECTED') return step().set({ reconnectDeadline: null }).done();
+      return step().stop(input.at, 'reconnect window expired').done();
 
     case 'complete':
       if (!isLive(state)) return refuse('not_live', `the stream is ${state.status}; there is no broadcast to complete`);
-      return new TransitionBuilder(state).stop(input.at, 'completed through the API').done();
+      return step().stop(input.at, 'completed through the API').done();
 
     case 'enable':
       if (state.enabled && !FINISHED.has(state.status)) return refuse('already_enabled', 'the stream is already enabled');
-      return new TransitionBuilder(state)
+      return step()
         .set({ enabled: true, status: 'NOT_STARTED', session: null, errorReason: null })
         .emit('ENABLED')
         .done();
 
     case 'disable': {
       if (!state.enabled) return refuse('already_disabled', 'the stream is already disabled');
-      const builder = new TransitionBuilder(state);
+      const builder = step();
       if (isLive(state)) builder.stop(input.at, 'disabled through the API');
       return builder.set({ enabled: false }).emit('DISABLED').done();
     }
 
     case 'update': {
-      const builder = new TransitionBuilder(state);
+      const builder = step();
       if (input.record !== undefined) builder.set({ record: input.record });
       if (input.reconnectWindowSeconds !== undefined) {
         builder.set({ reconnectWindowSeconds: input.reconnectWindowSeconds });
@@ -289,16 +385,17 @@ export function transition(state: LifecycleState, input: LifecycleInput): Transi
     }
 
     case 'delete': {
-      const builder = new TransitionBuilder(state);
+      const builder = step();
       if (isLive(state)) builder.stop(input.at, 'deleted through the API');
-      return builder.set({ deleted: true, enabled: false }).emit('DELETED').done();
+      // Its recordings go with it: nothing is left to wait for.
+      return builder.set({ deleted: true, enabled: false, finalizing: [] }).emit('DELETED').done();
     }
 
     case 'recording_ready': {
       const subject: EventSubject = { kind: 'recording', id: input.recordingId };
-      const builder = new TransitionBuilder(state).emit('RECORDING_READY', null, subject);
+      const builder = step().recordingSettled(input.sessionId).emit('RECORDING_READY', null, subject);
       if (!sessionMatches(state, input.sessionId)) return builder.done();
-      // A retried recording also lifts the ERROR its first failure caused.
+      // A retried (or timed-out, then late) recording also lifts the ERROR its first failure caused.
       if (state.status === 'STOPPED' || state.status === 'ERROR') {
         builder.set({ status: 'COMPLETED', errorReason: null }).emit('COMPLETED', null, subject);
       } else if (state.status === 'DISCONNECTED') {
@@ -308,23 +405,60 @@ export function transition(state: LifecycleState, input: LifecycleInput): Transi
       return builder.done();
     }
 
-    case 'recording_failed': {
-      const builder = new TransitionBuilder(state);
-      if (!sessionMatches(state, input.sessionId) || isLive(state)) return builder.done();
-      return builder
-        .set({ status: 'ERROR', errorReason: `recording failed: ${input.reason}` })
-        .emit('ERROR', `recording failed: ${input.reason}`, { kind: 'recording', id: input.recordingId })
-        .done();
+    case 'recording_failed':
+      return failRecording(step().recordingSettled(input.sessionId), input.sessionId, input.reason).done();
+
+    case 'recording_retried':
+      return step().awaitRecording(input.sessionId, input.at).done();
+
+    case 'recording_deadline_passed': {
+      const builder = step();
+      for (const { sessionId } of (state.finalizing ?? []).filter((f) => f.deadline <= input.at)) {
+        builder.recordingSettled(sessionId);
+        builder.effects.push({ kind: 'fail_recording', sessionId, reason: RECORDING_TIMED_OUT });
+        failRecording(builder, sessionId, RECORDING_TIMED_OUT);
+      }
+      return builder.done();
     }
 
     case 'clip_ready':
-      return new TransitionBuilder(state).emit('CLIP_READY', null, { kind: 'clip', id: input.clipId }).done();
+      return step().emit('CLIP_READY', null, { kind: 'clip', id: input.clipId }).done();
 
     case 'error':
-      return new TransitionBuilder(state)
+      return step()
         .kickIfConnected(input.reason)
         .set({ status: 'ERROR', errorReason: input.reason, reconnectDeadline: null, heartbeatDeadline: null })
         .emit('ERROR', input.reason)
         .done();
   }
+}
+
+/**
+ * A recording failed (the origin said so, or it never answered): the stream waiting on it for COMPLETED goes to ERROR
+ * with the reason; a stream that has moved on (a new broadcast, re-enabled) keeps its status, the recording says it.
+ */
+function failRecording(builder: TransitionBuilder, sessionId: string, reason: string): TransitionBuilder {
+  const state = builder.state;
+  if (!sessionMatches(state, sessionId) || isLive(state) || state.status === 'NOT_STARTED') return builder;
+  return builder
+    .set({ status: 'ERROR', errorReason: `recording failed: ${reason}` })
+    .emit('ERROR', `recording failed: ${reason}`, { kind: 'recording', id: recordingIdFor(sessionId) });
+}
+
+/** What the edge last heard from an origin's own heartbeat (edge clock), apart from any stream's stats. */
+export interface OriginLiveness {
+  heardAt: number;
+  sessionIds: readonly string[];
+}
+
+/**
+ * A connected session's stats deadline passed at `now` (edge clock). The origin's own heartbeat decides what that
+ * means: heard lately and holding the session → the stats are only late (a backed-up outbox), keep waiting; heard
+ * lately without it → the encoder is gone; not heard → the origin (or the path to it) is silent. Neither loss kicks.
+ */
+export function statsOverdue(state: LifecycleState, origin: OriginLiveness | null, now: number): LifecycleInput {
+  const sessionId = state.session?.id ?? '';
+  const heard = origin !== null && now - origin.heardAt <= HEARTBEAT_TIMEOUT_MS;
+  if (heard && origin.sessionIds.includes(sessionId)) return { type: 'origin_vouched', at: now, sessionId };
+  return { type: 'heartbeat_lost', at: now, originSilent: !heard };
 }

@@ -1,12 +1,20 @@
 // StreamObject: one Durable Object per live stream, the single source of truth for its lifecycle.
-// It persists the stream document, activities, sessions and a webhook outbox in its SQLite storage, runs the pure
-// lifecycle transition, and carries out the effects: activities, webhook events, D1 index updates, kicks, alarms.
+// It persists the stream document, activities, sessions, a webhook outbox and its pending side effects in its SQLite
+// storage, runs the pure lifecycle transition, and carries out the effects: D1 index updates, Queue sends, kicks.
+//
+// Crash safety (issue 10 #6): a state change, its activities and webhook events, the side effects it owes (rows in
+// pending_effects) and the alarm are written in one synchronous block, so they commit together. Side effects are then
+// carried out, and whatever fails (or never ran, because the object died) is redone by the alarm. No await separates
+// reading the state from writing it, so concurrent requests cannot both act on the same state or event id.
 import { DurableObject } from 'cloudflare:workers';
 import type { Env } from './env.ts';
 import {
   transition,
   initialLifecycle,
   nextDeadline,
+  statsOverdue,
+  DEFAULT_LIFECYCLE_CONFIG,
+  type LifecycleConfig,
   type LifecycleInput,
   type LifecycleEffect,
   type Refusal,
@@ -35,7 +43,7 @@ import {
 } from '../shared/schemas/recording.ts';
 import { deleteR2Prefix } from './media-storage.ts';
 import { newId, newPlaybackId } from '../shared/identifiers.ts';
-import { commandOrigin } from './origin-commands.ts';
+import { commandOrigin, sendOriginCommand } from './origin-commands.ts';
 import {
   MEDIA_TABLES,
   recordingIdFor,
@@ -48,10 +56,15 @@ import {
   type RecordingRow,
   type ClipRow,
 } from './stream-media-store.ts';
+import { planBatches } from './webhook-outbox-batches.ts';
+import { originLiveness } from './origin-liveness.ts';
 import { log } from './log.ts';
 
-/** A failed Queue send is retried by the alarm after this long; nothing is lost meanwhile, it stays in the outbox. */
-const WEBHOOK_RETRY_MS = 5_000;
+/** A side effect that failed is retried by the alarm after this long, doubling per failure up to the cap. */
+const EFFECT_RETRY_MS = 5_000;
+const EFFECT_RETRY_MAX_MS = 5 * 60_000;
+/** A kick nobody answers is given up after this many attempts: the origin's own deadlines end the session. */
+const KICK_ATTEMPTS = 5;
 /** Origin event ids are remembered this long; the origin's signature window is 60 s, so a day is ample. */
 const SEEN_EVENT_TTL_MS = 24 * 3600_000;
 
@@ -77,10 +90,48 @@ export interface CreateStreamInput {
 export type ClipResult =
   | { ok: true; clip: Clip }
   | { ok: false; code: 'not_found' | 'origin_unavailable'; detail: string }
-  | { ok: false; code: 'invalid'; field: string; detail: string };
+  | { ok: false; code: 'invalid'; field: string; detail: string }
+  | { ok: false; code: 'busy'; detail: string; retryAfterSeconds: number };
+
+type Committed = { ok: true; doc: StreamDocument; resumed: boolean } | { ok: false; refusal: Refusal; detail: string };
+
+/**
+ * The side effects a commit owes, one row each (the key de-duplicates: a second index sync owed is the same row).
+ * Keys sort in the order they are carried out: kicks first, the webhook flush last.
+ */
+type PendingEffect =
+  | { kind: 'kick'; command: KickCommand; originUrl: string }
+  | { kind: 'media_delete'; prefixes: string[] }
+  | { kind: 'recording_index'; recordingId: string }
+  | { kind: 'clip_index'; playbackId: string; hlsPrefix: string }
+  | { kind: 'stream_index' }
+  | { kind: 'stream_keys'; keyHash: string }
+  | { kind: 'webhook_flush' };
+
+function effectKey(effect: PendingEffect): string {
+  switch (effect.kind) {
+    case 'kick':
+      return `kick:${effect.command.sessionId}`;
+    case 'media_delete':
+      return 'media_delete';
+    case 'recording_index':
+      return `recording_index:${effect.recordingId}`;
+    case 'clip_index':
+      return `recording_index~clip:${effect.playbackId}`;
+    case 'stream_index':
+      return 'stream_index';
+    case 'stream_keys':
+      return 'stream_keys';
+    case 'webhook_flush':
+      return 'webhook_flush';
+  }
+}
 
 export class StreamObject extends DurableObject<Env> {
   private readonly sql: SqlStorage;
+  /** The side-effect pass in progress, if any; a second caller waits for another pass (single flight). */
+  private settling: Promise<void> | null = null;
+  private settleAgain = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -92,6 +143,8 @@ export class StreamObject extends DurableObject<Env> {
         at TEXT NOT NULL, session_id TEXT, reason TEXT);
       CREATE TABLE IF NOT EXISTS webhook_outbox (sequence INTEGER PRIMARY KEY, body TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS seen_origin_events (id TEXT PRIMARY KEY, seen_at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS pending_effects (
+        key TEXT PRIMARY KEY, effect TEXT NOT NULL, attempts INTEGER NOT NULL, next_at INTEGER NOT NULL);
       ${MEDIA_TABLES}
     `);
   }
@@ -135,27 +188,67 @@ export class StreamObject extends DurableObject<Env> {
     return liveStreamView(doc, this.env, withActivities ? { activities: this.activities() } : {});
   }
 
-  // ── the lifecycle shell ─────────────────────────────────────────────────────────────────────────
+  private lifecycleConfig(): LifecycleConfig {
+    const seconds = Number(this.env.RECORDING_FINALIZE_TIMEOUT_SECONDS);
+    return this.env.RECORDING_FINALIZE_TIMEOUT_SECONDS !== undefined && Number.isFinite(seconds) && seconds >= 0
+      ? { recordingFinalizeTimeoutMs: seconds * 1000 }
+      : DEFAULT_LIFECYCLE_CONFIG;
+  }
+
+  // ── the lifecycle shell: commit synchronously, then carry out what the commit owes ──────────────
 
   /**
-   * Runs one lifecycle input: the new state, its activities and webhook events are written in one storage
-   * transaction, then the effects that leave the object (D1, Queue, kicks, alarm) are carried out.
+   * Runs one lifecycle input on `doc`, which the caller loaded in the same synchronous turn. The new state, its
+   * activities, webhook events, owed side effects and the alarm are written together; nothing leaves the object here.
+   * `also` adds writes of the caller's to the same transaction (they happen whether or not the input is refused).
    */
-  private async apply(
+  private commit(
     doc: StreamDocument,
     input: LifecycleInput,
-    mutate?: (doc: StreamDocument) => void,
-  ): Promise<{ ok: true; doc: StreamDocument; resumed: boolean } | { ok: false; refusal: Refusal; detail: string }> {
-    const result = transition(doc.lifecycle, input);
+    options: { mutate?: (doc: StreamDocument) => void; also?: () => void } = {},
+  ): Committed {
+    let outcome: Committed = { ok: false, refusal: 'stale_session', detail: 'not run' };
+    this.ctx.storage.transactionSync(() => {
+      options.also?.();
+      outcome = this.commitWrites(doc, input, options.mutate);
+      this.armAlarm(outcome.ok ? outcome.doc : doc);
+    });
+    return outcome;
+  }
+
+  /** The writes of a commit; the caller holds the transaction. */
+  private commitWrites(doc: StreamDocument, input: LifecycleInput, mutate?: (doc: StreamDocument) => void): Committed {
+    const result = transition(doc.lifecycle, input, this.lifecycleConfig());
     if (!result.ok) return result;
     const next: StreamDocument = { ...doc, lifecycle: result.state, updatedAt: new Date(input.at).toISOString() };
     mutate?.(next);
-    this.ctx.storage.transactionSync(() => {
-      this.save(next);
-      for (const effect of result.effects) this.recordEffect(next, effect, input.at);
-    });
-    await this.afterCommit(next, result.effects);
+    this.save(next);
+    const session = next.lifecycle.session;
+    if (session) {
+      this.sql.exec(
+        'UPDATE sessions SET reconnects = ?, origin_id = ?, origin_url = ?, last_seen = ? WHERE id = ?',
+        session.reconnects,
+        session.originId,
+        session.originUrl,
+        session.lastSeen,
+        session.id,
+      );
+    }
+    for (const effect of result.effects) this.recordEffect(next, effect, input.at);
+    if (next.lifecycle.deleted && !doc.lifecycle.deleted) this.forgetMedia(next);
+    if (result.effects.some((e) => e.kind === 'emit')) this.owe({ kind: 'stream_index' });
     return { ok: true, doc: next, resumed: result.resumed ?? false };
+  }
+
+  /** Notes a side effect the commit owes; carried out by settle() now, or by the alarm if that fails. */
+  private owe(effect: PendingEffect): void {
+    this.sql.exec(
+      `INSERT INTO pending_effects (key, effect, attempts, next_at) VALUES (?, ?, 0, ?)
+       ON CONFLICT (key) DO UPDATE SET effect = excluded.effect, attempts = 0, next_at = excluded.next_at`,
+      effectKey(effect),
+      JSON.stringify(effect),
+      Date.now(),
+    );
   }
 
   private recordEffect(doc: StreamDocument, effect: LifecycleEffect, at: number): void {
@@ -188,6 +281,7 @@ export class StreamObject extends DurableObject<Env> {
           data: { ...data, status: effect.status },
         };
         this.sql.exec('INSERT INTO webhook_outbox (sequence, body) VALUES (?, ?)', sequence, JSON.stringify(event));
+        this.owe({ kind: 'webhook_flush' });
         return;
       }
       case 'open_session':
@@ -211,6 +305,7 @@ export class StreamObject extends DurableObject<Env> {
             effect.session.startedAt,
             at,
           );
+          this.owe({ kind: 'recording_index', recordingId: recordingIdFor(effect.session.id) });
         }
         return;
       case 'end_session':
@@ -221,35 +316,138 @@ export class StreamObject extends DurableObject<Env> {
           at,
           effect.sessionId,
         );
+        this.oweRecordingIndex(effect.sessionId);
+        return;
+      case 'fail_recording':
+        this.sql.exec(
+          `UPDATE recordings SET status = 'failed', error = ?, updated_at = ?
+           WHERE session_id = ? AND status IN ('waiting', 'processing')`,
+          effect.reason,
+          at,
+          effect.sessionId,
+        );
+        this.oweRecordingIndex(effect.sessionId);
+        log('recording_timed_out', { streamId: doc.streamId, sessionId: effect.sessionId, reason: effect.reason });
         return;
       case 'kick_encoder':
-        return; // carried out after commit
+        this.owe({
+          kind: 'kick',
+          originUrl: effect.originUrl,
+          command: { streamId: doc.streamId, sessionId: effect.sessionId, reason: effect.reason, final: effect.final },
+        });
+        return;
     }
   }
 
-  private async afterCommit(doc: StreamDocument, effects: LifecycleEffect[]): Promise<void> {
-    const session = doc.lifecycle.session;
-    if (session) {
-      this.sql.exec(
-        'UPDATE sessions SET reconnects = ?, origin_id = ?, origin_url = ?, last_seen = ? WHERE id = ?',
-        session.reconnects,
-        session.originId,
-        session.originUrl,
-        session.lastSeen,
-        session.id,
-      );
+  /** A deleted stream takes its recordings and clips with it: their rows go now, their media in R2 as an owed effect. */
+  private forgetMedia(doc: StreamDocument): void {
+    const clipPrefixes = this.sql.exec<{ id: string }>('SELECT id FROM clips').toArray().map((c) => clipKeyPrefix(c.id) + '/');
+    this.sql.exec('DELETE FROM recordings');
+    this.sql.exec('DELETE FROM clips');
+    this.owe({ kind: 'media_delete', prefixes: [`recordings/${doc.streamId}/`, ...clipPrefixes] });
+  }
+
+  private oweRecordingIndex(sessionId: string): void {
+    const recording = this.recordingRow('session_id', sessionId);
+    if (recording) this.owe({ kind: 'recording_index', recordingId: recording.id });
+  }
+
+  /**
+   * Sets the alarm to the earliest of the lifecycle's deadlines and the owed side effects' retry times. Called inside
+   * the commit's synchronous block: storage writes with no await between them commit atomically, the alarm included,
+   * so no state that waits on a deadline is ever stored without its alarm.
+   */
+  private armAlarm(doc: StreamDocument): void {
+    const retry = this.sql.exec<{ at: number | null }>('SELECT MIN(next_at) AS at FROM pending_effects').one().at;
+    const deadlines = [nextDeadline(doc.lifecycle), retry === null ? null : Math.max(retry, Date.now() + EFFECT_RETRY_MS)];
+    const present = deadlines.filter((d): d is number => d !== null);
+    const at = present.length ? Math.min(...present) : null;
+    this.sql.exec('UPDATE stream SET alarm_at = ? WHERE id = 1', at);
+    if (at === null) void this.ctx.storage.deleteAlarm();
+    else void this.ctx.storage.setAlarm(at);
+  }
+
+  /** Carries out every owed side effect that is due; one pass at a time, and another if more became due meanwhile. */
+  private settle(): Promise<void> {
+    if (this.settling) {
+      this.settleAgain = true;
+      return this.settling;
     }
-    for (const effect of effects) {
-      if (effect.kind === 'kick_encoder') this.ctx.waitUntil(this.kickEncoder(doc.streamId, effect));
-      if (effect.kind === 'open_session' || effect.kind === 'end_session') {
-        const sessionId = effect.kind === 'open_session' ? effect.session.id : effect.sessionId;
-        const recording = this.recordingRow('session_id', sessionId);
-        if (recording) await this.indexRecording(doc, recording);
+    this.settling = (async () => {
+      do {
+        this.settleAgain = false;
+        await this.carryOutDueEffects();
+      } while (this.settleAgain);
+    })().finally(() => {
+      this.settling = null;
+    });
+    return this.settling;
+  }
+
+  private async carryOutDueEffects(): Promise<void> {
+    const due = this.sql
+      .exec<{ key: string; effect: string; attempts: number }>(
+        'SELECT key, effect, attempts FROM pending_effects WHERE next_at <= ? ORDER BY key',
+        Date.now(),
+      )
+      .toArray();
+    for (const row of due) {
+      const effect = JSON.parse(row.effect) as PendingEffect;
+      let done: boolean;
+      try {
+        done = await this.carryOut(effect);
+      } catch (error) {
+        log('side_effect_failed', { streamId: this.load()?.streamId, effect: effect.kind, attempts: row.attempts + 1, error: String(error) });
+        done = effect.kind === 'kick' && row.attempts + 1 >= KICK_ATTEMPTS;
+      }
+      // Only the row we carried out goes: a commit meanwhile may have owed it again (a newer effect under the key).
+      if (done) this.sql.exec('DELETE FROM pending_effects WHERE key = ? AND effect = ?', row.key, row.effect);
+      else {
+        const delay = Math.min(EFFECT_RETRY_MAX_MS, EFFECT_RETRY_MS * 2 ** row.attempts);
+        this.sql.exec(
+          'UPDATE pending_effects SET attempts = attempts + 1, next_at = ? WHERE key = ? AND effect = ?',
+          Date.now() + delay,
+          row.key,
+          row.effect,
+        );
       }
     }
-    if (effects.some((e) => e.kind === 'emit')) await this.syncIndex(doc);
-    await this.flushWebhookOutbox();
-    await this.scheduleAlarm(doc);
+    const doc = this.load();
+    if (doc) this.armAlarm(doc);
+  }
+
+  /** One side effect; true when it is done (or moot), false or a throw to try again later. */
+  private async carryOut(effect: PendingEffect): Promise<boolean> {
+    const doc = this.load();
+    if (!doc) return true;
+    switch (effect.kind) {
+      case 'kick':
+        return this.kickEncoder(effect.originUrl, effect.command);
+      case 'media_delete':
+        await Promise.all(effect.prefixes.map((prefix) => deleteR2Prefix(this.env.MEDIA, prefix)));
+        return true;
+      case 'recording_index': {
+        const row = this.recordingRow('id', effect.recordingId);
+        if (row && !doc.lifecycle.deleted) await this.indexRecording(doc, row);
+        return true;
+      }
+      case 'clip_index':
+        await this.env.DB.prepare('UPDATE playback_ids SET media_prefix = ? WHERE id = ?')
+          .bind(effect.hlsPrefix, effect.playbackId)
+          .run();
+        return true;
+      case 'stream_index':
+        await this.syncIndex(doc);
+        return true;
+      case 'stream_keys':
+        await this.env.DB.batch([
+          this.env.DB.prepare('DELETE FROM stream_keys WHERE stream_id = ?').bind(doc.streamId),
+          this.env.DB.prepare('INSERT INTO stream_keys (key_hash, stream_id) VALUES (?, ?)').bind(effect.keyHash, doc.streamId),
+        ]);
+        return true;
+      case 'webhook_flush':
+        return this.flushWebhookOutbox(doc.streamId);
+    }
   }
 
   /** Keeps D1's workspace index in step with this object, so lists and status filters read what just happened. */
@@ -262,14 +460,6 @@ export class StreamObject extends DurableObject<Env> {
         this.env.DB.prepare('DELETE FROM recordings WHERE stream_id = ?').bind(doc.streamId),
         this.env.DB.prepare('DELETE FROM streams WHERE id = ?').bind(doc.streamId),
       ]);
-      const clipPrefixes = this.sql.exec<{ id: string }>('SELECT id FROM clips').toArray().map((c) => clipKeyPrefix(c.id) + '/');
-      this.sql.exec('DELETE FROM recordings');
-      this.sql.exec('DELETE FROM clips');
-      this.ctx.waitUntil(
-        Promise.all(
-          [`recordings/${doc.streamId}/`, ...clipPrefixes].map((prefix) => deleteR2Prefix(this.env.MEDIA, prefix)),
-        ).catch((error: unknown) => log('media_delete_failed', { streamId: doc.streamId, error: String(error) })),
-      );
       return;
     }
     await this.env.DB.prepare('UPDATE streams SET status = ?, updated_at = ? WHERE id = ?')
@@ -277,60 +467,75 @@ export class StreamObject extends DurableObject<Env> {
       .run();
   }
 
-  /** Sends every queued webhook event in sequence order; what fails stays for the alarm to retry. */
-  private async flushWebhookOutbox(): Promise<void> {
-    const pending = this.sql
-      .exec<{ sequence: number; body: string }>('SELECT sequence, body FROM webhook_outbox ORDER BY sequence LIMIT 100')
-      .toArray();
-    if (pending.length === 0) return;
-    try {
-      await this.env.WEBHOOKS.sendBatch(pending.map((row) => ({ body: JSON.parse(row.body) as WebhookEvent })));
-      this.sql.exec('DELETE FROM webhook_outbox WHERE sequence <= ?', pending[pending.length - 1]!.sequence);
-    } catch (error) {
-      log('webhook_enqueue_failed', { streamId: this.load()?.streamId, error: String(error) });
+  /**
+   * Sends every queued webhook event in sequence order, in batches within the Queue's limits; true once the outbox is
+   * empty. A batch is deleted only after the Queue took it, so a crash resends it with the same ids (the consumer
+   * records each id once).
+   */
+  private async flushWebhookOutbox(streamId: string): Promise<boolean> {
+    for (;;) {
+      const pending = this.sql
+        .exec<{ sequence: number; body: string }>('SELECT sequence, body FROM webhook_outbox ORDER BY sequence LIMIT 500')
+        .toArray();
+      if (pending.length === 0) return true;
+      for (const batch of planBatches(pending)) {
+        const trimmed = batch.filter((m) => m.trimmed).map((m) => m.sequence);
+        if (trimmed.length) log('webhook_body_trimmed', { streamId, sequences: trimmed });
+        try {
+          await this.env.WEBHOOKS.sendBatch(batch.map((m) => ({ body: m.body })));
+        } catch (error) {
+          log('webhook_enqueue_failed', { streamId, messages: batch.length, error: String(error) });
+          return false;
+        }
+        this.sql.exec('DELETE FROM webhook_outbox WHERE sequence <= ?', batch[batch.length - 1]!.sequence);
+      }
     }
   }
 
-  private async scheduleAlarm(doc: StreamDocument): Promise<void> {
-    const outboxWaiting = this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM webhook_outbox').one().n > 0;
-    const deadlines = [nextDeadline(doc.lifecycle), outboxWaiting ? Date.now() + WEBHOOK_RETRY_MS : null].filter(
-      (d): d is number => d !== null,
-    );
-    const at = deadlines.length ? Math.min(...deadlines) : null;
-    this.sql.exec('UPDATE stream SET alarm_at = ? WHERE id = 1', at);
-    if (at === null) await this.ctx.storage.deleteAlarm();
-    else await this.ctx.storage.setAlarm(at);
+  /** True when the origin answered (whatever it said); false to try again. */
+  private async kickEncoder(originUrl: string, command: KickCommand): Promise<boolean> {
+    const status = await commandOrigin(this.env.ORIGIN_SECRET, originUrl, '/control/kick', command);
+    log('encoder_kicked', { streamId: command.streamId, sessionId: command.sessionId, status });
+    return status < 500;
   }
 
-  private async kickEncoder(streamId: string, effect: Extract<LifecycleEffect, { kind: 'kick_encoder' }>) {
-    const command: KickCommand = { streamId, sessionId: effect.sessionId, reason: effect.reason, final: effect.final };
-    try {
-      const status = await commandOrigin(this.env.ORIGIN_SECRET, effect.originUrl, '/control/kick', command);
-      log('encoder_kicked', { streamId, sessionId: effect.sessionId, status });
-    } catch (error) {
-      // The origin's own heartbeat check or the encoder's disconnect will end the session anyway.
-      log('encoder_kick_failed', { streamId, sessionId: effect.sessionId, error: String(error) });
-    }
-  }
-
-  /** An alarm means the earliest deadline arrived: heartbeat loss, reconnect window expiry, or an outbox retry. */
+  /**
+   * An alarm means a deadline arrived (stats, reconnect window, recording finalization) or owed side effects are due.
+   * Every deadline is compared with the edge's clock; an alarm run early (tests) counts as run at its scheduled time.
+   */
   override async alarm(): Promise<void> {
-    let doc = this.load();
-    if (!doc) return;
+    const first = this.load();
+    if (!first) return;
     const scheduledAt = this.sql.exec<{ alarm_at: number | null }>('SELECT alarm_at FROM stream WHERE id = 1').one()
       .alarm_at;
-    const due = Math.max(Date.now(), scheduledAt ?? 0);
-    const now = Date.now();
-    if (doc.lifecycle.heartbeatDeadline !== null && doc.lifecycle.heartbeatDeadline <= due) {
-      const result = await this.apply(doc, { type: 'heartbeat_lost', at: now });
-      if (result.ok) doc = result.doc;
+    const due = (deadline: number | null) => deadline !== null && deadline <= Math.max(Date.now(), scheduledAt ?? 0);
+
+    if (due(first.lifecycle.heartbeatDeadline) && first.lifecycle.session?.publisherConnected) {
+      // Before counting the encoder lost, ask whether its origin is alive and still holds the session.
+      const origin = await originLiveness(this.env.DB, first.lifecycle.session.originId).catch((error: unknown) => {
+        log('origin_liveness_unreadable', { streamId: first.streamId, error: String(error) });
+        return null;
+      });
+      const doc = this.load()!; // fresh: stats may have arrived while D1 answered
+      if (due(doc.lifecycle.heartbeatDeadline) && doc.lifecycle.session?.publisherConnected) {
+        const input = statsOverdue(doc.lifecycle, origin, Date.now());
+        this.commit(doc, input);
+        if (input.type === 'heartbeat_lost') {
+          log('stream_heartbeat_lost', { streamId: doc.streamId, sessionId: doc.lifecycle.session.id, originSilent: input.originSilent });
+        }
+      }
     }
-    if (doc.lifecycle.reconnectDeadline !== null && doc.lifecycle.reconnectDeadline <= due) {
-      const result = await this.apply(doc, { type: 'reconnect_window_expired', at: now });
-      if (result.ok) doc = result.doc;
+    let doc = this.load()!;
+    if (due(doc.lifecycle.reconnectDeadline)) {
+      this.commit(doc, { type: 'reconnect_window_expired', at: Date.now() });
+      doc = this.load()!;
     }
-    await this.flushWebhookOutbox();
-    await this.scheduleAlarm(doc);
+    if ((doc.lifecycle.finalizing ?? []).some((f) => due(f.deadline))) {
+      this.commit(doc, { type: 'recording_deadline_passed', at: Math.max(Date.now(), scheduledAt ?? 0) });
+    }
+    // Owed side effects are due now, whatever their retry time: the alarm is their retry.
+    this.sql.exec('UPDATE pending_effects SET next_at = ? WHERE next_at > ?', Date.now(), Date.now());
+    await this.settle(); // ends by arming the alarm for what is left
   }
 
   // ── public API (RPC from the Worker's routes) ────────────────────────────────────────────────────
@@ -362,12 +567,13 @@ export class StreamObject extends DurableObject<Env> {
         'INSERT INTO playback_ids (id, stream_id, workspace_id, access_policy) VALUES (?, ?, ?, ?)',
       ).bind(input.playbackId, doc.streamId, doc.workspaceId, input.accessPolicy),
     ]);
+    if (this.load()) throw new Error(`stream ${input.streamId} already exists`); // created meanwhile
     this.ctx.storage.transactionSync(() => {
       this.save(doc);
       this.recordEffect(doc, { kind: 'emit', event: 'CREATED', status: 'NOT_STARTED', sessionId: null, reason: null }, Date.now());
+      this.armAlarm(doc);
     });
-    await this.flushWebhookOutbox();
-    await this.scheduleAlarm(doc);
+    await this.settle();
     return this.view(doc, true);
   }
 
@@ -383,8 +589,9 @@ export class StreamObject extends DurableObject<Env> {
   ): Promise<StreamCommandResult> {
     const doc = this.loadLive();
     if (!doc || doc.workspaceId !== workspaceId) return { ok: false, code: 'not_found' };
-    const result = await this.apply(doc, input(doc), mutate);
+    const result = this.commit(doc, input(doc), { mutate });
     if (!result.ok) return { ok: false, code: 'refused', refusal: result.refusal, detail: result.detail };
+    await this.settle();
     return { ok: true, stream: this.view(result.doc, true) };
   }
 
@@ -429,29 +636,36 @@ export class StreamObject extends DurableObject<Env> {
     const doc = this.loadLive();
     if (!doc || doc.workspaceId !== workspaceId) return { ok: false, code: 'not_found' };
     const session = doc.lifecycle.session;
-    if (session?.publisherConnected) {
+    const at = Date.now();
+    const rekey = (d: StreamDocument) => {
+      d.keyHash = keys.keyHash;
+      d.srtSecret = keys.srtSecret;
+      d.updatedAt = new Date(at).toISOString();
+    };
+    let next: StreamDocument;
+    this.ctx.storage.transactionSync(() => {
       // The running broadcast loses its encoder like any disconnect: the window lets it return with the new key.
-      const lost = await this.apply(doc, { type: 'publish_done', at: Date.now(), sessionId: session.id, reason: 'stream key reset' });
-      if (lost.ok) {
-        this.ctx.waitUntil(
-          this.kickEncoder(doc.streamId, {
-            kind: 'kick_encoder',
-            sessionId: session.id,
-            originUrl: session.originUrl,
-            reason: 'stream key reset',
-            final: false,
-          }),
-        );
+      const lost = session?.publisherConnected
+        ? this.commitWrites(doc, { type: 'publish_done', at, sessionId: session.id, reason: 'stream key reset' }, rekey)
+        : null;
+      if (lost?.ok && session) {
+        next = lost.doc;
+        this.owe({
+          kind: 'kick',
+          originUrl: session.originUrl,
+          command: { streamId: doc.streamId, sessionId: session.id, reason: 'stream key reset', final: false },
+        });
+      } else {
+        next = { ...doc };
+        rekey(next);
+        this.save(next);
       }
-    }
-    const current = this.load()!;
-    const next = { ...current, keyHash: keys.keyHash, srtSecret: keys.srtSecret, updatedAt: new Date().toISOString() };
-    this.save(next);
-    await this.env.DB.batch([
-      this.env.DB.prepare('DELETE FROM stream_keys WHERE stream_id = ?').bind(doc.streamId),
-      this.env.DB.prepare('INSERT INTO stream_keys (key_hash, stream_id) VALUES (?, ?)').bind(keys.keyHash, doc.streamId),
-    ]);
-    return { ok: true, stream: this.view(next, true) };
+      this.owe({ kind: 'stream_keys', keyHash: keys.keyHash });
+      this.armAlarm(next);
+    });
+    // The new key must be publishable when the caller hears of it: D1's key index is written before we answer.
+    await this.settle();
+    return { ok: true, stream: this.view(next!, true) };
   }
 
   async sessions(workspaceId: string, recordedOnly: boolean): Promise<Session[] | null> {
@@ -524,10 +738,17 @@ export class StreamObject extends DurableObject<Env> {
     const command: FinalizeCommand = { streamId: doc.streamId, sessionId: row.session_id };
     const status = await commandOrigin(this.env.ORIGIN_SECRET, session.origin_url, '/control/finalize', command).catch(() => 0);
     if (status !== 200) return { ok: false, code: 'origin_unavailable', detail: 'the origin holding this session did not accept the job' };
-    this.sql.exec("UPDATE recordings SET status = 'processing', error = NULL, updated_at = ? WHERE id = ?", Date.now(), recordingId);
-    const updated = this.recordingRow('id', recordingId)!;
-    await this.indexRecording(doc, updated);
-    return { ok: true, recording: recordingView(updated, doc.streamId) };
+    const fresh = this.load();
+    if (!fresh || !this.recordingRow('id', recordingId)) return { ok: false, code: 'not_found', detail: 'no such recording' };
+    // Processing again, so waiting again: with a new finalization deadline.
+    this.commit(fresh, { type: 'recording_retried', at: Date.now(), sessionId: row.session_id }, {
+      also: () => {
+        this.sql.exec("UPDATE recordings SET status = 'processing', error = NULL, updated_at = ? WHERE id = ?", Date.now(), recordingId);
+        this.owe({ kind: 'recording_index', recordingId });
+      },
+    });
+    await this.settle();
+    return { ok: true, recording: recordingView(this.recordingRow('id', recordingId)!, doc.streamId) };
   }
 
   // ── clips ───────────────────────────────────────────────────────────────────────────────────────
@@ -566,13 +787,17 @@ export class StreamObject extends DurableObject<Env> {
     };
     const command: ClipCommand = {
       clipId: row.id,
+      workspaceId: doc.workspaceId,
       streamId: doc.streamId,
       sessionId: session.id,
       startTime: request.startTime,
       endTime: request.endTime,
       accurate: request.accurate,
     };
-    const status = await commandOrigin(this.env.ORIGIN_SECRET, session.origin_url, '/control/clips', command).catch(() => 0);
+    const { status, retryAfterSeconds } = await sendOriginCommand(this.env.ORIGIN_SECRET, session.origin_url, '/control/clips', command).catch(() => ({ status: 0, retryAfterSeconds: null }));
+    if (status === 429) {
+      return { ok: false, code: 'busy', detail: 'this workspace already has as many clips being cut as allowed; try again later', retryAfterSeconds: retryAfterSeconds ?? 10 };
+    }
     if (status !== 202 && status !== 200) {
       return { ok: false, code: 'origin_unavailable', detail: 'the origin holding this session did not accept the clip job' };
     }
@@ -629,13 +854,14 @@ export class StreamObject extends DurableObject<Env> {
     };
     let granted: { doc: StreamDocument; resumed: boolean };
     if (request.check) {
-      const verdict = transition(doc.lifecycle, input);
+      const verdict = transition(doc.lifecycle, input, this.lifecycleConfig());
       if (!verdict.ok) return verdict;
       granted = { doc: { ...doc, lifecycle: verdict.state }, resumed: verdict.resumed ?? false };
     } else {
-      const result = await this.apply(doc, input);
+      const result = this.commit(doc, input);
       if (!result.ok) return result;
       granted = result;
+      await this.settle();
     }
     const { settings, lifecycle } = granted.doc;
     return {
@@ -655,26 +881,38 @@ export class StreamObject extends DurableObject<Env> {
     };
   }
 
-  /** Applies the origin's events in the order given; an id seen before changes nothing. */
+  /**
+   * Applies the origin's events in the order given; an id seen before changes nothing. Each event's de-dup check, its
+   * writes and its state change are one synchronous transaction, so a concurrent delivery of the same id finds it seen.
+   */
   async applyOriginEvents(events: OriginEvent[]): Promise<OriginEventOutcome[]> {
     const outcomes: OriginEventOutcome[] = [];
     for (const event of events) {
-      const seen = this.sql.exec('SELECT 1 FROM seen_origin_events WHERE id = ?', event.id).toArray().length > 0;
-      if (seen) {
-        outcomes.push({ id: event.id, outcome: 'duplicate' });
-        continue;
-      }
-      outcomes.push(await this.applyOriginEvent(event));
-      this.sql.exec('INSERT INTO seen_origin_events (id, seen_at) VALUES (?, ?)', event.id, Date.now());
+      this.ctx.storage.transactionSync(() => {
+        const seen = this.sql.exec('SELECT 1 FROM seen_origin_events WHERE id = ?', event.id).toArray().length > 0;
+        if (seen) {
+          outcomes.push({ id: event.id, outcome: 'duplicate' });
+          return;
+        }
+        this.sql.exec('INSERT INTO seen_origin_events (id, seen_at) VALUES (?, ?)', event.id, Date.now());
+        outcomes.push(this.applyOriginEvent(event));
+        const doc = this.load();
+        if (doc) this.armAlarm(doc);
+      });
     }
     this.sql.exec('DELETE FROM seen_origin_events WHERE seen_at < ?', Date.now() - SEEN_EVENT_TTL_MS);
+    await this.settle();
     return outcomes;
   }
 
-  private async applyOriginEvent(event: OriginEvent): Promise<OriginEventOutcome> {
+  /**
+   * One origin event, inside the caller's transaction. Every deadline it moves is set from the edge's clock (now); the
+   * event's own `at` is the origin's clock and is kept as data only.
+   */
+  private applyOriginEvent(event: OriginEvent): OriginEventOutcome {
     const doc = this.load();
     if (!doc || doc.streamId !== event.streamId) return { id: event.id, outcome: 'refused', reason: 'unknown stream' };
-    const at = Date.parse(event.at);
+    const at = Date.now();
     let input: LifecycleInput;
     switch (event.type) {
       case 'publish':
@@ -707,11 +945,11 @@ export class StreamObject extends DurableObject<Env> {
           ready ? 'ready' : 'failed',
           ready ? JSON.stringify(event.data) : row.artifacts,
           ready ? null : event.data.reason,
-          ready ? at : row.source_ready_at,
-          Date.now(),
+          ready ? Date.parse(event.at) : row.source_ready_at,
+          at,
           row.id,
         );
-        await this.indexRecording(doc, this.recordingRow('id', row.id)!);
+        this.owe({ kind: 'recording_index', recordingId: row.id });
         input = ready
           ? { type: 'recording_ready', at, sessionId: event.sessionId, recordingId: row.id }
           : { type: 'recording_failed', at, sessionId: event.sessionId, recordingId: row.id, reason: event.data.reason };
@@ -727,18 +965,16 @@ export class StreamObject extends DurableObject<Env> {
           ready ? 'ready' : 'failed',
           ready ? JSON.stringify(event.data) : null,
           ready ? null : event.data.reason,
-          Date.now(),
+          at,
           clip.id,
         );
         if (!ready) return { id: event.id, outcome: 'applied' };
-        await this.env.DB.prepare('UPDATE playback_ids SET media_prefix = ? WHERE id = ?')
-          .bind(event.data.hlsPrefix, clip.playback_id)
-          .run();
+        this.owe({ kind: 'clip_index', playbackId: clip.playback_id, hlsPrefix: event.data.hlsPrefix });
         input = { type: 'clip_ready', at, clipId: clip.id };
         break;
       }
     }
-    const result = await this.apply(doc, input);
+    const result = this.commitWrites(doc, input);
     return result.ok
       ? { id: event.id, outcome: 'applied' }
       : { id: event.id, outcome: 'refused', reason: `${result.refusal}: ${result.detail}` };

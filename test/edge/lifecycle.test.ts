@@ -5,6 +5,8 @@ import {
   initialLifecycle,
   nextDeadline,
   HEARTBEAT_TIMEOUT_MS,
+  RECORDING_TIMED_OUT,
+  statsOverdue,
   type LifecycleState,
   type LifecycleInput,
   type Transition,
@@ -93,14 +95,15 @@ describe('lifecycle transitions', () => {
     expect(emitted(result)).toEqual(['ON_PUBLISH_DONE', 'STOPPED']);
   });
 
-  it('heartbeat moves the deadline; heartbeat loss counts as encoder lost and asks the origin to let go', () => {
+  it('heartbeat moves the deadline; heartbeat loss counts as encoder lost and never kicks it', () => {
     const beat = ok(transition(streaming(), { type: 'heartbeat', at: T0 + 4000, sessionId: 'ses_1' }));
     expect(beat.state.heartbeatDeadline).toBe(T0 + 4000 + HEARTBEAT_TIMEOUT_MS);
     expect(beat.effects).toEqual([]);
-    const lost = ok(transition(beat.state, { type: 'heartbeat_lost', at: T0 + 15_000 }));
+    const lost = ok(transition(beat.state, { type: 'heartbeat_lost', at: T0 + 15_000, originSilent: true }));
     expect(lost.state.status).toBe('DISCONNECTED');
     expect(lost.state.reconnectDeadline).toBe(T0 + 75_000);
-    expect(kinds(lost)).toEqual(['kick_encoder', 'emit']);
+    expect(kinds(lost)).toEqual(['emit']);
+    expect(lost.state.session).toMatchObject({ publisherConnected: false, silent: true });
   });
 
   it('complete while live → STOPPED and the encoder is kicked', () => {
@@ -229,5 +232,147 @@ describe('a recording ready before the window ends', () => {
     const expired = ok(transition(ready.state, { type: 'reconnect_window_expired', at: T0 + 70_000 }));
     expect(expired.state.status).toBe('COMPLETED');
     expect(emitted(expired)).toEqual(['STOPPED', 'COMPLETED']);
+  });
+});
+
+describe('origin liveness and the edge clock (issue 10 #5)', () => {
+  const lostSilently = (record = false) => {
+    const live = record ? run(fresh(true), publish(), { type: 'recording_started', at: T0 + 1, sessionId: 'ses_1' }) : streaming();
+    return run(live, { type: 'heartbeat_lost', at: T0 + 20_000, originSilent: true });
+  };
+
+  it('DISCONNECTED by silence + stats of the same session → STREAMING in the same session, deadline from the edge clock', () => {
+    const result = ok(transition(lostSilently(), { type: 'heartbeat', at: T0 + 50_000, sessionId: 'ses_1' }));
+    expect(result.state.status).toBe('STREAMING');
+    expect(result.state.session).toMatchObject({ id: 'ses_1', reconnects: 0, publisherConnected: true, silent: false });
+    expect(result.state.reconnectDeadline).toBeNull();
+    expect(result.state.heartbeatDeadline).toBe(T0 + 50_000 + HEARTBEAT_TIMEOUT_MS);
+    expect(kinds(result)).toEqual(['emit']);
+    expect(emitted(result)).toEqual(['ON_PUBLISH']);
+  });
+
+  it('a recording session heard again returns to RECORDING', () => {
+    const result = ok(transition(lostSilently(true), { type: 'heartbeat', at: T0 + 30_000, sessionId: 'ses_1' }));
+    expect(result.state.status).toBe('RECORDING');
+    expect(emitted(result)).toEqual(['ON_PUBLISH', 'RECORDING']);
+  });
+
+  it('DISCONNECTED because the encoder left: late stats change nothing', () => {
+    const result = ok(transition(disconnected(), { type: 'heartbeat', at: T0 + 6000, sessionId: 'ses_1' }));
+    expect(result.state.status).toBe('DISCONNECTED');
+    expect(result.effects).toEqual([]);
+  });
+
+  it('publish_done after a silent loss: the encoder did leave, so stats no longer bring it back', () => {
+    const left = run(lostSilently(), { type: 'publish_done', at: T0 + 25_000, sessionId: 'ses_1', reason: 'eof' });
+    expect(left.status).toBe('DISCONNECTED');
+    const result = ok(transition(left, { type: 'heartbeat', at: T0 + 26_000, sessionId: 'ses_1' }));
+    expect(result.state.status).toBe('DISCONNECTED');
+    expect(result.effects).toEqual([]);
+  });
+
+  it('after STOPPED, stats of the old session change nothing', () => {
+    const stopped = run(lostSilently(), { type: 'reconnect_window_expired', at: T0 + 90_000 });
+    expect(stopped.status).toBe('STOPPED');
+    const result = ok(transition(stopped, { type: 'heartbeat', at: T0 + 91_000, sessionId: 'ses_1' }));
+    expect(result.state.status).toBe('STOPPED');
+    expect(result.effects).toEqual([]);
+  });
+
+  it('origin_vouched moves the stats deadline without a status change or an event', () => {
+    const result = ok(transition(streaming(), { type: 'origin_vouched', at: T0 + 12_000, sessionId: 'ses_1' }));
+    expect(result.state.status).toBe('STREAMING');
+    expect(result.state.heartbeatDeadline).toBe(T0 + 12_000 + HEARTBEAT_TIMEOUT_MS);
+    expect(result.effects).toEqual([]);
+  });
+
+  it('heartbeat_lost while the origin is alive but dropped the session: DISCONNECTED, no kick, reason says so', () => {
+    const result = ok(transition(streaming(), { type: 'heartbeat_lost', at: T0 + 12_000, originSilent: false }));
+    expect(result.state.status).toBe('DISCONNECTED');
+    expect(kinds(result)).toEqual(['emit']);
+    expect(result.effects[0]).toMatchObject({ reason: expect.stringMatching(/no longer holds/) });
+  });
+
+  it('statsOverdue: an origin heard lately that holds the session vouches for it', () => {
+    const now = T0 + 12_000;
+    expect(statsOverdue(streaming(), { heardAt: now - 2000, sessionIds: ['ses_1'] }, now)).toEqual({
+      type: 'origin_vouched', at: now, sessionId: 'ses_1',
+    });
+  });
+
+  it('statsOverdue: an origin heard lately without the session → lost, origin not silent', () => {
+    const now = T0 + 12_000;
+    expect(statsOverdue(streaming(), { heardAt: now - 2000, sessionIds: ['ses_other'] }, now)).toEqual({
+      type: 'heartbeat_lost', at: now, originSilent: false,
+    });
+  });
+
+  it('statsOverdue: an origin not heard for the timeout, or never, is silent', () => {
+    const now = T0 + 30_000;
+    const stale = { heardAt: now - HEARTBEAT_TIMEOUT_MS - 1, sessionIds: ['ses_1'] };
+    expect(statsOverdue(streaming(), stale, now)).toEqual({ type: 'heartbeat_lost', at: now, originSilent: true });
+    expect(statsOverdue(streaming(), null, now)).toEqual({ type: 'heartbeat_lost', at: now, originSilent: true });
+  });
+});
+
+describe('recording finalization deadline (issue 10 #8)', () => {
+  const config = { recordingFinalizeTimeoutMs: 60_000 };
+  const recorded = () => run(fresh(true), publish());
+  const stoppedRecording = () => ok(transition(recorded(), { type: 'complete', at: T0 + 1000 }, config)).state;
+
+  it('STOPPED with a recording → waits for it until a deadline, which is the next alarm', () => {
+    const state = stoppedRecording();
+    expect(state.status).toBe('STOPPED');
+    expect(state.finalizing).toEqual([{ sessionId: 'ses_1', deadline: T0 + 61_000 }]);
+    expect(nextDeadline(state)).toBe(T0 + 61_000);
+  });
+
+  it('STOPPED without a recording waits for nothing', () => {
+    const state = run(streaming(), { type: 'complete', at: T0 + 1000 });
+    expect(state.finalizing ?? []).toEqual([]);
+    expect(nextDeadline(state)).toBeNull();
+  });
+
+  it('deadline passed → the recording fails with the reason and the stream goes to ERROR saying so', () => {
+    const result = ok(transition(stoppedRecording(), { type: 'recording_deadline_passed', at: T0 + 61_000 }, config));
+    expect(result.state).toMatchObject({ status: 'ERROR', errorReason: `recording failed: ${RECORDING_TIMED_OUT}`, finalizing: [] });
+    expect(kinds(result)).toEqual(['fail_recording', 'emit']);
+    expect(result.effects[0]).toEqual({ kind: 'fail_recording', sessionId: 'ses_1', reason: RECORDING_TIMED_OUT });
+    expect(result.effects[1]).toMatchObject({ event: 'ERROR', subject: { kind: 'recording', id: 'rec_1' } });
+    expect(nextDeadline(result.state)).toBeNull();
+  });
+
+  it('a deadline not yet passed changes nothing', () => {
+    const result = ok(transition(stoppedRecording(), { type: 'recording_deadline_passed', at: T0 + 30_000 }, config));
+    expect(result.state.status).toBe('STOPPED');
+    expect(result.effects).toEqual([]);
+  });
+
+  it('recording ready in time clears the deadline; a late one after the timeout still completes', () => {
+    const ready = ok(transition(stoppedRecording(), { type: 'recording_ready', at: T0 + 2000, sessionId: 'ses_1', recordingId: 'rec_1' }, config));
+    expect(ready.state).toMatchObject({ status: 'COMPLETED', finalizing: [] });
+    const timedOut = run(stoppedRecording(), { type: 'recording_deadline_passed', at: T0 + 61_000 });
+    const late = ok(transition(timedOut, { type: 'recording_ready', at: T0 + 70_000, sessionId: 'ses_1', recordingId: 'rec_1' }));
+    expect(late.state).toMatchObject({ status: 'COMPLETED', errorReason: null });
+  });
+
+  it('a stream that moved on (re-enabled) keeps its status; only the recording fails', () => {
+    const enabled = run(stoppedRecording(), { type: 'enable', at: T0 + 2000 });
+    const result = ok(transition(enabled, { type: 'recording_deadline_passed', at: T0 + 61_000 }, config));
+    expect(result.state.status).toBe('NOT_STARTED');
+    expect(kinds(result)).toEqual(['fail_recording']);
+  });
+
+  it('a retried recording waits again, with a new deadline', () => {
+    const failed = run(stoppedRecording(), { type: 'recording_failed', at: T0 + 2000, sessionId: 'ses_1', recordingId: 'rec_1', reason: 'disk' });
+    expect(failed.finalizing).toEqual([]);
+    const retried = ok(transition(failed, { type: 'recording_retried', at: T0 + 3000, sessionId: 'ses_1' }, config));
+    expect(retried.state.finalizing).toEqual([{ sessionId: 'ses_1', deadline: T0 + 63_000 }]);
+  });
+
+  it('delete drops every wait: the recordings go with the stream', () => {
+    const result = ok(transition(stoppedRecording(), { type: 'delete', at: T0 + 2000 }, config));
+    expect(result.state.finalizing).toEqual([]);
+    expect(nextDeadline(result.state)).toBeNull();
   });
 });

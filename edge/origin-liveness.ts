@@ -1,0 +1,24 @@
+// Origin liveness in D1: the latest heartbeat of each origin, stamped with the edge's clock, read by a StreamObject
+// before it counts a silent stream's encoder lost (edge/lifecycle.ts statsOverdue).
+import type { OriginLiveness } from './lifecycle.ts';
+import type { OriginHeartbeat } from '../shared/schemas/origin-heartbeat.ts';
+
+export async function recordOriginHeartbeat(db: D1Database, heartbeat: OriginHeartbeat, heardAt: number): Promise<void> {
+  await db
+    .prepare(
+      `INSERT INTO origin_heartbeats (origin_id, heard_at, origin_url, session_ids) VALUES (?, ?, ?, ?)
+       ON CONFLICT (origin_id) DO UPDATE SET heard_at = excluded.heard_at, origin_url = excluded.origin_url,
+         session_ids = excluded.session_ids`,
+    )
+    .bind(heartbeat.originId, heardAt, heartbeat.originUrl, JSON.stringify(heartbeat.sessions.map((s) => s.sessionId)))
+    .run();
+}
+
+/** The origin's latest heartbeat, or null if it never sent one (an origin without heartbeats counts as silent). */
+export async function originLiveness(db: D1Database, originId: string): Promise<OriginLiveness | null> {
+  const row = await db
+    .prepare('SELECT heard_at, session_ids FROM origin_heartbeats WHERE origin_id = ?')
+    .bind(originId)
+    .first<{ heard_at: number; session_ids: string }>();
+  return row ? { heardAt: row.heard_at, sessionIds: JSON.parse(row.session_ids) as string[] } : null;
+}
