@@ -1,11 +1,28 @@
 // Signed calls from this origin to the edge's /internal API (same signing module as the edge).
 import { signRequest } from '../shared/request-signing.ts';
-import type {
-  AuthorizeIngestRequest,
-  AuthorizeIngestResponse,
-  OriginEvent,
-  OriginEventOutcome,
+import {
+  OriginEventBatchResponse,
+  type AuthorizeIngestRequest,
+  type AuthorizeIngestResponse,
+  type OriginEvent,
+  type OriginEventOutcome,
 } from '../shared/schemas/internal.ts';
+
+/**
+ * The edge refused a whole event batch with an answer that will not change by sending it again (400 malformed
+ * envelope, 413 too large, 415, 422): the outbox splits the batch to find, and quarantine, the event at fault.
+ * Any other failure (network, timeout, 401 while clocks disagree, 429, 5xx) is thrown as a plain Error: retry later.
+ */
+export class EdgeRefusedBatch extends Error {
+  constructor(
+    readonly status: number,
+    readonly detail: string,
+  ) {
+    super(`edge refused the event batch with ${status}: ${detail}`);
+  }
+}
+
+const PERMANENT_BATCH_REFUSALS = new Set([400, 413, 415, 422]);
 
 export type AuthorizeOutcome =
   | { ok: true; grant: AuthorizeIngestResponse }
@@ -76,9 +93,24 @@ export class EdgeClient {
     throw new Error(`edge authorize answered ${response.status}: ${text.slice(0, 300)}`);
   }
 
+  /** One outcome per event, in the batch's order; throws EdgeRefusedBatch or, for a transient failure, an Error. */
   async sendEvents(events: OriginEvent[]): Promise<OriginEventOutcome[]> {
     const response = await this.post('/internal/events', { events });
-    if (response.status !== 200) throw new Error(`edge events answered ${response.status}: ${(await response.text()).slice(0, 300)}`);
-    return ((await response.json()) as { results: OriginEventOutcome[] }).results;
+    const text = await response.text();
+    if (response.status === 200) {
+      const answer = OriginEventBatchResponse.safeParse(JSON.parse(text));
+      if (!answer.success) throw new Error('edge events answer does not follow the contract');
+      return answer.data.results;
+    }
+    if (PERMANENT_BATCH_REFUSALS.has(response.status)) {
+      let detail = text.slice(0, 300);
+      try {
+        detail = String((JSON.parse(text) as { detail?: unknown }).detail ?? detail).slice(0, 300);
+      } catch {
+        // not problem+json: keep the text
+      }
+      throw new EdgeRefusedBatch(response.status, detail);
+    }
+    throw new Error(`edge events answered ${response.status}: ${text.slice(0, 300)}`);
   }
 }
