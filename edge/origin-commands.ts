@@ -1,8 +1,21 @@
 // Signed commands from the edge to an origin's control port (kick, finalize a recording, cut a clip).
 import { signRequest } from '../shared/request-signing.ts';
 
-/** Resolves with the origin's HTTP status; throws when the origin cannot be reached in time. */
-export async function commandOrigin(secret: string, originUrl: string, path: string, command: unknown): Promise<number> {
+/** The origin's answer to a command: its status, and when a refusal for now (429) says to try again. */
+export interface OriginAnswer {
+  status: number;
+  /** seconds, from the origin's Retry-After (1–3600); null when it sent none */
+  retryAfterSeconds: number | null;
+}
+
+/** Reads a Retry-After of delta-seconds, bounded; an HTTP date or garbage counts as absent. */
+export function retryAfterSeconds(header: string | null): number | null {
+  if (header === null || !/^\d{1,6}$/.test(header.trim())) return null;
+  return Math.min(3600, Math.max(1, Number(header.trim())));
+}
+
+/** Sends a command; throws when the origin cannot be reached in time. */
+export async function sendOriginCommand(secret: string, originUrl: string, path: string, command: unknown): Promise<OriginAnswer> {
   const body = JSON.stringify(command);
   const headers = await signRequest(secret, 'POST', path, body);
   const response = await fetch(new URL(path, originUrl), {
@@ -12,5 +25,10 @@ export async function commandOrigin(secret: string, originUrl: string, path: str
     signal: AbortSignal.timeout(3000),
   });
   await response.body?.cancel();
-  return response.status;
+  return { status: response.status, retryAfterSeconds: retryAfterSeconds(response.headers.get('retry-after')) };
+}
+
+/** Resolves with the origin's HTTP status; throws when the origin cannot be reached in time. */
+export async function commandOrigin(secret: string, originUrl: string, path: string, command: unknown): Promise<number> {
+  return (await sendOriginCommand(secret, originUrl, path, command)).status;
 }

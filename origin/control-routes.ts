@@ -1,4 +1,5 @@
-// Commands from the edge to this origin (kick), signed with ORIGIN_SECRET exactly like origin → edge calls.
+// Commands from the edge to this origin (kick, finalize, clip), signed with ORIGIN_SECRET exactly like origin → edge
+// calls. A clip beyond its workspace's (or this origin's) limit is answered 429 with Retry-After.
 import { existsSync } from 'node:fs';
 import type { z } from 'zod';
 import type { HlsServer, RouteResponse } from './http/hls-server.ts';
@@ -56,7 +57,10 @@ export function addControlRoutes(server: HlsServer, deps: ControlDeps): void {
 
   command(server, originSecret, '/control/clips', ClipCommand, (job) => {
     if (!holds(job.streamId, job.sessionId)) return { status: 404, json: { error: 'this origin does not hold the session' } };
-    void vod.cutClip(job);
+    const accepted = vod.acceptClip(job);
+    if (!accepted.ok) {
+      return { status: 429, json: { error: 'too many clip jobs', reason: accepted.reason, retryAfter: accepted.retryAfterSeconds }, headers: { 'Retry-After': String(accepted.retryAfterSeconds) } };
+    }
     return { status: 202, json: { accepted: true } };
   });
 }

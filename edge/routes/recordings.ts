@@ -6,7 +6,7 @@ import type { AppEnv } from '../env.ts';
 import type { StreamObject } from '../stream-object.ts';
 import { validationHook } from '../middleware/errors.ts';
 import { streamObject } from '../streams.ts';
-import { ApiError, notFound } from '../problem.ts';
+import { ApiError, notFound, problemResponse } from '../problem.ts';
 import { decodeCursor, encodeCursor, keysetPage } from '../pagination.ts';
 import { Problem, single, list, ListQuery } from '../../shared/schemas/common.ts';
 import { StreamIdParam } from '../../shared/schemas/live-stream.ts';
@@ -191,6 +191,10 @@ recordingRoutes.openapi(
       202: { description: 'Accepted; `video.live_stream.clip.ready` follows', content: { 'application/json': { schema: single(Clip) } } },
       400: problem('Bad range'),
       404: problem('No such stream'),
+      429: {
+        ...problem('Too many clips of this workspace are being cut; try again after Retry-After seconds'),
+        headers: { 'Retry-After': { description: 'seconds to wait before asking again', schema: { type: 'integer' as const } } },
+      },
       503: problem('The origin holding the session is unavailable'),
     },
   }),
@@ -199,6 +203,11 @@ recordingRoutes.openapi(
     const result = await streamObject(c.env, streamId).createClip(c.get('workspaceId'), c.req.valid('json'));
     if (result.ok) return c.json({ data: result.clip }, 202);
     if (result.code === 'not_found') throw notFound(`live stream ${streamId}`);
+    if (result.code === 'busy') {
+      const response = problemResponse(c, new ApiError(429, 'too-many-clip-jobs', 'Too many clip jobs', result.detail));
+      response.headers.set('retry-after', String(result.retryAfterSeconds));
+      return response as never;
+    }
     if (result.code === 'invalid') {
       throw new ApiError(400, 'invalid-clip-range', 'Invalid clip range', result.detail, {
         errors: [{ field: result.field, message: result.detail }],

@@ -1,17 +1,29 @@
 // Turns finished sessions into recordings and cuts clips: runs the media job on the jobs pool, stores the result in
-// R2 through the edge, and reports recording_ready / clip_ready (or the failure) through the outbox.
+// R2 through the edge, and reports recording_ready / clip_ready (or the failure, with its reason) through the outbox.
+// Each recording build is counted in the session's folder first, so a build that keeps failing (a full disk) is not
+// redone at every restart.
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { MediaUploader } from '../media-uploader.ts';
 import type { OriginEvent, ClipCommand, RecordingArtifacts, ClipArtifacts } from '../../shared/schemas/internal.ts';
 import type { MediaInfo } from '../../shared/schemas/recording.ts';
-import type { MediaJobPool } from '../jobs/jobs-pool.ts';
-import { markFinalized, sessionDir, type SessionManifest } from '../ingest/session-manifest.ts';
+import type { ClipSlot, MediaJobPool } from '../jobs/jobs-pool.ts';
+import { markFinalized, noteFinalizeAttempt, noteFinalizeFailure, sessionDir, type SessionManifest } from '../ingest/session-manifest.ts';
+import { isDiskFullError } from '../disk-guard.ts';
 import { log, logWarn } from '../log.ts';
 
 /** The jobs pool, seen from here: it builds a recording or a clip on disk. */
-export type MediaJobRunner = Pick<MediaJobPool, 'finalize' | 'clip'>;
+export type MediaJobRunner = Pick<MediaJobPool, 'finalize' | 'admitClip'>;
+
+/** A clip command's answer: accepted (cut in the background), or refused for now with when to ask again. */
+export type ClipAcceptance = { ok: true } | { ok: false; reason: string; retryAfterSeconds: number };
+
+/** A failure's reason as the recording or clip shows it: what happened, and whether it was the disk. */
+function failureReason(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return (isDiskFullError(error) ? `origin disk full: ${message}` : message).slice(0, 480);
+}
 
 export interface VodPublisherDeps {
   mediaDir: string;
@@ -44,6 +56,16 @@ export class VodPublisher {
     const prefix = `recordings/${streamId}/${sessionId}`;
     const started = Date.now();
     try {
+      const { attempts } = await noteFinalizeAttempt(dir);
+      log('recording_build_started', { streamId, sessionId, attempt: attempts });
+    } catch (error) {
+      // Not even the attempt could be written (a full disk): building would fail the same way, so it is not started.
+      const reason = failureReason(error);
+      logWarn('recording_failed', { streamId, sessionId, reason, started: false });
+      await this.deps.emit(event(streamId, sessionId, 'recording_failed', { reason })).catch(() => undefined);
+      return;
+    }
+    try {
       await rm(outDir, { recursive: true, force: true });
       await mkdir(outDir, { recursive: true });
       const built = await this.deps.jobs.finalize({ sessionDir: dir, outDir });
@@ -63,22 +85,37 @@ export class VodPublisher {
       await markFinalized(dir, { duration: built.duration, size: built.size });
       log('recording_ready', { streamId, sessionId, duration: built.duration, size: built.size, ms: Date.now() - started });
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
+      const reason = failureReason(error);
       logWarn('recording_failed', { streamId, sessionId, reason });
-      await this.deps.emit(event(streamId, sessionId, 'recording_failed', { reason: reason.slice(0, 480) }));
+      await noteFinalizeFailure(dir, reason);
+      await this.deps.emit(event(streamId, sessionId, 'recording_failed', { reason })).catch((e: unknown) => logWarn('event_not_queued', { streamId, type: 'recording_failed', error: String(e) }));
     } finally {
-      await rm(outDir, { recursive: true, force: true });
+      await rm(outDir, { recursive: true, force: true }).catch(() => undefined);
     }
   }
 
-  async cutClip(command: ClipCommand): Promise<void> {
+  /**
+   * Takes a clip command: refused at once (the edge answers 429 with Retry-After) when its workspace, or this origin,
+   * already has as many clips in the works as allowed; otherwise the clip is cut in the background.
+   */
+  acceptClip(command: ClipCommand): ClipAcceptance {
+    const admission = this.deps.jobs.admitClip(command.workspaceId);
+    if (!admission.ok) {
+      log('clip_refused', { streamId: command.streamId, clipId: command.clipId, reason: admission.reason, retryAfterSeconds: admission.retryAfterSeconds });
+      return admission;
+    }
+    void this.cutClip(command, admission.slot);
+    return { ok: true };
+  }
+
+  private async cutClip(command: ClipCommand, slot: ClipSlot): Promise<void> {
     const { clipId, streamId, sessionId } = command;
     const outDir = path.join(this.deps.workDir, 'clips', clipId);
     const prefix = `clips/${clipId}`;
     try {
       await rm(outDir, { recursive: true, force: true });
       await mkdir(outDir, { recursive: true });
-      const built = await this.deps.jobs.clip({
+      const built = await slot.run({
         sessionDir: sessionDir(this.deps.mediaDir, streamId, sessionId),
         startTime: command.startTime,
         endTime: command.endTime,
@@ -100,11 +137,12 @@ export class VodPublisher {
       await this.deps.emit(event(streamId, sessionId, 'clip_ready', artifacts));
       log('clip_ready', { streamId, clipId, duration: built.duration, accurate: command.accurate });
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
+      slot.release(); // given back if the job never ran (a no-op once it has)
+      const reason = failureReason(error);
       logWarn('clip_failed', { streamId, clipId, reason });
-      await this.deps.emit(event(streamId, sessionId, 'clip_failed', { clipId, reason: reason.slice(0, 480) }));
+      await this.deps.emit(event(streamId, sessionId, 'clip_failed', { clipId, reason })).catch((e: unknown) => logWarn('event_not_queued', { streamId, type: 'clip_failed', error: String(e) }));
     } finally {
-      await rm(outDir, { recursive: true, force: true });
+      await rm(outDir, { recursive: true, force: true }).catch(() => undefined);
     }
   }
 }

@@ -190,6 +190,8 @@ export type FinalizeCommand = z.infer<typeof FinalizeCommand>;
 /** Edge → origin: cut a clip from a session the origin holds (validated at the edge, checked again here). */
 export const ClipCommand = z.object({
   clipId: z.string(),
+  /** The stream's workspace: the origin limits clip jobs per workspace (429 with Retry-After beyond it). */
+  workspaceId: z.string().min(1).max(64),
   streamId: z.string(),
   sessionId: z.string(),
   startTime: z.number().nonnegative(),
