@@ -201,6 +201,8 @@ export class RtmpConnection {
       this.#socket.destroy();
       return;
     }
+    // Nothing the peer sends from now on is read; not taking it off the socket keeps a flooder from costing us more.
+    this.#socket.pause();
     this.#socket.end();
     this.#destroyTimer = setTimeout(() => this.#socket.destroy(), CLOSE_GRACE_MS);
     this.#destroyTimer.unref();

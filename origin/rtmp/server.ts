@@ -15,6 +15,11 @@ export interface RtmpServerLimits {
    * connections that never publish (slowloris) cannot keep a publisher out; only when all publish is one refused.
    */
   maxConnections: number;
+  /**
+   * One address may evict at most once per this interval (else its newcomer is refused). Without it attackers that
+   * reconnect at once would churn every slot faster than a real encoder gets from accept to publish.
+   */
+  evictionIntervalPerAddressMs: number;
   /** Connections at once from one address; over it the newcomer is refused. */
   maxConnectionsPerIp: number;
   /** From accept (TCP, or TLS for RTMPS) to the end of the RTMP handshake. */
@@ -36,6 +41,7 @@ export interface RtmpServerLimits {
 export const DEFAULT_SERVER_LIMITS: RtmpServerLimits = {
   maxConnections: 1000,
   maxConnectionsPerIp: 4,
+  evictionIntervalPerAddressMs: 2000,
   handshakeTimeoutMs: 5000,
   publishTimeoutMs: 10_000,
   firstMediaTimeoutMs: 10_000,
@@ -90,6 +96,8 @@ export class RtmpServer {
   readonly #log: RtmpLogger;
   readonly #connections = new Set<RtmpConnection>();
   readonly #perIp = new Map<string, number>();
+  /** Address → when it last evicted someone. */
+  readonly #lastEviction = new Map<string, number>();
   readonly #plain: net.Server;
   readonly #secure: tls.Server | undefined;
   #nextId = 1;
@@ -163,8 +171,9 @@ export class RtmpServer {
         ? 'too many connections from this address'
         : undefined;
     if (!refusal && this.#openCount() >= this.#limits.maxConnections) {
-      const victim = this.#evictionCandidate();
+      const victim = this.#mayEvict(ip) ? this.#evictionCandidate() : undefined;
       if (victim) {
+        this.#lastEviction.set(ip, Date.now());
         this.#log('rtmp.evicted', { connection: victim.id, remoteAddress: victim.remoteAddress, ageMs: Date.now() - victim.acceptedAt });
         victim.evict('evicted: server full');
       } else {
@@ -194,6 +203,15 @@ export class RtmpServer {
       },
     });
     this.#connections.add(connection);
+  }
+
+  #mayEvict(ip: string): boolean {
+    const now = Date.now();
+    const interval = this.#limits.evictionIntervalPerAddressMs;
+    // Bounded: past a few thousand addresses, forget the ones whose interval is over.
+    if (this.#lastEviction.size > 4096) for (const [address, at] of this.#lastEviction) if (now - at >= interval) this.#lastEviction.delete(address);
+    const last = this.#lastEviction.get(ip);
+    return last === undefined || now - last >= interval;
   }
 
   /** Connections not already on their way out (an evicted one leaves its slot at once). */

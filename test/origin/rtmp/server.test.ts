@@ -58,9 +58,9 @@ interface Client {
   closed: Promise<{ received: Buffer; at: number }>;
 }
 
-function connect(port: number): Promise<Client> {
+function connect(port: number, localAddress?: string): Promise<Client> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1');
+    const socket = net.connect({ port, host: '127.0.0.1', ...(localAddress ? { localAddress } : {}) });
     const received: Buffer[] = [];
     socket.on('data', (b) => received.push(b));
     const closed = new Promise<{ received: Buffer; at: number }>((done) => {
@@ -394,7 +394,15 @@ describe('RtmpServer deadlines and eviction (slowloris)', () => {
     publisher.socket.write(chunkMessages([{ type: 'video', timestamp: 100, messageStreamId: 1, payload: Buffer.alloc(50, 0x27) }]));
     await until(() => frames === 1);
     expect(idle2.socket.destroyed).toBe(false);
-    for (const c of [publisher, idle2, newcomer]) c.socket.destroy();
+
+    // One eviction per address per interval: a second newcomer from 127.0.0.1 is refused, one from elsewhere evicts.
+    const again = await connect(h.port);
+    await again.closed;
+    expect(h.logs.find((l) => l.event === 'rtmp.refused')?.fields.reason).toBe('too many connections');
+    const elsewhere = await connect(h.port, '127.0.0.2');
+    await idle2.closed;
+    expect(h.logs.filter((l) => l.event === 'rtmp.evicted')).toHaveLength(2);
+    for (const c of [publisher, newcomer, elsewhere]) c.socket.destroy();
   });
 
   it('gives every byte back to the shared budget when connections go', async () => {
