@@ -4,20 +4,38 @@
 //  - riverhead-webhook-deliveries (first attempts): endpoints are served concurrently, each endpoint's deliveries in
 //    order; a failed delivery moves to the retry lane.
 //  - riverhead-webhook-retries: later attempts on the backoff schedule (message.retry), then the dead-letter queue.
+//  - riverhead-webhook-dead-letters and riverhead-webhooks-dlq: what a queue gave up on ends failed, with a reason
+//    (edge/webhooks/dead-letters.ts), so no event or delivery is ever left pending.
 // An endpoint whose latest attempt failed gets its new deliveries straight on the retry lane, so the first-attempt
-// lane only ever waits on receivers that are answering.
+// lane only ever waits on receivers that are answering; and an endpoint gets a bounded share of any batch.
 import type { Env } from './env.ts';
 import type { WebhookEvent } from '../shared/schemas/webhook-event.ts';
 import { log } from './log.ts';
 import { endpointWants } from './webhooks/endpoint-rules.ts';
 import { attemptDelivery, webhookSettings, type AttemptVerdict, type DeliveryMessage } from './webhooks/delivery.ts';
+import { disableGoneEndpoint } from './webhooks/endpoint-disabling.ts';
+import { recordExhaustedDelivery, recordUndeliverableEvent } from './webhooks/dead-letters.ts';
+import type { PendingDelivery } from './webhooks/store.ts';
 import { newId } from '../shared/identifiers.ts';
+
+export type { PendingDelivery } from './webhooks/store.ts';
 
 export const WEBHOOK_QUEUES = {
   events: 'riverhead-webhooks',
   deliveries: 'riverhead-webhook-deliveries',
   retries: 'riverhead-webhook-retries',
+  /** Dead letters of both delivery lanes (and where the consumer puts a delivery whose 24 h are spent). */
+  deadLetters: 'riverhead-webhook-dead-letters',
+  /** Dead letters of the events queue: events whose fan-out kept failing. */
+  eventDeadLetters: 'riverhead-webhooks-dlq',
 } as const;
+
+/**
+ * Wall time one endpoint may use of a batch before the rest of its messages go back on the queue: a slow receiver
+ * (answering, but just under the timeout) never holds a batch — and so the lane, where batches run one at a time —
+ * for longer than this plus one attempt.
+ */
+export const ENDPOINT_BATCH_BUDGET_MS = 2000;
 
 /** When our own storage fails (not the receiver), the message comes back after this long. */
 const INFRASTRUCTURE_RETRY_SECONDS = 5;
@@ -29,8 +47,28 @@ export async function consumeWebhookEvents(batch: MessageBatch<unknown>, env: En
       return deliver(batch as MessageBatch<DeliveryMessage>, env, 'first');
     case WEBHOOK_QUEUES.retries:
       return deliver(batch as MessageBatch<DeliveryMessage>, env, 'retry');
-    default:
+    case WEBHOOK_QUEUES.events:
       return fanOut(batch as MessageBatch<WebhookEvent>, env);
+    case WEBHOOK_QUEUES.deadLetters:
+      return settleDeadLetters(batch, (body) => recordExhaustedDelivery(env.DB, body as DeliveryMessage, batch.queue));
+    case WEBHOOK_QUEUES.eventDeadLetters:
+      return settleDeadLetters(batch, (body) => recordUndeliverableEvent(env.DB, body, batch.queue));
+    default:
+      log('webhook_queue_unknown', { queue: batch.queue, messages: batch.messages.length });
+      batch.retryAll({ delaySeconds: INFRASTRUCTURE_RETRY_SECONDS });
+  }
+}
+
+/** Each dead letter gets its final outcome recorded; only our own storage failing brings one back. */
+async function settleDeadLetters(batch: MessageBatch<unknown>, record: (body: unknown) => Promise<void>): Promise<void> {
+  for (const message of batch.messages) {
+    try {
+      await record(message.body);
+      message.ack();
+    } catch (error) {
+      log('webhook_dead_letter_error', { queue: batch.queue, messageId: message.id, error: String(error) });
+      message.retry({ delaySeconds: INFRASTRUCTURE_RETRY_SECONDS });
+    }
   }
 }
 
@@ -83,13 +121,6 @@ export async function fanOutEvent(env: Env, event: WebhookEvent): Promise<void> 
   await enqueueDeliveries(env, pending);
 }
 
-export interface PendingDelivery {
-  id: string;
-  endpoint_id: string;
-  run: number;
-  failing_since: string | null;
-}
-
 /**
  * First attempts go on the first-attempt lane, unless their endpoint is failing: then on the retry lane, at once.
  * Each delivery's run is marked as sent afterwards (its row is the outbox).
@@ -113,11 +144,13 @@ export async function enqueueDeliveries(env: Env, deliveries: PendingDelivery[])
 }
 
 /**
- * Endpoints concurrently, each endpoint's messages in order. Once an endpoint fails in this batch its remaining
- * messages are not tried now (each could wait out the whole timeout again): they wait as long as the failed one.
+ * Endpoints concurrently, each endpoint's messages in order (at most one attempt per endpoint at a time). Once an
+ * endpoint fails in this batch its remaining messages are not tried now (each could wait out the whole timeout again):
+ * they wait as long as the failed one. Once it has used its share of the batch, the rest go back on the queue.
  */
 async function deliver(batch: MessageBatch<DeliveryMessage>, env: Env, lane: 'first' | 'retry'): Promise<void> {
   const settings = webhookSettings(env);
+  const started = Date.now();
   const byEndpoint = new Map<string, Message<DeliveryMessage>[]>();
   for (const message of batch.messages) {
     const key = message.body.endpointId;
@@ -132,6 +165,10 @@ async function deliver(batch: MessageBatch<DeliveryMessage>, env: Env, lane: 'fi
             await later(env, message, lane, deferSeconds);
             continue;
           }
+          if (Date.now() - started >= ENDPOINT_BATCH_BUDGET_MS) {
+            await requeue(env, message, lane);
+            continue;
+          }
           const verdict = await attemptDelivery(env, message.body, settings);
           await settle(env, message, lane, verdict);
           if (verdict.kind === 'retry') deferSeconds = verdict.delaySeconds;
@@ -143,6 +180,15 @@ async function deliver(batch: MessageBatch<DeliveryMessage>, env: Env, lane: 'fi
       }
     }),
   );
+}
+
+/**
+ * Back on its own lane as a new message, due now: not a failure, so it spends none of the queue's retry budget (which
+ * would otherwise send a long backlog to the dead-letter queue untried).
+ */
+async function requeue(env: Env, message: Message<DeliveryMessage>, lane: 'first' | 'retry') {
+  await (lane === 'first' ? env.WEBHOOK_DELIVERIES : env.WEBHOOK_RETRIES).send(message.body);
+  message.ack();
 }
 
 /** The retry lane retries in place; the first-attempt lane hands over to the retry lane. */
@@ -169,5 +215,11 @@ async function settle(env: Env, message: Message<DeliveryMessage>, lane: 'first'
       await env.WEBHOOK_DEAD_LETTERS.send(message.body);
       message.ack();
       return;
+    case 'gone': {
+      const notices = await disableGoneEndpoint(env.DB, message.body.endpointId, verdict.result.statusCode ?? 410);
+      await enqueueDeliveries(env, notices);
+      message.ack();
+      return;
+    }
   }
 }

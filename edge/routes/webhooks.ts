@@ -87,6 +87,8 @@ webhookRoutes.openapi(
       previous_secret: null,
       previous_secret_expires_at: null,
       failing_since: null,
+      disabled_reason: null,
+      disabled_at: null,
       created_at: now,
       updated_at: now,
     };
@@ -158,18 +160,34 @@ webhookRoutes.openapi(
     const row = await endpointOr404(c, c.req.valid('param').webhookId);
     const patch = c.req.valid('json');
     if (patch.url !== undefined) requireAllowedUrl(c, patch.url);
+    const enabled = patch.enabled === undefined ? row.enabled : patch.enabled ? 1 : 0;
+    // Enabling (again) is the customer's word that the receiver is back: why we disabled it no longer applies.
+    const keepsDisabledReason = enabled === 0;
     const updated: EndpointRow = {
       ...row,
       url: patch.url ?? row.url,
       description: patch.description ?? row.description,
       event_types: patch.eventTypes ? JSON.stringify(distinct(patch.eventTypes)) : row.event_types,
-      enabled: patch.enabled === undefined ? row.enabled : patch.enabled ? 1 : 0,
+      enabled,
+      disabled_reason: keepsDisabledReason ? row.disabled_reason : null,
+      disabled_at: keepsDisabledReason ? row.disabled_at : null,
       updated_at: new Date().toISOString(),
     };
     await c.env.DB.prepare(
-      'UPDATE webhook_endpoints SET url = ?, description = ?, event_types = ?, enabled = ?, updated_at = ? WHERE id = ? AND workspace_id = ?',
+      `UPDATE webhook_endpoints SET url = ?, description = ?, event_types = ?, enabled = ?, disabled_reason = ?, disabled_at = ?,
+       updated_at = ? WHERE id = ? AND workspace_id = ?`,
     )
-      .bind(updated.url, updated.description, updated.event_types, updated.enabled, updated.updated_at, row.id, row.workspace_id)
+      .bind(
+        updated.url,
+        updated.description,
+        updated.event_types,
+        updated.enabled,
+        updated.disabled_reason,
+        updated.disabled_at,
+        updated.updated_at,
+        row.id,
+        row.workspace_id,
+      )
       .run();
     return c.json({ data: webhookView(updated) }, 200);
   },
@@ -259,6 +277,7 @@ webhookRoutes.openapi(
       run_attempts: 0,
       run_started_at: null,
       next_attempt_at: null,
+      failure_reason: null,
       created_at: now,
       updated_at: now,
     };
@@ -331,7 +350,8 @@ webhookRoutes.openapi(
     const now = new Date().toISOString();
     const delivery = await c.env.DB.prepare(
       `UPDATE webhook_deliveries
-       SET run = run + 1, run_attempts = 0, run_started_at = NULL, status = 'pending', next_attempt_at = NULL, updated_at = ?
+       SET run = run + 1, run_attempts = 0, run_started_at = NULL, status = 'pending', next_attempt_at = NULL, failure_reason = NULL,
+           updated_at = ?
        WHERE id = ? AND endpoint_id = ? RETURNING *`,
     )
       .bind(now, deliveryId, endpoint.id)

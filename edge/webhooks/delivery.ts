@@ -1,8 +1,9 @@
 // One delivery attempt: sign the stored body (Standard Webhooks), POST it with a timeout, log the attempt in D1, and
-// decide what happens next — done, retry after a backoff, or the dead-letter queue.
+// decide what happens next — done, retry after a backoff (longer if the receiver asks with Retry-After), the
+// dead-letter queue once the retry horizon is spent, or, on 410 Gone, no more attempts to that endpoint at all.
 import type { Env } from '../env.ts';
 import { webhookHeaders } from './signing.ts';
-import { retryDelaySeconds, retryPolicyFrom, type RetryPolicy } from './retry-schedule.ts';
+import { honourRetryAfter, parseRetryAfter, retryDelaySeconds, retryPolicyFrom, type RetryPolicy } from './retry-schedule.ts';
 import { signingSecrets, type DeliveryRow, type EndpointRow } from './store.ts';
 
 /** What the delivery queues carry: the delivery to attempt, and which run of it (a redelivery starts a new run). */
@@ -20,6 +21,15 @@ export interface WebhookSettings {
 export const DEFAULT_TIMEOUT_SECONDS = 10;
 const MAX_ERROR_LENGTH = 300;
 
+/** Why a delivery ended failed (webhook_deliveries.failure_reason). */
+export const FAILURE_REASONS = {
+  retriesExhausted: 'retries exhausted',
+  gone: 'endpoint gone (HTTP 410)',
+} as const;
+
+/** Statuses whose Retry-After asks us to wait (RFC 9110 §10.2.3; RFC 6585 for 429). */
+const PAUSE_STATUSES = new Set([429, 503]);
+
 export function webhookSettings(env: Pick<Env, 'WEBHOOK_TIMEOUT_SECONDS' | 'WEBHOOK_RETRY_BASE_SECONDS'>): WebhookSettings {
   const timeout = Number(env.WEBHOOK_TIMEOUT_SECONDS);
   return {
@@ -33,6 +43,8 @@ export interface AttemptResult {
   statusCode: number | null;
   latencyMs: number;
   error: string | null;
+  /** What a 429 or 503 asked for with Retry-After, in seconds; null otherwise. */
+  retryAfterSeconds: number | null;
 }
 
 /** POSTs once and never throws: any 2xx is success; redirects are not followed (a 3xx counts as a failure). */
@@ -54,14 +66,27 @@ export async function postWebhook(
     // Only the status matters; the body is not read, so a receiver that answers and then trickles cannot hold us.
     await response.body?.cancel().catch(() => undefined);
     const ok = response.status >= 200 && response.status < 300;
-    return { ok, statusCode: response.status, latencyMs: Date.now() - started, error: ok ? null : `HTTP ${response.status}` };
+    const retryAfterSeconds = PAUSE_STATUSES.has(response.status) ? parseRetryAfter(response.headers.get('retry-after')) : null;
+    return {
+      ok,
+      statusCode: response.status,
+      latencyMs: Date.now() - started,
+      error: ok ? null : `HTTP ${response.status}`,
+      retryAfterSeconds,
+    };
   } catch (error) {
     const name = (error as Error | undefined)?.name;
     const message =
       name === 'TimeoutError' || name === 'AbortError'
         ? `no response within ${timeoutMs / 1000} s`
         : String((error as Error | undefined)?.message ?? error);
-    return { ok: false, statusCode: null, latencyMs: Date.now() - started, error: message.slice(0, MAX_ERROR_LENGTH) };
+    return {
+      ok: false,
+      statusCode: null,
+      latencyMs: Date.now() - started,
+      error: message.slice(0, MAX_ERROR_LENGTH),
+      retryAfterSeconds: null,
+    };
   }
 }
 
@@ -70,7 +95,9 @@ export type AttemptVerdict =
   | { kind: 'skip' }
   | { kind: 'delivered'; result: AttemptResult }
   | { kind: 'retry'; delaySeconds: number; result: AttemptResult }
-  | { kind: 'dead'; result: AttemptResult };
+  | { kind: 'dead'; result: AttemptResult }
+  /** 410 Gone: the receiver says it is gone for good; the endpoint is to be disabled (endpoint-disabling.ts) */
+  | { kind: 'gone'; result: AttemptResult };
 
 type DeliveryWithEndpoint = DeliveryRow & Pick<EndpointRow, 'url' | 'secret' | 'previous_secret' | 'previous_secret_expires_at'>;
 
@@ -113,12 +140,19 @@ export async function attemptDelivery(
   let verdict: AttemptVerdict;
   if (result.ok) {
     verdict = { kind: 'delivered', result };
+  } else if (result.statusCode === 410) {
+    verdict = { kind: 'gone', result };
   } else {
     const elapsedSeconds = (Date.parse(finishedAt) - Date.parse(reserved.run_started_at)) / 1000;
-    const delaySeconds = retryDelaySeconds(reserved.run_attempts, elapsedSeconds, settings.retry, random);
-    verdict = delaySeconds === null ? { kind: 'dead', result } : { kind: 'retry', delaySeconds, result };
+    const backoff = retryDelaySeconds(reserved.run_attempts, elapsedSeconds, settings.retry, random);
+    verdict =
+      backoff === null
+        ? { kind: 'dead', result }
+        : { kind: 'retry', delaySeconds: honourRetryAfter(backoff, result.retryAfterSeconds), result };
   }
-  const status = verdict.kind === 'delivered' ? 'succeeded' : verdict.kind === 'dead' ? 'failed' : 'retrying';
+  const status = verdict.kind === 'delivered' ? 'succeeded' : verdict.kind === 'retry' ? 'retrying' : 'failed';
+  const failureReason =
+    verdict.kind === 'dead' ? FAILURE_REASONS.retriesExhausted : verdict.kind === 'gone' ? FAILURE_REASONS.gone : null;
   const nextAttemptAt =
     verdict.kind === 'retry' ? new Date(Date.parse(finishedAt) + verdict.delaySeconds * 1000).toISOString() : null;
 
@@ -130,8 +164,12 @@ export async function attemptDelivery(
       )
       .bind(delivery.id, reserved.attempts, startedAt.toISOString(), result.statusCode, result.latencyMs, result.error),
     db
-      .prepare('UPDATE webhook_deliveries SET status = ?, next_attempt_at = ?, updated_at = ? WHERE id = ? AND run = ?')
-      .bind(status, nextAttemptAt, finishedAt, delivery.id, delivery.run),
+      // Not over a failure recorded meanwhile (the endpoint was disabled while this attempt was out).
+      .prepare(
+        `UPDATE webhook_deliveries SET status = ?, next_attempt_at = ?, failure_reason = ?, updated_at = ?
+         WHERE id = ? AND run = ? AND status != 'failed'`,
+      )
+      .bind(status, nextAttemptAt, failureReason, finishedAt, delivery.id, delivery.run),
     result.ok
       ? db.prepare('UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL').bind(delivery.endpoint_id)
       : db.prepare('UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, ?) WHERE id = ?').bind(finishedAt, delivery.endpoint_id),

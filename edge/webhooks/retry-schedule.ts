@@ -61,3 +61,25 @@ export function nominalSchedule(policy: RetryPolicy = DEFAULT_RETRY_POLICY): num
   }
   return delays;
 }
+
+/** A receiver asking for a pause (429, 503 with Retry-After) gets it, but never more than this. */
+export const MAX_RETRY_AFTER_SECONDS = 60 * 60;
+
+/**
+ * Seconds a Retry-After header asks for (RFC 9110: delay-seconds or an HTTP-date), or null when it is absent or
+ * unreadable. A date in the past asks for no wait.
+ */
+export function parseRetryAfter(value: string | null, now: number = Date.now()): number | null {
+  if (value === null) return null;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text);
+  if (!/[a-z]/i.test(text)) return null;
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? null : Math.max(0, Math.ceil((at - now) / 1000));
+}
+
+/** The next delay when the receiver asked for one: at least the backoff, at most MAX_RETRY_AFTER_SECONDS. */
+export function honourRetryAfter(backoffSeconds: number, retryAfterSeconds: number | null): number {
+  if (retryAfterSeconds === null) return backoffSeconds;
+  return Math.max(backoffSeconds, Math.min(retryAfterSeconds, MAX_RETRY_AFTER_SECONDS));
+}

@@ -13,6 +13,8 @@ export interface EndpointRow {
   previous_secret: string | null;
   previous_secret_expires_at: string | null;
   failing_since: string | null;
+  disabled_reason: string | null;
+  disabled_at: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -30,6 +32,7 @@ export interface DeliveryRow {
   run_attempts: number;
   run_started_at: string | null;
   next_attempt_at: string | null;
+  failure_reason: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -43,6 +46,14 @@ export interface AttemptRow {
   error: string | null;
 }
 
+/** A delivery still owed a queue message for its current run (see enqueueDeliveries). */
+export interface PendingDelivery {
+  id: string;
+  endpoint_id: string;
+  run: number;
+  failing_since: string | null;
+}
+
 export function webhookView(row: EndpointRow): Webhook {
   return {
     webhookId: row.id,
@@ -51,6 +62,8 @@ export function webhookView(row: EndpointRow): Webhook {
     eventTypes: JSON.parse(row.event_types) as string[],
     enabled: row.enabled === 1,
     failingSince: row.failing_since,
+    disabledReason: row.disabled_reason,
+    disabledAt: row.disabled_at,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -64,6 +77,7 @@ export function deliveryView(row: DeliveryRow, attempts: AttemptRow[]): WebhookD
     eventType: row.event_type,
     status: row.status,
     nextAttemptAt: row.next_attempt_at,
+    failureReason: row.failure_reason,
     attempts: attempts
       .filter((a) => a.delivery_id === row.id)
       .sort((a, b) => b.attempt - a.attempt)

@@ -5,6 +5,8 @@ import { ListQuery, Timestamp } from './common.ts';
 
 export const WebhookEventType = z.enum(WEBHOOK_EVENT_TYPES as [string, ...string[]]).openapi('WebhookEventType');
 export const PING_TYPE = 'webhook.ping';
+/** Sent to the workspace's every-type endpoints when the platform disables one of its endpoints (it answered 410 Gone). */
+export const ENDPOINT_DISABLED_TYPE = 'webhook.endpoint.disabled';
 
 const url = z.string().min(1).max(2048).openapi({
   description: 'https:// receiver. Plain http:// only to localhost / 127.0.0.1 in local development.',
@@ -51,6 +53,10 @@ export const Webhook = z
       .optional()
       .openapi({ description: 'whsec_…; only on create and rotate-secret. Verify deliveries with it (Standard Webhooks).' }),
     failingSince: Timestamp.nullable().openapi({ description: 'set while the latest attempt to this endpoint failed' }),
+    disabledReason: z.string().nullable().openapi({
+      description: 'why Riverhead disabled this endpoint (the receiver answered 410 Gone); cleared when you enable it again',
+    }),
+    disabledAt: Timestamp.nullable(),
     createdAt: Timestamp,
     updatedAt: Timestamp,
   })
@@ -78,9 +84,13 @@ export const WebhookDelivery = z
     eventId: z.string().openapi({ description: 'the webhook-id header: the same on every attempt and redelivery' }),
     eventType: z.string(),
     status: z.enum(DELIVERY_STATUSES).openapi({
-      description: 'pending (queued), retrying, succeeded, or failed (retried for 24 h, then dead-lettered)',
+      description: 'pending (queued), retrying, succeeded, or failed (see failureReason)',
     }),
     nextAttemptAt: Timestamp.nullable(),
+    failureReason: z.string().nullable().openapi({
+      description:
+        "why a failed delivery ended: 'retries exhausted', 'endpoint gone (HTTP 410)', 'endpoint disabled: …', 'fan-out failed: retries exhausted'",
+    }),
     attempts: z.array(WebhookAttempt).openapi({ description: 'newest first' }),
     createdAt: Timestamp,
     updatedAt: Timestamp,
@@ -99,6 +109,23 @@ export const WebhookPing = z
   })
   .openapi('WebhookPing');
 export type WebhookPing = z.infer<typeof WebhookPing>;
+
+/** The body of a webhook.endpoint.disabled notice. */
+export const WebhookEndpointDisabled = z
+  .object({
+    id: z.string(),
+    type: z.literal(ENDPOINT_DISABLED_TYPE),
+    timestamp: Timestamp,
+    workspaceId: z.string(),
+    data: z.object({
+      webhookId: z.string(),
+      url: z.string(),
+      reason: z.string(),
+      statusCode: z.number().int().nullable(),
+    }),
+  })
+  .openapi('WebhookEndpointDisabled');
+export type WebhookEndpointDisabled = z.infer<typeof WebhookEndpointDisabled>;
 
 export const ListWebhooksQuery = ListQuery;
 export const ListDeliveriesQuery = ListQuery.extend({ status: z.enum(DELIVERY_STATUSES).optional() }).strict();

@@ -1,6 +1,7 @@
 // The webhook Queue consumer: fan-out of each event to the matching endpoints, signed attempts, retry decisions on
 // the two lanes, the dead-letter queue after 24 h, acknowledgements. Queues other than D1 are stand-ins here, so
 // every message the consumer sends is seen; receivers are a stubbed fetch.
+/// <reference types="vite/client" />
 import { describe, it, expect, beforeAll, afterAll, beforeEach, afterEach, vi, type MockInstance } from 'vitest';
 import { env } from 'cloudflare:workers';
 import { createExecutionContext, createMessageBatch, getQueueResult } from 'cloudflare:test';
@@ -8,7 +9,8 @@ import { Webhook } from 'standardwebhooks';
 import type { Env } from '../../edge/env.ts';
 import type { WebhookEvent } from '../../shared/schemas/webhook-event.ts';
 import type { DeliveryMessage } from '../../edge/webhooks/delivery.ts';
-import { consumeWebhookEvents, fanOutEvent, WEBHOOK_QUEUES } from '../../edge/webhook-consumer.ts';
+import { consumeWebhookEvents, fanOutEvent, ENDPOINT_BATCH_BUDGET_MS, WEBHOOK_QUEUES } from '../../edge/webhook-consumer.ts';
+import wranglerToml from '../../wrangler.toml?raw';
 import { api, createWorkspace, json, type Workspace } from './helpers.ts';
 
 interface Sent {
@@ -54,7 +56,7 @@ let fetchStub: MockInstance<typeof fetch>;
  * Answers each receiver URL with what `behaviour` says (a status, or 'hang' until the attempt times out). The stub
  * stays for the whole file: the real queues of the test Worker may still be delivering a redelivery after a test.
  */
-function receivers(behaviour: (url: string, body: any) => number | 'hang' | Promise<number>) {
+function receivers(behaviour: (url: string, body: any) => number | 'hang' | Response | Promise<number | Response>) {
   received = [];
   fetchStub.mockImplementation(async (input: RequestInfo | URL, init?: RequestInit) => {
     const url = String(input instanceof Request ? input.url : input);
@@ -64,7 +66,7 @@ function receivers(behaviour: (url: string, body: any) => number | 'hang' | Prom
     if (outcome === 'hang') {
       return new Promise<Response>((_, reject) => init?.signal?.addEventListener('abort', () => reject(init.signal!.reason)));
     }
-    return new Response(null, { status: outcome });
+    return outcome instanceof Response ? outcome : new Response(null, { status: outcome });
   });
 }
 afterEach(() => {
@@ -323,7 +325,7 @@ describe('retry lane', () => {
     expect(result.explicitAcks).toHaveLength(1);
     expect(result.retryMessages).toEqual([]);
     expect(lanes.dead.sent.map((s) => s.body)).toEqual([message]);
-    expect(await deliveryRow(message.deliveryId)).toMatchObject({ status: 'failed', next_attempt_at: null });
+    expect(await deliveryRow(message.deliveryId)).toMatchObject({ status: 'failed', next_attempt_at: null, failure_reason: 'retries exhausted' });
 
     // A stray copy of the message does nothing more.
     const before = received.length;
@@ -398,5 +400,261 @@ describe('redeliver and rotation', () => {
     expect(second.pagination.nextCursor).toBeNull();
     const pending = await json(await api(workspace, 'GET', `/webhooks/${hook.webhookId}/deliveries?status=succeeded`));
     expect(pending.data).toEqual([]);
+  });
+});
+
+/** The structured log lines (edge/log.ts) printed while `body` runs. */
+async function logsDuring(body: () => Promise<unknown>): Promise<Record<string, any>[]> {
+  const lines: Record<string, any>[] = [];
+  const spy = vi.spyOn(console, 'log').mockImplementation((line: unknown) => {
+    try {
+      lines.push(JSON.parse(String(line)));
+    } catch {
+      // not one of ours
+    }
+  });
+  try {
+    await body();
+  } finally {
+    spy.mockRestore();
+  }
+  return lines;
+}
+
+describe('every queue that dead-letters has its dead letters consumed (wrangler.toml)', () => {
+  it('each dead_letter_queue is itself consumed, by a queue the consumer knows', () => {
+    const consumers = [...wranglerToml.split('[[queues.consumers]]').slice(1)].map((block) => ({
+      queue: /^queue\s*=\s*"([^"]+)"/m.exec(block)?.[1],
+      deadLetters: /^dead_letter_queue\s*=\s*"([^"]+)"/m.exec(block)?.[1],
+    }));
+    const consumed = new Set(consumers.map((c) => c.queue));
+    const deadLetterQueues = consumers.flatMap((c) => (c.deadLetters ? [c.deadLetters] : []));
+    expect(deadLetterQueues.length).toBeGreaterThanOrEqual(2);
+    for (const dlq of deadLetterQueues) expect(consumed, dlq).toContain(dlq);
+    expect(new Set(Object.values(WEBHOOK_QUEUES))).toEqual(consumed);
+  });
+});
+
+describe('final outcomes: every delivery ends delivered or failed with a reason', () => {
+  it('a delivery the queue gave up on (its dead-letter queue) is failed: retries exhausted, logged and listed', async () => {
+    const workspace = await createWorkspace('dlq-delivery');
+    const hook = await endpoint(workspace);
+    receivers(() => 500);
+    const { messages } = await fanOut(workspace);
+    await run(WEBHOOK_QUEUES.deliveries, messages);
+    const message = messages[0]!;
+    expect(await deliveryRow(message.deliveryId)).toMatchObject({ status: 'retrying' });
+    const before = received.length;
+
+    let outcome!: Awaited<ReturnType<typeof run>>;
+    const lines = await logsDuring(async () => {
+      outcome = await run(WEBHOOK_QUEUES.deadLetters, [message], 101);
+    });
+    expect(outcome.result.explicitAcks).toHaveLength(1);
+    expect(outcome.result.retryMessages).toEqual([]);
+    expect(received.length).toBe(before);
+    expect(await deliveryRow(message.deliveryId)).toMatchObject({ status: 'failed', failure_reason: 'retries exhausted', next_attempt_at: null });
+    expect(lines).toContainEqual(
+      expect.objectContaining({ event: 'webhook_delivery_failed', deliveryId: message.deliveryId, reason: 'retries exhausted' }),
+    );
+    const listed = (await json(await api(workspace, 'GET', `/webhooks/${hook.webhookId}/deliveries?status=failed`))).data;
+    expect(listed).toMatchObject([{ deliveryId: message.deliveryId, status: 'failed', failureReason: 'retries exhausted' }]);
+
+    // A dead letter of an earlier run, or of a settled delivery, changes nothing.
+    receivers(() => 200);
+    const settled = await createWorkspace('dlq-delivery-settled');
+    await endpoint(settled);
+    lanes.deliveries.sent.length = 0;
+    const { messages: delivered } = await fanOut(settled);
+    await run(WEBHOOK_QUEUES.deliveries, delivered);
+    await run(WEBHOOK_QUEUES.deadLetters, [delivered[0]!, { ...message, run: 0 }]);
+    expect(await deliveryRow(delivered[0]!.deliveryId)).toMatchObject({ status: 'succeeded', failure_reason: null });
+  });
+
+  it('an event the events queue gave up on is recorded as failed to fan out, with a failed, redeliverable delivery per endpoint', async () => {
+    const workspace = await createWorkspace('dlq-event');
+    const wants = await endpoint(workspace);
+    const filtered = await endpoint(workspace, { eventTypes: ['video.live_stream.stopped'] });
+    const event = lifecycleEvent(workspace);
+
+    let outcome!: Awaited<ReturnType<typeof run>>;
+    const lines = await logsDuring(async () => {
+      outcome = await run(WEBHOOK_QUEUES.eventDeadLetters, [event], 101);
+    });
+    expect(outcome.result.explicitAcks).toHaveLength(1);
+    expect(lanes.deliveries.sent).toEqual([]);
+    expect(await env.DB.prepare('SELECT fan_out_status, fan_out_error FROM webhook_events WHERE id = ?').bind(event.id).first()).toEqual({
+      fan_out_status: 'failed',
+      fan_out_error: 'retries exhausted',
+    });
+    expect(lines).toContainEqual(expect.objectContaining({ event: 'webhook_event_failed', eventId: event.id, endpoints: 1 }));
+    const log = (await json(await api(workspace, 'GET', `/webhooks/${wants.webhookId}/deliveries`))).data;
+    expect(log).toMatchObject([{ eventId: event.id, status: 'failed', failureReason: 'fan-out failed: retries exhausted', attempts: [] }]);
+    expect((await json(await api(workspace, 'GET', `/webhooks/${filtered.webhookId}/deliveries`))).data).toEqual([]);
+
+    // The customer can still have it: redeliver starts a run like any other.
+    const again = await api(workspace, 'POST', `/webhooks/${wants.webhookId}/deliveries/${log[0].deliveryId}/redeliver`);
+    expect(again.status).toBe(202);
+    expect((await json(again)).data).toMatchObject({ status: 'pending', failureReason: null });
+  });
+
+  it('an event recorded before the queue gave up: the deliveries still owed a message fail, the sent ones carry on', async () => {
+    const workspace = await createWorkspace('dlq-event-owed');
+    await endpoint(workspace);
+    const event = lifecycleEvent(workspace);
+    const broken = { ...testEnv, WEBHOOK_DELIVERIES: { sendBatch: async () => Promise.reject(new Error('queue unavailable')) } } as unknown as Env;
+    await expect(fanOutEvent(broken, event)).rejects.toThrow('queue unavailable');
+    const { results } = await env.DB.prepare('SELECT id, status FROM webhook_deliveries WHERE event_id = ?').bind(event.id).all<Record<string, any>>();
+    expect(results).toMatchObject([{ status: 'pending' }]);
+
+    await run(WEBHOOK_QUEUES.eventDeadLetters, [event], 101);
+    expect(await deliveryRow(results[0]!.id)).toMatchObject({ status: 'failed', failure_reason: 'fan-out failed: retries exhausted' });
+  });
+
+  it('a dead-lettered message that is not an event is logged and dropped', async () => {
+    const lines = await logsDuring(async () => {
+      const { result } = await run(WEBHOOK_QUEUES.eventDeadLetters, [{ nonsense: true }], 101);
+      expect(result.explicitAcks).toHaveLength(1);
+    });
+    expect(lines).toContainEqual(expect.objectContaining({ event: 'webhook_event_unrecordable' }));
+  });
+});
+
+describe('410 Gone disables the endpoint', () => {
+  it('fails its deliveries, stops retrying, records why, and tells the workspace with webhook.endpoint.disabled', async () => {
+    const workspace = await createWorkspace('gone');
+    const gone = await endpoint(workspace);
+    const watcher = await endpoint(workspace);
+    const filtered = await endpoint(workspace, { eventTypes: ['video.live_stream.active'] });
+    receivers((url) => (url === gone.url ? 410 : 200));
+    await fanOut(workspace);
+    await fanOut(workspace, 'video.live_stream.stopped');
+    const [first, second] = lanes.deliveries.sent.map((s) => s.body).filter((m) => m.endpointId === gone.webhookId);
+    lanes.deliveries.sent.length = 0;
+
+    let outcome!: Awaited<ReturnType<typeof run>>;
+    const lines = await logsDuring(async () => {
+      outcome = await run(WEBHOOK_QUEUES.deliveries, [first!]);
+    });
+    expect(outcome.result.explicitAcks).toHaveLength(1);
+    expect(lanes.retries.sent).toEqual([]);
+    expect(await deliveryRow(first!.deliveryId)).toMatchObject({ status: 'failed', failure_reason: 'endpoint gone (HTTP 410)' });
+    expect(await deliveryRow(second!.deliveryId)).toMatchObject({
+      status: 'failed',
+      failure_reason: 'endpoint disabled: the receiver answered 410 Gone',
+    });
+    const disabled = (await json(await api(workspace, 'GET', `/webhooks/${gone.webhookId}`))).data;
+    expect(disabled).toMatchObject({ enabled: false, disabledReason: 'the receiver answered 410 Gone' });
+    expect(Date.parse(disabled.disabledAt)).toBeGreaterThan(Date.now() - 10_000);
+    expect(lines).toContainEqual(expect.objectContaining({ event: 'webhook_endpoint_disabled', webhookId: gone.webhookId, statusCode: 410 }));
+
+    // The workspace's every-type endpoints hear about it; filtered ones (their filter names only lifecycle types) do not.
+    const notices = lanes.deliveries.sent.map((s) => s.body);
+    expect(notices.map((m) => m.endpointId)).toEqual([watcher.webhookId]);
+    await run(WEBHOOK_QUEUES.deliveries, notices);
+    const notice = received.filter((r) => r.url === watcher.url).at(-1)!;
+    const body = new Webhook(watcher.secret).verify(notice.body, notice.headers) as any;
+    expect(body).toMatchObject({
+      type: 'webhook.endpoint.disabled',
+      workspaceId: workspace.id,
+      data: { webhookId: gone.webhookId, url: gone.url, reason: 'the receiver answered 410 Gone', statusCode: 410 },
+    });
+    expect(received.some((r) => r.url === filtered.url && JSON.parse(r.body).type === 'webhook.endpoint.disabled')).toBe(false);
+
+    // Nothing more goes to it: the other queued delivery is dropped unsent, new events skip it.
+    const sentToGone = received.filter((r) => r.url === gone.url).length;
+    const stale = await run(WEBHOOK_QUEUES.deliveries, [second!]);
+    expect(stale.result.explicitAcks).toHaveLength(1);
+    lanes.deliveries.sent.length = 0;
+    await fanOut(workspace);
+    expect(lanes.deliveries.sent.map((s) => s.body.endpointId)).not.toContain(gone.webhookId);
+    expect(received.filter((r) => r.url === gone.url)).toHaveLength(sentToGone);
+
+    // Enabling it again is the customer's call, and clears the reason.
+    const enabled = (await json(await api(workspace, 'PATCH', `/webhooks/${gone.webhookId}`, { enabled: true }))).data;
+    expect(enabled).toMatchObject({ enabled: true, disabledReason: null, disabledAt: null });
+  });
+});
+
+describe('429 honours Retry-After', () => {
+  const tooMany = (retryAfter?: string) => () =>
+    new Response(null, { status: 429, headers: retryAfter === undefined ? {} : { 'retry-after': retryAfter } });
+
+  it.each([
+    ['120', 120, 120],
+    ['in 300 s, as an HTTP-date', 298, 301],
+    ['999999', 3600, 3600],
+    ['1', 8, 12],
+    [undefined, 8, 12],
+    ['later', 8, 12],
+  ])('Retry-After %s → next attempt in [%i, %i] s (at least the backoff, at most 1 h)', async (retryAfter, low, high) => {
+    const workspace = await createWorkspace('too-many');
+    await endpoint(workspace);
+    const header = retryAfter?.startsWith('in 300 s') ? new Date(Date.now() + 300_000).toUTCString() : retryAfter;
+    receivers(tooMany(header));
+    const { messages } = await fanOut(workspace);
+    await fanOut(workspace, 'video.live_stream.stopped');
+    await run(WEBHOOK_QUEUES.deliveries, lanes.deliveries.sent.map((s) => s.body));
+    expect(received).toHaveLength(1);
+    const [delay = NaN, deferred] = lanes.retries.sent.map((s) => s.delaySeconds!);
+    expect(delay).toBeGreaterThanOrEqual(low);
+    expect(delay).toBeLessThanOrEqual(high);
+    // The endpoint's next message waits just as long.
+    expect(deferred).toBe(delay);
+    const row = await deliveryRow(messages[0]!.deliveryId);
+    expect(row).toMatchObject({ status: 'retrying' });
+    expect(Math.abs(Date.parse(row!.next_attempt_at) - Date.now() - delay * 1000)).toBeLessThan(2000);
+    expect(await attemptRows(messages[0]!.deliveryId)).toMatchObject([{ status_code: 429, error: 'HTTP 429' }]);
+  });
+
+  it('on the retry lane too', async () => {
+    const workspace = await createWorkspace('too-many-retry');
+    await endpoint(workspace);
+    receivers(() => 500);
+    const { messages } = await fanOut(workspace);
+    await run(WEBHOOK_QUEUES.deliveries, messages);
+    receivers(tooMany('900'));
+    const { result } = await run(WEBHOOK_QUEUES.retries, messages, 2);
+    expect(result.retryMessages).toHaveLength(1);
+    const due = (Date.parse((await deliveryRow(messages[0]!.deliveryId))!.next_attempt_at) - Date.now()) / 1000;
+    expect(due).toBeGreaterThan(895);
+    expect(due).toBeLessThanOrEqual(901);
+  });
+});
+
+describe('a slow receiver never holds a batch for long', () => {
+  it('an endpoint gets a bounded share of a batch; the rest of its messages go back on the queue, not counted as failures', async () => {
+    const workspace = await createWorkspace('slow');
+    const slow = await endpoint(workspace);
+    const fast = await endpoint(workspace);
+    receivers(async (url) => {
+      if (url === slow.url) await new Promise((r) => setTimeout(r, 400));
+      return 200;
+    });
+    for (let i = 0; i < 10; i++) await fanOut(workspace);
+    const messages = lanes.deliveries.sent.map((s) => s.body);
+    lanes.deliveries.sent.length = 0;
+    const started = Date.now();
+    const { result } = await run(WEBHOOK_QUEUES.deliveries, messages);
+    const took = Date.now() - started;
+
+    expect(took).toBeLessThan(ENDPOINT_BATCH_BUDGET_MS + 1000);
+    const toFast = received.filter((r) => r.url === fast.url);
+    expect(toFast).toHaveLength(10);
+    for (const r of toFast) expect(r.at - started).toBeLessThan(1000);
+    const toSlow = received.filter((r) => r.url === slow.url).length;
+    expect(toSlow).toBeGreaterThanOrEqual(3);
+    expect(toSlow).toBeLessThan(10);
+    // Requeued as new messages (acked here), so a backlog never spends the queue's retry budget.
+    expect(result.retryMessages).toEqual([]);
+    expect(result.explicitAcks).toHaveLength(20);
+    const requeued = lanes.deliveries.sent.map((s) => s.body);
+    expect(requeued).toHaveLength(10 - toSlow);
+    for (const m of requeued) {
+      expect(m.endpointId).toBe(slow.webhookId);
+      expect(await deliveryRow(m.deliveryId)).toMatchObject({ status: 'pending', attempts: 0 });
+    }
+    await run(WEBHOOK_QUEUES.deliveries, requeued);
+    expect(received.filter((r) => r.url === slow.url).length).toBeGreaterThan(toSlow);
   });
 });

@@ -3,6 +3,9 @@
 import { describe, it, expect } from 'vitest';
 import {
   DEFAULT_RETRY_POLICY,
+  MAX_RETRY_AFTER_SECONDS,
+  honourRetryAfter,
+  parseRetryAfter,
   MAX_QUEUE_DELAY_SECONDS,
   RETRY_HORIZON_SECONDS,
   nominalDelaySeconds,
@@ -74,5 +77,33 @@ describe('configuration', () => {
     const total = schedule.reduce((a, b) => a + b, 0);
     expect(total).toBeGreaterThanOrEqual(RETRY_HORIZON_SECONDS);
     expect(total).toBeLessThan(36 * 3600);
+  });
+});
+
+describe('Retry-After (429, 503)', () => {
+  const now = Date.parse('2026-11-28T10:00:00Z');
+  it.each([
+    ['120', 120],
+    [' 7 ', 7],
+    ['0', 0],
+    ['Sat, 28 Nov 2026 10:05:00 GMT', 300],
+    ['Sat, 28 Nov 2026 09:00:00 GMT', 0],
+    ['Saturday, 28-Nov-26 10:00:30 GMT', 30],
+    ['-5', null],
+    ['1.5', null],
+    ['soon', null],
+    ['', null],
+    [null, null],
+  ] as const)('%j asks for %j seconds', (header, seconds) => {
+    expect(parseRetryAfter(header, now)).toBe(seconds);
+  });
+
+  it('waits at least the backoff and at most an hour', () => {
+    expect(honourRetryAfter(30, null)).toBe(30);
+    expect(honourRetryAfter(30, 5)).toBe(30);
+    expect(honourRetryAfter(30, 600)).toBe(600);
+    expect(honourRetryAfter(30, 10 ** 9)).toBe(MAX_RETRY_AFTER_SECONDS);
+    expect(MAX_RETRY_AFTER_SECONDS).toBe(3600);
+    expect(honourRetryAfter(7200, 600)).toBe(7200);
   });
 });
