@@ -168,7 +168,10 @@ export class Broadcast {
     if (this.ended) this.transcode.end();
     void this.transcode.done.then((result) => {
       log('transcode_finished', { streamId: this.streamId, sessionId: this.sessionId, reason: result.reason, restarts: result.restarts });
-      if (result.reason === 'failed' || result.reason === 'backlog') {
+      if (result.error?.startsWith('origin disk full')) {
+        // This origin's fault, not the stream's: the broadcast ends (publish_done says why) and may go on elsewhere.
+        this.deps.disconnect(result.error.slice(0, 300));
+      } else if (result.reason === 'failed' || result.reason === 'backlog') {
         void this.event('error', { reason: `live transcode ${result.reason}: ${result.error ?? 'ffmpeg exited'}`.slice(0, 480) });
         this.deps.disconnect(`transcode ${result.reason}`);
       }

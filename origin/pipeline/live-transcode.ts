@@ -1,12 +1,14 @@
 // One live transcode: input bytes in, an ABR HLS ladder on disk out, through one ffmpeg at a time.
 // Watches the playlists for segments (stats, issues, our own master.m3u8), restarts a crashed ffmpeg
-// on the same playlists, and never holds more than a bounded backlog of input.
+// on the same playlists (with backoff, within a budget of crashes per minute), and never holds more than a
+// bounded backlog of input.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { runFfmpeg } from './ffmpeg.ts';
+import { backoffDelay } from '../backoff.ts';
 import type { FfmpegExit, FfmpegRun } from './ffmpeg.ts';
 import { buildHlsCommand, commandArgs, MASTER_PLAYLIST, MEDIA_PLAYLIST, mediaPlaylistPath, renditionDir } from './hls-command.ts';
 import type { HlsCommandOptions } from './hls-command.ts';
@@ -31,8 +33,12 @@ export interface LiveTranscodeJob extends Omit<HlsCommandOptions, 'analyzeSecond
   stopGraceMs?: number;
   /** how long ffmpeg may take to finish after the input ended before it is stopped; default 20 s */
   drainTimeoutMs?: number;
-  /** crashes survived per run by starting a new ffmpeg on the same playlists; default 3 */
-  maxRestarts?: number;
+  /** crashes survived within `crashWindowMs` by starting a new ffmpeg on the same playlists; default 5 */
+  maxCrashesPerWindow?: number;
+  /** the window the crash budget counts over; default 60 s (a budget per minute, not per broadcast) */
+  crashWindowMs?: number;
+  /** first wait before a restart, doubling with each crash in the window; default 250 ms, at most 8 s */
+  restartDelayMs?: number;
   /** how often the playlists are read for new segments; default 500 ms */
   pollIntervalMs?: number;
   ffmpegPath?: string;
@@ -102,6 +108,26 @@ export interface LiveTranscodeResult {
   error?: string;
 }
 
+export interface CrashBudget {
+  maxCrashesPerWindow: number;
+  windowMs: number;
+  firstDelayMs: number;
+  maxDelayMs: number;
+}
+
+/**
+ * After a crash at `now` (already in `crashes`): restart after a backoff that grows with the crashes in the window,
+ * or give up when the window holds more than the budget. Crashes older than the window are forgotten.
+ */
+export function restartAfterCrash(crashes: readonly number[], now: number, budget: CrashBudget): { restart: true; delayMs: number; recent: number } | { restart: false; recent: number } {
+  const recent = crashes.filter((at) => now - at < budget.windowMs).length;
+  if (recent > budget.maxCrashesPerWindow) return { restart: false, recent };
+  return { restart: true, delayMs: backoffDelay(recent - 1, budget.firstDelayMs, budget.maxDelayMs), recent };
+}
+
+/** ffmpeg's own words for a full disk (its HLS muxer mostly goes on silently; when it does stop, this is why). */
+export const isDiskFullExit = (exit: FfmpegExit): boolean => exit.stderrTail.some((l) => /No space left on device|ENOSPC/.test(l));
+
 const LADDER_FILE = 'ladder.json';
 const MiB = 1024 * 1024;
 const PROGRESS_EVERY_MS = 1000;
@@ -152,6 +178,9 @@ export class LiveTranscode {
   private ffmpeg: FfmpegRun | undefined;
   private attempt = 0;
   private restarts = 0;
+  /** when ffmpeg crashed, over the last crash window */
+  private crashes: number[] = [];
+  private restartTimer: NodeJS.Timeout | undefined;
   private readonly issues: TranscodeIssue[] = [];
   private readonly issueCodes = new Set<TranscodeIssueCode>();
   private readonly statsNow = emptyStats();
@@ -244,6 +273,13 @@ export class LiveTranscode {
     if (this.finished || this.finishing) return;
     this.finishing = reason;
     this.input.end();
+    if (this.restartTimer) {
+      // Waiting out a restart's backoff: no ffmpeg runs, so the run ends here.
+      clearTimeout(this.restartTimer);
+      this.restartTimer = undefined;
+      this.finish(reason, undefined);
+      return;
+    }
     if (!this.ffmpeg) return; // start() sees `finishing` and ends the run
     this.ffmpeg.kill('SIGINT');
     const t = setTimeout(() => this.ffmpeg?.kill('SIGKILL'), this.job.stopGraceMs ?? 5000);
@@ -305,20 +341,47 @@ export class LiveTranscode {
     if (this.inputEnded) return this.finish('input-ended', exit, exit.code === 0 ? undefined : detail);
 
     // ffmpeg died while the encoder is still sending: a new ffmpeg continues the same playlists.
+    let delayMs = 0;
+    if (isDiskFullExit(exit)) {
+      // Not transient: a new ffmpeg would fail the same way at once.
+      this.raise('ffmpeg-failed', `origin disk full: ffmpeg could not write the stream (${detail}); the stream was dropped`);
+      return this.finish('failed', exit, `origin disk full: ${detail}`);
+    }
     if (this.hasAudio && exit.stderrTail.some((l) => /matches no streams|Stream map '0:a/.test(l))) {
       this.hasAudio = false;
       this.raise('no-audio', 'the source has no audio track; renditions are video only');
-    } else if (this.restarts < (this.job.maxRestarts ?? 3)) {
-      this.restarts++;
-      this.raise('ffmpeg-restarted', `ffmpeg stopped unexpectedly (${detail}) and was restarted; players see a discontinuity`);
     } else {
-      this.raise('ffmpeg-failed', `ffmpeg failed ${this.restarts + 1} times (${detail}); the stream was dropped`);
-      return this.finish('failed', exit, detail);
+      const now = Date.now();
+      const budget = this.crashBudget();
+      this.crashes = [...this.crashes.filter((at) => now - at < budget.windowMs), now];
+      const decision = restartAfterCrash(this.crashes, now, budget);
+      if (!decision.restart) {
+        const why = `ffmpeg crashed ${decision.recent} times within ${Math.round(budget.windowMs / 1000)} s (${detail})`;
+        this.raise('ffmpeg-failed', `${why}; the stream was dropped`);
+        return this.finish('failed', exit, why);
+      }
+      this.restarts++;
+      delayMs = decision.delayMs;
+      this.raise('ffmpeg-restarted', `ffmpeg stopped unexpectedly (${detail}) and was restarted after ${delayMs} ms; players see a discontinuity`);
     }
+    // The encoder's bytes go on into a fresh input (from the next keyframe on) while the restart waits.
     this.input.destroy();
     this.input = new PassThrough({ highWaterMark: 256 * 1024 });
     if (this.flv) for (const p of this.flv.replay()) this.input.write(p);
-    this.launch();
+    this.ffmpeg = undefined;
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      if (!this.finished) this.launch();
+    }, delayMs);
+  }
+
+  private crashBudget(): CrashBudget {
+    return {
+      maxCrashesPerWindow: this.job.maxCrashesPerWindow ?? 5,
+      windowMs: this.job.crashWindowMs ?? 60_000,
+      firstDelayMs: this.job.restartDelayMs ?? 250,
+      maxDelayMs: 8000,
+    };
   }
 
   private finish(reason: LiveTranscodeEndReason, exit: FfmpegExit | undefined, error?: string): void {
@@ -326,6 +389,7 @@ export class LiveTranscode {
     this.finished = true;
     this.finishing ??= reason;
     for (const t of this.stopTimers) clearTimeout(t);
+    if (this.restartTimer) clearTimeout(this.restartTimer);
     if (this.pollTimer) clearInterval(this.pollTimer);
     this.input.destroy();
     void (async () => {

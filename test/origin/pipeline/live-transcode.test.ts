@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chooseLadder } from '../../../origin/pipeline/ladder.ts';
 import type { Rendition } from '../../../origin/pipeline/ladder.ts';
-import { endSession, FlvResync, LiveTranscode } from '../../../origin/pipeline/live-transcode.ts';
+import { endSession, FlvResync, LiveTranscode, restartAfterCrash } from '../../../origin/pipeline/live-transcode.ts';
 import type { LiveTranscodeEvent, LiveTranscodeResult } from '../../../origin/pipeline/live-transcode.ts';
 import { parseMasterPlaylist, parseMediaPlaylist, validateMasterPlaylist } from '../../../origin/pipeline/playlists.ts';
 import type { MediaPlaylist } from '../../../origin/pipeline/playlists.ts';
@@ -23,6 +23,7 @@ let tmp: string;
 let input720: Buffer;
 let input360: Buffer;
 let silent360: Buffer;
+let long360: Buffer;
 let pool: TranscodePool;
 
 /** An FLV as an RTMP encoder would send it: 30 fps H.264 with a 2 s GOP, AAC audio. */
@@ -36,10 +37,11 @@ async function makeFlv(file: string, size: string, seconds: number, audio = true
 
 beforeAll(async () => {
   tmp = await mkdtemp(path.join(os.tmpdir(), 'live-transcode-'));
-  [input720, input360, silent360] = await Promise.all([
+  [input720, input360, silent360, long360] = await Promise.all([
     makeFlv(path.join(tmp, 'in720.flv'), '1280x720', 8),
     makeFlv(path.join(tmp, 'in360.flv'), '640x360', 10),
     makeFlv(path.join(tmp, 'silent.flv'), '640x360', 8, false),
+    makeFlv(path.join(tmp, 'long360.flv'), '640x360', 36),
   ]);
   pool = new TranscodePool({ capacity: 1 });
 });
@@ -257,6 +259,63 @@ describe('failures while live', () => {
     expect(pl.segments.length).toBeGreaterThan(joins[0]!.sequence);
     // The restarted ffmpeg began at a keyframe.
     expect(await firstVideoPacketIsKey(path.join(out, 'source', joins[0]!.uri))).toBe(true);
+  });
+
+  it('survives ffmpeg being killed four times in a row, restarting with backoff, and the stream goes on', async () => {
+    const out = path.join(tmp, 'crash4');
+    const events: LiveTranscodeEvent[] = [];
+    const kills: number[] = [];
+    const t = startOrFail({ input: 'flv', outDir: out, renditions: copyOnly, pollIntervalMs: 100 }, events);
+    // Kill each ffmpeg once it has written a segment of its own, four times.
+    let segmentsAtStart = 0;
+    let current: number | undefined;
+    await feed(
+      (c) => {
+        const started = events.filter((x) => x.type === 'started');
+        const last = started[started.length - 1];
+        const segments = events.filter((x) => x.type === 'segment').length;
+        if (last?.type === 'started' && last.pid && last.pid !== current) {
+          current = last.pid;
+          segmentsAtStart = segments;
+        }
+        if (kills.length < 4 && current && !kills.includes(current) && segments > segmentsAtStart) {
+          kills.push(current);
+          process.kill(current, 'SIGKILL');
+        }
+        return t.push(c);
+      },
+      long360,
+      { seconds: 36, speed: 2 },
+    );
+    t.end();
+    const result = await t.done;
+    expect(kills).toHaveLength(4);
+    expect(result.reason).toBe('input-ended');
+    expect(result.restarts).toBe(4);
+    expect(result.issues.map((i) => i.code)).toEqual(['ffmpeg-restarted', 'ffmpeg-restarted', 'ffmpeg-restarted', 'ffmpeg-restarted']);
+    // Backoff: each restart waited longer than the one before.
+    const waits = result.issues.map((i) => Number(/after (\d+) ms/.exec(i.message)?.[1]));
+    expect(waits[3]!).toBeGreaterThan(waits[0]!);
+    expect(events.filter((e) => e.type === 'started').map((e) => e.type === 'started' && e.attempt)).toEqual([1, 2, 3, 4, 5]);
+    const pl = parseMediaPlaylist(await readFile(path.join(out, 'source', 'index.m3u8'), 'utf8'));
+    expect(pl.segments.filter((s) => s.discontinuity)).toHaveLength(4);
+    // The last ffmpeg carried the stream on: segments after the last join.
+    const lastJoin = pl.segments.filter((s) => s.discontinuity).pop()!;
+    expect(pl.segments[pl.segments.length - 1]!.sequence).toBeGreaterThan(lastJoin.sequence);
+  }, 90_000);
+
+  it('budgets crashes per window, not per broadcast, with growing waits', () => {
+    const budget = { maxCrashesPerWindow: 3, windowMs: 60_000, firstDelayMs: 250, maxDelayMs: 8000 };
+    const at = (...seconds: number[]) => seconds.map((x) => x * 1000);
+    const first = restartAfterCrash(at(0), 0, budget);
+    expect(first).toMatchObject({ restart: true, recent: 1 });
+    const third = restartAfterCrash(at(0, 5, 10), 10_000, budget);
+    expect(third.restart && third.delayMs).toBeGreaterThan(first.restart ? first.delayMs : 0);
+    expect(restartAfterCrash(at(0, 5, 10, 15), 15_000, budget)).toEqual({ restart: false, recent: 4 });
+    // The same four crashes spread over hours are each the only one in their window.
+    expect(restartAfterCrash(at(0, 3600, 7200, 10800), 10_800_000, budget)).toMatchObject({ restart: true, recent: 1 });
+    const capped = restartAfterCrash(at(...Array.from({ length: 40 }, (_, i) => i)), 39_000, { ...budget, maxCrashesPerWindow: 100 });
+    expect(capped.restart && capped.delayMs).toBeLessThanOrEqual(8000 * 1.2);
   });
 
   it('falls back to video only when the source has no audio', async () => {
