@@ -1,0 +1,141 @@
+// Issue 10 #5: a control-plane outage or an origin's wrong clock never ends a healthy broadcast. Deadlines use the
+// edge's clock, origin liveness (its own heartbeat) is consulted before an encoder counts as lost, a lost encoder is
+// never kicked, and stats of the same session bring a silently lost stream back to STREAMING.
+import { describe, it, expect, beforeAll } from 'vitest';
+import { runDurableObjectAlarm } from 'cloudflare:test';
+import {
+  api,
+  createStream,
+  createWorkspace,
+  getStream,
+  json,
+  sendEvents,
+  signedCall,
+  type Workspace,
+} from './helpers.ts';
+import { alarmOf, owedEffects, stub } from './stream-faults.ts';
+
+let ws: Workspace;
+beforeAll(async () => {
+  ws = await createWorkspace('liveness');
+});
+
+const STATS = {
+  sourceSegments: 1, transcodedSegments: 3, sourceSegmentsDuration: 2, transcodedSegmentsDuration: 6,
+  sourceBytes: 1000, transcodedBytes: 2000, ingestRate: 500, outgoingRate: 1000, isHealthy: true, issues: null,
+};
+
+let counter = 0;
+/** A stats event stamped with the origin's clock, `skewMs` off the edge's. */
+function stats(streamId: string, sessionId: string, skewMs = 0) {
+  counter += 1;
+  return { id: `evt-live-${Date.now()}-${counter}`, streamId, sessionId, type: 'stats', at: new Date(Date.now() + skewMs).toISOString(), data: STATS };
+}
+
+async function publishing(originId: string, body: unknown = {}) {
+  const stream = await createStream(ws, body);
+  const originUrl = 'http://127.0.0.1:9';
+  const grant = await json(await signedCall('/internal/ingest/authorize', { streamKey: stream.streamKey, protocol: 'rtmp', originId, originUrl }));
+  expect(grant.sessionId).toMatch(/^ses_/);
+  return { stream, sessionId: grant.sessionId as string, originId, originUrl };
+}
+
+const heartbeat = (originId: string, sessions: { streamId: string; sessionId: string }[]) =>
+  signedCall('/internal/origins/heartbeat', { originId, originUrl: 'http://127.0.0.1:9', sessions });
+
+const activities = async (streamId: string) => (await getStream(ws, streamId)).activities.map((a: any) => a.event);
+
+describe('deadlines use the edge clock, never the event time', () => {
+  it.each([
+    ['30 s behind', -30_000],
+    ['30 s ahead', 30_000],
+  ])('stats from an origin whose clock is %s set the stats deadline 10 s from the edge now', async (_name, skew) => {
+    const { stream, sessionId } = await publishing(`origin-skew-${skew}`);
+    const before = Date.now();
+    await sendEvents([stats(stream.streamId, sessionId, skew)]);
+    const alarm = (await alarmOf(stream.streamId))!;
+    expect(alarm).toBeGreaterThanOrEqual(before + 10_000 - 50);
+    expect(alarm).toBeLessThanOrEqual(Date.now() + 10_000 + 50);
+  });
+
+  it('the reconnect window runs from the edge now, whatever the origin clock says', async () => {
+    const { stream, sessionId } = await publishing('origin-skew-window', { reconnectWindow: 60 });
+    const before = Date.now();
+    const late = { ...stats(stream.streamId, sessionId, -45_000), type: 'publish_done', data: { reason: 'eof' } };
+    await sendEvents([late]);
+    const alarm = (await alarmOf(stream.streamId))!;
+    expect(alarm).toBeGreaterThanOrEqual(before + 60_000 - 50);
+  });
+});
+
+describe('an outage between origin and edge', () => {
+  it('silent origin: DISCONNECTED without a kick; the buffered stats bring the same session back to STREAMING', async () => {
+    const { stream, sessionId } = await publishing('origin-outage');
+    await sendEvents([stats(stream.streamId, sessionId)]);
+    // The edge hears nothing for the stats deadline (it was unreachable): the alarm finds no origin heartbeat either.
+    expect(await runDurableObjectAlarm(stub(stream.streamId))).toBe(true);
+    const lost = await getStream(ws, stream.streamId);
+    expect(lost.status).toBe('DISCONNECTED');
+    expect(lost.activities.at(-1).reason).toMatch(/no origin heartbeat/);
+    expect((await owedEffects(stream.streamId)).filter((k) => k.startsWith('kick:'))).toEqual([]);
+    expect(await alarmOf(stream.streamId)).toBeGreaterThan(Date.now() + 50_000); // the window runs
+
+    // The outage ends: the origin's outbox delivers the stats it held, stamped up to 60 s ago by its clock.
+    const buffered = [stats(stream.streamId, sessionId, -60_000), stats(stream.streamId, sessionId, -30_000), stats(stream.streamId, sessionId)];
+    const { results } = await json(await sendEvents(buffered));
+    expect(results.map((r: any) => r.outcome)).toEqual(['applied', 'applied', 'applied']);
+    const back = await getStream(ws, stream.streamId);
+    expect(back.status).toBe('STREAMING');
+    expect(back.currentSession).toMatchObject({ id: sessionId, reconnects: 0 });
+    expect(await activities(stream.streamId)).toEqual(['CREATED', 'ON_PUBLISH', 'ON_PUBLISH_DONE', 'ON_PUBLISH']);
+    const alarm = (await alarmOf(stream.streamId))!;
+    expect(alarm).toBeLessThanOrEqual(Date.now() + 10_000);
+    expect(alarm).toBeGreaterThan(Date.now() + 5_000);
+  });
+
+  it('a recording stream heard again returns to RECORDING', async () => {
+    const { stream, sessionId } = await publishing('origin-outage-rec', { record: true });
+    await sendEvents([{ ...stats(stream.streamId, sessionId), type: 'recording_started', data: {} }]);
+    expect((await getStream(ws, stream.streamId)).status).toBe('RECORDING');
+    await runDurableObjectAlarm(stub(stream.streamId));
+    expect((await getStream(ws, stream.streamId)).status).toBe('DISCONNECTED');
+    await sendEvents([stats(stream.streamId, sessionId)]);
+    expect((await getStream(ws, stream.streamId)).status).toBe('RECORDING');
+  });
+
+  it('the origin heartbeat vouches for a session whose stats are late: no transition, the deadline moves on', async () => {
+    const { stream, sessionId, originId } = await publishing('origin-vouching');
+    const beat = await heartbeat(originId, [{ streamId: stream.streamId, sessionId }]);
+    expect(beat.status).toBe(200);
+    expect(await runDurableObjectAlarm(stub(stream.streamId))).toBe(true);
+    expect((await getStream(ws, stream.streamId)).status).toBe('STREAMING');
+    expect(await activities(stream.streamId)).toEqual(['CREATED', 'ON_PUBLISH']);
+    expect(await alarmOf(stream.streamId)).toBeGreaterThan(Date.now() + 5_000);
+  });
+
+  it('an origin alive without the session: the encoder is lost (still no kick)', async () => {
+    const { stream, originId } = await publishing('origin-dropped');
+    await heartbeat(originId, []);
+    await runDurableObjectAlarm(stub(stream.streamId));
+    const lost = await getStream(ws, stream.streamId);
+    expect(lost.status).toBe('DISCONNECTED');
+    expect(lost.activities.at(-1).reason).toMatch(/no longer holds/);
+    expect((await owedEffects(stream.streamId)).filter((k) => k.startsWith('kick:'))).toEqual([]);
+  });
+
+  it('after STOPPED, stats of the old session do not revive it', async () => {
+    const { stream, sessionId } = await publishing('origin-stopped', { reconnectWindow: 10 });
+    await runDurableObjectAlarm(stub(stream.streamId)); // stats deadline: DISCONNECTED
+    await runDurableObjectAlarm(stub(stream.streamId)); // window: STOPPED
+    expect((await getStream(ws, stream.streamId)).status).toBe('STOPPED');
+    await sendEvents([stats(stream.streamId, sessionId)]);
+    expect((await getStream(ws, stream.streamId)).status).toBe('STOPPED');
+  });
+
+  it('refuses a malformed heartbeat', async () => {
+    const response = await signedCall('/internal/origins/heartbeat', { originId: '', sessions: 'all' });
+    expect(response.status).toBe(400);
+    const listed = await api(ws, 'GET', '/live/streams?limit=1');
+    expect(listed.status).toBe(200);
+  });
+});
