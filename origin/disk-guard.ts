@@ -23,8 +23,7 @@ export const DEFAULT_DISK_LIMITS: DiskLimits = { minFreeBytes: 512 * MiB, floorB
 export function diskLimitsFromEnv(env: NodeJS.ProcessEnv): DiskLimits {
   const mib = (name: string, fallback: number): number => {
     const raw = env[name];
-    if (raw === undefined || raw === '') return fallback;
-    const value = Number(raw);
+    const value = raw === undefined || raw === '' ? fallback : Number(raw);
     if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a non-negative number of MiB, got "${raw}"`);
     return Math.round(value * MiB);
   };
@@ -36,9 +35,9 @@ export function diskLimitsFromEnv(env: NodeJS.ProcessEnv): DiskLimits {
 
 /** The disk's state for a measured free space, given the state before (hysteresis on the way back up). */
 export function diskStateOf(freeBytes: number, limits: DiskLimits, previous: DiskState): DiskState {
-  const margin = (threshold: number) => (previous === 'ok' ? threshold : threshold * (1 + HYSTERESIS));
-  if (freeBytes < (previous === 'full' ? margin(limits.floorBytes) : limits.floorBytes)) return 'full';
-  if (freeBytes < (previous === 'ok' ? limits.minFreeBytes : margin(limits.minFreeBytes))) return 'low';
+  const raised = (threshold: number) => threshold * (1 + HYSTERESIS);
+  if (freeBytes < (previous === 'full' ? raised(limits.floorBytes) : limits.floorBytes)) return 'full';
+  if (freeBytes < (previous === 'ok' ? limits.minFreeBytes : raised(limits.minFreeBytes))) return 'low';
   return 'ok';
 }
 

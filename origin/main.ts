@@ -14,7 +14,22 @@ import { createMetrics } from './metrics.ts';
 import { MediaJobPool } from './jobs/jobs-pool.ts';
 import { MediaUploader } from './media-uploader.ts';
 import { VodPublisher } from './vod/vod-publisher.ts';
+import { DiskGuard, diskLimitsFromEnv } from './disk-guard.ts';
+import { installCrashPolicy } from './crash-policy.ts';
 import { log, logWarn } from './log.ts';
+
+/** Set once the servers are up: a fatal error stops them gracefully before the process exits. */
+let stopGracefully: ((reason: string) => Promise<void>) | null = null;
+let disk: DiskGuard | null = null;
+
+// Installed before anything starts, so a rejection during startup is logged and survived like any other.
+installCrashPolicy({
+  onDiskFull: (where) => disk?.reportDiskFull(where),
+  onFatal: (reason) => {
+    if (stopGracefully) void stopGracefully(reason).finally(() => process.exit(1));
+    else process.exit(1);
+  },
+});
 
 async function main(): Promise<void> {
   const config = configFromEnv();
@@ -32,6 +47,16 @@ async function main(): Promise<void> {
   });
   let ingest: LiveIngest | null = null;
   const metrics = createMetrics({ liveStreams: () => ingest?.liveCount ?? 0, outboxDepth: () => outbox.depth });
+  disk = new DiskGuard({
+    dir: config.mediaDir,
+    limits: diskLimitsFromEnv(process.env),
+    onFull: (reason) => {
+      const dropped = ingest?.endAll(reason) ?? 0;
+      logWarn('disk_full_broadcasts_ended', { dropped });
+    },
+  });
+  await disk.start();
+  const diskGuard = disk;
   ingest = new LiveIngest({
     originId: config.originId,
     publicUrl: config.publicUrl,
@@ -42,6 +67,7 @@ async function main(): Promise<void> {
     pool,
     metrics,
     onRecordedSessionOver: (session) => void vod.finalizeRecording(session),
+    disk: diskGuard,
   });
 
   const http = await startHlsServer({
@@ -49,7 +75,7 @@ async function main(): Promise<void> {
     host: config.host,
     port: config.httpPort,
     registry: metrics.registry,
-    health: () => ({ ok: true, liveStreams: ingest!.liveCount, outboxDepth: outbox.depth }),
+    health: () => ({ ok: true, liveStreams: ingest!.liveCount, outboxDepth: outbox.depth, disk: { state: diskGuard.state, freeBytes: diskGuard.freeBytes } }),
   });
   addControlRoutes(http, { ingest, vod, mediaDir: config.mediaDir, originSecret: config.originSecret });
   const recovered = await ingest.recover();
@@ -71,10 +97,11 @@ async function main(): Promise<void> {
   });
 
   let stopping = false;
-  const shutdown = async (signal: string) => {
+  const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log('origin_stopping', { signal });
+    diskGuard.stop();
     const hardStop = setTimeout(() => process.exit(1), 15_000);
     hardStop.unref();
     await rtmp.server.close(); // every encoder's broadcast ends and reports publish_done
@@ -85,10 +112,10 @@ async function main(): Promise<void> {
     if (!(await outbox.drained(3000))) logWarn('outbox_not_drained', { pending: outbox.depth });
     outbox.close();
     http.close();
-    process.exit(0);
   };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  stopGracefully = stop;
+  process.on('SIGTERM', () => void stop('SIGTERM').then(() => process.exit(0)));
+  process.on('SIGINT', () => void stop('SIGINT').then(() => process.exit(0)));
 }
 
 main().catch((error: unknown) => {

@@ -26,6 +26,8 @@ export interface LiveIngestDeps {
   metrics: OriginMetrics;
   /** A recorded session is over (its window passed, or the edge ended it): build its recording. */
   onRecordedSessionOver: (session: SessionManifest) => void;
+  /** The media disk's verdict: a reason while new publishes must be refused (too little free space), else null. */
+  disk?: { refusal(): string | null };
 }
 
 export type Check = { ok: true; grant: AuthorizeIngestResponse } | { ok: false; reason: string; detail: string };
@@ -65,6 +67,8 @@ export class LiveIngest {
    */
   async check(request: { streamKey: string; protocol: IngestProtocol; remoteAddress: string }): Promise<Check> {
     const { pool } = this.deps;
+    const diskFull = this.deps.disk?.refusal();
+    if (diskFull) return this.refuse('origin_disk_full', diskFull);
     if (this.busySlots() >= pool.capacity) {
       return this.refuse('origin_at_capacity', `all ${pool.capacity} transcode slots are busy`);
     }
@@ -90,6 +94,8 @@ export class LiveIngest {
     disconnect: (reason: string) => void,
   ): Promise<Admission> {
     const { pool } = this.deps;
+    const diskFull = this.deps.disk?.refusal();
+    if (diskFull) return this.refuse('origin_disk_full', diskFull);
     if (this.busySlots() >= pool.capacity) {
       return this.refuse('origin_at_capacity', `all ${pool.capacity} transcode slots are busy`);
     }
@@ -176,7 +182,11 @@ export class LiveIngest {
       void transcodeFinished.then(async () => {
         if (this.broadcasts.get(session.streamId)?.sessionId === session.sessionId) return; // resumed meanwhile
         const outDir = sessionDir(this.deps.mediaDir, session.streamId, session.sessionId);
-        const closed = await endSession(outDir);
+        // A full disk can refuse the ENDLIST writes: the session still ends, and its recording is still attempted.
+        const closed = await endSession(outDir).catch((error: unknown) => {
+          logWarn('session_end_failed', { streamId: session.streamId, sessionId: session.sessionId, error: String(error) });
+          return [];
+        });
         log('session_ended', { streamId: session.streamId, sessionId: session.sessionId, playlists: closed.length });
         if (session.record) this.deps.onRecordedSessionOver(session);
       });
@@ -193,6 +203,19 @@ export class LiveIngest {
     broadcast.sessionOver = final;
     broadcast.disconnect(reason);
     return true;
+  }
+
+  /**
+   * The media disk is full: every encoder is disconnected with the reason (publish_done carries it to the edge), and
+   * the reconnect window runs as for any lost encoder. ffmpeg would otherwise go on writing empty segments.
+   */
+  endAll(reason: string): number {
+    const live = [...this.broadcasts.values()];
+    for (const broadcast of live) {
+      logWarn('encoder_dropped', { streamId: broadcast.streamId, sessionId: broadcast.sessionId, reason });
+      broadcast.disconnect(reason);
+    }
+    return live.length;
   }
 
   async close(): Promise<void> {
