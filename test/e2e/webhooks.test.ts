@@ -1,7 +1,8 @@
 // Webhooks from a real RTMP broadcast to real receivers on loopback, each delivery verified with the public
 // standardwebhooks library: the whole lifecycle in order, exactly once per webhook-id; a receiver that fails (500,
 // then hangs past the timeout) gets everything once it recovers, every attempt logged, redeliver works; and the
-// healthy receiver is not held up meanwhile.
+// healthy receiver is not held up meanwhile. A receiver answering 410 Gone gets its endpoint disabled (and the workspace
+// a webhook.endpoint.disabled notice); one answering 429 is next tried after its Retry-After, not the shorter backoff.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { startStack, waitFor, type Stack } from '../support/stack.ts';
 import { publish, type Publisher } from '../support/encoder.ts';
@@ -15,6 +16,8 @@ let healthy: WebhookReceiver;
 let flaky: WebhookReceiver;
 let filtered: WebhookReceiver;
 let disabled: WebhookReceiver;
+let gone: WebhookReceiver | undefined;
+let limited: WebhookReceiver | undefined;
 const endpoints: Record<string, { webhookId: string; secret: string }> = {};
 let publisher: Publisher | null = null;
 let streamId: string;
@@ -45,7 +48,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await publisher?.kill();
-  await Promise.all([healthy, flaky, filtered, disabled].map((r) => r?.close()));
+  await Promise.all([healthy, flaky, filtered, disabled, gone, limited].map((r) => r?.close()));
   await stack?.stop();
 });
 
@@ -154,5 +157,42 @@ describe('webhooks from a real broadcast', () => {
       return d.status === 'succeeded' && d.attempts.length === active.attempts.length + 1 ? d : undefined;
     }, 10_000);
     expect(after.attempts[0]).toMatchObject({ attempt: active.attempts.length + 1, statusCode: 200 });
+  });
+
+  it('410 Gone disables the endpoint with a reason and a notice; 429 waits out its Retry-After', async () => {
+    gone = await startWebhookReceiver(() => 410);
+    limited = await startWebhookReceiver((n) => (n === 1 ? 429 : 200));
+    limited.retryAfterSeconds = 4;
+    await endpoint('gone', gone, { eventTypes: ['video.live_stream.created'] });
+    await endpoint('limited', limited, { eventTypes: ['video.live_stream.created'] });
+    const goneId = endpoints.gone!.webhookId;
+    const created = await stack.createStream();
+
+    const off = await waitFor('the gone endpoint disabled', async () => {
+      const webhook = (await stack.api('GET', `/webhooks/${goneId}`)).body.data;
+      return webhook.enabled === false ? webhook : undefined;
+    }, 10_000);
+    expect(off).toMatchObject({ disabledReason: 'the receiver answered 410 Gone' });
+    const [delivery] = (await stack.api('GET', `/webhooks/${goneId}/deliveries`)).body.data;
+    expect(delivery).toMatchObject({ status: 'failed', failureReason: 'endpoint gone (HTTP 410)', attempts: [{ statusCode: 410 }] });
+    const notice = await waitFor('the webhook.endpoint.disabled notice', async () =>
+      healthy.received.find((r) => r.body?.type === 'webhook.endpoint.disabled'), 10_000);
+    expect(notice.verified, notice.verifyError).toBe(true);
+    expect(notice.body.data).toMatchObject({ webhookId: goneId, reason: 'the receiver answered 410 Gone', statusCode: 410 });
+    expect((await stack.edgeLogs()).some((line) => line.includes('webhook_endpoint_disabled') && line.includes(goneId))).toBe(true);
+
+    const [first, second] = await waitFor('the 429 then its retry', async () =>
+      limited!.received.length >= 2 ? limited!.received : undefined, 20_000);
+    expect([first!.answer, second!.answer]).toEqual([429, 200]);
+    expect(first!.body.streamId).toBe(created.streamId);
+    const gap = second!.receivedAt - first!.receivedAt;
+    console.log(`429 with Retry-After: 4 → next attempt after ${gap} ms (backoff alone: ~1000 ms)`);
+    expect(gap).toBeGreaterThanOrEqual(3900);
+    expect(gap).toBeLessThan(10_000);
+
+    // Nothing more reaches the gone receiver.
+    await stack.createStream();
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(gone.received).toHaveLength(1);
   });
 });

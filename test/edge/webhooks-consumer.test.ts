@@ -658,3 +658,21 @@ describe('a slow receiver never holds a batch for long', () => {
     expect(received.filter((r) => r.url === slow.url).length).toBeGreaterThan(toSlow);
   });
 });
+
+describe('the real dead-letter queue of this Worker', () => {
+  it('is consumed: a dead letter sent on it ends its delivery failed', async () => {
+    const workspace = await createWorkspace('real-dlq');
+    await endpoint(workspace);
+    receivers(() => 500);
+    const { messages } = await fanOut(workspace);
+    await run(WEBHOOK_QUEUES.deliveries, messages);
+    const message = messages[0]!;
+    await env.WEBHOOK_DEAD_LETTERS.send(message);
+    let row = await deliveryRow(message.deliveryId);
+    for (let i = 0; i < 40 && row!.status !== 'failed'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      row = await deliveryRow(message.deliveryId);
+    }
+    expect(row).toMatchObject({ status: 'failed', failure_reason: 'retries exhausted' });
+  });
+});
