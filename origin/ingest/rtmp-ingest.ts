@@ -1,7 +1,7 @@
 // RTMP and RTMPS into the pipeline: the RTMP server's publish hook asks LiveIngest, and an accepted connection's
 // metadata, audio and video flow into its Broadcast until the socket closes.
 import { readFileSync } from 'node:fs';
-import { RtmpServer, type RtmpServerAddresses } from '../rtmp/server.ts';
+import { RtmpServer, type RtmpServerAddresses, type RtmpServerLimits } from '../rtmp/server.ts';
 import type { LiveIngest } from './live-ingest.ts';
 import { logger } from '../log.ts';
 
@@ -9,6 +9,8 @@ export interface RtmpIngestOptions {
   host: string;
   port: number;
   tls: { port: number; certFile: string; keyFile: string } | null;
+  /** Connection caps, deadlines and byte budgets; DEFAULT_SERVER_LIMITS (origin/rtmp/server.ts) where absent. */
+  limits?: Partial<RtmpServerLimits>;
 }
 
 export async function startRtmpIngest(
@@ -21,6 +23,7 @@ export async function startRtmpIngest(
     ...(options.tls
       ? { tls: { port: options.tls.port, cert: readFileSync(options.tls.certFile, 'utf8'), key: readFileSync(options.tls.keyFile, 'utf8') } }
       : {}),
+    ...(options.limits ? { limits: options.limits } : {}),
     log: (event, fields) => logger.info({ event, ...fields }),
     onPublish: async (request, connection) => {
       const admission = await ingest.admit(
