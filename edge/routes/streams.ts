@@ -13,7 +13,8 @@ import {
   ListLiveStreamsQuery,
   StreamIdParam,
 } from '../../shared/schemas/live-stream.ts';
-import { newId, newStreamKey, newSrtSecret, newPlaybackId, sha256Hex } from '../../shared/identifiers.ts';
+import { newId, newStreamKey, newPlaybackId, sha256Hex } from '../../shared/identifiers.ts';
+import { srtPassphraseFor } from '../../shared/srt-passphrase.ts';
 import { keysetPage } from '../pagination.ts';
 
 export const streamRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -48,7 +49,7 @@ streamRoutes.openapi(
     const input = CreateLiveStreamRequest.parse(c.req.valid('json'));
     const streamId = newId('ls', 16);
     const streamKey = newStreamKey();
-    const srtSecret = newSrtSecret();
+    const srtSecret = await srtPassphraseFor(c.env.ORIGIN_SECRET, streamKey); // what origins' SRT hooks derive too
     const created = await streamObject(c.env, streamId).create({
       streamId,
       workspaceId: c.get('workspaceId'),
@@ -212,7 +213,7 @@ streamRoutes.openapi(
   async (c) => {
     const { streamId } = c.req.valid('param');
     const streamKey = newStreamKey();
-    const srtSecret = newSrtSecret();
+    const srtSecret = await srtPassphraseFor(c.env.ORIGIN_SECRET, streamKey); // what origins' SRT hooks derive too
     const result = await streamObject(c.env, streamId).resetStreamKey(c.get('workspaceId'), {
       keyHash: await sha256Hex(streamKey),
       srtSecret,

@@ -1,9 +1,9 @@
-// SRT into the pipeline: while a caller's handshake waits, its streamid is parsed and LiveIngest asks the edge;
-// the grant's passphrase and latency then apply to that connection, and its MPEG-TS and link statistics flow
-// into the Broadcast until the connection ends.
-import { SrtServer, SrtReject, type SrtDecision } from '../srt/server.ts';
+// SRT into the pipeline. The listener's hook lets through only callers holding the passphrase derived from the key
+// in their streamid (no edge call); once such a caller's handshake is complete, LiveIngest asks the edge whether
+// the stream may go live, and its MPEG-TS and link statistics flow into the Broadcast until the connection ends.
+// A refusal from the edge drops the caller, and the hook answers that key's retries at once for a while.
+import { SrtServer, SrtReject, type SrtLogger, type SrtPublisher } from '../srt/server.ts';
 import type { ListenOptions } from '../srt/native.ts';
-import { parseStreamId } from '../srt/streamid.ts';
 import { linkIssues } from '../srt/link-health.ts';
 import type { LiveIngest } from './live-ingest.ts';
 import type { Broadcast } from './broadcast.ts';
@@ -11,17 +11,27 @@ import { logger } from '../log.ts';
 
 /** Media arriving while the edge confirms the publish is held, up to this much. */
 const MAX_EARLY_BYTES = 4 * 1024 * 1024;
-/** When a grant carries no latency of its own. */
-const DEFAULT_LATENCY_MS = 120;
+/** An edge refusal that stays true is given again, by the hook and without asking, to that key's callers this long. */
+const REFUSAL_MEMORY_MS = 5000;
+/**
+ * Only refusals that do not flip back in seconds: a reset key, a deleted or finished stream. `already_live` and
+ * `stream_disabled` are not remembered, or the live encoder's own reconnect (or a just re-enabled stream) would be
+ * refused; such callers hold the passphrase, and the hook's per-address budget bounds their edge calls.
+ */
+const LASTING_REFUSALS = new Set(['unknown_stream_key', 'stream_deleted', 'stream_finished']);
 
 export interface SrtIngestOptions {
   host: string;
   port: number;
+  /** ORIGIN_SECRET: the edge derives every stream's SRT passphrase from it (shared/srt-passphrase.ts) */
+  passphraseSecret: string;
   statsIntervalMs?: number;
   listen?: ListenOptions;
+  /** default: the origin's JSON log */
+  log?: SrtLogger;
 }
 
-/** Why LiveIngest refused (the edge's reasons and its own) → the SRT reject reason the caller receives. */
+/** Why LiveIngest refused (the edge's reasons and its own) → the SRT reject reason the caller's retries receive. */
 export function rejectReasonFor(refusal: string): number {
   switch (refusal) {
     case 'unknown_stream_key':
@@ -44,62 +54,47 @@ export function rejectReasonFor(refusal: string): number {
 
 export async function startSrtIngest(ingest: LiveIngest, options: SrtIngestOptions): Promise<SrtServer> {
   let server: SrtServer | undefined;
-  const decide = async (caller: { socketId: number; streamId: string; remoteAddress: string }): Promise<SrtDecision> => {
-    const parsed = parseStreamId(caller.streamId);
-    if (!parsed.ok) {
-      return { reject: parsed.refusal === 'unsupported_mode' ? SrtReject.BAD_MODE : SrtReject.BAD_REQUEST, reason: parsed.detail };
-    }
-    const request = { streamKey: parsed.streamKey, protocol: 'srt' as const, remoteAddress: caller.remoteAddress };
-    // Only ask now: a caller with the right key but a wrong passphrase must not make the stream live.
-    const check = await ingest.check(request);
-    if (!check.ok) return { reject: rejectReasonFor(check.reason), reason: `${check.reason}: ${check.detail}` };
-    const { srtPassphrase, srtLatency } = check.grant;
-    if (!srtPassphrase) {
-      // Every stream has an srtSecret; accepting without one would let the key alone publish over SRT.
-      return { reject: SrtReject.INTERNAL, reason: 'no passphrase in the grant' };
-    }
+  const accept = (caller: { socketId: number; streamKey: string; remoteAddress: string }): SrtPublisher => {
+    const request = { streamKey: caller.streamKey, protocol: 'srt' as const, remoteAddress: caller.remoteAddress };
     let broadcast: Broadcast | null = null;
     let closed = false;
     let early: Uint8Array[] = [];
     let earlyBytes = 0;
+    // The handshake is complete, so the caller has the key and its passphrase: now the stream may go live.
+    void ingest.admit(request, (reason) => server?.drop(caller.socketId, reason)).then((admission) => {
+      if (!admission.ok) {
+        if (LASTING_REFUSALS.has(admission.reason)) server?.refuseKey(caller.streamKey, rejectReasonFor(admission.reason), REFUSAL_MEMORY_MS);
+        server?.drop(caller.socketId, `${admission.reason}: ${admission.detail}`);
+        return;
+      }
+      broadcast = admission.broadcast;
+      for (const chunk of early) broadcast.pushBytes(chunk);
+      early = [];
+      if (closed) ingest.released(broadcast, 'caller left during admission');
+    });
     return {
-      accept: {
-        passphrase: srtPassphrase,
-        latencyMs: srtLatency > 0 ? srtLatency : DEFAULT_LATENCY_MS,
-        // The handshake is complete (so the passphrase was right): now the stream goes live.
-        connected: () => {
-          void ingest.admit(request, (reason) => server?.drop(caller.socketId, reason)).then((admission) => {
-            if (!admission.ok) {
-              server?.drop(caller.socketId, `${admission.reason}: ${admission.detail}`);
-              return;
-            }
-            broadcast = admission.broadcast;
-            for (const chunk of early) broadcast.pushBytes(chunk);
-            early = [];
-            if (closed) ingest.released(broadcast, 'caller left during admission');
-          });
-        },
-        data: (chunk) => {
-          if (broadcast) return broadcast.pushBytes(chunk);
-          earlyBytes += chunk.byteLength;
-          if (earlyBytes > MAX_EARLY_BYTES) server?.drop(caller.socketId, 'too much media before admission');
-          else early.push(chunk);
-        },
-        link: (sample) => broadcast?.reportLinkHealth(linkIssues(sample)),
-        closed: (reason) => {
-          closed = true;
-          if (broadcast) ingest.released(broadcast, reason);
-        },
+      data: (chunk) => {
+        if (broadcast) return broadcast.pushBytes(chunk);
+        earlyBytes += chunk.byteLength;
+        if (earlyBytes > MAX_EARLY_BYTES) server?.drop(caller.socketId, 'too much media before admission');
+        else early.push(chunk);
+      },
+      link: (sample) => broadcast?.reportLinkHealth(linkIssues(sample)),
+      closed: (reason) => {
+        closed = true;
+        early = [];
+        if (broadcast) ingest.released(broadcast, reason);
       },
     };
   };
   server = await SrtServer.start({
     host: options.host,
     port: options.port,
-    decide,
+    passphraseSecret: options.passphraseSecret,
+    accept,
     ...(options.listen ? { listen: options.listen } : {}),
     ...(options.statsIntervalMs ? { statsIntervalMs: options.statsIntervalMs } : {}),
-    log: (event, fields) => logger.info({ event, ...fields }),
+    log: options.log ?? ((event, fields) => logger.info({ event, ...fields })),
   });
   return server;
 }

@@ -1,12 +1,12 @@
 // Messages between the main thread (SrtServer) and the SRT worker thread that owns the libsrt listener.
-import type { ListenOptions, Verdict } from './native.ts';
+import type { HookCounters, NativeListenOptions } from './native.ts';
 import type { SrtLinkSample } from './link-health.ts';
 
 export interface SrtWorkerData {
   host: string;
   port: number;
-  listen: ListenOptions;
-  /** how long one poll may block; also the worst delay of a verdict reaching a waiting caller */
+  listen: NativeListenOptions;
+  /** how long one poll may block; also the worst delay of a drop or refusal from the main thread taking effect */
   pollMs: number;
   statsIntervalMs: number;
   /** bytes posted to the main thread and not yet consumed before the connection is dropped */
@@ -16,16 +16,19 @@ export interface SrtWorkerData {
 export type ToMain =
   | { type: 'listening'; port: number; version: string }
   | { type: 'listen_failed'; message: string }
-  | { type: 'caller'; requestId: number; socketId: number; streamId: string; peer: string }
-  | { type: 'connected'; socketId: number; peer: string; latencyMs: number | null }
+  /** Through the hook and the encryption handshake: the caller holds the passphrase of its streamid's key. */
+  | { type: 'connected'; socketId: number; peer: string; streamId: string; latencyMs: number | null }
   | { type: 'data'; socketId: number; chunk: ArrayBuffer }
   | { type: 'link'; socketId: number; sample: SrtLinkSample }
-  /** A granted caller is gone, connected or not: the last message about this socket. */
+  /** The last message about a connection. */
   | { type: 'closed'; socketId: number; reason: string }
+  /** The access hook's totals, when they changed (at most once per statsIntervalMs). */
+  | { type: 'hook'; counters: HookCounters }
   | { type: 'stopped' };
 
 export type ToWorker =
-  | { type: 'verdict'; requestId: number; socketId: number; verdict: Verdict }
   | { type: 'consumed'; socketId: number; bytes: number }
   | { type: 'drop'; socketId: number; reason: string }
+  /** The hook answers callers for this key with `reject` for `forMs` (the edge refused it a moment ago). */
+  | { type: 'remember_refusal'; streamKey: string; reject: number; forMs: number }
   | { type: 'stop' };

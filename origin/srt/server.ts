@@ -1,12 +1,15 @@
 // The SRT listener seen from the main thread: one UDP port, many callers. A worker thread runs libsrt's receive
-// loop (worker.ts); here each caller gets a verdict from `decide` while its handshake waits, and an accepted
-// caller's MPEG-TS, link statistics and end are handed to the publisher that `decide` returned.
+// loop (worker.ts) and the binding's access hook decides each caller at once, without the edge: a caller that
+// completes the encryption handshake holds the passphrase derived from its streamid's key. Each such caller is
+// handed to `accept`, whose publisher takes its MPEG-TS, link statistics and end (and asks the edge whether the
+// stream may go live, dropping the caller if not).
 import { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { SrtLinkSample } from './link-health.ts';
-import type { ListenOptions } from './native.ts';
+import type { HookCounters, ListenOptions } from './native.ts';
 import type { SrtWorkerData, ToMain, ToWorker } from './protocol.ts';
+import { parseStreamId } from './streamid.ts';
 
 /** SRT Access Control reject reasons (srt/access_control.h) that a refused caller receives. */
 export const SrtReject = {
@@ -22,26 +25,19 @@ export const SrtReject = {
 } as const;
 
 export interface SrtCaller {
-  /** libsrt's id of the connection being set up */
+  /** libsrt's id of the connection */
   socketId: number;
-  /** as the caller sent it (SRTO_STREAMID) */
-  streamId: string;
+  /** from the caller's streamid; the caller proved it holds this key's passphrase */
+  streamKey: string;
   remoteAddress: string;
 }
 
-/** What takes an accepted caller's media. `closed` is called exactly once, whether it connected or not. */
+/** What takes an accepted caller's media. `closed` is called exactly once. */
 export interface SrtPublisher {
-  /** AES passphrase the caller must use (10–79 characters); none means unencrypted */
-  passphrase?: string;
-  /** receiver latency, ms (the larger of this and the caller's own wins) */
-  latencyMs: number;
-  connected?(info: { latencyMs: number | null }): void;
   data(chunk: Uint8Array): void;
   link?(sample: SrtLinkSample): void;
   closed(reason: string): void;
 }
-
-export type SrtDecision = { accept: SrtPublisher } | { reject: number; reason: string };
 
 export type SrtLogger = (event: string, fields: Record<string, unknown>) => void;
 
@@ -49,8 +45,10 @@ export interface SrtServerOptions {
   host: string;
   /** UDP port; 0 picks a free one */
   port: number;
-  /** Must settle within `listen.authTimeoutMs` (default 2.5 s), or the caller is refused with SRT_REJX_DOWN. */
-  decide(caller: SrtCaller): Promise<SrtDecision>;
+  /** every stream's passphrase derives from it and the stream key (shared/srt-passphrase.ts) */
+  passphraseSecret: string;
+  /** A caller through the handshake: who takes its media. Synchronous; admission happens inside the publisher. */
+  accept(caller: SrtCaller): SrtPublisher;
   listen?: ListenOptions;
   statsIntervalMs?: number;
   /** per connection, bytes handed to the main thread and not yet consumed; default 8 MiB */
@@ -58,33 +56,20 @@ export interface SrtServerOptions {
   log?: SrtLogger;
 }
 
-/** A refused caller that tries again this soon (or whose handshake is retransmitted) gets the same answer. */
-const REFUSAL_MEMORY_MS = 1500;
-const MAX_REMEMBERED_REFUSALS = 1024;
-/**
- * Callers one address may have decided per window. Every decision holds libsrt's receive thread for this port
- * (every live stream on it) while the edge answers, so one address must not be able to keep it busy.
- */
-const CALLERS_PER_ADDRESS = 20;
-const CALLER_WINDOW_MS = 10_000;
-const MAX_TRACKED_ADDRESSES = 4096;
 const STOP_TIMEOUT_MS = 5000;
-
-interface Granted {
-  publisher: SrtPublisher;
-  /** peer and streamid, to refuse a retransmitted handshake of a caller whose handshake failed */
-  refusalKey: string;
-  connected: boolean;
-}
+/** The access hook's refusals are summed into one log line at most this often: a storm is one line, not a flood. */
+const HOOK_LOG_INTERVAL_MS = 10_000;
 
 export class SrtServer {
-  private readonly publishers = new Map<number, Granted>();
-  private readonly refusals = new Map<string, { reject: number; until: number }>();
-  private readonly callersByAddress = new Map<string, { count: number; since: number }>();
+  private readonly publishers = new Map<number, SrtPublisher>();
   private readonly consumed = new Map<number, number>();
   private ackScheduled = false;
   private stopped: Promise<void> | null = null;
   private exited = false;
+  private loggedCounters: HookCounters | null = null;
+  private latestCounters: HookCounters | null = null;
+  private loggedAt = 0;
+  private connectedSinceLog = 0;
 
   private constructor(
     private readonly worker: Worker,
@@ -98,7 +83,7 @@ export class SrtServer {
     const data: SrtWorkerData = {
       host: options.host,
       port: options.port,
-      listen: options.listen ?? {},
+      listen: { ...options.listen, passphraseSecret: options.passphraseSecret },
       pollMs: 10,
       statsIntervalMs: options.statsIntervalMs ?? 2000,
       maxInFlightBytes: options.maxInFlightBytes ?? 8 * 1024 * 1024,
@@ -132,9 +117,22 @@ export class SrtServer {
     return this.publishers.size;
   }
 
-  /** Disconnects a caller (connected, or granted and still in its handshake); its publisher hears `closed`. */
+  /** The access hook's totals as of the worker's last report (every statsIntervalMs while they change). */
+  get hookCounters(): HookCounters | null {
+    return this.latestCounters;
+  }
+
+  /** Disconnects a caller; its publisher hears `closed`. */
   drop(socketId: number, reason: string): void {
     if (this.publishers.has(socketId)) this.send({ type: 'drop', socketId, reason });
+  }
+
+  /**
+   * The hook refuses callers for this key with `reject` for `forMs`: the edge refused it just now (disabled,
+   * already live...), so the encoder's retries hear why at once and do not each cost an edge call.
+   */
+  refuseKey(streamKey: string, reject: number, forMs: number): void {
+    this.send({ type: 'remember_refusal', streamKey, reject, forMs });
   }
 
   /** Refuses new callers, closes every connection (each publisher hears `closed`) and ends the worker. */
@@ -159,28 +157,22 @@ export class SrtServer {
 
   private onMessage(message: ToMain): void {
     switch (message.type) {
-      case 'caller':
-        void this.onCaller(message);
+      case 'connected':
+        this.onConnected(message);
         break;
-      case 'connected': {
-        const granted = this.publishers.get(message.socketId);
-        if (granted) {
-          granted.connected = true;
-          granted.publisher.connected?.({ latencyMs: message.latencyMs });
-        }
-        this.log('srt_connected', { socketId: message.socketId, peer: message.peer, latencyMs: message.latencyMs });
-        break;
-      }
       case 'data': {
-        this.publishers.get(message.socketId)?.publisher.data(new Uint8Array(message.chunk));
+        this.publishers.get(message.socketId)?.data(new Uint8Array(message.chunk));
         this.ack(message.socketId, message.chunk.byteLength);
         break;
       }
       case 'link':
-        this.publishers.get(message.socketId)?.publisher.link?.(message.sample);
+        this.publishers.get(message.socketId)?.link?.(message.sample);
         break;
       case 'closed':
         this.ended(message.socketId, message.reason);
+        break;
+      case 'hook':
+        this.onHookCounters(message.counters);
         break;
       case 'stopped':
       case 'listening':
@@ -189,83 +181,53 @@ export class SrtServer {
     }
   }
 
-  private async onCaller(request: Extract<ToMain, { type: 'caller' }>): Promise<void> {
-    const { requestId, socketId, streamId, peer } = request;
-    const refusalKey = `${peer}|${streamId}`;
-    const remembered = this.refusals.get(refusalKey);
-    if (remembered && remembered.until > Date.now()) {
-      this.send({ type: 'verdict', requestId, socketId, verdict: { reject: remembered.reject } });
+  private onConnected(message: Extract<ToMain, { type: 'connected' }>): void {
+    const { socketId, peer, latencyMs } = message;
+    this.connectedSinceLog += 1;
+    // The hook parsed the same streamid by the same rules (srt_binding.c stream_key_of); this is a second look.
+    const parsed = parseStreamId(message.streamId);
+    if (!parsed.ok || this.stopped || this.exited) {
+      const reason = parsed.ok ? 'the origin is shutting down' : `streamid refused after the handshake: ${parsed.detail}`;
+      this.log('srt_refused', { socketId, peer, reason });
+      this.send({ type: 'drop', socketId, reason });
       return;
     }
-    if (!this.withinCallerBudget(hostOf(peer))) {
-      this.log('srt_refused', { socketId, peer, reject: SrtReject.OVERLOAD, reason: `more than ${CALLERS_PER_ADDRESS} callers from this address in ${CALLER_WINDOW_MS / 1000} s` });
-      this.send({ type: 'verdict', requestId, socketId, verdict: { reject: SrtReject.OVERLOAD } });
-      return;
-    }
-    // libsrt's receive thread for this port waits in the access hook meanwhile: keep `decide` quick.
-    const askedAt = Date.now();
-    let decision: SrtDecision;
-    try {
-      decision = await this.options.decide({ socketId, streamId, remoteAddress: hostOf(peer) });
-    } catch (error) {
-      decision = { reject: SrtReject.INTERNAL, reason: `decide failed: ${String(error)}` };
-    }
-    if ('reject' in decision) {
-      this.remember(refusalKey, decision.reject);
-      this.log('srt_refused', { socketId, peer, reject: decision.reject, reason: decision.reason, decideMs: Date.now() - askedAt });
-      this.send({ type: 'verdict', requestId, socketId, verdict: { reject: decision.reject } });
-      return;
-    }
-    const { accept } = decision;
-    if (this.stopped || this.exited) {
-      this.send({ type: 'verdict', requestId, socketId, verdict: { reject: SrtReject.DOWN } });
-      accept.closed('the origin is shutting down');
-      return;
-    }
-    this.publishers.set(socketId, { publisher: accept, refusalKey, connected: false });
-    this.log('srt_granted', { socketId, peer, latencyMs: accept.latencyMs, decideMs: Date.now() - askedAt });
-    this.send({
-      type: 'verdict',
-      requestId,
-      socketId,
-      verdict: { latencyMs: accept.latencyMs, ...(accept.passphrase ? { passphrase: accept.passphrase } : {}) },
+    this.log('srt_connected', { socketId, peer, latencyMs });
+    this.publishers.set(socketId, this.options.accept({ socketId, streamKey: parsed.streamKey, remoteAddress: hostOf(peer) }));
+  }
+
+  /** One line per interval with what the hook refused: counts only, never a streamid. */
+  private onHookCounters(counters: HookCounters): void {
+    this.latestCounters = counters;
+    const now = Date.now();
+    if (now - this.loggedAt < HOOK_LOG_INTERVAL_MS) return;
+    const before = this.loggedCounters;
+    const delta = (name: keyof HookCounters) => counters[name] - (before?.[name] ?? 0);
+    const handed = delta('handedToLibsrt');
+    this.log('srt_callers', {
+      intervalMs: before ? now - this.loggedAt : null,
+      connected: this.connectedSinceLog,
+      // Handed to libsrt but never connected: their key material did not match (no or a wrong passphrase).
+      refusedByHandshake: Math.max(0, handed - this.connectedSinceLog),
+      refusedBadStreamId: delta('badStreamId'),
+      refusedBadMode: delta('badMode'),
+      refusedOverload: delta('overload'),
+      refusedKnown: delta('refusedKnown'),
+      refusedDown: delta('down'),
+      hookMsMax: Math.round(counters.hookMsMax * 1000) / 1000,
     });
+    this.loggedCounters = counters;
+    this.loggedAt = now;
+    this.connectedSinceLog = 0;
   }
 
   private ended(socketId: number, reason: string): void {
-    const granted = this.publishers.get(socketId);
-    if (!granted) return;
+    const publisher = this.publishers.get(socketId);
+    if (!publisher) return;
     this.publishers.delete(socketId);
     this.consumed.delete(socketId);
-    // A handshake that failed after the verdict is most likely a wrong passphrase. The caller's handshake
-    // retransmissions, queued while the verdict was awaited, reach the hook again: they must not be authorized anew.
-    if (!granted.connected && !this.stopped) this.remember(granted.refusalKey, SrtReject.UNAUTHORIZED);
-    this.log('srt_closed', { socketId, reason, connected: granted.connected });
-    granted.publisher.closed(reason);
-  }
-
-  private remember(key: string, reject: number): void {
-    const now = Date.now();
-    if (this.refusals.size >= MAX_REMEMBERED_REFUSALS) {
-      for (const [k, v] of this.refusals) if (v.until <= now) this.refusals.delete(k);
-      if (this.refusals.size >= MAX_REMEMBERED_REFUSALS) this.refusals.delete(this.refusals.keys().next().value!);
-    }
-    this.refusals.set(key, { reject, until: now + REFUSAL_MEMORY_MS });
-  }
-
-  private withinCallerBudget(address: string): boolean {
-    const now = Date.now();
-    let entry = this.callersByAddress.get(address);
-    if (!entry || now - entry.since >= CALLER_WINDOW_MS) {
-      if (!entry && this.callersByAddress.size >= MAX_TRACKED_ADDRESSES) {
-        for (const [k, v] of this.callersByAddress) if (now - v.since >= CALLER_WINDOW_MS) this.callersByAddress.delete(k);
-        if (this.callersByAddress.size >= MAX_TRACKED_ADDRESSES) this.callersByAddress.delete(this.callersByAddress.keys().next().value!);
-      }
-      entry = { count: 0, since: now };
-      this.callersByAddress.set(address, entry);
-    }
-    entry.count += 1;
-    return entry.count <= CALLERS_PER_ADDRESS;
+    this.log('srt_closed', { socketId, reason });
+    publisher.closed(reason);
   }
 
   /** Tells the worker, once per turn of the event loop, how much each connection's publisher has taken. */

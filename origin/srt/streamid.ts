@@ -1,5 +1,7 @@
 // An SRT caller's streamid → the stream key it publishes to. Accepts the SRT Access Control syntax
-// (`#!::r=<key>,m=publish`, keys in any order, unknown keys ignored) and a bare key. Pure.
+// (`#!::r=<key>,m=publish`, keys in any order, unknown keys ignored) and a bare key. Pure. The binding's access
+// hook applies the same rules in C (srt_binding.c, stream_key_of); test/origin/srt/streamid-parity.test.ts holds
+// the two together. A refusal's detail goes to logs, so it never quotes the streamid: any part of it may be a key.
 
 /** libsrt refuses longer streamids; anything past this is not ours to parse. */
 export const MAX_STREAM_ID_LENGTH = 512;
@@ -8,6 +10,10 @@ const MAX_KEY_LENGTH = 200;
 const ACCESS_CONTROL_PREFIX = '#!::';
 /** Printable ASCII without the characters the Access Control syntax uses as separators. */
 const KEY_PATTERN = /^[\x21-\x7e]+$/;
+/** A whole (decoded) streamid: printable ASCII and spaces. */
+const STREAM_ID_PATTERN = /^[\x20-\x7e]*$/;
+/** Field names of the Access Control syntax, safe to name in a refusal; any other name may be a key pasted wrong. */
+const STANDARD_FIELDS = new Set(['u', 'r', 'h', 's', 't', 'm']);
 const SEPARATORS = /[,=]/;
 
 export type StreamIdRefusal =
@@ -27,14 +33,15 @@ export function parseStreamId(raw: string | null | undefined): ParsedStreamId {
   if (raw.length > MAX_STREAM_ID_LENGTH) return refuse('malformed', `streamid longer than ${MAX_STREAM_ID_LENGTH} characters`);
   const text = percentDecoded(raw);
   if (text === null) return refuse('malformed', 'streamid has a broken percent-encoding');
+  if (!STREAM_ID_PATTERN.test(text)) return refuse('malformed', 'streamid has characters other than printable ASCII');
   if (!text.startsWith(ACCESS_CONTROL_PREFIX)) return bareKey(text);
 
   const fields = new Map<string, string>();
   for (const item of text.slice(ACCESS_CONTROL_PREFIX.length).split(',')) {
     const eq = item.indexOf('=');
-    if (eq <= 0) return refuse('malformed', `"${clip(item)}" is not key=value`);
+    if (eq <= 0) return refuse('malformed', `field ${fields.size + 1} is not key=value`);
     const key = item.slice(0, eq);
-    if (fields.has(key)) return refuse('malformed', `"${clip(key)}" is given twice`);
+    if (fields.has(key)) return refuse('malformed', `${fieldName(key)} is given twice`);
     fields.set(key, item.slice(eq + 1));
   }
   // Playback is HLS through the edge; a caller asking to receive has come to the wrong place. Without `m` the
@@ -43,7 +50,7 @@ export function parseStreamId(raw: string | null | undefined): ParsedStreamId {
   if (mode === 'request' || mode === 'bidirectional') {
     return refuse('unsupported_mode', `m=${mode}: playback is not served over SRT, only m=publish`);
   }
-  if (mode !== 'publish') return refuse('malformed', `unknown mode m=${clip(mode)}`);
+  if (mode !== 'publish') return refuse('malformed', 'unknown mode in m=, only m=publish');
   const resource = fields.get('r');
   if (resource === undefined) return refuse('malformed', 'no r=<stream key> in the streamid');
   return validKey(resource);
@@ -74,4 +81,4 @@ function percentDecoded(raw: string): string | null {
   }
 }
 
-const clip = (text: string) => (text.length > 40 ? `${text.slice(0, 40)}…` : text);
+const fieldName = (name: string) => (STANDARD_FIELDS.has(name) ? `field "${name}"` : 'a field');

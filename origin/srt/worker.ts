@@ -1,7 +1,7 @@
 // The SRT worker thread: owns the libsrt listener and its receive loop, so the main event loop's load never
 // delays reception. Received MPEG-TS goes to the main thread as transferred ArrayBuffers, bounded per connection.
 import { parentPort, workerData } from 'node:worker_threads';
-import { loadSrtBinding, type ListenerHandle, type PollEvent } from './native.ts';
+import { loadSrtBinding, type HookCounters, type ListenerHandle, type PollEvent } from './native.ts';
 import type { SrtWorkerData, ToMain, ToWorker } from './protocol.ts';
 
 const MiB = 1024 * 1024;
@@ -26,26 +26,20 @@ try {
 }
 post({ type: 'listening', port: binding.localPort(handle), version: binding.version() });
 
-/** Callers granted by the main thread whose connection is not yet up, and connections. */
-const granted = new Set<number>();
 const connections = new Map<number, Connection>();
 let stopping = false;
+let hookCounters = '';
+let hookCountersAt = 0;
 
 function closed(socketId: number, reason: string): void {
-  const known = granted.delete(socketId) || connections.delete(socketId);
-  if (known) post({ type: 'closed', socketId, reason });
+  if (connections.delete(socketId)) post({ type: 'closed', socketId, reason });
 }
 
 port.on('message', (message: ToWorker) => {
   switch (message.type) {
-    case 'verdict': {
-      const waiting = binding.answer(handle, message.requestId, message.verdict);
-      if (!('reject' in message.verdict)) {
-        if (waiting) granted.add(message.socketId);
-        else post({ type: 'closed', socketId: message.socketId, reason: `the verdict came after the caller's ${settings.listen.authTimeoutMs ?? 2500} ms wait; it was refused` });
-      }
+    case 'remember_refusal':
+      binding.rememberRefusal(handle, message.streamKey, message.reject, message.forMs);
       break;
-    }
     case 'consumed': {
       const connection = connections.get(message.socketId);
       if (connection) connection.inFlight = Math.max(0, connection.inFlight - message.bytes);
@@ -62,16 +56,9 @@ port.on('message', (message: ToWorker) => {
 
 function onEvent(event: PollEvent): void {
   switch (event.type) {
-    case 'caller':
-      post(event);
-      break;
     case 'connected':
-      if (!granted.delete(event.socketId)) {
-        binding.drop(handle, event.socketId);
-        break;
-      }
       connections.set(event.socketId, { inFlight: 0, statsAt: Date.now() });
-      post({ type: 'connected', socketId: event.socketId, peer: event.peer, latencyMs: event.latencyMs ?? null });
+      post({ type: 'connected', socketId: event.socketId, peer: event.peer, streamId: event.streamId, latencyMs: event.latencyMs ?? null });
       break;
     case 'data': {
       const connection = connections.get(event.socketId);
@@ -87,10 +74,19 @@ function onEvent(event: PollEvent): void {
       break;
     }
     case 'closed':
-    case 'failed':
       closed(event.socketId, event.reason);
       break;
   }
+}
+
+function reportHook(now: number): void {
+  if (now - hookCountersAt < settings.statsIntervalMs) return;
+  hookCountersAt = now;
+  const counters: HookCounters = binding.counters(handle);
+  const text = JSON.stringify(counters);
+  if (text === hookCounters) return;
+  hookCounters = text;
+  post({ type: 'hook', counters });
 }
 
 function sampleLinks(now: number): void {
@@ -121,18 +117,20 @@ function sampleLinks(now: number): void {
   }
 }
 
-// Each turn blocks in libsrt for at most pollMs, then yields so messages from the main thread (verdicts, drops)
-// are handled: a caller waiting in the access hook gets its verdict within one turn of it arriving.
+// Each turn blocks in libsrt for at most pollMs, then yields so messages from the main thread (drops, refusals to
+// remember) are handled within one turn of arriving.
 function turn(): void {
   if (stopping) {
     binding.close(handle);
-    for (const socketId of [...granted, ...connections.keys()]) closed(socketId, 'the origin is shutting down');
+    for (const socketId of [...connections.keys()]) closed(socketId, 'the origin is shutting down');
     post({ type: 'stopped' });
     port.close();
     return;
   }
   for (const event of binding.poll(handle, settings.pollMs)) onEvent(event);
-  sampleLinks(Date.now());
+  const now = Date.now();
+  sampleLinks(now);
+  reportHook(now);
   setImmediate(turn);
 }
 setImmediate(turn);

@@ -3,7 +3,7 @@
     {
       "target_name": "riverhead_srt",
       "sources": ["srt_binding.c"],
-      "libraries": ["-lsrt", "-lpthread"],
+      "libraries": ["-lsrt", "-lcrypto", "-lpthread"],
       "cflags": ["-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"],
       "defines": ["NAPI_VERSION=8"]
     }

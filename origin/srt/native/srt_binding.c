@@ -1,13 +1,19 @@
-// Riverhead's N-API binding over libsrt: one listening socket for many callers, an access hook that waits for
-// JavaScript's verdict on each caller, and a poll call that the SRT worker thread drives. No JavaScript ever runs
-// on libsrt's threads: the hook only queues the caller and sleeps on a condition variable, bounded in time.
+// Riverhead's N-API binding over libsrt: one listening socket for many callers, an access hook that decides each
+// caller on its own in O(1), and a poll call that the SRT worker thread drives. No JavaScript ever runs on libsrt's
+// threads, and the hook never waits: it parses the streamid, derives the stream's passphrase from its key
+// (HMAC-SHA256 under a secret the edge shares, see shared/srt-passphrase.ts) and sets it on the new socket. A caller
+// without that passphrase fails the encryption handshake inside libsrt; whether the stream may go live is asked of
+// the edge only after the handshake, so a storm of bogus callers costs the port's receive thread microseconds each
+// and the edge nothing.
 #define _GNU_SOURCE
 #include <node_api.h>
 #include <srt/srt.h>
 #include <srt/access_control.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <arpa/inet.h>
-#include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,28 +21,25 @@
 #include <time.h>
 
 #define MAX_STREAM_ID 512
+/* Same bound as the edge's authorize request and origin/srt/streamid.ts. */
+#define MAX_KEY 200
+#define MAX_SECRET 256
+/* libsrt takes passphrases of 10–79 characters. */
 #define MAX_PASSPHRASE 79
+/* 16 bytes of the HMAC, as hex: 32 characters, inside libsrt's 10–79. */
+#define PASSPHRASE_BYTES 16
 #define EPOLL_BATCH 64
 /* A live SRT message carries at most this much payload (SRT_LIVE_MAX_PLSIZE). */
 #define MAX_MESSAGE 1456
 /* Bytes taken from one connection in one poll, so a fast caller cannot starve the others. */
 #define MAX_READ_PER_POLL (1024 * 1024)
+/* Per-address caller budgets: a fixed table, so memory is bounded whatever the number of addresses. */
+#define ADDRESS_BUCKETS 4096
+/* Stream keys the origin refused after a handshake (disabled, already live...): answered in the hook for a while. */
+#define REFUSAL_SLOTS 1024
 
-typedef enum { VERDICT_WAITING, VERDICT_ACCEPT, VERDICT_REJECT } verdict_t;
-
-/* One caller inside the access hook. It lives on the hook's stack: the hook unlinks it before returning. */
-typedef struct caller_request {
-  struct caller_request *next;
-  uint32_t id;
-  SRTSOCKET sock;
-  int picked; /* handed to JavaScript by a poll */
-  verdict_t verdict;
-  int reject_code;
-  int latency_ms;
-  char passphrase[MAX_PASSPHRASE + 1];
-  char stream_id[MAX_STREAM_ID + 1];
-  char peer[64];
-} caller_request_t;
+/* The label keeps this HMAC apart from every other use of the secret; shared/srt-passphrase.ts has the same one. */
+static const char PASSPHRASE_LABEL[] = "riverhead srt passphrase v1\n";
 
 /* An accepted connection: received bytes wait here until they are flushed to JavaScript. */
 typedef struct {
@@ -49,37 +52,53 @@ typedef struct {
   char reason[160];
 } connection_t;
 
-/* A caller granted by JavaScript whose handshake has not reached srt_accept yet. */
 typedef struct {
-  SRTSOCKET sock;
-  int64_t deadline_ms;
-} granted_t;
+  uint8_t addr[16];
+  int64_t window_start_ms;
+  int count;
+} address_budget_t;
+
+typedef struct {
+  uint64_t key_hash;
+  int code;
+  int64_t until_ms;
+} refusal_t;
+
+/* What the hook did, for the worker's periodic summary (never per caller, never a streamid). */
+typedef struct {
+  atomic_llong handed_to_libsrt; /* passphrase set; libsrt then checks the caller's key material */
+  atomic_llong bad_stream_id;
+  atomic_llong bad_mode;
+  atomic_llong overload;
+  atomic_llong refused_known; /* a stream key refused a moment ago */
+  atomic_llong down;
+  atomic_llong hook_ns_total;
+  atomic_llong hook_ns_max;
+} hook_counters_t;
 
 typedef struct {
   SRTSOCKET sock;
   int eid;
-  /* Shared with libsrt's receive thread (the hook), under mu. */
-  pthread_mutex_t mu;
-  pthread_cond_t cond;
-  caller_request_t *requests;
-  int request_count;
-  uint32_t next_request_id;
-  int slots_used; /* connections plus granted callers */
-  int closing;
-  /* Settings, fixed at listen. */
-  int auth_timeout_ms;
-  int max_pending;
+  /* Settings, fixed at listen; read by the hook. */
+  uint8_t secret[MAX_SECRET];
+  size_t secret_len;
   int max_connections;
+  int callers_per_address;
+  int caller_window_ms;
   size_t flush_bytes;
   int flush_age_ms;
-  int handshake_timeout_ms;
-  /* Owned by the thread that calls poll / answer / drop / close (the SRT worker thread). */
+  /* Shared between the hook (libsrt's receive thread) and the worker thread. */
+  atomic_int closing;
+  atomic_int live_connections;
+  hook_counters_t counters;
+  pthread_mutex_t refusals_mu;
+  refusal_t refusals[REFUSAL_SLOTS];
+  /* The hook's own: libsrt runs a listener's hook on its one receive thread only. */
+  address_budget_t budgets[ADDRESS_BUCKETS];
+  /* Owned by the thread that calls poll / drop / close (the SRT worker thread). */
   connection_t *connections;
   int connection_count;
   int connection_cap;
-  granted_t *granted;
-  int granted_count;
-  int granted_cap;
   int closed;
 } listener_t;
 
@@ -87,6 +106,12 @@ static int64_t now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 static void format_peer(const struct sockaddr *sa, char *out, size_t size) {
@@ -107,71 +132,199 @@ static void format_peer(const struct sockaddr *sa, char *out, size_t size) {
   }
 }
 
-/* ── the access hook (libsrt's receive thread) ─────────────────────────────────────────────────────────────── */
+static uint64_t fnv1a(const uint8_t *data, size_t len) {
+  uint64_t h = 1469598103934665603ULL;
+  for (size_t i = 0; i < len; i++) {
+    h ^= data[i];
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
 
-static int refuse(SRTSOCKET ns, int code) {
+/* ── the streamid and the passphrase (pure; the same rules as origin/srt/streamid.ts) ──────────────────────── */
+
+static int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/* Percent-decodes into out (at most MAX_STREAM_ID + 1 bytes); 0 when every byte is printable ASCII. */
+static int decode_stream_id(const char *raw, char *out) {
+  size_t o = 0;
+  for (size_t i = 0; raw[i]; i++) {
+    unsigned char c = (unsigned char)raw[i];
+    if (c == '%') {
+      int hi = hex_value(raw[i + 1]);
+      int lo = hi < 0 ? -1 : hex_value(raw[i + 2]);
+      if (hi < 0 || lo < 0) return -1;
+      c = (unsigned char)(hi * 16 + lo);
+      i += 2;
+    }
+    if (c < 0x20 || c > 0x7e) return -1;
+    out[o++] = (char)c;
+  }
+  out[o] = 0;
+  return 0;
+}
+
+static int valid_key(const char *key, size_t len) {
+  if (len == 0 || len > MAX_KEY) return 0;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)key[i];
+    if (c < 0x21 || c > 0x7e || c == ',' || c == '=') return 0;
+  }
+  return 1;
+}
+
+/* The stream key a streamid names, copied into key (MAX_KEY + 1 bytes): 0, or the SRT reject reason. */
+static int stream_key_of(const char *raw, char *key) {
+  if (!raw || !raw[0]) return SRT_REJX_BAD_REQUEST;
+  if (strlen(raw) > MAX_STREAM_ID) return SRT_REJX_BAD_REQUEST;
+  char text[MAX_STREAM_ID + 1];
+  if (decode_stream_id(raw, text) != 0) return SRT_REJX_BAD_REQUEST;
+  const char *r = NULL, *m = NULL;
+  size_t r_len = 0, m_len = 0;
+  if (strncmp(text, "#!::", 4) != 0) {
+    if (strncmp(text, "#!", 2) == 0) return SRT_REJX_BAD_REQUEST;
+    r = text;
+    r_len = strlen(text);
+  } else {
+    /* key=value items separated by commas; a key given twice is malformed. */
+    const char *names[MAX_STREAM_ID / 2 + 1];
+    size_t name_lens[MAX_STREAM_ID / 2 + 1];
+    int items = 0;
+    const char *item = text + 4;
+    for (;;) {
+      const char *end = strchr(item, ',');
+      size_t len = end ? (size_t)(end - item) : strlen(item);
+      const char *eq = memchr(item, '=', len);
+      if (!eq || eq == item) return SRT_REJX_BAD_REQUEST;
+      size_t name_len = (size_t)(eq - item);
+      for (int i = 0; i < items; i++)
+        if (name_lens[i] == name_len && memcmp(names[i], item, name_len) == 0) return SRT_REJX_BAD_REQUEST;
+      names[items] = item;
+      name_lens[items++] = name_len;
+      const char *value = eq + 1;
+      size_t value_len = len - name_len - 1;
+      if (name_len == 1 && item[0] == 'r') r = value, r_len = value_len;
+      if (name_len == 1 && item[0] == 'm') m = value, m_len = value_len;
+      if (!end) break;
+      item = end + 1;
+    }
+    /* Without m, publishing is all this port does. */
+    if (m && !(m_len == 7 && memcmp(m, "publish", 7) == 0)) {
+      if ((m_len == 7 && memcmp(m, "request", 7) == 0) || (m_len == 13 && memcmp(m, "bidirectional", 13) == 0))
+        return SRT_REJX_BAD_MODE;
+      return SRT_REJX_BAD_REQUEST;
+    }
+    if (!r) return SRT_REJX_BAD_REQUEST;
+  }
+  if (!valid_key(r, r_len)) return SRT_REJX_BAD_REQUEST;
+  memcpy(key, r, r_len);
+  key[r_len] = 0;
+  return 0;
+}
+
+/* hex(HMAC-SHA256(secret, label ‖ key))[0..32]: what the edge hands out as the stream's srtSecret. */
+static int derive_passphrase(const uint8_t *secret, size_t secret_len, const char *key, char *out) {
+  uint8_t message[sizeof PASSPHRASE_LABEL + MAX_KEY];
+  size_t label_len = sizeof PASSPHRASE_LABEL - 1;
+  size_t key_len = strlen(key);
+  memcpy(message, PASSPHRASE_LABEL, label_len);
+  memcpy(message + label_len, key, key_len);
+  uint8_t mac[EVP_MAX_MD_SIZE];
+  unsigned int mac_len = 0;
+  if (!HMAC(EVP_sha256(), secret, (int)secret_len, message, label_len + key_len, mac, &mac_len) || mac_len < PASSPHRASE_BYTES)
+    return -1;
+  static const char digits[] = "0123456789abcdef";
+  for (int i = 0; i < PASSPHRASE_BYTES; i++) {
+    out[2 * i] = digits[mac[i] >> 4];
+    out[2 * i + 1] = digits[mac[i] & 15];
+  }
+  out[2 * PASSPHRASE_BYTES] = 0;
+  return 0;
+}
+
+/* ── the access hook (libsrt's receive thread: O(1), no waiting) ──────────────────────────────────────────── */
+
+static int address_of(const struct sockaddr *sa, uint8_t out[16]) {
+  memset(out, 0, 16);
+  if (sa && sa->sa_family == AF_INET) {
+    memcpy(out, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+    return 4;
+  }
+  if (sa && sa->sa_family == AF_INET6) {
+    memcpy(out, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+    return 16;
+  }
+  return 0;
+}
+
+/* One more caller from this address in its window: 0 once the budget is spent. Two addresses that share a bucket
+   share its budget until the window ends (bounded memory beats exactness under a flood of addresses). */
+static int within_address_budget(listener_t *l, const struct sockaddr *peer, int64_t now) {
+  uint8_t addr[16];
+  int len = address_of(peer, addr);
+  address_budget_t *b = &l->budgets[fnv1a(addr, (size_t)(len ? len : 16)) % ADDRESS_BUCKETS];
+  if (now - b->window_start_ms >= l->caller_window_ms || (memcmp(b->addr, addr, 16) != 0 && b->count == 0)) {
+    memcpy(b->addr, addr, 16);
+    b->window_start_ms = now;
+    b->count = 0;
+  }
+  return ++b->count <= l->callers_per_address;
+}
+
+static int remembered_refusal(listener_t *l, uint64_t key_hash, int64_t now) {
+  int code = 0;
+  pthread_mutex_lock(&l->refusals_mu);
+  refusal_t *r = &l->refusals[key_hash % REFUSAL_SLOTS];
+  if (r->key_hash == key_hash && r->until_ms > now) code = r->code;
+  pthread_mutex_unlock(&l->refusals_mu);
+  return code;
+}
+
+static void count_max(atomic_llong *max, long long value) {
+  long long seen = atomic_load(max);
+  while (value > seen && !atomic_compare_exchange_weak(max, &seen, value)) {
+  }
+}
+
+static int refuse(SRTSOCKET ns, atomic_llong *counter, int code) {
+  atomic_fetch_add(counter, 1);
   srt_setrejectreason(ns, code);
   return -1;
 }
 
+static int decide_caller(listener_t *l, SRTSOCKET ns, const struct sockaddr *peer, const char *stream_id) {
+  hook_counters_t *n = &l->counters;
+  if (atomic_load(&l->closing)) return refuse(ns, &n->down, SRT_REJX_DOWN);
+  int64_t now = now_ms();
+  if (!within_address_budget(l, peer, now) || atomic_load(&l->live_connections) >= l->max_connections)
+    return refuse(ns, &n->overload, SRT_REJX_OVERLOAD);
+  char key[MAX_KEY + 1];
+  int bad = stream_key_of(stream_id, key);
+  if (bad) return refuse(ns, bad == SRT_REJX_BAD_MODE ? &n->bad_mode : &n->bad_stream_id, bad);
+  int known = remembered_refusal(l, fnv1a((const uint8_t *)key, strlen(key)), now);
+  if (known) return refuse(ns, &n->refused_known, known);
+  char passphrase[2 * PASSPHRASE_BYTES + 1];
+  if (derive_passphrase(l->secret, l->secret_len, key, passphrase) != 0 ||
+      srt_setsockflag(ns, SRTO_PASSPHRASE, passphrase, (int)strlen(passphrase)) != 0) {
+    return refuse(ns, &n->down, SRT_REJX_ISE);
+  }
+  atomic_fetch_add(&n->handed_to_libsrt, 1);
+  return 0;
+}
+
 static int on_caller(void *opaque, SRTSOCKET ns, int hs_version, const struct sockaddr *peer, const char *stream_id) {
   listener_t *l = (listener_t *)opaque;
-  caller_request_t req;
-  memset(&req, 0, sizeof req);
-  req.sock = ns;
-  req.verdict = VERDICT_WAITING;
-  if (stream_id) {
-    if (strlen(stream_id) > MAX_STREAM_ID) return refuse(ns, SRT_REJX_BAD_REQUEST);
-    strcpy(req.stream_id, stream_id);
-  }
-  format_peer(peer, req.peer, sizeof req.peer);
-
-  struct timespec deadline;
-  clock_gettime(CLOCK_MONOTONIC, &deadline);
-  deadline.tv_sec += l->auth_timeout_ms / 1000;
-  deadline.tv_nsec += (long)(l->auth_timeout_ms % 1000) * 1000000L;
-  if (deadline.tv_nsec >= 1000000000L) {
-    deadline.tv_sec += 1;
-    deadline.tv_nsec -= 1000000000L;
-  }
-
-  pthread_mutex_lock(&l->mu);
-  if (l->closing) {
-    pthread_mutex_unlock(&l->mu);
-    return refuse(ns, SRT_REJX_DOWN);
-  }
-  if (l->request_count >= l->max_pending || l->slots_used >= l->max_connections) {
-    pthread_mutex_unlock(&l->mu);
-    return refuse(ns, SRT_REJX_OVERLOAD);
-  }
-  req.id = ++l->next_request_id;
-  req.next = l->requests;
-  l->requests = &req;
-  l->request_count++;
-  while (req.verdict == VERDICT_WAITING && !l->closing) {
-    if (pthread_cond_timedwait(&l->cond, &l->mu, &deadline) == ETIMEDOUT) break;
-  }
-  for (caller_request_t **p = &l->requests; *p; p = &(*p)->next) {
-    if (*p == &req) {
-      *p = req.next;
-      break;
-    }
-  }
-  l->request_count--;
-  verdict_t verdict = req.verdict;
-  pthread_mutex_unlock(&l->mu);
-
-  if (verdict == VERDICT_WAITING) return refuse(ns, SRT_REJX_DOWN); /* no verdict in time, or closing */
-  if (verdict == VERDICT_REJECT) return refuse(ns, req.reject_code);
-  /* Set on the new socket before libsrt answers the handshake: its key material is checked against this
-     passphrase, so a caller with the wrong one is refused by libsrt and never delivers a byte. */
-  size_t pass_len = strlen(req.passphrase);
-  if (pass_len > 0 && srt_setsockflag(ns, SRTO_PASSPHRASE, req.passphrase, (int)pass_len) != 0) {
-    return refuse(ns, SRT_REJX_ISE);
-  }
-  int latency = req.latency_ms;
-  if (srt_setsockflag(ns, SRTO_RCVLATENCY, &latency, sizeof latency) != 0) return refuse(ns, SRT_REJX_ISE);
-  return 0;
+  int64_t started = now_ns();
+  int result = decide_caller(l, ns, peer, stream_id);
+  long long took = now_ns() - started;
+  atomic_fetch_add(&l->counters.hook_ns_total, took);
+  count_max(&l->counters.hook_ns_max, took);
+  return result;
 }
 
 /* ── N-API helpers ─────────────────────────────────────────────────────────────────────────────────────────── */
@@ -257,28 +410,12 @@ static connection_t *find_connection(listener_t *l, SRTSOCKET sock) {
   return NULL;
 }
 
-static int find_granted(listener_t *l, SRTSOCKET sock) {
-  for (int i = 0; i < l->granted_count; i++)
-    if (l->granted[i].sock == sock) return i;
-  return -1;
-}
-
-static void release_slot(listener_t *l) {
-  pthread_mutex_lock(&l->mu);
-  if (l->slots_used > 0) l->slots_used--;
-  pthread_mutex_unlock(&l->mu);
-}
-
-static void remove_granted(listener_t *l, int index) {
-  l->granted[index] = l->granted[--l->granted_count];
-}
-
 static void remove_connection(listener_t *l, connection_t *c) {
   srt_epoll_remove_usock(l->eid, c->sock);
   srt_close(c->sock);
   free(c->buf);
   *c = l->connections[--l->connection_count];
-  release_slot(l);
+  atomic_store(&l->live_connections, l->connection_count);
 }
 
 static int add_connection(listener_t *l, SRTSOCKET sock) {
@@ -301,6 +438,7 @@ static int add_connection(listener_t *l, SRTSOCKET sock) {
     return -1;
   }
   l->connection_count++;
+  atomic_store(&l->live_connections, l->connection_count);
   return 0;
 }
 
@@ -343,27 +481,22 @@ static void accept_callers(napi_env env, listener_t *l, napi_value out, uint32_t
     int addr_len = sizeof addr;
     SRTSOCKET sock = srt_accept(l->sock, (struct sockaddr *)&addr, &addr_len);
     if (sock == SRT_INVALID_SOCK) return;
-    int g = find_granted(l, sock);
-    if (g < 0) {
-      /* Not one we granted (its verdict came too late, or it was dropped meanwhile). */
-      srt_close(sock);
-      continue;
-    }
-    remove_granted(l, g);
+    /* Past the hook and the encryption handshake: this caller has the passphrase of the key in its streamid. */
     bool no = false;
     srt_setsockflag(sock, SRTO_RCVSYN, &no, sizeof no);
-    if (add_connection(l, sock) != 0) {
-      srt_close(sock);
-      release_slot(l);
-      napi_value ev = new_event(env, "closed", sock);
-      set_string(env, ev, "reason", "the origin could not set up the SRT connection");
-      napi_set_element(env, out, (*n)++, ev);
+    if (l->connection_count >= l->max_connections || add_connection(l, sock) != 0) {
+      srt_close(sock); /* JavaScript never heard of it: nothing to tell */
       continue;
     }
     char peer[64];
     format_peer((struct sockaddr *)&addr, peer, sizeof peer);
+    char stream_id[MAX_STREAM_ID + 1] = "";
+    int stream_id_len = MAX_STREAM_ID;
+    if (srt_getsockflag(sock, SRTO_STREAMID, stream_id, &stream_id_len) != 0) stream_id_len = 0;
+    stream_id[stream_id_len < 0 ? 0 : stream_id_len > MAX_STREAM_ID ? MAX_STREAM_ID : stream_id_len] = 0;
     napi_value ev = new_event(env, "connected", sock);
     set_string(env, ev, "peer", peer);
+    set_string(env, ev, "streamId", stream_id);
     int latency = 0;
     int latency_len = sizeof latency;
     if (srt_getsockflag(sock, SRTO_RCVLATENCY, &latency, &latency_len) == 0) set_int(env, ev, "latencyMs", latency);
@@ -397,27 +530,37 @@ static napi_value Listen(napi_env env, napi_callback_info info) {
     return NULL;
   }
 
+  char secret[MAX_SECRET + 1] = "";
+  int secret_len = -1;
+  bool has_secret = false;
+  napi_value secret_value;
+  if (napi_has_named_property(env, argv[2], "passphraseSecret", &has_secret) == napi_ok && has_secret &&
+      napi_get_named_property(env, argv[2], "passphraseSecret", &secret_value) == napi_ok) {
+    secret_len = get_string(env, secret_value, secret, sizeof secret);
+  }
+  if (secret_len <= 0 || secret_len >= MAX_SECRET) {
+    napi_throw_type_error(env, NULL, "listen: options.passphraseSecret must be a string of 1-255 bytes");
+    return NULL;
+  }
+
   listener_t *l = calloc(1, sizeof *l);
   if (!l) {
     napi_throw_error(env, NULL, "listen: out of memory");
     return NULL;
   }
-  l->auth_timeout_ms = get_int(env, argv[2], "authTimeoutMs", 2500);
-  l->max_pending = get_int(env, argv[2], "maxPending", 16);
+  memcpy(l->secret, secret, (size_t)secret_len);
+  l->secret_len = (size_t)secret_len;
+  memset(secret, 0, sizeof secret);
   l->max_connections = get_int(env, argv[2], "maxConnections", 256);
+  l->callers_per_address = get_int(env, argv[2], "callersPerAddress", 20);
+  l->caller_window_ms = get_int(env, argv[2], "callerWindowMs", 10000);
   l->flush_bytes = (size_t)get_int(env, argv[2], "flushBytes", 64 * 1024);
   l->flush_age_ms = get_int(env, argv[2], "flushAgeMs", 20);
-  l->handshake_timeout_ms = get_int(env, argv[2], "handshakeTimeoutMs", 3000);
   int backlog = get_int(env, argv[2], "backlog", 64);
   int peer_idle_ms = get_int(env, argv[2], "peerIdleTimeoutMs", 5000);
   int latency_ms = get_int(env, argv[2], "latencyMs", 120);
 
-  pthread_condattr_t cattr;
-  pthread_condattr_init(&cattr);
-  pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
-  pthread_cond_init(&l->cond, &cattr);
-  pthread_condattr_destroy(&cattr);
-  pthread_mutex_init(&l->mu, NULL);
+  pthread_mutex_init(&l->refusals_mu, NULL);
 
   srt_startup();
   srt_setloglevel(get_int(env, argv[2], "logLevel", 2 /* LOG_CRIT */));
@@ -463,7 +606,7 @@ static napi_value LocalPort(napi_env env, napi_callback_info info) {
   return v;
 }
 
-/* poll(handle, timeoutMs) → events: caller, connected, data, closed, failed */
+/* poll(handle, timeoutMs) → events: connected, data, closed */
 static napi_value Poll(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -513,106 +656,78 @@ static napi_value Poll(napi_env env, napi_callback_info info) {
     i++;
   }
 
-  /* Granted callers whose handshake failed after the verdict (wrong passphrase) or never completed. */
-  for (int i = 0; i < l->granted_count;) {
-    SRTSOCKET sock = l->granted[i].sock;
-    SRT_SOCKSTATUS state = srt_getsockstate(sock);
-    const char *reason = NULL;
-    if (state == SRTS_NONEXIST || state == SRTS_BROKEN || state == SRTS_CLOSING || state == SRTS_CLOSED) {
-      reason = "SRT handshake failed after the caller was authorized (wrong passphrase, or the caller gave up)";
-    } else if (now > l->granted[i].deadline_ms) {
-      reason = "SRT handshake did not complete in time";
-      srt_close(sock);
-    }
-    if (!reason) {
-      i++;
-      continue;
-    }
-    napi_value ev = new_event(env, "failed", sock);
-    set_string(env, ev, "reason", reason);
-    napi_set_element(env, out, n++, ev);
-    remove_granted(l, i);
-    release_slot(l);
-  }
-
-  pthread_mutex_lock(&l->mu);
-  for (caller_request_t *r = l->requests; r; r = r->next) {
-    if (r->picked) continue;
-    r->picked = 1;
-    napi_value ev = new_event(env, "caller", r->sock);
-    set_int(env, ev, "requestId", r->id);
-    set_string(env, ev, "streamId", r->stream_id);
-    set_string(env, ev, "peer", r->peer);
-    napi_set_element(env, out, n++, ev);
-  }
-  pthread_mutex_unlock(&l->mu);
   return out;
 }
 
-/* answer(handle, requestId, verdict: {passphrase?, latencyMs} | {reject}) → false when the hook gave up already */
-static napi_value Answer(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+/* rememberRefusal(handle, streamKey, rejectCode, forMs): the hook refuses this key with that code for a while. Set
+   when the edge refused a caller that had the right passphrase (disabled, already live...), so its encoder's
+   retries get the reason at once and cost the edge one call per period, not one per attempt. */
+static napi_value RememberRefusal(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
   CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   listener_t *l = get_listener(env, argv[0]);
   if (!l) return NULL;
-  uint32_t id;
-  CALL(env, napi_get_value_uint32(env, argv[1], &id));
-  int reject = get_int(env, argv[2], "reject", 0);
-  int latency = get_int(env, argv[2], "latencyMs", 120);
-  char passphrase[MAX_PASSPHRASE + 2] = "";
-  bool has_pass = false;
-  napi_has_named_property(env, argv[2], "passphrase", &has_pass);
-  if (has_pass) {
-    napi_value v;
-    napi_valuetype t;
-    CALL(env, napi_get_named_property(env, argv[2], "passphrase", &v));
-    CALL(env, napi_typeof(env, v, &t));
-    if (t == napi_string && get_string(env, v, passphrase, sizeof passphrase) < 0) return NULL;
+  char key[MAX_KEY + 2];
+  int key_len = argc >= 4 ? get_string(env, argv[1], key, sizeof key) : -1;
+  int32_t code, for_ms;
+  if (key_len <= 0 || key_len > MAX_KEY || napi_get_value_int32(env, argv[2], &code) != napi_ok ||
+      napi_get_value_int32(env, argv[3], &for_ms) != napi_ok) {
+    napi_throw_type_error(env, NULL, "rememberRefusal(handle, streamKey, rejectCode, forMs)");
+    return NULL;
   }
-  size_t pass_len = strlen(passphrase);
-  if (!reject && pass_len > 0 && (pass_len < 10 || pass_len > MAX_PASSPHRASE)) {
-    reject = SRT_REJX_ISE; /* libsrt accepts 10–79 characters; anything else would fail inside the hook */
-  }
+  uint64_t hash = fnv1a((const uint8_t *)key, (size_t)key_len);
+  pthread_mutex_lock(&l->refusals_mu);
+  refusal_t *r = &l->refusals[hash % REFUSAL_SLOTS];
+  r->key_hash = hash;
+  r->code = code;
+  r->until_ms = now_ms() + for_ms;
+  pthread_mutex_unlock(&l->refusals_mu);
+  return NULL;
+}
 
-  bool found = false;
-  SRTSOCKET sock = SRT_INVALID_SOCK;
-  pthread_mutex_lock(&l->mu);
-  for (caller_request_t *r = l->requests; r; r = r->next) {
-    if (r->id != id || r->verdict != VERDICT_WAITING) continue;
-    found = true;
-    sock = r->sock;
-    if (reject) {
-      r->verdict = VERDICT_REJECT;
-      r->reject_code = reject;
-    } else {
-      r->verdict = VERDICT_ACCEPT;
-      r->latency_ms = latency;
-      memcpy(r->passphrase, passphrase, pass_len + 1);
-      l->slots_used++;
-    }
-    pthread_cond_broadcast(&l->cond);
-    break;
-  }
-  pthread_mutex_unlock(&l->mu);
+/* counters(handle) → what the access hook did since listen (totals; the caller computes deltas) */
+static napi_value Counters(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  listener_t *l = get_listener(env, argv[0]);
+  if (!l) return NULL;
+  hook_counters_t *c = &l->counters;
+  napi_value result;
+  CALL(env, napi_create_object(env, &result));
+  set_int(env, result, "handedToLibsrt", atomic_load(&c->handed_to_libsrt));
+  set_int(env, result, "badStreamId", atomic_load(&c->bad_stream_id));
+  set_int(env, result, "badMode", atomic_load(&c->bad_mode));
+  set_int(env, result, "overload", atomic_load(&c->overload));
+  set_int(env, result, "refusedKnown", atomic_load(&c->refused_known));
+  set_int(env, result, "down", atomic_load(&c->down));
+  set_double(env, result, "hookMsTotal", (double)atomic_load(&c->hook_ns_total) / 1e6);
+  set_double(env, result, "hookMsMax", (double)atomic_load(&c->hook_ns_max) / 1e6);
+  return result;
+}
 
-  if (found && !reject) {
-    if (l->granted_count == l->granted_cap) {
-      int cap = l->granted_cap ? l->granted_cap * 2 : 16;
-      granted_t *grown = realloc(l->granted, sizeof(granted_t) * (size_t)cap);
-      if (!grown) {
-        napi_throw_error(env, NULL, "answer: out of memory");
-        return NULL;
-      }
-      l->granted = grown;
-      l->granted_cap = cap;
-    }
-    l->granted[l->granted_count].sock = sock;
-    l->granted[l->granted_count].deadline_ms = now_ms() + l->handshake_timeout_ms;
-    l->granted_count++;
+/* handshakeVerdict(secret, streamId) → {passphrase} | {reject}: the hook's pure core, for tests that hold the edge's
+   derivation and origin/srt/streamid.ts to the same answers. */
+static napi_value HandshakeVerdict(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char secret[MAX_SECRET + 1];
+  char stream_id[MAX_STREAM_ID + 2];
+  int secret_len = argc >= 2 ? get_string(env, argv[0], secret, sizeof secret) : -1;
+  if (secret_len <= 0 || get_string(env, argv[1], stream_id, sizeof stream_id) < 0) {
+    napi_throw_type_error(env, NULL, "handshakeVerdict(secret, streamId)");
+    return NULL;
   }
   napi_value result;
-  CALL(env, napi_get_boolean(env, found, &result));
+  CALL(env, napi_create_object(env, &result));
+  char key[MAX_KEY + 1];
+  int bad = stream_key_of(stream_id, key);
+  char passphrase[2 * PASSPHRASE_BYTES + 1];
+  if (!bad && derive_passphrase((const uint8_t *)secret, (size_t)secret_len, key, passphrase) != 0) bad = SRT_REJX_ISE;
+  if (bad) set_int(env, result, "reject", bad);
+  else set_string(env, result, "passphrase", passphrase);
   return result;
 }
 
@@ -661,14 +776,6 @@ static napi_value Drop(napi_env env, napi_callback_info info) {
   if (c) {
     remove_connection(l, c);
     dropped = true;
-  } else {
-    int g = find_granted(l, sock);
-    if (g >= 0) {
-      srt_close(sock);
-      remove_granted(l, g);
-      release_slot(l);
-      dropped = true;
-    }
   }
   napi_value result;
   CALL(env, napi_get_boolean(env, dropped, &result));
@@ -678,26 +785,21 @@ static napi_value Drop(napi_env env, napi_callback_info info) {
 static void close_listener(listener_t *l) {
   if (l->closed) return;
   l->closed = 1;
-  pthread_mutex_lock(&l->mu);
-  l->closing = 1;
-  pthread_cond_broadcast(&l->cond); /* callers waiting in the hook are refused at once */
-  pthread_mutex_unlock(&l->mu);
+  atomic_store(&l->closing, 1); /* callers reaching the hook from now on are refused */
   while (l->connection_count > 0) remove_connection(l, &l->connections[0]);
-  for (int i = 0; i < l->granted_count; i++) srt_close(l->granted[i].sock);
-  l->granted_count = 0;
   srt_close(l->sock);
   srt_epoll_release(l->eid);
   srt_cleanup();
   free(l->connections);
-  free(l->granted);
   l->connections = NULL;
-  l->granted = NULL;
-  l->connection_cap = l->granted_cap = 0;
+  l->connection_cap = 0;
+  memset(l->secret, 0, sizeof l->secret);
   /* The listener_t itself is kept for the life of the process: it is the hook's opaque pointer, and freeing it
-     would bet on libsrt never entering the hook again after srt_close. A closed listener costs ~200 bytes. */
+     would bet on libsrt never entering the hook again after srt_close. A closed listener costs ~160 KB (its
+     fixed per-address and refusal tables); an origin has one. */
 }
 
-/* close(handle): refuses waiting callers, closes every connection and the listening socket */
+/* close(handle): refuses new callers, closes every connection and the listening socket */
 static napi_value Close(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -714,7 +816,7 @@ static void finalize_listener(napi_env env, void *data, void *hint) {
 
 /* ── a minimal caller, for tests that need to see the reject reason a refused caller receives ──────────────── */
 
-/* callerConnect(host, port, {streamId, passphrase, latencyMs}) → socket id; the connection proceeds in the
+/* callerConnect(host, port, {streamId, passphrase, latencyMs, localAddress}) → socket id; the connection proceeds in the
    background (non-blocking), callerState tells how it went. */
 static napi_value CallerConnect(napi_env env, napi_callback_info info) {
   size_t argc = 3;
@@ -737,13 +839,19 @@ static napi_value CallerConnect(napi_env env, napi_callback_info info) {
   napi_has_named_property(env, argv[2], "passphrase", &has);
   if (has && napi_get_named_property(env, argv[2], "passphrase", &v) == napi_ok) get_string(env, v, passphrase, sizeof passphrase);
   int latency = get_int(env, argv[2], "latencyMs", 120);
+  char local[64] = "";
+  has = false;
+  napi_has_named_property(env, argv[2], "localAddress", &has);
+  if (has && napi_get_named_property(env, argv[2], "localAddress", &v) == napi_ok) get_string(env, v, local, sizeof local);
 
-  struct sockaddr_in addr;
+  struct sockaddr_in addr, local_addr;
   memset(&addr, 0, sizeof addr);
   addr.sin_family = AF_INET;
   addr.sin_port = htons((uint16_t)port);
-  if (inet_pton(AF_INET, host, &addr.sin_addr) != 1) {
-    napi_throw_error(env, NULL, "callerConnect: host must be an IPv4 address");
+  memset(&local_addr, 0, sizeof local_addr);
+  local_addr.sin_family = AF_INET;
+  if (inet_pton(AF_INET, host, &addr.sin_addr) != 1 || (local[0] && inet_pton(AF_INET, local, &local_addr.sin_addr) != 1)) {
+    napi_throw_error(env, NULL, "callerConnect: host and localAddress must be IPv4 addresses");
     return NULL;
   }
   srt_startup();
@@ -753,7 +861,8 @@ static napi_value CallerConnect(napi_env env, napi_callback_info info) {
       srt_setsockflag(sock, SRTO_SNDSYN, &no, sizeof no) != 0 ||
       srt_setsockflag(sock, SRTO_LATENCY, &latency, sizeof latency) != 0 ||
       (stream_id[0] && srt_setsockflag(sock, SRTO_STREAMID, stream_id, (int)strlen(stream_id)) != 0) ||
-      (passphrase[0] && srt_setsockflag(sock, SRTO_PASSPHRASE, passphrase, (int)strlen(passphrase)) != 0)) {
+      (passphrase[0] && srt_setsockflag(sock, SRTO_PASSPHRASE, passphrase, (int)strlen(passphrase)) != 0) ||
+      (local[0] && srt_bind(sock, (struct sockaddr *)&local_addr, sizeof local_addr) != 0)) {
     napi_value err = throw_srt(env, "callerConnect");
     if (sock != SRT_INVALID_SOCK) srt_close(sock);
     srt_cleanup();
@@ -842,7 +951,9 @@ NAPI_MODULE_INIT() {
       {"listen", NULL, Listen, NULL, NULL, NULL, napi_enumerable, NULL},
       {"localPort", NULL, LocalPort, NULL, NULL, NULL, napi_enumerable, NULL},
       {"poll", NULL, Poll, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"answer", NULL, Answer, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"rememberRefusal", NULL, RememberRefusal, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"counters", NULL, Counters, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"handshakeVerdict", NULL, HandshakeVerdict, NULL, NULL, NULL, napi_enumerable, NULL},
       {"stats", NULL, Stats, NULL, NULL, NULL, napi_enumerable, NULL},
       {"drop", NULL, Drop, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, Close, NULL, NULL, NULL, napi_enumerable, NULL},

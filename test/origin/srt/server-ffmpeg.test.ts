@@ -1,24 +1,26 @@
-// The SRT listener and its libsrt binding with real callers: ffmpeg publishing MPEG-TS with a passphrase, a wrong
-// passphrase refused by libsrt, reject reasons as a caller receives them, slow verdicts, a main thread that stops
-// reading, and garbage datagrams at the port while a publisher is live.
+// The SRT listener and its libsrt binding with real callers: ffmpeg publishing MPEG-TS with the passphrase derived
+// from its key, a wrong or missing passphrase refused by libsrt, reject reasons from the access hook as a caller
+// receives them, a main thread that stops reading, and garbage datagrams at the port while a publisher is live.
 import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
 import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
-import { SrtServer, SrtReject, type SrtCaller, type SrtDecision, type SrtPublisher } from '../../../origin/srt/server.ts';
+import { SrtServer, SrtReject, type SrtCaller, type SrtPublisher } from '../../../origin/srt/server.ts';
 import { loadSrtBinding } from '../../../origin/srt/native.ts';
-import { parseStreamId } from '../../../origin/srt/streamid.ts';
 import type { SrtLinkSample } from '../../../origin/srt/link-health.ts';
+import { srtPassphraseFor } from '../../../shared/srt-passphrase.ts';
 import { publish, type Publisher } from '../../support/encoder.ts';
 
-const PASSPHRASE = 'correct-horse-battery-01';
+const SECRET = 'server-ffmpeg-test-origin-secret';
 const binding = loadSrtBinding();
+/** SRT_REJ_BADSECRET and SRT_REJ_UNSECURE (srt.h): libsrt's own refusals of a wrong or missing passphrase. */
+const REJ_BADSECRET = 10;
+const REJ_UNSECURE = 11;
 
 /** What one accepted caller delivered. */
 interface Received {
   caller: SrtCaller;
   chunks: Uint8Array[];
   bytes: number;
-  connected: boolean;
   links: SrtLinkSample[];
   closed: string | null;
 }
@@ -33,37 +35,30 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
   throw new Error(`timed out waiting for ${what}`);
 }
 
-let decide: (caller: SrtCaller) => Promise<SrtDecision>;
 const received: Received[] = [];
 const publishers: Publisher[] = [];
 let server: SrtServer;
 
-function accept(passphrase = PASSPHRASE): (caller: SrtCaller) => Promise<SrtDecision> {
-  return async (caller) => {
-    const r: Received = { caller, chunks: [], bytes: 0, connected: false, links: [], closed: null };
-    received.push(r);
-    const publisher: SrtPublisher = {
-      passphrase,
-      latencyMs: 200,
-      connected: () => (r.connected = true),
-      data: (chunk) => {
-        r.chunks.push(chunk);
-        r.bytes += chunk.length;
-      },
-      link: (sample) => r.links.push(sample),
-      closed: (reason) => {
-        expect(r.closed).toBeNull(); // exactly once
-        r.closed = reason;
-      },
-    };
-    return { accept: publisher };
+function accept(caller: SrtCaller): SrtPublisher {
+  const r: Received = { caller, chunks: [], bytes: 0, links: [], closed: null };
+  received.push(r);
+  return {
+    data: (chunk) => {
+      r.chunks.push(chunk);
+      r.bytes += chunk.length;
+    },
+    link: (sample) => r.links.push(sample),
+    closed: (reason) => {
+      expect(r.closed).toBeNull(); // exactly once
+      r.closed = reason;
+    },
   };
 }
 
 const url = (port: number, streamId: string, passphrase: string) =>
-  `srt://127.0.0.1:${port}?streamid=${encodeURIComponent(streamId)}&passphrase=${passphrase}&latency=120000&mode=caller`;
+  `srt://127.0.0.1:${port}?streamid=${encodeURIComponent(streamId)}&passphrase=${passphrase}&latency=200000&mode=caller`;
 
-function start(port: number, streamId: string, passphrase = PASSPHRASE, seconds = 600): Publisher {
+function start(port: number, streamId: string, passphrase: string, seconds = 600): Publisher {
   const p = publish(url(port, streamId, passphrase), { format: 'mpegts', seconds, size: '320x180', rate: 25 });
   publishers.push(p);
   return p;
@@ -86,9 +81,10 @@ beforeAll(async () => {
   server = await SrtServer.start({
     host: '127.0.0.1',
     port: 0,
-    decide: (caller) => decide(caller),
+    passphraseSecret: SECRET,
+    accept,
     statsIntervalMs: 500,
-    listen: { authTimeoutMs: 800 },
+    listen: { callersPerAddress: 1000 },
   });
 });
 afterEach(async () => {
@@ -100,20 +96,16 @@ afterAll(async () => {
 });
 
 describe('SrtServer with ffmpeg callers', () => {
-  it('accepts two callers with their own passphrases on one port and delivers each one its MPEG-TS', async () => {
-    const passphrases = new Map([['key-one', 'passphrase-of-one'], ['key-two', 'passphrase-of-two']]);
-    decide = (caller) => {
-      const parsed = parseStreamId(caller.streamId); // ffmpeg 5.1 sends the streamid still percent-encoded
-      return accept(parsed.ok ? passphrases.get(parsed.streamKey) : undefined)(caller);
-    };
-    const one = start(server.port, '#!::r=key-one,m=publish', 'passphrase-of-one', 3);
-    const two = start(server.port, 'key-two', 'passphrase-of-two', 3);
+  it('accepts two callers with their own derived passphrases on one port and delivers each one its MPEG-TS', async () => {
+    // ffmpeg 5.1 sends the streamid still percent-encoded; the hook and the server decode it.
+    const one = start(server.port, '#!::r=key-one,m=publish', await srtPassphraseFor(SECRET, 'key-one'), 3);
+    const two = start(server.port, 'key-two', await srtPassphraseFor(SECRET, 'key-two'), 3);
     expect(await one.exited).toBe(0);
     expect(await two.exited).toBe(0);
     await waitFor('both connections to close', async () => (received.length === 2 && received.every((r) => r.closed) ? true : undefined), 8000);
 
+    expect(received.map((r) => r.caller.streamKey).sort()).toEqual(['key-one', 'key-two']);
     for (const r of received) {
-      expect(r.connected).toBe(true);
       expect(r.caller.remoteAddress).toBe('127.0.0.1');
       // Three seconds at ~250 kbit/s; every chunk is whole TS packets (SRT messages of 7 packets each).
       expect(r.bytes).toBeGreaterThan(30_000);
@@ -122,48 +114,53 @@ describe('SrtServer with ffmpeg callers', () => {
         expect(chunk.length % 188).toBe(0);
       }
       expect(r.links.length).toBeGreaterThan(0);
-      expect(r.links.at(-1)!.latencyMs).toBeGreaterThanOrEqual(200);
+      expect(r.links.at(-1)!.latencyMs).toBeGreaterThanOrEqual(200); // the caller's latency=200000 wins
       expect(r.closed).toMatch(/SRT connection/);
     }
     expect(server.connections).toBe(0);
   });
 
-  it('refuses a wrong passphrase in the handshake: ffmpeg fails and not one byte arrives', async () => {
-    decide = accept(PASSPHRASE);
-    const wrong = start(server.port, 'key-wrong-pass', 'not-the-right-passphrase');
+  it('refuses another key\'s passphrase in the handshake: ffmpeg fails and accept is never called', async () => {
+    const wrong = start(server.port, 'key-wrong-pass', await srtPassphraseFor(SECRET, 'key-other'));
     expect(await wrong.exited).not.toBe(0);
-    await waitFor('the granted caller to be closed', async () => (received[0]?.closed ? true : undefined), 5000);
-    expect(received[0]).toMatchObject({ connected: false, bytes: 0 });
-    expect(received[0]!.closed).toMatch(/handshake failed/);
+    expect(received).toHaveLength(0);
   });
 
-  it('delivers the reject reason that decide chose', async () => {
-    for (const reject of [SrtReject.CONFLICT, SrtReject.UNAUTHORIZED, SrtReject.BAD_MODE]) {
-      decide = async () => ({ reject, reason: 'test' });
-      const outcome = await callerOutcome(server.port, { streamId: `key-${reject}`, passphrase: PASSPHRASE });
-      expect(outcome.rejectReason).toBe(reject);
-      expect(outcome.state).not.toBe('connected');
+  it('refuses in the hook or in libsrt, at once: bad streamid, playback mode, wrong and missing passphrase', async () => {
+    const good = await srtPassphraseFor(SECRET, 'key-x');
+    const cases: [string, { streamId: string; passphrase?: string }, number][] = [
+      ['no streamid', { streamId: '', passphrase: good }, SrtReject.BAD_REQUEST],
+      ['a malformed streamid', { streamId: '#!::m=publish', passphrase: good }, SrtReject.BAD_REQUEST],
+      ['m=request', { streamId: '#!::r=key-x,m=request', passphrase: good }, SrtReject.BAD_MODE],
+      ['a wrong passphrase', { streamId: 'key-x', passphrase: 'not-the-passphrase-of-x' }, REJ_BADSECRET],
+      ['no passphrase', { streamId: 'key-x' }, REJ_UNSECURE],
+    ];
+    for (const [name, options, reject] of cases) {
+      const startedAt = Date.now();
+      const outcome = await callerOutcome(server.port, options);
+      expect({ name, state: outcome.state, reject: outcome.rejectReason }).toEqual({ name, state: 'broken', reject });
+      expect(Date.now() - startedAt).toBeLessThan(1000);
     }
+    const outcome = await callerOutcome(server.port, { streamId: 'key-x', passphrase: good });
+    expect(outcome.state).toBe('connected');
+    await waitFor('the caller to be handed over', async () => (received[0] ? true : undefined), 2000);
+    expect(received).toHaveLength(1);
   });
 
-  it('refuses with SRT_REJX_DOWN when the verdict takes too long, and closes the late grant', async () => {
-    let late: Received | undefined;
-    decide = async (caller) => {
-      await new Promise((r) => setTimeout(r, 1200)); // past authTimeoutMs (800)
-      const decision = await accept()(caller);
-      late = received.at(-1);
-      return decision;
-    };
-    const outcome = await callerOutcome(server.port, { streamId: 'key-slow', passphrase: PASSPHRASE });
-    expect(outcome.rejectReason).toBe(SrtReject.DOWN);
-    await waitFor('the late grant to be closed', async () => (late?.closed ? true : undefined), 5000);
-    expect(late!.closed).toMatch(/came after/);
+  it('answers a refused key from the hook while the refusal is remembered, then asks again', async () => {
+    const pass = await srtPassphraseFor(SECRET, 'key-refused');
+    server.refuseKey('key-refused', SrtReject.CONFLICT, 1500);
+    await new Promise((r) => setTimeout(r, 100)); // the worker applies it within a turn
+    expect((await callerOutcome(server.port, { streamId: 'key-refused', passphrase: pass })).rejectReason).toBe(SrtReject.CONFLICT);
+    expect(received).toHaveLength(0);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await callerOutcome(server.port, { streamId: 'key-refused', passphrase: pass })).state).toBe('connected');
   });
 
   it('keeps receiving while the main thread is blocked, then drops a caller that the main thread fell behind', async () => {
-    const small = await SrtServer.start({ host: '127.0.0.1', port: 0, decide: accept(), maxInFlightBytes: 48 * 1024 });
+    const small = await SrtServer.start({ host: '127.0.0.1', port: 0, passphraseSecret: SECRET, accept, maxInFlightBytes: 48 * 1024 });
     try {
-      start(small.port, 'key-blocked');
+      start(small.port, 'key-blocked', await srtPassphraseFor(SECRET, 'key-blocked'));
       await waitFor('data', async () => (received[0]?.bytes ? true : undefined), 8000);
       // ~250 kbit/s is ~31 KB/s: 3 s of a blocked main thread leaves far more than 48 KiB unread.
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 3000);
@@ -175,8 +172,7 @@ describe('SrtServer with ffmpeg callers', () => {
   });
 
   it('shrugs off garbage datagrams while a publisher is live', async () => {
-    decide = accept();
-    start(server.port, 'key-live');
+    start(server.port, 'key-live', await srtPassphraseFor(SECRET, 'key-live'));
     await waitFor('data', async () => (received[0]?.bytes ? true : undefined), 8000);
 
     const socket = dgram.createSocket('udp4');
@@ -197,7 +193,7 @@ describe('SrtServer with ffmpeg callers', () => {
     expect(received[0]!.closed).toBeNull();
     expect(received[0]!.bytes - before).toBeGreaterThan(20_000);
     // And the port still takes new callers.
-    const outcome = await callerOutcome(server.port, { streamId: 'key-after-garbage', passphrase: PASSPHRASE });
+    const outcome = await callerOutcome(server.port, { streamId: 'key-after-garbage', passphrase: await srtPassphraseFor(SECRET, 'key-after-garbage') });
     expect(outcome.state).toBe('connected');
   });
 });
