@@ -85,7 +85,7 @@ async function main(): Promise<void> {
     port: config.rtmpPort,
     tls: config.tls && config.rtmpsPort ? { port: config.rtmpsPort, ...config.tls } : null,
   });
-  const srt = config.srtPort ? await startSrtIngest(ingest, { host: config.host, port: config.srtPort, statsIntervalMs: config.statsIntervalMs }) : null;
+  const srt = config.srtPort ? await startSrtIngest(ingest, { host: config.host, port: config.srtPort, passphraseSecret: config.originSecret, statsIntervalMs: config.statsIntervalMs }) : null;
   log('origin_ready', {
     originId: config.originId,
     rtmpPort: rtmp.addresses.rtmp.port,
