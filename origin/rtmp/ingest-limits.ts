@@ -1,5 +1,8 @@
 // The byte budgets of the RTMP input path in one place: what one connection may hold at each layer, what all
 // connections of one RtmpServer may hold together (IngestBudget), and the worst-case totals both add up to.
+// With the defaults: one connection ≤ 20.07 MiB (16 MiB partial messages + 4 MiB held media + one 64 KiB chunk +
+// the 3 KiB handshake); one origin of 1000 connections ≤ 321.4 MiB (the 256 MiB budget + 67.6 KiB unbudgeted each),
+// of which connections that have not published can hold at most 64 MiB of budget.
 import { HANDSHAKE_CLIENT_BYTES } from './handshake.ts';
 import { DEFAULT_MAX_CHUNK_STREAMS, MAX_CHUNK_SIZE } from './chunk-reader.ts';
 
