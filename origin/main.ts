@@ -16,6 +16,7 @@ import { MediaUploader } from './media-uploader.ts';
 import { VodPublisher } from './vod/vod-publisher.ts';
 import { DiskGuard, diskLimitsFromEnv } from './disk-guard.ts';
 import { installCrashPolicy } from './crash-policy.ts';
+import { OriginHeartbeatLoop } from './origin-heartbeat.ts';
 import { log, logWarn } from './log.ts';
 
 /** Set once the servers are up: a fatal error stops them gracefully before the process exits. */
@@ -95,12 +96,16 @@ async function main(): Promise<void> {
     capacity: config.capacity,
     recoveredRecordings: recovered,
   });
+  // Liveness apart from the outbox: the edge asks it before counting a silent stream's encoder lost.
+  const heartbeat = new OriginHeartbeatLoop({ edgeUrl: config.edgeUrl, originSecret: config.originSecret, originId: config.originId, originUrl: config.publicUrl, sessions: () => ingest!.heldSessions });
+  heartbeat.start();
 
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log('origin_stopping', { signal });
+    heartbeat.stop();
     diskGuard.stop();
     const hardStop = setTimeout(() => process.exit(1), 15_000);
     hardStop.unref();

@@ -61,6 +61,11 @@ export class LiveIngest {
     return this.broadcasts.size;
   }
 
+  /** The sessions with an encoder connected here now; the origin heartbeat lists them for the edge. */
+  get heldSessions(): { streamId: string; sessionId: string }[] {
+    return [...this.broadcasts.values()].map((b) => ({ streamId: b.streamId, sessionId: b.sessionId }));
+  }
+
   /**
    * Would this encoder be admitted? Asks the edge without publishing, for the connection settings a protocol needs
    * before its handshake ends (SRT's passphrase and latency). The real admission follows once the handshake has.
