@@ -74,3 +74,62 @@ export class Publishers {
     await Promise.all(this.running.splice(0).map((p) => p.kill(signal)));
   }
 }
+
+/**
+ * An encoder that reconnects like OBS does: whenever its ffmpeg ends (kicked, origin gone, dropped on purpose) it
+ * starts again after `retryMs`, until stop(). The fault suite drops it at will and counts how often it had to.
+ */
+export class ReconnectingPublisher {
+  private current: Publisher | null = null;
+  private stopped = false;
+  private restartTimer: NodeJS.Timeout | null = null;
+  /** every ffmpeg run: when it started and how it ended */
+  readonly runs: { startedAt: number; endedAt: number | null; code: number | null }[] = [];
+
+  constructor(
+    private readonly url: string,
+    private readonly options: PublishOptions = {},
+    private readonly retryMs = 1000,
+  ) {
+    this.launch();
+  }
+
+  private launch(): void {
+    if (this.stopped) return;
+    const publisher = publish(this.url, this.options);
+    const run = { startedAt: Date.now(), endedAt: null as number | null, code: null as number | null };
+    this.runs.push(run);
+    this.current = publisher;
+    void publisher.exited.then((code) => {
+      run.endedAt = Date.now();
+      run.code = code;
+      if (this.current === publisher) this.current = null;
+      if (!this.stopped) this.restartTimer = setTimeout(() => this.launch(), this.retryMs);
+    });
+  }
+
+  /** The ffmpeg publishing right now, if any. */
+  get process(): ChildProcess | null {
+    return this.current?.process ?? null;
+  }
+
+  /** Kills the running ffmpeg (a network drop as the server sees it); it reconnects after `pauseMs`. */
+  async drop(pauseMs = this.retryMs): Promise<void> {
+    const publisher = this.current;
+    if (!publisher) return;
+    this.current = null;
+    const wasStopped = this.stopped;
+    this.stopped = true; // keep the exit handler from restarting at its own pace
+    await publisher.kill('SIGKILL');
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.stopped = wasStopped;
+    if (!this.stopped) this.restartTimer = setTimeout(() => this.launch(), pauseMs);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    await this.current?.kill('SIGKILL');
+    this.current = null;
+  }
+}

@@ -60,6 +60,9 @@ export interface OriginExit {
 
 export interface Stack {
   edgeUrl: string;
+  /** the operator's secrets this stack was started with (the admin API's token, the origins' shared secret) */
+  adminToken: string;
+  originSecret: string;
   originUrl: string;
   ports: { rtmp: number; rtmps: number; srt: number; http: number };
   dir: string;
@@ -311,6 +314,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 
   return {
     edgeUrl,
+    adminToken: ADMIN_TOKEN,
+    originSecret: ORIGIN_SECRET,
     originUrl,
     ports,
     dir,

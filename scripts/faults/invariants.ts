@@ -1,0 +1,136 @@
+// The invariants every fault is checked against once it is over: the expected final status; no stream left waiting
+// without an alarm; exactly one webhook-id per event and endpoint with no sequence gaps; every listed segment
+// fetchable and at most one lost; no unexpected 5xx from the edge; the origin never exits unless killed; no secret
+// in any log line.
+import { waitFor, type Stack } from '../../test/support/stack.ts';
+import type { WebhookReceiver } from '../../test/support/webhook-receiver.ts';
+import { describeFindings, scanForSecrets } from '../../test/support/log-secrets.ts';
+import type { FaultOutcome } from './fault.ts';
+import type { WatchFigures } from './playlist-watcher.ts';
+
+/** Violations that mean a broadcast (or its recording) was lost start with this, so the summary can count them. */
+export const LOST = 'broadcast lost:';
+
+/** Where every record of the stack stood when a fault began, so only what happened since is judged. */
+export interface Mark {
+  at: number;
+  edgeStatuses: number;
+  proxyAnswers: number;
+  originExits: number;
+  originLogs: number;
+  edgeLogs: number;
+}
+
+export async function markNow(stack: Stack): Promise<Mark> {
+  return {
+    at: Date.now(),
+    edgeStatuses: stack.edgeStatuses.length,
+    proxyAnswers: stack.edgeProxy?.answers.length ?? 0,
+    originExits: stack.originExits.length,
+    originLogs: stack.originLogs.length,
+    edgeLogs: (await stack.edgeLogs()).length,
+  };
+}
+
+export async function finalStatuses(stack: Stack, outcome: FaultOutcome): Promise<string[]> {
+  const violations: string[] = [];
+  await Promise.all(
+    outcome.expectations.map(async (e) => {
+      try {
+        await waitFor(`stream ${e.streamId} to end as ${e.final.join(' or ')}`, async () => {
+          const stream = await stack.getStream(e.streamId);
+          return e.final.includes(stream?.status) ? true : undefined;
+        }, e.withinSeconds * 1000);
+      } catch {
+        const stream = await stack.getStream(e.streamId).catch(() => null);
+        violations.push(`${LOST} stream ${e.streamId} is ${stream?.status ?? 'unreadable'} ${e.withinSeconds} s after the run, expected ${e.final.join(' or ')}` +
+          (stream?.activities ? ` (activities: ${stream.activities.map((a: any) => a.event).join(' ')})` : ''));
+      }
+    }),
+  );
+  return violations;
+}
+
+/** A DISCONNECTED stream must reach STOPPED once its window is over: one still waiting long after has no alarm. */
+export async function noStreamWithoutAlarm(stack: Stack): Promise<string[]> {
+  const violations: string[] = [];
+  const { body } = await stack.api('GET', '/live/streams?status=DISCONNECTED&limit=100');
+  for (const listed of body?.data ?? []) {
+    const stream = await stack.getStream(listed.streamId);
+    if (stream?.status !== 'DISCONNECTED') continue;
+    const since = Date.parse(stream.activities?.at(-1)?.at ?? stream.createdAt);
+    const overdueMs = Date.now() - since - stream.reconnectWindow * 1000;
+    if (overdueMs > 15_000) violations.push(`stream ${stream.streamId} has been DISCONNECTED ${Math.round(overdueMs / 1000)} s past its ${stream.reconnectWindow} s window (no alarm)`);
+  }
+  return violations;
+}
+
+/**
+ * Per stream and endpoint: every sequence 1..n of the stream's activities delivered, each under exactly one
+ * webhook-id, every delivery verified. Waits (up to `settleMs`) for retries to fill gaps first.
+ */
+export async function webhooksExactlyOnce(stack: Stack, receiver: WebhookReceiver, streamIds: string[], settleMs: number, label: string): Promise<{ violations: string[]; delivered: number }> {
+  const violations: string[] = [];
+  let delivered = 0;
+  for (const streamId of streamIds) {
+    const stream = await stack.getStream(streamId);
+    const expected = stream?.activities?.length ?? 0;
+    const ofStream = () => receiver.received.filter((r) => r.verified && r.body?.streamId === streamId && r.answer === 200);
+    const missing = () => {
+      const seen = new Set(ofStream().map((r) => r.body.sequence));
+      return Array.from({ length: expected }, (_, i) => i + 1).filter((s) => !seen.has(s));
+    };
+    await waitFor('every event delivered', async () => (missing().length === 0 ? true : undefined), settleMs).catch(() => undefined);
+    const gaps = missing();
+    if (gaps.length > 0) violations.push(`${label}: stream ${streamId} misses webhook sequence(s) ${gaps.join(',')} of 1..${expected}`);
+    const idsBySequence = new Map<number, Set<string>>();
+    for (const r of receiver.received.filter((x) => x.body?.streamId === streamId)) {
+      if (!r.verified) violations.push(`${label}: delivery ${r.id} failed verification: ${r.verifyError}`);
+      const ids = idsBySequence.get(r.body.sequence) ?? new Set();
+      ids.add(r.id);
+      idsBySequence.set(r.body.sequence, ids);
+    }
+    for (const [sequence, ids] of idsBySequence) {
+      if (ids.size > 1) violations.push(`${label}: stream ${streamId} sequence ${sequence} came under ${ids.size} webhook-ids`);
+    }
+    delivered += ofStream().length;
+  }
+  return { violations, delivered };
+}
+
+export function segments(figures: WatchFigures[], maxLost: number): { violations: string[]; lost: number } {
+  const violations: string[] = [];
+  let lost = 0;
+  for (const f of figures) {
+    if (f.unfetchable.length > 0) violations.push(`${f.unfetchable.length} listed segment(s) not fetchable through the edge: ${f.unfetchable.slice(0, 3).join(', ')}`);
+    lost += f.gaps + f.unfetchable.length;
+  }
+  if (lost > maxLost) violations.push(`${lost} segment(s) lost, at most ${maxLost} allowed`);
+  return { violations, lost };
+}
+
+export function no5xx(stack: Stack, mark: Mark, expected?: RegExp): string[] {
+  const bad = [
+    ...stack.edgeStatuses.slice(mark.edgeStatuses).map((s) => ({ who: 'test', path: s.path, status: s.status })),
+    ...(stack.edgeProxy?.answers.slice(mark.proxyAnswers) ?? []).map((a) => ({ who: 'origin', path: a.path, status: a.status })),
+  ].filter((s) => s.status >= 500 && !expected?.test(s.path));
+  if (bad.length === 0) return [];
+  const sample = bad.slice(0, 4).map((b) => `${b.status} to the ${b.who} for ${b.path}`).join('; ');
+  return [`${bad.length} unexpected 5xx from the edge: ${sample}`];
+}
+
+export function originNeverExitedUnasked(stack: Stack, mark: Mark): string[] {
+  return stack.originExits
+    .slice(mark.originExits)
+    .filter((e) => !e.expected)
+    .map((e) => `the origin exited on its own (code ${e.code}, signal ${e.signal}): ${stack.originLogs.slice(-3).join(' | ').slice(0, 400)}`);
+}
+
+export async function noSecretInLogs(stack: Stack, mark: Mark): Promise<string[]> {
+  const lines = [
+    ...(await stack.edgeLogs()).slice(mark.edgeLogs).map((text) => ({ source: 'edge', text })),
+    ...stack.originLogs.slice(mark.originLogs).map((text) => ({ source: 'origin', text })),
+  ];
+  const findings = scanForSecrets(lines, stack.secrets);
+  return findings.length ? [`${findings.length} log line(s) carry a secret:\n${describeFindings(findings, 3)}`] : [];
+}

@@ -1,0 +1,33 @@
+// The edge frozen: every workerd process of the local edge SIGSTOPped for a while, then SIGCONTinued. A connected
+// encoder must never be kicked for it (defect 5).
+import type { Fault } from '../fault.ts';
+import { beforePublish, duringFinalization, midBroadcast, type Inject } from '../flows.ts';
+
+const freeze = (seconds: number): Inject => async (ctx) => {
+  await ctx.stack.freezeEdge(seconds * 1000);
+  return { frozenSeconds: seconds };
+};
+
+export const edgeFreezes: Fault[] = [
+  ...[5, 20, 60].map((seconds): Fault => ({
+    name: `edge frozen ${seconds} s`,
+    moment: 'mid-broadcast',
+    ci: seconds === 5,
+    run: (ctx) => midBroadcast(ctx, freeze(seconds), { noKick: true, reconnectWindow: 15 }),
+  })),
+  { name: 'edge frozen 20 s', moment: 'before publish', run: (ctx) => beforePublish(ctx, freeze(20)) },
+  { name: 'edge frozen 20 s', moment: 'during finalization', run: (ctx) => duringFinalization(ctx, freeze(20)) },
+];
+
+const cut = (seconds: number): Inject => async (ctx) => {
+  ctx.stack.edgeProxy!.cut(seconds * 1000, { action: 'reset' });
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  return { unreachableSeconds: seconds, refusedRequests: ctx.stack.edgeProxy!.refused };
+};
+
+/** The origin cannot reach the edge at all for 60 s (its calls are reset): the control plane outage of defect 5. */
+export const edgeUnreachable: Fault = {
+  name: 'edge unreachable from the origin 60 s',
+  moment: 'mid-broadcast',
+  run: (ctx) => midBroadcast(ctx, cut(60), { noKick: true, reconnectWindow: 15 }),
+};

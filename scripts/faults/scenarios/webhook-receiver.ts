@@ -1,0 +1,83 @@
+// A customer's webhook receiver down, answering 500, 410 or 429 (with Retry-After), or hanging, through a whole
+// broadcast's lifecycle. Once it is healthy again it must get every event exactly once (410: the endpoint is
+// disabled instead, and every delivery ends as failed with a reason); the steady receiver is never held up.
+import type { Fault } from '../fault.ts';
+import { sleep } from '../context.ts';
+import { startWebhookReceiver, type ReceiverMode } from '../../../test/support/webhook-receiver.ts';
+import { waitFor } from '../../../test/support/stack.ts';
+import { webhooksExactlyOnce } from '../invariants.ts';
+
+const MODES: Exclude<ReceiverMode, 'ok'>[] = ['down', 500, 410, 429, 'hang'];
+/** how long the receiver stays faulty after the broadcast's last event */
+const FAULTY_AFTER_MS = 8000;
+
+export const webhookFaults: Fault[] = MODES.map((mode) => ({
+  name: `webhook receiver ${typeof mode === 'number' ? `answering ${mode}` : mode === 'hang' ? 'hanging' : mode}`,
+  moment: 'any',
+  ci: mode === 500,
+  async run(ctx) {
+    const { stack } = ctx;
+    const receiver = await startWebhookReceiver();
+    const created = await stack.api('POST', '/webhooks', { url: receiver.url, description: `fault: ${mode}` });
+    if (created.status !== 201) throw new Error(`endpoint not created: ${created.status}`);
+    receiver.secret = created.body.data.secret;
+    const webhookId = created.body.data.webhookId as string;
+    ctx.cleanups.push(async () => {
+      await stack.api('DELETE', `/webhooks/${webhookId}`);
+      await receiver.close();
+    });
+    await receiver.setMode(mode);
+
+    const reconnectWindow = 2;
+    const b = await ctx.broadcast({ reconnectWindow, watch: false });
+    await ctx.waitSegments(b, 1);
+    await b.publisher.stop();
+    await stack.waitForStatus(b.stream.streamId, 'STOPPED', 30_000);
+    await sleep(FAULTY_AFTER_MS);
+    const violations: string[] = [];
+    const figures: Record<string, unknown> = { requestsWhileFaulty: receiver.received.length };
+
+    if (mode === 410) {
+      const endpoint = (await stack.api('GET', `/webhooks/${webhookId}`)).body.data;
+      if (endpoint?.enabled !== false) violations.push('a 410 did not disable the endpoint');
+      await receiver.setMode('ok');
+      const before = receiver.received.length;
+      await sleep(4000);
+      if (receiver.received.length > before) violations.push(`the disabled endpoint still got ${receiver.received.length - before} request(s)`);
+    } else {
+      await receiver.setMode('ok');
+      const once = await webhooksExactlyOnce(stack, receiver, [b.stream.streamId], 90_000, `receiver that was ${mode}`);
+      violations.push(...once.violations);
+      figures.deliveredAfterRecovery = once.delivered;
+    }
+    if (mode === 429) {
+      // Retry-After: 2 — no event may be retried sooner than that after a 429.
+      const byEvent = new Map<string, number[]>();
+      for (const r of receiver.received) byEvent.set(r.id, [...(byEvent.get(r.id) ?? []), r.receivedAt]);
+      const spacings = [...byEvent.values()].flatMap((times) => times.slice(1).map((t, i) => t - times[i]!));
+      const soonest = spacings.length ? Math.min(...spacings) : null;
+      figures.soonestRetryAfter429Ms = soonest;
+      if (soonest !== null && soonest < receiver.retryAfterSeconds * 1000 - 200) violations.push(`retried ${soonest} ms after a 429 with Retry-After ${receiver.retryAfterSeconds}`);
+    }
+    // The delivery log: every event ends delivered, or failed with a reason; none left pending.
+    const settled = await waitFor('every delivery settled', async () => {
+      const log = (await stack.api('GET', `/webhooks/${webhookId}/deliveries?limit=100`)).body.data as any[];
+      const ofStream = log.filter((d) => d.eventType.startsWith('video.live_stream'));
+      return ofStream.length > 0 && ofStream.every((d) => d.status === 'succeeded' || (d.status === 'failed' && d.failureReason)) ? ofStream : undefined;
+    }, 60_000).catch(() => null);
+    if (!settled) {
+      const log = (await stack.api('GET', `/webhooks/${webhookId}/deliveries?limit=100`)).body.data as any[];
+      const open = log.filter((d) => !(d.status === 'succeeded' || (d.status === 'failed' && d.failureReason)));
+      violations.push(`${open.length} deliveries never settled (${[...new Set(open.map((d) => d.status))].join(', ')})`);
+    } else {
+      figures.deliveries = settled.length;
+      figures.attempts = settled.reduce((n, d) => n + d.attempts.length, 0);
+    }
+    figures.requests = receiver.received.length;
+    return {
+      expectations: [{ streamId: b.stream.streamId, final: ['STOPPED'], withinSeconds: reconnectWindow + 30 }],
+      figures,
+      violations,
+    };
+  },
+}));
