@@ -83,6 +83,7 @@ export class EventOutbox {
   private readonly drainWaiters: (() => void)[] = [];
   private quarantineEntries = 0;
   private quarantineBytes = 0;
+  private readonly reserved = { events: 0, bytes: 0 };
   private statsDropped = 0;
   private statsDropLoggedAt = 0;
 
@@ -135,18 +136,23 @@ export class EventOutbox {
   async enqueue(event: OriginEvent): Promise<void> {
     const text = JSON.stringify(clampOriginEvent(event));
     const bytes = Buffer.byteLength(text);
-    await this.makeRoom(bytes);
+    await this.makeRoom(bytes); // reserves the room, released once the entry is listed
     this.counter += 1;
     const name = `${String(this.counter).padStart(12, '0')}.json`;
     const temporary = path.join(this.dir, `${name}.tmp`);
-    const handle = await open(temporary, 'w');
     try {
-      await handle.writeFile(text);
-      await handle.datasync();
+      const handle = await open(temporary, 'w');
+      try {
+        await handle.writeFile(text);
+        await handle.datasync();
+      } finally {
+        await handle.close();
+      }
+      await rename(temporary, path.join(this.dir, name));
     } finally {
-      await handle.close();
+      this.reserved.events -= 1;
+      this.reserved.bytes -= bytes;
     }
-    await rename(temporary, path.join(this.dir, name));
     this.entries.push({ name, id: event.id, streamId: event.streamId, type: event.type, bytes, attempts: 0 });
     this.entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     this.bytes += bytes;
@@ -174,7 +180,10 @@ export class EventOutbox {
   // ── the cap ───────────────────────────────────────────────────────────────────────────────────────────────
 
   private async makeRoom(bytes: number): Promise<void> {
-    while (this.entries.length + 1 > this.limits.maxEvents || this.bytes + bytes > this.limits.maxBytes) {
+    const full = () =>
+      this.entries.length + this.reserved.events + 1 > this.limits.maxEvents ||
+      this.bytes + this.reserved.bytes + bytes > this.limits.maxBytes;
+    while (full()) {
       const victim = this.statsToDrop();
       if (!victim) {
         throw new OutboxFull(`event outbox full (${this.entries.length} events, ${this.bytes} bytes) and no stats event to drop`);
@@ -183,6 +192,9 @@ export class EventOutbox {
       await unlink(path.join(this.dir, victim.name)).catch(() => undefined);
       this.statsDropped += 1;
     }
+    // Reserved before any await, so concurrent enqueues cannot overshoot the cap together.
+    this.reserved.events += 1;
+    this.reserved.bytes += bytes;
     if (this.statsDropped > 0 && Date.now() - this.statsDropLoggedAt > 10_000) {
       logWarn('outbox_full_stats_dropped', { dropped: this.statsDropped, pending: this.entries.length, bytes: this.bytes });
       this.statsDropped = 0;

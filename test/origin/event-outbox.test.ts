@@ -264,4 +264,14 @@ describe('EventOutbox and one bad event (issue 10, defect 4)', () => {
     expect(outbox.depth).toBe(4);
     expect(await eventFiles(dir)).toHaveLength(4);
   });
+
+  it('concurrent enqueues do not overshoot the cap together', async () => {
+    const dir = await outdir();
+    const outbox = await EventOutbox.open(dir, new FlakyEdge(1_000), { maxEvents: 3 });
+    cleanups.push(() => outbox.close());
+    const results = await Promise.allSettled(Array.from({ length: 8 }, () => outbox.enqueue(event('x', 'error', { reason: 'boom' }))));
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(3);
+    expect(results.filter((r) => r.status === 'rejected').every((r) => (r as PromiseRejectedResult).reason instanceof OutboxFull)).toBe(true);
+    expect(await eventFiles(dir)).toHaveLength(3);
+  });
 });
