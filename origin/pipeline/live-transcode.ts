@@ -181,6 +181,8 @@ export class LiveTranscode {
   /** when ffmpeg crashed, over the last crash window */
   private crashes: number[] = [];
   private restartTimer: NodeJS.Timeout | undefined;
+  /** set while an ffmpeg killed for its backlog exits: the wait before its successor starts */
+  private shedDelayMs: number | undefined;
   private readonly issues: TranscodeIssue[] = [];
   private readonly issueCodes = new Set<TranscodeIssueCode>();
   private readonly statsNow = emptyStats();
@@ -247,12 +249,46 @@ export class LiveTranscode {
     this.statsNow.inputBytes += chunk.length;
     const parts = this.flv ? this.flv.push(chunk) : [chunk];
     for (const p of parts) if (p.length > 0) this.input.write(p);
-    if (this.input.writableLength + this.input.readableLength > this.maxBacklog) {
-      this.raise('input-backlog', `ffmpeg fell behind the encoder by more than ${Math.round(this.maxBacklog / MiB)} MiB of input; the stream was dropped`);
+    if (this.shedDelayMs === undefined && this.input.writableLength + this.input.readableLength > this.maxBacklog) {
+      return this.shedBacklog();
+    }
+    return true;
+  }
+
+  /**
+   * ffmpeg fell behind by more than the backlog allows. A stall is usually brief (a CPU spike, a slow disk), so the
+   * backlog is dropped and a new ffmpeg picks the stream up at the next keyframe, counted in the same crash budget as
+   * a crash; only a backlog that keeps coming back (or one before ffmpeg ever ran) drops the stream.
+   */
+  private shedBacklog(): boolean {
+    const behind = `ffmpeg fell behind the encoder by more than ${Math.round(this.maxBacklog / MiB)} MiB of input`;
+    const now = Date.now();
+    const budget = this.crashBudget();
+    this.crashes = [...this.crashes.filter((at) => now - at < budget.windowMs), now];
+    const decision = restartAfterCrash(this.crashes, now, budget);
+    if (decision.restart && this.restartTimer) {
+      // Waiting out a restart: the input gathered meanwhile is dropped, the next ffmpeg starts at a keyframe.
+      this.raise('input-backlog', `${behind} while ffmpeg restarted; that input was dropped`);
+      this.freshInput();
+      return true;
+    }
+    if (!decision.restart || !this.ffmpeg) {
+      this.raise('input-backlog', `${behind}; the stream was dropped`);
       this.stopWith('backlog');
       return false;
     }
+    this.restarts++;
+    this.shedDelayMs = decision.delayMs;
+    this.raise('input-backlog', `${behind}; the backlog was dropped and ffmpeg restarted after ${decision.delayMs} ms; players see a discontinuity`);
+    this.ffmpeg.kill('SIGKILL'); // onExit restarts it
     return true;
+  }
+
+  /** A new, empty input for the next ffmpeg: the FLV header and codec configuration, then from a keyframe on. */
+  private freshInput(): void {
+    this.input.destroy();
+    this.input = new PassThrough({ highWaterMark: 256 * 1024 });
+    if (this.flv) for (const p of this.flv.replay()) this.input.write(p);
   }
 
   /** The encoder is gone: ffmpeg finishes the segment it is writing and exits. */
@@ -347,7 +383,11 @@ export class LiveTranscode {
       this.raise('ffmpeg-failed', `origin disk full: ffmpeg could not write the stream (${detail}); the stream was dropped`);
       return this.finish('failed', exit, `origin disk full: ${detail}`);
     }
-    if (this.hasAudio && exit.stderrTail.some((l) => /matches no streams|Stream map '0:a/.test(l))) {
+    if (this.shedDelayMs !== undefined) {
+      // Killed by shedBacklog, which counted it already.
+      delayMs = this.shedDelayMs;
+      this.shedDelayMs = undefined;
+    } else if (this.hasAudio && exit.stderrTail.some((l) => /matches no streams|Stream map '0:a/.test(l))) {
       this.hasAudio = false;
       this.raise('no-audio', 'the source has no audio track; renditions are video only');
     } else {
@@ -365,9 +405,7 @@ export class LiveTranscode {
       this.raise('ffmpeg-restarted', `ffmpeg stopped unexpectedly (${detail}) and was restarted after ${delayMs} ms; players see a discontinuity`);
     }
     // The encoder's bytes go on into a fresh input (from the next keyframe on) while the restart waits.
-    this.input.destroy();
-    this.input = new PassThrough({ highWaterMark: 256 * 1024 });
-    if (this.flv) for (const p of this.flv.replay()) this.input.write(p);
+    this.freshInput();
     this.ffmpeg = undefined;
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;

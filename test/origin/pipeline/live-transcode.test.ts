@@ -304,6 +304,39 @@ describe('failures while live', () => {
     expect(pl.segments[pl.segments.length - 1]!.sequence).toBeGreaterThan(lastJoin.sequence);
   }, 90_000);
 
+  it('rides out a brief stall: the backlog is dropped, a new ffmpeg picks the stream up, and it goes on', async () => {
+    const out = path.join(tmp, 'stall');
+    const events: LiveTranscodeEvent[] = [];
+    const t = new LiveTranscode({ input: 'flv', outDir: out, renditions: copyOnly, maxBacklogBytes: 512 * 1024, pollIntervalMs: 100 }, (e) => events.push(e));
+    const started = t.start();
+    let stalled: number | undefined;
+    await feed(
+      (c) => {
+        const first = events.find((e) => e.type === 'started');
+        // ffmpeg stops reading for a while (SIGSTOP) once it has written a segment: its input piles up.
+        if (!stalled && first?.type === 'started' && first.pid && events.some((e) => e.type === 'segment')) {
+          stalled = first.pid;
+          process.kill(first.pid, 'SIGSTOP');
+        }
+        return t.write(c);
+      },
+      long360.subarray(0, Math.floor(long360.length / 2)),
+      { seconds: 18, speed: 3 },
+    );
+    await started;
+    t.end();
+    const result = await t.done;
+    expect(stalled).toBeDefined();
+    expect(result.reason).toBe('input-ended');
+    expect(result.issues.map((i) => i.code)).toEqual(['input-backlog']);
+    expect(result.issues[0]!.message).toMatch(/backlog was dropped and ffmpeg restarted/);
+    expect(result.restarts).toBe(1);
+    const pl = parseMediaPlaylist(await readFile(path.join(out, 'source', 'index.m3u8'), 'utf8'));
+    const join = pl.segments.find((s) => s.discontinuity);
+    expect(join).toBeDefined();
+    expect(pl.segments[pl.segments.length - 1]!.sequence).toBeGreaterThan(join!.sequence);
+  }, 60_000);
+
   it('budgets crashes per window, not per broadcast, with growing waits', () => {
     const budget = { maxCrashesPerWindow: 3, windowMs: 60_000, firstDelayMs: 250, maxDelayMs: 8000 };
     const at = (...seconds: number[]) => seconds.map((x) => x * 1000);
