@@ -1,5 +1,6 @@
 // Maps everything that goes wrong to a problem response: validation failures name the field, nothing leaks a stack.
 import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { HTTPException } from 'hono/http-exception';
 import type { z } from '@hono/zod-openapi';
 import { ApiError, problemResponse, type FieldError } from '../problem.ts';
@@ -29,16 +30,22 @@ export function validationHook(
   );
 }
 
+/** Hono's own refusals (its validators and limits), each given a stable type; their messages are not part of the API. */
+const HTTP_PROBLEMS: Record<number, { type: string; title: string; detail: string }> = {
+  400: { type: 'bad-request', title: 'Bad request', detail: 'the request could not be read' },
+  413: { type: 'body-too-large', title: 'Request body too large', detail: 'the request body is too large' },
+  415: { type: 'unsupported-media-type', title: 'Unsupported media type', detail: 'send the body as application/json' },
+};
+
 export const onError: ErrorHandler = (error, c) => {
   if (error instanceof ApiError) return problemResponse(c, error);
   if (error instanceof HTTPException) {
     if (error.status === 400 && /json/i.test(error.message)) {
       return problemResponse(c, new ApiError(400, 'malformed-json', 'Malformed JSON', 'the request body is not valid JSON'));
     }
-    if (error.status === 413) {
-      return problemResponse(c, new ApiError(413, 'body-too-large', 'Request body too large', error.message));
-    }
-    return problemResponse(c, new ApiError(error.status as 400, 'http-error', error.message || 'Request failed'));
+    const known = HTTP_PROBLEMS[error.status];
+    if (known) return problemResponse(c, new ApiError(error.status as ContentfulStatusCode, known.type, known.title, known.detail));
+    return problemResponse(c, new ApiError(error.status as ContentfulStatusCode, 'http-error', 'Request failed'));
   }
   log('unhandled_error', { path: new URL(c.req.url).pathname, error: String(error) });
   return problemResponse(c, new ApiError(500, 'internal-error', 'Internal error', 'something went wrong on our side'));

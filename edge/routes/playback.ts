@@ -79,7 +79,13 @@ const refusalDetail = {
 } as const;
 
 async function loadFromOrigin(originUrl: string): Promise<FetchedObject> {
-  const upstream = await fetch(originUrl, { signal: AbortSignal.timeout(10_000) });
+  let upstream: Response;
+  try {
+    upstream = await fetch(originUrl, { signal: AbortSignal.timeout(10_000) });
+  } catch {
+    // Unreachable, reset or too slow: the viewer's player retries; what it needs is a typed answer, not our 500.
+    return { status: 502, contentType: 'text/plain', body: null };
+  }
   if (!upstream.ok) {
     await upstream.body?.cancel();
     return { status: upstream.status === 404 ? 404 : 502, contentType: 'text/plain', body: null };
@@ -113,7 +119,10 @@ async function fetchFromOrigin(c: Context<AppEnv>, cacheKey: Request, originUrl:
     c.executionCtx.waitUntil(stored);
   }
   const object = await pending;
-  if (object.status !== 200 || !object.body) return new Response(null, { status: object.status });
+  if (object.status === 404) throw new ApiError(404, 'not-found', 'Not found', 'the live session has no such file (yet)');
+  if (object.status !== 200 || !object.body) {
+    throw new ApiError(502, 'origin-unavailable', 'Bad gateway', 'the origin holding this live session did not answer; retry shortly');
+  }
   return new Response(object.body.slice(0), { headers: { 'content-type': object.contentType, 'cache-control': cacheControl } });
 }
 

@@ -109,7 +109,9 @@ describe('bad input', () => {
       body: 'record=true',
     });
     expect(response.status).toBe(415);
-    await problem(response);
+    const body = await problem(response);
+    // A stable type clients can switch on, not Hono's generic one with its message as the title.
+    expect(body).toMatchObject({ type: 'https://riverhead.dev/problems/unsupported-media-type', title: 'Unsupported media type' });
   });
 
   it('answers bodies over 64 KiB with 413', async () => {
