@@ -284,24 +284,26 @@ export class EventOutbox {
 
   /** Sends one batch and settles what the edge answered; false on a transient failure (everything stays pending). */
   private async deliver(batch: Entry[]): Promise<boolean> {
+    // In flight from the first read: a full outbox must not drop (and unlink) what is being read or sent.
+    batch.forEach((entry) => this.inFlight.add(entry.name));
     const loaded: { entry: Entry; event: OriginEvent }[] = [];
-    for (const entry of batch) {
-      const event = parseEvent(await readFile(path.join(this.dir, entry.name), 'utf8').catch(() => ''));
-      if (event) loaded.push({ entry, event });
-      else await this.quarantine(entry, null, 'unreadable on the origin disk');
-    }
-    if (loaded.length === 0) return true;
-    loaded.forEach(({ entry }) => this.inFlight.add(entry.name));
     let outcomes: OriginEventOutcome[];
     try {
+      for (const entry of batch) {
+        const event = parseEvent(await readFile(path.join(this.dir, entry.name), 'utf8').catch(() => ''));
+        if (event) loaded.push({ entry, event });
+        else await this.quarantine(entry, null, 'unreadable on the origin disk');
+      }
+      if (loaded.length === 0) return true;
       outcomes = await this.sink.sendEvents(loaded.map((l) => l.event));
     } catch (error) {
-      loaded.forEach(({ entry }) => this.inFlight.delete(entry.name));
-      if (error instanceof EdgeRefusedBatch) return this.split(loaded.map((l) => l.entry), loaded.map((l) => l.event), error);
+      // (awaited here, so the halves' own in-flight marks are theirs until they finish)
+      if (error instanceof EdgeRefusedBatch) return await this.split(loaded.map((l) => l.entry), loaded.map((l) => l.event), error);
       this.retryLater(error);
       return false;
+    } finally {
+      batch.forEach((entry) => this.inFlight.delete(entry.name));
     }
-    loaded.forEach(({ entry }) => this.inFlight.delete(entry.name));
     const byId = new Map(outcomes.map((o) => [o.id, o]));
     for (const [i, { entry, event }] of loaded.entries()) {
       const outcome = outcomes[i]?.id === entry.id ? outcomes[i] : byId.get(entry.id);
