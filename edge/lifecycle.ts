@@ -178,6 +178,11 @@ class TransitionBuilder {
   stop(at: number, reason: string): this {
     const session = this.state.session;
     this.kickIfConnected(reason);
+    if (session && !session.publisherConnected && session.silent) {
+      // Lost only to silence: the encoder may still be on its origin, which must now let it go for good.
+      this.effects.push({ kind: 'kick_encoder', sessionId: session.id, originUrl: session.originUrl, reason, final: true });
+      this.set({ session: { ...session, silent: false } });
+    }
     this.set({ status: 'STOPPED', reconnectDeadline: null, heartbeatDeadline: null });
     if (session) this.effects.push({ kind: 'end_session', sessionId: session.id, at });
     this.emit('STOPPED', reason);
@@ -328,7 +333,12 @@ export function transition(
     }
 
     case 'origin_vouched': {
-      if (!sessionMatches(state, input.sessionId) || !state.session!.publisherConnected) return step().done();
+      if (!sessionMatches(state, input.sessionId)) return step().done();
+      const session = state.session!;
+      // The origin, heard again, still holds a session lost to silence: its encoder never left.
+      if (!session.publisherConnected) {
+        return state.status === 'DISCONNECTED' && session.silent ? onHeardAgain(state, input.at, config) : step().done();
+      }
       return step().set({ heartbeatDeadline: input.at + HEARTBEAT_TIMEOUT_MS }).done();
     }
 
@@ -449,6 +459,20 @@ function failRecording(builder: TransitionBuilder, sessionId: string, reason: st
 export interface OriginLiveness {
   heardAt: number;
   sessionIds: readonly string[];
+}
+
+/**
+ * The reconnect window of a DISCONNECTED session ended at `now` (edge clock). A session lost only to silence whose
+ * origin is heard again and still holds it comes back (its stats may only be stuck behind the origin's outbox
+ * backoff); anything else stops.
+ */
+export function reconnectWindowOver(state: LifecycleState, origin: OriginLiveness | null, now: number): LifecycleInput {
+  const session = state.session;
+  const heard = origin !== null && now - origin.heardAt <= HEARTBEAT_TIMEOUT_MS;
+  if (session?.silent && heard && origin.sessionIds.includes(session.id)) {
+    return { type: 'origin_vouched', at: now, sessionId: session.id };
+  }
+  return { type: 'reconnect_window_expired', at: now };
 }
 
 /**

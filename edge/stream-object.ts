@@ -13,7 +13,9 @@ import {
   initialLifecycle,
   nextDeadline,
   statsOverdue,
+  reconnectWindowOver,
   DEFAULT_LIFECYCLE_CONFIG,
+  type OriginLiveness,
   type LifecycleConfig,
   type LifecycleInput,
   type LifecycleEffect,
@@ -499,6 +501,14 @@ export class StreamObject extends DurableObject<Env> {
     return status < 500;
   }
 
+  /** The origin's latest heartbeat; unreadable counts as not heard (the session then waits out its window). */
+  private originOf(streamId: string, originId: string): Promise<OriginLiveness | null> {
+    return originLiveness(this.env.DB, originId).catch((error: unknown) => {
+      log('origin_liveness_unreadable', { streamId, error: String(error) });
+      return null;
+    });
+  }
+
   /**
    * An alarm means a deadline arrived (stats, reconnect window, recording finalization) or owed side effects are due.
    * Every deadline is compared with the edge's clock; an alarm run early (tests) counts as run at its scheduled time.
@@ -512,10 +522,7 @@ export class StreamObject extends DurableObject<Env> {
 
     if (due(first.lifecycle.heartbeatDeadline) && first.lifecycle.session?.publisherConnected) {
       // Before counting the encoder lost, ask whether its origin is alive and still holds the session.
-      const origin = await originLiveness(this.env.DB, first.lifecycle.session.originId).catch((error: unknown) => {
-        log('origin_liveness_unreadable', { streamId: first.streamId, error: String(error) });
-        return null;
-      });
+      const origin = await this.originOf(first.streamId, first.lifecycle.session.originId);
       const doc = this.load()!; // fresh: stats may have arrived while D1 answered
       if (due(doc.lifecycle.heartbeatDeadline) && doc.lifecycle.session?.publisherConnected) {
         const input = statsOverdue(doc.lifecycle, origin, Date.now());
@@ -527,7 +534,11 @@ export class StreamObject extends DurableObject<Env> {
     }
     let doc = this.load()!;
     if (due(doc.lifecycle.reconnectDeadline)) {
-      this.commit(doc, { type: 'reconnect_window_expired', at: Date.now() });
+      const session = doc.lifecycle.session;
+      // A session lost to silence may only be unheard: its origin's heartbeat decides before the broadcast ends.
+      const origin = session?.silent ? await this.originOf(doc.streamId, session.originId) : null;
+      doc = this.load()!;
+      if (due(doc.lifecycle.reconnectDeadline)) this.commit(doc, reconnectWindowOver(doc.lifecycle, origin, Date.now()));
       doc = this.load()!;
     }
     if ((doc.lifecycle.finalizing ?? []).some((f) => due(f.deadline))) {

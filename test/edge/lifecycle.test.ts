@@ -7,6 +7,7 @@ import {
   HEARTBEAT_TIMEOUT_MS,
   RECORDING_TIMED_OUT,
   statsOverdue,
+  reconnectWindowOver,
   type LifecycleState,
   type LifecycleInput,
   type Transition,
@@ -291,6 +292,32 @@ describe('origin liveness and the edge clock (issue 10 #5)', () => {
     expect(result.state.status).toBe('DISCONNECTED');
     expect(kinds(result)).toEqual(['emit']);
     expect(result.effects[0]).toMatchObject({ reason: expect.stringMatching(/no longer holds/) });
+  });
+
+  it('DISCONNECTED by silence + origin_vouched (its heartbeat lists the session) → STREAMING in the same session', () => {
+    const result = ok(transition(lostSilently(), { type: 'origin_vouched', at: T0 + 40_000, sessionId: 'ses_1' }));
+    expect(result.state.status).toBe('STREAMING');
+    expect(result.state.session).toMatchObject({ id: 'ses_1', reconnects: 0, publisherConnected: true });
+    expect(result.state.heartbeatDeadline).toBe(T0 + 40_000 + HEARTBEAT_TIMEOUT_MS);
+    expect(emitted(result)).toEqual(['ON_PUBLISH']);
+  });
+
+  it('a silent session that stops (window over, complete) tells its origin to let the encoder go for good', () => {
+    const result = ok(transition(lostSilently(), { type: 'reconnect_window_expired', at: T0 + 80_000 }));
+    expect(result.state.status).toBe('STOPPED');
+    expect(result.effects[0]).toMatchObject({ kind: 'kick_encoder', sessionId: 'ses_1', final: true });
+    expect(kinds(result)).toEqual(['kick_encoder', 'end_session', 'emit']);
+    const completed = ok(transition(lostSilently(), { type: 'complete', at: T0 + 30_000 }));
+    expect(kinds(completed)[0]).toBe('kick_encoder');
+  });
+
+  it('reconnectWindowOver: a silent session whose origin is heard holding it comes back; otherwise the window expires', () => {
+    const now = T0 + 80_000;
+    const silent = lostSilently();
+    expect(reconnectWindowOver(silent, { heardAt: now - 1000, sessionIds: ['ses_1'] }, now)).toEqual({ type: 'origin_vouched', at: now, sessionId: 'ses_1' });
+    expect(reconnectWindowOver(silent, { heardAt: now - 1000, sessionIds: [] }, now)).toEqual({ type: 'reconnect_window_expired', at: now });
+    expect(reconnectWindowOver(silent, { heardAt: now - 60_000, sessionIds: ['ses_1'] }, now)).toEqual({ type: 'reconnect_window_expired', at: now });
+    expect(reconnectWindowOver(disconnected(), { heardAt: now - 1000, sessionIds: ['ses_1'] }, now)).toEqual({ type: 'reconnect_window_expired', at: now });
   });
 
   it('statsOverdue: an origin heard lately that holds the session vouches for it', () => {

@@ -3,7 +3,7 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import { runDurableObjectAlarm } from 'cloudflare:test';
 import { authorize, createStream, createWorkspace, getStream, json, originEvent, sendEvents, type Workspace } from './helpers.ts';
-import { alarmOf, setObjectVar, stub } from './stream-faults.ts';
+import { alarmOf, recordingOf, setObjectVar, stub } from './stream-faults.ts';
 
 let ws: Workspace;
 beforeAll(async () => {
@@ -26,13 +26,13 @@ describe('recording finalization deadline', () => {
     await runDurableObjectAlarm(stub(stream.streamId)); // the window ends
     expect((await getStream(ws, stream.streamId)).status).toBe('STOPPED');
     const object = stub(stream.streamId);
-    expect((await object.recording(ws.id, recordingIdOf(sessionId)))?.recordingStatus).toBe('processing');
+    expect((await recordingOf(stream.streamId, ws.id, recordingIdOf(sessionId)))?.recordingStatus).toBe('processing');
     const alarm = (await alarmOf(stream.streamId))!;
     expect(alarm).toBeGreaterThan(Date.now() + 14 * 60_000);
     expect(alarm).toBeLessThanOrEqual(Date.now() + 15 * 60_000);
 
     expect(await runDurableObjectAlarm(object)).toBe(true); // 15 minutes later: nobody reported
-    const recording = await object.recording(ws.id, recordingIdOf(sessionId));
+    const recording = await recordingOf(stream.streamId, ws.id, recordingIdOf(sessionId));
     expect(recording).toMatchObject({ recordingStatus: 'failed', error: 'finalization timed out: origin lost', queued: false });
     const errored = await getStream(ws, stream.streamId);
     expect(errored).toMatchObject({ status: 'ERROR', errorReason: 'recording failed: finalization timed out: origin lost' });
@@ -73,6 +73,6 @@ describe('recording finalization deadline', () => {
     };
     await sendEvents([originEvent(stream.streamId, sessionId, 'recording_ready', artifacts)]);
     expect((await getStream(ws, stream.streamId)).status).toBe('COMPLETED');
-    expect((await stub(stream.streamId).recording(ws.id, recordingIdOf(sessionId)))?.recordingStatus).toBe('ready');
+    expect((await recordingOf(stream.streamId, ws.id, recordingIdOf(sessionId)))?.recordingStatus).toBe('ready');
   });
 });

@@ -16,7 +16,7 @@ import {
   sendEvents,
   type Workspace,
 } from './helpers.ts';
-import { alarmOf, faultyD1, faultyQueue, outboxDepth, owedEffects, receivedWebhooks, slowD1, stub } from './stream-faults.ts';
+import { alarmOf, faultyD1, faultyQueue, outboxDepth, owedEffects, receivedWebhooks, recordingOf, slowD1, stub } from './stream-faults.ts';
 
 let ws: Workspace;
 beforeAll(async () => {
@@ -83,7 +83,7 @@ describe('a failure between commit and side effects', () => {
     expect(await outboxDepth(stream.streamId)).toBe(0);
     const received = await receivedWebhooks(stream.streamId, 2);
     expect(received.map((e) => e.event)).toEqual(['CREATED', 'ON_PUBLISH']);
-    expect(received[1].sessionId).toBe(grant.sessionId);
+    expect(received[1]!.sessionId).toBe(grant.sessionId);
     expect(await expectAlarmIfWaiting(stream.streamId)).toBe('STREAMING');
   });
 
@@ -128,7 +128,7 @@ describe('concurrent requests', () => {
     const failed = originEvent(stream.streamId, sessionId, 'recording_failed', { reason: 'ffmpeg exited' });
     await Promise.all([object.applyOriginEvents([ready as never]), object.applyOriginEvents([failed as never])]);
     const final = await getStream(ws, stream.streamId);
-    const recording = await object.recording(ws.id, `rec_${sessionId.replace(/^ses_/, '')}`);
+    const recording = await recordingOf(stream.streamId, ws.id, `rec_${sessionId.replace(/^ses_/, '')}`);
     const pair = `${final.status}/${recording?.recordingStatus}`;
     expect(['COMPLETED/ready', 'ERROR/failed']).toContain(pair);
     expect(final.activities.at(-1).streamStatus).toBe(final.status);
@@ -182,7 +182,7 @@ describe('webhook outbox backlog (issue 10 #9, object part)', () => {
     expect(await outboxDepth(stream.streamId)).toBe(0);
     const received = await receivedWebhooks(stream.streamId, 3);
     expect(received.map((e) => e.sequence)).toEqual([1, 2, 3]);
-    expect(received[1].reason!.length).toBeLessThan(2000);
-    expect(received[1].event).toBe('UPDATED');
+    expect(received[1]!.reason!.length).toBeLessThan(2000);
+    expect(received[1]!.event).toBe('UPDATED');
   });
 });

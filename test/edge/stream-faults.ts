@@ -2,7 +2,7 @@
 // to (the real binding serves every other call), plus readers for its alarm, outbox, owed effects and received webhooks.
 import { env } from 'cloudflare:workers';
 import { runInDurableObject } from 'cloudflare:test';
-import type { StreamObject } from '../../edge/stream-object.ts';
+import type { Recording } from '../../shared/schemas/recording.ts';
 
 export const stub = (streamId: string) => env.STREAMS.get(env.STREAMS.idFromName(streamId));
 
@@ -24,7 +24,7 @@ const trips = (fault: Fault): boolean => {
 type Bindings = Record<string, unknown>;
 
 async function patchEnv(streamId: string, patch: (current: Bindings) => Bindings): Promise<void> {
-  await runInDurableObject(stub(streamId), (instance: StreamObject) => {
+  await runInDurableObject(stub(streamId), (instance) => {
     const object = instance as unknown as { env: Bindings };
     object.env = { ...object.env, ...patch(object.env) };
   });
@@ -128,7 +128,20 @@ export const owedEffects = (streamId: string) =>
   );
 
 /** The webhook events the Queue consumer recorded for a stream, waiting up to ~5 s for `count` of them. */
-export async function receivedWebhooks(streamId: string, count: number): Promise<{ id: string; event: string; sequence: number; reason: string | null; data: any }[]> {
+/** A recording as the object reports it (RPC loses the type of this method's answer). */
+export const recordingOf = async (streamId: string, workspaceId: string, recordingId: string) =>
+  (await stub(streamId).recording(workspaceId, recordingId)) as unknown as Recording | null;
+
+export interface ReceivedWebhook {
+  id: string;
+  event: string;
+  sequence: number;
+  sessionId: string | null;
+  reason: string | null;
+  data: any;
+}
+
+export async function receivedWebhooks(streamId: string, count: number): Promise<ReceivedWebhook[]> {
   let rows: { body: string }[] = [];
   for (let i = 0; i < 50 && rows.length < count; i++) {
     await new Promise((r) => setTimeout(r, 100));

@@ -93,6 +93,26 @@ describe('an outage between origin and edge', () => {
     expect(alarm).toBeGreaterThan(Date.now() + 5_000);
   });
 
+  it('stats stuck behind the outbox backoff past the window: the origin heartbeat keeps the session, no kick', async () => {
+    const { stream, sessionId, originId } = await publishing('origin-backoff', { reconnectWindow: 10 });
+    expect(await runDurableObjectAlarm(stub(stream.streamId))).toBe(true); // stats deadline, origin not heard: silent
+    expect((await getStream(ws, stream.streamId)).status).toBe('DISCONNECTED');
+    await heartbeat(originId, [{ streamId: stream.streamId, sessionId }]); // the edge is reachable again
+    expect(await runDurableObjectAlarm(stub(stream.streamId))).toBe(true); // the window ends
+    const back = await getStream(ws, stream.streamId);
+    expect(back.status).toBe('STREAMING');
+    expect(back.currentSession).toMatchObject({ id: sessionId, reconnects: 0 });
+    expect((await owedEffects(stream.streamId)).filter((k) => k.startsWith('kick:'))).toEqual([]);
+  });
+
+  it('a silent session whose origin never returns stops when the window ends, and the origin is told to let go', async () => {
+    const { stream } = await publishing('origin-gone', { reconnectWindow: 10 });
+    await runDurableObjectAlarm(stub(stream.streamId));
+    await runDurableObjectAlarm(stub(stream.streamId));
+    expect((await getStream(ws, stream.streamId)).status).toBe('STOPPED');
+    expect((await owedEffects(stream.streamId)).filter((k) => k.startsWith('kick:'))).toHaveLength(1); // 127.0.0.1:9 refuses
+  });
+
   it('a recording stream heard again returns to RECORDING', async () => {
     const { stream, sessionId } = await publishing('origin-outage-rec', { record: true });
     await sendEvents([{ ...stats(stream.streamId, sessionId), type: 'recording_started', data: {} }]);
