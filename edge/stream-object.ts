@@ -146,7 +146,8 @@ export class StreamObject extends DurableObject<Env> {
       CREATE TABLE IF NOT EXISTS webhook_outbox (sequence INTEGER PRIMARY KEY, body TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS seen_origin_events (id TEXT PRIMARY KEY, seen_at INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS pending_effects (
-        key TEXT PRIMARY KEY, effect TEXT NOT NULL, attempts INTEGER NOT NULL, next_at INTEGER NOT NULL);
+        key TEXT PRIMARY KEY, effect TEXT NOT NULL, attempts INTEGER NOT NULL, next_at INTEGER NOT NULL,
+        version INTEGER NOT NULL DEFAULT 1);
       ${MEDIA_TABLES}
     `);
   }
@@ -245,8 +246,9 @@ export class StreamObject extends DurableObject<Env> {
   /** Notes a side effect the commit owes; carried out by settle() now, or by the alarm if that fails. */
   private owe(effect: PendingEffect): void {
     this.sql.exec(
-      `INSERT INTO pending_effects (key, effect, attempts, next_at) VALUES (?, ?, 0, ?)
-       ON CONFLICT (key) DO UPDATE SET effect = excluded.effect, attempts = 0, next_at = excluded.next_at`,
+      `INSERT INTO pending_effects (key, effect, attempts, next_at, version) VALUES (?, ?, 0, ?, 1)
+       ON CONFLICT (key) DO UPDATE SET effect = excluded.effect, attempts = 0, next_at = excluded.next_at,
+         version = pending_effects.version + 1`,
       effectKey(effect),
       JSON.stringify(effect),
       Date.now(),
@@ -388,8 +390,8 @@ export class StreamObject extends DurableObject<Env> {
 
   private async carryOutDueEffects(): Promise<void> {
     const due = this.sql
-      .exec<{ key: string; effect: string; attempts: number }>(
-        'SELECT key, effect, attempts FROM pending_effects WHERE next_at <= ? ORDER BY key',
+      .exec<{ key: string; effect: string; attempts: number; version: number }>(
+        'SELECT key, effect, attempts, version FROM pending_effects WHERE next_at <= ? ORDER BY key',
         Date.now(),
       )
       .toArray();
@@ -402,15 +404,16 @@ export class StreamObject extends DurableObject<Env> {
         log('side_effect_failed', { streamId: this.load()?.streamId, effect: effect.kind, attempts: row.attempts + 1, error: String(error) });
         done = effect.kind === 'kick' && row.attempts + 1 >= KICK_ATTEMPTS;
       }
-      // Only the row we carried out goes: a commit meanwhile may have owed it again (a newer effect under the key).
-      if (done) this.sql.exec('DELETE FROM pending_effects WHERE key = ? AND effect = ?', row.key, row.effect);
+      // Only the version we carried out goes: a commit meanwhile may have owed it again (an index sync that read an
+      // older state, say), and then it stays for the next pass.
+      if (done) this.sql.exec('DELETE FROM pending_effects WHERE key = ? AND version = ?', row.key, row.version);
       else {
         const delay = Math.min(EFFECT_RETRY_MAX_MS, EFFECT_RETRY_MS * 2 ** row.attempts);
         this.sql.exec(
-          'UPDATE pending_effects SET attempts = attempts + 1, next_at = ? WHERE key = ? AND effect = ?',
+          'UPDATE pending_effects SET attempts = attempts + 1, next_at = ? WHERE key = ? AND version = ?',
           Date.now() + delay,
           row.key,
-          row.effect,
+          row.version,
         );
       }
     }
