@@ -12,9 +12,16 @@ import type { Env } from './env.ts';
 import type { WebhookEvent } from '../shared/schemas/webhook-event.ts';
 import { log } from './log.ts';
 import { endpointWants } from './webhooks/endpoint-rules.ts';
-import { attemptDelivery, webhookSettings, type AttemptVerdict, type DeliveryMessage } from './webhooks/delivery.ts';
+import {
+  attemptDelivery,
+  webhookSettings,
+  type AttemptVerdict,
+  type DeliveryMessage,
+  type WebhookSettings,
+} from './webhooks/delivery.ts';
 import { disableGoneEndpoint } from './webhooks/endpoint-disabling.ts';
 import { recordExhaustedDelivery, recordUndeliverableEvent } from './webhooks/dead-letters.ts';
+import { leaseEndpointSlot, releaseEndpointSlot, type SlotLease } from './webhooks/endpoint-slots.ts';
 import type { PendingDelivery } from './webhooks/store.ts';
 import { newId } from '../shared/identifiers.ts';
 
@@ -36,6 +43,8 @@ export const WEBHOOK_QUEUES = {
  * for longer than this plus one attempt.
  */
 export const ENDPOINT_BATCH_BUDGET_MS = 2000;
+/** A slot lease outlives the batch's use of it: its budget, one more attempt, and our own storage calls. */
+const LEASE_MARGIN_MS = 5000;
 
 /** When our own storage fails (not the receiver), the message comes back after this long. */
 const INFRASTRUCTURE_RETRY_SECONDS = 5;
@@ -144,9 +153,10 @@ export async function enqueueDeliveries(env: Env, deliveries: PendingDelivery[])
 }
 
 /**
- * Endpoints concurrently, each endpoint's messages in order (at most one attempt per endpoint at a time). Once an
- * endpoint fails in this batch its remaining messages are not tried now (each could wait out the whole timeout again):
- * they wait as long as the failed one. Once it has used its share of the batch, the rest go back on the queue.
+ * Endpoints concurrently, each endpoint's messages in order, under one of the endpoint's few slots (endpoint-slots.ts;
+ * when all are taken by other invocations, its messages go back on the queue for a while). Once an endpoint fails in
+ * this batch its remaining messages are not tried now (each could wait out the whole timeout again): they wait as long
+ * as the failed one. Once it has used its share of the batch, the rest go back on the queue.
  */
 async function deliver(batch: MessageBatch<DeliveryMessage>, env: Env, lane: 'first' | 'retry'): Promise<void> {
   const settings = webhookSettings(env);
@@ -156,38 +166,72 @@ async function deliver(batch: MessageBatch<DeliveryMessage>, env: Env, lane: 'fi
     const key = message.body.endpointId;
     byEndpoint.set(key, [...(byEndpoint.get(key) ?? []), message]);
   }
+  const leaseMs = ENDPOINT_BATCH_BUDGET_MS + settings.timeoutMs + LEASE_MARGIN_MS;
+  const busySeconds = Math.max(1, Math.ceil(settings.timeoutMs / 1000));
   await Promise.all(
-    [...byEndpoint.values()].map(async (messages) => {
-      let deferSeconds: number | null = null;
-      for (const message of messages) {
-        try {
-          if (deferSeconds !== null) {
-            await later(env, message, lane, deferSeconds);
-            continue;
-          }
-          if (Date.now() - started >= ENDPOINT_BATCH_BUDGET_MS) {
-            await requeue(env, message, lane);
-            continue;
-          }
-          const verdict = await attemptDelivery(env, message.body, settings);
-          await settle(env, message, lane, verdict);
-          if (verdict.kind === 'retry') deferSeconds = verdict.delaySeconds;
-          if (verdict.kind === 'dead') deferSeconds = settings.retry.baseSeconds;
-        } catch (error) {
-          log('webhook_delivery_error', { deliveryId: message.body.deliveryId, lane, error: String(error) });
-          message.retry({ delaySeconds: INFRASTRUCTURE_RETRY_SECONDS });
+    [...byEndpoint.entries()].map(async ([endpointId, messages]) => {
+      let lease: SlotLease | null;
+      try {
+        lease = await leaseEndpointSlot(env.DB, endpointId, leaseMs);
+      } catch (error) {
+        log('webhook_delivery_error', { endpointId, lane, error: String(error) });
+        for (const message of messages) message.retry({ delaySeconds: INFRASTRUCTURE_RETRY_SECONDS });
+        return;
+      }
+      if (!lease) {
+        log('webhook_endpoint_busy', { endpointId, lane, messages: messages.length, requeuedForSeconds: busySeconds });
+        for (const message of messages) {
+          await requeue(env, message, lane, busySeconds).catch(() => message.retry({ delaySeconds: busySeconds }));
         }
+        return;
+      }
+      try {
+        await deliverInOrder(env, messages, lane, settings, started);
+      } finally {
+        await releaseEndpointSlot(env.DB, lease).catch((error) =>
+          log('webhook_slot_release_failed', { endpointId, error: String(error) }),
+        );
       }
     }),
   );
 }
 
+/** One endpoint's messages of a batch, in order, while its slot is held. */
+async function deliverInOrder(
+  env: Env,
+  messages: Message<DeliveryMessage>[],
+  lane: 'first' | 'retry',
+  settings: WebhookSettings,
+  started: number,
+): Promise<void> {
+  let deferSeconds: number | null = null;
+  for (const message of messages) {
+    try {
+      if (deferSeconds !== null) {
+        await later(env, message, lane, deferSeconds);
+        continue;
+      }
+      if (Date.now() - started >= ENDPOINT_BATCH_BUDGET_MS) {
+        await requeue(env, message, lane);
+        continue;
+      }
+      const verdict = await attemptDelivery(env, message.body, settings);
+      await settle(env, message, lane, verdict);
+      if (verdict.kind === 'retry') deferSeconds = verdict.delaySeconds;
+      if (verdict.kind === 'dead') deferSeconds = settings.retry.baseSeconds;
+    } catch (error) {
+      log('webhook_delivery_error', { deliveryId: message.body.deliveryId, lane, error: String(error) });
+      message.retry({ delaySeconds: INFRASTRUCTURE_RETRY_SECONDS });
+    }
+  }
+}
+
 /**
- * Back on its own lane as a new message, due now: not a failure, so it spends none of the queue's retry budget (which
- * would otherwise send a long backlog to the dead-letter queue untried).
+ * Back on its own lane as a new message (due now, or once the endpoint's slots are likely free): not a failure, so it
+ * spends none of the queue's retry budget, which would otherwise send a long backlog to the dead-letter queue untried.
  */
-async function requeue(env: Env, message: Message<DeliveryMessage>, lane: 'first' | 'retry') {
-  await (lane === 'first' ? env.WEBHOOK_DELIVERIES : env.WEBHOOK_RETRIES).send(message.body);
+async function requeue(env: Env, message: Message<DeliveryMessage>, lane: 'first' | 'retry', delaySeconds = 0) {
+  await (lane === 'first' ? env.WEBHOOK_DELIVERIES : env.WEBHOOK_RETRIES).send(message.body, delaySeconds ? { delaySeconds } : undefined);
   message.ack();
 }
 

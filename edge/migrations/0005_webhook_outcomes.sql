@@ -8,3 +8,13 @@ ALTER TABLE webhook_endpoints ADD COLUMN disabled_at TEXT;
 -- 'fanned_out' once its deliveries exist; 'failed' when the events queue gave up on it (dead-lettered).
 ALTER TABLE webhook_events ADD COLUMN fan_out_status TEXT NOT NULL DEFAULT 'fanned_out';
 ALTER TABLE webhook_events ADD COLUMN fan_out_error TEXT;
+
+-- At most a few attempts to one endpoint at a time across all consumer invocations: each running batch leases a slot
+-- for the endpoint's messages in it; a lease that is never released (a crashed invocation) just runs out.
+CREATE TABLE webhook_endpoint_slots (
+  endpoint_id TEXT NOT NULL,
+  slot INTEGER NOT NULL,
+  lease_id TEXT NOT NULL,
+  lease_until TEXT NOT NULL,
+  PRIMARY KEY (endpoint_id, slot)
+);

@@ -10,6 +10,7 @@ import type { Env } from '../../edge/env.ts';
 import type { WebhookEvent } from '../../shared/schemas/webhook-event.ts';
 import type { DeliveryMessage } from '../../edge/webhooks/delivery.ts';
 import { consumeWebhookEvents, fanOutEvent, ENDPOINT_BATCH_BUDGET_MS, WEBHOOK_QUEUES } from '../../edge/webhook-consumer.ts';
+import { ENDPOINT_CONCURRENCY } from '../../edge/webhooks/endpoint-slots.ts';
 import wranglerToml from '../../wrangler.toml?raw';
 import { api, createWorkspace, json, type Workspace } from './helpers.ts';
 
@@ -656,6 +657,73 @@ describe('a slow receiver never holds a batch for long', () => {
     }
     await run(WEBHOOK_QUEUES.deliveries, requeued);
     expect(received.filter((r) => r.url === slow.url).length).toBeGreaterThan(toSlow);
+  });
+});
+
+describe('per-endpoint concurrency, across consumer invocations', () => {
+  const slotsOf = (endpointId: string) =>
+    env.DB.prepare('SELECT slot, lease_until FROM webhook_endpoint_slots WHERE endpoint_id = ?').bind(endpointId).all().then((r) => r.results);
+
+  it(`at most ${ENDPOINT_CONCURRENCY} attempts to one endpoint at a time; a batch finding its slots taken puts its messages back for later`, async () => {
+    const workspace = await createWorkspace('slots');
+    const hanging = await endpoint(workspace);
+    const others = [await endpoint(workspace), await endpoint(workspace), await endpoint(workspace), await endpoint(workspace)];
+    let inFlight = 0;
+    let most = 0;
+    receivers(async (url) => {
+      if (url !== hanging.url) return 200;
+      inFlight += 1;
+      most = Math.max(most, inFlight);
+      await new Promise((r) => setTimeout(r, 700));
+      inFlight -= 1;
+      return 200;
+    });
+    for (let i = 0; i < 4; i++) await fanOut(workspace);
+    const messages = lanes.deliveries.sent.map((s) => s.body);
+    lanes.deliveries.sent.length = 0;
+    const toHanging = messages.filter((m) => m.endpointId === hanging.webhookId);
+    const toOthers = others.map((o, i) => messages.filter((m) => m.endpointId === o.webhookId)[i]!);
+
+    // Four invocations at once (as Cloudflare runs them), each with one message for the slow endpoint and one for
+    // another endpoint, which is served whatever the slow one does.
+    const runs = await Promise.all(toHanging.map((m, i) => run(WEBHOOK_QUEUES.deliveries, [m, toOthers[i]!])));
+    expect(most).toBe(ENDPOINT_CONCURRENCY);
+    expect(received.filter((r) => r.url === hanging.url)).toHaveLength(ENDPOINT_CONCURRENCY);
+    for (const o of others) expect(received.filter((r) => r.url === o.url)).toHaveLength(1);
+    for (const { result } of runs) expect(result.retryMessages).toEqual([]);
+    const putBack = lanes.deliveries.sent;
+    expect(putBack).toHaveLength(4 - ENDPOINT_CONCURRENCY);
+    for (const s of putBack) {
+      expect(s.body.endpointId).toBe(hanging.webhookId);
+      expect(s.delaySeconds).toBe(1); // the attempt timeout: by then a slot is free
+      expect(await deliveryRow(s.body.deliveryId)).toMatchObject({ status: 'pending', attempts: 0 });
+    }
+    // Slots are given back when a batch is done.
+    expect(await slotsOf(hanging.webhookId)).toEqual([]);
+    await run(WEBHOOK_QUEUES.deliveries, putBack.map((s) => s.body));
+    expect(received.filter((r) => r.url === hanging.url)).toHaveLength(4);
+  });
+
+  it("a crashed invocation's lease runs out", async () => {
+    const workspace = await createWorkspace('slots-expire');
+    const hook = await endpoint(workspace);
+    receivers(() => 200);
+    const { messages } = await fanOut(workspace);
+    lanes.deliveries.sent.length = 0;
+    const soon = new Date(Date.now() + 60_000).toISOString();
+    for (let slot = 0; slot < ENDPOINT_CONCURRENCY; slot++) {
+      await env.DB.prepare('INSERT INTO webhook_endpoint_slots VALUES (?, ?, ?, ?)').bind(hook.webhookId, slot, `crashed-${slot}`, soon).run();
+    }
+    await run(WEBHOOK_QUEUES.deliveries, messages);
+    expect(received).toHaveLength(0);
+    expect(lanes.deliveries.sent.map((s) => s.body)).toEqual(messages);
+
+    await env.DB.prepare('UPDATE webhook_endpoint_slots SET lease_until = ? WHERE endpoint_id = ?')
+      .bind(new Date(Date.now() - 1000).toISOString(), hook.webhookId)
+      .run();
+    await run(WEBHOOK_QUEUES.deliveries, messages);
+    expect(received).toHaveLength(1);
+    expect(await deliveryRow(messages[0]!.deliveryId)).toMatchObject({ status: 'succeeded' });
   });
 });
 
