@@ -81,7 +81,7 @@ describe('a full media disk', () => {
 
     // Space comes back: the same origin process takes the stream again.
     await rm(filler);
-    await waitFor('the origin to see free space', async () => ((await (await fetch(`${s.originUrl}/healthz`)).json()).disk.state === 'ok' ? true : undefined), 10_000);
+    await waitFor('the origin to see free space', async () => (((await (await fetch(`${s.originUrl}/healthz`)).json()) as { disk: { state: string } }).disk.state === 'ok' ? true : undefined), 10_000);
     publishers.start(url, { videoBitrate: '300k' });
     await s.waitForStatus(stream.streamId, 'STREAMING', 30_000);
     expect(s.originLogs.filter((l) => l.includes('"event":"origin_ready"'))).toHaveLength(1);
