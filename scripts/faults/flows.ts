@@ -19,13 +19,15 @@ export interface FlowOptions {
   recoverSeconds?: number;
   maxLostSegments?: number;
   expected5xx?: RegExp;
+  /** segments to wait for before the fault and after it (default 2; the CI subset uses 1) */
+  segments?: number;
 }
 
 /** A live, watched broadcast; the fault strikes after two segments; the same session must be live again after it. */
 export async function midBroadcast(ctx: FaultContext, inject: Inject, options: FlowOptions = {}): Promise<FaultOutcome> {
-  const { reconnectWindow = 15, protocol = 'rtmp', noKick = false, recoverSeconds = 45 } = options;
+  const { reconnectWindow = 15, protocol = 'rtmp', noKick = false, recoverSeconds = 45, segments = 2 } = options;
   const b = await ctx.broadcast({ reconnectWindow, protocol });
-  await ctx.waitSegments(b, 2);
+  await ctx.waitSegments(b, segments);
   const violations: string[] = [];
   const injectedAt = Date.now();
   const figures: Record<string, unknown> = { ...((await inject(ctx, b)) ?? {}) };
@@ -35,7 +37,7 @@ export async function midBroadcast(ctx: FaultContext, inject: Inject, options: F
     const live = await ctx.waitLive(b.stream.streamId, recoverSeconds * 1000);
     figures.liveAgainMs = Date.now() - healedAt;
     if (live.currentSession?.id !== b.sessionId) violations.push(`${LOST} the broadcast came back in a new session (${live.currentSession?.id}, was ${b.sessionId})`);
-    await ctx.waitSegments(b, 2, 40_000);
+    await ctx.waitSegments(b, segments, 40_000);
     figures.segmentsFlowingAgainMs = Date.now() - healedAt;
   } catch (error) {
     violations.push(`${LOST} not live again ${recoverSeconds} s after the fault: ${String(error)} (status ${await ctx.status(b.stream.streamId)})`);

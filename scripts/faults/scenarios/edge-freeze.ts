@@ -12,12 +12,20 @@ export const edgeFreezes: Fault[] = [
   ...[5, 20, 60].map((seconds): Fault => ({
     name: `edge frozen ${seconds} s`,
     moment: 'mid-broadcast',
-    ci: seconds === 5,
-    run: (ctx) => midBroadcast(ctx, freeze(seconds), { noKick: true, reconnectWindow: 15 }),
+    // A connected encoder needs no window: a short one shows a stream wrongly thought gone being stopped.
+    run: (ctx) => midBroadcast(ctx, freeze(seconds), { noKick: true, reconnectWindow: 5 }),
   })),
   { name: 'edge frozen 20 s', moment: 'before publish', run: (ctx) => beforePublish(ctx, freeze(20)) },
   { name: 'edge frozen 20 s', moment: 'during finalization', run: (ctx) => duringFinalization(ctx, freeze(20)) },
 ];
+
+/** The CI-sized one. */
+export const edgeFreezeQuick: Fault = {
+  name: 'edge frozen 5 s',
+  moment: 'mid-broadcast',
+  ci: true,
+  run: (ctx) => midBroadcast(ctx, freeze(5), { noKick: true, reconnectWindow: 3, segments: 1 }),
+};
 
 const cut = (seconds: number): Inject => async (ctx) => {
   ctx.stack.edgeProxy!.cut(seconds * 1000, { action: 'reset' });
@@ -29,5 +37,5 @@ const cut = (seconds: number): Inject => async (ctx) => {
 export const edgeUnreachable: Fault = {
   name: 'edge unreachable from the origin 60 s',
   moment: 'mid-broadcast',
-  run: (ctx) => midBroadcast(ctx, cut(60), { noKick: true, reconnectWindow: 15 }),
+  run: (ctx) => midBroadcast(ctx, cut(60), { noKick: true, reconnectWindow: 5 }),
 };

@@ -14,6 +14,14 @@ const killFfmpeg: Inject = async (ctx) => {
 };
 
 export const ffmpegKills: Fault[] = [
-  { name: 'ffmpeg SIGKILL', moment: 'mid-broadcast', ci: true, run: (ctx) => midBroadcast(ctx, killFfmpeg, { noKick: true }) },
+  { name: 'ffmpeg SIGKILL', moment: 'mid-broadcast', run: (ctx) => midBroadcast(ctx, killFfmpeg, { noKick: true, reconnectWindow: 5 }) },
   { name: 'ffmpeg SIGKILL', moment: 'during finalization', run: (ctx) => duringFinalization(ctx, killFfmpeg) },
 ];
+
+/** The CI-sized one: one segment before and after. */
+export const ffmpegKillQuick: Fault = {
+  name: 'ffmpeg SIGKILL',
+  moment: 'mid-broadcast',
+  ci: true,
+  run: (ctx) => midBroadcast(ctx, killFfmpeg, { noKick: true, reconnectWindow: 3, segments: 1 }),
+};

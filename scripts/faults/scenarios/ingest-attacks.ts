@@ -85,13 +85,14 @@ const rtmpAttack = (kind: 'flood' | 'slowloris', seconds: number): Inject => asy
 };
 
 function attackFault(name: string, kind: 'flood' | 'slowloris', seconds: number, ci = false): Fault {
+  const quick = ci ? { reconnectWindow: 3, segments: 1 } : { reconnectWindow: 5 };
   return {
     name,
     moment: 'mid-broadcast',
     ci,
     skip: missing(RTMP_ATTACKS),
     async run(ctx) {
-      const outcome = await midBroadcast(ctx, rtmpAttack(kind, seconds), { noKick: true });
+      const outcome = await midBroadcast(ctx, rtmpAttack(kind, seconds), { noKick: true, ...quick });
       if (outcome.figures.newPublisherServedMs === null) outcome.violations.push(`${LOST} a new publisher was not served during the ${kind}`);
       const peak = Number(outcome.figures.rssPeakMB ?? 0);
       const before = Number(outcome.figures.rssBeforeMB ?? 0);
@@ -121,6 +122,6 @@ export const srtStorm: Fault = {
         const { result, rssBeforeMB, rssPeakMB } = await withRss(ctx, srtHandshakeStorm({ host: '127.0.0.1', port: ctx.stack.ports.srt, callers: 200, seconds: 10 }));
         return { storm: result, rssBeforeMB, rssPeakMB };
       },
-      { protocol: 'srt', noKick: true, maxLostSegments: 0 },
+      { protocol: 'srt', noKick: true, maxLostSegments: 0, reconnectWindow: 5 },
     ),
 };

@@ -166,7 +166,7 @@ function mutatedFault(name: string, send: typeof mutatedRtmp): Fault {
       const outcome = await midBroadcast(ctx, async () => {
         extra = await send(ctx);
         return extra.figures;
-      }, { noKick: true });
+      }, { noKick: true, reconnectWindow: 5 });
       outcome.expectations.push(...extra.expectations);
       return outcome;
     },

@@ -14,6 +14,6 @@ const outage: Inject = async (ctx) => {
 };
 
 export const storageOutages: Fault[] = [
-  { name: 'storage failing 30 s', moment: 'mid-broadcast', run: (ctx) => midBroadcast(ctx, outage, { noKick: true }) },
+  { name: 'storage failing 30 s', moment: 'mid-broadcast', run: (ctx) => midBroadcast(ctx, outage, { noKick: true, reconnectWindow: 5 }) },
   { name: 'storage failing 30 s', moment: 'during finalization', run: (ctx) => duringFinalization(ctx, outage) },
 ];

@@ -14,7 +14,6 @@ const FAULTY_AFTER_MS = 8000;
 export const webhookFaults: Fault[] = MODES.map((mode) => ({
   name: `webhook receiver ${typeof mode === 'number' ? `answering ${mode}` : mode === 'hang' ? 'hanging' : mode}`,
   moment: 'any',
-  ci: mode === 500,
   async run(ctx) {
     const { stack } = ctx;
     const receiver = await startWebhookReceiver();
@@ -81,3 +80,34 @@ export const webhookFaults: Fault[] = MODES.map((mode) => ({
     };
   },
 }));
+
+/**
+ * The CI-sized one: a receiver answering 500 to its first three requests, then OK, for the events of a stream
+ * created, disabled and enabled through the API (no encoder): every event arrives once, after a retry.
+ */
+export const webhook500ThenOk: Fault = {
+  name: 'webhook receiver answering 500, then OK',
+  moment: 'any',
+  ci: true,
+  async run(ctx) {
+    const { stack } = ctx;
+    const receiver = await startWebhookReceiver((n) => (n <= 3 ? 500 : 200));
+    const created = await stack.api('POST', '/webhooks', { url: receiver.url, description: 'fault: 500 then ok' });
+    if (created.status !== 201) throw new Error(`endpoint not created: ${created.status}`);
+    receiver.secret = created.body.data.secret;
+    const webhookId = created.body.data.webhookId as string;
+    ctx.cleanups.push(async () => {
+      await stack.api('DELETE', `/webhooks/${webhookId}`);
+      await receiver.close();
+    });
+    const stream = await stack.createStream({ reconnectWindow: 2 });
+    await stack.api('PUT', `/live/streams/${stream.streamId}/live-disable`);
+    await stack.api('PUT', `/live/streams/${stream.streamId}/live-enable`);
+    const once = await webhooksExactlyOnce(stack, receiver, [stream.streamId], 30_000, 'receiver that answered 500');
+    return {
+      expectations: [{ streamId: stream.streamId, final: ['NOT_STARTED'], withinSeconds: 10 }],
+      figures: { requests: receiver.received.length, failedFirst: receiver.received.filter((r) => r.answer === 500).length, delivered: once.delivered },
+      violations: once.violations,
+    };
+  },
+};
