@@ -59,7 +59,7 @@ export async function consumeWebhookEvents(batch: MessageBatch<unknown>, env: En
     case WEBHOOK_QUEUES.events:
       return fanOut(batch as MessageBatch<WebhookEvent>, env);
     case WEBHOOK_QUEUES.deadLetters:
-      return settleDeadLetters(batch, (body) => recordExhaustedDelivery(env.DB, body as DeliveryMessage, batch.queue));
+      return settleDeadLetters(batch, (body) => recordExhaustedDelivery(env.DB, body, batch.queue));
     case WEBHOOK_QUEUES.eventDeadLetters:
       return settleDeadLetters(batch, (body) => recordUndeliverableEvent(env.DB, body, batch.queue));
     default:

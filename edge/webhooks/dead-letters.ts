@@ -10,7 +10,12 @@ import { endpointWants } from './endpoint-rules.ts';
 export const FAN_OUT_FAILED_REASON = `fan-out failed: ${FAILURE_REASONS.retriesExhausted}`;
 
 /** A delivery message its queue gave up on. A settled delivery, or a message of an earlier run, keeps its outcome. */
-export async function recordExhaustedDelivery(db: D1Database, message: DeliveryMessage, queue: string): Promise<void> {
+export async function recordExhaustedDelivery(db: D1Database, body: unknown, queue: string): Promise<void> {
+  const message = body as Partial<DeliveryMessage> | null;
+  if (typeof message?.deliveryId !== 'string' || !Number.isInteger(message.run)) {
+    log('webhook_dead_letter_unrecordable', { queue, reason: 'not a delivery message' });
+    return;
+  }
   const now = new Date().toISOString();
   const failed = await db
     .prepare(
@@ -18,7 +23,7 @@ export async function recordExhaustedDelivery(db: D1Database, message: DeliveryM
        WHERE id = ? AND run = ? AND status IN ('pending', 'retrying')
        RETURNING id, endpoint_id, event_id, attempts`,
     )
-    .bind(FAILURE_REASONS.retriesExhausted, now, message.deliveryId, message.run)
+    .bind(FAILURE_REASONS.retriesExhausted, now, message.deliveryId, message.run!)
     .first<{ id: string; endpoint_id: string; event_id: string; attempts: number }>();
   if (failed) {
     log('webhook_delivery_failed', {

@@ -518,6 +518,11 @@ describe('final outcomes: every delivery ends delivered or failed with a reason'
       expect(result.explicitAcks).toHaveLength(1);
     });
     expect(lines).toContainEqual(expect.objectContaining({ event: 'webhook_event_unrecordable' }));
+    const deliveryLines = await logsDuring(async () => {
+      const { result } = await run(WEBHOOK_QUEUES.deadLetters, [{ deliveryId: 42 }, null], 101);
+      expect(result.explicitAcks).toHaveLength(2);
+    });
+    expect(deliveryLines.filter((l) => l.event === 'webhook_dead_letter_unrecordable')).toHaveLength(2);
   });
 });
 
