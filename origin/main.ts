@@ -47,7 +47,7 @@ async function main(): Promise<void> {
     emit: (event) => outbox.enqueue(event),
   });
   let ingest: LiveIngest | null = null;
-  const metrics = createMetrics({ liveStreams: () => ingest?.liveCount ?? 0, outboxDepth: () => outbox.depth });
+  const metrics = createMetrics({ liveStreams: () => ingest?.liveCount ?? 0, outboxDepth: () => outbox.depth, mediaFreeBytes: () => disk?.freeBytes ?? Number.NaN });
   disk = new DiskGuard({
     dir: config.mediaDir,
     limits: diskLimitsFromEnv(process.env),

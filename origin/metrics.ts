@@ -9,7 +9,7 @@ export interface OriginMetrics {
   transcodesStarted: Counter;
 }
 
-export function createMetrics(sources: { liveStreams: () => number; outboxDepth: () => number }): OriginMetrics {
+export function createMetrics(sources: { liveStreams: () => number; outboxDepth: () => number; mediaFreeBytes?: () => number }): OriginMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   new Gauge({
@@ -26,6 +26,15 @@ export function createMetrics(sources: { liveStreams: () => number; outboxDepth:
     registers: [registry],
     collect() {
       this.set(sources.outboxDepth());
+    },
+  });
+  new Gauge({
+    name: 'riverhead_media_free_bytes',
+    help: 'Free bytes on the media disk (statfs); under MEDIA_MIN_FREE_MB new publishes are refused',
+    registers: [registry],
+    collect() {
+      const free = sources.mediaFreeBytes?.();
+      if (free !== undefined && Number.isFinite(free)) this.set(free);
     },
   });
   return {

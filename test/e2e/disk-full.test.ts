@@ -78,6 +78,8 @@ describe('a full media disk', () => {
     const health = await (await fetch(`${s.originUrl}/healthz`)).json();
     expect(health).toMatchObject({ status: 'ok', disk: { state: expect.stringMatching(/low|full/) } });
     expect(s.originLogs.some((l) => l.includes('"event":"publish_refused"') && l.includes('origin_disk_full'))).toBe(true);
+    expect(await s.originMetric('riverhead_media_free_bytes')).toBeLessThan(6 * MiB);
+    expect(await s.originMetric('riverhead_publish_refusals_total', { reason: 'origin_disk_full' })).toBeGreaterThanOrEqual(1);
 
     // Space comes back: the same origin process takes the stream again.
     await rm(filler);
