@@ -70,6 +70,8 @@ afterAll(async () => {
 describe('RtmpServer under a one-byte-chunk flood and a slowloris from 59 addresses', () => {
   it('keeps its memory bounded and a live FFmpeg publisher undisturbed', { timeout: 40_000 }, async () => {
     const closeReasons: string[] = [];
+    /** What happened to connections from 127.0.0.1, where only FFmpeg connects from. */
+    const publisherSide: string[] = [];
     const arrivals: number[] = [];
     let publisher: RtmpConnection | undefined;
     let publisherClose: string | undefined;
@@ -77,9 +79,10 @@ describe('RtmpServer under a one-byte-chunk flood and a slowloris from 59 addres
       port: 0,
       host: '127.0.0.1',
       // Small enough that the attackers (59 × 4 × 2 slots wanted) fill it; fast deadlines so the test is short.
-      limits: { maxConnections: 64, handshakeTimeoutMs: 1000, publishTimeoutMs: 2000, firstMediaTimeoutMs: 3000 },
+      limits: { maxConnections: 64, handshakeTimeoutMs: 2000, publishTimeoutMs: 3000, firstMediaTimeoutMs: 3000 },
       log: (event, fields) => {
         if (event === 'rtmp.closing') closeReasons.push(String(fields.reason));
+        if (fields.remoteAddress === '127.0.0.1' && event !== 'rtmp.connected') publisherSide.push(`${event} ${String(fields.reason ?? '')}`);
       },
       onPublish: async (request, connection) => {
         if (request.streamKey !== 'live-key') return { ok: false, reason: 'unknown key' };
@@ -130,10 +133,11 @@ describe('RtmpServer under a one-byte-chunk flood and a slowloris from 59 addres
       evictions: closeReasons.filter((r) => r.startsWith('evicted')).length,
       publishTimeouts: closeReasons.filter((r) => r === 'publish timeout').length,
       chunkOverhead: closeReasons.filter((r) => r === 'protocol error: chunk-overhead').length,
+      publisherSide,
       flood: floodFigures,
       slowloris: lorisFigures,
     };
-    console.log(JSON.stringify(figures));
+    console.log(JSON.stringify(figures), publish.stderr.slice(0, 400));
 
     expect(publish.stderr.slice(0, 500)).toBe("");
     expect(publish.code).toBe(0);
