@@ -18,6 +18,8 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
+          // Scans every log line of the whole run for every secret the stacks saw (test/support/log-secrets.ts).
+          globalSetup: ['./test/e2e/log-scan.global.ts'],
           environment: 'node',
           testTimeout: 180_000,
           hookTimeout: 120_000,

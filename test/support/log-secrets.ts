@@ -88,7 +88,12 @@ export function secretsInAnswer(body: unknown): Secret[] {
       if (value.length < 8) return;
       if (key === 'streamKey') found.push({ kind: 'stream-key', value });
       else if (key === 'srtSecret' || key === 'passphrase') found.push({ kind: 'srt-passphrase', value });
-      else if (key === 'privateKey') found.push({ kind: 'private-key', value });
+      else if (key === 'privateKey') {
+        found.push({ kind: 'private-key', value });
+        // handed out as base64 of the PEM: the PEM's own lines are the same secret
+        const pem = Buffer.from(value, 'base64').toString('utf8');
+        if (pem.startsWith('-----BEGIN')) found.push({ kind: 'private-key', value: pem });
+      }
       else if (value.startsWith('whsec_')) found.push({ kind: 'webhook-secret', value });
       else if (key === 'secret') found.push({ kind: 'access-token-secret', value });
       else if (key === 'token' && value.split('.').length === 3) found.push({ kind: 'playback-jwt', value });
