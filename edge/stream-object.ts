@@ -134,6 +134,8 @@ export class StreamObject extends DurableObject<Env> {
   /** The side-effect pass in progress, if any; a second caller waits for another pass (single flight). */
   private settling: Promise<void> | null = null;
   private settleAgain = false;
+  /** Owed effects being carried out now (keys), so a background kick is never started twice at once. */
+  private readonly inFlight = new Set<string>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -388,6 +390,11 @@ export class StreamObject extends DurableObject<Env> {
     return this.settling;
   }
 
+  /**
+   * One pass over the due side effects. Those a caller's answer depends on (D1 indexes, the webhook flush) are awaited;
+   * those that reach outside our platform (kicks to an origin that may be gone, R2 deletes) run in the background, so
+   * an unreachable origin never holds up an API answer.
+   */
   private async carryOutDueEffects(): Promise<void> {
     const due = this.sql
       .exec<{ key: string; effect: string; attempts: number; version: number }>(
@@ -396,26 +403,42 @@ export class StreamObject extends DurableObject<Env> {
       )
       .toArray();
     for (const row of due) {
+      if (this.inFlight.has(row.key)) continue;
       const effect = JSON.parse(row.effect) as PendingEffect;
-      let done: boolean;
-      try {
-        done = await this.carryOut(effect);
-      } catch (error) {
-        log('side_effect_failed', { streamId: this.load()?.streamId, effect: effect.kind, attempts: row.attempts + 1, error: String(error) });
-        done = effect.kind === 'kick' && row.attempts + 1 >= KICK_ATTEMPTS;
-      }
-      // Only the version we carried out goes: a commit meanwhile may have owed it again (an index sync that read an
-      // older state, say), and then it stays for the next pass.
-      if (done) this.sql.exec('DELETE FROM pending_effects WHERE key = ? AND version = ?', row.key, row.version);
-      else {
-        const delay = Math.min(EFFECT_RETRY_MAX_MS, EFFECT_RETRY_MS * 2 ** row.attempts);
-        this.sql.exec(
-          'UPDATE pending_effects SET attempts = attempts + 1, next_at = ? WHERE key = ? AND version = ?',
-          Date.now() + delay,
-          row.key,
-          row.version,
-        );
-      }
+      const attempt = this.attempt(row, effect);
+      if (effect.kind === 'kick' || effect.kind === 'media_delete') this.ctx.waitUntil(attempt);
+      else await attempt;
+    }
+    const doc = this.load();
+    if (doc) this.armAlarm(doc);
+  }
+
+  private async attempt(row: { key: string; attempts: number; version: number }, effect: PendingEffect): Promise<void> {
+    this.inFlight.add(row.key);
+    let done: boolean;
+    try {
+      done = await this.carryOut(effect);
+    } catch (error) {
+      log('side_effect_failed', { streamId: this.load()?.streamId, effect: effect.kind, attempts: row.attempts + 1, error: String(error) });
+      done = false;
+    } finally {
+      this.inFlight.delete(row.key);
+    }
+    if (!done && effect.kind === 'kick' && row.attempts + 1 >= KICK_ATTEMPTS) {
+      log('encoder_kick_abandoned', { streamId: effect.command.streamId, sessionId: effect.command.sessionId, attempts: row.attempts + 1 });
+      done = true; // the origin's own deadlines end the session
+    }
+    // Only the version we carried out goes: a commit meanwhile may have owed it again (an index sync that read an
+    // older state, say), and then it stays for the next pass.
+    if (done) this.sql.exec('DELETE FROM pending_effects WHERE key = ? AND version = ?', row.key, row.version);
+    else {
+      const delay = Math.min(EFFECT_RETRY_MAX_MS, EFFECT_RETRY_MS * 2 ** row.attempts);
+      this.sql.exec(
+        'UPDATE pending_effects SET attempts = attempts + 1, next_at = ? WHERE key = ? AND version = ?',
+        Date.now() + delay,
+        row.key,
+        row.version,
+      );
     }
     const doc = this.load();
     if (doc) this.armAlarm(doc);
