@@ -131,9 +131,9 @@ function effectKey(effect: PendingEffect): string {
 
 export class StreamObject extends DurableObject<Env> {
   private readonly sql: SqlStorage;
-  /** The side-effect pass in progress, if any; a second caller waits for another pass (single flight). */
-  private settling: Promise<void> | null = null;
-  private settleAgain = false;
+  /** The side-effect pass in progress, and the one queued behind it (see settle). */
+  private runningPass: Promise<void> | null = null;
+  private queuedPass: Promise<void> | null = null;
   /** Owed effects being carried out now (keys), so a background kick is never started twice at once. */
   private readonly inFlight = new Set<string>();
 
@@ -373,21 +373,29 @@ export class StreamObject extends DurableObject<Env> {
     else void this.ctx.storage.setAlarm(at);
   }
 
-  /** Carries out every owed side effect that is due; one pass at a time, and another if more became due meanwhile. */
+  /**
+   * Carries out every owed side effect that is due, one pass at a time. A caller waits for a pass that starts after its
+   * commit: the running one if none is, else the one queued behind it, which every later caller shares. So an answer
+   * waits at most two passes, however many requests keep arriving.
+   */
   private settle(): Promise<void> {
-    if (this.settling) {
-      this.settleAgain = true;
-      return this.settling;
-    }
-    this.settling = (async () => {
-      do {
-        this.settleAgain = false;
-        await this.carryOutDueEffects();
-      } while (this.settleAgain);
-    })().finally(() => {
-      this.settling = null;
+    if (this.queuedPass) return this.queuedPass;
+    if (!this.runningPass) return this.startPass();
+    this.queuedPass = this.runningPass.then(() => {
+      this.queuedPass = null;
+      return this.startPass();
     });
-    return this.settling;
+    return this.queuedPass;
+  }
+
+  private startPass(): Promise<void> {
+    const pass: Promise<void> = this.carryOutDueEffects()
+      .catch((error: unknown) => log('side_effects_pass_failed', { streamId: this.load()?.streamId, error: String(error) }))
+      .finally(() => {
+        if (this.runningPass === pass) this.runningPass = null;
+      });
+    this.runningPass = pass;
+    return pass;
   }
 
   /**
