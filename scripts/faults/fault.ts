@@ -34,7 +34,7 @@ export interface Fault {
   name: string;
   moment: Moment;
   /** what the stack must be started with; faults with the same needs share one stack */
-  stack?: Pick<StackOptions, 'faketime' | 'mediaTmpfsBytes'>;
+  stack?: Pick<StackOptions, 'faketime' | 'mediaTmpfsBytes' | 'originEnv'>;
   /** part of the CI-sized subset in `npm test` */
   ci?: boolean;
   /** why it cannot run here (a missing attack module); the runner reports it as skipped */

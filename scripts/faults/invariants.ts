@@ -111,11 +111,14 @@ export function segments(figures: WatchFigures[], maxLost: number): { violations
 
 export function no5xx(stack: Stack, mark: Mark, expected?: RegExp): string[] {
   const bad = [
-    ...stack.edgeStatuses.slice(mark.edgeStatuses).map((s) => ({ who: 'test', path: s.path, status: s.status })),
-    ...(stack.edgeProxy?.answers.slice(mark.proxyAnswers) ?? []).map((a) => ({ who: 'origin', path: a.path, status: a.status })),
+    ...stack.edgeStatuses.slice(mark.edgeStatuses).map((s) => ({ who: 'test', path: s.path, status: s.status, at: s.at, detail: s.detail })),
+    ...(stack.edgeProxy?.answers.slice(mark.proxyAnswers) ?? []).map((a) => ({ who: 'origin', path: a.path, status: a.status, at: a.at, detail: undefined })),
   ].filter((s) => s.status >= 500 && !expected?.test(s.path));
   if (bad.length === 0) return [];
-  const sample = bad.slice(0, 4).map((b) => `${b.status} to the ${b.who} for ${b.path}`).join('; ');
+  const sample = bad
+    .slice(0, 3)
+    .map((b) => `${b.status} to the ${b.who} for ${b.path} at +${Math.round((b.at - mark.at) / 1000)} s${b.detail ? ` (${b.detail.replace(/\s+/g, ' ').slice(0, 160)})` : ''}`)
+    .join('; ');
   return [`${bad.length} unexpected 5xx from the edge: ${sample}`];
 }
 

@@ -77,7 +77,7 @@ export interface Stack {
   secrets: Secret[];
   addSecret(kind: SecretKind, value: string): void;
   /** Every status the edge answered to the test's own calls (api(), edgeFetch()). */
-  edgeStatuses: { at: number; path: string; status: number }[];
+  edgeStatuses: { at: number; path: string; status: number; detail?: string }[];
   /** A fetch of an edge URL whose status is kept in edgeStatuses. */
   edgeFetch(url: string, init?: RequestInit): Promise<Response>;
   /** The proxy between origin and edge, when started with edgeProxy. */
@@ -277,7 +277,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const edgeStatuses: Stack['edgeStatuses'] = [];
   const edgeFetch = async (url: string, init?: RequestInit) => {
     const response = await fetch(url, init);
-    edgeStatuses.push({ at: Date.now(), path: new URL(url).pathname, status: response.status });
+    // A 5xx keeps the start of its body (the problem's type and detail), so a report says which failure it was.
+    const detail = response.status >= 500 ? (await response.clone().text().catch(() => '')).slice(0, 300) : undefined;
+    edgeStatuses.push({ at: Date.now(), path: new URL(url).pathname, status: response.status, ...(detail !== undefined ? { detail } : {}) });
     if (edgeStatuses.length > 50_000) edgeStatuses.splice(0, 10_000);
     return response;
   };

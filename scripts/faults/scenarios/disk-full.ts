@@ -27,7 +27,8 @@ async function fill(dir: string): Promise<{ file: string; bytes: number }> {
 export const diskFull: Fault = {
   name: 'disk full',
   moment: 'mid-broadcast',
-  stack: { mediaTmpfsBytes: 128 * 1024 * 1024 },
+  // The origin's disk guard scaled to the small disk: publishes refused under 32 MiB free, live ones ended under 16.
+  stack: { mediaTmpfsBytes: 128 * 1024 * 1024, originEnv: { MEDIA_MIN_FREE_MB: '32', MEDIA_FLOOR_MB: '16' } },
   async run(ctx) {
     const { stack } = ctx;
     const violations: string[] = [];
@@ -54,7 +55,8 @@ export const diskFull: Fault = {
     try {
       await ctx.waitLive(after.streamId, 20_000);
     } catch {
-      violations.push(`${LOST} no broadcast served once the disk had space again`);
+      const said = stack.originLogs.filter((l) => /refus|disk|ENOSPC/i.test(l)).slice(-2).map((l) => l.slice(0, 240));
+      violations.push(`${LOST} no broadcast served once the disk had space again; the origin said: ${said.join(' | ') || 'nothing about it'}`);
     }
     await again.kill();
     return {
