@@ -16,8 +16,6 @@ export function randomBase62(length: number): string {
 
 export const newId = (prefix: string, length = 20): string => `${prefix}_${randomBase62(length)}`;
 export const newStreamKey = (): string => `sk_${randomBase62(32)}`;
-/** SRT passphrases must be 10–79 characters; 32 gives AES-256-grade entropy. */
-export const newSrtSecret = (): string => randomBase62(32);
 export const newPlaybackId = (): string => randomBase62(24);
 
 export async function sha256Hex(text: string): Promise<string> {

@@ -30,7 +30,6 @@ export interface LiveIngestDeps {
   disk?: { refusal(): string | null };
 }
 
-export type Check = { ok: true; grant: AuthorizeIngestResponse } | { ok: false; reason: string; detail: string };
 
 export type Admission =
   | { ok: true; broadcast: Broadcast }
@@ -64,33 +63,6 @@ export class LiveIngest {
   /** The sessions with an encoder connected here now; the origin heartbeat lists them for the edge. */
   get heldSessions(): { streamId: string; sessionId: string }[] {
     return [...this.broadcasts.values()].map((b) => ({ streamId: b.streamId, sessionId: b.sessionId }));
-  }
-
-  /**
-   * Would this encoder be admitted? Asks the edge without publishing, for the connection settings a protocol needs
-   * before its handshake ends (SRT's passphrase and latency). The real admission follows once the handshake has.
-   */
-  async check(request: { streamKey: string; protocol: IngestProtocol; remoteAddress: string }): Promise<Check> {
-    const { pool } = this.deps;
-    const diskFull = this.deps.disk?.refusal();
-    if (diskFull) return this.refuse('origin_disk_full', diskFull);
-    if (this.busySlots() >= pool.capacity) {
-      return this.refuse('origin_at_capacity', `all ${pool.capacity} transcode slots are busy`);
-    }
-    try {
-      const verdict = await this.deps.edge.authorize({
-        streamKey: request.streamKey,
-        protocol: request.protocol,
-        originId: this.deps.originId,
-        originUrl: this.deps.publicUrl,
-        remoteAddress: request.remoteAddress,
-        check: true,
-      });
-      return verdict.ok ? { ok: true, grant: verdict.grant } : this.refuse(verdict.reason, verdict.detail);
-    } catch (error) {
-      logWarn('authorize_failed', { error: String(error) });
-      return this.refuse('edge_unavailable', 'the control plane could not be reached');
-    }
   }
 
   /** Decides whether an encoder may publish; on yes the Broadcast exists and the caller feeds it media. */
