@@ -5,7 +5,7 @@ import type { EventOutbox } from '../event-outbox.ts';
 import type { TranscodePool } from '../pipeline/transcode-pool.ts';
 import { endSession } from '../pipeline/live-transcode.ts';
 import type { OriginMetrics } from '../metrics.ts';
-import type { AuthorizeIngestResponse, IngestProtocol } from '../../shared/schemas/internal.ts';
+import type { IngestProtocol } from '../../shared/schemas/internal.ts';
 import { Broadcast } from './broadcast.ts';
 import { sessionDir, unfinishedRecordings, type SessionManifest } from './session-manifest.ts';
 import { log, logWarn } from '../log.ts';
