@@ -71,6 +71,8 @@ export interface RtmpConnectionInit {
   log: RtmpLogger;
   /** This connection's share of the server's IngestBudget; closed with the connection. */
   account?: IngestAccount;
+  /** Called once, when the publish hook has accepted this connection. */
+  onPublished?: (connection: RtmpConnection) => void;
   /** Called once, after the socket has closed. */
   onClosed?: (connection: RtmpConnection) => void;
 }
@@ -312,6 +314,7 @@ export class RtmpConnection {
     if (decision.ok) {
       this.#log('rtmp.publish_accepted', { app: request.app });
       this.#published = true;
+      this.#init.onPublished?.(this);
       this.#phase = 'first-media';
       this.#arm(this.#init.settings.firstMediaTimeoutMs, 'no media after publish');
       this.#guarded(() => this.#apply(this.#session.acceptPublish()));

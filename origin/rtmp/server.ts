@@ -20,7 +20,10 @@ export interface RtmpServerLimits {
    * reconnect at once would churn every slot faster than a real encoder gets from accept to publish.
    */
   evictionIntervalPerAddressMs: number;
-  /** Connections at once from one address; over it the newcomer is refused. */
+  /**
+   * Connections from one address that have not published yet; over it the newcomer is refused. Publishers leave
+   * this count once accepted, so a studio's encoders behind one NAT are limited only by maxConnections.
+   */
   maxConnectionsPerIp: number;
   /** From accept (TCP, or TLS for RTMPS) to the end of the RTMP handshake. */
   handshakeTimeoutMs: number;
@@ -95,6 +98,7 @@ export class RtmpServer {
   readonly #budget: IngestBudget;
   readonly #log: RtmpLogger;
   readonly #connections = new Set<RtmpConnection>();
+  /** Per address: connections that have not published yet. */
   readonly #perIp = new Map<string, number>();
   /** Address → when it last evicted someone. */
   readonly #lastEviction = new Map<string, number>();
@@ -194,15 +198,20 @@ export class RtmpServer {
       onPublish: this.#options.onPublish,
       log: this.#log,
       account: this.#budget.account(),
+      onPublished: () => this.#leavePending(ip),
       onClosed: (closed) => {
         this.#connections.delete(closed);
-        const left = (this.#perIp.get(ip) ?? 1) - 1;
-        if (left > 0) this.#perIp.set(ip, left);
-        else this.#perIp.delete(ip);
+        if (!closed.published) this.#leavePending(ip);
         if (this.#connections.size === 0) for (const resolve of this.#onDrained.splice(0)) resolve();
       },
     });
     this.#connections.add(connection);
+  }
+
+  #leavePending(ip: string): void {
+    const left = (this.#perIp.get(ip) ?? 1) - 1;
+    if (left > 0) this.#perIp.set(ip, left);
+    else this.#perIp.delete(ip);
   }
 
   #mayEvict(ip: string): boolean {

@@ -229,6 +229,26 @@ describe('RtmpServer', () => {
     expect(total.logs.find((l) => l.event === 'rtmp.refused')?.fields.reason).toBe('too many connections');
   });
 
+  it('counts only connections that have not published against the per-address limit', async () => {
+    const h = await start(undefined, { limits: { maxConnectionsPerIp: 2, maxConnections: 10 } });
+    // Four encoders behind one address publish one after another: each leaves the count once accepted.
+    const publishers = [];
+    for (let i = 1; i <= 4; i++) {
+      const client = await connect(h.port);
+      client.socket.write(publishStream({ ...defaultScript, unpublish: false }));
+      await until(() => h.connections.filter((c) => c.published).length === i);
+      publishers.push(client);
+    }
+    expect(h.logs.some((l) => l.event === 'rtmp.refused')).toBe(false);
+    // Two more that never publish fill the address's pending slots; a third is refused.
+    const idle = [await connect(h.port), await connect(h.port)];
+    const refused = await connect(h.port);
+    await refused.closed;
+    expect(h.logs.find((l) => l.event === 'rtmp.refused')?.fields.reason).toBe('too many connections from this address');
+    expect(h.connections.filter((c) => c.published)).toHaveLength(4);
+    for (const c of [...publishers, ...idle]) c.socket.destroy();
+  });
+
   it('allows 4 connections per address by default', async () => {
     const h = await start();
     const clients = await Promise.all(Array.from({ length: 5 }, () => connect(h.port)));
