@@ -1,0 +1,140 @@
+// The world the bad-input corpus runs against, built through the edge's own API: workspace A (the caller) with a
+// stream, a disabled webhook, a signing key, a private live playback and a stored recording MP4 for Range cases, and
+// workspace B whose real ids A must never see. Origin-side steps are signed /internal calls, as an origin makes them.
+import { signRequest } from '../../shared/request-signing.ts';
+
+export type Send = (request: Request) => Promise<Response>;
+
+export interface WorkspaceFixture {
+  id: string;
+  auth: string;
+  accessTokenId: string;
+  /** live (a session on an origin that is not there), private playback */
+  streamId: string;
+  /** NOT_STARTED: where bodies are sent */
+  idleStreamId: string;
+  webhookId: string;
+  signingKeyId: string;
+  recordingId: string;
+  cursor: string | null;
+}
+
+export interface BadInputFixture {
+  a: WorkspaceFixture & {
+    /** a second token of A, revoked: must be 401 everywhere */
+    revokedAuth: string;
+    privatePlaybackId: string;
+    liveSessionId: string;
+    signingKeyPkcs8Pem: string;
+    signingKeySpkiPem: string;
+    storedMp4Path: string;
+    storedMp4Size: number;
+  };
+  b: WorkspaceFixture & { signingKeyPkcs8Pem: string };
+  adminToken: string;
+}
+
+const ORIGIN = { originId: 'bad-inputs-origin', originUrl: 'http://127.0.0.1:9' };
+
+async function expectStatus(response: Response, status: number, what: string): Promise<any> {
+  const text = await response.text();
+  if (response.status !== status) throw new Error(`bad-inputs setup: ${what} answered ${response.status}: ${text.slice(0, 300)}`);
+  return text ? JSON.parse(text) : null;
+}
+
+export async function buildFixture(send: Send, base: string, secrets: { adminToken: string; originSecret: string }): Promise<BadInputFixture> {
+  const admin = (path: string, body: unknown, method = 'POST') =>
+    send(new Request(base + path, { method, headers: { authorization: `Bearer ${secrets.adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify(body) }));
+  const signed = async (method: string, path: string, body: string | Uint8Array, contentType: string) =>
+    send(new Request(base + path, { method, body, headers: { ...(await signRequest(secrets.originSecret, method, path, body)), 'content-type': contentType } }));
+  const signedJson = (path: string, body: unknown) => signed('POST', path, JSON.stringify(body), 'application/json');
+
+  async function workspace(name: string) {
+    const { data } = await expectStatus(await admin('/admin/workspaces', { name }), 201, 'create workspace');
+    const auth = `Basic ${btoa(`${data.accessToken.id}:${data.accessToken.secret}`)}`;
+    const api = (method: string, path: string, body?: unknown) =>
+      send(new Request(`${base}/v1${path}`, {
+        method,
+        headers: { authorization: auth, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      }));
+    const stream = (await expectStatus(await api('POST', '/live/streams', { accessPolicy: 'private', record: true }), 201, 'create stream')).data;
+    // A second, idle stream: bodies go to it (a live one would involve its origin), and lists get a next page.
+    const idle = (await expectStatus(await api('POST', '/live/streams', {}), 201, 'second stream')).data;
+    const webhook = (await expectStatus(await api('POST', '/webhooks', { url: 'https://hooks.example.com/riverhead', enabled: false }), 201, 'create webhook')).data;
+    const key = (await expectStatus(await api('POST', '/signing-keys'), 201, 'create signing key')).data;
+    const page = await expectStatus(await api('GET', '/live/streams?limit=1'), 200, 'list streams');
+
+    // A recorded broadcast, from authorize to recording_ready, then its MP4 uploaded as an origin does.
+    const grant = await expectStatus(await signedJson('/internal/ingest/authorize', { streamKey: stream.streamKey, protocol: 'rtmp', ...ORIGIN }), 200, 'authorize');
+    const event = (type: string, data: unknown = {}) => ({
+      id: `evt-bad-inputs-${name}-${type}-${Date.now()}`,
+      streamId: stream.streamId,
+      sessionId: grant.sessionId,
+      type,
+      at: new Date().toISOString(),
+      data,
+    });
+    await expectStatus(await signedJson('/internal/events', { events: [event('recording_started')] }), 200, 'recording_started');
+    return { data, auth, api, stream, idle, webhook, key, page, grant, event };
+  }
+
+  const mp4 = new Uint8Array(4096).map((_, i) => (i * 7) & 0xff);
+  async function storedRecording(w: Awaited<ReturnType<typeof workspace>>, complete: boolean) {
+    if (complete) await expectStatus(await w.api('POST', `/live/streams/${w.stream.streamId}/complete`), 200, 'complete');
+    const root = `recordings/${w.stream.streamId}/${w.grant.sessionId}`;
+    await expectStatus(await signed('PUT', `/internal/media/${root}/recording.mp4`, mp4, 'video/mp4'), 201, 'upload mp4');
+    const ready = w.event('recording_ready', {
+      duration: 2, size: mp4.length, hlsPrefix: `${root}/hls`, mp4Key: `${root}/recording.mp4`, screenshotKey: `${root}/screenshot.jpg`,
+      mediaInfo: { duration: 2, size: mp4.length, bitrate: 16_000, video: null, audio: null },
+    });
+    await expectStatus(await signedJson('/internal/events', { events: [ready] }), 200, 'recording_ready');
+    const recordings = (await expectStatus(await w.api('GET', `/live/streams/${w.stream.streamId}/recordings`), 200, 'recordings')).data;
+    if (!recordings[0]) throw new Error('bad-inputs setup: no recording listed');
+    return recordings[0] as { id: string; mp4Url: string | null };
+  }
+
+  const a = await workspace('bad-inputs-a');
+  const b = await workspace('bad-inputs-b');
+  // A's live session must stay live (private JWT cases hit it), so A's recording comes from a second stream.
+  const aRecorded = await (async () => {
+    const stream = (await expectStatus(await a.api('POST', '/live/streams', { record: true }), 201, 'recorded stream')).data;
+    const grant = await expectStatus(await signedJson('/internal/ingest/authorize', { streamKey: stream.streamKey, protocol: 'rtmp', ...ORIGIN }), 200, 'authorize 2');
+    const event = (type: string, data: unknown = {}) => ({
+      id: `evt-bad-inputs-a2-${type}-${Date.now()}`, streamId: stream.streamId, sessionId: grant.sessionId, type, at: new Date().toISOString(), data,
+    });
+    await expectStatus(await signedJson('/internal/events', { events: [event('recording_started')] }), 200, 'recording_started 2');
+    return storedRecording({ ...a, stream, grant, event }, true);
+  })();
+  const bRecording = await storedRecording(b, true);
+  if (!aRecorded.mp4Url) throw new Error('bad-inputs setup: recording has no mp4Url');
+
+  const extra = (await expectStatus(await a.api('POST', '/access-tokens', {}), 201, 'extra token')).data;
+  await expectStatus(await a.api('DELETE', `/access-tokens/${extra.id}`), 204, 'revoke extra token');
+
+  const view = (w: Awaited<ReturnType<typeof workspace>>, recordingId: string): WorkspaceFixture => ({
+    id: w.data.workspace.id,
+    auth: w.auth,
+    accessTokenId: w.data.accessToken.id,
+    streamId: w.stream.streamId,
+    idleStreamId: w.idle.streamId,
+    webhookId: w.webhook.webhookId,
+    signingKeyId: w.key.signingKeyId,
+    recordingId,
+    cursor: w.page.pagination.nextCursor,
+  });
+  return {
+    a: {
+      ...view(a, aRecorded.id),
+      revokedAuth: `Basic ${btoa(`${extra.id}:${extra.secret}`)}`,
+      privatePlaybackId: a.stream.playbackIds[0].id,
+      liveSessionId: a.grant.sessionId,
+      signingKeyPkcs8Pem: atob(a.key.privateKey),
+      signingKeySpkiPem: a.key.publicKey,
+      storedMp4Path: aRecorded.mp4Url,
+      storedMp4Size: mp4.length,
+    },
+    b: { ...view(b, bRecording.id), signingKeyPkcs8Pem: atob(b.key.privateKey) },
+    adminToken: secrets.adminToken,
+  };
+}
