@@ -18,8 +18,9 @@ let publishing = 0;
 const server = new RtmpServer({
   host: '127.0.0.1',
   port: 0,
-  // Every benchmark client comes from 127.0.0.1; the per-address cap is for the internet.
-  limits: { maxConnectionsPerIp: 10_000, maxConnections: 10_000 },
+  // Every benchmark client comes from 127.0.0.1; the per-address cap is for the internet. The memory figure's idle
+  // publishers send no media on purpose, so the first-media deadline is lifted here (the origin keeps 10 s).
+  limits: { maxConnectionsPerIp: 10_000, maxConnections: 10_000, firstMediaTimeoutMs: 10 * 60_000, idleTimeoutMs: 10 * 60_000 },
   onPublish: async (_request, connection) => {
     publishing++;
     const started = performance.now();
