@@ -7,6 +7,14 @@ import { recordingIdFor } from './stream-media-store.ts';
 /** No stats from the origin for this long: the shell asks whether the origin is still alive before counting it lost. */
 export const HEARTBEAT_TIMEOUT_MS = 10_000;
 
+/**
+ * A session lost only to silence whose origin has not been heard since is in doubt, not over: its encoder may be
+ * publishing fine behind a control-plane outage. Its window's end waits for the origin, asking again this often…
+ */
+export const ORIGIN_RECHECK_MS = 5_000;
+/** …for at most this long after the silence began (edge clock); then the origin counts as gone and the stream stops. */
+export const ORIGIN_LOST_TIMEOUT_MS = 5 * 60_000;
+
 /** A stopped session's recording that has not reported ready or failed by then is failed (DESIGN.md, issue 10 #8). */
 export const RECORDING_FINALIZE_TIMEOUT_MS = 15 * 60_000;
 export const RECORDING_TIMED_OUT = 'finalization timed out: origin lost';
@@ -33,6 +41,8 @@ export interface LiveSession {
    * session prove the encoder is still publishing, and it returns to STREAMING in the same session.
    */
   silent?: boolean;
+  /** When the silence began (edge clock), for a silent session; bounds how long an unheard origin is waited for. */
+  silentSince?: number;
 }
 
 /** A stopped session whose recording the origin is building, and when the edge stops waiting for it (epoch ms). */
@@ -68,6 +78,8 @@ export type LifecycleInput =
   | { type: 'heartbeat_lost'; at: number; originSilent: boolean }
   /** The stats deadline passed but the origin's own heartbeat says it still holds the session: stats are only late. */
   | { type: 'origin_vouched'; at: number; sessionId: string }
+  /** A silent session's window ended and its origin has not been heard since: keep waiting for it (bounded). */
+  | { type: 'origin_unheard'; at: number }
   | { type: 'recording_deadline_passed'; at: number }
   | { type: 'recording_retried'; at: number; sessionId: string }
   | { type: 'reconnect_window_expired'; at: number }
@@ -234,6 +246,7 @@ function onPublish(state: LifecycleState, input: Extract<LifecycleInput, { type:
       recording: false,
       lastSeen: input.at,
       silent: false,
+      silentSince: undefined,
     };
     return new TransitionBuilder(state)
       .set({ session, status: 'STREAMING', reconnectDeadline: null, heartbeatDeadline })
@@ -278,7 +291,13 @@ function onEncoderLost(
   const builder = new TransitionBuilder(state, config).set({
     status: 'DISCONNECTED',
     // A silent session keeps its recording flag: if the origin comes back, it is still recording.
-    session: { ...session, publisherConnected: false, recording: silent && session.recording, silent },
+    session: {
+      ...session,
+      publisherConnected: false,
+      recording: silent && session.recording,
+      silent,
+      silentSince: silent ? at : undefined,
+    },
     heartbeatDeadline: null,
     reconnectDeadline: at + state.reconnectWindowSeconds * 1000,
   });
@@ -289,7 +308,7 @@ function onEncoderLost(
 
 /** Stats for a session lost only to silence: the encoder never left, so the same session is live again. */
 function onHeardAgain(state: LifecycleState, at: number, config: LifecycleConfig): Transition {
-  const session: LiveSession = { ...state.session!, publisherConnected: true, silent: false, lastSeen: at };
+  const session: LiveSession = { ...state.session!, publisherConnected: true, silent: false, silentSince: undefined, lastSeen: at };
   const builder = new TransitionBuilder(state, config)
     .set({ session, status: 'STREAMING', reconnectDeadline: null, heartbeatDeadline: at + HEARTBEAT_TIMEOUT_MS })
     .emit('ON_PUBLISH', 'the origin was heard again; the encoder never left');
@@ -360,6 +379,20 @@ export function transition(
       return step()
         .set({ session: recording, status: connectedStatus(state, recording) })
         .emit('RECORDING')
+        .done();
+    }
+
+    case 'origin_unheard': {
+      const session = state.session;
+      if (state.status !== 'DISCONNECTED' || !session?.silent) return step().done();
+      // Nothing is known of the encoder: no event, no kick, only the next look at the origin's heartbeat.
+      const silentSince = session.silentSince ?? input.at; // documents older than the field start counting now
+      const lostAt = silentSince + ORIGIN_LOST_TIMEOUT_MS;
+      return step()
+        .set({
+          session: { ...session, silentSince },
+          reconnectDeadline: Math.max(input.at + 1, Math.min(input.at + ORIGIN_RECHECK_MS, lostAt)),
+        })
         .done();
     }
 
@@ -464,13 +497,20 @@ export interface OriginLiveness {
 /**
  * The reconnect window of a DISCONNECTED session ended at `now` (edge clock). A session lost only to silence whose
  * origin is heard again and still holds it comes back (its stats may only be stuck behind the origin's outbox
- * backoff); anything else stops.
+ * backoff). One whose origin has not been heard since the silence began is in doubt: the edge cannot tell a gone
+ * encoder from one publishing behind an outage, and stopping would kick it (the edge → origin path may well work while
+ * origin → edge does not), so it waits for the origin up to ORIGIN_LOST_TIMEOUT_MS. Anything else stops: the encoder
+ * left, or the origin, heard again, no longer holds the session.
  */
 export function reconnectWindowOver(state: LifecycleState, origin: OriginLiveness | null, now: number): LifecycleInput {
   const session = state.session;
-  const heard = origin !== null && now - origin.heardAt <= HEARTBEAT_TIMEOUT_MS;
-  if (session?.silent && heard && origin.sessionIds.includes(session.id)) {
-    return { type: 'origin_vouched', at: now, sessionId: session.id };
+  if (session?.silent) {
+    const heardAgain = origin !== null && now - origin.heardAt <= HEARTBEAT_TIMEOUT_MS;
+    if (heardAgain && origin.sessionIds.includes(session.id)) return { type: 'origin_vouched', at: now, sessionId: session.id };
+    // Heard since the silence began, without the session: the origin let the encoder go.
+    const letGo = origin !== null && origin.heardAt > (session.silentSince ?? now) && !origin.sessionIds.includes(session.id);
+    const inDoubtUntil = (session.silentSince ?? now) + ORIGIN_LOST_TIMEOUT_MS;
+    if (!heardAgain && !letGo && now < inDoubtUntil) return { type: 'origin_unheard', at: now };
   }
   return { type: 'reconnect_window_expired', at: now };
 }

@@ -572,7 +572,15 @@ export class StreamObject extends DurableObject<Env> {
       // A session lost to silence may only be unheard: its origin's heartbeat decides before the broadcast ends.
       const origin = session?.silent ? await this.originOf(doc.streamId, session.originId) : null;
       doc = this.load()!;
-      if (due(doc.lifecycle.reconnectDeadline)) this.commit(doc, reconnectWindowOver(doc.lifecycle, origin, Date.now()));
+      if (due(doc.lifecycle.reconnectDeadline)) {
+        const input = reconnectWindowOver(doc.lifecycle, origin, Date.now());
+        this.commit(doc, input);
+        if (input.type === 'origin_unheard') {
+          // The window is over but the origin has not been heard: the encoder may be live behind an outage.
+          const since = doc.lifecycle.session?.silentSince;
+          log('stream_origin_unheard', { streamId: doc.streamId, sessionId: session?.id ?? null, silentForMs: since ? Date.now() - since : 0 });
+        }
+      }
       doc = this.load()!;
     }
     if ((doc.lifecycle.finalizing ?? []).some((f) => due(f.deadline))) {

@@ -14,6 +14,9 @@ import {
   type Workspace,
 } from './helpers.ts';
 import { alarmOf, owedEffects, stub } from './stream-faults.ts';
+import { env } from 'cloudflare:workers';
+import { runInDurableObject } from 'cloudflare:test';
+import { ORIGIN_LOST_TIMEOUT_MS, ORIGIN_RECHECK_MS, initialLifecycle, reconnectWindowOver, transition } from '../../edge/lifecycle.ts';
 
 let ws: Workspace;
 beforeAll(async () => {
@@ -42,6 +45,21 @@ async function publishing(originId: string, body: unknown = {}) {
 
 const heartbeat = (originId: string, sessions: { streamId: string; sessionId: string }[]) =>
   signedCall('/internal/origins/heartbeat', { originId, originUrl: 'http://127.0.0.1:9', sessions });
+
+/** The origin's last heartbeat as if heard `ms` earlier (edge clock): it has not been heard since. */
+async function rewindOriginHeartbeat(originId: string, ms: number): Promise<void> {
+  await env.DB.prepare('UPDATE origin_heartbeats SET heard_at = heard_at - ? WHERE origin_id = ?').bind(ms, originId).run();
+}
+
+/** The stream's silence as if it began `ms` earlier (the stored lifecycle document, edited in place). */
+async function rewindSilence(streamId: string, ms: number): Promise<void> {
+  await runInDurableObject(stub(streamId), (_instance, state) => {
+    const row = state.storage.sql.exec<{ doc: string }>('SELECT doc FROM stream WHERE id = 1').one();
+    const doc = JSON.parse(row.doc);
+    doc.lifecycle.session.silentSince -= ms;
+    state.storage.sql.exec('UPDATE stream SET doc = ? WHERE id = 1', JSON.stringify(doc));
+  });
+}
 
 const activities = async (streamId: string) => (await getStream(ws, streamId)).activities.map((a: any) => a.event);
 
@@ -105,9 +123,56 @@ describe('an outage between origin and edge', () => {
     expect((await owedEffects(stream.streamId)).filter((k) => k.startsWith('kick:'))).toEqual([]);
   });
 
-  it('a silent session whose origin never returns stops when the window ends, and the origin is told to let go', async () => {
+  it('the window ends while the origin is still unheard (origin → edge cut): no stop, no kick; heard again → same session', async () => {
+    // The fault suite's "edge unreachable 60 s": the origin cannot reach the edge, the edge can reach the origin. A
+    // stop at the window's end would kick the encoder that is publishing fine, and every reconnect would be refused.
+    const { stream, sessionId, originId } = await publishing('origin-cut', { reconnectWindow: 5 });
+    await heartbeat(originId, [{ streamId: stream.streamId, sessionId }]);
+    await rewindOriginHeartbeat(originId, 60_000); // its last beat is from before the cut
+    expect(await runDurableObjectAlarm(stub(stream.streamId))).toBe(true); // stats deadline: silent, DISCONNECTED
+    expect((await getStream(ws, stream.streamId)).status).toBe('DISCONNECTED');
+    for (let check = 0; check < 3; check += 1) {
+      expect(await runDurableObjectAlarm(stub(stream.streamId))).toBe(true); // the window's end, then each recheck
+      expect((await getStream(ws, stream.streamId)).status).toBe('DISCONNECTED');
+      expect((await owedEffects(stream.streamId)).filter((k) => k.startsWith('kick:'))).toEqual([]);
+      const alarm = (await alarmOf(stream.streamId))!;
+      expect(alarm).toBeGreaterThan(Date.now());
+      expect(alarm).toBeLessThanOrEqual(Date.now() + ORIGIN_RECHECK_MS + 50);
+    }
+    await heartbeat(originId, [{ streamId: stream.streamId, sessionId }]); // the cut ends
+    expect(await runDurableObjectAlarm(stub(stream.streamId))).toBe(true);
+    const back = await getStream(ws, stream.streamId);
+    expect(back.status).toBe('STREAMING');
+    expect(back.currentSession).toMatchObject({ id: sessionId, reconnects: 0 });
+    expect(await activities(stream.streamId)).toEqual(['CREATED', 'ON_PUBLISH', 'ON_PUBLISH_DONE', 'ON_PUBLISH']);
+    expect((await owedEffects(stream.streamId)).filter((k) => k.startsWith('kick:'))).toEqual([]);
+  });
+
+  it('an unheard origin is waited for at most ORIGIN_LOST_TIMEOUT_MS after the silence began; then the stream stops', () => {
+    const t0 = 1_000_000;
+    const lost = transition(initialLifecycle({ record: false, reconnectWindowSeconds: 5 }), {
+      type: 'publish', at: t0, newSessionId: 'ses_x', originId: 'o', originUrl: 'http://o',
+    });
+    const silent = lost.ok && transition(lost.state, { type: 'heartbeat_lost', at: t0 + 10_000, originSilent: true });
+    if (!silent || !silent.ok) throw new Error('no silent session');
+    expect(silent.state.session).toMatchObject({ silent: true, silentSince: t0 + 10_000 });
+    const beforeCut = { heardAt: t0, sessionIds: ['ses_x'] };
+    expect(reconnectWindowOver(silent.state, beforeCut, t0 + 15_000).type).toBe('origin_unheard');
+    expect(reconnectWindowOver(silent.state, null, t0 + 10_000 + ORIGIN_LOST_TIMEOUT_MS - 1).type).toBe('origin_unheard');
+    expect(reconnectWindowOver(silent.state, beforeCut, t0 + 10_000 + ORIGIN_LOST_TIMEOUT_MS).type).toBe('reconnect_window_expired');
+    // Heard since the silence without the session: the origin let the encoder go.
+    expect(reconnectWindowOver(silent.state, { heardAt: t0 + 12_000, sessionIds: [] }, t0 + 30_000).type).toBe('reconnect_window_expired');
+    const waiting = transition(silent.state, { type: 'origin_unheard', at: t0 + 10_000 + ORIGIN_LOST_TIMEOUT_MS - 1000 });
+    if (!waiting.ok) throw new Error('refused');
+    expect(waiting.state.status).toBe('DISCONNECTED');
+    expect(waiting.effects).toEqual([]);
+    expect(waiting.state.reconnectDeadline).toBe(t0 + 10_000 + ORIGIN_LOST_TIMEOUT_MS); // never past the bound
+  });
+
+  it('a silent session whose origin never returns stops once the origin counts as lost, and the origin is told to let go', async () => {
     const { stream } = await publishing('origin-gone', { reconnectWindow: 10 });
-    await runDurableObjectAlarm(stub(stream.streamId));
+    await runDurableObjectAlarm(stub(stream.streamId)); // stats deadline: silent
+    await rewindSilence(stream.streamId, ORIGIN_LOST_TIMEOUT_MS); // as if the silence began that long ago
     await runDurableObjectAlarm(stub(stream.streamId));
     expect((await getStream(ws, stream.streamId)).status).toBe('STOPPED');
     expect((await owedEffects(stream.streamId)).filter((k) => k.startsWith('kick:'))).toHaveLength(1); // 127.0.0.1:9 refuses
@@ -144,8 +209,9 @@ describe('an outage between origin and edge', () => {
   });
 
   it('after STOPPED, stats of the old session do not revive it', async () => {
-    const { stream, sessionId } = await publishing('origin-stopped', { reconnectWindow: 10 });
+    const { stream, sessionId, originId } = await publishing('origin-stopped', { reconnectWindow: 10 });
     await runDurableObjectAlarm(stub(stream.streamId)); // stats deadline: DISCONNECTED
+    await heartbeat(originId, []); // the origin is heard again without the session
     await runDurableObjectAlarm(stub(stream.streamId)); // window: STOPPED
     expect((await getStream(ws, stream.streamId)).status).toBe('STOPPED');
     await sendEvents([stats(stream.streamId, sessionId)]);
