@@ -8,6 +8,7 @@ import {
   RECORDING_TIMED_OUT,
   statsOverdue,
   reconnectWindowOver,
+  ORIGIN_LOST_TIMEOUT_MS,
   type LifecycleState,
   type LifecycleInput,
   type Transition,
@@ -316,7 +317,10 @@ describe('origin liveness and the edge clock (issue 10 #5)', () => {
     const silent = lostSilently();
     expect(reconnectWindowOver(silent, { heardAt: now - 1000, sessionIds: ['ses_1'] }, now)).toEqual({ type: 'origin_vouched', at: now, sessionId: 'ses_1' });
     expect(reconnectWindowOver(silent, { heardAt: now - 1000, sessionIds: [] }, now)).toEqual({ type: 'reconnect_window_expired', at: now });
-    expect(reconnectWindowOver(silent, { heardAt: now - 60_000, sessionIds: ['ses_1'] }, now)).toEqual({ type: 'reconnect_window_expired', at: now });
+    // Not heard since the silence began: in doubt, waited for (no stop, no kick) until the origin counts as lost.
+    expect(reconnectWindowOver(silent, { heardAt: now - 60_000, sessionIds: ['ses_1'] }, now)).toEqual({ type: 'origin_unheard', at: now });
+    const lostAt = T0 + 20_000 + ORIGIN_LOST_TIMEOUT_MS;
+    expect(reconnectWindowOver(silent, { heardAt: now - 60_000, sessionIds: ['ses_1'] }, lostAt)).toEqual({ type: 'reconnect_window_expired', at: lostAt });
     expect(reconnectWindowOver(disconnected(), { heardAt: now - 1000, sessionIds: ['ses_1'] }, now)).toEqual({ type: 'reconnect_window_expired', at: now });
   });
 
