@@ -33,7 +33,17 @@ interface FetchedObject {
   contentType: string;
   body: ArrayBuffer | null;
 }
-const inFlight = new Map<string, Promise<FetchedObject>>();
+interface SharedFetch {
+  startedAt: number;
+  result: Promise<FetchedObject>;
+}
+const inFlight = new Map<string, SharedFetch>();
+/**
+ * How long a request waits on a fetch another request started before fetching for itself. That fetch is the other
+ * request's I/O: when its viewer hangs up (every viewer does while the edge is frozen) workerd cancels it, the shared
+ * promise never settles, and a waiter with nothing of its own pending is ended by workerd as hung, a bare 500.
+ */
+const SHARED_WAIT_MS = 1500;
 
 interface PlaybackTarget {
   streamId: string;
@@ -78,47 +88,65 @@ const refusalDetail = {
   'bad-signature': 'the token was not signed by the key its kid names',
 } as const;
 
+const ORIGIN_UNAVAILABLE: FetchedObject = { status: 502, contentType: 'text/plain', body: null };
+
+/** Never throws: unreachable, reset (also mid-body) or too slow is a 502 the viewer's player retries, not our 500. */
 async function loadFromOrigin(originUrl: string): Promise<FetchedObject> {
-  let upstream: Response;
   try {
-    upstream = await fetch(originUrl, { signal: AbortSignal.timeout(10_000) });
+    const upstream = await fetch(originUrl, { signal: AbortSignal.timeout(10_000) });
+    if (!upstream.ok) {
+      await upstream.body?.cancel();
+      return { status: upstream.status === 404 ? 404 : 502, contentType: 'text/plain', body: null };
+    }
+    return {
+      status: 200,
+      contentType: upstream.headers.get('content-type') ?? 'application/octet-stream',
+      body: await upstream.arrayBuffer(),
+    };
   } catch {
-    // Unreachable, reset or too slow: the viewer's player retries; what it needs is a typed answer, not our 500.
-    return { status: 502, contentType: 'text/plain', body: null };
+    return ORIGIN_UNAVAILABLE;
   }
-  if (!upstream.ok) {
-    await upstream.body?.cancel();
-    return { status: upstream.status === 404 ? 404 : 502, contentType: 'text/plain', body: null };
+}
+
+/** The result of a fetch another request started, or null once SHARED_WAIT_MS since its start has passed. */
+async function awaitShared(shared: SharedFetch): Promise<FetchedObject | null> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const giveUp = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), Math.max(0, shared.startedAt + SHARED_WAIT_MS - Date.now()));
+  });
+  try {
+    return await Promise.race([shared.result, giveUp]);
+  } finally {
+    clearTimeout(timer);
   }
-  return {
-    status: 200,
-    contentType: upstream.headers.get('content-type') ?? 'application/octet-stream',
-    body: await upstream.arrayBuffer(),
-  };
+}
+
+/** This request's own origin fetch, shared with the requests arriving until its object is in the cache. */
+function startLoad(c: Context<AppEnv>, cacheKey: Request, originUrl: string, cacheControl: string): Promise<FetchedObject> {
+  const cache = caches.default;
+  const entry: SharedFetch = { startedAt: Date.now(), result: loadFromOrigin(originUrl) };
+  inFlight.set(cacheKey.url, entry);
+  // The entry stays until the object is in the cache: a request arriving in between reuses the fetched data
+  // instead of missing the cache and asking the origin a second time.
+  const stored = entry.result
+    .then((object) =>
+      object.status === 200 && object.body
+        ? cache.put(cacheKey, new Response(object.body.slice(0), { headers: { 'content-type': object.contentType, 'cache-control': cacheControl } }))
+        : undefined,
+    )
+    .catch(() => undefined)
+    .finally(() => {
+      if (inFlight.get(cacheKey.url) === entry) inFlight.delete(cacheKey.url);
+    });
+  c.executionCtx.waitUntil(stored);
+  return entry.result;
 }
 
 async function fetchFromOrigin(c: Context<AppEnv>, cacheKey: Request, originUrl: string, cacheControl: string): Promise<Response> {
-  const cache = caches.default;
-  const hit = await cache.match(cacheKey);
+  const hit = await caches.default.match(cacheKey);
   if (hit) return hit;
-  let pending = inFlight.get(cacheKey.url);
-  if (!pending) {
-    const loading = loadFromOrigin(originUrl);
-    pending = loading;
-    inFlight.set(cacheKey.url, loading);
-    // The entry stays until the object is in the cache: a request arriving in between reuses the fetched data
-    // instead of missing the cache and asking the origin a second time.
-    const stored = loading
-      .then((object) =>
-        object.status === 200 && object.body
-          ? cache.put(cacheKey, new Response(object.body.slice(0), { headers: { 'content-type': object.contentType, 'cache-control': cacheControl } }))
-          : undefined,
-      )
-      .catch(() => undefined)
-      .finally(() => inFlight.delete(cacheKey.url));
-    c.executionCtx.waitUntil(stored);
-  }
-  const object = await pending;
+  const shared = inFlight.get(cacheKey.url);
+  const object = (shared && (await awaitShared(shared))) || (await startLoad(c, cacheKey, originUrl, cacheControl));
   if (object.status === 404) throw new ApiError(404, 'not-found', 'Not found', 'the live session has no such file (yet)');
   if (object.status !== 200 || !object.body) {
     throw new ApiError(502, 'origin-unavailable', 'Bad gateway', 'the origin holding this live session did not answer; retry shortly');
