@@ -165,9 +165,19 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const text = (value: string) => ({ type: 'plain_text' as const, value });
   // Secrets as secret_text, as `wrangler secret put` would make them: wrangler's dev output then shows "(hidden)".
   const secret = (value: string) => ({ type: 'secret_text' as const, value });
+  // The edge runs from a bundle made now, not from edge/ itself: wrangler's bundler watches the sources whatever
+  // dev.watch says, so an edit anywhere in the checkout reloaded a running stack (workerd restarted mid-test: local
+  // Queues lost their delayed webhook retries, Durable Objects were reset).
+  const bundleDir = path.join(dir, 'edge-bundle');
+  await run(path.join(root, 'node_modules/.bin/wrangler'), ['deploy', '--dry-run', '--outdir', bundleDir], {
+    cwd: root,
+    env: { ...quietEnv, XDG_CONFIG_HOME: path.join(dir, 'xdg') },
+  });
   const workerdBefore = new Set(workerdPids());
   const worker = await unstable_startWorker({
     config: path.join(root, 'wrangler.toml'),
+    entrypoint: path.join(bundleDir, 'index.js'),
+    build: { bundle: false },
     bindings: {
       ADMIN_TOKEN: secret(ADMIN_TOKEN),
       ORIGIN_SECRET: secret(ORIGIN_SECRET),
