@@ -17,6 +17,7 @@ import type { ParameterSets } from './h264-params.ts';
 import { fileSize, makeWorkDir, moveInto, writeVodMaster } from './job-files.ts';
 import { MediaJobError } from './job-error.ts';
 import { ffmpegOrThrow, probeMediaInfo, probePackets, readAnnexB } from './media-probe.ts';
+import { isTransientJobFailure } from './job-retry.ts';
 import type { MediaInfo, ToolPaths, VideoFrame } from './media-probe.ts';
 import { concatInputArgs, concatTime, periodIndexOf, prepareConcat, ProbeCache } from './session-concat.ts';
 import { readSourceRendition, segmentIndexAt } from './session-media.ts';
@@ -220,6 +221,8 @@ async function smartCut(ctx: CutContext, start: number, end: number, out: string
   try {
     problem = await smartPieces(ctx, plan, out);
   } catch (err) {
+    // Killed from outside: the job is run again as it was, not turned into a slower re-encode.
+    if (isTransientJobFailure(err)) throw err;
     // An x264 that refuses the copied options, say: the whole re-encode still makes the clip.
     problem = `the smart cut failed: ${(err as Error).message}`;
   }

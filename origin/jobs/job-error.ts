@@ -6,8 +6,13 @@ export type MediaJobErrorCode =
   | 'invalid-range'
   /** the session folder holds no playable segment of the source rendition */
   | 'no-media'
-  /** ffmpeg or ffprobe failed; the message carries its last stderr lines */
+  /** ffmpeg or ffprobe failed on its input (an error exit, a crash, our own deadline); the message carries its last stderr lines */
   | 'ffmpeg-failed'
+  /**
+   * ffmpeg, ffprobe or the job's worker thread was stopped from outside mid-job (SIGKILL, SIGTERM: an operator, the
+   * OOM killer) or died: nothing about the input, so the same job may well succeed when run again
+   */
+  | 'interrupted'
   /** the jobs pool takes no more work (queue full or closing) */
   | 'busy';
 

@@ -22,7 +22,11 @@ export interface MediaJobPoolOptions {
   idleTimeoutMs?: number;
 }
 
-/** A clip the pool has room for: its place is held until it runs (run) or is given up (release). */
+/**
+ * A clip the pool has room for: its place is held until the clip is made (run resolves) or given up (release). A run
+ * that fails keeps the place, so the caller can run the clip again (a transient failure) without another clip of the
+ * workspace taking it meanwhile; a caller that gives up must release it.
+ */
 export interface ClipSlot {
   run(job: CutClipJob): Promise<ClipArtifacts>;
   release(): void;
@@ -98,25 +102,33 @@ export class MediaJobPool {
     const verdict = this.lanes.admit('clip', workspaceId);
     if (!verdict.ok) return { ok: false, reason: verdict.reason, retryAfterSeconds: Math.min(60, Math.max(1, Math.ceil(this.clipSeconds))) };
     this.lanes.hold(workspaceId);
-    let used = false;
+    // held: the place is ours and idle; running: a run has it (the lanes free it when the run ends); done: given back
+    let state: 'held' | 'running' | 'done' = 'held';
     return {
       ok: true,
       slot: {
         run: (job) => {
-          if (used) return Promise.reject(new MediaJobError('busy', 'this clip slot was already used'));
-          used = true;
-          if (this.closing) {
-            this.lanes.release(workspaceId);
-            return Promise.reject(new MediaJobError('busy', 'the media jobs pool is shutting down'));
-          }
+          if (state !== 'held') return Promise.reject(new MediaJobError('busy', state === 'running' ? 'this clip is already running' : 'this clip slot was already used'));
+          if (this.closing) return Promise.reject(new MediaJobError('busy', 'the media jobs pool is shutting down'));
+          state = 'running';
           return new Promise<ClipArtifacts>((resolve, reject) => {
-            this.lanes.enqueue({ lane: 'clip', workspaceId, item: { job: { kind: 'clip', ...job }, resolve: resolve as (r: unknown) => void, reject } });
+            const failed = (error: unknown) => {
+              // The lanes free the place as the run ends (or when drained); the clip holds it again for another run.
+              this.lanes.hold(workspaceId);
+              state = 'held';
+              reject(error);
+            };
+            const succeeded = (result: unknown) => {
+              state = 'done';
+              resolve(result as ClipArtifacts);
+            };
+            this.lanes.enqueue({ lane: 'clip', workspaceId, item: { job: { kind: 'clip', ...job }, resolve: succeeded, reject: failed } });
             this.pump();
           });
         },
         release: () => {
-          if (used) return;
-          used = true;
+          if (state !== 'held') return;
+          state = 'done';
           this.lanes.release(workspaceId);
         },
       },
@@ -129,7 +141,11 @@ export class MediaJobPool {
     const admission = this.admitClip(workspaceId);
     if (!admission.ok) return Promise.reject(new MediaJobError('busy', admission.reason));
     const { kind: _, ...clip } = job as { kind: 'clip' } & CutClipJob;
-    return admission.slot.run(clip) as Promise<MediaJobResult<J['kind']>>;
+    const { slot } = admission;
+    return slot.run(clip).catch((error: unknown) => {
+      slot.release();
+      throw error;
+    }) as Promise<MediaJobResult<J['kind']>>;
   }
 
   /** Shorthand for a clip of an anonymous workspace (tests, tools). */
@@ -169,7 +185,9 @@ export class MediaJobPool {
             return outcome.result;
           },
           (err: unknown) => {
-            throw new MediaJobError('ffmpeg-failed', `media job worker failed: ${(err as Error)?.message ?? String(err)}`);
+            // The worker thread died under the job (or the pool was torn down): nothing the job's input did.
+            const message = `media job worker failed: ${(err as Error)?.message ?? String(err)}`;
+            throw new MediaJobError(this.closing ? 'busy' : 'interrupted', message);
           },
         )
         .then(task.resolve, task.reject)

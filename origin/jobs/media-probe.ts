@@ -219,7 +219,16 @@ export async function ffmpegOrThrow(what: string, args: readonly string[], tools
   return r;
 }
 
+/**
+ * Signals that stop a process from outside (an operator, a supervisor, the OOM killer). A crash of ffmpeg's own
+ * (SIGSEGV, SIGABRT...) is its input's doing and would repeat.
+ */
+const STOPPED_FROM_OUTSIDE: ReadonlySet<string> = new Set(['SIGKILL', 'SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT']);
+
 export function ffmpegError(what: string, r: OneShotResult): MediaJobError {
+  if (r.signal !== null && STOPPED_FROM_OUTSIDE.has(r.signal) && !r.killedByRunner) {
+    return new MediaJobError('interrupted', `${what} was interrupted: the process got ${r.signal}`);
+  }
   const detail = r.stderrTail.slice(-5).join(' | ') || r.error || `exit ${r.code}`;
   return new MediaJobError('ffmpeg-failed', `${what} failed: ${detail}`);
 }

@@ -10,6 +10,7 @@ import { parseMasterPlaylist, parseMediaPlaylist } from '../pipeline/playlists.t
 import type { MediaSegment, Variant } from '../pipeline/playlists.ts';
 import { MediaJobError } from './job-error.ts';
 import { probePackets } from './media-probe.ts';
+import { isTransientJobFailure } from './job-retry.ts';
 import type { SegmentProbe, ToolPaths } from './media-probe.ts';
 
 export interface SessionSegment {
@@ -149,6 +150,8 @@ async function shortSegmentReason(file: string, listedDuration: number, tools: T
   try {
     probe = await probePackets(file, tools);
   } catch (err) {
+    // A probe killed from outside says nothing about the segment: the job fails (and is retried) rather than drop it.
+    if (isTransientJobFailure(err)) throw err;
     return `unreadable (${(err as Error).message})`;
   }
   if (!probe.video || probe.video.frames.length === 0) return 'no video';

@@ -121,6 +121,8 @@ export interface OneShotOptions {
 
 export interface OneShotResult extends FfmpegExit {
   stdout: Buffer;
+  /** the runner itself killed the process (its deadline passed, or stdout overflowed): a signal from anyone else is not this */
+  killedByRunner: boolean;
   /** wall-clock milliseconds */
   elapsedMs: number;
 }
@@ -146,11 +148,13 @@ function runOnce(bin: string, args: string[], opts: OneShotOptions): Promise<One
     const out: Buffer[] = [];
     let outBytes = 0;
     let error: string | undefined;
+    let killedByRunner = false;
     let partial = '';
     const child = spawn(bin, args, { stdio: ['ignore', opts.captureStdout ? 'pipe' : 'ignore', 'pipe'] });
     const timer = opts.timeoutMs
       ? setTimeout(() => {
           error = `timed out after ${opts.timeoutMs} ms`;
+          killedByRunner = true;
           child.kill('SIGKILL');
         }, opts.timeoutMs)
       : undefined;
@@ -158,6 +162,7 @@ function runOnce(bin: string, args: string[], opts: OneShotOptions): Promise<One
       outBytes += d.length;
       if (outBytes > maxStdout) {
         error ??= `more than ${maxStdout} bytes on stdout`;
+        killedByRunner = true;
         child.kill('SIGKILL');
         return;
       }
@@ -178,7 +183,7 @@ function runOnce(bin: string, args: string[], opts: OneShotOptions): Promise<One
       if (timer) clearTimeout(timer);
       if (partial !== '') tail.push(partial);
       if (tail.length > STDERR_TAIL) tail.splice(0, tail.length - STDERR_TAIL);
-      const r: OneShotResult = { code, signal, stderrTail: tail, stdout: Buffer.concat(out), elapsedMs: Date.now() - started };
+      const r: OneShotResult = { code, signal, stderrTail: tail, stdout: Buffer.concat(out), elapsedMs: Date.now() - started, killedByRunner };
       if (error !== undefined) r.error = error;
       else if (code !== 0) r.error = `${bin} exited with ${code ?? signal}`;
       resolve(r);

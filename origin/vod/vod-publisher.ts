@@ -9,6 +9,9 @@ import type { MediaUploader } from '../media-uploader.ts';
 import type { OriginEvent, ClipCommand, RecordingArtifacts, ClipArtifacts } from '../../shared/schemas/internal.ts';
 import type { MediaInfo } from '../../shared/schemas/recording.ts';
 import type { ClipSlot, MediaJobPool } from '../jobs/jobs-pool.ts';
+import type { ClipArtifacts as ClipJobArtifacts } from '../jobs/clip.ts';
+import { jobRetryDelay } from '../jobs/job-retry.ts';
+import { sleep } from '../backoff.ts';
 import { markFinalized, noteFinalizeAttempt, noteFinalizeFailure, sessionDir, type SessionManifest } from '../ingest/session-manifest.ts';
 import { isDiskFullError } from '../disk-guard.ts';
 import { log, logWarn } from '../log.ts';
@@ -53,18 +56,39 @@ export class VodPublisher {
   private async buildRecording({ streamId, sessionId }: Pick<SessionManifest, 'streamId' | 'sessionId'>): Promise<void> {
     const dir = sessionDir(this.deps.mediaDir, streamId, sessionId);
     const outDir = path.join(this.deps.workDir, 'recordings', sessionId);
-    const prefix = `recordings/${streamId}/${sessionId}`;
     const started = Date.now();
-    try {
-      const { attempts } = await noteFinalizeAttempt(dir);
-      log('recording_build_started', { streamId, sessionId, attempt: attempts });
-    } catch (error) {
-      // Not even the attempt could be written (a full disk): building would fail the same way, so it is not started.
-      const reason = failureReason(error);
-      logWarn('recording_failed', { streamId, sessionId, reason, started: false });
-      await this.deps.emit(event(streamId, sessionId, 'recording_failed', { reason })).catch(() => undefined);
-      return;
+    for (let run = 1; ; run++) {
+      try {
+        const { attempts } = await noteFinalizeAttempt(dir);
+        log('recording_build_started', { streamId, sessionId, attempt: attempts, run });
+      } catch (error) {
+        // Not even the attempt could be written (a full disk): building would fail the same way, so it is not started.
+        const reason = failureReason(error);
+        logWarn('recording_failed', { streamId, sessionId, reason, started: false });
+        await this.deps.emit(event(streamId, sessionId, 'recording_failed', { reason })).catch(() => undefined);
+        return;
+      }
+      const outcome = await this.buildOnce(streamId, sessionId, dir, outDir, started);
+      if (outcome === 'done') return;
+      // A job interrupted from outside (its ffmpeg killed) is run again after a while; any other failure is final.
+      const wait = jobRetryDelay(run, outcome.error);
+      const reason = failureReason(outcome.error);
+      if (wait === null) {
+        const said = run > 1 ? `${reason} (after ${run} runs)` : reason;
+        logWarn('recording_failed', { streamId, sessionId, reason: said, runs: run });
+        await noteFinalizeFailure(dir, said);
+        await this.deps.emit(event(streamId, sessionId, 'recording_failed', { reason: said })).catch((e: unknown) => logWarn('event_not_queued', { streamId, type: 'recording_failed', error: String(e) }));
+        return;
+      }
+      logWarn('recording_build_retry', { streamId, sessionId, run, reason, waitMs: wait });
+      await noteFinalizeFailure(dir, reason);
+      await sleep(wait);
     }
+  }
+
+  /** One run of a recording build: the job, the uploads and the event; a failure is handed back to decide on a retry. */
+  private async buildOnce(streamId: string, sessionId: string, dir: string, outDir: string, started: number): Promise<'done' | { error: unknown }> {
+    const prefix = `recordings/${streamId}/${sessionId}`;
     try {
       await rm(outDir, { recursive: true, force: true });
       await mkdir(outDir, { recursive: true });
@@ -84,11 +108,9 @@ export class VodPublisher {
       await this.deps.emit(event(streamId, sessionId, 'recording_ready', artifacts));
       await markFinalized(dir, { duration: built.duration, size: built.size });
       log('recording_ready', { streamId, sessionId, duration: built.duration, size: built.size, ms: Date.now() - started });
+      return 'done';
     } catch (error) {
-      const reason = failureReason(error);
-      logWarn('recording_failed', { streamId, sessionId, reason });
-      await noteFinalizeFailure(dir, reason);
-      await this.deps.emit(event(streamId, sessionId, 'recording_failed', { reason })).catch((e: unknown) => logWarn('event_not_queued', { streamId, type: 'recording_failed', error: String(e) }));
+      return { error };
     } finally {
       await rm(outDir, { recursive: true, force: true }).catch(() => undefined);
     }
@@ -113,15 +135,7 @@ export class VodPublisher {
     const outDir = path.join(this.deps.workDir, 'clips', clipId);
     const prefix = `clips/${clipId}`;
     try {
-      await rm(outDir, { recursive: true, force: true });
-      await mkdir(outDir, { recursive: true });
-      const built = await slot.run({
-        sessionDir: sessionDir(this.deps.mediaDir, streamId, sessionId),
-        startTime: command.startTime,
-        endTime: command.endTime,
-        accurate: command.accurate,
-        outDir,
-      });
+      const built = await this.runClip(command, slot, outDir);
       await this.deps.uploader.uploadDirectory(`${prefix}/hls`, built.vodDir);
       const size = await this.deps.uploader.uploadFile(`${prefix}/clip.mp4`, built.mp4Path);
       log('clip_cut', { clipId, method: built.method, reencodedFrames: built.reencodedFrames, fallback: built.fallbackReason ?? null });
@@ -137,12 +151,35 @@ export class VodPublisher {
       await this.deps.emit(event(streamId, sessionId, 'clip_ready', artifacts));
       log('clip_ready', { streamId, clipId, duration: built.duration, accurate: command.accurate });
     } catch (error) {
-      slot.release(); // given back if the job never ran (a no-op once it has)
+      slot.release(); // given back unless the clip was made (a no-op then)
       const reason = failureReason(error);
       logWarn('clip_failed', { streamId, clipId, reason });
       await this.deps.emit(event(streamId, sessionId, 'clip_failed', { clipId, reason })).catch((e: unknown) => logWarn('event_not_queued', { streamId, type: 'clip_failed', error: String(e) }));
     } finally {
       await rm(outDir, { recursive: true, force: true }).catch(() => undefined);
+    }
+  }
+
+  /** The clip job, run again in its place after a transient failure (bounded, with backoff); the last failure is thrown. */
+  private async runClip(command: ClipCommand, slot: ClipSlot, outDir: string): Promise<ClipJobArtifacts> {
+    const { clipId, streamId, sessionId } = command;
+    for (let run = 1; ; run++) {
+      try {
+        await rm(outDir, { recursive: true, force: true });
+        await mkdir(outDir, { recursive: true });
+        return await slot.run({
+          sessionDir: sessionDir(this.deps.mediaDir, streamId, sessionId),
+          startTime: command.startTime,
+          endTime: command.endTime,
+          accurate: command.accurate,
+          outDir,
+        });
+      } catch (error) {
+        const wait = jobRetryDelay(run, error);
+        if (wait === null) throw run > 1 ? new Error(`${error instanceof Error ? error.message : String(error)} (after ${run} runs)`, { cause: error }) : error;
+        logWarn('clip_retry', { streamId, clipId, run, reason: failureReason(error), waitMs: wait });
+        await sleep(wait);
+      }
     }
   }
 }
