@@ -14,6 +14,8 @@ export interface DiskLimits {
 }
 
 const MiB = 1024 * 1024;
+/** How long a publish waits for its own measure of the disk before the last periodic one decides. */
+const ADMISSION_MEASURE_MS = 1000;
 /** Leaving `low` or `full` takes this much more than the threshold, so a state does not flap at its edge. */
 const HYSTERESIS = 0.1;
 
@@ -85,7 +87,25 @@ export class DiskGuard {
     this.timer = null;
   }
 
-  /** Why a new publish is refused now, or null when there is room. */
+  /**
+   * Why a new publish is refused, from a measure taken now: the periodic one can be an interval old, which on a small
+   * disk is enough to let a publish in just after the disk filled, or to refuse one just after space came back (an
+   * encoder that does not retry at once then stays out). One statfs per publish attempt, shared by concurrent ones.
+   */
+  async admissionRefusal(): Promise<string | null> {
+    const fresh = async () => {
+      // A measure already running may have read the disk before the change this publish follows: measure after it.
+      if (this.measuring) await this.measuring;
+      await this.measure();
+    };
+    let timer: NodeJS.Timeout | undefined;
+    // A disk that does not answer statfs quickly (a hung network mount) leaves the last measure in charge.
+    await Promise.race([fresh(), new Promise<void>((resolve) => (timer = setTimeout(resolve, ADMISSION_MEASURE_MS)))]);
+    clearTimeout(timer);
+    return this.refusal();
+  }
+
+  /** Why a new publish is refused by the last measure, or null when there is room. */
   refusal(): string | null {
     if (this.stateNow === 'ok') return null;
     return `origin disk full: ${Math.floor(this.free / MiB)} MiB free, under the ${Math.round(this.opts.limits.minFreeBytes / MiB)} MiB minimum`;

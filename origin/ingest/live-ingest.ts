@@ -26,8 +26,8 @@ export interface LiveIngestDeps {
   metrics: OriginMetrics;
   /** A recorded session is over (its window passed, or the edge ended it): build its recording. */
   onRecordedSessionOver: (session: SessionManifest) => void;
-  /** The media disk's verdict: a reason while new publishes must be refused (too little free space), else null. */
-  disk?: { refusal(): string | null };
+  /** The media disk's verdict, measured at the publish: a reason while new publishes must be refused (too little free space), else null. */
+  disk?: { admissionRefusal(): Promise<string | null> };
 }
 
 
@@ -71,7 +71,7 @@ export class LiveIngest {
     disconnect: (reason: string) => void,
   ): Promise<Admission> {
     const { pool } = this.deps;
-    const diskFull = this.deps.disk?.refusal();
+    const diskFull = await this.deps.disk?.admissionRefusal();
     if (diskFull) return this.refuse('origin_disk_full', diskFull);
     if (this.busySlots() >= pool.capacity) {
       return this.refuse('origin_at_capacity', `all ${pool.capacity} transcode slots are busy`);
