@@ -14,6 +14,7 @@ import { log } from './log.ts';
 import { endpointWants } from './webhooks/endpoint-rules.ts';
 import {
   attemptDelivery,
+  recordNextAttempt,
   webhookSettings,
   type AttemptVerdict,
   type DeliveryMessage,
@@ -208,6 +209,7 @@ async function deliverInOrder(
   for (const message of messages) {
     try {
       if (deferSeconds !== null) {
+        await recordNextAttempt(env.DB, message.body, deferSeconds);
         await later(env, message, lane, deferSeconds);
         continue;
       }
@@ -231,6 +233,7 @@ async function deliverInOrder(
  * spends none of the queue's retry budget, which would otherwise send a long backlog to the dead-letter queue untried.
  */
 async function requeue(env: Env, message: Message<DeliveryMessage>, lane: 'first' | 'retry', delaySeconds = 0) {
+  await recordNextAttempt(env.DB, message.body, delaySeconds);
   await (lane === 'first' ? env.WEBHOOK_DELIVERIES : env.WEBHOOK_RETRIES).send(message.body, delaySeconds ? { delaySeconds } : undefined);
   message.ack();
 }

@@ -90,6 +90,17 @@ export async function postWebhook(
   }
 }
 
+/**
+ * When a delivery put back on its queue without an attempt (behind a failed one of its endpoint, or past its
+ * endpoint's share of a batch) is due, so the delivery log never shows a retry as due earlier than it will be.
+ */
+export async function recordNextAttempt(db: D1Database, message: DeliveryMessage, delaySeconds: number, now = Date.now()): Promise<void> {
+  await db
+    .prepare(`UPDATE webhook_deliveries SET next_attempt_at = ? WHERE id = ? AND run = ? AND status IN ('pending', 'retrying')`)
+    .bind(new Date(now + delaySeconds * 1000).toISOString(), message.deliveryId, message.run)
+    .run();
+}
+
 export type AttemptVerdict =
   /** the delivery is gone, belongs to another run, or is already settled: nothing to do */
   | { kind: 'skip' }
