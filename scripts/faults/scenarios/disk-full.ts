@@ -49,11 +49,14 @@ export const diskFull: Fault = {
 
     // Space back: the origin serves a new broadcast.
     await rm(filler.file, { force: true });
+    const spaceBackAt = Date.now();
     await live.publisher.stop();
     const after = await stack.createStream({ reconnectWindow: 2 });
     const again = publish(ctx.rtmpUrl(after.streamKey), { ...SMALL_ENCODE, seconds: 8 });
     try {
       await ctx.waitLive(after.streamId, 20_000);
+      // The origin decides on the disk as it is at the publish, so this is the encoder's connect time, not a guard's interval.
+      figures.liveAfterSpaceBackMs = Date.now() - spaceBackAt;
     } catch {
       const said = stack.originLogs.filter((l) => /refus|disk|ENOSPC/i.test(l)).slice(-2).map((l) => l.slice(0, 240));
       violations.push(`${LOST} no broadcast served once the disk had space again; the origin said: ${said.join(' | ') || 'nothing about it'}`);
