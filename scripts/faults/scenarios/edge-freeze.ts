@@ -12,7 +12,9 @@ export const edgeFreezes: Fault[] = [
   ...[5, 20, 60].map((seconds): Fault => ({
     name: `edge frozen ${seconds} s`,
     moment: 'mid-broadcast',
-    // A connected encoder needs no window: a short one shows a stream wrongly thought gone being stopped.
+    // A connected encoder needs no window. The window is deliberately shorter than the outage (5 s, not the default
+    // 60 s that would outlast a 60 s fault anyway): it ends while the edge still cannot hear the origin, which must
+    // keep the session in doubt rather than stop it and kick an encoder that is publishing fine.
     run: (ctx) => midBroadcast(ctx, freeze(seconds), { noKick: true, reconnectWindow: 5 }),
   })),
   { name: 'edge frozen 20 s', moment: 'before publish', run: (ctx) => beforePublish(ctx, freeze(20)) },
@@ -33,7 +35,10 @@ const cut = (seconds: number): Inject => async (ctx) => {
   return { unreachableSeconds: seconds, refusedRequests: ctx.stack.edgeProxy!.refused };
 };
 
-/** The origin cannot reach the edge at all for 60 s (its calls are reset): the control plane outage of defect 5. */
+/**
+ * The origin cannot reach the edge at all for 60 s (its calls are reset) while the edge still reaches the origin: the
+ * control plane outage of defect 5. A 5 s window, as above: it ends in the middle of the outage.
+ */
 export const edgeUnreachable: Fault = {
   name: 'edge unreachable from the origin 60 s',
   moment: 'mid-broadcast',
