@@ -98,6 +98,58 @@ export async function webhooksExactlyOnce(stack: Stack, receiver: WebhookReceive
   return { violations, delivered };
 }
 
+/** Seconds a delivery may be past the time its log says it is due before its queue message counts as lost. */
+const WEBHOOK_DUE_SLACK_SECONDS = 20;
+
+/**
+ * Waits for every delivery of `webhookId` that `wanted` selects to end delivered, or failed with a reason. Each open
+ * one is given until the next attempt its delivery log shows, plus slack: one overdue beyond that was never tried
+ * again (its queue message is gone), which is reported as such instead of waiting out a fixed time.
+ */
+export async function webhookDeliveriesSettle(
+  stack: Stack,
+  webhookId: string,
+  wanted: (delivery: any) => boolean,
+  limitMs: number,
+): Promise<{ violations: string[]; settled: any[] | null; waitedMs: number }> {
+  const started = Date.now();
+  const isSettled = (d: any) => d.status === 'succeeded' || (d.status === 'failed' && d.failureReason);
+  let open: any[] = [];
+  while (Date.now() - started < limitMs) {
+    const log = ((await stack.api('GET', `/webhooks/${webhookId}/deliveries?limit=100`)).body?.data ?? []) as any[];
+    const ofInterest = log.filter(wanted);
+    open = ofInterest.filter((d) => !isSettled(d));
+    if (ofInterest.length > 0 && open.length === 0) return { violations: [], settled: ofInterest, waitedMs: Date.now() - started };
+    const dueAt = (d: any) => Date.parse(d.nextAttemptAt ?? d.updatedAt);
+    const lost = open.filter((d) => Date.now() - dueAt(d) > WEBHOOK_DUE_SLACK_SECONDS * 1000);
+    if (lost.length > 0) {
+      const sample = lost.slice(0, 3).map((d) => `${d.deliveryId} (${d.status}, ${d.attempts.length} attempt(s), due ${Math.round((Date.now() - dueAt(d)) / 1000)} s ago)`);
+      return {
+        violations: [`${lost.length} delivery(ies) not tried again ${WEBHOOK_DUE_SLACK_SECONDS} s after they were due — their queue messages are lost: ${sample.join('; ')}`],
+        settled: null,
+        waitedMs: Date.now() - started,
+      };
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  const statuses = [...new Set(open.map((d) => d.status))].join(', ');
+  const latest = Math.max(...open.map((d) => Date.parse(d.nextAttemptAt ?? d.updatedAt)));
+  return {
+    violations: [`${open.length} deliveries never settled within ${Math.round(limitMs / 1000)} s (${statuses}; the latest due ${Math.round((latest - Date.now()) / 1000)} s from now)`],
+    settled: null,
+    waitedMs: Date.now() - started,
+  };
+}
+
+/**
+ * A local edge that reloads (wrangler rebuilding after a source file changed) restarts workerd: local Queues lose
+ * their delayed messages and Durable Objects are reset, so what the fault then shows is not the fault's doing.
+ */
+export async function edgeNeverReloaded(stack: Stack, mark: Mark): Promise<string[]> {
+  const reloads = (await stack.edgeLogs()).slice(mark.edgeLogs).filter((line) => line.includes('Reloading local server'));
+  return reloads.length ? [`the edge was reloaded ${reloads.length} time(s) during the fault (a source file changed): its queues and objects were reset`] : [];
+}
+
 export function segments(figures: WatchFigures[], maxLost: number): { violations: string[]; lost: number } {
   const violations: string[] = [];
   let lost = 0;
