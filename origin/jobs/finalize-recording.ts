@@ -8,6 +8,7 @@ import { parameterSets, sameParameterSets, splitAnnexB } from './h264-params.ts'
 import { fileSize, linkOrCopy, makeWorkDir, moveInto, writeAtomic, writeVodMaster } from './job-files.ts';
 import type { VodVariantInput } from './job-files.ts';
 import { ffmpegOrThrow, probeMediaInfo, readAnnexB } from './media-probe.ts';
+import { isTransientJobFailure } from './job-retry.ts';
 import type { MediaInfo, ToolPaths } from './media-probe.ts';
 import { concatInputArgs, prepareConcat, ProbeCache } from './session-concat.ts';
 import { periodsOf, readSession } from './session-media.ts';
@@ -137,7 +138,9 @@ export async function screenshot(mp4: string, out: string, at: number, width: nu
   try {
     await ffmpegOrThrow('the screenshot', args(t), tools, 60_000);
     if ((await fileSize(out).catch(() => 0)) > 0) return;
-  } catch {
+  } catch (err) {
+    // Killed from outside: the job is run again as it was, not finished with another frame.
+    if (isTransientJobFailure(err)) throw err;
     // a seek past the last frame (a very short recording) writes nothing: fall back to the first frame
   }
   await ffmpegOrThrow('the screenshot', args(0), tools, 60_000);
