@@ -44,6 +44,9 @@ const inFlight = new Map<string, SharedFetch>();
  * promise never settles, and a waiter with nothing of its own pending is ended by workerd as hung, a bare 500.
  */
 const SHARED_WAIT_MS = 1500;
+const ORIGIN_TIMEOUT_MS = 10_000;
+/** An entry this old belongs to a fetch that can no longer finish (its request was cancelled): it is dropped. */
+const DEAD_ENTRY_MS = ORIGIN_TIMEOUT_MS + 5000;
 
 interface PlaybackTarget {
   streamId: string;
@@ -93,7 +96,7 @@ const ORIGIN_UNAVAILABLE: FetchedObject = { status: 502, contentType: 'text/plai
 /** Never throws: unreachable, reset (also mid-body) or too slow is a 502 the viewer's player retries, not our 500. */
 async function loadFromOrigin(originUrl: string): Promise<FetchedObject> {
   try {
-    const upstream = await fetch(originUrl, { signal: AbortSignal.timeout(10_000) });
+    const upstream = await fetch(originUrl, { signal: AbortSignal.timeout(ORIGIN_TIMEOUT_MS) });
     if (!upstream.ok) {
       await upstream.body?.cancel();
       return { status: upstream.status === 404 ? 404 : 502, contentType: 'text/plain', body: null };
@@ -124,7 +127,9 @@ async function awaitShared(shared: SharedFetch): Promise<FetchedObject | null> {
 /** This request's own origin fetch, shared with the requests arriving until its object is in the cache. */
 function startLoad(c: Context<AppEnv>, cacheKey: Request, originUrl: string, cacheControl: string): Promise<FetchedObject> {
   const cache = caches.default;
-  const entry: SharedFetch = { startedAt: Date.now(), result: loadFromOrigin(originUrl) };
+  const now = Date.now();
+  for (const [key, other] of inFlight) if (now - other.startedAt > DEAD_ENTRY_MS) inFlight.delete(key);
+  const entry: SharedFetch = { startedAt: now, result: loadFromOrigin(originUrl) };
   inFlight.set(cacheKey.url, entry);
   // The entry stays until the object is in the cache: a request arriving in between reuses the fetched data
   // instead of missing the cache and asking the origin a second time.
