@@ -3,7 +3,7 @@
 import type { StackOptions } from '../../test/support/stack.ts';
 import { contextFor, startHarness, type Harness } from './context.ts';
 import type { Fault, FaultOutcome, FaultResult } from './fault.ts';
-import { LOST, finalStatuses, markNow, no5xx, noSecretInLogs, noStreamWithoutAlarm, originNeverExitedUnasked, segments, webhooksExactlyOnce } from './invariants.ts';
+import { LOST, edgeNeverReloaded, finalStatuses, markNow, no5xx, noSecretInLogs, noStreamWithoutAlarm, originNeverExitedUnasked, segments, webhooksExactlyOnce } from './invariants.ts';
 
 /** No fault may take longer than this, whatever hangs. */
 const FAULT_DEADLINE_MS = 240_000;
@@ -93,6 +93,7 @@ async function runOne(harness: Harness, fault: Fault, log: (line: string) => voi
   violations.push(...no5xx(stack, mark, outcome.expected5xx));
   violations.push(...originNeverExitedUnasked(stack, mark));
   violations.push(...(await noSecretInLogs(stack, mark)));
+  violations.push(...(await edgeNeverReloaded(stack, mark)));
   for (const cleanup of ctx.cleanups) await cleanup().catch(() => undefined);
 
   const result: FaultResult = {

@@ -4,7 +4,7 @@
 import type { Fault } from '../fault.ts';
 import { sleep } from '../context.ts';
 import { startWebhookReceiver, type ReceiverMode } from '../../../test/support/webhook-receiver.ts';
-import { edgeNeverReloaded, markNow, webhookDeliveriesSettle, webhooksExactlyOnce } from '../invariants.ts';
+import { markNow, webhookDeliveriesSettle, webhooksExactlyOnce } from '../invariants.ts';
 
 const MODES: Exclude<ReceiverMode, 'ok'>[] = ['down', 500, 410, 429, 'hang'];
 /** how long the receiver stays faulty after the broadcast's last event */
@@ -74,7 +74,6 @@ export const webhookFaults: Fault[] = MODES.map((mode) => ({
       if (soonest !== null && soonest < receiver.retryAfterSeconds * 1000 - 200) violations.push(`retried ${soonest} ms after a 429 with Retry-After ${receiver.retryAfterSeconds}`);
     }
     figures.requests = receiver.received.length;
-    violations.push(...(await edgeNeverReloaded(stack, mark)));
     return {
       expectations: [{ streamId: b.stream.streamId, final: ['STOPPED'], withinSeconds: reconnectWindow + 30 }],
       figures,
