@@ -125,6 +125,9 @@ describe('reconnect window', () => {
     const lost = await getStream(ws, stream.streamId);
     expect(lost.status).toBe('DISCONNECTED');
     expect(lost.activities.at(-1).reason).toMatch(/no stats/);
+    // The origin is heard without the session: the encoder is gone, so the window's end stops the stream. (An origin
+    // not heard since would keep it in doubt: test/edge/stream-liveness.test.ts.)
+    await signedCall('/internal/origins/heartbeat', { ...ORIGIN, sessions: [] });
     expect(await runDurableObjectAlarm(stub(stream.streamId))).toBe(true);
     expect((await getStream(ws, stream.streamId)).status).toBe('STOPPED');
   });
