@@ -69,9 +69,17 @@ export async function noStreamWithoutAlarm(stack: Stack): Promise<string[]> {
  * Per stream and endpoint: every sequence 1..n of the stream's activities delivered, each under exactly one
  * webhook-id, every delivery verified. Waits (up to `settleMs`) for retries to fill gaps first.
  */
-export async function webhooksExactlyOnce(stack: Stack, receiver: WebhookReceiver, streamIds: string[], settleMs: number, label: string): Promise<{ violations: string[]; delivered: number }> {
+export async function webhooksExactlyOnce(
+  stack: Stack,
+  receiver: WebhookReceiver,
+  streamIds: string[],
+  settleMs: number,
+  label: string,
+  diagnose?: { webhookId: string; mark: Mark },
+): Promise<{ violations: string[]; delivered: number; eventsLaneStalled: boolean }> {
   const violations: string[] = [];
   let delivered = 0;
+  let eventsLaneStalled = false;
   for (const streamId of streamIds) {
     const stream = await stack.getStream(streamId);
     const expected = stream?.activities?.length ?? 0;
@@ -82,7 +90,11 @@ export async function webhooksExactlyOnce(stack: Stack, receiver: WebhookReceive
     };
     await waitFor('every event delivered', async () => (missing().length === 0 ? true : undefined), settleMs).catch(() => undefined);
     const gaps = missing();
-    if (gaps.length > 0) violations.push(`${label}: stream ${streamId} misses webhook sequence(s) ${gaps.join(',')} of 1..${expected}`);
+    if (gaps.length > 0) {
+      const why = diagnose ? await whyWebhooksMissing(stack, receiver, diagnose.webhookId, streamId, diagnose.mark) : null;
+      eventsLaneStalled ||= why?.eventsLaneStalled ?? false;
+      violations.push(`${why?.eventsLaneStalled ? SIMULATOR : ''}${label}: stream ${streamId} misses webhook sequence(s) ${gaps.join(',')} of 1..${expected}${why ? ` — ${why.text}` : ''}`);
+    }
     const idsBySequence = new Map<number, Set<string>>();
     for (const r of receiver.received.filter((x) => x.body?.streamId === streamId)) {
       if (!r.verified) violations.push(`${label}: delivery ${r.id} failed verification: ${r.verifyError}`);
@@ -95,7 +107,83 @@ export async function webhooksExactlyOnce(stack: Stack, receiver: WebhookReceive
     }
     delivered += ofStream().length;
   }
-  return { violations, delivered };
+  return { violations, delivered, eventsLaneStalled };
+}
+
+/**
+ * Violations caused by the local simulator rather than by Riverhead start with this: they still fail the fault (a
+ * run that lost webhooks proved nothing about them), but say whose defect it is.
+ */
+export const SIMULATOR = 'local simulator: ';
+
+/** How long a probe of the two webhook lanes waits for its canary event and test ping. */
+const LANE_PROBE_MS = 15_000;
+
+/**
+ * Says where missing webhook events were lost, from what can be seen outside the edge: the delivery log (a delivery
+ * still open there is the delivery lanes' — ours), the edge's own log lines, and a probe of both lanes now — a canary
+ * stream (a new StreamObject, whose `created` event goes through the events Queue and the fan-out) and a test ping
+ * (straight onto the delivery lane). A ping that arrives while a brand-new object's event does not means the events
+ * Queue dispatches nothing at all: miniflare's local Queue broker (a Durable Object inside the same workerd) wedges
+ * when workerd is SIGSTOPped while a batch is due. After SIGCONT the consumer runs that batch, but the broker's flush
+ * never returns from the dispatch, so its pending-flush mark is never cleared and no later batch is ever scheduled.
+ * (Reproduced with a bare Miniflare queue and no Riverhead code: send, SIGSTOP 8 s, SIGCONT — wedged within 1 to 4
+ * cycles.) A deployed Queue is a separate service that a freeze of the Worker does not freeze, and a consumer
+ * invocation that never returns is retried once its wall-time limit runs out.
+ */
+export async function whyWebhooksMissing(
+  stack: Stack,
+  receiver: WebhookReceiver,
+  webhookId: string,
+  streamId: string,
+  mark: Mark,
+): Promise<{ text: string; eventsLaneStalled: boolean }> {
+  const facts: string[] = [];
+  const log = ((await stack.api('GET', `/webhooks/${webhookId}/deliveries?limit=100`).catch(() => null))?.body?.data ?? []) as any[];
+  const since = log.filter((d) => Date.parse(d.createdAt) >= mark.at - 1000);
+  const open = since.filter((d) => d.status !== 'succeeded' && !(d.status === 'failed' && d.failureReason));
+  const ofStream = since.filter((d) => receiver.received.some((r) => r.id === d.eventId && r.body?.streamId === streamId));
+  facts.push(`delivery log since the fault: ${since.length} delivery(ies), ${ofStream.length} of them for events of this stream the receiver got, ${open.length} open`);
+  if (open.length > 0) {
+    facts.push(`open: ${open.slice(0, 3).map((d) => `${d.deliveryId} ${d.eventType} ${d.status} (${d.attempts.length} attempt(s), next ${d.nextAttemptAt ?? 'not set'})`).join('; ')}`);
+  }
+  const edgeLines = (await stack.edgeLogs()).slice(mark.edgeLogs);
+  const count = (event: string) => edgeLines.filter((l) => l.includes(`"event":"${event}"`)).length;
+  const enqueueFailed = edgeLines.filter((l) => l.includes('"event":"webhook_enqueue_failed"') && l.includes(streamId)).length;
+  facts.push(`edge log: webhook_enqueue_failed ${enqueueFailed} for this stream, webhook_fan_out_failed ${count('webhook_fan_out_failed')}, side_effects_pass_failed ${count('side_effects_pass_failed')}`);
+
+  const probe = await probeWebhookLanes(stack, receiver, webhookId);
+  facts.push(
+    `lane probe: a canary stream's created event ${probe.eventMs === null ? `did not arrive in ${LANE_PROBE_MS / 1000} s` : `arrived in ${probe.eventMs} ms`}, ` +
+      `a test ping ${probe.pingMs === null ? `did not arrive in ${LANE_PROBE_MS / 1000} s` : `arrived in ${probe.pingMs} ms`}`,
+  );
+  const eventsLaneStalled = probe.eventMs === null && probe.pingMs !== null && open.length === 0 && enqueueFailed === 0;
+  const verdict = eventsLaneStalled
+    ? 'the events Queue (riverhead-webhooks) dispatches nothing any more while the delivery lane works, no delivery is open and ' +
+      'no StreamObject failed to enqueue: the events were handed to the local Queue broker and it never gave them to the consumer ' +
+      '(miniflare wedges a queue when workerd is SIGSTOPped with a batch due; a deployed Queue does not)'
+    : probe.eventMs !== null
+      ? "the events lane works now, so these events were lost on our side (the object's outbox or the fan-out)"
+      : open.length > 0
+        ? 'deliveries are still open in the log: the delivery lanes (ours) have not finished them'
+        : 'no lane delivers now';
+  return { text: `${verdict} [${facts.join('; ')}]`, eventsLaneStalled };
+}
+
+/** Sends a canary event through each webhook lane and times its arrival at `receiver` (null: not within the probe). */
+async function probeWebhookLanes(stack: Stack, receiver: WebhookReceiver, webhookId: string): Promise<{ eventMs: number | null; pingMs: number | null }> {
+  const started = Date.now();
+  const canary = await stack.createStream({}).catch(() => null);
+  const ping = (await stack.api('POST', `/webhooks/${webhookId}/test`).catch(() => null))?.body?.data?.eventId as string | undefined;
+  let eventMs: number | null = null;
+  let pingMs: number | null = null;
+  while (Date.now() - started < LANE_PROBE_MS && (eventMs === null || pingMs === null)) {
+    if (eventMs === null && canary && receiver.received.some((r) => r.body?.streamId === canary.streamId && r.answer === 200)) eventMs = Date.now() - started;
+    if (pingMs === null && ping && receiver.received.some((r) => r.id === ping && r.answer === 200)) pingMs = Date.now() - started;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  if (canary) await stack.api('DELETE', `/live/streams/${canary.streamId}`).catch(() => undefined);
+  return { eventMs, pingMs };
 }
 
 /** Seconds a delivery may be past the time its log says it is due before its queue message counts as lost. */

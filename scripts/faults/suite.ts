@@ -34,6 +34,9 @@ export async function runFaults(faults: Fault[], log: (line: string) => void = c
   const results: FaultResult[] = [];
   let harness: Harness | null = null;
   let harnessKey = '';
+  // Set when a fault left the local events Queue wedged (invariants.ts, SIMULATOR): the next fault gets a fresh stack,
+  // so one simulator wedge is reported once, by the fault it happened in, and not again by every fault after it.
+  let eventsLaneStalled = false;
   try {
     for (const fault of ordered) {
       const skipped = (await fault.skip?.()) ?? null;
@@ -42,12 +45,15 @@ export async function runFaults(faults: Fault[], log: (line: string) => void = c
         results.push({ name: fault.name, moment: fault.moment, passed: false, skipped, durationMs: 0, figures: {}, violations: [`skipped: ${skipped}`] });
         continue;
       }
-      if (!harness || harnessKey !== stackKey(fault) || !(await healthy(harness))) {
+      if (!harness || harnessKey !== stackKey(fault) || eventsLaneStalled || !(await healthy(harness))) {
+        if (harness && eventsLaneStalled) log('  (a fresh stack: the local events Queue of the last one stopped dispatching)');
         await harness?.stop().catch((error) => log(`  (stack stop: ${String(error)})`));
         harness = await startHarness((fault.stack ?? {}) as StackOptions);
         harnessKey = stackKey(fault);
       }
-      results.push(await runOne(harness, fault, log));
+      const ran = await runOne(harness, fault, log);
+      eventsLaneStalled = ran.eventsLaneStalled;
+      results.push(ran.result);
     }
   } finally {
     await harness?.stop().catch((error) => log(`  (stack stop: ${String(error)})`));
@@ -55,7 +61,7 @@ export async function runFaults(faults: Fault[], log: (line: string) => void = c
   return results;
 }
 
-async function runOne(harness: Harness, fault: Fault, log: (line: string) => void): Promise<FaultResult> {
+async function runOne(harness: Harness, fault: Fault, log: (line: string) => void): Promise<{ result: FaultResult; eventsLaneStalled: boolean }> {
   const { stack } = harness;
   const startedAt = Date.now();
   log(`- ${fault.name} (${fault.moment}) …`);
@@ -87,7 +93,7 @@ async function runOne(harness: Harness, fault: Fault, log: (line: string) => voi
   };
   violations.push(...(await noStreamWithoutAlarm(stack)));
   const streamIds = outcome.expectations.map((e) => e.streamId);
-  const steady = await webhooksExactlyOnce(stack, harness.steady, streamIds, 30_000, 'steady receiver');
+  const steady = await webhooksExactlyOnce(stack, harness.steady, streamIds, 30_000, 'steady receiver', { webhookId: harness.steadyWebhookId, mark });
   violations.push(...steady.violations);
   figures.webhooksDelivered = steady.delivered;
   violations.push(...no5xx(stack, mark, outcome.expected5xx));
@@ -106,7 +112,7 @@ async function runOne(harness: Harness, fault: Fault, log: (line: string) => voi
   };
   log(`  ${result.passed ? 'survived' : 'FAILED'} in ${Math.round(result.durationMs / 1000)} s ${JSON.stringify(figures)}`);
   for (const v of violations) log(`    ✗ ${v}`);
-  return result;
+  return { result, eventsLaneStalled: steady.eventsLaneStalled };
 }
 
 export function summary(results: FaultResult[]): string {
