@@ -124,6 +124,27 @@ async function awaitShared(shared: SharedFetch): Promise<FetchedObject | null> {
   }
 }
 
+/**
+ * The result of the fetch in flight for this object, following it when it is replaced; null when there is none, or
+ * when the one waited on outlived SHARED_WAIT_MS and this request is the first to notice: it then fetches for itself
+ * and the other waiters follow its fetch. So a cancelled fetch costs the origin one more request per SHARED_WAIT_MS,
+ * not one per waiting viewer.
+ */
+async function awaitInFlight(url: string): Promise<FetchedObject | null> {
+  const deadline = Date.now() + ORIGIN_TIMEOUT_MS;
+  for (let shared = inFlight.get(url); shared && Date.now() < deadline; ) {
+    const object = await awaitShared(shared);
+    if (object) return object;
+    const next = inFlight.get(url);
+    if (next === shared) {
+      inFlight.delete(url);
+      return null;
+    }
+    shared = next;
+  }
+  return null;
+}
+
 /** This request's own origin fetch, shared with the requests arriving until its object is in the cache. */
 function startLoad(c: Context<AppEnv>, cacheKey: Request, originUrl: string, cacheControl: string): Promise<FetchedObject> {
   const cache = caches.default;
@@ -150,8 +171,7 @@ function startLoad(c: Context<AppEnv>, cacheKey: Request, originUrl: string, cac
 async function fetchFromOrigin(c: Context<AppEnv>, cacheKey: Request, originUrl: string, cacheControl: string): Promise<Response> {
   const hit = await caches.default.match(cacheKey);
   if (hit) return hit;
-  const shared = inFlight.get(cacheKey.url);
-  const object = (shared && (await awaitShared(shared))) || (await startLoad(c, cacheKey, originUrl, cacheControl));
+  const object = (await awaitInFlight(cacheKey.url)) ?? (await startLoad(c, cacheKey, originUrl, cacheControl));
   if (object.status === 404) throw new ApiError(404, 'not-found', 'Not found', 'the live session has no such file (yet)');
   if (object.status !== 200 || !object.body) {
     throw new ApiError(502, 'origin-unavailable', 'Bad gateway', 'the origin holding this live session did not answer; retry shortly');

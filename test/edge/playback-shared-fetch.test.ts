@@ -51,6 +51,21 @@ describe('a shared origin fetch never holds another viewer', () => {
     await third.arrayBuffer();
   }, 20_000);
 
+  it('viewers waiting on a fetch that hangs follow one replacement fetch, not one each', async () => {
+    const { playbackId, sessionId } = await liveStream('shared-fetch-stampede');
+    const url = `/${sessionId}/master.m3u8`;
+    const hung = call(`/hls/${playbackId}/master.m3u8`).catch((e: unknown) => e);
+    await vi.waitFor(() => expect(asked.some((u) => u.endsWith(url))).toBe(true));
+    const answers = await Promise.all(Array.from({ length: 10 }, () => call(`/hls/${playbackId}/master.m3u8`)));
+    for (const a of answers) {
+      expect(a.status).toBe(200);
+      await a.arrayBuffer();
+    }
+    // The hung fetch and the one that replaced it when the first waiter gave up on it.
+    expect(asked.filter((u) => u.endsWith(url))).toHaveLength(2);
+    await hung;
+  }, 30_000);
+
   it('viewers at the same moment still share one fetch while it answers promptly', async () => {
     hangFirst = false;
     const { playbackId, sessionId } = await liveStream('shared-fetch-prompt');
