@@ -1,11 +1,38 @@
 // The edge frozen: every workerd process of the local edge SIGSTOPped for a while, then SIGCONTinued. A connected
 // encoder must never be kicked for it (defect 5).
+import type { FaultContext } from '../context.ts';
 import type { Fault } from '../fault.ts';
 import { beforePublish, duringFinalization, midBroadcast, type Inject } from '../flows.ts';
 
-const freeze = (seconds: number): Inject => async (ctx) => {
+/** How long the freeze waits for the stream's webhooks so far to be delivered, and then for the queues to be idle. */
+const QUIET_DEADLINE_MS = 10_000;
+/** After the last webhook arrived: the consumer invocations that sent it record their outcome and return. */
+const QUIET_MS = 300;
+
+/**
+ * Waits until every event of the stream so far reached the steady receiver and nothing arrived for QUIET_MS: no
+ * webhook batch is then due or in flight in the local Queue broker. SIGSTOP freezes that broker with the Worker (it is
+ * a Durable Object inside the same workerd), and freezing it with a batch due wedges it for good — a simulator defect
+ * (invariants.ts, whyWebhooksMissing) that a deployed Queue, a separate service, does not share. The Worker, the
+ * StreamObject and the origin are frozen exactly as before; only the moment avoids the simulator's trap. Events made
+ * during and after the freeze still go through the thawed queues and are checked as before.
+ */
+async function webhooksQuiet(ctx: FaultContext, streamId: string): Promise<number | null> {
+  const started = Date.now();
+  while (Date.now() - started < QUIET_DEADLINE_MS) {
+    const expected = (await ctx.stack.getStream(streamId).catch(() => null))?.activities?.length ?? 0;
+    const got = new Set(ctx.steady.received.filter((r) => r.body?.streamId === streamId && r.answer === 200).map((r) => r.body.sequence));
+    const last = Math.max(0, ...ctx.steady.received.map((r) => r.receivedAt));
+    if (expected > 0 && got.size >= expected && Date.now() - last >= QUIET_MS) return Date.now() - started;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return null;
+}
+
+const freeze = (seconds: number): Inject => async (ctx, b) => {
+  const quietMs = await webhooksQuiet(ctx, b.stream.streamId);
   await ctx.stack.freezeEdge(seconds * 1000);
-  return { frozenSeconds: seconds };
+  return { frozenSeconds: seconds, webhooksQuietBeforeFreezeMs: quietMs };
 };
 
 export const edgeFreezes: Fault[] = [
