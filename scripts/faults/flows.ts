@@ -21,6 +21,8 @@ export interface FlowOptions {
   expected5xx?: RegExp;
   /** segments to wait for before the fault and after it (default 2; the CI subset uses 1) */
   segments?: number;
+  /** before publish: runs once the stream exists and before the fault, so the encoder still comes 1 s into the fault */
+  prepare?: Inject;
 }
 
 /** A live, watched broadcast; the fault strikes after two segments; the same session must be live again after it. */
@@ -61,6 +63,7 @@ export async function beforePublish(ctx: FaultContext, inject: Inject, options: 
   const violations: string[] = [];
   let publisher: ReconnectingPublisher | null = null;
   const b: Broadcast = { stream, publisher: null as unknown as ReconnectingPublisher, watcher: null, sessionId: '', playbackId: stream.playbackIds[0].id };
+  await options.prepare?.(ctx, b);
   const injecting = inject(ctx, b);
   await sleep(1000);
   publisher = new ReconnectingPublisher(ctx.rtmpUrl(stream.streamKey), SMALL_ENCODE);

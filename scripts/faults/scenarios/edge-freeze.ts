@@ -35,6 +35,22 @@ const freeze = (seconds: number): Inject => async (ctx, b) => {
   return { frozenSeconds: seconds, webhooksQuietBeforeFreezeMs: quietMs };
 };
 
+/**
+ * Before publish the wait comes first (the flow's `prepare`), so the encoder still arrives 1 s into the freeze: waited
+ * inside the fault, the encoder was live before the freeze began when the stream's created event was slow to arrive.
+ */
+const freezeBeforePublish = (seconds: number) => (ctx: FaultContext) => {
+  let quietMs: number | null = null;
+  return beforePublish(
+    ctx,
+    async () => {
+      await ctx.stack.freezeEdge(seconds * 1000);
+      return { frozenSeconds: seconds, webhooksQuietBeforeFreezeMs: quietMs };
+    },
+    { prepare: async (_ctx, b) => void (quietMs = await webhooksQuiet(ctx, b.stream.streamId)) },
+  );
+};
+
 export const edgeFreezes: Fault[] = [
   ...[5, 20, 60].map((seconds): Fault => ({
     name: `edge frozen ${seconds} s`,
@@ -44,7 +60,7 @@ export const edgeFreezes: Fault[] = [
     // keep the session in doubt rather than stop it and kick an encoder that is publishing fine.
     run: (ctx) => midBroadcast(ctx, freeze(seconds), { noKick: true, reconnectWindow: 5 }),
   })),
-  { name: 'edge frozen 20 s', moment: 'before publish', run: (ctx) => beforePublish(ctx, freeze(20)) },
+  { name: 'edge frozen 20 s', moment: 'before publish', run: freezeBeforePublish(20) },
   { name: 'edge frozen 20 s', moment: 'during finalization', run: (ctx) => duringFinalization(ctx, freeze(20)) },
 ];
 
