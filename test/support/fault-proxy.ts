@@ -19,6 +19,9 @@ export interface ProxiedAnswer {
   method: string;
   path: string;
   status: number;
+  /** the answer's content-type and retry-after, to tell our problem+json from a local dev proxy's text */
+  contentType?: string;
+  retryAfter?: string;
 }
 
 export interface FaultProxy {
@@ -97,7 +100,14 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
         agent: false,
       },
       (answer) => {
-        proxy.answers.push({ at: Date.now(), method: req.method ?? 'GET', path: path.split('?')[0]!, status: answer.statusCode ?? 0 });
+        proxy.answers.push({
+          at: Date.now(),
+          method: req.method ?? 'GET',
+          path: path.split('?')[0]!,
+          status: answer.statusCode ?? 0,
+          contentType: answer.headers['content-type'],
+          retryAfter: answer.headers['retry-after'],
+        });
         if (proxy.answers.length > MAX_ANSWERS) proxy.answers.splice(0, proxy.answers.length - MAX_ANSWERS);
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);
