@@ -13,36 +13,12 @@ import { consumeWebhookEvents, fanOutEvent, ENDPOINT_BATCH_BUDGET_MS, WEBHOOK_QU
 import { ENDPOINT_CONCURRENCY } from '../../edge/webhooks/endpoint-slots.ts';
 import wranglerToml from '../../wrangler.toml?raw';
 import { api, createWorkspace, json, type Workspace } from './helpers.ts';
+import { standInWebhookLanes, type WebhookLanes } from './webhook-lanes.ts';
 
-interface Sent {
-  body: DeliveryMessage;
-  delaySeconds?: number;
-}
-function standInQueue() {
-  const sent: Sent[] = [];
-  return {
-    sent,
-    async send(body: DeliveryMessage, options?: { delaySeconds?: number }) {
-      sent.push({ body, delaySeconds: options?.delaySeconds });
-    },
-    async sendBatch(messages: { body: DeliveryMessage; delaySeconds?: number }[]) {
-      for (const m of messages) sent.push({ body: m.body, delaySeconds: m.delaySeconds });
-    },
-  };
-}
-
-let lanes: { deliveries: ReturnType<typeof standInQueue>; retries: ReturnType<typeof standInQueue>; dead: ReturnType<typeof standInQueue> };
+let lanes: WebhookLanes;
 let testEnv: Env;
 beforeEach(() => {
-  lanes = { deliveries: standInQueue(), retries: standInQueue(), dead: standInQueue() };
-  testEnv = {
-    DB: env.DB,
-    WEBHOOK_DELIVERIES: lanes.deliveries,
-    WEBHOOK_RETRIES: lanes.retries,
-    WEBHOOK_DEAD_LETTERS: lanes.dead,
-    WEBHOOK_TIMEOUT_SECONDS: '1',
-    WEBHOOK_RETRY_BASE_SECONDS: '10',
-  } as unknown as Env;
+  ({ lanes, env: testEnv } = standInWebhookLanes());
 });
 
 interface Received {
