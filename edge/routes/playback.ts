@@ -125,24 +125,21 @@ async function awaitShared(shared: SharedFetch): Promise<FetchedObject | null> {
 }
 
 /**
- * The result of the fetch in flight for this object, following it when it is replaced; null when there is none, or
- * when the one waited on outlived SHARED_WAIT_MS and this request is the first to notice: it then fetches for itself
- * and the other waiters follow its fetch. So a cancelled fetch costs the origin one more request per SHARED_WAIT_MS,
- * not one per waiting viewer.
+ * The result of the fetch in flight for this object, following it when it is replaced, or of `load` when there is
+ * none. A fetch that outlives SHARED_WAIT_MS is replaced by the first waiter to notice: `load` puts its own entry in
+ * place synchronously, so the waiters resuming after it follow that fetch. A cancelled fetch thus costs the origin one
+ * more request per SHARED_WAIT_MS, not one per waiting viewer.
  */
-async function awaitInFlight(url: string): Promise<FetchedObject | null> {
+async function awaitInFlight(url: string, load: () => Promise<FetchedObject>): Promise<FetchedObject> {
   const deadline = Date.now() + ORIGIN_TIMEOUT_MS;
   for (let shared = inFlight.get(url); shared && Date.now() < deadline; ) {
     const object = await awaitShared(shared);
     if (object) return object;
     const next = inFlight.get(url);
-    if (next === shared) {
-      inFlight.delete(url);
-      return null;
-    }
+    if (next === shared || next === undefined) return load();
     shared = next;
   }
-  return null;
+  return load();
 }
 
 /** This request's own origin fetch, shared with the requests arriving until its object is in the cache. */
@@ -171,7 +168,7 @@ function startLoad(c: Context<AppEnv>, cacheKey: Request, originUrl: string, cac
 async function fetchFromOrigin(c: Context<AppEnv>, cacheKey: Request, originUrl: string, cacheControl: string): Promise<Response> {
   const hit = await caches.default.match(cacheKey);
   if (hit) return hit;
-  const object = (await awaitInFlight(cacheKey.url)) ?? (await startLoad(c, cacheKey, originUrl, cacheControl));
+  const object = await awaitInFlight(cacheKey.url, () => startLoad(c, cacheKey, originUrl, cacheControl));
   if (object.status === 404) throw new ApiError(404, 'not-found', 'Not found', 'the live session has no such file (yet)');
   if (object.status !== 200 || !object.body) {
     throw new ApiError(502, 'origin-unavailable', 'Bad gateway', 'the origin holding this live session did not answer; retry shortly');
