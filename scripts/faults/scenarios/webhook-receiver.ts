@@ -2,8 +2,8 @@
 // broadcast's lifecycle. Once it is healthy again it must get every event exactly once (410: the endpoint is
 // disabled instead, and every delivery ends as failed with a reason); the steady receiver is never held up.
 import type { Fault } from '../fault.ts';
-import { sleep } from '../context.ts';
-import { startWebhookReceiver, type ReceiverMode } from '../../../test/support/webhook-receiver.ts';
+import { sleep, type FaultContext } from '../context.ts';
+import { startWebhookReceiver, type ReceiverMode, type WebhookReceiver } from '../../../test/support/webhook-receiver.ts';
 import { markNow, webhookDeliveriesSettle, webhooksExactlyOnce } from '../invariants.ts';
 
 const MODES: Exclude<ReceiverMode, 'ok'>[] = ['down', 500, 410, 429, 'hang'];
@@ -16,6 +16,19 @@ const FAULTY_AFTER_MS = 8000;
  */
 const SETTLE_LIMIT_MS = 150_000;
 
+/** The receiver as an endpoint of the fault's workspace (its secret kept for verifying), removed with the fault. */
+async function registerEndpoint(ctx: FaultContext, receiver: WebhookReceiver, description: string): Promise<string> {
+  const created = await ctx.stack.api('POST', '/webhooks', { url: receiver.url, description });
+  if (created.status !== 201) throw new Error(`endpoint not created: ${created.status}`);
+  receiver.secret = created.body.data.secret;
+  const webhookId = created.body.data.webhookId as string;
+  ctx.cleanups.push(async () => {
+    await ctx.stack.api('DELETE', `/webhooks/${webhookId}`);
+    await receiver.close();
+  });
+  return webhookId;
+}
+
 export const webhookFaults: Fault[] = MODES.map((mode) => ({
   name: `webhook receiver ${typeof mode === 'number' ? `answering ${mode}` : mode === 'hang' ? 'hanging' : mode}`,
   moment: 'any',
@@ -23,14 +36,7 @@ export const webhookFaults: Fault[] = MODES.map((mode) => ({
     const { stack } = ctx;
     const mark = await markNow(stack);
     const receiver = await startWebhookReceiver();
-    const created = await stack.api('POST', '/webhooks', { url: receiver.url, description: `fault: ${mode}` });
-    if (created.status !== 201) throw new Error(`endpoint not created: ${created.status}`);
-    receiver.secret = created.body.data.secret;
-    const webhookId = created.body.data.webhookId as string;
-    ctx.cleanups.push(async () => {
-      await stack.api('DELETE', `/webhooks/${webhookId}`);
-      await receiver.close();
-    });
+    const webhookId = await registerEndpoint(ctx, receiver, `fault: ${mode}`);
     await receiver.setMode(mode);
 
     const reconnectWindow = 2;
@@ -93,14 +99,7 @@ export const webhook500ThenOk: Fault = {
   async run(ctx) {
     const { stack } = ctx;
     const receiver = await startWebhookReceiver((n) => (n <= 3 ? 500 : 200));
-    const created = await stack.api('POST', '/webhooks', { url: receiver.url, description: 'fault: 500 then ok' });
-    if (created.status !== 201) throw new Error(`endpoint not created: ${created.status}`);
-    receiver.secret = created.body.data.secret;
-    const webhookId = created.body.data.webhookId as string;
-    ctx.cleanups.push(async () => {
-      await stack.api('DELETE', `/webhooks/${webhookId}`);
-      await receiver.close();
-    });
+    const webhookId = await registerEndpoint(ctx, receiver, 'fault: 500 then ok');
     const stream = await stack.createStream({ reconnectWindow: 2 });
     await stack.api('PUT', `/live/streams/${stream.streamId}/live-disable`);
     await stack.api('PUT', `/live/streams/${stream.streamId}/live-enable`);
