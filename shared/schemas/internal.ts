@@ -134,6 +134,12 @@ export const OriginEvent = z.discriminatedUnion('type', [
   }),
   z.object({ ...eventBase, type: z.literal('recording_ready'), data: RecordingArtifactsSchema() }),
   z.object({ ...eventBase, type: z.literal('recording_failed'), data: z.object({ reason: z.string().max(ORIGIN_EVENT_LIMITS.failureReasonChars) }) }),
+  /** The MP4 export of a recording is under way: progress 0..1 over download and mux (at most one every 2 s). */
+  z.object({
+    ...eventBase,
+    type: z.literal('recording_progress'),
+    data: z.object({ recordingId: z.string().min(1).max(64), progress: z.number().min(0).max(1) }),
+  }),
   z.object({ ...eventBase, type: z.literal('clip_ready'), data: ClipArtifactsSchema() }),
   z.object({
     ...eventBase,
@@ -183,6 +189,11 @@ export const KickCommand = z.object({
 });
 export type KickCommand = z.infer<typeof KickCommand>;
 
+/** A session's durable media prefix in R2: `live/{streamId}/{sessionId}` (a trailing slash is allowed). */
+const DurableSessionPrefix = z.string().regex(/^live\/[A-Za-z0-9_-]{1,64}\/[A-Za-z0-9_-]{1,64}\/?$/, 'durablePrefix is live/{streamId}/{sessionId}');
+/** An opaque media grant (sent back as x-riverhead-media-grant). */
+const MediaGrantText = z.string().min(1).max(8192);
+
 /** Edge → origin: build (or rebuild, on retry) the recording of a finished session. */
 export const FinalizeCommand = z.object({ streamId: z.string(), sessionId: z.string() });
 export type FinalizeCommand = z.infer<typeof FinalizeCommand>;
@@ -197,5 +208,25 @@ export const ClipCommand = z.object({
   startTime: z.number().nonnegative(),
   endTime: z.number().nonnegative(),
   accurate: z.boolean(),
+  /** The session's media in R2 (`live/{streamId}/{sessionId}`): any origin cuts the clip from there. */
+  durablePrefix: DurableSessionPrefix,
+  /** Reads the session prefix, writes `clips/{clipId}/` (shared/media-grant.ts). */
+  mediaGrant: MediaGrantText,
 });
 export type ClipCommand = z.infer<typeof ClipCommand>;
+
+/**
+ * Edge → origin: build a recording's MP4 (and screenshot) from the session's durable media in R2, on any origin with
+ * capacity; answered 202, then recording_progress events and recording_ready (or recording_failed).
+ */
+export const ExportRecordingCommand = z.object({
+  recordingId: z.string().min(1).max(64),
+  streamId: z.string().min(1).max(64),
+  sessionId: z.string().min(1).max(64),
+  durablePrefix: DurableSessionPrefix,
+  /** `recordings/{recordingId}`: where recording.mp4 and screenshot.jpg go. */
+  outputPrefix: z.string().regex(/^recordings\/[A-Za-z0-9_-]{1,64}\/?$/, 'outputPrefix is recordings/{recordingId}'),
+  /** Reads the session prefix, writes the output prefix (shared/media-grant.ts). */
+  mediaGrant: MediaGrantText,
+});
+export type ExportRecordingCommand = z.infer<typeof ExportRecordingCommand>;
