@@ -26,6 +26,7 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v cc >/dev/null 2>&1 && command -v make >/dev/null 2>&1 || need+=(gcc g++ make)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 command -v faketime >/dev/null 2>&1 || need+=(faketime)
+command -v haproxy >/dev/null 2>&1 || need+=(haproxy)
 if [ ${#need[@]} -gt 0 ]; then
   say "installing Debian packages: ${need[*]}"
   sudo_cmd=()

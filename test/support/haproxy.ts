@@ -1,0 +1,228 @@
+// Debian's HAProxy as the cluster's L4 load balancer in tests: TCP mode on loopback, one RTMP frontend (and an RTMPS
+// one, passed through: the origins terminate TLS) in front of N origins, each health-checked by a TCP connect to its
+// RTMP port. The config is written to a temp folder, haproxy runs in the foreground (-db) as our child, its log lines
+// are kept (they go through the secret scan with everything else), and stop() ends it. A stats socket lets a test see
+// which origin holds a connection and which ones HAProxy thinks are up.
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { freeTcpPort } from './ports.ts';
+
+const run = promisify(execFile);
+
+export interface HaproxyServer {
+  /** the server's name in the config (the origin id) */
+  name: string;
+  rtmpPort: number;
+  rtmpsPort: number | null;
+}
+
+export interface HaproxyPorts {
+  rtmp: number;
+  rtmps: number | null;
+}
+
+export interface HaproxyConfigOptions {
+  ports: HaproxyPorts;
+  servers: HaproxyServer[];
+  statsSocket: string;
+  /** health check interval; a server is down after `fall` failed checks */
+  checkIntervalMs?: number;
+  fall?: number;
+  rise?: number;
+}
+
+/**
+ * Pure: the haproxy.cfg for `servers` on loopback. TCP mode end to end (RTMP is not HTTP, RTMPS is passed through);
+ * `option redispatch` + `retries` send a connection whose chosen server refuses the connect to another one, which
+ * covers the second or so before the health check marks a killed origin down. Client/server timeouts are long: an
+ * encoder's connection is one long stream whose quiet moments must not cut it.
+ */
+export function haproxyConfig(options: HaproxyConfigOptions): string {
+  const inter = options.checkIntervalMs ?? 500;
+  const fall = options.fall ?? 2;
+  const rise = options.rise ?? 2;
+  const backend = (name: string, port: (s: HaproxyServer) => number | null) => [
+    `backend ${name}`,
+    '  balance leastconn',
+    `  default-server inter ${inter}ms fastinter ${inter}ms downinter ${inter}ms fall ${fall} rise ${rise}`,
+    ...options.servers.flatMap((s) => {
+      const p = port(s);
+      // check on the RTMP port for both: an origin whose RTMP listener is gone takes no RTMPS either.
+      return p === null ? [] : [`  server ${s.name} 127.0.0.1:${p} check port ${s.rtmpPort}`];
+    }),
+    '',
+  ];
+  return [
+    '# written by test/support/haproxy.ts for one test run',
+    'global',
+    '  maxconn 512',
+    `  stats socket ${options.statsSocket} mode 600 level admin`,
+    '  log stdout format raw local0 info',
+    '',
+    'defaults',
+    '  mode tcp',
+    '  log global',
+    '  option tcplog',
+    '  option redispatch',
+    '  retries 2',
+    '  timeout connect 1s',
+    '  timeout check 1s',
+    '  timeout client 120s',
+    '  timeout server 120s',
+    '',
+    'frontend rtmp_in',
+    `  bind 127.0.0.1:${options.ports.rtmp}`,
+    '  default_backend origins_rtmp',
+    '',
+    ...(options.ports.rtmps !== null ? ['frontend rtmps_in', `  bind 127.0.0.1:${options.ports.rtmps}`, '  default_backend origins_rtmps', ''] : []),
+    ...backend('origins_rtmp', (s) => s.rtmpPort),
+    ...(options.ports.rtmps !== null ? backend('origins_rtmps', (s) => s.rtmpsPort) : []),
+  ].join('\n');
+}
+
+export interface ServerStat {
+  backend: string;
+  server: string;
+  /** 'UP', 'DOWN', 'UP 1/2', 'no check', 'MAINT'... as HAProxy says it */
+  status: string;
+  /** connections open through HAProxy to this server right now */
+  current: number;
+  /** connections ever sent to it */
+  total: number;
+}
+
+export interface Haproxy {
+  ports: HaproxyPorts;
+  configFile: string;
+  config: string;
+  /** HAProxy's own log lines (one per TCP connection, plus health changes) */
+  logs: string[];
+  pid: number;
+  /** `show stat` for the servers of every backend */
+  stats(): Promise<ServerStat[]>;
+  /** Waits until HAProxy sees exactly these servers up in the RTMP backend (others down). */
+  waitForUp(servers: string[], timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** One command on the admin socket; HAProxy answers and closes. */
+function socketCommand(socketPath: string, command: string, timeoutMs = 2000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.createConnection(socketPath);
+    let out = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`haproxy socket: no answer to "${command}" within ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.on('connect', () => socket.write(`${command}\n`));
+    socket.on('data', (d) => (out += d));
+    socket.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(out);
+    });
+  });
+}
+
+/** Pure: the server rows of `show stat` (CSV whose header line starts with "# "). */
+export function parseStat(csv: string): ServerStat[] {
+  const lines = csv.split('\n').filter(Boolean);
+  const header = lines[0]?.replace(/^# /, '').split(',') ?? [];
+  const col = (name: string) => header.indexOf(name);
+  return lines
+    .slice(1)
+    .map((line) => line.split(','))
+    .filter((row) => row[col('svname')] !== 'FRONTEND' && row[col('svname')] !== 'BACKEND')
+    .map((row) => ({
+      backend: row[col('pxname')] ?? '',
+      server: row[col('svname')] ?? '',
+      status: row[col('status')] ?? '',
+      current: Number(row[col('scur')] ?? 0),
+      total: Number(row[col('stot')] ?? 0),
+    }));
+}
+
+export async function startHaproxy(options: {
+  servers: HaproxyServer[];
+  ports?: Partial<HaproxyPorts>;
+  rtmps?: boolean;
+  checkIntervalMs?: number;
+}): Promise<Haproxy> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'riverhead-haproxy-'));
+  const ports: HaproxyPorts = {
+    rtmp: options.ports?.rtmp ?? (await freeTcpPort()),
+    rtmps: options.rtmps === false ? null : (options.ports?.rtmps ?? (await freeTcpPort())),
+  };
+  const statsSocket = path.join(dir, 'admin.sock');
+  const config = haproxyConfig({
+    ports,
+    servers: options.servers,
+    statsSocket,
+    ...(options.checkIntervalMs !== undefined ? { checkIntervalMs: options.checkIntervalMs } : {}),
+  });
+  const configFile = path.join(dir, 'haproxy.cfg');
+  await writeFile(configFile, config);
+  // A config HAProxy refuses fails here with its own words, not as a process that exits at once.
+  await run('haproxy', ['-c', '-q', '-f', configFile]).catch((error: { stderr?: string; message: string }) => {
+    throw new Error(`haproxy -c refused the generated config: ${error.stderr ?? error.message}\n${config}`);
+  });
+  const logs: string[] = [];
+  const child: ChildProcess = spawn('haproxy', ['-db', '-f', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const keep = (chunk: Buffer) => {
+    logs.push(...chunk.toString().split('\n').filter(Boolean));
+    if (logs.length > 20_000) logs.splice(0, 5_000);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+
+  const stats = async () => parseStat(await socketCommand(statsSocket, 'show stat'));
+  // Up once the stats socket answers (the listeners are bound before it is).
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`haproxy exited at start (${child.exitCode}):\n${logs.join('\n')}`);
+    try {
+      await stats();
+      break;
+    } catch (error) {
+      if (Date.now() > deadline) throw new Error(`haproxy did not open its stats socket: ${String(error)}\n${logs.join('\n')}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  return {
+    ports,
+    configFile,
+    config,
+    logs,
+    pid: child.pid!,
+    stats,
+    async waitForUp(servers, timeoutMs = 15_000) {
+      const until = Date.now() + timeoutMs;
+      let last: ServerStat[] = [];
+      while (Date.now() < until) {
+        last = (await stats()).filter((s) => s.backend === 'origins_rtmp');
+        const up = last.filter((s) => s.status.startsWith('UP') && !s.status.includes('/')).map((s) => s.server);
+        if (up.length === servers.length && servers.every((s) => up.includes(s))) return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`haproxy: waited for up=[${servers.join(', ')}], saw ${JSON.stringify(last.map((s) => [s.server, s.status]))}`);
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+        await exited;
+        clearTimeout(timer);
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
