@@ -140,6 +140,20 @@ export const OriginEvent = z.discriminatedUnion('type', [
     type: z.literal('recording_progress'),
     data: z.object({ recordingId: z.string().min(1).max(64), progress: z.number().min(0).max(1) }),
   }),
+  /**
+   * Everything the origin produced for this session so far is in R2 (after a publish_done flush); `final`: the durable
+   * playlists carry ENDLIST because the broadcast ended on this origin. The edge makes the recording watchable on it.
+   */
+  z.object({
+    ...eventBase,
+    type: z.literal('media_durable'),
+    data: z.object({
+      renditions: z.number().int().nonnegative(),
+      segments: z.number().int().nonnegative(),
+      duration: z.number().nonnegative(),
+      final: z.boolean(),
+    }),
+  }),
   z.object({ ...eventBase, type: z.literal('clip_ready'), data: ClipArtifactsSchema() }),
   z.object({
     ...eventBase,
