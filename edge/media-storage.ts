@@ -1,10 +1,13 @@
-// Recordings, clips and thumbnails in R2: key rules and the bulk operations the API needs.
+// Session media, recordings, clips and thumbnails in R2: key rules, the layout of a session's durable media, and the
+// bulk operations the API needs.
 
-/** Object keys the origin may write: under recordings/ or clips/, plain path segments only. */
+/** Object keys an origin may touch: under live/, recordings/ or clips/, plain path segments only. */
 export function isStorableKey(key: string): boolean {
-  if (key.length > 300 || !/^(recordings|clips)\//.test(key)) return false;
+  if (key.length > 300 || !/^(live|recordings|clips)\//.test(key)) return false;
   return key.split('/').every((part) => /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/.test(part));
 }
+
+export { durableSessionPrefix } from '../shared/durable-media.ts';
 
 export async function deleteR2Prefix(bucket: R2Bucket, prefix: string): Promise<number> {
   let deleted = 0;

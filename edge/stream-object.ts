@@ -43,7 +43,8 @@ import {
   type Clip,
   type CreateClipRequest,
 } from '../shared/schemas/recording.ts';
-import { deleteR2Prefix } from './media-storage.ts';
+import { deleteR2Prefix, durableSessionPrefix } from './media-storage.ts';
+import { issueMediaGrant } from '../shared/media-grant.ts';
 import { newId, newPlaybackId } from '../shared/identifiers.ts';
 import { commandOrigin, sendOriginCommand } from './origin-commands.ts';
 import {
@@ -69,6 +70,8 @@ const EFFECT_RETRY_MAX_MS = 5 * 60_000;
 const KICK_ATTEMPTS = 5;
 /** Origin event ids are remembered this long; the origin's signature window is 60 s, so a day is ample. */
 const SEEN_EVENT_TTL_MS = 24 * 3600_000;
+/** How long a media grant lets an origin write its session's prefix; every authorize (a reconnect) issues a fresh one. */
+const MEDIA_GRANT_TTL_MS = 24 * 3600_000;
 
 export type StreamCommandResult =
   | { ok: true; stream: LiveStream }
@@ -147,6 +150,7 @@ export class StreamObject extends DurableObject<Env> {
         at TEXT NOT NULL, session_id TEXT, reason TEXT);
       CREATE TABLE IF NOT EXISTS webhook_outbox (sequence INTEGER PRIMARY KEY, body TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS seen_origin_events (id TEXT PRIMARY KEY, seen_at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS media_durable (session_id TEXT PRIMARY KEY, figures TEXT NOT NULL, final INTEGER NOT NULL, at INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS pending_effects (
         key TEXT PRIMARY KEY, effect TEXT NOT NULL, attempts INTEGER NOT NULL, next_at INTEGER NOT NULL,
         version INTEGER NOT NULL DEFAULT 1);
@@ -917,12 +921,14 @@ export class StreamObject extends DurableObject<Env> {
       await this.settle();
     }
     const { settings, lifecycle } = granted.doc;
+    const durable = await this.durableMediaGrant(doc, lifecycle.session!.id, request.originId, granted.resumed);
     return {
       ok: true,
       grant: {
         streamId: doc.streamId,
         sessionId: lifecycle.session!.id,
         resume: granted.resumed,
+        ...durable,
         profiles: settings.profiles,
         maxResolution: settings.maxResolution,
         record: settings.record,
@@ -932,6 +938,22 @@ export class StreamObject extends DurableObject<Env> {
         ...(request.protocol === 'srt' ? { srtPassphrase: doc.srtSecret } : {}),
       },
     };
+  }
+
+  /**
+   * The session's durable media for the origin taking it: a grant on its prefix (a day, renewed at every authorize), and
+   * on a resume the origin that held it before, when that is another one (it rebuilds the timeline from R2).
+   */
+  private async durableMediaGrant(
+    before: StreamDocument,
+    sessionId: string,
+    originId: string,
+    resumed: boolean,
+  ): Promise<Pick<AuthorizeIngestResponse, 'mediaGrant' | 'durablePrefix' | 'resumeFrom'>> {
+    const durablePrefix = durableSessionPrefix(before.streamId, sessionId);
+    const mediaGrant = await issueMediaGrant(this.env.ORIGIN_SECRET, { originId, prefixes: [durablePrefix], expiresAt: Date.now() + MEDIA_GRANT_TTL_MS });
+    const previous = before.lifecycle.session?.id === sessionId ? before.lifecycle.session.originId : null;
+    return { mediaGrant, durablePrefix, resumeFrom: resumed && previous && previous !== originId ? { originId: previous } : null };
   }
 
   /**
@@ -982,6 +1004,18 @@ export class StreamObject extends DurableObject<Env> {
       case 'recording_started':
         input = { type: 'recording_started', at, sessionId: event.sessionId };
         break;
+      case 'media_durable':
+        // What the origin says is in R2 for the session, kept per session (a final report is never replaced by an earlier one).
+        this.sql.exec(
+          `INSERT INTO media_durable (session_id, figures, final, at) VALUES (?, ?, ?, ?)
+           ON CONFLICT(session_id) DO UPDATE SET figures = excluded.figures, final = excluded.final, at = excluded.at
+           WHERE excluded.final = 1 OR media_durable.final = 0`,
+          event.sessionId,
+          JSON.stringify(event.data),
+          event.data.final ? 1 : 0,
+          at,
+        );
+        return { id: event.id, outcome: 'applied' };
       case 'error':
         if (doc.lifecycle.session?.id !== event.sessionId) {
           return { id: event.id, outcome: 'refused', reason: 'not the current session' };

@@ -1,28 +1,86 @@
-// /internal/media: the origin stores recordings, clips and their thumbnails in R2 through the edge — one PUT for a
-// small object, R2 multipart (create, parts, complete) for a large one. Signed like every /internal call.
+// /internal/media: an origin reads and writes R2 through the edge — session media (live/), recordings and clips. One PUT
+// for a small object, R2 multipart (create, parts, complete) for a large one, GET to read one back. Signed like every
+// /internal call, and each key must be covered by a media grant (shared/media-grant.ts) issued to the signing origin.
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import type { AppEnv } from '../env.ts';
 import { ApiError } from '../problem.ts';
 import { isStorableKey } from '../media-storage.ts';
+import { MEDIA_GRANT_HEADER, verifyMediaGrant } from '../../shared/media-grant.ts';
+import { log } from '../log.ts';
 
 export const internalMediaRoutes = new Hono<AppEnv>();
 
 /** R2 needs parts of at least 5 MiB (but the last); the origin sends 16 MiB, so 20 MiB bounds one request. */
 export const MAX_MEDIA_REQUEST_BYTES = 20 * 1024 * 1024;
+/** The largest object one GET hands back (segments and playlists are far smaller; it is streamed, not buffered). */
+export const MAX_MEDIA_READ_BYTES = 64 * 1024 * 1024;
+
+/** The header an origin names itself with; the auth middleware verifies it and sets c.var.originId. */
+const ORIGIN_HEADER = 'x-riverhead-origin';
+/**
+ * Families whose grant is required now. recordings/ and clips/ are still written by jobs started with commands that
+ * carry no grant (the edge's finalize and clip commands): there a grant is checked when sent, and its absence logged.
+ */
+const GRANT_REQUIRED = /^live\//;
 
 function keyOf(c: Context<AppEnv>): string {
   const key = decodeURIComponent(new URL(c.req.url).pathname.replace(/^\/internal\/media\//, ''));
   if (!isStorableKey(key)) {
-    throw new ApiError(400, 'invalid-key', 'Invalid key', 'media keys live under recordings/ or clips/ with plain names');
+    throw new ApiError(400, 'invalid-key', 'Invalid key', 'media keys live under live/, recordings/ or clips/ with plain names');
+  }
+  return key;
+}
+
+/** The signer of this request: set by the origin-signature middleware, else the origin's own header. */
+function signerOf(c: Context<AppEnv>): string | null {
+  const verified = (c.var as { originId?: unknown }).originId;
+  if (typeof verified === 'string' && verified) return verified;
+  return c.req.header(ORIGIN_HEADER) ?? null;
+}
+
+/** The key, once a grant covering it for the signer is shown (403 otherwise). */
+async function grantedKey(c: Context<AppEnv>): Promise<string> {
+  const key = keyOf(c);
+  const grant = c.req.header(MEDIA_GRANT_HEADER);
+  if (!grant && !GRANT_REQUIRED.test(key)) {
+    log('media_grant_absent', { key: key.slice(0, 120), method: c.req.method });
+    return key;
+  }
+  const originId = signerOf(c);
+  const verdict = originId
+    ? await verifyMediaGrant(c.env.ORIGIN_SECRET, grant, originId, key, Date.now())
+    : ({ ok: false, reason: 'wrong-origin' } as const);
+  if (!verdict.ok) {
+    log('media_grant_refused', { key: key.slice(0, 120), method: c.req.method, originId, reason: verdict.reason });
+    throw new ApiError(403, 'media-grant-refused', 'Forbidden', `no media grant covers this key for this origin (${verdict.reason})`, {
+      reason: verdict.reason,
+    });
   }
   return key;
 }
 
 const contentType = (c: Context<AppEnv>) => c.req.header('content-type') ?? 'application/octet-stream';
 
+internalMediaRoutes.get('/*', async (c) => {
+  const key = await grantedKey(c);
+  const object = await c.env.MEDIA.get(key);
+  if (!object) throw new ApiError(404, 'not-found', 'Not found', 'no object has this key');
+  if (object.size > MAX_MEDIA_READ_BYTES) {
+    await object.body.cancel();
+    throw new ApiError(413, 'too-large', 'Object too large', `objects above ${MAX_MEDIA_READ_BYTES} bytes are not read through this route`);
+  }
+  return new Response(object.body, {
+    headers: {
+      'content-type': object.httpMetadata?.contentType ?? 'application/octet-stream',
+      'content-length': String(object.size),
+      etag: object.httpEtag,
+    },
+  });
+});
+
 internalMediaRoutes.put('/*', async (c) => {
-  const key = keyOf(c);
+  const key = await grantedKey(c);
   const uploadId = c.req.query('uploadId');
   const body = await c.req.arrayBuffer();
   if (uploadId) {
@@ -38,7 +96,7 @@ internalMediaRoutes.put('/*', async (c) => {
 });
 
 internalMediaRoutes.post('/*', async (c) => {
-  const key = keyOf(c);
+  const key = await grantedKey(c);
   const action = c.req.query('action');
   if (action === 'create-multipart') {
     const upload = await c.env.MEDIA.createMultipartUpload(key, { httpMetadata: { contentType: contentType(c) } });

@@ -34,6 +34,12 @@ export const AuthorizeIngestResponse = z.object({
   simulcast: z.array(z.object({ url: z.string() })),
   srtPassphrase: z.string().optional(),
   srtLatency: z.number().int(),
+  /** Lets this origin read and write the session's durable media (shared/media-grant.ts); renewed at every authorize. */
+  mediaGrant: z.string().min(1).max(8192),
+  /** `live/{streamId}/{sessionId}/`: where the session's segments and timeline go in R2 (shared/durable-media.ts). */
+  durablePrefix: z.string().min(1).max(300),
+  /** A resumed session last held by another origin: this one has no local copy and rebuilds the timeline from R2. */
+  resumeFrom: z.object({ originId: z.string().min(1).max(100) }).nullable(),
 });
 export type AuthorizeIngestResponse = z.infer<typeof AuthorizeIngestResponse>;
 

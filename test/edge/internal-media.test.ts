@@ -1,0 +1,116 @@
+// Durable media through /internal/media: live/ keys need a media grant for the signing origin, the authorize answer
+// hands one out (with the session's prefix and, on a resume elsewhere, the origin it came from), GET reads back.
+import { describe, it, expect, beforeAll } from 'vitest';
+import { env } from 'cloudflare:workers';
+import { call, createStream, createWorkspace, json, originEvent, type Workspace } from './helpers.ts';
+import { signRequest } from '../../shared/request-signing.ts';
+import { deriveOriginSecret } from '../../shared/origin-credentials.ts';
+import { issueMediaGrant, MEDIA_GRANT_HEADER, verifyMediaGrant } from '../../shared/media-grant.ts';
+
+const MASTER = 'test-origin-secret';
+const ORIGIN_A = 'media-origin-a';
+const ORIGIN_B = 'media-origin-b';
+
+let ws: Workspace;
+beforeAll(async () => {
+  ws = await createWorkspace('internal-media');
+  for (const id of [ORIGIN_A, ORIGIN_B]) {
+    await env.DB.prepare('INSERT OR IGNORE INTO origins (id, region, generation, created_at) VALUES (?, ?, 1, ?)')
+      .bind(id, 'local', new Date().toISOString())
+      .run();
+  }
+});
+
+/** A call signed as `originId` with its own secret, as an origin makes it. */
+async function asOrigin(originId: string, method: string, path: string, body: string | Uint8Array = '', headers: Record<string, string> = {}) {
+  const signed = await signRequest(await deriveOriginSecret(MASTER, originId, 1), method, path, body);
+  return call(path, {
+    method,
+    body: method === 'GET' ? undefined : body,
+    headers: { ...signed, 'x-riverhead-origin': originId, 'content-type': 'application/octet-stream', ...headers },
+  });
+}
+
+const grantFor = (originId: string, prefix: string, ttlMs = 60_000) =>
+  issueMediaGrant(MASTER, { originId, prefixes: [prefix], expiresAt: Date.now() + ttlMs });
+
+const authorizeAs = (originId: string, streamKey: string) =>
+  asOrigin(originId, 'POST', '/internal/ingest/authorize', JSON.stringify({ streamKey, protocol: 'rtmp', originId, originUrl: 'http://127.0.0.1:9' }), {
+    'content-type': 'application/json',
+  });
+
+describe('/internal/media with media grants', () => {
+  const prefix = 'live/str_media/ses_media/';
+
+  it('stores a live/ object only with a grant covering it for the signer, and reads it back', async () => {
+    const key = `${prefix}source/abc123-00000.ts`;
+    const grant = await grantFor(ORIGIN_A, prefix);
+    expect((await asOrigin(ORIGIN_A, 'PUT', `/internal/media/${key}`, 'segment bytes')).status).toBe(403);
+    const put = await asOrigin(ORIGIN_A, 'PUT', `/internal/media/${key}`, 'segment bytes', { [MEDIA_GRANT_HEADER]: grant, 'content-type': 'video/mp2t' });
+    expect(put.status).toBe(201);
+    expect(await (await env.MEDIA.get(key))!.text()).toBe('segment bytes');
+
+    const read = await asOrigin(ORIGIN_A, 'GET', `/internal/media/${key}`, '', { [MEDIA_GRANT_HEADER]: grant });
+    expect(read.status).toBe(200);
+    expect(read.headers.get('content-type')).toBe('video/mp2t');
+    expect(await read.text()).toBe('segment bytes');
+    const missing = await asOrigin(ORIGIN_A, 'GET', `/internal/media/${prefix}source/abc123-00001.ts`, '', { [MEDIA_GRANT_HEADER]: grant });
+    expect(missing.status).toBe(404);
+    expect((await asOrigin(ORIGIN_A, 'GET', `/internal/media/${key}`)).status).toBe(403);
+  });
+
+  it.each([
+    ['another origin presenting it', ORIGIN_B, `${prefix}source/x-1.ts`, 'wrong-origin'],
+    ['a key of another session', ORIGIN_A, 'live/str_media/ses_other/source/x-1.ts', 'not-covered'],
+  ])('refuses %s', async (_what, signer, key, reason) => {
+    const grant = await grantFor(ORIGIN_A, prefix);
+    const response = await asOrigin(signer, 'PUT', `/internal/media/${key}`, 'x', { [MEDIA_GRANT_HEADER]: grant });
+    expect(response.status).toBe(403);
+    expect((await json(response)).reason).toBe(reason);
+    expect(await env.MEDIA.head(key)).toBeNull();
+  });
+
+  it('refuses an expired grant and a multipart start without one', async () => {
+    const expired = await grantFor(ORIGIN_A, prefix, -1);
+    expect((await asOrigin(ORIGIN_A, 'PUT', `/internal/media/${prefix}a.ts`, 'x', { [MEDIA_GRANT_HEADER]: expired })).status).toBe(403);
+    expect((await asOrigin(ORIGIN_A, 'POST', `/internal/media/${prefix}big.ts?action=create-multipart`)).status).toBe(403);
+  });
+});
+
+describe('the authorize answer carries the durable media grant', () => {
+  it('grants the session prefix, and names the previous holder on a resume through another origin only', async () => {
+    const stream = await createStream(ws);
+    const first = await json(await authorizeAs(ORIGIN_A, stream.streamKey));
+    expect(first.durablePrefix).toBe(`live/${stream.streamId}/${first.sessionId}/`);
+    expect(first.resumeFrom).toBeNull();
+    const verdict = await verifyMediaGrant(MASTER, first.mediaGrant, ORIGIN_A, `${first.durablePrefix}source/index.m3u8`, Date.now());
+    expect(verdict.ok).toBe(true);
+    if (verdict.ok) expect(verdict.claims.expiresAt - Date.now()).toBeGreaterThan(23 * 3600_000);
+
+    const done = async () =>
+      asOrigin(ORIGIN_A, 'POST', '/internal/events', JSON.stringify({ events: [originEvent(stream.streamId, first.sessionId, 'publish_done', { reason: 'eof' })] }), {
+        'content-type': 'application/json',
+      });
+    expect((await done()).status).toBe(200);
+    const elsewhere = await json(await authorizeAs(ORIGIN_B, stream.streamKey));
+    expect(elsewhere.sessionId).toBe(first.sessionId);
+    expect(elsewhere.resume).toBe(true);
+    expect(elsewhere.resumeFrom).toEqual({ originId: ORIGIN_A });
+    expect((await verifyMediaGrant(MASTER, elsewhere.mediaGrant, ORIGIN_B, `${first.durablePrefix}x.ts`, Date.now())).ok).toBe(true);
+    expect((await verifyMediaGrant(MASTER, elsewhere.mediaGrant, ORIGIN_A, `${first.durablePrefix}x.ts`, Date.now())).ok).toBe(false);
+
+    const doneB = originEvent(stream.streamId, first.sessionId, 'publish_done', { reason: 'eof' });
+    await asOrigin(ORIGIN_B, 'POST', '/internal/events', JSON.stringify({ events: [doneB] }), { 'content-type': 'application/json' });
+    const same = await json(await authorizeAs(ORIGIN_B, stream.streamKey));
+    expect(same.resume).toBe(true);
+    expect(same.resumeFrom).toBeNull();
+  });
+
+  it('accepts media_durable from the origin holding the session', async () => {
+    const stream = await createStream(ws);
+    const grant = await json(await authorizeAs(ORIGIN_A, stream.streamKey));
+    const event = originEvent(stream.streamId, grant.sessionId, 'media_durable', { renditions: 3, segments: 12, duration: 24.1, final: false });
+    const response = await asOrigin(ORIGIN_A, 'POST', '/internal/events', JSON.stringify({ events: [event] }), { 'content-type': 'application/json' });
+    expect((await json(response)).results).toEqual([{ id: event.id, outcome: 'applied' }]);
+  });
+});
