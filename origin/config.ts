@@ -16,6 +16,11 @@ export interface OriginConfig {
   rtmpsPort: number | null;
   srtPort: number | null;
   httpPort: number;
+  /** The admin listener (/healthz, /metrics): ADMIN_BIND_HOST, loopback by default, and ADMIN_PORT. */
+  adminHost: string;
+  adminPort: number;
+  /** HLS_ALLOW_UNSIGNED=1: HLS requests are served without the edge's signature (local debugging only). */
+  hlsAllowUnsigned: boolean;
   tls: { certFile: string; keyFile: string } | null;
   mediaDir: string;
   stateDir: string;
@@ -62,6 +67,9 @@ export function configFromEnv(env: Environment = process.env): OriginConfig {
     rtmpsPort: certFile && keyFile && rtmpsPort > 0 ? rtmpsPort : null,
     srtPort: integer(env, 'SRT_PORT', 9000) || null,
     httpPort,
+    adminHost: env.ADMIN_BIND_HOST || '127.0.0.1',
+    adminPort: integer(env, 'ADMIN_PORT', 8791),
+    hlsAllowUnsigned: env.HLS_ALLOW_UNSIGNED === '1',
     tls: certFile && keyFile ? { certFile, keyFile } : null,
     mediaDir,
     stateDir: path.resolve(env.ORIGIN_STATE_DIR ?? path.join(mediaDir, '..', 'origin-state')),

@@ -9,6 +9,7 @@ import { LiveIngest } from './ingest/live-ingest.ts';
 import { startRtmpIngest } from './ingest/rtmp-ingest.ts';
 import { startSrtIngest } from './ingest/srt-ingest.ts';
 import { startHlsServer } from './http/hls-server.ts';
+import { startAdminServer } from './http/admin-server.ts';
 import { addControlRoutes } from './control-routes.ts';
 import { createMetrics } from './metrics.ts';
 import { MediaJobPool } from './jobs/jobs-pool.ts';
@@ -76,6 +77,13 @@ async function main(): Promise<void> {
     host: config.host,
     port: config.httpPort,
     registry: metrics.registry,
+    hlsSigningSecret: config.hlsAllowUnsigned ? null : config.originSecret,
+  });
+  if (config.hlsAllowUnsigned) logWarn('hls_unsigned_allowed', { detail: 'HLS_ALLOW_UNSIGNED=1: anyone reaching the HTTP port can read every stream' });
+  const admin = await startAdminServer({
+    host: config.adminHost,
+    port: config.adminPort,
+    registry: metrics.registry,
     health: () => ({ ok: true, liveStreams: ingest!.liveCount, outboxDepth: outbox.depth, disk: { state: diskGuard.state, freeBytes: diskGuard.freeBytes } }),
   });
   addControlRoutes(http, { ingest, vod, mediaDir: config.mediaDir, originSecret: config.originSecret });
@@ -93,6 +101,7 @@ async function main(): Promise<void> {
     rtmpsPort: rtmp.addresses.rtmps?.port ?? null,
     srtPort: srt?.port ?? null,
     httpPort: http.port,
+    adminPort: admin.port,
     capacity: config.capacity,
     recoveredRecordings: recovered,
   });
@@ -117,6 +126,7 @@ async function main(): Promise<void> {
     if (!(await outbox.drained(3000))) logWarn('outbox_not_drained', { pending: outbox.depth });
     outbox.close();
     http.close();
+    await admin.close();
   };
   stopGracefully = stop;
   process.on('SIGTERM', () => void stop('SIGTERM').then(() => process.exit(0)));

@@ -13,6 +13,8 @@ const ports = {
   rtmps: Number(process.env.RIVERHEAD_RTMPS_PORT ?? 1936),
   srt: Number(process.env.RIVERHEAD_SRT_PORT ?? 9000),
   http: Number(process.env.RIVERHEAD_ORIGIN_HTTP_PORT ?? 8790),
+  /** the origin's admin listener (/healthz, /metrics), on loopback */
+  admin: Number(process.env.RIVERHEAD_ORIGIN_ADMIN_PORT ?? 8791),
 };
 const ingestHost = process.env.RIVERHEAD_INGEST_HOST ?? '127.0.0.1';
 const apiUrl = `http://127.0.0.1:${edgePort}`;
@@ -192,11 +194,12 @@ async function main(): Promise<void> {
       RTMPS_PORT: String(ports.rtmps),
       SRT_PORT: String(ports.srt),
       HTTP_PORT: String(ports.http),
+      ADMIN_PORT: String(ports.admin),
       TLS_CERT: path.join(tlsDir, 'cert.pem'),
       TLS_KEY: path.join(tlsDir, 'key.pem'),
     },
   });
-  await waitForHttp(`http://127.0.0.1:${ports.http}/healthz`, 30_000);
+  await waitForHttp(`http://127.0.0.1:${ports.admin}/healthz`, 30_000);
 
   const workspace = await ensureWorkspace(secrets);
   const credentials = `${workspace.accessTokenId}:${workspace.secret}`;

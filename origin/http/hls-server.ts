@@ -1,7 +1,9 @@
 // The origin's HTTP face on uWebSockets.js: live HLS files from the media root (the edge cache pulls
-// them), /healthz, /metrics, and routes other modules add (signed control POSTs from the edge).
+// them, each request signed with this origin's secret), and routes other modules add (signed control POSTs from the
+// edge). Health and metrics are on the admin listener (admin-server.ts), not here.
 import { open, readFile, stat } from 'node:fs/promises';
 import { FileCache } from './file-cache.ts';
+import { verifySignedRequestSync } from './signed-request.ts';
 import type { FileHandle } from 'node:fs/promises';
 import { STATUS_CODES } from 'node:http';
 import path from 'node:path';
@@ -17,10 +19,13 @@ export interface HlsServerOptions {
   host?: string;
   /** 0 picks a free port (see `server.port`) */
   port: number;
-  /** served as text at /metrics; the server adds its request counter to it */
+  /** the server adds its request counter to it (served by the admin listener's /metrics) */
   registry?: Registry;
-  /** /healthz answers 503 when this says not ok */
-  health?: () => { ok: boolean; [detail: string]: unknown };
+  /**
+   * HLS requests must carry the edge's signature (shared/request-signing.ts over method, path and query) made with
+   * this secret, else 401. null serves them unsigned: HLS_ALLOW_UNSIGNED=1, for local debugging only.
+   */
+  hlsSigningSecret: string | null;
   /** Cache-Control max-age of playlists in seconds; they change every segment. Default 1. */
   playlistMaxAge?: number;
   /** largest request body a route accepts; default 1 MiB */
@@ -103,6 +108,14 @@ export function startHlsServer(opts: HlsServerOptions): Promise<HlsServer> {
     const url = req.getUrl();
     const range = req.getHeader('range');
     const ifNoneMatch = req.getHeader('if-none-match');
+    if (opts.hlsSigningSecret !== null) {
+      const query = req.getQuery();
+      const verdict = verifySignedRequestSync(opts.hlsSigningSecret, head ? 'HEAD' : 'GET', query ? `${url}?${query}` : url, { get: (name) => req.getHeader(name) || null });
+      if (!verdict.ok) {
+        count('hls', 401);
+        return sendText(reply, 401, `unsigned or badly signed request (${verdict.reason})`, { 'Cache-Control': NO_STORE });
+      }
+    }
     const resolved = resolveMediaPath(root, url);
     if (!resolved.ok) {
       count('hls', resolved.status);
@@ -122,24 +135,6 @@ export function startHlsServer(opts: HlsServerOptions): Promise<HlsServer> {
   };
   app.get('/hls/*', serveHls(false));
   app.head('/hls/*', serveHls(true));
-
-  app.get('/healthz', (res) => {
-    const reply = attach(res);
-    const h = opts.health?.() ?? { ok: true };
-    count('healthz', h.ok ? 200 : 503);
-    sendJson(reply, h.ok ? 200 : 503, { status: h.ok ? 'ok' : 'unhealthy', ...h });
-  });
-
-  app.get('/metrics', (res) => {
-    const reply = attach(res);
-    if (!opts.registry) return sendText(reply, 404, 'no metrics registry', { 'Cache-Control': NO_STORE });
-    const registry = opts.registry;
-    count('metrics', 200);
-    void registry.metrics().then(
-      (text) => send(reply, 200, text, { 'Content-Type': registry.contentType, 'Cache-Control': NO_STORE }),
-      () => sendText(reply, 500, 'metrics unavailable', { 'Cache-Control': NO_STORE }),
-    );
-  });
 
   const addRoute = (method: RouteMethod, pattern: string, handler: RouteHandler): void => {
     app[method](pattern, (res, req) => {
@@ -443,7 +438,7 @@ function readBody(reply: Reply, max: number): Promise<Buffer | undefined | 'too-
   });
 }
 
-function requestCounter(registry: Registry): Counter<'route' | 'status'> {
+export function requestCounter(registry: Registry): Counter<'route' | 'status'> {
   const name = 'riverhead_origin_http_requests_total';
   const existing = registry.getSingleMetric(name);
   if (existing) return existing as Counter<'route' | 'status'>;

@@ -21,7 +21,7 @@ function deadline<T>(ms: number, what: string, work: Promise<T>): Promise<T> {
 async function healthy(harness: Harness): Promise<boolean> {
   try {
     const edge = await harness.stack.api('GET', '/live/streams?limit=1');
-    const origin = await fetch(`${harness.stack.originUrl}/healthz`, { signal: AbortSignal.timeout(3000) });
+    const origin = await fetch(`${harness.stack.originAdminUrl}/healthz`, { signal: AbortSignal.timeout(3000) });
     return edge.status === 200 && origin.ok;
   } catch {
     return false;

@@ -75,7 +75,7 @@ describe('a full media disk', () => {
     const code = await Promise.race([refused.exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 15_000))]);
     expect(code).not.toBe(0);
     expect(refused.output()).toMatch(/origin disk full/);
-    const health = await (await fetch(`${s.originUrl}/healthz`)).json();
+    const health = await (await fetch(`${s.originAdminUrl}/healthz`)).json();
     expect(health).toMatchObject({ status: 'ok', disk: { state: expect.stringMatching(/low|full/) } });
     expect(s.originLogs.some((l) => l.includes('"event":"publish_refused"') && l.includes('origin_disk_full'))).toBe(true);
     expect(await s.originMetric('riverhead_media_free_bytes')).toBeLessThan(6 * MiB);
@@ -83,7 +83,7 @@ describe('a full media disk', () => {
 
     // Space comes back: the same origin process takes the stream again.
     await rm(filler);
-    await waitFor('the origin to see free space', async () => (((await (await fetch(`${s.originUrl}/healthz`)).json()) as { disk: { state: string } }).disk.state === 'ok' ? true : undefined), 10_000);
+    await waitFor('the origin to see free space', async () => (((await (await fetch(`${s.originAdminUrl}/healthz`)).json()) as { disk: { state: string } }).disk.state === 'ok' ? true : undefined), 10_000);
     publishers.start(url, { videoBitrate: '300k' });
     await s.waitForStatus(stream.streamId, 'STREAMING', 30_000);
     expect(s.originLogs.filter((l) => l.includes('"event":"origin_ready"'))).toHaveLength(1);

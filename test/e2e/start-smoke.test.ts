@@ -12,6 +12,7 @@ it('starts the local stack, prints a working key and curl, and stops cleanly on 
   const stateDir = await mkdtemp(path.join(os.tmpdir(), 'riverhead-start-'));
   const edgePort = await freeTcpPort();
   const originHttpPort = await freeTcpPort();
+  const originAdminPort = await freeTcpPort();
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
     cwd: root,
     env: {
@@ -22,6 +23,7 @@ it('starts the local stack, prints a working key and curl, and stops cleanly on 
       RIVERHEAD_RTMPS_PORT: String(await freeTcpPort()),
       RIVERHEAD_SRT_PORT: String(await freeUdpPort()),
       RIVERHEAD_ORIGIN_HTTP_PORT: String(originHttpPort),
+      RIVERHEAD_ORIGIN_ADMIN_PORT: String(originAdminPort),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -59,7 +61,8 @@ it('starts the local stack, prints a working key and curl, and stops cleanly on 
     if (code === 'timeout') child.kill('SIGKILL');
     expect(code).toBe(0);
     await expect(fetch(`http://127.0.0.1:${edgePort}/`)).rejects.toThrow();
-    await expect(fetch(`http://127.0.0.1:${originHttpPort}/healthz`)).rejects.toThrow();
+    await expect(fetch(`http://127.0.0.1:${originAdminPort}/healthz`)).rejects.toThrow();
+    await expect(fetch(`http://127.0.0.1:${originHttpPort}/hls/`)).rejects.toThrow();
     await rm(stateDir, { recursive: true, force: true });
   }
 });

@@ -64,7 +64,9 @@ export interface Stack {
   adminToken: string;
   originSecret: string;
   originUrl: string;
-  ports: { rtmp: number; rtmps: number; srt: number; http: number };
+  /** The origin's admin listener (/healthz, /metrics); its public port serves neither. */
+  originAdminUrl: string;
+  ports: { rtmp: number; rtmps: number; srt: number; http: number; admin: number };
   dir: string;
   mediaDir: string;
   auth: string;
@@ -148,7 +150,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'riverhead-e2e-'));
   const persist = path.join(dir, 'wrangler');
   const mediaDir = path.join(dir, 'media');
-  const ports = { rtmp: await freeTcpPort(), rtmps: await freeTcpPort(), srt: await freeUdpPort(), http: await freeTcpPort() };
+  const ports = { rtmp: await freeTcpPort(), rtmps: await freeTcpPort(), srt: await freeUdpPort(), http: await freeTcpPort(), admin: await freeTcpPort() };
   await mkdir(path.dirname(EDGE_LOG), { recursive: true });
   const edgeLogOffset = await stat(EDGE_LOG).then((s) => s.size, () => 0);
   let tmpfs = false;
@@ -200,6 +202,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const edgeUrl = (await worker.url).toString().replace(/\/$/, '');
   const edgePids = workerdPids().filter((pid) => !workerdBefore.has(pid));
   const originUrl = `http://127.0.0.1:${ports.http}`;
+  const originAdminUrl = `http://127.0.0.1:${ports.admin}`;
   const edgeProxy = options.edgeProxy ? await startFaultProxy(edgeUrl) : null;
 
   const originLogs: string[] = [];
@@ -236,6 +239,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         RTMPS_PORT: String(ports.rtmps),
         SRT_PORT: String(ports.srt),
         HTTP_PORT: String(ports.http),
+        ADMIN_PORT: String(ports.admin),
         TLS_CERT: path.join(root, '.state/tls/cert.pem'),
         TLS_KEY: path.join(root, '.state/tls/key.pem'),
         TRANSCODE_CAPACITY: String(options.capacity ?? 2),
@@ -253,7 +257,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       originExits.push({ at: Date.now(), code, signal: sig, expected: expectingExit });
       if (origin === child) origin = null;
     });
-    await waitFor('the origin to answer /healthz', async () => ((await fetch(`${originUrl}/healthz`)).ok ? true : undefined), 30_000).catch(
+    await waitFor('the origin to answer /healthz', async () => ((await fetch(`${originAdminUrl}/healthz`)).ok ? true : undefined), 30_000).catch(
       (error: Error) => {
         throw new Error(`${error.message}\norigin output:\n${originLogs.slice(-30).join('\n')}`);
       },
@@ -329,6 +333,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     adminToken: ADMIN_TOKEN,
     originSecret: ORIGIN_SECRET,
     originUrl,
+    originAdminUrl,
     ports,
     dir,
     mediaDir,
@@ -370,7 +375,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     },
     getStream,
     async originMetric(name, labels = {}) {
-      const text = await (await fetch(`${originUrl}/metrics`)).text();
+      const text = await (await fetch(`${originAdminUrl}/metrics`)).text();
       let sum = 0;
       for (const line of text.split('\n')) {
         const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)$/.exec(line);

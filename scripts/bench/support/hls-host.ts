@@ -8,7 +8,8 @@ const server = await startHlsServer({
   host: '127.0.0.1',
   port: 0,
   registry: new Registry(),
-  health: () => ({ ok: true }),
+  // Unsigned, like the nginx it is compared with: the load generator's requests carry no edge signature.
+  hlsSigningSecret: null,
 });
 process.send?.({ type: 'ready', port: server.port });
 process.on('disconnect', () => {

@@ -1,5 +1,6 @@
 // The origin HTTP server on a real uWS socket: HLS files with their types, cache headers and ranges,
-// path escapes refused, /healthz, /metrics and added routes.
+// path escapes refused, and added routes. Served unsigned here (hlsSigningSecret null): the signature check has its own
+// test (hls-signed.test.ts), as have /healthz and /metrics on the admin listener (admin-server.test.ts).
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
@@ -14,7 +15,6 @@ let tmp: string;
 let root: string;
 let server: HlsServer;
 let base: string;
-let healthy = true;
 const segment = randomBytes(700 * 1024); // several 256 KiB chunks
 const registry = new Registry();
 
@@ -31,7 +31,7 @@ beforeAll(async () => {
   await writeFile(path.join(root, 'abc', 'ladder.json'), '{}');
   await writeFile(path.join(root, 'abc', 'empty.ts'), '');
   await writeFile(path.join(tmp, 'secret.m3u8'), 'SECRET');
-  server = await startHlsServer({ mediaRoot: root, host: '127.0.0.1', port: 0, registry, health: () => ({ ok: healthy }) });
+  server = await startHlsServer({ mediaRoot: root, host: '127.0.0.1', port: 0, registry, hlsSigningSecret: null });
   base = `http://127.0.0.1:${server.port}`;
   server.post('/control/echo', async (body, headers) => ({ status: 202, json: { got: body.toString('utf8'), sig: headers['x-signature'] ?? null } }));
   server.post('/control/fail', async () => {
@@ -189,23 +189,13 @@ describe('parseRange', () => {
 });
 
 describe('service routes', () => {
-  it('/healthz follows the health callback', async () => {
-    const ok = await fetch(`${base}/healthz`);
-    expect(ok.status).toBe(200);
-    expect(await ok.json()).toMatchObject({ status: 'ok' });
-    healthy = false;
-    const bad = await fetch(`${base}/healthz`);
-    expect(bad.status).toBe(503);
-    await bad.text();
-    healthy = true;
-  });
-
-  it('/metrics returns the registry text, with the request counter', async () => {
-    const r = await fetch(`${base}/metrics`);
-    expect(r.status).toBe(200);
-    expect(r.headers.get('content-type')).toContain('text/plain');
-    const text = await r.text();
-    expect(text).toContain('riverhead_origin_http_requests_total');
+  it('the public port serves neither /healthz nor /metrics (they are on the admin listener)', async () => {
+    for (const url of ['/healthz', '/metrics']) {
+      const r = await fetch(base + url);
+      expect(r.status).toBe(404);
+      await r.text();
+    }
+    const text = await registry.metrics();
     expect(text).toMatch(/route="hls",status="200"/);
   });
 
