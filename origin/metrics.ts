@@ -1,5 +1,6 @@
 // Prometheus metrics of the origin, served at /metrics.
 import { Registry, Counter, Gauge, collectDefaultMetrics } from 'prom-client';
+import type { OriginLoad } from './admission/ledger.ts';
 
 export interface OriginMetrics {
   registry: Registry;
@@ -7,9 +8,16 @@ export interface OriginMetrics {
   ffmpegRestarts: Counter;
   publishRefusals: Counter<'reason'>;
   transcodesStarted: Counter;
+  sourceOnlyPublishes: Counter;
 }
 
-export function createMetrics(sources: { liveStreams: () => number; outboxDepth: () => number; mediaFreeBytes?: () => number }): OriginMetrics {
+export function createMetrics(sources: {
+  liveStreams: () => number;
+  outboxDepth: () => number;
+  mediaFreeBytes?: () => number;
+  /** Capacity admission's ledger (origin/admission/ledger.ts): capacity, load and draining. */
+  originLoad?: () => OriginLoad;
+}): OriginMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   new Gauge({
@@ -37,8 +45,27 @@ export function createMetrics(sources: { liveStreams: () => number; outboxDepth:
       if (free !== undefined && Number.isFinite(free)) this.set(free);
     },
   });
+  const load = (name: string, help: string, read: (l: OriginLoad) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        const now = sources.originLoad?.();
+        if (now) this.set(read(now));
+      },
+    });
+  load('riverhead_capacity_units', 'Transcode capacity in units (one unit: a 1280x720 30 fps encode); ORIGIN_CAPACITY_UNITS or npm run bench', (l) => l.capacity.units);
+  load('riverhead_load_units', 'Units held by the streams publishing here (their ladders; a copied source ~0.05)', (l) => l.load.units);
+  load('riverhead_load_sessions', 'Publishers holding capacity here (admitted ones included)', (l) => l.load.sessions);
+  load('riverhead_draining', '1 while the origin drains after SIGTERM (new publishes refused)', (l) => (l.draining ? 1 : 0));
   return {
     registry,
+    sourceOnlyPublishes: new Counter({
+      name: 'riverhead_source_only_publishes_total',
+      help: 'Publishers beyond capacity given their source rendition only (OVER_CAPACITY=source-only)',
+      registers: [registry],
+    }),
     ingestBytes: new Counter({ name: 'riverhead_ingest_bytes_total', help: 'Media bytes received from encoders', labelNames: ['protocol'], registers: [registry] }),
     ffmpegRestarts: new Counter({ name: 'riverhead_ffmpeg_restarts_total', help: 'Live ffmpeg processes restarted after a crash', registers: [registry] }),
     transcodesStarted: new Counter({ name: 'riverhead_transcodes_started_total', help: 'Live transcodes started (one per accepted publish)', registers: [registry] }),

@@ -130,6 +130,14 @@ export function chooseLadder(source: SourceInfo, settings: LadderSettings = {}):
   return ladder;
 }
 
+/**
+ * The ladder of a publisher beyond this origin's capacity (origin/admission): the encoder's rendition copied, nothing
+ * encoded. It ignores maxResolution: scaling a source down is an encode, which is exactly what there is no room for.
+ */
+export function sourceOnlyLadder(source: SourceInfo): Rendition[] {
+  return [sourceRendition(normalizeSource(source))];
+}
+
 /** H.264 level_idc (e.g. 31) that admits this frame size, frame rate and peak bitrate. */
 export function h264Level(width: number, height: number, fps: number, maxBitrate = 0): number {
   const frameMbs = Math.ceil(width / 16) * Math.ceil(height / 16);
