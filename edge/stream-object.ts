@@ -1068,8 +1068,8 @@ export class StreamObject extends DurableObject<Env> {
   }
 
   /** Where the edge fetches this stream's live HLS from, if anywhere. */
-  async liveOrigin(): Promise<{ originUrl: string; sessionId: string } | null> {
+  async liveOrigin(): Promise<{ originId: string; originUrl: string; sessionId: string } | null> {
     const session = this.loadLive()?.lifecycle.session;
-    return session ? { originUrl: session.originUrl, sessionId: session.id } : null;
+    return session ? { originId: session.originId, originUrl: session.originUrl, sessionId: session.id } : null;
   }
 }

@@ -10,6 +10,7 @@ import { SigningKey, ListSigningKeysQuery, SigningKeyIdParam } from '../../share
 import { newId } from '../../shared/identifiers.ts';
 import { keysetPage } from '../pagination.ts';
 import { PLAYBACK_TOKEN_ALGORITHM } from '../playback-token.ts';
+import { purgeSigningKeyCache } from '../playback-cache.ts';
 
 export const signingKeyRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
@@ -131,6 +132,7 @@ signingKeyRoutes.openapi(
       .bind(signingKeyId, c.get('workspaceId'))
       .run();
     if (!meta.changes) throw notFound(`signing key ${signingKeyId}`);
+    await purgeSigningKeyCache(c.env, c.get('workspaceId'), signingKeyId); // playback caches keys for a few seconds
     return c.body(null, 204);
   },
 );
