@@ -8,11 +8,11 @@ import { requireAccessToken, requireAdminToken, requireOriginSignature } from '.
 import { streamRoutes } from './routes/streams.ts';
 import { recordingRoutes } from './routes/recordings.ts';
 import { adminRoutes } from './routes/admin.ts';
+import { adminOriginRoutes } from './routes/admin-origins.ts';
 import { internalRoutes } from './routes/internal.ts';
 import { internalMediaRoutes, MAX_MEDIA_REQUEST_BYTES } from './routes/internal-media.ts';
 import { internalOriginRoutes } from './routes/internal-origins.ts';
 import { playbackRoutes } from './routes/playback.ts';
-import { playbackStatsRoutes } from './routes/playback-stats.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import { signingKeyRoutes } from './routes/signing-keys.ts';
 import { accessTokenRoutes } from './routes/access-tokens.ts';
@@ -71,7 +71,7 @@ export function buildApp() {
   app.route('/v1', accessTokenRoutes);
   app.route('/v1', recordingRoutes);
   app.route('/admin', adminRoutes);
-  app.route('/admin', playbackStatsRoutes);
+  app.route('/admin', adminOriginRoutes);
   app.route('/internal', internalRoutes);
   app.route('/internal/media', internalMediaRoutes);
   app.route('/internal/origins', internalOriginRoutes);

@@ -16,7 +16,10 @@ export interface Env {
   MEDIA: R2Bucket;
   /** Guards /admin (creating workspaces and their first token). A secret. */
   ADMIN_TOKEN: string;
-  /** Shared with origins; signs every /internal call both ways. A secret. */
+  /**
+   * The master key: never handed to an origin; each origin's own secret and the SRT passphrase key are derived from it
+   * (shared/origin-credentials.ts). A secret.
+   */
   ORIGIN_SECRET: string;
   /** Host names encoders are told to publish to. */
   INGEST_HOST: string;
@@ -35,6 +38,10 @@ export interface Env {
 
 export interface AppVariables {
   workspaceId: string;
+  /** The origin that signed this /internal call (set by requireOriginSignature). */
+  originId: string;
+  /** That origin's region, as provisioned. */
+  originRegion: string;
 }
 
 export type AppEnv = { Bindings: Env; Variables: AppVariables };

@@ -1,17 +1,34 @@
 // Origin liveness in D1: the latest heartbeat of each origin, stamped with the edge's clock, read by a StreamObject
-// before it counts a silent stream's encoder lost (edge/lifecycle.ts statsOverdue).
+// before it counts a silent stream's encoder lost (edge/lifecycle.ts statsOverdue); and, with it, what the origin
+// announced about itself (region's ingest host, ports, HLS URL, capacity, load, draining) for the registry.
 import type { OriginLiveness } from './lifecycle.ts';
 import type { OriginHeartbeat } from '../shared/schemas/origin-heartbeat.ts';
+import type { Announcement } from './origin-registry.ts';
 
+/**
+ * Records one heartbeat of a known origin (the signer: `heartbeat.originId` was checked against it). Both rows are
+ * written in one batch so the listing never shows an announcement without its liveness.
+ */
 export async function recordOriginHeartbeat(db: D1Database, heartbeat: OriginHeartbeat, heardAt: number): Promise<void> {
-  await db
-    .prepare(
-      `INSERT INTO origin_heartbeats (origin_id, heard_at, origin_url, session_ids) VALUES (?, ?, ?, ?)
-       ON CONFLICT (origin_id) DO UPDATE SET heard_at = excluded.heard_at, origin_url = excluded.origin_url,
-         session_ids = excluded.session_ids`,
-    )
-    .bind(heartbeat.originId, heardAt, heartbeat.originUrl, JSON.stringify(heartbeat.sessions.map((s) => s.sessionId)))
-    .run();
+  const announced: Announcement = {
+    ingestHost: heartbeat.ingestHost,
+    ports: heartbeat.ports,
+    hlsUrl: heartbeat.hlsUrl,
+    controlUrl: heartbeat.originUrl,
+    capacity: heartbeat.capacity,
+    load: heartbeat.load,
+    draining: heartbeat.draining,
+  };
+  await db.batch([
+    db
+      .prepare(
+        `INSERT INTO origin_heartbeats (origin_id, heard_at, origin_url, session_ids) VALUES (?, ?, ?, ?)
+         ON CONFLICT (origin_id) DO UPDATE SET heard_at = excluded.heard_at, origin_url = excluded.origin_url,
+           session_ids = excluded.session_ids`,
+      )
+      .bind(heartbeat.originId, heardAt, heartbeat.originUrl, JSON.stringify(heartbeat.sessions.map((s) => s.sessionId))),
+    db.prepare('UPDATE origins SET announced = ?, announced_at = ? WHERE id = ?').bind(JSON.stringify(announced), heardAt, heartbeat.originId),
+  ]);
 }
 
 /** The origin's latest heartbeat, or null if it never sent one (an origin without heartbeats counts as silent). */

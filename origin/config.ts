@@ -2,11 +2,17 @@
 import path from 'node:path';
 import os from 'node:os';
 import { originSecretProblem } from '../shared/origin-secret.ts';
+import { ORIGIN_ID_PATTERN } from '../shared/origin-credentials.ts';
 
 type Environment = Record<string, string | undefined>;
 
 export interface OriginConfig {
+  /** ORIGIN_ID, as provisioned with POST /admin/origins: the edge verifies this origin's calls with its secret. */
   originId: string;
+  /** ORIGIN_REGION: the zone this origin serves (must match its provisioned region); default "local". */
+  region: string;
+  /** INGEST_HOST: the host name encoders use to reach this origin (or its zone's load balancer). */
+  ingestHost: string;
   edgeUrl: string;
   originSecret: string;
   /** How the edge reaches this origin (HLS and commands). */
@@ -37,6 +43,13 @@ function integer(env: Environment, name: string, fallback: number): number {
   return value;
 }
 
+/** Who this origin is: required, since the edge knows each origin by id and verifies it with that origin's secret. */
+function originIdentifier(env: Environment): string {
+  const id = required(env, 'ORIGIN_ID');
+  if (!ORIGIN_ID_PATTERN.test(id)) throw new Error(`ORIGIN_ID must match ${ORIGIN_ID_PATTERN} (as provisioned with POST /admin/origins), got "${id}"`);
+  return id;
+}
+
 function required(env: Environment, name: string): string {
   const value = env[name];
   if (!value) throw new Error(`${name} is required`);
@@ -46,7 +59,7 @@ function required(env: Environment, name: string): string {
 /** Every /internal call is signed with it: an origin without a usable one must not start at all. */
 function originSecret(env: Environment): string {
   const problem = originSecretProblem(env.ORIGIN_SECRET);
-  if (problem) throw new Error(`${problem}; it must be the same value as the edge's ORIGIN_SECRET`);
+  if (problem) throw new Error(`${problem}; it must be the secret POST /admin/origins issued for this ORIGIN_ID`);
   return env.ORIGIN_SECRET!;
 }
 
@@ -58,7 +71,9 @@ export function configFromEnv(env: Environment = process.env): OriginConfig {
   const keyFile = env.TLS_KEY;
   const rtmpsPort = integer(env, 'RTMPS_PORT', 1936);
   return {
-    originId: env.ORIGIN_ID ?? os.hostname(),
+    originId: originIdentifier(env),
+    region: env.ORIGIN_REGION || 'local',
+    ingestHost: env.INGEST_HOST || '127.0.0.1',
     edgeUrl: required(env, 'EDGE_URL').replace(/\/$/, ''),
     originSecret: originSecret(env),
     publicUrl: (env.ORIGIN_PUBLIC_URL ?? `http://127.0.0.1:${httpPort}`).replace(/\/$/, ''),

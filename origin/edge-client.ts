@@ -1,5 +1,7 @@
-// Signed calls from this origin to the edge's /internal API (same signing module as the edge).
+// Signed calls from this origin to the edge's /internal API (same signing module as the edge): each names this origin
+// (x-riverhead-origin) and is signed with its own secret, which the edge derives for that id.
 import { signRequest } from '../shared/request-signing.ts';
+import { ORIGIN_ID_HEADER } from '../shared/origin-credentials.ts';
 import {
   OriginEventBatchResponse,
   type AuthorizeIngestRequest,
@@ -28,16 +30,27 @@ export type AuthorizeOutcome =
   | { ok: true; grant: AuthorizeIngestResponse }
   | { ok: false; reason: string; detail: string };
 
+/** Who this origin is to the edge: its ORIGIN_ID and the secret POST /admin/origins issued for it. */
+export interface OriginCredentials {
+  originId: string;
+  secret: string;
+}
+
+/** The headers that make a request this origin's: its id and the signature over method, path, time and body. */
+export async function originRequestHeaders(credentials: OriginCredentials, method: string, path: string, body: string | Uint8Array): Promise<Record<string, string>> {
+  return { ...(await signRequest(credentials.secret, method, path, body)), [ORIGIN_ID_HEADER]: credentials.originId };
+}
+
 export class EdgeClient {
   constructor(
     private readonly edgeUrl: string,
-    private readonly secret: string,
+    private readonly credentials: OriginCredentials,
     private readonly timeoutMs = 5000,
   ) {}
 
   /** A signed call; `path` includes any query, which the signature covers. */
   private async send(method: string, path: string, body: string | Uint8Array, contentType: string, timeoutMs = this.timeoutMs): Promise<Response> {
-    const headers = await signRequest(this.secret, method, path, body);
+    const headers = await originRequestHeaders(this.credentials, method, path, body);
     return fetch(this.edgeUrl + path, {
       method,
       body,

@@ -18,6 +18,7 @@ import { VodPublisher } from './vod/vod-publisher.ts';
 import { DiskGuard, diskLimitsFromEnv } from './disk-guard.ts';
 import { installCrashPolicy } from './crash-policy.ts';
 import { OriginHeartbeatLoop } from './origin-heartbeat.ts';
+import { startSrtWhenKeyed } from './srt/keyed-start.ts';
 import { log, logWarn } from './log.ts';
 
 /** Set once the servers are up: a fatal error stops them gracefully before the process exits. */
@@ -36,7 +37,7 @@ installCrashPolicy({
 async function main(): Promise<void> {
   const config = configFromEnv();
   await mkdir(config.mediaDir, { recursive: true });
-  const edge = new EdgeClient(config.edgeUrl, config.originSecret);
+  const edge = new EdgeClient(config.edgeUrl, { originId: config.originId, secret: config.originSecret });
   const outbox = await EventOutbox.open(path.join(config.stateDir, 'outbox'), edge);
   const pool = new TranscodePool({ capacity: config.capacity });
   const jobs = new MediaJobPool({ threads: 1 });
@@ -94,7 +95,26 @@ async function main(): Promise<void> {
     port: config.rtmpPort,
     tls: config.tls && config.rtmpsPort ? { port: config.rtmpsPort, ...config.tls } : null,
   });
-  const srt = config.srtPort ? await startSrtIngest(ingest, { host: config.host, port: config.srtPort, passphraseSecret: config.originSecret, statsIntervalMs: config.statsIntervalMs }) : null;
+  // Announce and liveness apart from the outbox; the edge's answer carries the key SRT passphrases derive from.
+  const heartbeat = new OriginHeartbeatLoop({
+    edgeUrl: config.edgeUrl,
+    credentials: { originId: config.originId, secret: config.originSecret },
+    originUrl: config.publicUrl,
+    announce: {
+      region: config.region,
+      ingestHost: config.ingestHost,
+      ports: { rtmp: rtmp.addresses.rtmp.port, rtmps: rtmp.addresses.rtmps?.port ?? null, srt: config.srtPort },
+      hlsUrl: config.publicUrl,
+    },
+    sessions: () => ingest!.heldSessions,
+    loadReport: () => ({ capacity: { units: config.capacity }, load: { units: ingest!.liveCount, sessions: ingest!.liveCount }, draining: false }),
+  });
+  heartbeat.start();
+  const srtPort = config.srtPort;
+  const keyedSrt = srtPort
+    ? await startSrtWhenKeyed(heartbeat, (passphraseKey) => startSrtIngest(ingest!, { host: config.host, port: srtPort, passphraseSecret: passphraseKey, statsIntervalMs: config.statsIntervalMs }), { firstWaitMs: 10_000 })
+    : null;
+  const srt = keyedSrt?.current() ?? null;
   log('origin_ready', {
     originId: config.originId,
     rtmpPort: rtmp.addresses.rtmp.port,
@@ -105,9 +125,6 @@ async function main(): Promise<void> {
     capacity: config.capacity,
     recoveredRecordings: recovered,
   });
-  // Liveness apart from the outbox: the edge asks it before counting a silent stream's encoder lost.
-  const heartbeat = new OriginHeartbeatLoop({ edgeUrl: config.edgeUrl, originSecret: config.originSecret, originId: config.originId, originUrl: config.publicUrl, sessions: () => ingest!.heldSessions });
-  heartbeat.start();
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -119,7 +136,7 @@ async function main(): Promise<void> {
     const hardStop = setTimeout(() => process.exit(1), 15_000);
     hardStop.unref();
     await rtmp.server.close(); // every encoder's broadcast ends and reports publish_done
-    await srt?.close();
+    await keyedSrt?.close();
     await ingest!.close();
     await pool.close();
     await jobs.close();

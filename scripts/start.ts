@@ -32,6 +32,7 @@ const quietEnv = {
 
 interface LocalSecrets {
   adminToken: string;
+  /** The edge's master key (its ORIGIN_SECRET): origins get their own secrets derived from it. */
   originSecret: string;
 }
 interface LocalWorkspace {
@@ -151,6 +152,23 @@ async function ensureWorkspace(secrets: LocalSecrets): Promise<LocalWorkspace> {
   return workspace;
 }
 
+/**
+ * A local origin's own secret, issued by the edge (POST /admin/origins; the edge's master key is never handed out).
+ * Known already from an earlier run: a fresh secret (rotate-secret, which also enables it again), so none is kept on disk.
+ */
+async function provisionLocalOrigin(secrets: LocalSecrets, originId: string, region = 'local'): Promise<string> {
+  const admin = (route: string, body: unknown) =>
+    fetch(`${apiUrl}/admin${route}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${secrets.adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  let response = await admin('/origins', { id: originId, region });
+  if (response.status === 409) response = await admin(`/origins/${originId}/rotate-secret`, {});
+  if (!response.ok) throw new Error(`provisioning origin ${originId} failed: ${response.status} ${await response.text()}`);
+  return ((await response.json()) as { data: { secret: string } }).data.secret;
+}
+
 async function main(): Promise<void> {
   mkdirSync(stateDir, { recursive: true });
   process.on('SIGINT', () => void stop(0));
@@ -182,13 +200,17 @@ async function main(): Promise<void> {
   );
   await waitForHttp(`${apiUrl}/`, 60_000);
 
+  const originId = 'local-origin';
+  const originSecret = await provisionLocalOrigin(secrets, originId);
   run(process.execPath, ['--import', 'tsx', 'origin/main.ts'], {
     prefix: 'origin',
     env: {
       ...quietEnv,
       EDGE_URL: apiUrl,
-      ORIGIN_SECRET: secrets.originSecret,
-      ORIGIN_ID: 'local-origin',
+      ORIGIN_SECRET: originSecret,
+      ORIGIN_ID: originId,
+      ORIGIN_REGION: 'local',
+      INGEST_HOST: ingestHost,
       MEDIA_DIR: path.join(stateDir, 'media'),
       RTMP_PORT: String(ports.rtmp),
       RTMPS_PORT: String(ports.rtmps),

@@ -1,8 +1,9 @@
 // A stream's SRT passphrase, derived from its stream key: hex(HMAC-SHA256(secret, label ‖ key))[0..32]. The edge
 // hands it out on create and key reset; an origin's SRT access hook computes the same value from the streamid
 // (origin/srt/native/srt_binding.c, derive_passphrase) without asking the edge, so a caller's handshake never waits.
-// The secret is ORIGIN_SECRET, which every origin already holds: it can already ask the edge for any stream's
-// passphrase, so deriving from it gives an origin nothing new. A new key means a new passphrase.
+// The secret is the SRT passphrase key (shared/origin-credentials.ts deriveSrtPassphraseKey), derived from the edge's
+// master key and handed to every origin in heartbeat answers: any origin can already ask the edge for any stream's
+// passphrase, so holding it gives an origin nothing new, and it signs nothing. A new key means a new passphrase.
 
 /** Must match PASSPHRASE_LABEL in srt_binding.c byte for byte. */
 export const SRT_PASSPHRASE_LABEL = 'riverhead srt passphrase v1\n';

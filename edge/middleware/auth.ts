@@ -5,6 +5,8 @@ import { ApiError } from '../problem.ts';
 import { sha256Hex } from '../../shared/identifiers.ts';
 import { verifyRequest } from '../../shared/request-signing.ts';
 import { originSecretProblem } from '../../shared/origin-secret.ts';
+import { ORIGIN_ID_HEADER } from '../../shared/origin-credentials.ts';
+import { originIdentityFor } from '../origin-registry.ts';
 import { log } from '../log.ts';
 
 function unauthorized(detail: string): ApiError {
@@ -63,21 +65,34 @@ export const requireAdminToken: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();
 };
 
-/** Origin calls carry an HMAC over method, path with query, timestamp and body; anything else is refused before parsing. */
+/**
+ * Origin calls name their origin (x-riverhead-origin) and carry an HMAC over method, path with query, timestamp and
+ * body, made with that origin's own secret; anything else is refused before parsing. The master key itself verifies
+ * nothing: it only derives the origins' secrets (edge/origin-registry.ts).
+ */
 export const requireOriginSignature: MiddlewareHandler<AppEnv> = async (c, next) => {
-  // An unset or guessable secret would verify what anyone signs (or crash WebCrypto on an empty key): refuse loudly.
+  // An unset or guessable master would derive guessable origin secrets: refuse loudly.
   const secretProblem = originSecretProblem(c.env.ORIGIN_SECRET);
   if (secretProblem) {
     log('origin_secret_unusable', { problem: secretProblem, path: new URL(c.req.url).pathname });
     throw new ApiError(503, 'origin-secret-unusable', 'Edge misconfigured', `${secretProblem}; set it with wrangler secret put ORIGIN_SECRET`);
   }
+  const originId = c.req.header(ORIGIN_ID_HEADER) ?? '';
+  const identity = originId ? await originIdentityFor(c.env, originId) : null;
+  if (!identity) {
+    throw new ApiError(401, 'bad-signature', 'Unauthorized', `origin signature refused: ${originId ? 'unknown or disabled origin' : `no ${ORIGIN_ID_HEADER} header`}`, {
+      reason: 'unknown-origin',
+    });
+  }
   const body = new Uint8Array(await c.req.raw.clone().arrayBuffer());
   const url = new URL(c.req.url);
-  const verdict = await verifyRequest(c.env.ORIGIN_SECRET, c.req.method, url.pathname + url.search, body, c.req.raw.headers);
+  const verdict = await verifyRequest(identity.secret, c.req.method, url.pathname + url.search, body, c.req.raw.headers);
   if (!verdict.ok) {
     throw new ApiError(401, 'bad-signature', 'Unauthorized', `origin signature refused: ${verdict.reason}`, {
       reason: verdict.reason,
     });
   }
+  c.set('originId', identity.originId);
+  c.set('originRegion', identity.region);
   await next();
 };

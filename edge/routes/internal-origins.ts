@@ -1,27 +1,46 @@
-// /internal/origins: an origin's own heartbeat (liveness and the sessions it holds), HMAC-signed like all of /internal.
+// /internal/origins: an origin's own heartbeat, which is also its announce (liveness, the sessions it holds, how to
+// reach and load it), signed by that origin like all of /internal. The answer carries the key SRT passphrases are
+// derived from, so an origin's SRT listener never needs the edge's master key.
 import { OpenAPIHono, createRoute } from '@hono/zod-openapi';
 import type { AppEnv } from '../env.ts';
 import { validationHook } from '../middleware/errors.ts';
+import { ApiError } from '../problem.ts';
+import { Problem } from '../../shared/schemas/common.ts';
 import { OriginHeartbeat, OriginHeartbeatResponse } from '../../shared/schemas/origin-heartbeat.ts';
+import { deriveSrtPassphraseKey } from '../../shared/origin-credentials.ts';
 import { recordOriginHeartbeat } from '../origin-liveness.ts';
 
 export const internalOriginRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+/** Derived once per isolate and master: HMAC on every beat would be cheap, but there is no reason for it. */
+let srtKeyMemo: { master: string; key: Promise<string> } | null = null;
+function srtPassphraseKey(master: string): Promise<string> {
+  if (srtKeyMemo?.master !== master) srtKeyMemo = { master, key: deriveSrtPassphraseKey(master) };
+  return srtKeyMemo.key;
+}
 
 internalOriginRoutes.openapi(
   createRoute({
     method: 'post',
     path: '/heartbeat',
-    summary: 'An origin is alive and holds these sessions; stamped with the edge clock, never the origin\'s.',
+    summary: "An origin is alive, holds these sessions and announces itself; stamped with the edge clock, never the origin's.",
     tags: ['Internal'],
     request: { body: { content: { 'application/json': { schema: OriginHeartbeat } }, required: true } },
     responses: {
       200: { description: 'Recorded', content: { 'application/json': { schema: OriginHeartbeatResponse } } },
+      403: { description: 'The beat names another origin than its signer', content: { 'application/problem+json': { schema: Problem } } },
     },
   }),
   async (c) => {
     const heartbeat = c.req.valid('json');
+    if (heartbeat.originId !== c.var.originId) {
+      throw new ApiError(403, 'origin-mismatch', 'Forbidden', `signed by origin ${c.var.originId}, but the heartbeat names ${heartbeat.originId}`);
+    }
+    if (heartbeat.region !== c.var.originRegion) {
+      throw new ApiError(403, 'origin-region-mismatch', 'Forbidden', `origin ${c.var.originId} is provisioned in region ${c.var.originRegion}, not ${heartbeat.region} (set ORIGIN_REGION)`);
+    }
     const heardAt = Date.now();
     await recordOriginHeartbeat(c.env.DB, heartbeat, heardAt);
-    return c.json({ heardAt: new Date(heardAt).toISOString() }, 200);
+    return c.json({ heardAt: new Date(heardAt).toISOString(), srtPassphraseKey: await srtPassphraseKey(c.env.ORIGIN_SECRET) }, 200);
   },
 );

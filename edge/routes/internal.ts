@@ -1,4 +1,5 @@
-// /internal: the origin-facing API (ingest authorization and event batches), HMAC-signed with ORIGIN_SECRET.
+// /internal: the origin-facing API (ingest authorization and event batches), each call signed by one origin with its own
+// secret; the signer (c.var.originId) is who the call speaks for, whatever its body says.
 import { OpenAPIHono, createRoute } from '@hono/zod-openapi';
 import type { AppEnv } from '../env.ts';
 import { fieldErrors, validationHook } from '../middleware/errors.ts';
@@ -33,6 +34,7 @@ internalRoutes.openapi(
   }),
   async (c) => {
     const request = c.req.valid('json');
+    if (request.originId !== c.var.originId) throw originMismatch(c.var.originId, request.originId);
     const keyHash = await sha256Hex(request.streamKey);
     const row = await c.env.DB.prepare('SELECT stream_id FROM stream_keys WHERE key_hash = ?')
       .bind(keyHash)
@@ -41,7 +43,7 @@ internalRoutes.openapi(
       ? await streamObject(c.env, row.stream_id).authorize({
           keyHash,
           protocol: request.protocol,
-          originId: request.originId,
+          originId: c.var.originId,
           originUrl: request.originUrl,
           check: request.check ?? false,
         })
@@ -95,7 +97,7 @@ internalRoutes.openapi(
     await Promise.all(
       [...byStream].map(async ([streamId, entries]) => {
         try {
-          const outcomes = await streamObject(c.env, streamId).applyOriginEvents(entries.map((e) => e.event));
+          const outcomes = await streamObject(c.env, streamId).applyOriginEvents(entries.map((e) => e.event), c.get('originId'));
           entries.forEach(({ index, event }, i) => {
             const outcome = outcomes[i];
             results[index] =
@@ -115,6 +117,10 @@ internalRoutes.openapi(
     return c.json({ results }, 200);
   },
 );
+
+function originMismatch(signer: string, named: string): ApiError {
+  return new ApiError(403, 'origin-mismatch', 'Forbidden', `signed by origin ${signer}, but the request names origin ${named}`);
+}
 
 function clampReason(reason: string): string {
   const max = ORIGIN_EVENT_LIMITS.outcomeReasonChars;

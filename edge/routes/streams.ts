@@ -15,8 +15,8 @@ import {
 } from '../../shared/schemas/live-stream.ts';
 import { newId, newStreamKey, newPlaybackId, sha256Hex } from '../../shared/identifiers.ts';
 import { srtPassphraseFor } from '../../shared/srt-passphrase.ts';
+import { deriveSrtPassphraseKey } from '../../shared/origin-credentials.ts';
 import { keysetPage } from '../pagination.ts';
-import { playbackIdsOfStream, purgePlaybackCache } from '../playback-cache.ts';
 
 export const streamRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
@@ -50,7 +50,7 @@ streamRoutes.openapi(
     const input = CreateLiveStreamRequest.parse(c.req.valid('json'));
     const streamId = newId('ls', 16);
     const streamKey = newStreamKey();
-    const srtSecret = await srtPassphraseFor(c.env.ORIGIN_SECRET, streamKey); // what origins' SRT hooks derive too
+    const srtSecret = await srtPassphraseFor(await deriveSrtPassphraseKey(c.env.ORIGIN_SECRET), streamKey); // what origins' SRT hooks derive too
     const created = await streamObject(c.env, streamId).create({
       streamId,
       workspaceId: c.get('workspaceId'),
@@ -151,8 +151,6 @@ streamRoutes.openapi(
         await c.env.DB.prepare('UPDATE playback_ids SET access_policy = ? WHERE stream_id = ?')
           .bind(accessPolicy, streamId)
           .run();
-        // Every playback ID of the stream (recordings' and clips' too) follows the policy: none may serve the old one.
-        await purgePlaybackCache(c.env, await playbackIdsOfStream(c.env.DB, streamId));
       }
     }
     return c.json({ data: commandOutcome(result, streamId) }, 200);
@@ -172,9 +170,7 @@ streamRoutes.openapi(
   }),
   async (c) => {
     const { streamId } = c.req.valid('param');
-    const playbackIds = await playbackIdsOfStream(c.env.DB, streamId); // read first: the delete removes the rows
     commandOutcome(await streamObject(c.env, streamId).remove(c.get('workspaceId')), streamId);
-    await purgePlaybackCache(c.env, playbackIds);
     return c.body(null, 204);
   },
 );
@@ -199,8 +195,6 @@ for (const command of lifecycleCommands) {
     async (c) => {
       const { streamId } = c.req.valid('param');
       const result = await streamObject(c.env, streamId)[command.run](c.get('workspaceId'));
-      // Disable and complete end the live session: its cached live pointer goes with it.
-      if (result.ok && command.run !== 'enable') await purgePlaybackCache(c.env, result.stream.playbackIds.map((p) => p.id));
       return c.json({ data: commandOutcome(result, streamId) }, 200);
     },
   );
@@ -220,7 +214,7 @@ streamRoutes.openapi(
   async (c) => {
     const { streamId } = c.req.valid('param');
     const streamKey = newStreamKey();
-    const srtSecret = await srtPassphraseFor(c.env.ORIGIN_SECRET, streamKey); // what origins' SRT hooks derive too
+    const srtSecret = await srtPassphraseFor(await deriveSrtPassphraseKey(c.env.ORIGIN_SECRET), streamKey); // what origins' SRT hooks derive too
     const result = await streamObject(c.env, streamId).resetStreamKey(c.get('workspaceId'), {
       keyHash: await sha256Hex(streamKey),
       srtSecret,

@@ -23,7 +23,7 @@ const LASTING_REFUSALS = new Set(['unknown_stream_key', 'stream_deleted', 'strea
 export interface SrtIngestOptions {
   host: string;
   port: number;
-  /** ORIGIN_SECRET: the edge derives every stream's SRT passphrase from it (shared/srt-passphrase.ts) */
+  /** The SRT passphrase key from the edge's heartbeat answer: every stream's passphrase derives from it (shared/srt-passphrase.ts) */
   passphraseSecret: string;
   statsIntervalMs?: number;
   listen?: ListenOptions;

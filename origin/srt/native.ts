@@ -27,7 +27,7 @@ export interface ListenOptions {
   logLevel?: number;
 }
 
-/** The listener's own settings; `passphraseSecret` is what every stream's passphrase derives from. */
+/** The listener's own settings; `passphraseSecret` is what every stream's passphrase derives from (the edge's SRT passphrase key). */
 export type NativeListenOptions = ListenOptions & { passphraseSecret: string };
 
 /** A `connected` caller passed the hook and the encryption handshake with the passphrase of its streamid's key. */

@@ -45,7 +45,8 @@ export interface SrtServerOptions {
   host: string;
   /** UDP port; 0 picks a free one */
   port: number;
-  /** every stream's passphrase derives from it and the stream key (shared/srt-passphrase.ts) */
+  /** every stream's passphrase derives from it and the stream key (shared/srt-passphrase.ts): the SRT passphrase key
+   *  the edge answers heartbeats with (deriveSrtPassphraseKey), never a signing secret */
   passphraseSecret: string;
   /** A caller through the handshake: who takes its media. Synchronous; admission happens inside the publisher. */
   accept(caller: SrtCaller): SrtPublisher;

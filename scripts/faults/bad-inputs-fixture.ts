@@ -2,6 +2,7 @@
 // stream, a disabled webhook, a signing key, a private live playback and a stored recording MP4 for Range cases, and
 // workspace B whose real ids A must never see. Origin-side steps are signed /internal calls, as an origin makes them.
 import { signRequest } from '../../shared/request-signing.ts';
+import { ORIGIN_ID_HEADER } from '../../shared/origin-credentials.ts';
 
 export type Send = (request: Request) => Promise<Response>;
 
@@ -45,8 +46,19 @@ async function expectStatus(response: Response, status: number, what: string): P
 export async function buildFixture(send: Send, base: string, secrets: { adminToken: string; originSecret: string }): Promise<BadInputFixture> {
   const admin = (path: string, body: unknown, method = 'POST') =>
     send(new Request(base + path, { method, headers: { authorization: `Bearer ${secrets.adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify(body) }));
-  const signed = async (method: string, path: string, body: string | Uint8Array, contentType: string) =>
-    send(new Request(base + path, { method, body, headers: { ...(await signRequest(secrets.originSecret, method, path, body)), 'content-type': contentType } }));
+  // The fixture's origin is provisioned like any (POST /admin/origins, or a new secret if an earlier run made it): the
+  // edge's master key (secrets.originSecret) signs nothing itself.
+  let originSecret: Promise<string> | null = null;
+  const issueOriginSecret = async (): Promise<string> => {
+    const created = await admin('/admin/origins', { id: ORIGIN.originId, region: 'local' });
+    if (created.status === 409) return (await expectStatus(await admin(`/admin/origins/${ORIGIN.originId}/rotate-secret`, {}), 200, 'rotate origin secret')).data.secret;
+    return (await expectStatus(created, 201, 'provision origin')).data.secret;
+  };
+  const signed = async (method: string, path: string, body: string | Uint8Array, contentType: string) => {
+    originSecret ??= issueOriginSecret();
+    const headers = { ...(await signRequest(await originSecret, method, path, body)), [ORIGIN_ID_HEADER]: ORIGIN.originId };
+    return send(new Request(base + path, { method, body, headers: { ...headers, 'content-type': contentType } }));
+  };
   const signedJson = (path: string, body: unknown) => signed('POST', path, JSON.stringify(body), 'application/json');
 
   async function workspace(name: string) {

@@ -1,16 +1,31 @@
-// Origin → edge liveness: every few seconds an origin says it is alive and which sessions it holds, apart from the
-// per-stream stats in its event outbox (which a backlog or an outage can delay). Both runtimes share this schema.
+// Origin → edge liveness and self-description: every few seconds an origin says it is alive, which sessions it holds,
+// and how to reach and load it (region, ingest host and ports, HLS URL, capacity, load, draining) — the announce is
+// carried by every beat, so the edge's view never depends on one lost message. Apart from the per-stream stats in the
+// event outbox (which a backlog or an outage can delay). Both runtimes share this schema.
 import { z } from '@hono/zod-openapi';
+import { OriginCapacity, OriginLoad, OriginPorts, Region } from './origin-registry.ts';
 
 /** How often an origin heartbeats; well inside the edge's 10 s stats deadline so one lost beat changes nothing. */
 export const ORIGIN_HEARTBEAT_INTERVAL_MS = 3_000;
 /** Sessions one heartbeat may list; an origin holds far fewer (its transcode capacity). */
 export const ORIGIN_HEARTBEAT_MAX_SESSIONS = 1000;
+/** An origin not heard from for longer is silent: not picked for work, not counted healthy in its zone. */
+export const ORIGIN_HEALTHY_WITHIN_MS = 10_000;
 
 export const OriginHeartbeat = z
   .object({
+    /** Must be the signer's id (x-riverhead-origin); the edge refuses a beat that names another origin. */
     originId: z.string().min(1).max(100),
+    /** Base URL the edge sends commands to (and, unless hlsUrl says otherwise, fetches HLS from). */
     originUrl: z.string().url().max(300),
+    region: Region,
+    /** The host name encoders use to reach this origin (or its zone's load balancer). */
+    ingestHost: z.string().min(1).max(253),
+    ports: OriginPorts,
+    hlsUrl: z.string().url().max(300),
+    capacity: OriginCapacity,
+    load: OriginLoad,
+    draining: z.boolean(),
     /** Sessions with an encoder connected on this origin right now. */
     sessions: z
       .array(z.object({ streamId: z.string().min(1).max(64), sessionId: z.string().min(1).max(64) }).strict())
@@ -22,4 +37,9 @@ export const OriginHeartbeat = z
   .openapi('OriginHeartbeat');
 export type OriginHeartbeat = z.infer<typeof OriginHeartbeat>;
 
-export const OriginHeartbeatResponse = z.object({ heardAt: z.string().datetime() });
+/** What the edge announces back: its clock, and the key SRT passphrases derive from (shared/srt-passphrase.ts). */
+export const OriginHeartbeatResponse = z.object({
+  heardAt: z.string().datetime(),
+  srtPassphraseKey: z.string().regex(/^[0-9a-f]{64}$/),
+});
+export type OriginHeartbeatResponse = z.infer<typeof OriginHeartbeatResponse>;

@@ -1,7 +1,10 @@
-// Shared steps of the edge tests: a workspace with a token, authenticated calls, signed origin calls.
-import { exports } from 'cloudflare:workers';
+// Shared steps of the edge tests: a workspace with a token, authenticated calls, signed origin calls (each by a
+// provisioned origin, with the secret the edge derives for it).
+import { env, exports } from 'cloudflare:workers';
 import { signRequest } from '../../shared/request-signing.ts';
+import { deriveOriginSecret, ORIGIN_ID_HEADER } from '../../shared/origin-credentials.ts';
 
+/** The edge's master key in these tests (vitest.config.ts): it derives origins' secrets and verifies nothing itself. */
 export const ORIGIN_SECRET = 'test-origin-secret';
 export const ADMIN_TOKEN = 'test-admin-token';
 
@@ -45,13 +48,52 @@ export async function createStream(workspace: Workspace, body: unknown = {}) {
   return (await json(response)).data as { streamId: string; streamKey: string; srtSecret: string; [k: string]: any };
 }
 
-export async function signedCall(path: string, body: unknown, options: { secret?: string; now?: number } = {}) {
-  const text = JSON.stringify(body);
-  const headers = await signRequest(options.secret ?? ORIGIN_SECRET, 'POST', path, text, options.now);
-  return call(path, { method: 'POST', body: text, headers: { ...headers, 'content-type': 'application/json' } });
+export const ORIGIN = { originId: 'origin-test', originUrl: 'http://127.0.0.1:9' };
+
+/**
+ * Makes sure an origin row exists (as POST /admin/origins would: generation 1, not disabled) and gives its secret.
+ * Straight into D1, so a test's storage reset never leaves the default origin unknown.
+ */
+export async function provisionOrigin(originId: string = ORIGIN.originId, region = 'local'): Promise<string> {
+  await env.DB.prepare('INSERT INTO origins (id, region, generation, created_at) VALUES (?, ?, 1, ?) ON CONFLICT (id) DO NOTHING')
+    .bind(originId, region, new Date().toISOString())
+    .run();
+  return deriveOriginSecret(ORIGIN_SECRET, originId, 1);
 }
 
-export const ORIGIN = { originId: 'origin-test', originUrl: 'http://127.0.0.1:9' };
+/** A signed origin call; by default as ORIGIN (provisioned on the way), or as `originId` with `secret` when given. */
+export async function signedCall(path: string, body: unknown, options: { secret?: string; now?: number; originId?: string } = {}) {
+  const text = JSON.stringify(body);
+  const originId = options.originId ?? ORIGIN.originId;
+  const secret = options.secret ?? (await provisionOrigin(originId));
+  const headers = await signRequest(secret, 'POST', path, text, options.now);
+  return call(path, { method: 'POST', body: text, headers: { ...headers, [ORIGIN_ID_HEADER]: originId, 'content-type': 'application/json' } });
+}
+
+/** A full heartbeat (announce included) of an origin, with the sessions it holds. */
+export function heartbeatBody(
+  originId: string,
+  sessions: { streamId: string; sessionId: string }[],
+  extra: Record<string, unknown> = {},
+) {
+  return {
+    originId,
+    originUrl: ORIGIN.originUrl,
+    region: 'local',
+    ingestHost: '127.0.0.1',
+    ports: { rtmp: 1935, rtmps: null, srt: 9000 },
+    hlsUrl: ORIGIN.originUrl,
+    capacity: { units: 4 },
+    load: { units: sessions.length, sessions: sessions.length },
+    draining: false,
+    sessions,
+    ...extra,
+  };
+}
+
+export function sendHeartbeat(originId: string, sessions: { streamId: string; sessionId: string }[], extra: Record<string, unknown> = {}) {
+  return signedCall('/internal/origins/heartbeat', heartbeatBody(originId, sessions, extra), { originId });
+}
 
 export function authorize(streamKey: string, protocol: 'rtmp' | 'rtmps' | 'srt' = 'rtmp') {
   return signedCall('/internal/ingest/authorize', { streamKey, protocol, ...ORIGIN });
@@ -73,6 +115,6 @@ export async function getStream(workspace: Workspace, streamId: string) {
 
 /** A signed origin call with any method and body (binary uploads included). */
 export async function signedRequest(method: string, path: string, body: Uint8Array | string, contentType = 'application/octet-stream') {
-  const headers = await signRequest(ORIGIN_SECRET, method, path, body);
-  return call(path, { method, body, headers: { ...headers, 'content-type': contentType } });
+  const headers = await signRequest(await provisionOrigin(), method, path, body);
+  return call(path, { method, body, headers: { ...headers, [ORIGIN_ID_HEADER]: ORIGIN.originId, 'content-type': contentType } });
 }

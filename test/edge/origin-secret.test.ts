@@ -5,12 +5,13 @@ import { env } from 'cloudflare:workers';
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { buildApp } from '../../edge/app.ts';
 import { signRequest } from '../../shared/request-signing.ts';
+import { deriveOriginSecret, ORIGIN_ID_HEADER } from '../../shared/origin-credentials.ts';
 
 const app = buildApp();
 
-async function internalCall(secretOnEdge: string | undefined, signingSecret: string) {
+async function internalCall(secretOnEdge: string | undefined, signingSecret: string, originId = 'origin-test') {
   const body = JSON.stringify({ events: [] });
-  const headers = await signRequest(signingSecret, 'POST', '/internal/events', body);
+  const headers = { ...(await signRequest(signingSecret, 'POST', '/internal/events', body)), [ORIGIN_ID_HEADER]: originId };
   const ctx = createExecutionContext();
   const response = await app.fetch(
     new Request('http://edge.test/internal/events', { method: 'POST', body, headers: { ...headers, 'content-type': 'application/json' } }),
@@ -41,8 +42,12 @@ describe('ORIGIN_SECRET on the edge', () => {
     if (onEdge) expect(lines.join('\n')).not.toContain(onEdge);
   });
 
-  it('a usable secret still verifies (past the signature, the empty batch is the schema\'s 400)', async () => {
-    expect((await internalCall('a-strong-origin-secret-0123', 'a-strong-origin-secret-0123')).status).toBe(400);
-    expect((await internalCall('a-strong-origin-secret-0123', 'another-secret-0123456789')).status).toBe(401);
+  it("a usable master derives the origin's secret, which verifies (past the signature, the empty batch is the schema's 400)", async () => {
+    const master = 'a-strong-origin-secret-0123';
+    await env.DB.prepare("INSERT INTO origins (id, region, generation, created_at) VALUES ('origin-strong', 'local', 1, '2026-01-01T00:00:00.000Z') ON CONFLICT (id) DO NOTHING").run();
+    expect((await internalCall(master, await deriveOriginSecret(master, 'origin-strong', 1), 'origin-strong')).status).toBe(400);
+    expect((await internalCall(master, 'another-secret-0123456789', 'origin-strong')).status).toBe(401);
+    // the master itself speaks for no origin
+    expect((await internalCall(master, master, 'origin-strong')).status).toBe(401);
   });
 });

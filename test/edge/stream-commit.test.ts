@@ -15,6 +15,7 @@ import {
   originEvent,
   sendEvents,
   signedCall,
+  sendHeartbeat,
   ORIGIN,
   type Workspace,
 } from './helpers.ts';
@@ -67,7 +68,7 @@ describe('a failure between commit and side effects', () => {
     // Not stranded: the stats deadline, then the window, end it; live-enable makes it publishable again.
     await runDurableObjectAlarm(stub(stream.streamId));
     expect(await expectAlarmIfWaiting(stream.streamId)).toBe('DISCONNECTED');
-    await signedCall('/internal/origins/heartbeat', { ...ORIGIN, sessions: [] }); // heard again, without the session
+    await sendHeartbeat(ORIGIN.originId, []); // heard again, without the session
     await runDurableObjectAlarm(stub(stream.streamId));
     expect((await getStream(ws, stream.streamId)).status).toBe('STOPPED');
     await api(ws, 'PUT', `/live/streams/${stream.streamId}/live-enable`);

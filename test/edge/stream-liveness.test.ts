@@ -11,6 +11,7 @@ import {
   json,
   sendEvents,
   signedCall,
+  sendHeartbeat,
   type Workspace,
 } from './helpers.ts';
 import { alarmOf, owedEffects, stub } from './stream-faults.ts';
@@ -38,13 +39,12 @@ function stats(streamId: string, sessionId: string, skewMs = 0) {
 async function publishing(originId: string, body: unknown = {}) {
   const stream = await createStream(ws, body);
   const originUrl = 'http://127.0.0.1:9';
-  const grant = await json(await signedCall('/internal/ingest/authorize', { streamKey: stream.streamKey, protocol: 'rtmp', originId, originUrl }));
+  const grant = await json(await signedCall('/internal/ingest/authorize', { streamKey: stream.streamKey, protocol: 'rtmp', originId, originUrl }, { originId }));
   expect(grant.sessionId).toMatch(/^ses_/);
   return { stream, sessionId: grant.sessionId as string, originId, originUrl };
 }
 
-const heartbeat = (originId: string, sessions: { streamId: string; sessionId: string }[]) =>
-  signedCall('/internal/origins/heartbeat', { originId, originUrl: 'http://127.0.0.1:9', sessions });
+const heartbeat = (originId: string, sessions: { streamId: string; sessionId: string }[]) => sendHeartbeat(originId, sessions);
 
 /** The origin's last heartbeat as if heard `ms` earlier (edge clock): it has not been heard since. */
 async function rewindOriginHeartbeat(originId: string, ms: number): Promise<void> {

@@ -14,6 +14,7 @@ import {
   originEvent,
   sendEvents,
   signedCall,
+  sendHeartbeat,
   ORIGIN,
   type Workspace,
 } from './helpers.ts';
@@ -127,7 +128,7 @@ describe('reconnect window', () => {
     expect(lost.activities.at(-1).reason).toMatch(/no stats/);
     // The origin is heard without the session: the encoder is gone, so the window's end stops the stream. (An origin
     // not heard since would keep it in doubt: test/edge/stream-liveness.test.ts.)
-    await signedCall('/internal/origins/heartbeat', { ...ORIGIN, sessions: [] });
+    await sendHeartbeat(ORIGIN.originId, []);
     expect(await runDurableObjectAlarm(stub(stream.streamId))).toBe(true);
     expect((await getStream(ws, stream.streamId)).status).toBe('STOPPED');
   });

@@ -6,7 +6,7 @@ import { configFromEnv } from '../../origin/config.ts';
 import { MIN_ORIGIN_SECRET_LENGTH } from '../../shared/origin-secret.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
-const base = { EDGE_URL: 'http://127.0.0.1:8787' };
+const base = { EDGE_URL: 'http://127.0.0.1:8787', ORIGIN_ID: 'origin-a' };
 
 describe('configFromEnv', () => {
   it('accepts a strong secret', () => {
@@ -25,11 +25,20 @@ describe('configFromEnv', () => {
     const env: Record<string, string | undefined> = { ...base, ORIGIN_SECRET: secret };
     expect(() => configFromEnv(env)).toThrow(message);
   });
+
+  it('needs an ORIGIN_ID shaped like the ids /admin/origins issues', () => {
+    const secret = 'e2e-origin-secret-0123456789abcdef';
+    expect(() => configFromEnv({ EDGE_URL: base.EDGE_URL, ORIGIN_SECRET: secret })).toThrow(/ORIGIN_ID is required/);
+    expect(() => configFromEnv({ ...base, ORIGIN_ID: 'Not An Id', ORIGIN_SECRET: secret })).toThrow(/ORIGIN_ID must match/);
+    const config = configFromEnv({ ...base, ORIGIN_SECRET: secret, ORIGIN_REGION: 'eu-central', INGEST_HOST: 'ingest.example.com' });
+    expect(config).toMatchObject({ originId: 'origin-a', region: 'eu-central', ingestHost: 'ingest.example.com' });
+    expect(configFromEnv({ ...base, ORIGIN_SECRET: secret })).toMatchObject({ region: 'local', ingestHost: '127.0.0.1' });
+  });
 });
 
 describe('origin process', () => {
   it('exits at once with a clear error when ORIGIN_SECRET is unset, before opening any port', async () => {
-    const env: Record<string, string | undefined> = { ...process.env, EDGE_URL: 'http://127.0.0.1:9', RTMP_PORT: '0', HTTP_PORT: '0', SRT_PORT: '0' };
+    const env: Record<string, string | undefined> = { ...process.env, EDGE_URL: 'http://127.0.0.1:9', ORIGIN_ID: 'origin-a', RTMP_PORT: '0', HTTP_PORT: '0', SRT_PORT: '0' };
     delete env.ORIGIN_SECRET;
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'origin/main.ts')], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';

@@ -118,7 +118,7 @@ async function withEdge(mode: 'per-event' | 'whole-batch', limits = {}) {
   const edge = new StandInEdge(mode);
   const url = await edge.start();
   const dir = await outdir();
-  const outbox = await EventOutbox.open(dir, new EdgeClient(url, SECRET), limits);
+  const outbox = await EventOutbox.open(dir, new EdgeClient(url, { originId: 'origin-test', secret: SECRET }), limits);
   cleanups.push(() => edge.stop(), () => outbox.close());
   return { edge, outbox, dir };
 }

@@ -46,7 +46,7 @@ afterAll(async () => {
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
-const edge = () => new EdgeClient(edgeUrl, 'test-origin-secret-0123456789abcdef');
+const edge = () => new EdgeClient(edgeUrl, { originId: 'origin-test', secret: 'test-origin-secret-0123456789abcdef' });
 
 describe('MediaUploader', () => {
   it('retries for minutes by default, with backoff', () => {

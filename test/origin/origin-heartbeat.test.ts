@@ -1,13 +1,28 @@
-// The origin's heartbeat: signed like every /internal call, listing the sessions it holds, one beat at a time, each
-// with a deadline, and it keeps beating through an edge that is down or hanging.
+// The origin's heartbeat (and announce): signed by this origin like every /internal call, naming it, listing the sessions
+// it holds and how it is reached and loaded, one beat at a time, each with a deadline; it keeps beating through an edge
+// that is down or hanging, and hands over the SRT passphrase key from the edge's first answer.
 import { describe, it, expect, afterEach } from 'vitest';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { verifyRequest } from '../../shared/request-signing.ts';
 import { OriginHeartbeat } from '../../shared/schemas/origin-heartbeat.ts';
-import { OriginHeartbeatLoop, ORIGIN_HEARTBEAT_PATH } from '../../origin/origin-heartbeat.ts';
+import { OriginHeartbeatLoop, ORIGIN_HEARTBEAT_PATH, type OriginHeartbeatOptions } from '../../origin/origin-heartbeat.ts';
+import { ORIGIN_ID_HEADER } from '../../shared/origin-credentials.ts';
 
 const SECRET = 'heartbeat-test-secret';
+const SRT_KEY = 'ab'.repeat(32);
+
+function loopOptions(edgeUrl: string, originId: string, extra: Partial<OriginHeartbeatOptions> = {}): OriginHeartbeatOptions {
+  return {
+    edgeUrl,
+    credentials: { originId, secret: SECRET },
+    originUrl: 'http://127.0.0.1:8790',
+    announce: { region: 'local', ingestHost: 'ingest.test', ports: { rtmp: 1935, rtmps: null, srt: 9000 }, hlsUrl: 'http://127.0.0.1:8790' },
+    sessions: () => [],
+    loadReport: () => ({ capacity: { units: 4 }, load: { units: 1, sessions: 1 }, draining: false }),
+    ...extra,
+  };
+}
 
 /** A loopback receiver that checks signatures and schema the way the edge does; `mode` decides how it answers. */
 async function receiver() {
@@ -23,9 +38,10 @@ async function receiver() {
       const headers = { get: (name: string) => (request.headers[name] as string | undefined) ?? null };
       const verdict = await verifyRequest(SECRET, 'POST', request.url!, body, headers);
       const parsed = OriginHeartbeat.safeParse(JSON.parse(body));
-      if (!verdict.ok || !parsed.success || request.url !== ORIGIN_HEARTBEAT_PATH) return void response.writeHead(401).end();
+      const named = request.headers[ORIGIN_ID_HEADER] === (parsed.success ? parsed.data.originId : undefined);
+      if (!verdict.ok || !parsed.success || !named || request.url !== ORIGIN_HEARTBEAT_PATH) return void response.writeHead(401).end();
       received.push(parsed.data);
-      response.writeHead(200, { 'content-type': 'application/json' }).end('{"heardAt":"2026-01-01T00:00:00.000Z"}');
+      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ heardAt: '2026-01-01T00:00:00.000Z', srtPassphraseKey: SRT_KEY }));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -43,23 +59,28 @@ describe('OriginHeartbeatLoop', () => {
   it('sends a signed heartbeat with the sessions held, which the edge-side schema accepts', async () => {
     const edge = await receiver();
     cleanup.push(edge.close);
-    const loop = new OriginHeartbeatLoop({
-      edgeUrl: edge.url, originSecret: SECRET, originId: 'origin-a', originUrl: 'http://127.0.0.1:8790',
-      sessions: () => [{ streamId: 'ls_1', sessionId: 'ses_1' }],
-    });
+    const loop = new OriginHeartbeatLoop(loopOptions(edge.url, 'origin-a', { sessions: () => [{ streamId: 'ls_1', sessionId: 'ses_1' }] }));
     expect(await loop.beat()).toBe(true);
     expect(edge.received).toEqual([
-      expect.objectContaining({ originId: 'origin-a', originUrl: 'http://127.0.0.1:8790', sessions: [{ streamId: 'ls_1', sessionId: 'ses_1' }] }),
+      expect.objectContaining({
+        originId: 'origin-a',
+        originUrl: 'http://127.0.0.1:8790',
+        region: 'local',
+        ingestHost: 'ingest.test',
+        ports: { rtmp: 1935, rtmps: null, srt: 9000 },
+        capacity: { units: 4 },
+        load: { units: 1, sessions: 1 },
+        draining: false,
+        sessions: [{ streamId: 'ls_1', sessionId: 'ses_1' }],
+      }),
     ]);
+    expect(loop.lastAnswer?.srtPassphraseKey).toBe(SRT_KEY);
   });
 
   it('a refused or hanging edge fails the beat within its deadline; the next beat goes through', async () => {
     const edge = await receiver();
     cleanup.push(edge.close);
-    const loop = new OriginHeartbeatLoop({
-      edgeUrl: edge.url, originSecret: SECRET, originId: 'origin-b', originUrl: 'http://127.0.0.1:8790',
-      sessions: () => [], intervalMs: 600,
-    });
+    const loop = new OriginHeartbeatLoop(loopOptions(edge.url, 'origin-b', { intervalMs: 600 }));
     edge.state.mode = 'error';
     expect(await loop.beat()).toBe(false);
     edge.state.mode = 'hang';
@@ -73,9 +94,7 @@ describe('OriginHeartbeatLoop', () => {
   it('never overlaps beats: a second call joins the one in flight', async () => {
     const edge = await receiver();
     cleanup.push(edge.close);
-    const loop = new OriginHeartbeatLoop({
-      edgeUrl: edge.url, originSecret: SECRET, originId: 'origin-c', originUrl: 'http://127.0.0.1:8790', sessions: () => [],
-    });
+    const loop = new OriginHeartbeatLoop(loopOptions(edge.url, 'origin-c'));
     const [a, b] = await Promise.all([loop.beat(), loop.beat()]);
     expect([a, b]).toEqual([true, true]);
     expect(edge.received).toHaveLength(1);
@@ -84,9 +103,7 @@ describe('OriginHeartbeatLoop', () => {
   it('start() beats at once and then on its interval; stop() ends it', async () => {
     const edge = await receiver();
     cleanup.push(edge.close);
-    const loop = new OriginHeartbeatLoop({
-      edgeUrl: edge.url, originSecret: SECRET, originId: 'origin-d', originUrl: 'http://127.0.0.1:8790', sessions: () => [], intervalMs: 100,
-    });
+    const loop = new OriginHeartbeatLoop(loopOptions(edge.url, 'origin-d', { intervalMs: 100 }));
     loop.start();
     await new Promise((r) => setTimeout(r, 350));
     loop.stop();
@@ -94,5 +111,23 @@ describe('OriginHeartbeatLoop', () => {
     expect(count).toBeGreaterThanOrEqual(3);
     await new Promise((r) => setTimeout(r, 250));
     expect(edge.received.length).toBeLessThanOrEqual(count + 1);
+  });
+
+  it('until the edge first answers, retries sooner than the interval; untilHeard gives the SRT key once it does', async () => {
+    const edge = await receiver();
+    cleanup.push(edge.close);
+    edge.state.mode = 'error';
+    const loop = new OriginHeartbeatLoop(loopOptions(edge.url, 'origin-e', { intervalMs: 3000 }));
+    expect(await loop.untilHeard(50)).toBeNull();
+    loop.start();
+    cleanup.push(async () => loop.stop());
+    const heard = loop.untilHeard(5000);
+    await new Promise((r) => setTimeout(r, 300));
+    edge.state.mode = 'ok';
+    const started = Date.now();
+    expect((await heard)?.srtPassphraseKey).toBe(SRT_KEY);
+    // a 3 s interval would have made it wait up to 3 s; the backoff before the first answer stays well under
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(await loop.untilHeard(10)).toMatchObject({ srtPassphraseKey: SRT_KEY });
   });
 });

@@ -25,7 +25,10 @@ const EDGE_LOG = process.env.WRANGLER_LOG_PATH;
 const { unstable_startWorker } = await import('wrangler');
 
 const ADMIN_TOKEN = 'e2e-admin-token';
+/** The edge's master key: it derives each origin's own secret, and is never handed to an origin. */
 const ORIGIN_SECRET = 'e2e-origin-secret-0123456789abcdef';
+/** The stack's origin, provisioned through POST /admin/origins like any. */
+const ORIGIN_ID = 'e2e-origin';
 
 const quietEnv = {
   ...process.env,
@@ -60,9 +63,13 @@ export interface OriginExit {
 
 export interface Stack {
   edgeUrl: string;
-  /** the operator's secrets this stack was started with (the admin API's token, the origins' shared secret) */
+  /** the operator's secrets this stack was started with (the admin API's token, the origin's own issued secret) */
   adminToken: string;
   originSecret: string;
+  /** The stack's origin's id (ORIGIN_ID), provisioned through POST /admin/origins. */
+  originId: string;
+  /** Provisions another origin (POST /admin/origins) and gives its secret, kept with the stack's secrets. */
+  provisionOrigin(originId: string, region?: string): Promise<string>;
   originUrl: string;
   /** The origin's admin listener (/healthz, /metrics); its public port serves neither. */
   originAdminUrl: string;
@@ -230,8 +237,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       env: {
         ...process.env,
         EDGE_URL: edgeProxy?.url ?? edgeUrl,
-        ORIGIN_SECRET,
-        ORIGIN_ID: 'e2e-origin',
+        ORIGIN_SECRET: originSecret,
+        ORIGIN_ID,
         ORIGIN_PUBLIC_URL: originUrl,
         MEDIA_DIR: mediaDir,
         ORIGIN_STATE_DIR: path.join(dir, 'origin-state'),
@@ -286,6 +293,18 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     return descendants(child.pid).find((p) => p.comm === 'node')?.pid ?? null;
   };
 
+  const provisionOrigin = async (originId: string, region = 'local'): Promise<string> => {
+    const response = await fetch(`${edgeUrl}/admin/origins`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ id: originId, region }),
+    });
+    if (response.status !== 201) throw new Error(`provisioning origin ${originId} failed: ${response.status} ${await response.text()}`);
+    const { data } = (await response.json()) as { data: { secret: string } };
+    addSecret('operator-secret', data.secret);
+    return data.secret;
+  };
+  const originSecret = await provisionOrigin(ORIGIN_ID);
   await startOrigin();
 
   const edgeStatuses: Stack['edgeStatuses'] = [];
@@ -331,7 +350,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   return {
     edgeUrl,
     adminToken: ADMIN_TOKEN,
-    originSecret: ORIGIN_SECRET,
+    originSecret,
+    originId: ORIGIN_ID,
+    provisionOrigin,
     originUrl,
     originAdminUrl,
     ports,

@@ -47,7 +47,7 @@ describe('publish admission on the media disk', () => {
   it('refuses a publish the moment the disk is full and admits one the moment space is back', async (context) => {
     if (skipReason) return context.skip(skipReason);
     // The edge is not there: an admitted publish stops at the edge's verdict, after the disk check.
-    const edge = new EdgeClient('http://127.0.0.1:9', 'test-origin-secret-0123456789abcdef', 500);
+    const edge = new EdgeClient('http://127.0.0.1:9', { originId: 'origin-test', secret: 'test-origin-secret-0123456789abcdef' }, 500);
     outbox = await EventOutbox.open(path.join(tmp, 'outbox'), edge);
     const disk = new DiskGuard({ dir: mediaDir, limits: { minFreeBytes: 4 * MiB, floorBytes: 1 * MiB }, intervalMs: 600_000 });
     await disk.start();

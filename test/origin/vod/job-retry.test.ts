@@ -53,7 +53,7 @@ function publisher(mediaDir: string) {
     mediaDir,
     workDir: path.join(tmp, 'work'),
     jobs: pool,
-    uploader: new MediaUploader(new EdgeClient(edgeUrl, 'test-origin-secret-0123456789abcdef')),
+    uploader: new MediaUploader(new EdgeClient(edgeUrl, { originId: 'origin-test', secret: 'test-origin-secret-0123456789abcdef' })),
     emit: async (event) => {
       events.push(event);
     },

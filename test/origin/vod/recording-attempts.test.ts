@@ -43,7 +43,7 @@ function publisher(mediaDir: string) {
     workDir: path.join(tmp, 'work'),
     jobs,
     // Never reached: these sessions fail before anything is uploaded.
-    uploader: new MediaUploader(new EdgeClient('http://127.0.0.1:9', 'test-origin-secret-0123456789abcdef')),
+    uploader: new MediaUploader(new EdgeClient('http://127.0.0.1:9', { originId: 'origin-test', secret: 'test-origin-secret-0123456789abcdef' })),
     emit: async (event) => {
       events.push(event);
     },
