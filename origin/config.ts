@@ -2,6 +2,9 @@
 import path from 'node:path';
 import os from 'node:os';
 import { originSecretProblem } from '../shared/origin-secret.ts';
+import { CALIBRATION_FILE, readCalibration, resolveCapacity, type ResolvedCapacity } from './admission/calibration.ts';
+import { COPIED_RENDITION_COST } from './admission/cost.ts';
+import type { OverCapacityPolicy } from './admission/ledger.ts';
 import { ORIGIN_ID_PATTERN } from '../shared/origin-credentials.ts';
 
 type Environment = Record<string, string | undefined>;
@@ -30,8 +33,15 @@ export interface OriginConfig {
   tls: { certFile: string; keyFile: string } | null;
   mediaDir: string;
   stateDir: string;
-  /** Live transcodes at once; a publish beyond it is refused. */
+  /**
+   * Live streams at once, source-only ones included (one transcode worker thread each); a publish beyond it is
+   * refused. MAX_LIVE_STREAMS, or the deprecated TRANSCODE_CAPACITY; by default as many copied streams as fit in the units.
+   */
   capacity: number;
+  /** Cost-based admission (origin/admission): capacity units and what becomes of a publisher beyond them. */
+  admission: ResolvedCapacity & { overCapacity: OverCapacityPolicy; calibrationFile: string };
+  /** SIGTERM: how long broadcasts may go on before their encoders are disconnected (origin/drain.ts). */
+  drainTimeoutMs: number;
   statsIntervalMs: number;
 }
 
@@ -88,7 +98,35 @@ export function configFromEnv(env: Environment = process.env): OriginConfig {
     tls: certFile && keyFile ? { certFile, keyFile } : null,
     mediaDir,
     stateDir: path.resolve(env.ORIGIN_STATE_DIR ?? path.join(mediaDir, '..', 'origin-state')),
-    capacity: integer(env, 'TRANSCODE_CAPACITY', Math.max(1, os.availableParallelism() - 1)),
+    ...admissionFromEnv(env),
     statsIntervalMs: integer(env, 'STATS_INTERVAL_MS', 2000),
+  };
+}
+
+/** ORIGIN_CAPACITY_UNITS, else the calibration file, else the cores; OVER_CAPACITY; the stream cap; the drain deadline. */
+function admissionFromEnv(env: Environment): Pick<OriginConfig, 'capacity' | 'admission' | 'drainTimeoutMs'> {
+  const rawUnits = env.ORIGIN_CAPACITY_UNITS;
+  let override: number | null = null;
+  if (rawUnits !== undefined && rawUnits !== '') {
+    override = Number(rawUnits);
+    if (!Number.isFinite(override) || override <= 0) throw new Error(`ORIGIN_CAPACITY_UNITS must be a positive number, got "${rawUnits}"`);
+  }
+  const overCapacity = env.OVER_CAPACITY || 'source-only';
+  if (overCapacity !== 'source-only' && overCapacity !== 'refuse') throw new Error(`OVER_CAPACITY must be source-only or refuse, got "${overCapacity}"`);
+  const calibrationFile = path.resolve(env.CAPACITY_FILE || CALIBRATION_FILE);
+  const read = override === null ? readCalibration(calibrationFile) : { calibration: null };
+  const resolved = resolveCapacity({
+    override,
+    calibration: read.calibration,
+    ...(read.problem ? { calibrationProblem: read.problem } : {}),
+    cores: os.availableParallelism(),
+  });
+  const streams = env.MAX_LIVE_STREAMS ? 'MAX_LIVE_STREAMS' : 'TRANSCODE_CAPACITY';
+  const maxStreams = integer(env, streams, Math.min(256, Math.ceil(resolved.units / COPIED_RENDITION_COST)));
+  if (maxStreams < 1) throw new Error(`${streams} must be at least 1`);
+  return {
+    capacity: maxStreams,
+    admission: { ...resolved, overCapacity, calibrationFile },
+    drainTimeoutMs: integer(env, 'DRAIN_TIMEOUT_SECONDS', 600) * 1000,
   };
 }

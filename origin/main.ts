@@ -19,6 +19,8 @@ import { DiskGuard, diskLimitsFromEnv } from './disk-guard.ts';
 import { installCrashPolicy } from './crash-policy.ts';
 import { OriginHeartbeatLoop } from './origin-heartbeat.ts';
 import { startSrtWhenKeyed } from './srt/keyed-start.ts';
+import { CapacityLedger } from './admission/ledger.ts';
+import { OriginDrain } from './drain.ts';
 import { log, logWarn } from './log.ts';
 
 /** Set once the servers are up: a fatal error stops them gracefully before the process exits. */
@@ -40,6 +42,9 @@ async function main(): Promise<void> {
   const edge = new EdgeClient(config.edgeUrl, { originId: config.originId, secret: config.originSecret });
   const outbox = await EventOutbox.open(path.join(config.stateDir, 'outbox'), edge);
   const pool = new TranscodePool({ capacity: config.capacity });
+  // Cost-based admission (origin/admission): what each stream's ladder takes of this origin's measured capacity.
+  const admission = new CapacityLedger(config.admission.units, config.admission.overCapacity);
+  if (config.admission.ignoredCalibration) logWarn('capacity_calibration_ignored', { file: config.admission.calibrationFile, reason: config.admission.ignoredCalibration });
   const jobs = new MediaJobPool({ threads: 1 });
   const vod = new VodPublisher({
     mediaDir: config.mediaDir,
@@ -49,7 +54,7 @@ async function main(): Promise<void> {
     emit: (event) => outbox.enqueue(event),
   });
   let ingest: LiveIngest | null = null;
-  const metrics = createMetrics({ liveStreams: () => ingest?.liveCount ?? 0, outboxDepth: () => outbox.depth, mediaFreeBytes: () => disk?.freeBytes ?? Number.NaN });
+  const metrics = createMetrics({ liveStreams: () => ingest?.liveCount ?? 0, outboxDepth: () => outbox.depth, mediaFreeBytes: () => disk?.freeBytes ?? Number.NaN, originLoad: () => admission.originLoad() });
   disk = new DiskGuard({
     dir: config.mediaDir,
     limits: diskLimitsFromEnv(process.env),
@@ -71,6 +76,7 @@ async function main(): Promise<void> {
     metrics,
     onRecordedSessionOver: (session) => void vod.finalizeRecording(session),
     disk: diskGuard,
+    admission,
   });
 
   const http = await startHlsServer({
@@ -85,7 +91,7 @@ async function main(): Promise<void> {
     host: config.adminHost,
     port: config.adminPort,
     registry: metrics.registry,
-    health: () => ({ ok: true, liveStreams: ingest!.liveCount, outboxDepth: outbox.depth, disk: { state: diskGuard.state, freeBytes: diskGuard.freeBytes } }),
+    health: () => ({ ok: true, liveStreams: ingest!.liveCount, outboxDepth: outbox.depth, disk: { state: diskGuard.state, freeBytes: diskGuard.freeBytes }, ...admission.originLoad() }),
   });
   addControlRoutes(http, { ingest, vod, mediaDir: config.mediaDir, originSecret: config.originSecret });
   const recovered = await ingest.recover();
@@ -123,6 +129,9 @@ async function main(): Promise<void> {
     httpPort: http.port,
     adminPort: admin.port,
     capacity: config.capacity,
+    capacityUnits: config.admission.units,
+    capacitySource: config.admission.source,
+    overCapacity: config.admission.overCapacity,
     recoveredRecordings: recovered,
   });
 
@@ -146,8 +155,31 @@ async function main(): Promise<void> {
     await admin.close();
   };
   stopGracefully = stop;
-  process.on('SIGTERM', () => void stop('SIGTERM').then(() => process.exit(0)));
-  process.on('SIGINT', () => void stop('SIGINT').then(() => process.exit(0)));
+  // SIGTERM drains (origin/drain.ts) before the shutdown above; a second SIGTERM, or SIGINT during a drain, hurries
+  // it to a short flush. A SIGINT outside a drain (Ctrl-C of npm start) stops at once, as before.
+  const drain = new OriginDrain(
+    {
+      stopAccepting: () => {
+        ingest!.stopAccepting();
+        rtmp.server.stopAccepting('origin_draining: this origin is shutting down; publish to another origin');
+        srt?.stopAccepting();
+      },
+      announce: () => heartbeat.beat(),
+      liveCount: () => ingest!.liveCount,
+      disconnectAll: (reason) => ingest!.endAll(reason),
+      broadcastsFinished: () => ingest!.transcodesFinished(),
+      // P2's segment shipper plugs in here: flushUploads: (timeoutMs) => shipper.flush(timeoutMs),
+      outboxDrained: (timeoutMs) => outbox.drained(timeoutMs),
+    },
+    { timeoutMs: config.drainTimeoutMs },
+  );
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (drain.draining) return drain.hurry(signal);
+    if (signal === 'SIGINT' || stopping) return void stop(signal).then(() => process.exit(0));
+    void drain.begin(signal).then(() => stop(signal)).then(() => process.exit(0));
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
 }
 
 main().catch((error: unknown) => {

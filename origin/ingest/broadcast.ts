@@ -12,6 +12,7 @@ import type { AuthorizeIngestResponse, IngestProtocol, OriginEvent, SessionStats
 import { log, logWarn } from '../log.ts';
 import { readTotals, writeManifest, writeTotals, zeroTotals, type SessionTotals } from './session-manifest.ts';
 import type { OriginMetrics } from '../metrics.ts';
+import type { PlanLadder } from '../admission/ladder-plan.ts';
 
 /** Encoders send onMetaData right after publish; without it we start anyway, assuming a 720p source. */
 const METADATA_WAIT_MS = 2000;
@@ -30,6 +31,8 @@ export interface BroadcastDeps {
   disconnect: (reason: string) => void;
   /** What the encoder sends: FLV tags through push() (RTMP), or raw MPEG-TS through pushBytes() (SRT). */
   input?: 'flv' | 'mpegts';
+  /** Capacity admission (origin/admission/ladder-plan.ts): the ladder this stream may run; the full one without it. */
+  planLadder?: PlanLadder;
 }
 
 export type BroadcastEnd = { reason: string };
@@ -43,6 +46,8 @@ export class Broadcast {
   /** MPEG-TS has no onMetaData: its start is read for the source's size instead. */
   private readonly tsProbe: TsProbe | null;
   private linkIssues: readonly string[] = [];
+  /** Set when capacity admission gave this stream its source only. */
+  private admissionIssues: readonly string[] = [];
   private early: Uint8Array[] = [];
   private earlyBytes = 0;
   private transcode: PooledTranscode | null = null;
@@ -62,6 +67,8 @@ export class Broadcast {
   /** What this session's earlier runs (before a reconnect) counted; this run's counters add to it. */
   private earlierRuns: SessionTotals = zeroTotals();
   private recordingAnnounced = false;
+  /** Resolves once the last stats and publish_done are in the outbox (draining waits for it before exiting). */
+  private endReported: Promise<void> = Promise.resolve();
 
   constructor(
     readonly grant: AuthorizeIngestResponse,
@@ -134,7 +141,10 @@ export class Broadcast {
 
   private launchTranscode(metadata: StreamMetadata | null): void {
     const source = describeSource(metadata);
-    const renditions = chooseLadder(source, { profiles: this.grant.profiles, maxResolution: this.grant.maxResolution });
+    const full = chooseLadder(source, { profiles: this.grant.profiles, maxResolution: this.grant.maxResolution });
+    const plan = this.deps.planLadder?.(source, full, this.outDir) ?? { renditions: full };
+    const renditions = plan.renditions;
+    if (plan.issue) this.admissionIssues = [plan.issue];
     const started = this.deps.pool.tryStart(
       {
         sessionId: this.sessionId,
@@ -193,7 +203,7 @@ export class Broadcast {
     const stats = this.transcode?.stats;
     const transcodedBytes = stats?.transcodedBytes ?? 0;
     const seconds = Math.max(0.001, (now - this.lastStats.at) / 1000);
-    const issues = [...(this.transcode?.issues.slice(-10).map((i) => i.message) ?? []), ...this.linkIssues];
+    const issues = [...this.admissionIssues, ...(this.transcode?.issues.slice(-10).map((i) => i.message) ?? []), ...this.linkIssues];
     const base = this.earlierRuns;
     const totals: SessionTotals = {
       sourceSegments: base.sourceSegments + (stats?.sourceSegments ?? 0),
@@ -228,7 +238,12 @@ export class Broadcast {
     if (this.transcode) this.transcode.end();
     else if (this.early.length) this.startTranscode(null); // a short publish still leaves its segments
     else if (!this.starting) this.resolveFinished();
-    void this.event('stats', this.currentStats()).then(() => this.event('publish_done', { reason: reason.slice(0, 300) }));
+    this.endReported = this.event('stats', this.currentStats()).then(() => this.event('publish_done', { reason: reason.slice(0, 300) }));
+  }
+
+  /** The end's last stats and publish_done are queued in the outbox. */
+  get reported(): Promise<void> {
+    return this.endReported;
   }
 
   get isEnded(): boolean {

@@ -6,6 +6,8 @@ import type { TranscodePool } from '../pipeline/transcode-pool.ts';
 import { endSession } from '../pipeline/live-transcode.ts';
 import type { OriginMetrics } from '../metrics.ts';
 import type { IngestProtocol } from '../../shared/schemas/internal.ts';
+import { CapacityLedger, type LedgerTicket, type OriginLoad } from '../admission/ledger.ts';
+import { ladderPlanner } from '../admission/ladder-plan.ts';
 import { Broadcast } from './broadcast.ts';
 import { sessionDir, unfinishedRecordings, type SessionManifest } from './session-manifest.ts';
 import { log, logWarn } from '../log.ts';
@@ -28,6 +30,8 @@ export interface LiveIngestDeps {
   onRecordedSessionOver: (session: SessionManifest) => void;
   /** The media disk's verdict, measured at the publish: a reason while new publishes must be refused (too little free space), else null. */
   disk?: { admissionRefusal(): Promise<string | null> };
+  /** Cost-based admission (origin/admission/ledger.ts); without one, capacity is the stream cap (the pool) alone. */
+  admission?: CapacityLedger;
 }
 
 
@@ -54,7 +58,25 @@ export class LiveIngest {
     while (pool.running >= pool.capacity && this.draining.size > 0) await Promise.race(this.draining);
   }
 
-  constructor(private readonly deps: LiveIngestDeps) {}
+  private readonly ledger: CapacityLedger;
+  /** Each broadcast's place in the capacity ledger, freed when its encoder leaves. */
+  private readonly tickets = new Map<Broadcast, LedgerTicket>();
+  /** Ended broadcasts whose publish_done is not yet in the outbox. */
+  private readonly endReports = new Set<Promise<void>>();
+
+  constructor(private readonly deps: LiveIngestDeps) {
+    this.ledger = deps.admission ?? new CapacityLedger(Number.MAX_SAFE_INTEGER);
+  }
+
+  /** Capacity, load and draining, as the heartbeat announces them and /metrics exports them. */
+  originLoad(): OriginLoad {
+    return this.ledger.originLoad();
+  }
+
+  /** SIGTERM (origin/drain.ts): every publish from now on is refused; the broadcasts held go on. */
+  stopAccepting(): void {
+    this.ledger.startDraining();
+  }
 
   get liveCount(): number {
     return this.broadcasts.size;
@@ -71,11 +93,15 @@ export class LiveIngest {
     disconnect: (reason: string) => void,
   ): Promise<Admission> {
     const { pool } = this.deps;
+    if (this.ledger.draining) return this.refuse('origin_draining', 'this origin is draining (shutting down); publish to another origin');
     const diskFull = await this.deps.disk?.admissionRefusal();
     if (diskFull) return this.refuse('origin_disk_full', diskFull);
     if (this.busySlots() >= pool.capacity) {
       return this.refuse('origin_at_capacity', `all ${pool.capacity} transcode slots are busy`);
     }
+    const place = this.ledger.admitPublish();
+    if (!place.ok) return this.refuse(place.reason, place.detail);
+    let admitted = false;
     this.reserved += 1;
     try {
       let verdict;
@@ -102,6 +128,7 @@ export class LiveIngest {
       const previousRun = this.sessionRuns.get(grant.sessionId);
       const broadcast = new Broadcast(grant, request.protocol, {
         beforeTranscode: () => this.slotFor(previousRun),
+        planLadder: ladderPlanner(this.ledger, place.ticket, { streamId: grant.streamId, sessionId: grant.sessionId, resume: grant.resume, metrics: this.deps.metrics }),
         pool,
         mediaDir: this.deps.mediaDir,
         statsIntervalMs: this.deps.statsIntervalMs,
@@ -110,16 +137,25 @@ export class LiveIngest {
         disconnect,
       });
       this.broadcasts.set(grant.streamId, broadcast);
+      this.tickets.set(broadcast, place.ticket);
+      admitted = true;
       log('publish_accepted', { streamId: grant.streamId, sessionId: grant.sessionId, resume: grant.resume, protocol: request.protocol });
       return { ok: true, broadcast };
     } finally {
       this.reserved -= 1;
+      if (!admitted) this.ledger.release(place.ticket);
     }
   }
 
   /** The encoder's connection closed: the broadcast ends, and the session ends once its window has. */
   released(broadcast: Broadcast, reason: string): void {
     broadcast.end(reason);
+    const ticket = this.tickets.get(broadcast);
+    if (ticket) this.ledger.release(ticket);
+    this.tickets.delete(broadcast);
+    const reported = broadcast.reported;
+    this.endReports.add(reported);
+    void reported.finally(() => this.endReports.delete(reported));
     if (this.broadcasts.get(broadcast.streamId) === broadcast) this.broadcasts.delete(broadcast.streamId);
     const finished = broadcast.finished;
     this.draining.add(finished);
@@ -193,6 +229,15 @@ export class LiveIngest {
       broadcast.disconnect(reason);
     }
     return live.length;
+  }
+
+  /**
+   * Resolves once the transcode of every broadcast here, and of those just ended, has written its last segment, and
+   * their publish_done events are in the outbox.
+   */
+  async transcodesFinished(): Promise<void> {
+    await Promise.all([...[...this.broadcasts.values()].map((b) => b.finished), ...this.draining]);
+    await Promise.all([...this.endReports]);
   }
 
   async close(): Promise<void> {

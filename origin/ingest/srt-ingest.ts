@@ -45,6 +45,8 @@ export function rejectReasonFor(refusal: string): number {
       return SrtReject.CONFLICT;
     case 'origin_at_capacity':
       return SrtReject.OVERLOAD;
+    case 'origin_draining':
+      return SrtReject.DOWN;
     case 'edge_unavailable':
       return SrtReject.DOWN;
     default:

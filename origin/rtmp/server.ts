@@ -5,7 +5,7 @@ import net from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import tls from 'node:tls';
 import { RtmpConnection } from './connection.ts';
-import type { ConnectionSettings, PublishHook, RtmpLogger, RtmpProtocol } from './connection.ts';
+import type { ConnectionSettings, PublishDecision, PublishHook, RtmpLogger, RtmpProtocol } from './connection.ts';
 import { DEFAULT_INGEST_LIMITS, IngestBudget } from './ingest-limits.ts';
 import type { IngestLimits } from './ingest-limits.ts';
 
@@ -106,6 +106,8 @@ export class RtmpServer {
   readonly #secure: tls.Server | undefined;
   #nextId = 1;
   #closing = false;
+  /** Set by stopAccepting (draining): every publish from now on gets this refusal; connections already publishing go on. */
+  #refusal: PublishDecision | null = null;
   #onDrained: (() => void)[] = [];
 
   constructor(options: RtmpServerOptions) {
@@ -154,6 +156,17 @@ export class RtmpServer {
     return this.#budget;
   }
 
+  /**
+   * Draining: the listeners stay open (a load balancer's connection is answered, not reset) but every publish is
+   * refused with an error status carrying the reason, so the encoder or the balancer tries another origin. The
+   * connections already publishing are kept.
+   */
+  stopAccepting(reason: string): void {
+    if (this.#refusal) return;
+    this.#refusal = { ok: false, reason, code: 'Unauthorized' };
+    this.#log('rtmp.stopped_accepting', { reason });
+  }
+
   /** Stops listening and closes every connection; resolves once all sockets are gone. */
   async close(): Promise<void> {
     this.#closing = true;
@@ -195,7 +208,7 @@ export class RtmpServer {
       id: this.#nextId++,
       protocol,
       settings: this.#settings,
-      onPublish: this.#options.onPublish,
+      onPublish: (request, connection) => (this.#refusal ? Promise.resolve(this.#refusal) : this.#options.onPublish(request, connection)),
       log: this.#log,
       account: this.#budget.account(),
       onPublished: () => this.#leavePending(ip),

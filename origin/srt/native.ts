@@ -75,6 +75,8 @@ export interface SrtBinding {
   poll(handle: ListenerHandle, timeoutMs: number): PollEvent[];
   /** The hook refuses this stream key with this SRT reject reason for forMs (a refusal the edge gave). */
   rememberRefusal(handle: ListenerHandle, streamKey: string, rejectCode: number, forMs: number): void;
+  /** The hook refuses every new caller with this SRT reject reason (draining); 0 accepts callers again. */
+  refuseAll(handle: ListenerHandle, rejectCode: number): void;
   counters(handle: ListenerHandle): HookCounters;
   /** The hook's pure core: the derived passphrase, or the reject reason the streamid gets. */
   handshakeVerdict(secret: string, streamId: string): { passphrase: string } | { reject: number };

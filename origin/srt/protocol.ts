@@ -31,4 +31,6 @@ export type ToWorker =
   | { type: 'drop'; socketId: number; reason: string }
   /** The hook answers callers for this key with `reject` for `forMs` (the edge refused it a moment ago). */
   | { type: 'remember_refusal'; streamKey: string; reject: number; forMs: number }
+  /** The hook refuses every new caller with `reject` (0: accepts them again); the origin is draining. */
+  | { type: 'refuse_all'; reject: number }
   | { type: 'stop' };

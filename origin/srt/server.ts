@@ -71,6 +71,8 @@ export class SrtServer {
   private latestCounters: HookCounters | null = null;
   private loggedAt = 0;
   private connectedSinceLog = 0;
+  /** Set by stopAccepting: the reject reason new callers get (the hook refuses them; one already past it is dropped). */
+  private refusingAll: number | null = null;
 
   private constructor(
     private readonly worker: Worker,
@@ -136,6 +138,17 @@ export class SrtServer {
     this.send({ type: 'remember_refusal', streamKey, reject, forMs });
   }
 
+  /**
+   * Draining: the access hook rejects every new caller with `reject` (SRT_REJX 1503, service unavailable, by
+   * default), so the encoder hears why at once and can try another origin; the callers already publishing go on.
+   */
+  stopAccepting(reject: number = SrtReject.DOWN): void {
+    if (this.refusingAll !== null) return;
+    this.refusingAll = reject;
+    this.send({ type: 'refuse_all', reject });
+    this.log('srt_stopped_accepting', { reject });
+  }
+
   /** Refuses new callers, closes every connection (each publisher hears `closed`) and ends the worker. */
   close(): Promise<void> {
     this.stopped ??= new Promise<void>((resolve) => {
@@ -187,8 +200,9 @@ export class SrtServer {
     this.connectedSinceLog += 1;
     // The hook parsed the same streamid by the same rules (srt_binding.c stream_key_of); this is a second look.
     const parsed = parseStreamId(message.streamId);
-    if (!parsed.ok || this.stopped || this.exited) {
-      const reason = parsed.ok ? 'the origin is shutting down' : `streamid refused after the handshake: ${parsed.detail}`;
+    if (!parsed.ok || this.stopped || this.exited || this.refusingAll !== null) {
+      // A caller already through the hook when draining began is dropped here.
+      const reason = !parsed.ok ? `streamid refused after the handshake: ${parsed.detail}` : this.refusingAll !== null && !this.stopped ? 'the origin is draining' : 'the origin is shutting down';
       this.log('srt_refused', { socketId, peer, reason });
       this.send({ type: 'drop', socketId, reason });
       return;

@@ -40,6 +40,9 @@ port.on('message', (message: ToWorker) => {
     case 'remember_refusal':
       binding.rememberRefusal(handle, message.streamKey, message.reject, message.forMs);
       break;
+    case 'refuse_all':
+      binding.refuseAll(handle, message.reject);
+      break;
     case 'consumed': {
       const connection = connections.get(message.socketId);
       if (connection) connection.inFlight = Math.max(0, connection.inFlight - message.bytes);

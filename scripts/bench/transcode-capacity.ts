@@ -2,15 +2,19 @@
 // ramping 1, 2, 3 … until some segment is late by more than 1 s (twice); the baseline ramps bare ffmpeg ladders alike.
 // "Late" is measured against real time from the rendition's own first segment (hls.ts `lateness`): a transcode
 // that keeps up lists segment k exactly (its end − the first one's end) seconds after the first.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+// It calibrates admission: the streams the origin sustained × their ladder's cost in units is this machine's capacity,
+// written to .state/bench/capacity.json, which an origin on this machine reads when ORIGIN_CAPACITY_UNITS is unset.
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Rendition } from '../../origin/pipeline/ladder.ts';
+import { CALIBRATION_FILE, CapacityCalibrationSchema, type CapacityCalibration } from '../../origin/admission/calibration.ts';
+import { ladderCost, roundUnits } from '../../origin/admission/cost.ts';
 import { mediaPlaylistPath } from '../../origin/pipeline/hls-command.ts';
 import { round, type Figure, type FigureContext } from './figure.ts';
 import { publishFile } from './support/ffmpeg.ts';
 import { PlaylistWatcher, lateness, readText } from './support/hls.ts';
-import { input, LIVE_720P } from './support/inputs.ts';
+import { input, LIVE_720P, root } from './support/inputs.ts';
 import { startBareLadder, ladderOf, type BareLadder } from './support/ladder-run.ts';
 import { sleep, until, type Child } from './support/processes.ts';
 import { benchStack, logCount, sessionDir, waitLogCount, type Stack } from './support/stack.ts';
@@ -165,6 +169,7 @@ export const transcodeCapacity: Figure = {
       await stack.stop();
     }
     const renditions = ladder!;
+    const calibration = writeCalibration(ctx, ours.sustained, renditions);
 
     const cap = (r: Side) => (r.sustained === maxStreams ? ` (the ramp stopped at ${maxStreams})` : '');
     return [
@@ -174,12 +179,37 @@ export const transcodeCapacity: Figure = {
         ours: { value: ours.sustained, unit: 'streams' },
         baseline: { value: baseline.sustained, unit: 'streams', name: 'bare ffmpeg processes' },
         target: { of: 'ratio', kind: 'min', limit: 0.95, text: '≥ 95% of baseline' },
-        note: `${os.availableParallelism()} cores; ${seconds} s per step, ours and the baseline alternating; a step fails when any segment is > ${LATE_LIMIT_S} s late in two tries; worst lateness per step: ours ${ours.steps.map((s) => fmtLate(s)).join(', ')}${cap(ours)}; baseline ${baseline.steps.map((s) => fmtLate(s)).join(', ')}${cap(baseline)}`,
-        details: { seconds, lateLimit: LATE_LIMIT_S, ours: { sustained: ours.sustained, steps: ours.steps }, baseline: { sustained: baseline.sustained, steps: baseline.steps } },
+        note: `${calibration ? `calibrated ${calibration.units} units (${calibration.streams} × ${calibration.ladderUnits}) into ${CALIBRATION_FILE}; ` : 'no calibration written (no stream sustained); '}${os.availableParallelism()} cores; ${seconds} s per step, ours and the baseline alternating; a step fails when any segment is > ${LATE_LIMIT_S} s late in two tries; worst lateness per step: ours ${ours.steps.map((s) => fmtLate(s)).join(', ')}${cap(ours)}; baseline ${baseline.steps.map((s) => fmtLate(s)).join(', ')}${cap(baseline)}`,
+        details: { seconds, lateLimit: LATE_LIMIT_S, calibration, ours: { sustained: ours.sustained, steps: ours.steps }, baseline: { sustained: baseline.sustained, steps: baseline.steps } },
       },
     ];
   },
 };
+
+/**
+ * The admission calibration: capacity units = streams sustained × units of their ladder (origin/admission/cost.ts).
+ * A ramp that reached its top gives a floor, which is still the best measure there is. Nothing is written when no
+ * stream was sustained: the origin then keeps its default rather than a capacity of zero.
+ */
+function writeCalibration(ctx: FigureContext, sustained: number, renditions: Rendition[]): CapacityCalibration | null {
+  if (sustained < 1) return null;
+  const ladderUnits = ladderCost(renditions);
+  const calibration = CapacityCalibrationSchema.parse({
+    units: roundUnits(sustained * ladderUnits),
+    measuredAt: new Date().toISOString(),
+    cores: os.availableParallelism(),
+    streams: sustained,
+    ladder: renditions.map((r) => `${r.name}:${r.width}x${r.height}${r.copy ? ':copy' : ''}`),
+    ladderUnits: roundUnits(ladderUnits),
+  });
+  const file = path.join(root, CALIBRATION_FILE);
+  mkdirSync(path.dirname(file), { recursive: true });
+  // Written aside and renamed into place: an origin starting meanwhile reads the old file or the new one, whole.
+  writeFileSync(`${file}.tmp`, `${JSON.stringify(calibration, null, 2)}\n`);
+  renameSync(`${file}.tmp`, file);
+  ctx.log(`capacity calibration: ${calibration.units} units (${sustained} × ${calibration.ladderUnits}) → ${CALIBRATION_FILE}`);
+  return calibration;
+}
 
 function fmtLate(s: StepResult): string {
   return `${s.streams}: ${Number.isFinite(s.worstLate) ? `${s.worstLate.toFixed(2)} s` : (s.reason ?? 'failed')}`;

@@ -38,7 +38,10 @@ const quietEnv = {
 };
 
 export interface StackOptions {
+  /** Live streams at once (MAX_LIVE_STREAMS, formerly TRANSCODE_CAPACITY); default 2. */
   capacity?: number;
+  /** ORIGIN_CAPACITY_UNITS (origin/admission); default 16, so 2 ladders of any size fit, independent of any calibration. */
+  capacityUnits?: number;
   /** Extra environment for the origin process. */
   originEnv?: Record<string, string>;
   /** Extra plain-text vars for the edge Worker (e.g. WEBHOOK_RETRY_BASE_SECONDS). */
@@ -249,7 +252,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         ADMIN_PORT: String(ports.admin),
         TLS_CERT: path.join(root, '.state/tls/cert.pem'),
         TLS_KEY: path.join(root, '.state/tls/key.pem'),
-        TRANSCODE_CAPACITY: String(options.capacity ?? 2),
+        MAX_LIVE_STREAMS: String(options.capacity ?? 2),
+        ORIGIN_CAPACITY_UNITS: String(options.capacityUnits ?? 16),
+        // SIGTERM ends the test's origin at once, as before draining existed; drain tests set their own deadline.
+        DRAIN_TIMEOUT_SECONDS: '0',
         ...options.originEnv,
       },
       stdio: ['ignore', 'pipe', 'pipe'],

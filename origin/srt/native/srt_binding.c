@@ -89,6 +89,8 @@ typedef struct {
   int flush_age_ms;
   /* Shared between the hook (libsrt's receive thread) and the worker thread. */
   atomic_int closing;
+  /* Non-zero: every new caller is refused with this reject reason (the origin is draining, or full). */
+  atomic_int refuse_all;
   atomic_int live_connections;
   hook_counters_t counters;
   pthread_mutex_t refusals_mu;
@@ -300,6 +302,8 @@ static int refuse(SRTSOCKET ns, atomic_llong *counter, int code) {
 static int decide_caller(listener_t *l, SRTSOCKET ns, const struct sockaddr *peer, const char *stream_id) {
   hook_counters_t *n = &l->counters;
   if (atomic_load(&l->closing)) return refuse(ns, &n->down, SRT_REJX_DOWN);
+  int refusing = atomic_load(&l->refuse_all);
+  if (refusing) return refuse(ns, &n->down, refusing);
   int64_t now = now_ms();
   if (!within_address_budget(l, peer, now) || atomic_load(&l->live_connections) >= l->max_connections)
     return refuse(ns, &n->overload, SRT_REJX_OVERLOAD);
@@ -686,6 +690,22 @@ static napi_value RememberRefusal(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* refuseAll(handle, rejectCode) → the hook refuses every new caller with rejectCode; 0 accepts callers again */
+static napi_value RefuseAll(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  listener_t *l = get_listener(env, argv[0]);
+  if (!l) return NULL;
+  int32_t code;
+  if (argc < 2 || napi_get_value_int32(env, argv[1], &code) != napi_ok || code < 0) {
+    napi_throw_type_error(env, NULL, "refuseAll(handle, rejectCode)");
+    return NULL;
+  }
+  atomic_store(&l->refuse_all, code);
+  return NULL;
+}
+
 /* counters(handle) → what the access hook did since listen (totals; the caller computes deltas) */
 static napi_value Counters(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -952,6 +972,7 @@ NAPI_MODULE_INIT() {
       {"localPort", NULL, LocalPort, NULL, NULL, NULL, napi_enumerable, NULL},
       {"poll", NULL, Poll, NULL, NULL, NULL, napi_enumerable, NULL},
       {"rememberRefusal", NULL, RememberRefusal, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"refuseAll", NULL, RefuseAll, NULL, NULL, NULL, napi_enumerable, NULL},
       {"counters", NULL, Counters, NULL, NULL, NULL, napi_enumerable, NULL},
       {"handshakeVerdict", NULL, HandshakeVerdict, NULL, NULL, NULL, napi_enumerable, NULL},
       {"stats", NULL, Stats, NULL, NULL, NULL, napi_enumerable, NULL},
