@@ -113,7 +113,7 @@ async function main(): Promise<void> {
       hlsUrl: config.publicUrl,
     },
     sessions: () => ingest!.heldSessions,
-    loadReport: () => ({ capacity: { units: config.capacity }, load: { units: ingest!.liveCount, sessions: ingest!.liveCount }, draining: false }),
+    loadReport: () => admission.originLoad(),
   });
   heartbeat.start();
   const srtPort = config.srtPort;
@@ -162,7 +162,7 @@ async function main(): Promise<void> {
       stopAccepting: () => {
         ingest!.stopAccepting();
         rtmp.server.stopAccepting('origin_draining: this origin is shutting down; publish to another origin');
-        srt?.stopAccepting();
+        keyedSrt?.current()?.stopAccepting();
       },
       announce: () => heartbeat.beat(),
       liveCount: () => ingest!.liveCount,
