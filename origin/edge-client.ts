@@ -1,6 +1,7 @@
 // Signed calls from this origin to the edge's /internal API (same signing module as the edge): each names this origin
 // (x-riverhead-origin) and is signed with its own secret, which the edge derives for that id.
 import { signRequest } from '../shared/request-signing.ts';
+import { MEDIA_GRANT_HEADER } from '../shared/media-grant.ts';
 import { ORIGIN_ID_HEADER } from '../shared/origin-credentials.ts';
 import {
   OriginEventBatchResponse,
@@ -41,6 +42,8 @@ export async function originRequestHeaders(credentials: OriginCredentials, metho
   return { ...(await signRequest(credentials.secret, method, path, body)), [ORIGIN_ID_HEADER]: credentials.originId };
 }
 
+const grantHeader = (grant: string | undefined): Record<string, string> => (grant ? { [MEDIA_GRANT_HEADER]: grant } : {});
+
 export class EdgeClient {
   constructor(
     private readonly edgeUrl: string,
@@ -49,12 +52,19 @@ export class EdgeClient {
   ) {}
 
   /** A signed call; `path` includes any query, which the signature covers. */
-  private async send(method: string, path: string, body: string | Uint8Array, contentType: string, timeoutMs = this.timeoutMs): Promise<Response> {
+  private async send(
+    method: string,
+    path: string,
+    body: string | Uint8Array,
+    contentType: string,
+    timeoutMs = this.timeoutMs,
+    extraHeaders: Record<string, string> = {},
+  ): Promise<Response> {
     const headers = await originRequestHeaders(this.credentials, method, path, body);
     return fetch(this.edgeUrl + path, {
       method,
-      body,
-      headers: { ...headers, 'content-type': contentType },
+      body: method === 'GET' ? undefined : body,
+      headers: { ...headers, ...extraHeaders, 'content-type': contentType },
       signal: AbortSignal.timeout(timeoutMs),
     });
   }
@@ -69,27 +79,48 @@ export class EdgeClient {
     return JSON.parse(text) as T;
   }
 
-  /** Stores one object in R2 through the edge. */
-  async putMedia(key: string, bytes: Uint8Array, contentType: string): Promise<void> {
-    await this.expectOk(await this.send('PUT', `/internal/media/${key}`, bytes, contentType, 120_000), `media PUT ${key}`);
+  /** Stores one object in R2 through the edge; `grant` (shared/media-grant.ts) covers its key. */
+  async putMedia(key: string, bytes: Uint8Array, contentType: string, grant?: string, timeoutMs = 120_000): Promise<void> {
+    await this.expectOk(await this.send('PUT', `/internal/media/${key}`, bytes, contentType, timeoutMs, grantHeader(grant)), `media PUT ${key}`);
   }
 
-  async createMultipart(key: string, contentType: string): Promise<string> {
+  /** One durable object's bytes (at most `maxBytes`), or null when R2 has no such key. */
+  async getMedia(key: string, grant: string, maxBytes = 64 * 1024 * 1024, timeoutMs = 30_000): Promise<Uint8Array | null> {
+    const response = await this.send('GET', `/internal/media/${key}`, '', 'application/octet-stream', timeoutMs, grantHeader(grant));
+    if (response.status === 404) {
+      await response.body?.cancel();
+      return null;
+    }
+    if (!response.ok) throw new Error(`edge media GET ${key} answered ${response.status}: ${(await response.text()).slice(0, 300)}`);
+    const declared = Number(response.headers.get('content-length') ?? '0');
+    if (declared > maxBytes) {
+      await response.body?.cancel();
+      throw new Error(`edge media GET ${key} answered 413: ${declared} bytes is more than ${maxBytes}`);
+    }
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    if (bytes.length > maxBytes) throw new Error(`edge media GET ${key} answered 413: more than ${maxBytes} bytes`);
+    return bytes;
+  }
+
+  async createMultipart(key: string, contentType: string, grant?: string): Promise<string> {
     const created = await this.expectOk<{ uploadId: string }>(
-      await this.send('POST', `/internal/media/${key}?action=create-multipart`, '', contentType),
+      await this.send('POST', `/internal/media/${key}?action=create-multipart`, '', contentType, this.timeoutMs, grantHeader(grant)),
       `multipart create ${key}`,
     );
     return created.uploadId;
   }
 
-  async uploadPart(key: string, uploadId: string, partNumber: number, bytes: Uint8Array): Promise<{ partNumber: number; etag: string }> {
+  async uploadPart(key: string, uploadId: string, partNumber: number, bytes: Uint8Array, grant?: string): Promise<{ partNumber: number; etag: string }> {
     const query = new URLSearchParams({ uploadId, partNumber: String(partNumber) });
-    return this.expectOk(await this.send('PUT', `/internal/media/${key}?${query}`, bytes, 'application/octet-stream', 120_000), `part ${partNumber} of ${key}`);
+    return this.expectOk(
+      await this.send('PUT', `/internal/media/${key}?${query}`, bytes, 'application/octet-stream', 120_000, grantHeader(grant)),
+      `part ${partNumber} of ${key}`,
+    );
   }
 
-  async completeMultipart(key: string, uploadId: string, parts: { partNumber: number; etag: string }[]): Promise<void> {
+  async completeMultipart(key: string, uploadId: string, parts: { partNumber: number; etag: string }[], grant?: string): Promise<void> {
     await this.expectOk(
-      await this.send('POST', `/internal/media/${key}?action=complete-multipart`, JSON.stringify({ uploadId, parts }), 'application/json'),
+      await this.send('POST', `/internal/media/${key}?action=complete-multipart`, JSON.stringify({ uploadId, parts }), 'application/json', this.timeoutMs, grantHeader(grant)),
       `multipart complete ${key}`,
     );
   }

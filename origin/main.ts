@@ -6,6 +6,7 @@ import { EdgeClient } from './edge-client.ts';
 import { EventOutbox } from './event-outbox.ts';
 import { TranscodePool } from './pipeline/transcode-pool.ts';
 import { LiveIngest } from './ingest/live-ingest.ts';
+import { DurableMedia, edgeDurableStore } from './durable/durable-media.ts';
 import { startRtmpIngest } from './ingest/rtmp-ingest.ts';
 import { startSrtIngest } from './ingest/srt-ingest.ts';
 import { startHlsServer } from './http/hls-server.ts';
@@ -65,7 +66,10 @@ async function main(): Promise<void> {
   });
   await disk.start();
   const diskGuard = disk;
+  // Every closed segment and the session's timeline go to R2 within about a second (origin/durable).
+  const durable = new DurableMedia({ store: edgeDurableStore(edge), emit: (event) => outbox.enqueue(event) });
   ingest = new LiveIngest({
+    durable,
     originId: config.originId,
     publicUrl: config.publicUrl,
     mediaDir: config.mediaDir,

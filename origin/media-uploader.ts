@@ -1,5 +1,5 @@
-// Moves finished media (recordings, clips) from the origin's disk into R2 through the edge: small files in one PUT,
-// large ones in 16 MiB parts. Storage outages are ridden out: each request is retried with backoff for minutes before
+// Moves media (live segments and playlists, recordings, clips) from the origin's disk into R2 through the edge, each
+// request carrying the media grant that covers its key: small files in one PUT, large ones in 16 MiB parts. Storage outages are ridden out: each request is retried with backoff for minutes before
 // the upload fails; an answer that cannot change on retry (the edge refused the request itself) fails at once.
 import { open, readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -49,7 +49,7 @@ export class UploadFailed extends Error {
   }
 }
 
-async function withRetries<T>(what: string, policy: UploadRetryPolicy, attempt: () => Promise<T>): Promise<T> {
+export async function withRetries<T>(what: string, policy: UploadRetryPolicy, attempt: () => Promise<T>): Promise<T> {
   const started = Date.now();
   for (let i = 0; ; i++) {
     try {
@@ -74,15 +74,21 @@ export class MediaUploader {
     private readonly retry: UploadRetryPolicy = DEFAULT_UPLOAD_RETRY,
   ) {}
 
-  async uploadFile(key: string, file: string): Promise<number> {
+  /** One object from memory (a playlist written for R2), retried like a file. */
+  async uploadBytes(key: string, bytes: Uint8Array, type: string, grant?: string): Promise<number> {
+    await withRetries(`upload of ${key}`, this.retry, () => this.edge.putMedia(key, bytes, type, grant));
+    return bytes.length;
+  }
+
+  async uploadFile(key: string, file: string, grant?: string): Promise<number> {
     const { size } = await stat(file);
     const type = contentTypeOf(file);
     if (size <= this.partBytes) {
       const bytes = await readFile(file);
-      await withRetries(`upload of ${key}`, this.retry, () => this.edge.putMedia(key, bytes, type));
+      await withRetries(`upload of ${key}`, this.retry, () => this.edge.putMedia(key, bytes, type, grant));
       return size;
     }
-    const uploadId = await withRetries(`multipart start of ${key}`, this.retry, () => this.edge.createMultipart(key, type));
+    const uploadId = await withRetries(`multipart start of ${key}`, this.retry, () => this.edge.createMultipart(key, type, grant));
     const handle = await open(file, 'r');
     try {
       const parts: { partNumber: number; etag: string }[] = [];
@@ -90,9 +96,9 @@ export class MediaUploader {
         const buffer = Buffer.alloc(Math.min(this.partBytes, size - offset));
         await handle.read(buffer, 0, buffer.length, offset);
         const number = partNumber;
-        parts.push(await withRetries(`part ${number} of ${key}`, this.retry, () => this.edge.uploadPart(key, uploadId, number, buffer)));
+        parts.push(await withRetries(`part ${number} of ${key}`, this.retry, () => this.edge.uploadPart(key, uploadId, number, buffer, grant)));
       }
-      await withRetries(`multipart completion of ${key}`, this.retry, () => this.edge.completeMultipart(key, uploadId, parts));
+      await withRetries(`multipart completion of ${key}`, this.retry, () => this.edge.completeMultipart(key, uploadId, parts, grant));
     } finally {
       await handle.close();
     }
@@ -100,13 +106,13 @@ export class MediaUploader {
   }
 
   /** Every file under `dir`, keeping its relative path under `prefix`. */
-  async uploadDirectory(prefix: string, dir: string): Promise<number> {
+  async uploadDirectory(prefix: string, dir: string, grant?: string): Promise<number> {
     let total = 0;
     const entries = await readdir(dir, { withFileTypes: true, recursive: true });
     for (const entry of entries) {
       if (!entry.isFile()) continue;
       const full = path.join(entry.parentPath, entry.name);
-      total += await this.uploadFile(`${prefix}/${path.relative(dir, full).split(path.sep).join('/')}`, full);
+      total += await this.uploadFile(`${prefix}/${path.relative(dir, full).split(path.sep).join('/')}`, full, grant);
     }
     return total;
   }

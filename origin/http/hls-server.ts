@@ -3,6 +3,9 @@
 // edge). Health and metrics are on the admin listener (admin-server.ts), not here.
 import { open, readFile, stat } from 'node:fs/promises';
 import { FileCache } from './file-cache.ts';
+import { existsSync } from 'node:fs';
+import { LOCAL_DURABLE_PLAYLIST } from '../durable/durable-playlist.ts';
+import { MEDIA_PLAYLIST as MEDIA_PLAYLIST_NAME } from '../pipeline/hls-command.ts';
 import { verifySignedRequestSync } from './signed-request.ts';
 import type { FileHandle } from 'node:fs/promises';
 import { STATUS_CODES } from 'node:http';
@@ -122,10 +125,11 @@ export function startHlsServer(opts: HlsServerOptions): Promise<HlsServer> {
       return sendText(reply, resolved.status, resolved.message, { 'Cache-Control': NO_STORE });
     }
     const request = { head, range, ifNoneMatch, playlistCache };
+    const file = durableFirst(resolved.file);
     // A file in memory is answered right here, with no await: no file system call, no thread-pool hop.
-    const cached = files.fresh(resolved.file);
-    if (cached) return count('hls', answerFromMemory(reply, resolved.file, cached.body, cached.mtime, request));
-    void serveFile(reply, resolved.file, request, files).then(
+    const cached = files.fresh(file);
+    if (cached) return count('hls', answerFromMemory(reply, file, cached.body, cached.mtime, request));
+    void serveFile(reply, file, request, files).then(
       (status) => count('hls', status),
       () => {
         count('hls', 500);
@@ -186,6 +190,16 @@ export function startHlsServer(opts: HlsServerOptions): Promise<HlsServer> {
       });
     });
   });
+}
+
+/**
+ * A rendition's playlist is served from its durable copy once the session's shipper wrote one (origin/durable): it
+ * lists only segments already in R2, or closed more than 3 s ago while storage lags, so the edge finds what it lists.
+ */
+export function durableFirst(file: string): string {
+  if (path.basename(file) !== MEDIA_PLAYLIST_NAME) return file;
+  const durable = path.join(path.dirname(file), LOCAL_DURABLE_PLAYLIST);
+  return existsSync(durable) ? durable : file;
 }
 
 type Resolved = { ok: true; file: string } | { ok: false; status: 400 | 404; message: string };

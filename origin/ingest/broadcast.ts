@@ -27,6 +27,8 @@ export interface BroadcastDeps {
   emit: (event: OriginEvent) => Promise<void>;
   /** Resolves when this broadcast may start its transcode: its session's previous run is done and a slot is free. */
   beforeTranscode: () => Promise<void>;
+  /** Durable media (origin/durable): the transcode's events, and a flush to R2 once a run has ended. */
+  durable?: { onEvent(event: LiveTranscodeEvent): void; afterRun(): Promise<void> };
   /** Disconnects the encoder (the ingest protocol's own close). */
   disconnect: (reason: string) => void;
   /** What the encoder sends: FLV tags through push() (RTMP), or raw MPEG-TS through pushBytes() (SRT). */
@@ -136,7 +138,15 @@ export class Broadcast {
     this.starting = true;
     if (this.metadataTimer) clearTimeout(this.metadataTimer);
     // Media keeps arriving into `early` while an earlier run of this session, or a draining stream, frees its slot.
-    void this.deps.beforeTranscode().then(() => this.launchTranscode(metadata));
+    void this.deps.beforeTranscode().then(
+      () => this.launchTranscode(metadata),
+      (error: unknown) => {
+        // The session's timeline could not be brought back from R2: starting afresh would restart its sequence numbers.
+        logWarn('transcode_not_started', { streamId: this.streamId, sessionId: this.sessionId, error: String(error).slice(0, 300) });
+        this.deps.disconnect('the session could not be resumed here (its media in storage is unreachable)');
+        this.resolveFinished();
+      },
+    );
   }
 
   private launchTranscode(metadata: StreamMetadata | null): void {
@@ -185,11 +195,13 @@ export class Broadcast {
         void this.event('error', { reason: `live transcode ${result.reason}: ${result.error ?? 'ffmpeg exited'}`.slice(0, 480) });
         this.deps.disconnect(`transcode ${result.reason}`);
       }
-      this.resolveFinished();
+      // The run's last segments go to R2 before the session may end or run again.
+      void (this.deps.durable?.afterRun() ?? Promise.resolve()).finally(() => this.resolveFinished());
     });
   }
 
   private onTranscodeEvent(event: LiveTranscodeEvent): void {
+    this.deps.durable?.onEvent(event);
     if (event.type === 'issue' && event.issue.code === 'ffmpeg-restarted') this.deps.metrics.ffmpegRestarts.inc();
     // The recording is the session's source rendition: it is being written once its first segment is.
     if (event.type === 'segment' && event.source && this.grant.record && !this.recordingAnnounced) {

@@ -8,7 +8,9 @@ import type { OriginMetrics } from '../metrics.ts';
 import type { IngestProtocol } from '../../shared/schemas/internal.ts';
 import { CapacityLedger, type LedgerTicket, type OriginLoad } from '../admission/ledger.ts';
 import { ladderPlanner } from '../admission/ladder-plan.ts';
+import { existsSync } from 'node:fs';
 import { Broadcast } from './broadcast.ts';
+import type { DurableMedia } from '../durable/durable-media.ts';
 import { sessionDir, unfinishedRecordings, type SessionManifest } from './session-manifest.ts';
 import { log, logWarn } from '../log.ts';
 
@@ -28,6 +30,8 @@ export interface LiveIngestDeps {
   metrics: OriginMetrics;
   /** A recorded session is over (its window passed, or the edge ended it): build its recording. */
   onRecordedSessionOver: (session: SessionManifest) => void;
+  /** Ships every session's media to R2 (origin/durable); without it media stays on this disk only. */
+  durable?: DurableMedia;
   /** The media disk's verdict, measured at the publish: a reason while new publishes must be refused (too little free space), else null. */
   disk?: { admissionRefusal(): Promise<string | null> };
   /** Cost-based admission (origin/admission/ledger.ts); without one, capacity is the stream cap (the pool) alone. */
@@ -126,8 +130,15 @@ export class LiveIngest {
       this.sessionEndTimers.delete(grant.sessionId);
 
       const previousRun = this.sessionRuns.get(grant.sessionId);
+      const outDir = sessionDir(this.deps.mediaDir, grant.streamId, grant.sessionId);
+      // A resumed session with no folder here (another origin held it, or this disk was lost) comes back from R2 first.
+      const restore = grant.resume && (grant.resumeFrom != null || !existsSync(outDir));
+      const { durable } = this.deps;
       const broadcast = new Broadcast(grant, request.protocol, {
-        beforeTranscode: () => this.slotFor(previousRun),
+        beforeTranscode: () => this.slotFor(previousRun).then(() => durable?.prepare(grant, outDir, restore)),
+        ...(durable
+          ? { durable: { onEvent: (event) => durable.onTranscodeEvent(grant.sessionId, event), afterRun: () => durable.afterRun(grant) } }
+          : {}),
         planLadder: ladderPlanner(this.ledger, place.ticket, { streamId: grant.streamId, sessionId: grant.sessionId, resume: grant.resume, metrics: this.deps.metrics }),
         pool,
         mediaDir: this.deps.mediaDir,
@@ -179,6 +190,10 @@ export class LiveIngest {
    */
   async recover(): Promise<number> {
     const unfinished = await unfinishedRecordings(this.deps.mediaDir);
+    // Sessions whose media is not final in R2 yet end the same way, so their playlists are closed there too.
+    for (const manifest of (await this.deps.durable?.unfinishedSessions(this.deps.mediaDir)) ?? []) {
+      if (!unfinished.some((u) => u.sessionId === manifest.sessionId)) unfinished.push(manifest);
+    }
     for (const manifest of unfinished) {
       log('recording_recovered', { streamId: manifest.streamId, sessionId: manifest.sessionId });
       // The edge notices a silent origin only after its heartbeat timeout, and then runs the window.
@@ -202,6 +217,7 @@ export class LiveIngest {
         });
         log('session_ended', { streamId: session.streamId, sessionId: session.sessionId, playlists: closed.length });
         if (session.record) this.deps.onRecordedSessionOver(session);
+        await this.deps.durable?.endSession(session, outDir);
       });
     }, delayMs);
     timer.unref();

@@ -4,10 +4,13 @@
 // Why EVENT and not a sliding window: the whole session stays seekable (DVR), the finished playlist is the
 // session's VOD for recordings and clips, and ffmpeg 5.1 never writes EXT-X-DISCONTINUITY-SEQUENCE, so a
 // sliding window would break RFC 8216 §6.2.2 as soon as a reconnect's DISCONTINUITY slid out of it.
-// Segments are never deleted during a session (clips cut from the whole session timeline).
+// Segment names are `{legTag}-{nnnnn}.ts`, the tag new for every ffmpeg launch (a leg): a reconnect, a restart or another
+// origin continues the sequence numbers (append_list) under new names, so no cache ever holds two bodies for one name.
+// Segment files leave the disk once durable in R2 (origin/durable/); the playlist keeps listing them.
 //
 // Why no -master_pl_name: ffmpeg's master omits CODECS for a copied stream and counts only its audio in
 // BANDWIDTH (verified with 5.1), so live-transcode writes master.m3u8 itself from the first segments.
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { EncodedRendition, H264Profile, Rendition } from './ladder.ts';
 import { DEFAULT_SEGMENT_SECONDS } from './ladder.ts';
@@ -20,6 +23,8 @@ export interface HlsCommandOptions {
   /** absolute folder of this session's HLS; renditions go in sub-folders named after them */
   outDir: string;
   renditions: readonly Rendition[];
+  /** 6 lowercase hex chars naming this launch's segments; unique per ffmpeg launch (default: a fresh newLegTag()) */
+  legTag?: string;
   /** continue existing playlists (same session after the encoder dropped) */
   resume?: boolean;
   /** false when the source has no audio track at all */
@@ -41,7 +46,16 @@ export interface HlsCommand {
 
 export const MASTER_PLAYLIST = 'master.m3u8';
 export const MEDIA_PLAYLIST = 'index.m3u8';
-export const SEGMENT_PATTERN = 'seg_%05d.ts';
+const LEG_TAG = /^[0-9a-f]{6}$/;
+
+/** A fresh leg tag: 24 random bits, so two launches of one session practically never share one. */
+export const newLegTag = (): string => randomBytes(3).toString('hex');
+
+/** ffmpeg's segment file name pattern for one leg: its tag, then the media sequence number. */
+export function segmentPattern(legTag: string): string {
+  if (!LEG_TAG.test(legTag)) throw new Error('a leg tag is 6 lowercase hex characters');
+  return `${legTag}-%05d.ts`;
+}
 
 export function renditionDir(outDir: string, rendition: string): string {
   return path.join(outDir, rendition);
@@ -53,6 +67,7 @@ export function mediaPlaylistPath(outDir: string, rendition: string): string {
 
 export function buildHlsCommand(opts: HlsCommandOptions): HlsCommand {
   if (opts.renditions.length === 0) throw new Error('a ladder needs at least one rendition');
+  const segmentFile = segmentPattern(opts.legTag ?? newLegTag());
   const seg = opts.segmentSeconds ?? DEFAULT_SEGMENT_SECONDS;
   const hasAudio = opts.hasAudio ?? true;
   const preset = opts.preset ?? 'veryfast';
@@ -102,7 +117,7 @@ export function buildHlsCommand(opts: HlsCommandOptions): HlsCommand {
     '-hls_playlist_type', 'event',
     '-hls_segment_type', 'mpegts',
     '-hls_flags', flags.join('+'),
-    '-hls_segment_filename', path.join(opts.outDir, '%v', SEGMENT_PATTERN),
+    '-hls_segment_filename', path.join(opts.outDir, '%v', segmentFile),
     '-var_stream_map', varStreamMap(opts.renditions, hasAudio),
   );
 

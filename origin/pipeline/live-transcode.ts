@@ -3,14 +3,14 @@
 // on the same playlists (with backoff, within a budget of crashes per minute), and never holds more than a
 // bounded backlog of input.
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, watch, type FSWatcher } from 'node:fs';
 import { mkdir, readFile, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { runFfmpeg } from './ffmpeg.ts';
 import { backoffDelay } from '../backoff.ts';
 import type { FfmpegExit, FfmpegRun } from './ffmpeg.ts';
-import { buildHlsCommand, commandArgs, MASTER_PLAYLIST, MEDIA_PLAYLIST, mediaPlaylistPath, renditionDir } from './hls-command.ts';
+import { buildHlsCommand, commandArgs, MASTER_PLAYLIST, MEDIA_PLAYLIST, mediaPlaylistPath, newLegTag, renditionDir } from './hls-command.ts';
 import type { HlsCommandOptions } from './hls-command.ts';
 import { readHead } from '../media/file-head.ts';
 import { DEFAULT_SEGMENT_SECONDS } from './ladder.ts';
@@ -19,7 +19,7 @@ import { appendEndList, buildMasterPlaylist, expectedAvc1, parseMediaPlaylist, p
 import type { Variant } from './playlists.ts';
 
 /** The ffmpeg command's options, plus how this run is supervised. */
-export interface LiveTranscodeJob extends Omit<HlsCommandOptions, 'analyzeSeconds'> {
+export interface LiveTranscodeJob extends Omit<HlsCommandOptions, 'analyzeSeconds' | 'legTag'> {
   /** for logs and events only */
   sessionId?: string;
   /**
@@ -86,10 +86,12 @@ export interface SegmentEvent {
   sequence: number;
   duration: number;
   bytes: number;
+  /** when ffmpeg finished the file (its mtime, epoch ms): where the segment-closed → durable latency starts */
+  closedAt: number;
 }
 
 export type LiveTranscodeEvent =
-  | { type: 'started'; pid: number | undefined; attempt: number; args: string[] }
+  | { type: 'started'; pid: number | undefined; attempt: number; args: string[]; legTag: string }
   | { type: 'progress'; timemark: string; seconds: number; frames: number; fps: number; kbps: number }
   | SegmentEvent
   | { type: 'master'; variants: Variant[] }
@@ -189,6 +191,9 @@ export class LiveTranscode {
   private readonly watched: Watched[] = [];
   private pollTimer: NodeJS.Timeout | undefined;
   private polling: Promise<void> | undefined;
+  /** one per rendition folder: a playlist rewritten there triggers a poll at once, the timer stays as a backstop */
+  private readonly watchers: FSWatcher[] = [];
+  private pokeTimer: NodeJS.Timeout | undefined;
   private lastProgressAt = 0;
   private firstSegmentAt = 0;
   private masterText: string | undefined;
@@ -240,6 +245,7 @@ export class LiveTranscode {
       return;
     }
     this.pollTimer = setInterval(() => void this.poll(), this.job.pollIntervalMs ?? 500);
+    this.watchRenditions();
     this.launch();
   }
 
@@ -337,8 +343,31 @@ export class LiveTranscode {
     return this.job.renditions;
   }
 
+  /**
+   * Segment → R2 latency starts when ffmpeg renames its playlist: inotify says so at once, where the poll timer alone
+   * would add up to its whole interval. Bursts of events (segment and playlist renames) fold into one poll.
+   */
+  private watchRenditions(): void {
+    for (const r of this.ladder) {
+      try {
+        const watcher = watch(renditionDir(this.job.outDir, r.name), (_event, name) => {
+          if (name !== MEDIA_PLAYLIST || this.pokeTimer || this.finished) return;
+          this.pokeTimer = setTimeout(() => {
+            this.pokeTimer = undefined;
+            void this.poll();
+          }, 15);
+        });
+        watcher.on('error', () => watcher.close());
+        this.watchers.push(watcher);
+      } catch {
+        // no inotify here: the poll timer alone finds the segments
+      }
+    }
+  }
+
   private launch(): void {
     this.attempt++;
+    const legTag = newLegTag();
     // Append whenever a playlist exists (resume, restart): segment names already served are cached
     // as immutable and must never be written again. Without one, appending would only add a
     // leading DISCONTINUITY.
@@ -347,6 +376,7 @@ export class LiveTranscode {
       input: this.job.input,
       outDir: this.job.outDir,
       renditions: this.ladder,
+      legTag,
       resume: append,
       hasAudio: this.hasAudio,
       ...(this.job.sourceAudio ? { sourceAudio: this.job.sourceAudio } : {}),
@@ -358,7 +388,7 @@ export class LiveTranscode {
       ...cmd,
       input: this.input,
       ...(this.job.ffmpegPath ? { ffmpegPath: this.job.ffmpegPath } : {}),
-      onStart: (pid) => this.onEvent({ type: 'started', pid, attempt, args: commandArgs(cmd) }),
+      onStart: (pid) => this.onEvent({ type: 'started', pid, attempt, args: commandArgs(cmd), legTag }),
       onProgress: (p) => {
         const now = Date.now();
         if (now - this.lastProgressAt < PROGRESS_EVERY_MS) return;
@@ -429,6 +459,8 @@ export class LiveTranscode {
     for (const t of this.stopTimers) clearTimeout(t);
     if (this.restartTimer) clearTimeout(this.restartTimer);
     if (this.pollTimer) clearInterval(this.pollTimer);
+    if (this.pokeTimer) clearTimeout(this.pokeTimer);
+    for (const w of this.watchers) w.close();
     this.input.destroy();
     void (async () => {
       // The last segments land when ffmpeg exits: count them and make sure a master exists.
@@ -488,10 +520,10 @@ export class LiveTranscode {
         if (s.sequence <= w.lastSequence) continue;
         w.lastSequence = s.sequence;
         const segFile = path.join(dir, s.uri);
-        const bytes = await stat(segFile).then((x) => x.size, () => 0);
+        const { bytes, closedAt } = await stat(segFile).then((x) => ({ bytes: x.size, closedAt: x.mtimeMs }), () => ({ bytes: 0, closedAt: Date.now() }));
         w.firstSegment ??= { file: segFile, duration: s.duration, bytes };
         if (!this.firstSegmentAt) this.firstSegmentAt = Date.now();
-        const ev: SegmentEvent = { type: 'segment', rendition: w.rendition.name, source: w.rendition.copy, uri: s.uri, sequence: s.sequence, duration: s.duration, bytes };
+        const ev: SegmentEvent = { type: 'segment', rendition: w.rendition.name, source: w.rendition.copy, uri: s.uri, sequence: s.sequence, duration: s.duration, bytes, closedAt };
         addSegment(this.statsNow, ev);
         this.onEvent(ev);
         // Encoded rungs have forced keyframes; only the encoder's own GOP can stretch a segment.

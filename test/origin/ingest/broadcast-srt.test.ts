@@ -30,6 +30,9 @@ const grant: AuthorizeIngestResponse = {
   simulcast: [],
   srtPassphrase: 'stream-secret-0123456789',
   srtLatency: 120,
+  mediaGrant: 'not-a-real-grant',
+  durablePrefix: 'live/ls_test/ses_test/',
+  resumeFrom: null,
 };
 
 async function broadcastWith(jobs: LiveTranscodeJob[], events: OriginEvent[]) {

@@ -1,13 +1,13 @@
 // ffmpeg argument lists for live ABR HLS: mapping, codecs, keyframe alignment, HLS muxer flags, resume.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { buildHlsCommand, commandArgs } from '../../../origin/pipeline/hls-command.ts';
+import { buildHlsCommand, commandArgs, newLegTag, segmentPattern } from '../../../origin/pipeline/hls-command.ts';
 import type { HlsCommandOptions } from '../../../origin/pipeline/hls-command.ts';
 import { chooseLadder } from '../../../origin/pipeline/ladder.ts';
 import type { EncodedRendition, Rendition } from '../../../origin/pipeline/ladder.ts';
 
 const ladder = chooseLadder({ width: 1280, height: 720, fps: 30, videoBitrate: 2_500_000 });
-const base: HlsCommandOptions = { input: 'flv', outDir: '/media/s1', renditions: ladder };
+const base: HlsCommandOptions = { input: 'flv', outDir: '/media/s1', renditions: ladder, legTag: '0a1b2c' };
 
 /** Value following `flag` in an argument list. */
 function valueOf(args: readonly string[], flag: string): string | undefined {
@@ -61,12 +61,19 @@ describe('buildHlsCommand', () => {
     expect(valueOf(out, '-hls_playlist_type')).toBe('event');
     expect(valueOf(out, '-hls_list_size')).toBe('0');
     expect(valueOf(out, '-hls_segment_type')).toBe('mpegts');
-    expect(valueOf(out, '-hls_segment_filename')).toBe('/media/s1/%v/seg_%05d.ts');
+    expect(valueOf(out, '-hls_segment_filename')).toBe('/media/s1/%v/0a1b2c-%05d.ts');
     expect(valueOf(out, '-var_stream_map')).toBe('v:0,a:0,name:source v:1,a:1,name:480p v:2,a:2,name:360p');
     expect(cmd.output).toBe('/media/s1/%v/index.m3u8');
     expect(valueOf(out, '-hls_flags')!.split('+').sort()).toEqual(['independent_segments', 'omit_endlist', 'temp_file']);
     // Our own master replaces ffmpeg's (which lacks CODECS for a copied stream).
     expect(out).not.toContain('-master_pl_name');
+  });
+
+  it('names segments after a fresh leg tag per launch', () => {
+    const tags = new Set(Array.from({ length: 50 }, () => newLegTag()));
+    expect(tags.size).toBeGreaterThan(45);
+    for (const tag of tags) expect(segmentPattern(tag)).toMatch(/^[0-9a-f]{6}-%05d\.ts$/);
+    for (const bad of ['', 'ABCDEF', '0a1b2', '0a1b2c3', '../x00']) expect(() => buildHlsCommand({ ...base, legTag: bad })).toThrow();
   });
 
   it('appends to the existing playlists only when resuming', () => {
