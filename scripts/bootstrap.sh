@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs whatever is missing for `npm start` and `npm test`: npm packages, Debian's ffmpeg (and the
 # GStreamer RTMP client the tests use as a second encoder), a self-signed TLS pair for local RTMPS, and the
-# SRT binding (our N-API addon over libsrt, built with node-gyp).
+# SRT binding (our N-API addon over libsrt, built by scripts/deploy/build-srt-addon.sh as an origin install does).
 # Safe to run every time: each step checks first and does nothing when all is in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,19 +46,6 @@ if [ ! -f "$tls_dir/cert.pem" ] || [ ! -f "$tls_dir/key.pem" ]; then
     -keyout "$tls_dir/key.pem" -out "$tls_dir/cert.pem" >/dev/null 2>&1
 fi
 
-# 4. The SRT binding: built with node-gyp (not through npm install scripts) when the addon is missing or older
-#    than its sources. node-gyp works in a scratch copy and the result is moved into place, so an origin starting
-#    meanwhile never finds a half-written build folder.
-repo=$PWD
-native=origin/srt/native
-addon=$native/build/Release/riverhead_srt.node
-if [ ! -f "$addon" ] || [ -n "$(find "$native" -maxdepth 1 -type f \( -name '*.c' -o -name '*.gyp' \) -newer "$addon")" ]; then
-  say "building the SRT binding ($addon)"
-  scratch=$(mktemp -d)
-  cp "$native"/*.c "$native"/*.gyp "$scratch"/
-  (cd "$scratch" && "$repo/node_modules/.bin/node-gyp" rebuild --nodedir=/usr --loglevel=warn >&2)
-  mkdir -p "$native/build/Release"
-  cp "$scratch/build/Release/riverhead_srt.node" "$addon.tmp"
-  mv -f "$addon.tmp" "$addon"
-  rm -rf "$scratch"
-fi
+# 4. The SRT binding, built with the C toolchain against Node's headers when the addon is missing or older than its
+#    source: the same script an origin host's install runs (scripts/deploy/install-origin.sh).
+bash scripts/deploy/build-srt-addon.sh

@@ -2,9 +2,8 @@
 // transcodes, few of them (default 1, so a finalization never starves live streams of CPU). Jobs wait in lanes
 // (job-lanes.ts): recordings always queue and go first; clips are limited per workspace and per origin, and a clip
 // beyond the limit is refused with 'busy' and a Retry-After estimate (the edge answers 429).
-import { fileURLToPath } from 'node:url';
 import Piscina from 'piscina';
-import { workerExecArgv } from '../pipeline/transcode-pool.ts';
+import { workerEntryPath, workerExecArgv } from '../worker-threads.ts';
 import type { ClipArtifacts, CutClipJob } from './clip.ts';
 import type { FinalizeRecordingJob, RecordingArtifacts } from './finalize-recording.ts';
 import { MediaJobError } from './job-error.ts';
@@ -61,7 +60,7 @@ export class MediaJobPool {
     this.lanes = new JobLanes({ threads, clipsPerWorkspace, clipsPerOrigin, maxRecordingsWaiting: 1000 });
     const execArgv = workerExecArgv();
     this.pool = new Piscina({
-      filename: fileURLToPath(new URL('./jobs-worker.ts', import.meta.url)),
+      filename: workerEntryPath(import.meta.url, 'jobs-worker'),
       minThreads: 0,
       maxThreads: threads,
       idleTimeout: opts.idleTimeoutMs ?? 30_000,

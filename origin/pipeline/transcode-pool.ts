@@ -1,10 +1,9 @@
 // The origin's live transcoding capacity: one piscina worker thread per running stream, never queued.
 // A publish beyond capacity is refused at once rather than slowing every stream down.
 import { randomUUID } from 'node:crypto';
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
 import Piscina from 'piscina';
+import { workerEntryPath, workerExecArgv } from '../worker-threads.ts';
 import { addSegment, emptyStats } from './live-transcode.ts';
 import type { LiveTranscodeEvent, LiveTranscodeJob, LiveTranscodeResult, TranscodeIssue, TranscodeStats } from './live-transcode.ts';
 import type { FromWorker, ToWorker, TranscodeTask } from './transcode-worker.ts';
@@ -185,7 +184,7 @@ export class TranscodePool {
     this.opts = { capacity: opts.capacity, maxInFlightBytes: opts.maxInFlightBytes ?? 16 * MiB };
     const execArgv = workerExecArgv();
     this.pool = new Piscina({
-      filename: fileURLToPath(new URL('./transcode-worker.ts', import.meta.url)),
+      filename: workerEntryPath(import.meta.url, 'transcode-worker'),
       maxThreads: opts.capacity,
       // A transcode worker only relays transferred buffers and reads playlists: a small young generation keeps each
       // thread's heap (and so the origin's memory per stream) small without slowing it.
@@ -234,13 +233,3 @@ export class TranscodePool {
   }
 }
 
-/**
- * Worker threads inherit the parent's execArgv, so under `node --import tsx` the .ts worker just loads.
- * Elsewhere (vitest's runner, a bundler) we add tsx's loader ourselves, by absolute URL so the
- * process's working directory does not matter. The media jobs pool uses it too.
- */
-export function workerExecArgv(): string[] | undefined {
-  if (process.execArgv.some((a) => a.includes('tsx'))) return undefined;
-  const loader = createRequire(import.meta.url).resolve('tsx');
-  return [...process.execArgv, '--import', pathToFileURL(loader).href];
-}

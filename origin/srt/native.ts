@@ -1,11 +1,15 @@
-// The libsrt binding (origin/srt/native, built by scripts/bootstrap.sh with node-gyp): its types and its loader.
+// The libsrt binding (origin/srt/native, built by scripts/deploy/build-srt-addon.sh): its types and its loader.
 // Only the SRT worker thread polls a listener; tests use the small caller API to see reject reasons.
 // The listener's access hook decides every caller itself, at once: see srt_binding.c.
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { RUNNING_COMPILED } from '../worker-threads.ts';
 
-export const ADDON_PATH = fileURLToPath(new URL('./native/build/Release/riverhead_srt.node', import.meta.url));
+// Compiled, this module is origin/dist/origin/srt/native.js while the addon stays where the install step built it.
+export const ADDON_PATH = fileURLToPath(
+  new URL(`${RUNNING_COMPILED ? '../../../srt/' : './'}native/build/Release/riverhead_srt.node`, import.meta.url),
+);
 
 export interface ListenOptions {
   /** connections before more callers are refused (SRT_REJX_OVERLOAD); default 256 */
@@ -92,7 +96,7 @@ export interface SrtBinding {
 
 export function loadSrtBinding(): SrtBinding {
   if (!existsSync(ADDON_PATH)) {
-    throw new Error(`the SRT binding is not built (${ADDON_PATH}): run scripts/bootstrap.sh, or set SRT_PORT=0 to run without SRT`);
+    throw new Error(`the SRT binding is not built (${ADDON_PATH}): run scripts/bootstrap.sh (or scripts/deploy/build-srt-addon.sh), or set SRT_PORT=0 to run without SRT`);
   }
   return createRequire(import.meta.url)(ADDON_PATH) as SrtBinding;
 }

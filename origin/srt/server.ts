@@ -4,8 +4,8 @@
 // handed to `accept`, whose publisher takes its MPEG-TS, link statistics and end (and asks the edge whether the
 // stream may go live, dropping the caller if not).
 import { Worker } from 'node:worker_threads';
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
+import { RUNNING_COMPILED, workerExecArgv } from '../worker-threads.ts';
 import type { SrtLinkSample } from './link-health.ts';
 import type { HookCounters, ListenOptions } from './native.ts';
 import type { SrtWorkerData, ToMain, ToWorker } from './protocol.ts';
@@ -92,7 +92,8 @@ export class SrtServer {
       maxInFlightBytes: options.maxInFlightBytes ?? 8 * 1024 * 1024,
     };
     const execArgv = workerExecArgv();
-    const worker = new Worker(fileURLToPath(new URL('./worker-entry.cjs', import.meta.url)), {
+    // From sources the thread starts through worker-entry.cjs (tsx's require hook); compiled, worker.js is plain ESM.
+    const worker = new Worker(fileURLToPath(new URL(RUNNING_COMPILED ? './worker.js' : './worker-entry.cjs', import.meta.url)), {
       workerData: data,
       ...(execArgv ? { execArgv } : {}),
     });
@@ -279,14 +280,4 @@ function hostOf(peer: string): string {
   if (bracketed) return bracketed[1]!;
   const colon = peer.lastIndexOf(':');
   return colon > 0 ? peer.slice(0, colon) : peer;
-}
-
-/**
- * Worker threads inherit the parent's execArgv, so under `node --import tsx` the .ts worker just loads.
- * Elsewhere (vitest's runner) tsx's loader is added, by absolute URL so the working directory does not matter.
- */
-function workerExecArgv(): string[] | undefined {
-  if (process.execArgv.some((a) => a.includes('tsx'))) return undefined;
-  const loader = createRequire(import.meta.url).resolve('tsx');
-  return [...process.execArgv, '--import', pathToFileURL(loader).href];
 }
