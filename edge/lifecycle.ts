@@ -104,7 +104,7 @@ export type LifecycleEffect =
       subject?: EventSubject;
     }
   /** `final`: the session is over, so the origin can close its playlists now rather than wait out the window. */
-  | { kind: 'kick_encoder'; sessionId: string; originUrl: string; reason: string; final: boolean }
+  | { kind: 'kick_encoder'; sessionId: string; originId: string; originUrl: string; reason: string; final: boolean }
   | { kind: 'open_session'; session: LiveSession }
   | { kind: 'end_session'; sessionId: string; at: number }
   /** The recording of a session never reported back in time: mark it failed with the reason. */
@@ -180,7 +180,7 @@ class TransitionBuilder {
   kickIfConnected(reason: string, final = true): this {
     const session = this.state.session;
     if (session?.publisherConnected) {
-      this.effects.push({ kind: 'kick_encoder', sessionId: session.id, originUrl: session.originUrl, reason, final });
+      this.effects.push({ kind: 'kick_encoder', sessionId: session.id, originId: session.originId, originUrl: session.originUrl, reason, final });
       this.set({ session: { ...session, publisherConnected: false } });
     }
     return this;
@@ -192,7 +192,7 @@ class TransitionBuilder {
     this.kickIfConnected(reason);
     if (session && !session.publisherConnected && session.silent) {
       // Lost only to silence: the encoder may still be on its origin, which must now let it go for good.
-      this.effects.push({ kind: 'kick_encoder', sessionId: session.id, originUrl: session.originUrl, reason, final: true });
+      this.effects.push({ kind: 'kick_encoder', sessionId: session.id, originId: session.originId, originUrl: session.originUrl, reason, final: true });
       this.set({ session: { ...session, silent: false } });
     }
     this.set({ status: 'STOPPED', reconnectDeadline: null, heartbeatDeadline: null });

@@ -1,5 +1,7 @@
-// Signed commands from the edge to an origin's control port (kick, finalize a recording, cut a clip).
-import { signRequest } from '../shared/request-signing.ts';
+// Commands from the edge to an origin's control port (kick, finalize a recording, cut a clip), signed with that
+// origin's own secret (edge/origin-fetch.ts).
+import type { Env } from './env.ts';
+import { signedOriginFetch } from './origin-fetch.ts';
 
 /** The origin's answer to a command: its status, and when a refusal for now (429) says to try again. */
 export interface OriginAnswer {
@@ -14,14 +16,21 @@ export function retryAfterSeconds(header: string | null): number | null {
   return Math.min(3600, Math.max(1, Number(header.trim())));
 }
 
-/** Sends a command; throws when the origin cannot be reached in time. */
-export async function sendOriginCommand(secret: string, originUrl: string, path: string, command: unknown): Promise<OriginAnswer> {
-  const body = JSON.stringify(command);
-  const headers = await signRequest(secret, 'POST', path, body);
-  const response = await fetch(new URL(path, originUrl), {
+/**
+ * Sends a command to origin `originId` at `originUrl` (its control base URL); throws when the origin cannot be reached
+ * in time, or is unknown or disabled (UnknownOriginError).
+ */
+export async function sendOriginCommand(
+  env: Pick<Env, 'DB' | 'ORIGIN_SECRET'>,
+  originId: string,
+  originUrl: string,
+  path: string,
+  command: unknown,
+): Promise<OriginAnswer> {
+  const response = await signedOriginFetch(env, originId, new URL(path, originUrl), {
     method: 'POST',
-    body,
-    headers: { ...headers, 'content-type': 'application/json' },
+    body: JSON.stringify(command),
+    headers: { 'content-type': 'application/json' },
     signal: AbortSignal.timeout(3000),
   });
   await response.body?.cancel();
@@ -29,6 +38,12 @@ export async function sendOriginCommand(secret: string, originUrl: string, path:
 }
 
 /** Resolves with the origin's HTTP status; throws when the origin cannot be reached in time. */
-export async function commandOrigin(secret: string, originUrl: string, path: string, command: unknown): Promise<number> {
-  return (await sendOriginCommand(secret, originUrl, path, command)).status;
+export async function commandOrigin(
+  env: Pick<Env, 'DB' | 'ORIGIN_SECRET'>,
+  originId: string,
+  originUrl: string,
+  path: string,
+  command: unknown,
+): Promise<number> {
+  return (await sendOriginCommand(env, originId, originUrl, path, command)).status;
 }

@@ -105,7 +105,7 @@ type Committed = { ok: true; doc: StreamDocument; resumed: boolean } | { ok: fal
  * Keys sort in the order they are carried out: kicks first, the webhook flush last.
  */
 type PendingEffect =
-  | { kind: 'kick'; command: KickCommand; originUrl: string }
+  | { kind: 'kick'; command: KickCommand; originId: string; originUrl: string }
   | { kind: 'media_delete'; prefixes: string[] }
   | { kind: 'recording_index'; recordingId: string }
   | { kind: 'clip_index'; playbackId: string; hlsPrefix: string }
@@ -342,6 +342,7 @@ export class StreamObject extends DurableObject<Env> {
       case 'kick_encoder':
         this.owe({
           kind: 'kick',
+          originId: effect.originId,
           originUrl: effect.originUrl,
           command: { streamId: doc.streamId, sessionId: effect.sessionId, reason: effect.reason, final: effect.final },
         });
@@ -462,7 +463,7 @@ export class StreamObject extends DurableObject<Env> {
     if (!doc) return true;
     switch (effect.kind) {
       case 'kick':
-        return this.kickEncoder(effect.originUrl, effect.command);
+        return this.kickEncoder(effect.originId, effect.originUrl, effect.command);
       case 'media_delete':
         await Promise.all(effect.prefixes.map((prefix) => deleteR2Prefix(this.env.MEDIA, prefix)));
         return true;
@@ -533,8 +534,8 @@ export class StreamObject extends DurableObject<Env> {
   }
 
   /** True when the origin answered (whatever it said); false to try again. */
-  private async kickEncoder(originUrl: string, command: KickCommand): Promise<boolean> {
-    const status = await commandOrigin(this.env.ORIGIN_SECRET, originUrl, '/control/kick', command);
+  private async kickEncoder(originId: string, originUrl: string, command: KickCommand): Promise<boolean> {
+    const status = await commandOrigin(this.env, originId, originUrl, '/control/kick', command);
     log('encoder_kicked', { streamId: command.streamId, sessionId: command.sessionId, status });
     return status < 500;
   }
@@ -709,6 +710,7 @@ export class StreamObject extends DurableObject<Env> {
         next = lost.doc;
         this.owe({
           kind: 'kick',
+          originId: session.originId,
           originUrl: session.originUrl,
           command: { streamId: doc.streamId, sessionId: session.id, reason: 'stream key reset', final: false },
         });
@@ -793,7 +795,7 @@ export class StreamObject extends DurableObject<Env> {
     if (row.status !== 'failed') return { ok: false, code: 'not_failed', detail: `the recording is ${row.status}; only a failed one can be retried` };
     const session = this.sql.exec<SessionRow>('SELECT * FROM sessions WHERE id = ?', row.session_id).one();
     const command: FinalizeCommand = { streamId: doc.streamId, sessionId: row.session_id };
-    const status = await commandOrigin(this.env.ORIGIN_SECRET, session.origin_url, '/control/finalize', command).catch(() => 0);
+    const status = await commandOrigin(this.env, session.origin_id, session.origin_url, '/control/finalize', command).catch(() => 0);
     if (status !== 200) return { ok: false, code: 'origin_unavailable', detail: 'the origin holding this session did not accept the job' };
     const fresh = this.load();
     if (!fresh || !this.recordingRow('id', recordingId)) return { ok: false, code: 'not_found', detail: 'no such recording' };
@@ -851,7 +853,7 @@ export class StreamObject extends DurableObject<Env> {
       endTime: request.endTime,
       accurate: request.accurate,
     };
-    const { status, retryAfterSeconds } = await sendOriginCommand(this.env.ORIGIN_SECRET, session.origin_url, '/control/clips', command).catch(() => ({ status: 0, retryAfterSeconds: null }));
+    const { status, retryAfterSeconds } = await sendOriginCommand(this.env, session.origin_id, session.origin_url, '/control/clips', command).catch(() => ({ status: 0, retryAfterSeconds: null }));
     if (status === 429) {
       return { ok: false, code: 'busy', detail: 'this workspace already has as many clips being cut as allowed; try again later', retryAfterSeconds: retryAfterSeconds ?? 10 };
     }
