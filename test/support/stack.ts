@@ -113,6 +113,10 @@ export interface Stack {
   /** The summed value of one Prometheus metric of the origin (all label sets, or those matching `labels`). */
   originMetric(name: string, labels?: Record<string, string>): Promise<number>;
   startOrigin(overrides?: { faketime?: string | null }): Promise<void>;
+  /** The environment the origin was last started with (test/support/cluster.ts starts more origins from it). */
+  originEnv(): Record<string, string | undefined>;
+  /** Log lines of another process of this test (more origins, HAProxy), scanned for secrets with the stack's own. */
+  addLogSource(source: string, lines: string[]): void;
   stopOrigin(signal?: NodeJS.Signals): Promise<void>;
   stop(): Promise<void>;
 }
@@ -230,6 +234,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   let origin: ChildProcess | null = null;
   let expectingExit = false;
   let faketime = options.faketime ?? null;
+  let originEnv: Record<string, string | undefined> = {};
+  const logSources: { source: string; lines: string[] }[] = [];
 
   const startOrigin = async (overrides: { faketime?: string | null } = {}) => {
     if (overrides.faketime !== undefined) faketime = overrides.faketime;
@@ -237,7 +243,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const [command, ...args] = faketime ? ['faketime', '-f', faketime, ...node] : node;
     const child = spawn(command!, args, {
       cwd: root,
-      env: {
+      env: (originEnv = {
         ...process.env,
         EDGE_URL: edgeProxy?.url ?? edgeUrl,
         ORIGIN_SECRET: originSecret,
@@ -257,7 +263,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         // SIGTERM ends the test's origin at once, as before draining existed; drain tests set their own deadline.
         DRAIN_TIMEOUT_SECONDS: '0',
         ...options.originEnv,
-      },
+      }),
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
@@ -351,6 +357,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const logLines = async (): Promise<LogLine[]> => [
     ...(await edgeLogs()).map((text) => ({ source: 'edge', text })),
     ...originLogs.map((text) => ({ source: 'origin', text })),
+    ...logSources.flatMap(({ source, lines }) => lines.map((text) => ({ source, text }))),
   ];
 
   return {
@@ -423,6 +430,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       ),
     startOrigin,
     stopOrigin,
+    originEnv: () => ({ ...originEnv }),
+    addLogSource(source, lines) {
+      logSources.push({ source, lines });
+    },
     async stop() {
       for (const pid of edgePids) signal(pid, 'SIGCONT'); // never leave a frozen workerd behind
       await stopOrigin();

@@ -1,0 +1,137 @@
+// Draining under a live broadcast: two origins behind HAProxy with the real edge; the origin carrying a recorded
+// broadcast gets SIGTERM (a rolling restart) with a short DRAIN_TIMEOUT_SECONDS. It must refuse new publishers, keep the
+// broadcast until the deadline, then disconnect the encoder, which reconnects through HAProxy to the other origin as
+// the same session; the drained origin exits 0 once its media is uploaded, and no segment is lost: sequence numbers
+// run on with one discontinuity, every listed segment plays, and the recording holds the whole broadcast.
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { startCluster, type Cluster } from '../support/cluster.ts';
+import { waitFor } from '../support/stack.ts';
+import { ffprobe, publish, ReconnectingPublisher, type Publisher } from '../support/encoder.ts';
+import { LivePlayer, renditionVerdict } from '../support/live-player.ts';
+
+const DRAIN_SECONDS = 8;
+
+let cluster: Cluster;
+let encoder: ReconnectingPublisher | null = null;
+let player: LivePlayer | null = null;
+let intruder: Publisher | null = null;
+beforeAll(async () => {
+  cluster = await startCluster({ origins: 2, originEnv: { DRAIN_TIMEOUT_SECONDS: String(DRAIN_SECONDS) } });
+});
+afterAll(async () => {
+  await encoder?.stop();
+  await intruder?.kill();
+  await player?.stop();
+  await cluster?.stop();
+});
+
+const figure = (name: string, value: unknown) => console.log(`[figure] cluster-drain ${name}=${JSON.stringify(value)}`);
+
+async function recordingOf(streamId: string) {
+  return ((await cluster.stack.api('GET', `/live/streams/${streamId}/recordings`)).body.data as any[])[0] ?? null;
+}
+
+describe('cluster drain: SIGTERM to the origin carrying a broadcast', () => {
+  it('keeps the broadcast until the deadline, hands it over through HAProxy as the same session, exits 0, loses nothing', { timeout: 170_000 }, async () => {
+    const { stack } = cluster;
+    const stream = await stack.createStream({ record: true, reconnectWindow: 60 });
+    encoder = new ReconnectingPublisher(cluster.ingestUrl(stream.streamKey), { size: '854x480' }, 1000);
+    const live = await stack.waitForStatus(stream.streamId, 'RECORDING', 30_000);
+    const sessionId = live.currentSession.id;
+    const [draining] = await waitFor('HAProxy to carry the encoder', async () => {
+      const carriers = await cluster.carriers();
+      return carriers.length === 1 ? carriers : undefined;
+    }, 10_000);
+    const other = cluster.origins.find((o) => o.id !== draining!.id)!;
+
+    player = new LivePlayer(`${stack.edgeUrl}/hls/${stream.playbackIds[0].id}/master.m3u8`, (url) => stack.edgeFetch(url));
+    player.start();
+    await waitFor('8 s of media listed at the edge', async () => {
+      const renditions = player!.renditions();
+      if (renditions.length === 0) return undefined;
+      return player!.ordered(renditions[0]!).reduce((sum, s) => sum + s.duration, 0) >= 8 ? true : undefined;
+    }, 40_000);
+
+    const termAt = Date.now();
+    const exited = draining!.terminate(DRAIN_SECONDS * 1000 + 30_000);
+    const firstRun = encoder.runs[0]!;
+
+    // While it drains, the origin takes no new publisher (straight to its port, not through HAProxy).
+    await new Promise((r) => setTimeout(r, 1500));
+    const second = await stack.createStream();
+    intruder = publish(`rtmp://127.0.0.1:${draining!.ports.rtmp}/live/${second.streamKey}`, { seconds: 30 });
+    const intruderCode = await Promise.race([intruder.exited, new Promise<'running'>((r) => setTimeout(() => r('running'), 10_000))]);
+    expect(intruderCode, 'a publish to the draining origin').not.toBe('running');
+    expect(intruderCode).not.toBe(0);
+    expect((await stack.getStream(second.streamId)).status).toBe('NOT_STARTED');
+
+    const exit = await exited;
+    figure('drainedOriginExit', { code: exit.code, signal: exit.signal, afterSeconds: Number(((exit.at - termAt) / 1000).toFixed(1)) });
+    expect(exit).toMatchObject({ code: 0, signal: null });
+    expect(firstRun.endedAt).not.toBeNull();
+    const kickedAfter = (firstRun.endedAt! - termAt) / 1000;
+    figure('encoderKickedAfterSeconds', Number(kickedAfter.toFixed(1)));
+    // It kept the broadcast it had until the deadline, then let the encoder go.
+    expect(kickedAfter).toBeGreaterThanOrEqual(DRAIN_SECONDS - 1);
+    expect(kickedAfter).toBeLessThanOrEqual(DRAIN_SECONDS + 5);
+
+    const newLegListedAt = await waitFor('a segment of the new leg listed at the edge', async () => {
+      const renditions = player!.renditions();
+      const verdicts = renditions.map((r) => renditionVerdict(r, player!.ordered(r)));
+      if (verdicts.length === 0 || !verdicts.every((v) => v.joins.length > 0)) return undefined;
+      return Math.max(...verdicts.map((v) => player!.segments.get(v.rendition)!.get(v.joins[0]!)!.firstListedAt));
+    }, 60_000);
+    figure('handoverGapSeconds', Number(((newLegListedAt - firstRun.endedAt!) / 1000).toFixed(1)));
+    expect(await cluster.carriers()).toEqual([other]);
+    expect((await stack.getStream(stream.streamId)).currentSession?.id).toBe(sessionId);
+
+    await new Promise((r) => setTimeout(r, 8000));
+    const stoppedAt = Date.now();
+    await encoder.stop();
+    await new Promise((r) => setTimeout(r, 3000));
+    await player.stop();
+    expect((await stack.api('POST', `/live/streams/${stream.streamId}/complete`)).status).toBe(200);
+    await cluster.waitForEnded(stream.streamId, 20_000);
+
+    expect(player.conflicts).toEqual([]);
+    const verdicts = player.renditions().map((r) => renditionVerdict(r, player!.ordered(r)));
+    figure('renditions', verdicts.map((v) => ({ rendition: v.rendition, first: v.first, last: v.last, legs: v.legs, joins: v.joins })));
+    figure('playlistFailures', player.playlistFetches.filter((f) => f.status !== 200).map((f) => ({ ...f, sinceTermSeconds: Number(((f.at - termAt) / 1000).toFixed(1)) })));
+    expect(verdicts.length).toBeGreaterThanOrEqual(2);
+    for (const verdict of verdicts) {
+      expect(verdict.legs, verdict.rendition).toHaveLength(2);
+      expect(verdict.discontinuities, verdict.rendition).toEqual(verdict.joins);
+      expect(verdict.gaps, verdict.rendition).toEqual([]);
+      expect(verdict.notOk, verdict.rendition).toEqual([]);
+      expect(verdict.reusedNames, verdict.rendition).toEqual([]);
+    }
+    expect(await player.refetchAll()).toEqual([]);
+    const sessions = (await stack.api('GET', `/live/streams/${stream.streamId}/sessions`)).body.data as any[];
+    expect(sessions.map((s) => s.id)).toEqual([sessionId]);
+
+    // Nothing lost at the handover: the recording is what was sent minus the reconnect pause (within 3 s). Each leg
+    // counts from the moment its origin accepted the publish (the origin's own log) to the kick, and to the end.
+    const accepted = cluster.publishesAccepted(stream.streamId);
+    expect(accepted.map((a) => a.originId)).toEqual([draining!.id, other.id]);
+    const legsSent = [(firstRun.endedAt! - accepted[0]!.at) / 1000, (stoppedAt - accepted[1]!.at) / 1000];
+    const sent = legsSent[0]! + legsSent[1]!;
+    figure('legs', { sentSeconds: legsSent.map((d) => Number(d.toFixed(1))), listedSeconds: verdicts[0]!.legDurations.map((d) => Number(d.toFixed(1))) });
+    const recording = await waitFor('the recording to be watchable', async () => {
+      const r = await recordingOf(stream.streamId);
+      if (r?.recordingStatus === 'failed') throw new Error(`recording failed: ${r.error}`);
+      return r?.watchable ? r : undefined;
+    }, 30_000);
+    const vod = await ffprobe(`${stack.edgeUrl}${recording.recordingUrl}`);
+    figure('recordingVodSeconds', Number(Number(vod.format.duration).toFixed(1)));
+    expect(Math.abs(Number(vod.format.duration) - sent)).toBeLessThanOrEqual(3);
+    const exportable = await waitFor('the recording to be exportable', async () => {
+      const r = await recordingOf(stream.streamId);
+      if (r?.recordingStatus === 'failed') throw new Error(`recording failed: ${r.error}`);
+      return r?.exportable ? r : undefined;
+    }, 60_000);
+    const mp4 = await ffprobe(`${stack.edgeUrl}${exportable.mp4Url}`);
+    expect(Math.abs(Number(mp4.format.duration) - sent)).toBeLessThanOrEqual(3);
+    // A media grant is a credential: no origin logs it.
+    expect(cluster.grantsInLogs()).toEqual([]);
+  });
+});
