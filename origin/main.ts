@@ -38,6 +38,12 @@ installCrashPolicy({
 });
 
 async function main(): Promise<void> {
+  // A signal while starting (the first heartbeat can take seconds, and encoders may already publish) is kept and
+  // acted on once the servers are up, rather than killing the process with its broadcasts unreported.
+  const earlySignals: NodeJS.Signals[] = [];
+  const keepEarly = (signal: NodeJS.Signals) => void earlySignals.push(signal);
+  process.on('SIGTERM', keepEarly);
+  process.on('SIGINT', keepEarly);
   const config = configFromEnv();
   await mkdir(config.mediaDir, { recursive: true });
   const edge = new EdgeClient(config.edgeUrl, { originId: config.originId, secret: config.originSecret });
@@ -182,8 +188,11 @@ async function main(): Promise<void> {
     if (signal === 'SIGINT' || stopping) return void stop(signal).then(() => process.exit(0));
     void drain.begin(signal).then(() => stop(signal)).then(() => process.exit(0));
   };
+  process.off('SIGTERM', keepEarly);
+  process.off('SIGINT', keepEarly);
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  for (const signal of earlySignals.splice(0)) onSignal(signal);
 }
 
 main().catch((error: unknown) => {
