@@ -145,6 +145,12 @@ export class DurableMedia {
     return found;
   }
 
+  /** Shutting down (drain): every session's closed segments into R2, within one deadline; true when all made it. */
+  async flushAll(timeoutMs = 30_000): Promise<boolean> {
+    const results = await Promise.all([...this.shippers.values()].map((shipper) => shipper.flush(timeoutMs)));
+    return results.every(Boolean);
+  }
+
   close(): void {
     for (const shipper of this.shippers.values()) shipper.close();
     this.shippers.clear();

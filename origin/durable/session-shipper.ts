@@ -81,6 +81,8 @@ const TIMELINE_TYPES: Record<string, string> = { 'master.m3u8': PLAYLIST_TYPE, '
 const MAX_SAMPLES = 2000;
 /** A segment this late into R2 gets a log line of its own. */
 const SLOW_MS = 1500;
+/** How often a session logs its latency figures while segments flow. */
+const LATENCY_LOG_MS = 20_000;
 
 interface StoredState {
   renditions: Record<string, number>;
@@ -98,6 +100,10 @@ export class SessionShipper {
   private readonly ticker: NodeJS.Timeout;
   private closed = false;
   private finalized = false;
+  private latencyLoggedAt = Date.now();
+  private samplesAtLastLog = 0;
+  /** segments listed in R2 so far (the samples themselves are capped) */
+  private listedTotal = 0;
 
   constructor(private readonly o: ShipperOptions) {
     this.grant = o.grant;
@@ -323,6 +329,7 @@ export class SessionShipper {
         if (closedAt !== undefined) {
           const ms = now - closedAt;
           this.sample(this.listed, ms);
+          this.listedTotal++;
           if (ms > SLOW_MS) log('durable_slow_segment', { streamId: this.o.streamId, sessionId: this.o.sessionId, rendition: r.name, segment: s.uri, listedMs: Math.round(ms) });
         }
       }
@@ -344,6 +351,11 @@ export class SessionShipper {
   /** Storage lags: closed segments older than DEGRADE_AFTER_MS are listed by the origin's playlist anyway. */
   private async refreshDegraded(): Promise<void> {
     const now = Date.now();
+    if (now - this.latencyLoggedAt >= LATENCY_LOG_MS && this.listedTotal !== this.samplesAtLastLog) {
+      this.latencyLoggedAt = now;
+      this.samplesAtLastLog = this.listedTotal;
+      log('durable_latency', { streamId: this.o.streamId, sessionId: this.o.sessionId, latency: this.latency() });
+    }
     for (const r of this.renditions.values()) {
       const head = r.queue[0];
       if (!head || now - head.closedAt <= DEGRADE_AFTER_MS) continue;
