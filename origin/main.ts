@@ -41,7 +41,12 @@ async function main(): Promise<void> {
   // A signal while starting (the first heartbeat can take seconds, and encoders may already publish) is kept and
   // acted on once the servers are up, rather than killing the process with its broadcasts unreported.
   const earlySignals: NodeJS.Signals[] = [];
-  const keepEarly = (signal: NodeJS.Signals) => void earlySignals.push(signal);
+  // Bounded: a start that hangs still ends 30 s after the signal.
+  let startDeadline: NodeJS.Timeout | undefined;
+  const keepEarly = (signal: NodeJS.Signals) => {
+    earlySignals.push(signal);
+    startDeadline ??= setTimeout(() => process.exit(1), 30_000);
+  };
   process.on('SIGTERM', keepEarly);
   process.on('SIGINT', keepEarly);
   const config = configFromEnv();
@@ -190,6 +195,7 @@ async function main(): Promise<void> {
   };
   process.off('SIGTERM', keepEarly);
   process.off('SIGINT', keepEarly);
+  clearTimeout(startDeadline);
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   for (const signal of earlySignals.splice(0)) onSignal(signal);
