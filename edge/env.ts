@@ -32,8 +32,12 @@ export interface Env {
   WEBHOOK_RETRY_BASE_SECONDS?: string;
   /** "true": http:// webhook URLs to loopback are accepted; "false": never; unset: only when the API is called on loopback. */
   WEBHOOK_ALLOW_HTTP_LOOPBACK?: string;
-  /** Seconds a stopped session's recording may take to report ready or failed before it is failed; default 900. */
+  /** Seconds an MP4 export job may go unheard (no progress) before it is handed out again (3 jobs at most); default 900. */
   RECORDING_FINALIZE_TIMEOUT_SECONDS?: string;
+  /** Seconds a stopped session's recording waits for its origin to make the media final before it plays from what R2 holds; default 8. */
+  RECORDING_WATCHABLE_TIMEOUT_SECONDS?: string;
+  /** Seconds a session's durable media that no recording needs is kept after the session ended; default 86400. */
+  SESSION_MEDIA_GRACE_SECONDS?: string;
 }
 
 export interface AppVariables {

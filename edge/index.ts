@@ -1,6 +1,7 @@
-// The edge Worker: the Hono app for HTTP, the webhook Queue consumer, and the StreamObject Durable Object class.
+// The edge Worker: the Hono app for HTTP, the webhook Queue consumer, the retention cron, and the StreamObject class.
 import { buildApp } from './app.ts';
 import { consumeWebhookEvents } from './webhook-consumer.ts';
+import { sweepExpiredRecordings } from './retention.ts';
 import type { Env } from './env.ts';
 import type { WebhookEvent } from '../shared/schemas/webhook-event.ts';
 
@@ -11,4 +12,8 @@ const app = buildApp();
 export default {
   fetch: app.fetch,
   queue: (batch, env) => consumeWebhookEvents(batch, env),
+  // The cron trigger of wrangler.toml: recordings past their workspace's retention are cleaned.
+  scheduled: async (_controller, env, ctx) => {
+    ctx.waitUntil(sweepExpiredRecordings(env).then(() => undefined));
+  },
 } satisfies ExportedHandler<Env, WebhookEvent>;

@@ -15,15 +15,17 @@ export const ORIGIN_RECHECK_MS = 5_000;
 /** …for at most this long after the silence began (edge clock); then the origin counts as gone and the stream stops. */
 export const ORIGIN_LOST_TIMEOUT_MS = 5 * 60_000;
 
-/** A stopped session's recording that has not reported ready or failed by then is failed (DESIGN.md, issue 10 #8). */
-export const RECORDING_FINALIZE_TIMEOUT_MS = 15 * 60_000;
-export const RECORDING_TIMED_OUT = 'finalization timed out: origin lost';
+/**
+ * A stopped session's recording waits this long for its origin to say the media is final in R2 (media_durable final);
+ * then it is made watchable from what is stored (issue 11: watchable within 10 s of STOPPED, however long).
+ */
+export const RECORDING_WATCHABLE_TIMEOUT_MS = 8_000;
 
 /** Settings of the transition that come from the deployment, not from the stream. */
 export interface LifecycleConfig {
-  recordingFinalizeTimeoutMs: number;
+  recordingWatchableTimeoutMs: number;
 }
-export const DEFAULT_LIFECYCLE_CONFIG: LifecycleConfig = { recordingFinalizeTimeoutMs: RECORDING_FINALIZE_TIMEOUT_MS };
+export const DEFAULT_LIFECYCLE_CONFIG: LifecycleConfig = { recordingWatchableTimeoutMs: RECORDING_WATCHABLE_TIMEOUT_MS };
 
 export interface LiveSession {
   id: string;
@@ -45,7 +47,7 @@ export interface LiveSession {
   silentSince?: number;
 }
 
-/** A stopped session whose recording the origin is building, and when the edge stops waiting for it (epoch ms). */
+/** A stopped session whose media its origin is making final, and when the edge stops waiting for it (epoch ms). */
 export interface Finalizing {
   sessionId: string;
   deadline: number;
@@ -107,8 +109,10 @@ export type LifecycleEffect =
   | { kind: 'kick_encoder'; sessionId: string; originId: string; originUrl: string; reason: string; final: boolean }
   | { kind: 'open_session'; session: LiveSession }
   | { kind: 'end_session'; sessionId: string; at: number }
-  /** The recording of a session never reported back in time: mark it failed with the reason. */
-  | { kind: 'fail_recording'; sessionId: string; reason: string };
+  /** The broadcast is over: ask the origin holding the session to make its media final in R2 (flush, ENDLIST). */
+  | { kind: 'finalize_recording'; sessionId: string; originId: string; originUrl: string }
+  /** Stop waiting for the origin: the recording is made watchable from what R2 holds (or fails if it holds nothing). */
+  | { kind: 'settle_recording'; sessionId: string };
 
 export interface EventSubject {
   kind: 'recording' | 'clip';
@@ -199,14 +203,17 @@ class TransitionBuilder {
     if (session) this.effects.push({ kind: 'end_session', sessionId: session.id, at });
     this.emit('STOPPED', reason);
     if (session && this.state.recordingReadyFor === session.id) this.set({ status: 'COMPLETED' }).emit('COMPLETED');
-    else if (session && (session.recorded ?? this.state.record)) this.awaitRecording(session.id, at);
+    else if (session && (session.recorded ?? this.state.record)) {
+      this.awaitRecording(session.id, at);
+      this.effects.push({ kind: 'finalize_recording', sessionId: session.id, originId: session.originId, originUrl: session.originUrl });
+    }
     return this;
   }
 
-  /** The origin builds the session's recording now; the edge waits for it only so long. */
+  /** The origin makes the session's media final now; the edge waits for it only so long. */
   awaitRecording(sessionId: string, at: number): this {
     const others = (this.state.finalizing ?? []).filter((f) => f.sessionId !== sessionId);
-    return this.set({ finalizing: [...others, { sessionId, deadline: at + this.config.recordingFinalizeTimeoutMs }] });
+    return this.set({ finalizing: [...others, { sessionId, deadline: at + this.config.recordingWatchableTimeoutMs }] });
   }
 
   recordingSettled(sessionId: string): this {
@@ -455,11 +462,11 @@ export function transition(
       return step().awaitRecording(input.sessionId, input.at).done();
 
     case 'recording_deadline_passed': {
+      // The origin did not say its media is final in time (dead, or slow): what R2 holds is the recording.
       const builder = step();
       for (const { sessionId } of (state.finalizing ?? []).filter((f) => f.deadline <= input.at)) {
         builder.recordingSettled(sessionId);
-        builder.effects.push({ kind: 'fail_recording', sessionId, reason: RECORDING_TIMED_OUT });
-        failRecording(builder, sessionId, RECORDING_TIMED_OUT);
+        builder.effects.push({ kind: 'settle_recording', sessionId });
       }
       return builder.done();
     }
@@ -477,8 +484,9 @@ export function transition(
 }
 
 /**
- * A recording failed (the origin said so, or it never answered): the stream waiting on it for COMPLETED goes to ERROR
+ * A recording failed (no media of the session reached storage): the stream waiting on it for COMPLETED goes to ERROR
  * with the reason; a stream that has moved on (a new broadcast, re-enabled) keeps its status, the recording says it.
+ * A failed MP4 export is not this: the recording stays watchable and the stream COMPLETED.
  */
 function failRecording(builder: TransitionBuilder, sessionId: string, reason: string): TransitionBuilder {
   const state = builder.state;

@@ -49,8 +49,8 @@ import { newId, newPlaybackId } from '../shared/identifiers.ts';
 import { commandOrigin, sendOriginCommand } from './origin-commands.ts';
 import {
   MEDIA_TABLES,
+  migrateMediaTables,
   recordingIdFor,
-  recordingKeyPrefix,
   clipKeyPrefix,
   recordingView,
   sessionView,
@@ -62,12 +62,17 @@ import {
 import { planBatches } from './webhook-outbox-batches.ts';
 import { originLiveness } from './origin-liveness.ts';
 import { log } from './log.ts';
+import { RecordingFlow, EXPORT_DISPATCH_ATTEMPTS, secondsSetting, type RecordingEffect, type JobEvent } from './stream/recording-flow.ts';
 
 /** A side effect that failed is retried by the alarm after this long, doubling per failure up to the cap. */
 const EFFECT_RETRY_MS = 5_000;
 const EFFECT_RETRY_MAX_MS = 5 * 60_000;
 /** A kick nobody answers is given up after this many attempts: the origin's own deadlines end the session. */
 const KICK_ATTEMPTS = 5;
+/** A clip job's media grant lasts this long (a clip is at most minutes of media). */
+const CLIP_GRANT_TTL_MS = 3600_000;
+/** Effects that reach outside our platform (an origin that may be gone, R2 bulk deletes): never awaited by an answer. */
+const BACKGROUND_EFFECTS: ReadonlySet<string> = new Set(['kick', 'media_delete', 'recording_finalize', 'recording_export']);
 /** Origin event ids are remembered this long; the origin's signature window is 60 s, so a day is ample. */
 const SEEN_EVENT_TTL_MS = 24 * 3600_000;
 /** How long a media grant lets an origin write its session's prefix; every authorize (a reconnect) issues a fresh one. */
@@ -111,7 +116,8 @@ type PendingEffect =
   | { kind: 'clip_index'; playbackId: string; hlsPrefix: string }
   | { kind: 'stream_index' }
   | { kind: 'stream_keys'; keyHash: string }
-  | { kind: 'webhook_flush' };
+  | { kind: 'webhook_flush' }
+  | RecordingEffect;
 
 function effectKey(effect: PendingEffect): string {
   switch (effect.kind) {
@@ -129,6 +135,10 @@ function effectKey(effect: PendingEffect): string {
       return 'stream_keys';
     case 'webhook_flush':
       return 'webhook_flush';
+    case 'recording_finalize':
+    case 'recording_settle':
+    case 'recording_export':
+      return `${effect.kind}:${effect.recordingId}`;
   }
 }
 
@@ -139,6 +149,8 @@ export class StreamObject extends DurableObject<Env> {
   private queuedPass: Promise<void> | null = null;
   /** Owed effects being carried out now (keys), so a background kick is never started twice at once. */
   private readonly inFlight = new Set<string>();
+  /** The recording region: watchable, export jobs, retention (edge/stream/recording-flow.ts). */
+  private readonly recordingFlow: RecordingFlow;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -156,6 +168,21 @@ export class StreamObject extends DurableObject<Env> {
         version INTEGER NOT NULL DEFAULT 1);
       ${MEDIA_TABLES}
     `);
+    migrateMediaTables(this.sql);
+    this.recordingFlow = new RecordingFlow({
+      sql: this.sql,
+      env: () => this.env,
+      streamId: () => this.load()?.streamId ?? null,
+      load: () => this.load(),
+      commit: (doc, input, also) => void this.commit(doc, input, { also }),
+      transact: (writes) =>
+        this.ctx.storage.transactionSync(() => {
+          writes();
+          const doc = this.load();
+          if (doc) this.armAlarm(doc);
+        }),
+      owe: (effect) => this.owe(effect),
+    });
   }
 
   // ── storage ─────────────────────────────────────────────────────────────────────────────────────
@@ -198,10 +225,9 @@ export class StreamObject extends DurableObject<Env> {
   }
 
   private lifecycleConfig(): LifecycleConfig {
-    const seconds = Number(this.env.RECORDING_FINALIZE_TIMEOUT_SECONDS);
-    return this.env.RECORDING_FINALIZE_TIMEOUT_SECONDS !== undefined && Number.isFinite(seconds) && seconds >= 0
-      ? { recordingFinalizeTimeoutMs: seconds * 1000 }
-      : DEFAULT_LIFECYCLE_CONFIG;
+    return {
+      recordingWatchableTimeoutMs: secondsSetting(this.env.RECORDING_WATCHABLE_TIMEOUT_SECONDS, DEFAULT_LIFECYCLE_CONFIG.recordingWatchableTimeoutMs),
+    };
   }
 
   // ── the lifecycle shell: commit synchronously, then carry out what the commit owes ──────────────
@@ -319,25 +345,21 @@ export class StreamObject extends DurableObject<Env> {
         }
         return;
       case 'end_session':
-        this.sql.exec('UPDATE sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL', effect.sessionId, effect.at);
-        // The origin builds the recording once the session is over; until it reports, the recording is processing.
+        this.sql.exec('UPDATE sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL', effect.at, effect.sessionId);
+        // The origin makes the session's media final once it is over; until then the recording is processing.
         this.sql.exec(
           "UPDATE recordings SET status = 'processing', updated_at = ? WHERE session_id = ? AND status = 'waiting'",
           at,
           effect.sessionId,
         );
         this.oweRecordingIndex(effect.sessionId);
+        this.recordingFlow.sessionEnded(effect.sessionId, effect.at);
         return;
-      case 'fail_recording':
-        this.sql.exec(
-          `UPDATE recordings SET status = 'failed', error = ?, updated_at = ?
-           WHERE session_id = ? AND status IN ('waiting', 'processing')`,
-          effect.reason,
-          at,
-          effect.sessionId,
-        );
-        this.oweRecordingIndex(effect.sessionId);
-        log('recording_timed_out', { streamId: doc.streamId, sessionId: effect.sessionId, reason: effect.reason });
+      case 'finalize_recording':
+        this.recordingFlow.finalizeOwed(effect.sessionId);
+        return;
+      case 'settle_recording':
+        this.recordingFlow.settleOwed(effect.sessionId);
         return;
       case 'kick_encoder':
         this.owe({
@@ -351,11 +373,13 @@ export class StreamObject extends DurableObject<Env> {
   }
 
   /** A deleted stream takes its recordings and clips with it: their rows go now, their media in R2 as an owed effect. */
-  private forgetMedia(doc: StreamDocument): void {
+  private forgetMedia(_doc: StreamDocument): void {
     const clipPrefixes = this.sql.exec<{ id: string }>('SELECT id FROM clips').toArray().map((c) => clipKeyPrefix(c.id) + '/');
+    // Recordings' own objects go now; the sessions' durable media after its grace (edge/stream/recording-flow.ts).
+    const recordingPrefixes = this.recordingFlow.forgetAll();
     this.sql.exec('DELETE FROM recordings');
     this.sql.exec('DELETE FROM clips');
-    this.owe({ kind: 'media_delete', prefixes: [`recordings/${doc.streamId}/`, ...clipPrefixes] });
+    this.owe({ kind: 'media_delete', prefixes: [...recordingPrefixes, ...clipPrefixes] });
   }
 
   private oweRecordingIndex(sessionId: string): void {
@@ -370,7 +394,11 @@ export class StreamObject extends DurableObject<Env> {
    */
   private armAlarm(doc: StreamDocument): void {
     const retry = this.sql.exec<{ at: number | null }>('SELECT MIN(next_at) AS at FROM pending_effects').one().at;
-    const deadlines = [nextDeadline(doc.lifecycle), retry === null ? null : Math.max(retry, Date.now() + EFFECT_RETRY_MS)];
+    const deadlines = [
+      nextDeadline(doc.lifecycle),
+      retry === null ? null : Math.max(retry, Date.now() + EFFECT_RETRY_MS),
+      this.recordingFlow.nextDeadline(),
+    ];
     const present = deadlines.filter((d): d is number => d !== null);
     const at = present.length ? Math.min(...present) : null;
     this.sql.exec('UPDATE stream SET alarm_at = ? WHERE id = 1', at);
@@ -409,18 +437,24 @@ export class StreamObject extends DurableObject<Env> {
    * an unreachable origin never holds up an API answer.
    */
   private async carryOutDueEffects(): Promise<void> {
-    const due = this.sql
-      .exec<{ key: string; effect: string; attempts: number; version: number }>(
-        'SELECT key, effect, attempts, version FROM pending_effects WHERE next_at <= ? ORDER BY key',
-        Date.now(),
-      )
-      .toArray();
-    for (const row of due) {
-      if (this.inFlight.has(row.key)) continue;
-      const effect = JSON.parse(row.effect) as PendingEffect;
-      const attempt = this.attempt(row, effect);
-      if (effect.kind === 'kick' || effect.kind === 'media_delete') this.ctx.waitUntil(attempt);
-      else await attempt;
+    // Effects owed by an effect of this pass (a recording made watchable owes its index and webhook) are due now too:
+    // a few rounds take them without waiting for the alarm.
+    for (let round = 0; round < 4; round++) {
+      const due = this.sql
+        .exec<{ key: string; effect: string; attempts: number; version: number }>(
+          'SELECT key, effect, attempts, version FROM pending_effects WHERE next_at <= ? ORDER BY key',
+          Date.now(),
+        )
+        .toArray()
+        .filter((row) => !this.inFlight.has(row.key));
+      if (due.length === 0) break;
+      for (const row of due) {
+        if (this.inFlight.has(row.key)) continue;
+        const effect = JSON.parse(row.effect) as PendingEffect;
+        const attempt = this.attempt(row, effect);
+        if (BACKGROUND_EFFECTS.has(effect.kind)) this.ctx.waitUntil(attempt);
+        else await attempt;
+      }
     }
     const doc = this.load();
     if (doc) this.armAlarm(doc);
@@ -441,6 +475,10 @@ export class StreamObject extends DurableObject<Env> {
       log('encoder_kick_abandoned', { streamId: effect.command.streamId, sessionId: effect.command.sessionId, attempts: row.attempts + 1 });
       done = true; // the origin's own deadlines end the session
     }
+    if (!done && effect.kind === 'recording_export' && row.attempts + 1 >= EXPORT_DISPATCH_ATTEMPTS) {
+      this.recordingFlow.exportAbandoned(effect.recordingId);
+      done = true;
+    }
     // Only the version we carried out goes: a commit meanwhile may have owed it again (an index sync that read an
     // older state, say), and then it stays for the next pass.
     if (done) this.sql.exec('DELETE FROM pending_effects WHERE key = ? AND version = ?', row.key, row.version);
@@ -455,6 +493,10 @@ export class StreamObject extends DurableObject<Env> {
     }
     const doc = this.load();
     if (doc) this.armAlarm(doc);
+    // A background effect that owed more (a finalize to a dead origin owes the settle): carry that out now.
+    if (BACKGROUND_EFFECTS.has(effect.kind) && this.sql.exec('SELECT 1 FROM pending_effects WHERE next_at <= ? LIMIT 1', Date.now()).toArray().length) {
+      void this.settle();
+    }
   }
 
   /** One side effect; true when it is done (or moot), false or a throw to try again later. */
@@ -469,9 +511,13 @@ export class StreamObject extends DurableObject<Env> {
         return true;
       case 'recording_index': {
         const row = this.recordingRow('id', effect.recordingId);
-        if (row && !doc.lifecycle.deleted) await this.indexRecording(doc, row);
+        if (row && !doc.lifecycle.deleted) await this.recordingFlow.index(doc, row);
         return true;
       }
+      case 'recording_finalize':
+      case 'recording_settle':
+      case 'recording_export':
+        return this.recordingFlow.carryOut(effect);
       case 'clip_index':
         await this.env.DB.prepare('UPDATE playback_ids SET media_prefix = ? WHERE id = ?')
           .bind(effect.hlsPrefix, effect.playbackId)
@@ -591,6 +637,7 @@ export class StreamObject extends DurableObject<Env> {
     if ((doc.lifecycle.finalizing ?? []).some((f) => due(f.deadline))) {
       this.commit(doc, { type: 'recording_deadline_passed', at: Math.max(Date.now(), scheduledAt ?? 0) });
     }
+    await this.recordingFlow.onAlarm(Math.max(Date.now(), scheduledAt ?? 0));
     // Owed side effects are due now, whatever their retry time: the alarm is their retry.
     this.sql.exec('UPDATE pending_effects SET next_at = ? WHERE next_at > ?', Date.now(), Date.now());
     await this.settle(); // ends by arming the alarm for what is left
@@ -743,23 +790,6 @@ export class StreamObject extends DurableObject<Env> {
     return this.sql.exec<RecordingRow>(`SELECT * FROM recordings WHERE ${column} = ?`, value).toArray()[0];
   }
 
-  /** The D1 rows that list a recording in its workspace and resolve its playback ID. */
-  private async indexRecording(doc: StreamDocument, row: RecordingRow): Promise<void> {
-    const artifacts = row.artifacts ? (JSON.parse(row.artifacts) as RecordingArtifacts) : null;
-    await this.env.DB.batch([
-      this.env.DB.prepare(
-        `INSERT INTO recordings (id, workspace_id, stream_id, session_id, status, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at`,
-      ).bind(row.id, doc.workspaceId, doc.streamId, row.session_id, row.status, new Date(row.created_at).toISOString(), new Date(row.updated_at).toISOString()),
-      this.env.DB.prepare(
-        `INSERT INTO playback_ids (id, stream_id, workspace_id, access_policy, kind, target_id, media_prefix)
-         VALUES (?, ?, ?, ?, 'recording', ?, ?)
-         ON CONFLICT (id) DO UPDATE SET media_prefix = excluded.media_prefix`,
-      ).bind(row.playback_id, doc.streamId, doc.workspaceId, doc.playbackIds[0]!.accessPolicy, row.id, row.status === 'ready' ? (artifacts?.hlsPrefix ?? null) : null),
-    ]);
-  }
-
   async recordings(workspaceId: string, ids: string[]): Promise<Recording[]> {
     const doc = this.load();
     if (!doc || doc.workspaceId !== workspaceId) return [];
@@ -773,7 +803,10 @@ export class StreamObject extends DurableObject<Env> {
     return (await this.recordings(workspaceId, [recordingId]))[0] ?? null;
   }
 
-  /** Deletes a recording and its media in R2; its playback ID stops working at once. */
+  /**
+   * Deletes a recording: its playback ID stops working at once, its own objects in R2 go now, and the session's
+   * durable media after its grace (nothing needs it any more).
+   */
   async deleteRecording(workspaceId: string, recordingId: string): Promise<boolean> {
     const doc = this.load();
     const row = this.recordingRow('id', recordingId);
@@ -783,31 +816,31 @@ export class StreamObject extends DurableObject<Env> {
       this.env.DB.prepare('DELETE FROM recordings WHERE id = ?').bind(recordingId),
       this.env.DB.prepare('DELETE FROM playback_ids WHERE id = ?').bind(row.playback_id),
     ]);
-    await deleteR2Prefix(this.env.MEDIA, recordingKeyPrefix(doc.streamId, row.session_id) + '/');
+    await this.recordingFlow.forget(row);
     return true;
   }
 
-  /** Asks the origin that holds the session to build the recording again (after a failure). */
-  async retryRecording(workspaceId: string, recordingId: string): Promise<{ ok: true; recording: Recording } | { ok: false; code: 'not_found' | 'not_failed' | 'origin_unavailable'; detail: string }> {
+  /** Runs a failed recording's failed step again: made watchable from R2, or its MP4 exported (on any origin). */
+  async retryRecording(workspaceId: string, recordingId: string): Promise<{ ok: true; recording: Recording } | { ok: false; code: 'not_found' | 'not_failed'; detail: string }> {
     const doc = this.load();
     const row = this.recordingRow('id', recordingId);
     if (!doc || doc.workspaceId !== workspaceId || !row) return { ok: false, code: 'not_found', detail: 'no such recording' };
-    if (row.status !== 'failed') return { ok: false, code: 'not_failed', detail: `the recording is ${row.status}; only a failed one can be retried` };
-    const session = this.sql.exec<SessionRow>('SELECT * FROM sessions WHERE id = ?', row.session_id).one();
-    const command: FinalizeCommand = { streamId: doc.streamId, sessionId: row.session_id };
-    const status = await commandOrigin(this.env, session.origin_id, session.origin_url, '/control/finalize', command).catch(() => 0);
-    if (status !== 200) return { ok: false, code: 'origin_unavailable', detail: 'the origin holding this session did not accept the job' };
-    const fresh = this.load();
-    if (!fresh || !this.recordingRow('id', recordingId)) return { ok: false, code: 'not_found', detail: 'no such recording' };
-    // Processing again, so waiting again: with a new finalization deadline.
-    this.commit(fresh, { type: 'recording_retried', at: Date.now(), sessionId: row.session_id }, {
-      also: () => {
-        this.sql.exec("UPDATE recordings SET status = 'processing', error = NULL, updated_at = ? WHERE id = ?", Date.now(), recordingId);
-        this.owe({ kind: 'recording_index', recordingId });
-      },
-    });
+    const verdict = this.recordingFlow.retry(recordingId);
+    if (verdict === 'not_found') return { ok: false, code: 'not_found', detail: 'no such recording' };
+    if (verdict === 'not_failed') {
+      const state = row.cleaned_at !== null ? 'cleaned' : `${row.status}, its export ${row.export_status ?? 'not started'}`;
+      return { ok: false, code: 'not_failed', detail: `the recording is ${state}; only a failed one (or a failed export) can be retried` };
+    }
     await this.settle();
     return { ok: true, recording: recordingView(this.recordingRow('id', recordingId)!, doc.streamId) };
+  }
+
+  /** Cleans the named recordings of this stream if their retention ran out (the scheduled sweep); how many it cleaned. */
+  async cleanExpiredRecordings(recordingIds: string[]): Promise<number> {
+    if (!this.load()) return 0;
+    const cleaned = await this.recordingFlow.cleanExpired(Date.now(), recordingIds);
+    await this.settle();
+    return cleaned;
   }
 
   // ── clips ───────────────────────────────────────────────────────────────────────────────────────
@@ -823,7 +856,10 @@ export class StreamObject extends DurableObject<Env> {
       return { ok: false, code: 'invalid', field: request.sessionId ? 'sessionId' : '(body)', detail: request.sessionId ? 'no such session on this stream' : 'the stream has no session to clip from yet' };
     }
     const recording = this.recordingRow('session_id', session.id);
-    const recorded = recording?.status === 'ready' && recording.artifacts ? (JSON.parse(recording.artifacts) as RecordingArtifacts).duration : null;
+    const recorded =
+      recording?.status === 'ready'
+        ? (recording.artifacts ? (JSON.parse(recording.artifacts) as RecordingArtifacts).duration : recording.durable_duration)
+        : null;
     const live = session.stats ? (JSON.parse(session.stats) as SessionStats).sourceSegmentsDuration : 0;
     // Live stats trail the media by up to one report, so a live range may reach a little past them.
     const problem = validateClipRange({ ...request, available: recorded ?? live, tolerance: recorded === null ? 2 : 0.001 });
@@ -852,6 +888,13 @@ export class StreamObject extends DurableObject<Env> {
       startTime: request.startTime,
       endTime: request.endTime,
       accurate: request.accurate,
+      durablePrefix: durableSessionPrefix(doc.streamId, session.id),
+      // Reads the session's durable media, writes the clip's own prefix: clips copy their media (CONTRACT.md).
+      mediaGrant: await issueMediaGrant(this.env.ORIGIN_SECRET, {
+        originId: session.origin_id,
+        prefixes: [`${clipKeyPrefix(row.id)}/`, durableSessionPrefix(doc.streamId, session.id)],
+        expiresAt: now + CLIP_GRANT_TTL_MS,
+      }),
     };
     const { status, retryAfterSeconds } = await sendOriginCommand(this.env, session.origin_id, session.origin_url, '/control/clips', command).catch(() => ({ status: 0, retryAfterSeconds: null }));
     if (status === 429) {
@@ -962,7 +1005,7 @@ export class StreamObject extends DurableObject<Env> {
    * Applies the origin's events in the order given; an id seen before changes nothing. Each event's de-dup check, its
    * writes and its state change are one synchronous transaction, so a concurrent delivery of the same id finds it seen.
    */
-  async applyOriginEvents(events: OriginEvent[]): Promise<OriginEventOutcome[]> {
+  async applyOriginEvents(events: OriginEvent[], signer?: string): Promise<OriginEventOutcome[]> {
     const outcomes: OriginEventOutcome[] = [];
     for (const event of events) {
       this.ctx.storage.transactionSync(() => {
@@ -972,7 +1015,7 @@ export class StreamObject extends DurableObject<Env> {
           return;
         }
         this.sql.exec('INSERT INTO seen_origin_events (id, seen_at) VALUES (?, ?)', event.id, Date.now());
-        outcomes.push(this.applyOriginEvent(event));
+        outcomes.push(this.applyOriginEvent(event, signer));
         const doc = this.load();
         if (doc) this.armAlarm(doc);
       });
@@ -986,7 +1029,7 @@ export class StreamObject extends DurableObject<Env> {
    * One origin event, inside the caller's transaction. Every deadline it moves is set from the edge's clock (now); the
    * event's own `at` is the origin's clock and is kept as data only.
    */
-  private applyOriginEvent(event: OriginEvent): OriginEventOutcome {
+  private applyOriginEvent(event: OriginEvent, signer?: string): OriginEventOutcome {
     const doc = this.load();
     if (!doc || doc.streamId !== event.streamId) return { id: event.id, outcome: 'refused', reason: 'unknown stream' };
     const at = Date.now();
@@ -1017,33 +1060,19 @@ export class StreamObject extends DurableObject<Env> {
           event.data.final ? 1 : 0,
           at,
         );
-        return { id: event.id, outcome: 'applied' };
+        // Final media makes the session's waiting recording watchable (edge/stream/recording-flow.ts).
+        return this.recordingFlow.onMediaDurable(event);
       case 'error':
         if (doc.lifecycle.session?.id !== event.sessionId) {
           return { id: event.id, outcome: 'refused', reason: 'not the current session' };
         }
         input = { type: 'error', at, reason: event.data.reason };
         break;
+      // Export job events: the word of the origin the job went to, on the MP4 only (the recording stays watchable).
+      case 'recording_progress':
       case 'recording_ready':
-      case 'recording_failed': {
-        const row = this.recordingRow('session_id', event.sessionId);
-        if (!row) return { id: event.id, outcome: 'refused', reason: 'the session has no recording' };
-        const ready = event.type === 'recording_ready';
-        this.sql.exec(
-          'UPDATE recordings SET status = ?, artifacts = ?, error = ?, source_ready_at = ?, updated_at = ? WHERE id = ?',
-          ready ? 'ready' : 'failed',
-          ready ? JSON.stringify(event.data) : row.artifacts,
-          ready ? null : event.data.reason,
-          ready ? Date.parse(event.at) : row.source_ready_at,
-          at,
-          row.id,
-        );
-        this.owe({ kind: 'recording_index', recordingId: row.id });
-        input = ready
-          ? { type: 'recording_ready', at, sessionId: event.sessionId, recordingId: row.id }
-          : { type: 'recording_failed', at, sessionId: event.sessionId, recordingId: row.id, reason: event.data.reason };
-        break;
-      }
+      case 'recording_failed':
+        return this.recordingFlow.onJobEvent(event satisfies JobEvent, signer);
       case 'clip_ready':
       case 'clip_failed': {
         const clip = this.sql.exec<ClipRow>('SELECT * FROM clips WHERE id = ?', event.data.clipId).toArray()[0];

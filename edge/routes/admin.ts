@@ -6,6 +6,9 @@ import { validationHook } from '../middleware/errors.ts';
 import {
   CreateWorkspaceRequest,
   CreateWorkspaceResponse,
+  UpdateWorkspaceRequest,
+  RetentionSweepResult,
+  Workspace,
   WorkspaceIdParam,
   WorkspaceAccessTokenParams,
   AccessToken,
@@ -14,6 +17,7 @@ import { single } from '../../shared/schemas/common.ts';
 import { newId } from '../../shared/identifiers.ts';
 import { notFound } from '../problem.ts';
 import { issueAccessToken, revokeAccessToken } from '../access-tokens.ts';
+import { setRecordingRetention, sweepExpiredRecordings } from '../retention.ts';
 
 export const adminRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
@@ -28,7 +32,7 @@ adminRoutes.openapi(
   }),
   async (c) => {
     const { name } = c.req.valid('json');
-    const workspace = { id: newId('ws', 16), name, createdAt: new Date().toISOString() };
+    const workspace = { id: newId('ws', 16), name, createdAt: new Date().toISOString(), recordingRetentionDays: null };
     await c.env.DB.prepare('INSERT INTO workspaces (id, name, created_at) VALUES (?, ?, ?)')
       .bind(workspace.id, workspace.name, workspace.createdAt)
       .run();
@@ -68,4 +72,56 @@ adminRoutes.openapi(
     if (!(await revokeAccessToken(c.env.DB, workspaceId, accessTokenId))) throw notFound(`access token ${accessTokenId}`);
     return c.body(null, 204);
   },
+);
+
+async function workspaceOf(db: D1Database, workspaceId: string) {
+  const row = await db
+    .prepare('SELECT id, name, created_at, recording_retention_days FROM workspaces WHERE id = ?')
+    .bind(workspaceId)
+    .first<{ id: string; name: string; created_at: string; recording_retention_days: number | null }>();
+  if (!row) throw notFound(`workspace ${workspaceId}`);
+  return { id: row.id, name: row.name, createdAt: row.created_at, recordingRetentionDays: row.recording_retention_days };
+}
+
+adminRoutes.openapi(
+  createRoute({
+    method: 'get',
+    path: '/workspaces/{workspaceId}',
+    summary: 'A workspace and its settings (recording retention)',
+    tags: ['Admin'],
+    request: { params: WorkspaceIdParam },
+    responses: { 200: { description: 'The workspace', content: { 'application/json': { schema: single(Workspace) } } } },
+  }),
+  async (c) => c.json({ data: await workspaceOf(c.env.DB, c.req.valid('param').workspaceId) }, 200),
+);
+
+adminRoutes.openapi(
+  createRoute({
+    method: 'patch',
+    path: '/workspaces/{workspaceId}',
+    summary: "Set a workspace's recording retention",
+    description:
+      'recordingRetentionDays applies to the recordings already made too: those past it are cleaned at once (media deleted, listed as `cleaned`); null keeps them forever.',
+    tags: ['Admin'],
+    request: { params: WorkspaceIdParam, body: { content: { 'application/json': { schema: UpdateWorkspaceRequest } }, required: true } },
+    responses: { 200: { description: 'The workspace', content: { 'application/json': { schema: single(Workspace) } } } },
+  }),
+  async (c) => {
+    const { workspaceId } = c.req.valid('param');
+    if (!(await setRecordingRetention(c.env.DB, workspaceId, c.req.valid('json').recordingRetentionDays))) throw notFound(`workspace ${workspaceId}`);
+    // Recordings already past a shortened policy are cleaned now, not at the next scheduled sweep.
+    c.executionCtx.waitUntil(sweepExpiredRecordings(c.env).catch(() => undefined));
+    return c.json({ data: await workspaceOf(c.env.DB, workspaceId) }, 200);
+  },
+);
+
+adminRoutes.openapi(
+  createRoute({
+    method: 'post',
+    path: '/retention/sweep',
+    summary: 'Clean expired recordings now (the scheduled sweep, on demand)',
+    tags: ['Admin'],
+    responses: { 200: { description: 'What the sweep did', content: { 'application/json': { schema: single(RetentionSweepResult) } } } },
+  }),
+  async (c) => c.json({ data: await sweepExpiredRecordings(c.env) }, 200),
 );

@@ -48,10 +48,10 @@ recordingRoutes.openapi(
 
 /** A page of recordings from the D1 index (newest first), each read from its stream's object. */
 async function recordingPage(c: Context<AppEnv>, filter: { streamId?: string }, limit: number, cursor?: string) {
-  const { rows: page, nextCursor } = await keysetPage<{ id: string; stream_id: string; created_at: string }>(
+  const { rows: page, nextCursor } = await keysetPage<{ id: string; stream_id: string; created_at: string; expires_at: number | null }>(
     c.env.DB,
     {
-      select: 'id, stream_id, created_at',
+      select: 'id, stream_id, created_at, expires_at',
       from: 'recordings',
       where: filter.streamId ? ['workspace_id = ?', 'stream_id = ?'] : ['workspace_id = ?'],
       params: filter.streamId ? [c.get('workspaceId'), filter.streamId] : [c.get('workspaceId')],
@@ -70,7 +70,12 @@ async function recordingPage(c: Context<AppEnv>, filter: { streamId?: string }, 
     }),
   );
   return {
-    data: page.map((row) => found.get(row.id)).filter((r): r is Recording => r !== undefined),
+    data: page
+      .map((row) => {
+        const recording = found.get(row.id);
+        return recording && withExpiry(recording, row.expires_at);
+      })
+      .filter((r): r is Recording => r !== undefined),
     pagination: { nextCursor },
   };
 }
@@ -109,12 +114,25 @@ recordingRoutes.openapi(
   },
 );
 
-async function recordingOwner(c: Context<AppEnv>, recordingId: string): Promise<string> {
-  const row = await c.env.DB.prepare('SELECT stream_id FROM recordings WHERE id = ? AND workspace_id = ?')
+/**
+ * The recording's retention as the D1 index has it: a workspace's policy change lands there at once, its stream's
+ * object learns of it when it next indexes the recording.
+ */
+function withExpiry(recording: Recording, expiresAt: number | null): Recording {
+  if (recording.cleaned) return recording;
+  return { ...recording, cleanable: expiresAt !== null, expiresAt: expiresAt === null ? null : new Date(expiresAt).toISOString() };
+}
+
+async function recordingIndexRow(c: Context<AppEnv>, recordingId: string): Promise<{ stream_id: string; expires_at: number | null }> {
+  const row = await c.env.DB.prepare('SELECT stream_id, expires_at FROM recordings WHERE id = ? AND workspace_id = ?')
     .bind(recordingId, c.get('workspaceId'))
-    .first<{ stream_id: string }>();
+    .first<{ stream_id: string; expires_at: number | null }>();
   if (!row) throw notFound(`recording ${recordingId}`);
-  return row.stream_id;
+  return row;
+}
+
+async function recordingOwner(c: Context<AppEnv>, recordingId: string): Promise<string> {
+  return (await recordingIndexRow(c, recordingId)).stream_id;
 }
 
 recordingRoutes.openapi(
@@ -129,9 +147,10 @@ recordingRoutes.openapi(
   }),
   async (c) => {
     const { recordingId } = c.req.valid('param');
-    const recording = (await streamObject(c.env, await recordingOwner(c, recordingId)).recording(c.get('workspaceId'), recordingId)) as Recording | null;
+    const indexed = await recordingIndexRow(c, recordingId);
+    const recording = (await streamObject(c.env, indexed.stream_id).recording(c.get('workspaceId'), recordingId)) as Recording | null;
     if (!recording) throw notFound(`recording ${recordingId}`);
-    return c.json({ data: recording }, 200);
+    return c.json({ data: withExpiry(recording, indexed.expires_at) }, 200);
   },
 );
 
@@ -157,15 +176,15 @@ recordingRoutes.openapi(
   createRoute({
     method: 'post',
     path: '/recordings/{recordingId}/retry',
-    summary: 'Build a failed recording again',
+    summary: 'Run a failed recording (or its failed MP4 export) again',
+    description: 'A failed recording is looked for again in storage; a failed export is handed to an origin with capacity again.',
     tags: ['Recordings'],
     security,
     request: { params: RecordingIdParam },
     responses: {
       200: { description: 'Processing again', content: { 'application/json': { schema: single(Recording) } } },
       404: problem('No such recording'),
-      409: problem('The recording has not failed'),
-      503: problem('The origin holding the session is unavailable'),
+      409: problem('Neither the recording nor its export has failed'),
     },
   }),
   async (c) => {
@@ -173,8 +192,7 @@ recordingRoutes.openapi(
     const result = (await streamObject(c.env, await recordingOwner(c, recordingId)).retryRecording(c.get('workspaceId'), recordingId)) as RetryResult;
     if (result.ok) return c.json({ data: result.recording }, 200);
     if (result.code === 'not_found') throw notFound(`recording ${recordingId}`);
-    if (result.code === 'not_failed') throw new ApiError(409, 'recording-not-failed', 'Recording has not failed', result.detail);
-    throw new ApiError(503, 'origin-unavailable', 'Origin unavailable', result.detail);
+    throw new ApiError(409, 'recording-not-failed', 'Recording has not failed', result.detail);
   },
 );
 

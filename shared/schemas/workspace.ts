@@ -28,9 +28,24 @@ export const AccessTokenIdParam = z.object({
   accessTokenId: z.string().min(1).max(64).openapi({ param: { name: 'accessTokenId', in: 'path' } }),
 });
 
+/** Days a recording is kept after its broadcast ended before retention cleans it; null = kept until deleted. */
+const RecordingRetentionDays = z.number().int().min(1).max(36500).nullable().openapi({
+  description: "days after a recording's broadcast ended until its media is deleted (it stays listed, `cleaned`); null = forever",
+});
+
 export const Workspace = z
-  .object({ id: z.string(), name: z.string(), createdAt: Timestamp })
+  .object({ id: z.string(), name: z.string(), createdAt: Timestamp, recordingRetentionDays: RecordingRetentionDays })
   .openapi('Workspace');
+
+export const UpdateWorkspaceRequest = z
+  .object({ recordingRetentionDays: RecordingRetentionDays })
+  .strict()
+  .openapi('UpdateWorkspaceRequest');
+
+/** What one retention sweep did: recordings found past their expiry, cleaned, streams whose object failed. */
+export const RetentionSweepResult = z
+  .object({ expired: z.number().int(), cleaned: z.number().int(), failedStreams: z.number().int() })
+  .openapi('RetentionSweepResult');
 
 export const CreateWorkspaceResponse = z.object({
   data: z.object({ workspace: Workspace, accessToken: AccessToken }),

@@ -5,7 +5,6 @@ import {
   initialLifecycle,
   nextDeadline,
   HEARTBEAT_TIMEOUT_MS,
-  RECORDING_TIMED_OUT,
   statsOverdue,
   reconnectWindowOver,
   ORIGIN_LOST_TIMEOUT_MS,
@@ -346,59 +345,61 @@ describe('origin liveness and the edge clock (issue 10 #5)', () => {
   });
 });
 
-describe('recording finalization deadline (issue 10 #8)', () => {
-  const config = { recordingFinalizeTimeoutMs: 60_000 };
+describe('recording watchable deadline (issue 11)', () => {
+  const config = { recordingWatchableTimeoutMs: 8_000 };
   const recorded = () => run(fresh(true), publish());
   const stoppedRecording = () => ok(transition(recorded(), { type: 'complete', at: T0 + 1000 }, config)).state;
 
-  it('STOPPED with a recording → waits for it until a deadline, which is the next alarm', () => {
-    const state = stoppedRecording();
-    expect(state.status).toBe('STOPPED');
-    expect(state.finalizing).toEqual([{ sessionId: 'ses_1', deadline: T0 + 61_000 }]);
-    expect(nextDeadline(state)).toBe(T0 + 61_000);
+  it('STOPPED with a recording → asks the holding origin to make the media final, waits until a deadline', () => {
+    const result = ok(transition(recorded(), { type: 'complete', at: T0 + 1000 }, config));
+    expect(result.state.status).toBe('STOPPED');
+    expect(result.state.finalizing).toEqual([{ sessionId: 'ses_1', deadline: T0 + 9_000 }]);
+    expect(nextDeadline(result.state)).toBe(T0 + 9_000);
+    expect(result.effects).toContainEqual({ kind: 'finalize_recording', sessionId: 'ses_1', ...origin });
   });
 
   it('STOPPED without a recording waits for nothing', () => {
-    const state = run(streaming(), { type: 'complete', at: T0 + 1000 });
-    expect(state.finalizing ?? []).toEqual([]);
-    expect(nextDeadline(state)).toBeNull();
+    const result = ok(transition(streaming(), { type: 'complete', at: T0 + 1000 }));
+    expect(result.state.finalizing ?? []).toEqual([]);
+    expect(nextDeadline(result.state)).toBeNull();
+    expect(kinds(result)).not.toContain('finalize_recording');
   });
 
-  it('deadline passed → the recording fails with the reason and the stream goes to ERROR saying so', () => {
-    const result = ok(transition(stoppedRecording(), { type: 'recording_deadline_passed', at: T0 + 61_000 }, config));
-    expect(result.state).toMatchObject({ status: 'ERROR', errorReason: `recording failed: ${RECORDING_TIMED_OUT}`, finalizing: [] });
-    expect(kinds(result)).toEqual(['fail_recording', 'emit']);
-    expect(result.effects[0]).toEqual({ kind: 'fail_recording', sessionId: 'ses_1', reason: RECORDING_TIMED_OUT });
-    expect(result.effects[1]).toMatchObject({ event: 'ERROR', subject: { kind: 'recording', id: 'rec_1' } });
+  it('deadline passed → the recording settles from what R2 holds; no ERROR', () => {
+    const result = ok(transition(stoppedRecording(), { type: 'recording_deadline_passed', at: T0 + 9_000 }, config));
+    expect(result.state).toMatchObject({ status: 'STOPPED', finalizing: [] });
+    expect(result.effects).toEqual([{ kind: 'settle_recording', sessionId: 'ses_1' }]);
     expect(nextDeadline(result.state)).toBeNull();
   });
 
   it('a deadline not yet passed changes nothing', () => {
-    const result = ok(transition(stoppedRecording(), { type: 'recording_deadline_passed', at: T0 + 30_000 }, config));
+    const result = ok(transition(stoppedRecording(), { type: 'recording_deadline_passed', at: T0 + 5_000 }, config));
     expect(result.state.status).toBe('STOPPED');
     expect(result.effects).toEqual([]);
   });
 
-  it('recording ready in time clears the deadline; a late one after the timeout still completes', () => {
+  it('recording ready (watchable) clears the deadline and completes; a recording with no media fails the stream', () => {
     const ready = ok(transition(stoppedRecording(), { type: 'recording_ready', at: T0 + 2000, sessionId: 'ses_1', recordingId: 'rec_1' }, config));
     expect(ready.state).toMatchObject({ status: 'COMPLETED', finalizing: [] });
-    const timedOut = run(stoppedRecording(), { type: 'recording_deadline_passed', at: T0 + 61_000 });
-    const late = ok(transition(timedOut, { type: 'recording_ready', at: T0 + 70_000, sessionId: 'ses_1', recordingId: 'rec_1' }));
+    expect(emitted(ready)).toEqual(['RECORDING_READY', 'COMPLETED']);
+    const failed = ok(transition(stoppedRecording(), { type: 'recording_failed', at: T0 + 9_000, sessionId: 'ses_1', recordingId: 'rec_1', reason: 'no media' }));
+    expect(failed.state).toMatchObject({ status: 'ERROR', errorReason: 'recording failed: no media' });
+    const late = ok(transition(failed.state, { type: 'recording_ready', at: T0 + 70_000, sessionId: 'ses_1', recordingId: 'rec_1' }));
     expect(late.state).toMatchObject({ status: 'COMPLETED', errorReason: null });
   });
 
-  it('a stream that moved on (re-enabled) keeps its status; only the recording fails', () => {
+  it('a stream that moved on (re-enabled) keeps its status; only the recording settles', () => {
     const enabled = run(stoppedRecording(), { type: 'enable', at: T0 + 2000 });
-    const result = ok(transition(enabled, { type: 'recording_deadline_passed', at: T0 + 61_000 }, config));
+    const result = ok(transition(enabled, { type: 'recording_deadline_passed', at: T0 + 9_000 }, config));
     expect(result.state.status).toBe('NOT_STARTED');
-    expect(kinds(result)).toEqual(['fail_recording']);
+    expect(kinds(result)).toEqual(['settle_recording']);
   });
 
   it('a retried recording waits again, with a new deadline', () => {
     const failed = run(stoppedRecording(), { type: 'recording_failed', at: T0 + 2000, sessionId: 'ses_1', recordingId: 'rec_1', reason: 'disk' });
     expect(failed.finalizing).toEqual([]);
     const retried = ok(transition(failed, { type: 'recording_retried', at: T0 + 3000, sessionId: 'ses_1' }, config));
-    expect(retried.state.finalizing).toEqual([{ sessionId: 'ses_1', deadline: T0 + 63_000 }]);
+    expect(retried.state.finalizing).toEqual([{ sessionId: 'ses_1', deadline: T0 + 11_000 }]);
   });
 
   it('delete drops every wait: the recordings go with the stream', () => {
