@@ -88,10 +88,14 @@ export async function cachedLookup<T>(
 ): Promise<T> {
   const hit = await readEntry<T>(key);
   if (hit) return hit.value;
-  const shared = inFlight.get(key);
-  if (shared) {
+  // A lookup that failed or outlived SHARED_WAIT_MS is replaced by the first waiter to notice (startLookup puts its
+  // entry in place synchronously); the waiters resuming after it follow that one instead of each starting their own.
+  for (let shared = inFlight.get(key); shared; ) {
     const answer = await withinSharedWait(shared);
     if (answer) return answer.value as T;
+    const next = inFlight.get(key);
+    if (next === undefined || next === shared) break;
+    shared = next;
   }
   return startLookup(ctx, key, ttlMs, load, keep);
 }

@@ -1,16 +1,35 @@
-// /hls/{playbackId}/…: playback of live HLS, fetched from the origin that holds the session, through the Workers
-// cache. The master playlist is scoped to the session ({sessionId}/… URIs), so a later broadcast on the same stream
-// never collides in the cache with an earlier one, and segments can be cached as immutable.
+// /hls/{playbackId}/…: playback of live HLS and of stored recordings and clips, through the Workers cache. The master
+// playlist is scoped to the session ({sessionId}/… URIs), so a later broadcast on the same stream never collides in
+// the cache with an earlier one, and segments can be cached as immutable (their names are unique per origin leg).
+// Live playlists come from the origin holding the session (signed requests); live segments from R2 first, where the
+// origin ships every closed segment (live/{streamId}/{sessionId}/…), that origin being the fallback — so every segment
+// a playlist listed stays fetchable when the origin dies and the session fails over to another one.
 // Private playback IDs need ?token= (edge/playback-token.ts) on every request; playlists handed to a viewer carry
 // that token on in their URIs, while the cache keys never include it, so all viewers share one cached copy.
+// What a playback ID names and where its live session is are cached briefly (edge/playback-cache.ts): a request that
+// finds them and its object in the cache touches neither D1 nor a Durable Object (counted: edge/playback-stats.ts).
 import { Hono, type Context } from 'hono';
 import { cors } from 'hono/cors';
-import type { AppEnv } from '../env.ts';
+import type { AppEnv, Env } from '../env.ts';
 import { streamObject } from '../streams.ts';
 import { ApiError, problemResponse } from '../problem.ts';
 import { contentRange, resolveByteRange, type ByteRangeDecision } from '../byte-range.ts';
-import { rewritePlaylistUris, isRelativeUri } from '../playlist-rewrite.ts';
+import { asVodPlaylist, rewritePlaylistUris, isRelativeUri } from '../playlist-rewrite.ts';
 import { MAX_PLAYBACK_TOKEN_LIFETIME_SECONDS, tokenKeyId, verifyPlaybackToken } from '../playback-token.ts';
+import { signedOriginFetch } from '../origin-fetch.ts';
+import {
+  cachedLookup,
+  livePointerCacheKey,
+  primeEntry,
+  signingKeyCacheKey,
+  targetCacheKey,
+  LIVE_POINTER_TTL_MS,
+  SIGNING_KEY_TTL_MS,
+  TARGET_TTL_MS,
+  type LivePointer,
+  type PlaybackRecord,
+} from '../playback-cache.ts';
+import { countBackendCall, countViewerRequest, countedD1 } from '../playback-stats.ts';
 
 export const playbackRoutes = new Hono<AppEnv>();
 
@@ -19,6 +38,11 @@ const PLAYLIST_MAX_AGE = 1;
 /** The origin refreshes a live thumbnail every few seconds. */
 const THUMBNAIL_MAX_AGE = 4;
 const SEGMENT_MAX_AGE = 31536000;
+/**
+ * A recording's playlists built from its session's durable ones: a minute, not forever, because the recording can
+ * become watchable while the session's last uploads are still landing (its origin silent), and they would be missed.
+ */
+const DURABLE_VOD_PLAYLIST_MAX_AGE = 60;
 const PATH_SEGMENT = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/;
 const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl';
 
@@ -51,33 +75,92 @@ const DEAD_ENTRY_MS = ORIGIN_TIMEOUT_MS + 5000;
 interface PlaybackTarget {
   streamId: string;
   /** live: from the session's origin; recording and clip: their stored media in R2, once ready */
-  kind: 'live' | 'recording' | 'clip';
-  /** R2 key prefix of a stored VOD HLS (…/hls), null while the recording or clip is being built */
+  kind: PlaybackRecord['kind'];
+  /** the recording's or clip's id (its MP4 export lives under recordings/{id}/) */
+  targetId: string | null;
+  /** R2 key prefix of a stored VOD HLS (…/hls, or a session's durable live/… prefix), null while not watchable */
   mediaPrefix: string | null;
   /** the verified token of a private playback ID, carried on into playlist URIs; null for public playback */
   token: string | null;
 }
 
+/** A ready recording or clip, or a live playback ID, is kept; a not-ready one is asked again until it plays. */
+const keepRecord = (record: PlaybackRecord | null) => record !== null && (record.kind === 'live' || record.mediaPrefix !== null);
+
 async function playbackTarget(c: Context<AppEnv>, playbackId: string): Promise<PlaybackTarget> {
   const token = c.req.query('token') ?? null;
-  // One round trip: the playback ID, and the signing key the token names if that key is the same workspace's.
-  const row = await c.env.DB.prepare(
-    `SELECT p.stream_id, p.access_policy, p.kind, p.media_prefix, k.public_key_jwk FROM playback_ids p
-     LEFT JOIN signing_keys k ON k.id = ?1 AND k.workspace_id = p.workspace_id
-     WHERE p.id = ?2`,
-  )
-    .bind(tokenKeyId(token), playbackId)
-    .first<{ stream_id: string; access_policy: string; kind: PlaybackTarget['kind']; media_prefix: string | null; public_key_jwk: string | null }>();
-  if (!row) throw new ApiError(404, 'not-found', 'Not found', 'no such playback id');
-  const base = { streamId: row.stream_id, kind: row.kind, mediaPrefix: row.media_prefix };
-  if (row.access_policy === 'public') return { ...base, token: null };
-  const verdict = await verifyPlaybackToken(token, { playbackId, publicKeyJwk: row.public_key_jwk });
+  const keyId = tokenKeyId(token);
+  /** The key's JWK when this request's own lookup joined it in (undefined: not looked up by this request). */
+  let joinedKey: string | null | undefined;
+  const record = await cachedLookup(
+    c.executionCtx,
+    targetCacheKey(playbackId),
+    TARGET_TTL_MS,
+    async (): Promise<PlaybackRecord | null> => {
+      // One round trip: the playback ID, and the signing key the token names if that key is the same workspace's.
+      countBackendCall('d1');
+      const row = await c.env.DB.prepare(
+        `SELECT p.stream_id, p.workspace_id, p.access_policy, p.kind, p.target_id, p.media_prefix, k.public_key_jwk
+         FROM playback_ids p LEFT JOIN signing_keys k ON k.id = ?1 AND k.workspace_id = p.workspace_id
+         WHERE p.id = ?2`,
+      )
+        .bind(keyId, playbackId)
+        .first<{
+          stream_id: string;
+          workspace_id: string;
+          access_policy: PlaybackRecord['accessPolicy'];
+          kind: PlaybackRecord['kind'];
+          target_id: string | null;
+          media_prefix: string | null;
+          public_key_jwk: string | null;
+        }>();
+      if (!row) return null;
+      if (keyId !== null) {
+        joinedKey = row.public_key_jwk;
+        primeEntry(c.executionCtx, signingKeyCacheKey(row.workspace_id, keyId), row.public_key_jwk, SIGNING_KEY_TTL_MS);
+      }
+      return {
+        streamId: row.stream_id,
+        workspaceId: row.workspace_id,
+        kind: row.kind,
+        targetId: row.target_id,
+        mediaPrefix: row.media_prefix,
+        accessPolicy: row.access_policy,
+      };
+    },
+    keepRecord,
+  );
+  if (!record) throw new ApiError(404, 'not-found', 'Not found', 'no such playback id');
+  const base = { streamId: record.streamId, kind: record.kind, targetId: record.targetId, mediaPrefix: record.mediaPrefix };
+  if (record.accessPolicy === 'public') return { ...base, token: null };
+  const publicKeyJwk =
+    keyId === null ? null : joinedKey !== undefined ? joinedKey : await signingKeyOf(c, record.workspaceId, keyId);
+  const verdict = await verifyPlaybackToken(token, { playbackId, publicKeyJwk });
   if (!verdict.ok) {
     throw new ApiError(403, 'playback-forbidden', 'Forbidden', `this playback id is private: ${refusalDetail[verdict.reason]}`, {
       reason: verdict.reason,
     });
   }
   return { ...base, token };
+}
+
+/** The JWK of a workspace's signing key (null: no such key in that workspace), cached like the playback ID. */
+function signingKeyOf(c: Context<AppEnv>, workspaceId: string, keyId: string): Promise<string | null> {
+  return cachedLookup(c.executionCtx, signingKeyCacheKey(workspaceId, keyId), SIGNING_KEY_TTL_MS, async () => {
+    countBackendCall('d1');
+    const row = await c.env.DB.prepare('SELECT public_key_jwk FROM signing_keys WHERE id = ? AND workspace_id = ?')
+      .bind(keyId, workspaceId)
+      .first<{ public_key_jwk: string }>();
+    return row?.public_key_jwk ?? null;
+  });
+}
+
+/** Where the stream's live session is, from its StreamObject at most once per LIVE_POINTER_TTL_MS (per data center). */
+function livePointer(c: Context<AppEnv>, playbackId: string, streamId: string): Promise<LivePointer | null> {
+  return cachedLookup(c.executionCtx, livePointerCacheKey(playbackId), LIVE_POINTER_TTL_MS, async () => {
+    countBackendCall('object');
+    return streamObject(c.env, streamId).liveOrigin();
+  });
 }
 
 const refusalDetail = {
@@ -94,9 +177,11 @@ const refusalDetail = {
 const ORIGIN_UNAVAILABLE: FetchedObject = { status: 502, contentType: 'text/plain', body: null };
 
 /** Never throws: unreachable, reset (also mid-body) or too slow is a 502 the viewer's player retries, not our 500. */
-async function loadFromOrigin(originUrl: string): Promise<FetchedObject> {
+async function loadFromOrigin(env: Env, originId: string, originUrl: string): Promise<FetchedObject> {
   try {
-    const upstream = await fetch(originUrl, { signal: AbortSignal.timeout(ORIGIN_TIMEOUT_MS) });
+    // The origin's secret comes from the registry (D1, cached per isolate there): its queries count as ours.
+    const signer = { DB: countedD1(env.DB), ORIGIN_SECRET: env.ORIGIN_SECRET };
+    const upstream = await signedOriginFetch(signer, originId, originUrl, { signal: AbortSignal.timeout(ORIGIN_TIMEOUT_MS) });
     if (!upstream.ok) {
       await upstream.body?.cancel();
       return { status: upstream.status === 404 ? 404 : 502, contentType: 'text/plain', body: null };
@@ -106,6 +191,20 @@ async function loadFromOrigin(originUrl: string): Promise<FetchedObject> {
       contentType: upstream.headers.get('content-type') ?? 'application/octet-stream',
       body: await upstream.arrayBuffer(),
     };
+  } catch {
+    return ORIGIN_UNAVAILABLE;
+  }
+}
+
+const NOT_THERE: FetchedObject = { status: 404, contentType: 'text/plain', body: null };
+
+/** A session's durable copy in R2: 404 while it is not there (yet), 502 when R2 failed (the caller falls back). */
+async function loadFromDurable(bucket: R2Bucket, key: string): Promise<FetchedObject> {
+  try {
+    const object = await bucket.get(key);
+    if (!object) return NOT_THERE;
+    const contentType = object.httpMetadata?.contentType ?? (key.endsWith('.m3u8') ? PLAYLIST_TYPE : key.endsWith('.ts') ? 'video/mp2t' : 'application/octet-stream');
+    return { status: 200, contentType, body: await object.arrayBuffer() };
   } catch {
     return ORIGIN_UNAVAILABLE;
   }
@@ -142,12 +241,12 @@ async function awaitInFlight(url: string, load: () => Promise<FetchedObject>): P
   return load();
 }
 
-/** This request's own origin fetch, shared with the requests arriving until its object is in the cache. */
-function startLoad(c: Context<AppEnv>, cacheKey: Request, originUrl: string, cacheControl: string): Promise<FetchedObject> {
+/** This request's own load (R2 or origin), shared with the requests arriving until its object is in the cache. */
+function startLoad(c: Context<AppEnv>, cacheKey: Request, load: () => Promise<FetchedObject>, cacheControl: string): Promise<FetchedObject> {
   const cache = caches.default;
   const now = Date.now();
   for (const [key, other] of inFlight) if (now - other.startedAt > DEAD_ENTRY_MS) inFlight.delete(key);
-  const entry: SharedFetch = { startedAt: now, result: loadFromOrigin(originUrl) };
+  const entry: SharedFetch = { startedAt: now, result: load() };
   inFlight.set(cacheKey.url, entry);
   // The entry stays until the object is in the cache: a request arriving in between reuses the fetched data
   // instead of missing the cache and asking the origin a second time.
@@ -165,10 +264,10 @@ function startLoad(c: Context<AppEnv>, cacheKey: Request, originUrl: string, cac
   return entry.result;
 }
 
-async function fetchFromOrigin(c: Context<AppEnv>, cacheKey: Request, originUrl: string, cacheControl: string): Promise<Response> {
+async function fetchThroughCache(c: Context<AppEnv>, cacheKey: Request, load: () => Promise<FetchedObject>, cacheControl: string): Promise<Response> {
   const hit = await caches.default.match(cacheKey);
   if (hit) return hit;
-  const object = await awaitInFlight(cacheKey.url, () => startLoad(c, cacheKey, originUrl, cacheControl));
+  const object = await awaitInFlight(cacheKey.url, () => startLoad(c, cacheKey, load, cacheControl));
   if (object.status === 404) throw new ApiError(404, 'not-found', 'Not found', 'the live session has no such file (yet)');
   if (object.status !== 200 || !object.body) {
     throw new ApiError(502, 'origin-unavailable', 'Bad gateway', 'the origin holding this live session did not answer; retry shortly');
@@ -201,6 +300,7 @@ function forViewer(response: Response, target: PlaybackTarget, maxAge: number, b
 }
 
 playbackRoutes.get('/:playbackId/:path{.+}', async (c) => {
+  countViewerRequest();
   const { playbackId, path } = c.req.param();
   const parts = path.split('/');
   if (parts.length > 4 || !parts.every((part) => PATH_SEGMENT.test(part))) {
@@ -208,17 +308,39 @@ playbackRoutes.get('/:playbackId/:path{.+}', async (c) => {
   }
   const target = await playbackTarget(c, playbackId);
   if (target.kind !== 'live') return serveStored(c, target, parts);
-  const live = await streamObject(c.env, target.streamId).liveOrigin();
+  const live = await livePointer(c, playbackId, target.streamId);
   if (!live) throw new ApiError(404, 'not-live', 'Not found', 'this stream has no live session');
   const originBase = `${live.originUrl}/hls/${target.streamId}/${live.sessionId}`;
+  const durableBase = `live/${target.streamId}/${live.sessionId}`;
+  const fromOrigin = (file: string) => loadFromOrigin(c.env, live.originId, `${originBase}/${file}`);
+  /** Playlists: the origin's (it lists what is in R2, and in degraded mode what only it has); R2's durable copy
+   * when the origin cannot answer, so players keep their place while the session fails over. */
+  const playlist = async (file: string) => {
+    const answer = await fromOrigin(file);
+    if (answer.status !== 502) return answer;
+    const durable = await loadFromDurable(c.env.MEDIA, `${durableBase}/${file}`);
+    return durable.status === 200 ? durable : answer;
+  };
+  /** Segments: R2 first (every closed segment is shipped there), the origin for one not there (yet). */
+  const segment = async (file: string) => {
+    const durable = await loadFromDurable(c.env.MEDIA, `${durableBase}/${file}`);
+    return durable.status === 200 ? durable : fromOrigin(file);
+  };
   const cacheKeyFor = (suffix: string) => new Request(new URL(`/hls/${playbackId}/${suffix}`, c.req.url).toString());
-  const through = (file: string, maxAge: number) =>
-    fetchFromOrigin(c, cacheKeyFor(`${live.sessionId}/${file}`), `${originBase}/${file}`, `public, max-age=${maxAge}${maxAge === SEGMENT_MAX_AGE ? ', immutable' : ''}`);
+  const through = (file: string, load: (file: string) => Promise<FetchedObject>, maxAge: number) =>
+    fetchThroughCache(
+      c,
+      cacheKeyFor(`${live.sessionId}/${file}`),
+      () => load(file),
+      `public, max-age=${maxAge}${maxAge === SEGMENT_MAX_AGE ? ', immutable' : ''}`,
+    );
 
-  if (parts.length === 1 && (parts[0] === 'master.m3u8' || parts[0] === 'thumbnail.jpg')) {
-    const isMaster = parts[0] === 'master.m3u8';
-    const upstream = await through(parts[0], isMaster ? PLAYLIST_MAX_AGE : THUMBNAIL_MAX_AGE);
-    if (!upstream.ok || !isMaster) return upstream.ok ? forViewer(upstream, target, THUMBNAIL_MAX_AGE) : upstream;
+  if (parts.length === 1 && parts[0] === 'thumbnail.jpg') {
+    const upstream = await through('thumbnail.jpg', fromOrigin, THUMBNAIL_MAX_AGE);
+    return forViewer(upstream, target, THUMBNAIL_MAX_AGE);
+  }
+  if (parts.length === 1 && parts[0] === 'master.m3u8') {
+    const upstream = await through('master.m3u8', playlist, PLAYLIST_MAX_AGE);
     const text = rewriteForViewer(await playlistText(upstream), `${live.sessionId}/`, target.token);
     return forViewer(new Response(null, { headers: { 'content-type': PLAYLIST_TYPE } }), target, PLAYLIST_MAX_AGE, text);
   }
@@ -228,29 +350,25 @@ playbackRoutes.get('/:playbackId/:path{.+}', async (c) => {
     throw new ApiError(404, 'not-found', 'Not found', 'not part of the current live session');
   }
   const file = rest.join('/');
-  if (!file.endsWith('.m3u8')) {
-    const upstream = await through(file, SEGMENT_MAX_AGE);
-    return upstream.ok ? forViewer(upstream, target, SEGMENT_MAX_AGE) : upstream;
-  }
-  const upstream = await through(file, PLAYLIST_MAX_AGE);
-  if (!upstream.ok || !target.token) return upstream.ok ? forViewer(upstream, target, PLAYLIST_MAX_AGE) : upstream;
+  if (!file.endsWith('.m3u8')) return forViewer(await through(file, segment, SEGMENT_MAX_AGE), target, SEGMENT_MAX_AGE);
+  const upstream = await through(file, playlist, PLAYLIST_MAX_AGE);
+  if (!target.token) return upstream;
   return forViewer(upstream, target, PLAYLIST_MAX_AGE, rewriteForViewer(await playlistText(upstream), '', target.token));
 });
 
 /**
- * A recording or clip, from R2: its VOD HLS (…/hls/…), its MP4 download (recording.mp4 / clip.mp4, with byte ranges)
- * and its screenshot. Stored media never changes, so everything but the token-bearing playlists is immutable.
+ * A recording or clip, from R2: its VOD HLS, its MP4 download (recording.mp4 / clip.mp4, with byte ranges) and its
+ * screenshot. Two layouts: a recording watchable from its session's durable media (mediaPrefix `live/{streamId}/
+ * {sessionId}`, issue 11: its playlists are the session's, closed here as VOD; its MP4 is exported on the side to
+ * recordings/{recordingId}/), and the older self-contained one (`recordings/…/hls`, `clips/…/hls`, MP4 and screenshot
+ * next to hls/). Stored segments never change, so everything but playlists is immutable.
  */
 async function serveStored(c: Context<AppEnv>, target: PlaybackTarget, parts: string[]): Promise<Response> {
   if (!target.mediaPrefix) throw new ApiError(404, 'not-ready', 'Not found', `this ${target.kind} is not ready yet`);
-  const root = target.mediaPrefix.replace(/\/hls$/, '');
   const file = parts.join('/');
-  const key =
-    file === 'recording.mp4' || file === 'clip.mp4'
-      ? `${root}/${file}`
-      : file === 'thumbnail.jpg'
-        ? `${root}/screenshot.jpg`
-        : `${target.mediaPrefix}/${file}`;
+  const durable = target.mediaPrefix.startsWith('live/');
+  if (durable && file.endsWith('.m3u8')) return serveDurablePlaylist(c, target, target.mediaPrefix, file);
+  const key = durable ? await durableRecordingKey(c.env.MEDIA, target, file) : storedKey(target.mediaPrefix, file);
   if (file.endsWith('.m3u8')) {
     const playlist = await c.env.MEDIA.get(key);
     if (!playlist) throw new ApiError(404, 'not-found', 'Not found', 'no such file in this playback');
@@ -283,6 +401,53 @@ async function serveStored(c: Context<AppEnv>, target: PlaybackTarget, parts: st
     return forViewer(new Response(object.body, { status: 206, headers }), target, SEGMENT_MAX_AGE);
   }
   return forViewer(new Response(object.body, { headers }), target, SEGMENT_MAX_AGE);
+}
+
+/** The older layout: `{root}/hls/…`, with `{root}/recording.mp4` (or clip.mp4) and `{root}/screenshot.jpg`. */
+function storedKey(mediaPrefix: string, file: string): string {
+  const root = mediaPrefix.replace(/\/hls$/, '');
+  if (file === 'recording.mp4' || file === 'clip.mp4') return `${root}/${file}`;
+  if (file === 'thumbnail.jpg') return `${root}/screenshot.jpg`;
+  return `${mediaPrefix}/${file}`;
+}
+
+/**
+ * A recording over its session's durable media: segments from the session prefix, the MP4 (and the screenshot made
+ * with it) from the export under recordings/{recordingId}/, which follows the recording becoming watchable.
+ */
+async function durableRecordingKey(bucket: R2Bucket, target: PlaybackTarget, file: string): Promise<string> {
+  const exportPrefix = target.targetId ? `recordings/${target.targetId}` : null;
+  if (file === 'recording.mp4' && target.kind === 'recording' && exportPrefix) {
+    const key = `${exportPrefix}/recording.mp4`;
+    if (!(await bucket.head(key))) {
+      throw new ApiError(
+        404,
+        'not-ready',
+        'Not found',
+        'the MP4 of this recording is still being exported (see exportable and exportProgress on the recording); its HLS (master.m3u8) plays already',
+      );
+    }
+    return key;
+  }
+  if (file === 'thumbnail.jpg') {
+    // The export makes the screenshot; a session's own thumbnail stands in until then (if the origin shipped one).
+    for (const key of [exportPrefix && `${exportPrefix}/screenshot.jpg`, `${target.mediaPrefix}/thumbnail.jpg`]) {
+      if (key && (await bucket.head(key))) return key;
+    }
+    throw new ApiError(404, 'not-ready', 'Not found', 'the thumbnail of this recording is made with its MP4 export; not there yet');
+  }
+  if (file === 'recording.mp4' || file === 'clip.mp4') throw new ApiError(404, 'not-found', 'Not found', `this ${target.kind} has no ${file}`);
+  return `${target.mediaPrefix}/${file}`;
+}
+
+/** A session's durable master as it is; its media playlists closed as VOD (ENDLIST, PLAYLIST-TYPE VOD). */
+async function serveDurablePlaylist(c: Context<AppEnv>, target: PlaybackTarget, prefix: string, file: string): Promise<Response> {
+  const playlist = await c.env.MEDIA.get(`${prefix}/${file}`);
+  if (!playlist) throw new ApiError(404, 'not-found', 'Not found', 'no such file in this recording');
+  const text = await new Response(playlist.body).text();
+  const closed = file === 'master.m3u8' ? text : asVodPlaylist(text);
+  const headers = new Headers({ 'content-type': PLAYLIST_TYPE });
+  return forViewer(new Response(null, { headers }), target, DURABLE_VOD_PLAYLIST_MAX_AGE, rewriteForViewer(closed, '', target.token));
 }
 
 function storedHeaders(object: R2Object): Headers {

@@ -2,29 +2,30 @@
 // or reversed ones → 416 with `Content-Range: bytes */size`, anything not understood → the whole object.
 import { describe, it, expect, beforeAll } from 'vitest';
 import { env } from 'cloudflare:workers';
-import { api, authorize, call, createStream, createWorkspace, json, originEvent, sendEvents } from './helpers.ts';
+import { authorize, call, createStream, createWorkspace, json } from './helpers.ts';
 import { resolveByteRange } from '../../edge/byte-range.ts';
 
 const BODY = Array.from({ length: 1000 }, (_, i) => String.fromCharCode(97 + (i % 26))).join('');
 let mp4Url: string;
 
+/**
+ * A recording of the older self-contained layout (recordings/{streamId}/{sessionId}/hls, MP4 next to it), indexed as
+ * the StreamObject indexed such recordings once ready; recordings over durable media are in playback-durable.test.ts.
+ */
 beforeAll(async () => {
   const ws = await createWorkspace('playback-range');
   const stream = await createStream(ws, { record: true });
   const grant = await json(await authorize(stream.streamKey));
-  await sendEvents([originEvent(stream.streamId, grant.sessionId, 'recording_started')]);
-  await api(ws, 'POST', `/live/streams/${stream.streamId}/complete`);
   const root = `recordings/${stream.streamId}/${grant.sessionId}`;
-  await sendEvents([
-    originEvent(stream.streamId, grant.sessionId, 'recording_ready', {
-      duration: 2, size: BODY.length, hlsPrefix: `${root}/hls`, mp4Key: `${root}/recording.mp4`, screenshotKey: `${root}/screenshot.jpg`,
-      mediaInfo: { duration: 2, size: BODY.length, bitrate: 4000, video: null, audio: null },
-    }),
-  ]);
+  const playbackId = `pbrange${grant.sessionId.slice(4)}`;
+  await env.DB.prepare(
+    `INSERT INTO playback_ids (id, stream_id, workspace_id, access_policy, kind, target_id, media_prefix)
+     VALUES (?, ?, ?, 'public', 'recording', ?, ?)`,
+  )
+    .bind(playbackId, stream.streamId, ws.id, `rec_${grant.sessionId.slice(4)}`, `${root}/hls`)
+    .run();
   await env.MEDIA.put(`${root}/recording.mp4`, BODY, { httpMetadata: { contentType: 'video/mp4' } });
-  const [recording] = (await json(await api(ws, 'GET', `/live/streams/${stream.streamId}/recordings`))).data;
-  mp4Url = recording.mp4Url;
-  expect(mp4Url).toMatch(/^\/hls\/.+\/recording\.mp4$/);
+  mp4Url = `/hls/${playbackId}/recording.mp4`;
 });
 
 const get = (range?: string) => call(mp4Url, range === undefined ? {} : { headers: { range } });
