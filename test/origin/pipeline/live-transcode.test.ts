@@ -153,10 +153,10 @@ describe('live ABR transcode through the pool', () => {
   it('passes the source through without re-encoding it', async () => {
     const params = async (f: string): Promise<unknown> =>
       ((await ffprobeJson(['-select_streams', 'v', '-show_entries', 'stream=codec_name,profile,level,width,height,pix_fmt,has_b_frames', f])) as { streams: unknown[] }).streams[0];
-    const seg = path.join(out, 'source', 'seg_00001.ts');
+    const seg = path.join(out, 'source', firstPlaylists.source!.segments[1]!.uri);
     expect(await params(seg)).toEqual(await params(path.join(tmp, 'in720.flv')));
     // Bit for bit: a stretch of the copied segment's bitstream is found in the encoder's own.
-    const [src, copy, rung] = await Promise.all([annexB(path.join(tmp, 'in720.flv')), annexB(seg), annexB(path.join(out, '480p', 'seg_00001.ts'))]);
+    const [src, copy, rung] = await Promise.all([annexB(path.join(tmp, 'in720.flv')), annexB(seg), annexB(path.join(out, '480p', firstPlaylists['480p']!.segments[1]!.uri))]);
     expect(src.includes(copy.subarray(copy.length / 2, copy.length / 2 + 4096))).toBe(true);
     expect(src.includes(rung.subarray(rung.length / 2, rung.length / 2 + 4096))).toBe(false);
   });
@@ -200,6 +200,11 @@ describe('live ABR transcode through the pool', () => {
         expect(after.segments.filter((s) => s.discontinuity).map((s) => s.sequence)).toEqual([before.segments.length]);
         expect(after.segments.map((s) => s.sequence)).toEqual(after.segments.map((_, i) => i));
         expect(new Set(after.segments.map((s) => s.uri)).size).toBe(after.segments.length);
+        // Each launch names its segments {legTag}-{sequence}: the resumed run under a tag of its own.
+        const legs = after.segments.map((s) => /^([0-9a-f]{6})-(\d{5})\.ts$/.exec(s.uri));
+        expect(legs.every((m, i) => m !== null && Number(m[2]) === i)).toBe(true);
+        expect(new Set(legs.slice(0, before.segments.length).map((m) => m![1])).size).toBe(1);
+        expect(legs[before.segments.length]![1]).not.toBe(legs[0]![1]);
         expect(after.endList).toBe(false);
       }
     });
