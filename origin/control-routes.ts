@@ -1,20 +1,21 @@
-// Commands from the edge to this origin (kick, finalize, clip), signed with ORIGIN_SECRET exactly like origin → edge
-// calls. A clip beyond its workspace's (or this origin's) limit is answered 429 with Retry-After.
-import { existsSync } from 'node:fs';
+// Commands from the edge to this origin (kick, export a recording, cut a clip), signed with ORIGIN_SECRET exactly like
+// origin → edge calls. Exports and clips are built from the session's durable media in R2, so any origin takes them,
+// whether or not it held the session. A clip beyond its workspace's (or this origin's) limit is answered 429 with
+// Retry-After; a job arriving while the jobs pool shuts down is answered 503, so the edge sends it elsewhere.
 import type { z } from 'zod';
 import type { HlsServer, RouteResponse } from './http/hls-server.ts';
 import type { LiveIngest } from './ingest/live-ingest.ts';
-import type { VodPublisher } from './vod/vod-publisher.ts';
-import { sessionDir } from './ingest/session-manifest.ts';
+import type { DurableJobs } from './jobs/durable-jobs.ts';
 import { verifyRequest } from '../shared/request-signing.ts';
-import { KickCommand, FinalizeCommand, ClipCommand } from '../shared/schemas/internal.ts';
+import { KickCommand, ClipCommand, ExportRecordingCommand } from '../shared/schemas/internal.ts';
 
 interface ControlDeps {
   ingest: LiveIngest;
-  vod: VodPublisher;
-  mediaDir: string;
+  jobs: DurableJobs;
   originSecret: string;
 }
+
+const SHUTTING_DOWN: RouteResponse = { status: 503, json: { error: 'this origin is shutting down' }, headers: { 'Retry-After': '5' } };
 
 /** A signed, schema-checked POST route: the handler sees only a verified, parsed command. */
 function command<S extends z.ZodTypeAny>(
@@ -41,23 +42,22 @@ function command<S extends z.ZodTypeAny>(
 }
 
 export function addControlRoutes(server: HlsServer, deps: ControlDeps): void {
-  const { ingest, vod, mediaDir, originSecret } = deps;
-  const holds = (streamId: string, sessionId: string) => existsSync(sessionDir(mediaDir, streamId, sessionId));
+  const { ingest, jobs, originSecret } = deps;
 
   command(server, originSecret, '/control/kick', KickCommand, ({ streamId, sessionId, reason, final }) => ({
     status: 200,
     json: { kicked: ingest.kick(streamId, sessionId, reason, final) },
   }));
 
-  command(server, originSecret, '/control/finalize', FinalizeCommand, (job) => {
-    if (!holds(job.streamId, job.sessionId)) return { status: 404, json: { error: 'this origin does not hold the session' } };
-    void vod.finalizeRecording(job);
-    return { status: 200, json: { accepted: true } };
+  command(server, originSecret, '/control/export-recording', ExportRecordingCommand, (job) => {
+    if (!jobs.accepting) return SHUTTING_DOWN;
+    void jobs.exportRecording(job);
+    return { status: 202, json: { accepted: true } };
   });
 
   command(server, originSecret, '/control/clips', ClipCommand, (job) => {
-    if (!holds(job.streamId, job.sessionId)) return { status: 404, json: { error: 'this origin does not hold the session' } };
-    const accepted = vod.acceptClip(job);
+    if (!jobs.accepting) return SHUTTING_DOWN;
+    const accepted = jobs.acceptClip(job);
     if (!accepted.ok) {
       return { status: 429, json: { error: 'too many clip jobs', reason: accepted.reason, retryAfter: accepted.retryAfterSeconds }, headers: { 'Retry-After': String(accepted.retryAfterSeconds) } };
     }

@@ -15,7 +15,7 @@ import { addControlRoutes } from './control-routes.ts';
 import { createMetrics } from './metrics.ts';
 import { MediaJobPool } from './jobs/jobs-pool.ts';
 import { MediaUploader } from './media-uploader.ts';
-import { VodPublisher } from './vod/vod-publisher.ts';
+import { DurableJobs } from './jobs/durable-jobs.ts';
 import { DiskGuard, diskLimitsFromEnv } from './disk-guard.ts';
 import { installCrashPolicy } from './crash-policy.ts';
 import { OriginHeartbeatLoop } from './origin-heartbeat.ts';
@@ -58,12 +58,14 @@ async function main(): Promise<void> {
   const admission = new CapacityLedger(config.admission.units, config.admission.overCapacity);
   if (config.admission.ignoredCalibration) logWarn('capacity_calibration_ignored', { file: config.admission.calibrationFile, reason: config.admission.ignoredCalibration });
   const jobs = new MediaJobPool({ threads: 1 });
-  const vod = new VodPublisher({
-    mediaDir: config.mediaDir,
+  // Recording exports and clips, built from the session's media in R2 with each command's media grant.
+  const jobUploader = new MediaUploader(edge);
+  const durableJobs = new DurableJobs({
     workDir: path.join(config.stateDir, 'work'),
-    jobs,
-    uploader: new MediaUploader(edge),
+    pool: jobs,
+    media: (grant) => ({ read: (key) => edge.getMedia(key, grant), uploadFile: (key, file) => jobUploader.uploadFile(key, file, grant) }),
     emit: (event) => outbox.enqueue(event),
+    reserveBytes: diskLimitsFromEnv(process.env).minFreeBytes,
   });
   let ingest: LiveIngest | null = null;
   const metrics = createMetrics({ liveStreams: () => ingest?.liveCount ?? 0, outboxDepth: () => outbox.depth, mediaFreeBytes: () => disk?.freeBytes ?? Number.NaN, originLoad: () => admission.originLoad() });
@@ -89,7 +91,8 @@ async function main(): Promise<void> {
     outbox,
     pool,
     metrics,
-    onRecordedSessionOver: (session) => void vod.finalizeRecording(session),
+    // Nothing is built here: the edge dispatches the recording's export (to any origin) once its media is durable.
+    onRecordedSessionOver: () => undefined,
     disk: diskGuard,
     admission,
   });
@@ -108,7 +111,7 @@ async function main(): Promise<void> {
     registry: metrics.registry,
     health: () => ({ ok: true, liveStreams: ingest!.liveCount, outboxDepth: outbox.depth, disk: { state: diskGuard.state, freeBytes: diskGuard.freeBytes }, ...admission.originLoad() }),
   });
-  addControlRoutes(http, { ingest, vod, mediaDir: config.mediaDir, originSecret: config.originSecret });
+  addControlRoutes(http, { ingest, jobs: durableJobs, originSecret: config.originSecret });
   const recovered = await ingest.recover();
 
   const rtmp = await startRtmpIngest(ingest, {

@@ -46,6 +46,11 @@ export interface CutClipJob extends ToolPaths {
   outDir: string;
   /** default MAX_CLIP_SECONDS */
   maxSeconds?: number;
+  /**
+   * The segment that opened the encoder run of the folder's first segment, when the folder starts mid-run (a part
+   * materialized from R2): x264 wrote its options there, which the smart cut needs.
+   */
+  runHeadFile?: string;
 }
 
 export type ClipMethod = 'keyframe' | 'smart' | 'reencode';
@@ -79,7 +84,7 @@ export async function cutClip(job: CutClipJob): Promise<ClipArtifacts> {
 
   const work = await makeWorkDir(job.outDir);
   try {
-    const ctx: CutContext = { source, probes: new ProbeCache(tools), tools, work: work.dir };
+    const ctx: CutContext = { source, probes: new ProbeCache(tools), tools, work: work.dir, ...(job.runHeadFile ? { runHeadFile: job.runHeadFile } : {}) };
     const tmpMp4 = path.join(work.dir, CLIP_MP4);
     let cut: CutResult;
     if (!job.accurate) {
@@ -116,6 +121,7 @@ export async function cutClip(job: CutClipJob): Promise<ClipArtifacts> {
 
 interface CutContext {
   source: SessionRendition;
+  runHeadFile?: string;
   probes: ProbeCache;
   tools: ToolPaths;
   work: string;
@@ -253,7 +259,10 @@ async function smartPieces(ctx: CutContext, p: SmartPlan, out: string): Promise<
     // The settings the source was encoded with, from x264's SEI at the start of its encoder run.
     const ref = await annexBOf(ctx, copyFrom.seg);
     if (!startsWithIdr(ref.nals)) return 'the source keyframes are not IDR frames';
-    const options = x264Options((await annexBOf(ctx, firstSegmentOfRun(ctx.source, copyFrom.seg))).nals);
+    const runStart = firstSegmentOfRun(ctx.source, copyFrom.seg);
+    // A folder that starts mid-run holds the run's first segment apart (runHeadFile).
+    const head = runStart === 0 && ctx.runHeadFile ? splitAnnexB(await readAnnexB(ctx.runHeadFile, 1, ctx.tools)) : (await annexBOf(ctx, runStart)).nals;
+    const options = x264Options(head);
     if (!options) return 'the source was not encoded by x264 (no x264 options SEI), so its SPS/PPS cannot be reproduced';
     const level = spsLevel(ref.sets);
     if (level === undefined) return 'no SPS in the source';

@@ -14,7 +14,11 @@ export type MediaJobErrorCode =
    */
   | 'interrupted'
   /** the jobs pool takes no more work (queue full or closing) */
-  | 'busy';
+  | 'busy'
+  /** the session's durable media could not be read from storage (R2 or the edge unreachable) after retries */
+  | 'storage-unavailable'
+  /** this origin's disk has no room for the job's scratch files */
+  | 'disk-full';
 
 export class MediaJobError extends Error {
   override name = 'MediaJobError';

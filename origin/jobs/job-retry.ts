@@ -1,5 +1,5 @@
 // Which media job failures are worth another run, and how long to wait before it (pure). A job interrupted from
-// outside (its ffmpeg killed, its worker thread gone) is transient; a bad range, a session without media, an ffmpeg
+// outside (its ffmpeg killed, its worker thread gone) or storage that could not be read is transient; a bad range, a session without media, an ffmpeg
 // that fails on its input, or a pool that is closing fail the same way every time, so they are reported at once.
 import { backoffDelay } from '../backoff.ts';
 import { MediaJobError, type MediaJobErrorCode } from './job-error.ts';
@@ -10,7 +10,8 @@ export const MAX_JOB_RUNS = 3;
 export const JOB_RETRY_FIRST_MS = 2_000;
 export const JOB_RETRY_MAX_MS = 15_000;
 
-const TRANSIENT: ReadonlySet<MediaJobErrorCode> = new Set(['interrupted']);
+// Storage that stayed unreachable through a read's own retries may be back a run later.
+const TRANSIENT: ReadonlySet<MediaJobErrorCode> = new Set(['interrupted', 'storage-unavailable']);
 
 /** Whether running the same job again may succeed. Only a MediaJobError's code says so; anything else is not retried here. */
 export function isTransientJobFailure(error: unknown): boolean {

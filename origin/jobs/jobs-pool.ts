@@ -1,11 +1,12 @@
-// The origin's pool for media jobs (recording finalization, clips): worker threads apart from the live
-// transcodes, few of them (default 1, so a finalization never starves live streams of CPU). Jobs wait in lanes
-// (job-lanes.ts): recordings always queue and go first; clips are limited per workspace and per origin, and a clip
-// beyond the limit is refused with 'busy' and a Retry-After estimate (the edge answers 429).
+// The origin's pool for media jobs (recording exports, clips): worker threads apart from the live transcodes, few of
+// them (default 1, so an export never starves live streams of CPU). A job holds its lane place for all of its work —
+// fetching the session's media from R2, the ffmpeg work on a thread, the upload — so the places also bound the scratch
+// disk in use. Jobs wait in lanes (job-lanes.ts): recordings always queue and go first; clips are limited per workspace
+// and per origin, and a clip beyond the limit is refused with 'busy' and a Retry-After estimate (the edge answers 429).
 import Piscina from 'piscina';
 import { workerEntryPath, workerExecArgv } from '../worker-threads.ts';
 import type { ClipArtifacts, CutClipJob } from './clip.ts';
-import type { FinalizeRecordingJob, RecordingArtifacts } from './finalize-recording.ts';
+import type { ExportRecordingJob, RecordingExport } from './export-recording.ts';
 import { MediaJobError } from './job-error.ts';
 import { JobLanes, type JobLane } from './job-lanes.ts';
 import type { MediaJob, MediaJobOutcome, MediaJobResult } from './jobs-worker.ts';
@@ -27,14 +28,20 @@ export interface MediaJobPoolOptions {
  * workspace taking it meanwhile; a caller that gives up must release it.
  */
 export interface ClipSlot {
-  run(job: CutClipJob): Promise<ClipArtifacts>;
+  /** Runs one attempt of the clip's work in its lane place; `onThread` runs the ffmpeg part on a worker thread. */
+  run<T>(work: LaneWork<T>): Promise<T>;
   release(): void;
 }
+
+/** Runs a media job on a worker thread (a dead thread is an 'interrupted' MediaJobError). */
+export type OnThread = <J extends MediaJob>(job: J) => Promise<MediaJobResult<J['kind']>>;
+/** The work a job does in its lane place: I/O on this thread, the ffmpeg part through `onThread`. */
+export type LaneWork<T> = (onThread: OnThread) => Promise<T>;
 
 export type ClipAdmission = { ok: true; slot: ClipSlot } | { ok: false; reason: string; retryAfterSeconds: number };
 
 interface Task {
-  job: MediaJob;
+  work: LaneWork<unknown>;
   resolve: (result: unknown) => void;
   reject: (error: unknown) => void;
 }
@@ -87,9 +94,19 @@ export class MediaJobPool {
     return this.lanes.clipsOf(workspaceId);
   }
 
-  /** Builds a recording; it waits for a thread, ahead of every clip, and is never refused for lack of room. */
-  finalize(job: FinalizeRecordingJob): Promise<RecordingArtifacts> {
-    return this.enqueue('recording', '', { kind: 'finalize', ...job });
+  /** Whether jobs are still taken (false once closing). */
+  get accepting(): boolean {
+    return !this.closing;
+  }
+
+  /** Builds a recording's MP4; it waits for a thread, ahead of every clip, and is never refused for lack of room. */
+  exportRecording(job: ExportRecordingJob): Promise<RecordingExport> {
+    return this.recordingLane((onThread) => onThread({ kind: 'export', ...job }));
+  }
+
+  /** Runs a recording's whole work (fetch, build, upload) in the recording lane. */
+  recordingLane<T>(work: LaneWork<T>): Promise<T> {
+    return this.enqueue('recording', '', work as LaneWork<unknown>) as Promise<T>;
   }
 
   /**
@@ -106,11 +123,11 @@ export class MediaJobPool {
     return {
       ok: true,
       slot: {
-        run: (job) => {
+        run: <T>(work: LaneWork<T>): Promise<T> => {
           if (state !== 'held') return Promise.reject(new MediaJobError('busy', state === 'running' ? 'this clip is already running' : 'this clip slot was already used'));
           if (this.closing) return Promise.reject(new MediaJobError('busy', 'the media jobs pool is shutting down'));
           state = 'running';
-          return new Promise<ClipArtifacts>((resolve, reject) => {
+          return new Promise<T>((resolve, reject) => {
             const failed = (error: unknown) => {
               // The lanes free the place as the run ends (or when drained); the clip holds it again for another run.
               this.lanes.hold(workspaceId);
@@ -119,9 +136,9 @@ export class MediaJobPool {
             };
             const succeeded = (result: unknown) => {
               state = 'done';
-              resolve(result as ClipArtifacts);
+              resolve(result as T);
             };
-            this.lanes.enqueue({ lane: 'clip', workspaceId, item: { job: { kind: 'clip', ...job }, resolve: succeeded, reject: failed } });
+            this.lanes.enqueue({ lane: 'clip', workspaceId, item: { work: work as LaneWork<unknown>, resolve: succeeded, reject: failed } });
             this.pump();
           });
         },
@@ -136,12 +153,11 @@ export class MediaJobPool {
 
   /** Runs a job through its lane: recordings never refused, clips only within their workspace's limit. */
   runJob<J extends MediaJob>(job: J, workspaceId = ''): Promise<MediaJobResult<J['kind']>> {
-    if (job.kind === 'finalize') return this.enqueue('recording', '', job) as Promise<MediaJobResult<J['kind']>>;
+    if (job.kind === 'export') return this.recordingLane((onThread) => onThread(job)) as Promise<MediaJobResult<J['kind']>>;
     const admission = this.admitClip(workspaceId);
     if (!admission.ok) return Promise.reject(new MediaJobError('busy', admission.reason));
-    const { kind: _, ...clip } = job as { kind: 'clip' } & CutClipJob;
     const { slot } = admission;
-    return slot.run(clip).catch((error: unknown) => {
+    return slot.run((onThread) => onThread(job)).catch((error: unknown) => {
       slot.release();
       throw error;
     }) as Promise<MediaJobResult<J['kind']>>;
@@ -159,15 +175,29 @@ export class MediaJobPool {
     await this.pool.close();
   }
 
-  private enqueue(lane: JobLane, workspaceId: string, job: MediaJob): Promise<never> {
+  private enqueue(lane: JobLane, workspaceId: string, work: LaneWork<unknown>): Promise<unknown> {
     if (this.closing) return Promise.reject(new MediaJobError('busy', 'the media jobs pool is shutting down'));
     const verdict = this.lanes.admit(lane, workspaceId);
     if (!verdict.ok) return Promise.reject(new MediaJobError('busy', verdict.reason));
     return new Promise((resolve, reject) => {
-      this.lanes.enqueue({ lane, workspaceId, item: { job, resolve: resolve as (r: unknown) => void, reject } });
+      this.lanes.enqueue({ lane, workspaceId, item: { work, resolve, reject } });
       this.pump();
     });
   }
+
+  /** Runs one job on a worker thread; its failure comes back as a MediaJobError. */
+  private readonly onThread: OnThread = <J extends MediaJob>(job: J) =>
+    this.pool.run(job).then(
+      (outcome) => {
+        if (!outcome.ok) throw new MediaJobError(outcome.error.code, outcome.error.message, outcome.error.field);
+        return outcome.result as MediaJobResult<J['kind']>;
+      },
+      (err: unknown) => {
+        // The worker thread died under the job (or the pool was torn down): nothing the job's input did.
+        const message = `media job worker failed: ${(err as Error)?.message ?? String(err)}`;
+        throw new MediaJobError(this.closing ? 'busy' : 'interrupted', message);
+      },
+    );
 
   /** Starts waiting jobs while threads are free. */
   private pump(): void {
@@ -176,19 +206,9 @@ export class MediaJobPool {
       if (!entry) return;
       const task = entry.item;
       const started = Date.now();
-      this.pool
-        .run(task.job)
-        .then(
-          (outcome) => {
-            if (!outcome.ok) throw new MediaJobError(outcome.error.code, outcome.error.message, outcome.error.field);
-            return outcome.result;
-          },
-          (err: unknown) => {
-            // The worker thread died under the job (or the pool was torn down): nothing the job's input did.
-            const message = `media job worker failed: ${(err as Error)?.message ?? String(err)}`;
-            throw new MediaJobError(this.closing ? 'busy' : 'interrupted', message);
-          },
-        )
+      // The lane place is held for the whole of the work (not only its thread part): one at a time per place.
+      Promise.resolve()
+        .then(() => task.work(this.onThread))
         .then(task.resolve, task.reject)
         .finally(() => {
           if (entry.lane === 'clip') this.clipSeconds = 0.7 * this.clipSeconds + 0.3 * ((Date.now() - started) / 1000);

@@ -1,23 +1,23 @@
-// Piscina task body for the media jobs: one finalization or clip per task, in a worker thread.
+// Piscina task body for the media jobs: one recording export or clip per task, in a worker thread.
 // Failures come back as data, since an Error loses its code and field crossing the thread boundary.
 import { cutClip } from './clip.ts';
 import type { ClipArtifacts, CutClipJob } from './clip.ts';
-import { finalizeRecording } from './finalize-recording.ts';
-import type { FinalizeRecordingJob, RecordingArtifacts } from './finalize-recording.ts';
+import { exportRecording } from './export-recording.ts';
+import type { ExportRecordingJob, RecordingExport } from './export-recording.ts';
 import { MediaJobError } from './job-error.ts';
 import type { MediaJobErrorData } from './job-error.ts';
 
-export type MediaJob = ({ kind: 'finalize' } & FinalizeRecordingJob) | ({ kind: 'clip' } & CutClipJob);
+export type MediaJob = ({ kind: 'export' } & ExportRecordingJob) | ({ kind: 'clip' } & CutClipJob);
 
-export type MediaJobResult<K extends MediaJob['kind'] = MediaJob['kind']> = K extends 'finalize' ? RecordingArtifacts : ClipArtifacts;
+export type MediaJobResult<K extends MediaJob['kind'] = MediaJob['kind']> = K extends 'export' ? RecordingExport : ClipArtifacts;
 
-export type MediaJobOutcome = { ok: true; kind: 'finalize'; result: RecordingArtifacts } | { ok: true; kind: 'clip'; result: ClipArtifacts } | { ok: false; error: MediaJobErrorData };
+export type MediaJobOutcome = { ok: true; kind: 'export'; result: RecordingExport } | { ok: true; kind: 'clip'; result: ClipArtifacts } | { ok: false; error: MediaJobErrorData };
 
 export default async function runMediaJob(job: MediaJob): Promise<MediaJobOutcome> {
   try {
-    if (job.kind === 'finalize') {
+    if (job.kind === 'export') {
       const { kind: _, ...rest } = job;
-      return { ok: true, kind: 'finalize', result: await finalizeRecording(rest) };
+      return { ok: true, kind: 'export', result: await exportRecording(rest) };
     }
     if (job.kind === 'clip') {
       const { kind: _, ...rest } = job;

@@ -279,7 +279,8 @@ async function renditionNames(sessionDir: string, ladder: readonly Rendition[], 
   return present;
 }
 
-function pickSource(names: readonly string[], ladder: readonly Rendition[]): string | undefined {
+/** Pure: the rendition that stands for the encoder's own video: the copied one, else "source", else the largest. */
+export function pickSource(names: readonly string[], ladder: readonly Rendition[]): string | undefined {
   const copied = ladder.find((r) => r.copy && names.includes(r.name));
   if (copied) return copied.name;
   if (names.includes(SOURCE_NAME)) return SOURCE_NAME;

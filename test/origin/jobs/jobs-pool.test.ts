@@ -27,8 +27,8 @@ afterAll(async () => {
 });
 
 describe('MediaJobPool', () => {
-  it('runs a finalization and a clip on a worker thread', async () => {
-    const rec = await pool.finalize({ sessionDir: session, outDir: path.join(tmp, 'rec') });
+  it('runs a recording export and a clip on a worker thread', async () => {
+    const rec = await pool.exportRecording({ sessionDir: session, outDir: path.join(tmp, 'rec') });
     expect(rec.segments).toBe(3);
     expect(Math.abs(rec.duration - 6)).toBeLessThan(1);
     const c = await pool.runJob({ kind: 'clip', sessionDir: session, startTime: 1, endTime: 4.5, accurate: true, outDir: path.join(tmp, 'clip') });
@@ -53,7 +53,7 @@ describe('MediaJobPool', () => {
     const a3 = await clip('a3', 'ws_a').catch((e: unknown) => e);
     expect(a3).toMatchObject({ code: 'busy' });
     // A recording is never refused, and a clip of workspace B is admitted beside A's.
-    const recording = pool.finalize({ sessionDir: session, outDir: path.join(tmp, 'rec-busy') }).then((r) => {
+    const recording = pool.exportRecording({ sessionDir: session, outDir: path.join(tmp, 'rec-busy') }).then((r) => {
       order.push('recording');
       return r;
     });
@@ -72,11 +72,31 @@ describe('MediaJobPool', () => {
     expect(pool.clipsOf('ws_a')).toBe(0);
   });
 
+  it("holds a job's lane place for all of its work, the I/O around its thread part too", async () => {
+    const order: string[] = [];
+    let release!: () => void;
+    const fetching = new Promise<void>((resolve) => (release = resolve));
+    const recording = pool.recordingLane(async (onThread) => {
+      await fetching; // the session's media coming from R2
+      const r = await onThread({ kind: 'export', sessionDir: session, outDir: path.join(tmp, 'rec-lane') });
+      order.push('recording');
+      return r;
+    });
+    const clip = pool.clip({ sessionDir: session, startTime: 0, endTime: 2, outDir: path.join(tmp, 'lane-clip') }, 'ws_c').then(() => order.push('clip'));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(pool.running).toBe(1);
+    expect(pool.waiting).toBe(1);
+    expect(order).toEqual([]);
+    release();
+    await Promise.all([recording, clip]);
+    expect(order).toEqual(['recording', 'clip']);
+  });
+
   it('brings a job failure back as MediaJobError with its code and field', async () => {
     const err = await pool.clip({ sessionDir: session, startTime: 4, endTime: 30, outDir: path.join(tmp, 'bad') }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MediaJobError);
     expect(err).toMatchObject({ code: 'invalid-range', field: 'endTime', message: expect.stringMatching(/beyond the 6 s available/) });
-    const none = await pool.finalize({ sessionDir: path.join(tmp, 'nowhere'), outDir: path.join(tmp, 'none') }).catch((e: unknown) => e);
+    const none = await pool.exportRecording({ sessionDir: path.join(tmp, 'nowhere'), outDir: path.join(tmp, 'none') }).catch((e: unknown) => e);
     expect(none).toMatchObject({ code: 'no-media' });
   });
 });

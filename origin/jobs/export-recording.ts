@@ -1,22 +1,20 @@
-// Turns a finished (or crash-interrupted) session folder into a recording: a VOD HLS of every rendition
-// (segments linked, playlists closed), a fast-start MP4 of the source rendition with its audio (stream
-// copy across reconnect joins), a screenshot and the MP4's media info. Never writes into the session folder.
-import { mkdir } from 'node:fs/promises';
+// Builds a recording's MP4 from a session folder (one materialized from R2 by durable-session.ts, or a live one): a
+// fast-start MP4 of the source rendition with its audio (stream copy across reconnect joins), a screenshot and the
+// MP4's media info. The recording's VOD is the session's durable playlists, so no VOD HLS is made here. Never writes
+// into the session folder.
 import path from 'node:path';
-import { MEDIA_PLAYLIST } from '../pipeline/hls-command.ts';
 import { parameterSets, sameParameterSets, splitAnnexB } from './h264-params.ts';
-import { fileSize, linkOrCopy, makeWorkDir, moveInto, writeAtomic, writeVodMaster } from './job-files.ts';
-import type { VodVariantInput } from './job-files.ts';
+import { fileSize, makeWorkDir, moveInto } from './job-files.ts';
 import { ffmpegOrThrow, probeMediaInfo, readAnnexB } from './media-probe.ts';
 import { isTransientJobFailure } from './job-retry.ts';
 import type { MediaInfo, ToolPaths } from './media-probe.ts';
 import { concatInputArgs, prepareConcat, ProbeCache } from './session-concat.ts';
-import { periodsOf, readSession } from './session-media.ts';
-import type { DroppedSegment, SessionMedia, SessionRendition } from './session-media.ts';
-import { buildVodPlaylist, seconds } from './vod-playlist.ts';
+import { periodsOf, readSourceRendition } from './session-media.ts';
+import type { DroppedSegment, SessionRendition } from './session-media.ts';
+import { seconds } from './vod-playlist.ts';
 
-export interface FinalizeRecordingJob extends ToolPaths {
-  /** the live session's folder: master.m3u8, ladder.json, one folder per rendition */
+export interface ExportRecordingJob extends ToolPaths {
+  /** the session's folder: ladder.json and the source rendition's index.m3u8 + segments */
   sessionDir: string;
   /** where the recording goes; created if missing, earlier outputs of a failed attempt are replaced */
   outDir: string;
@@ -24,13 +22,13 @@ export interface FinalizeRecordingJob extends ToolPaths {
   screenshotWidth?: number;
   /** where in the recording the screenshot is taken, as a fraction of its duration; default 0.1 */
   screenshotAt?: number;
+  /** ffmpeg's `-progress` key=value blocks go to this file while the MP4 is muxed (export-progress.ts reads it) */
+  progressFile?: string;
 }
 
-export interface RecordingArtifacts {
-  /** {outDir}/vod: master.m3u8 and {rendition}/index.m3u8 + segments, ready to upload as a tree */
-  vodDir: string;
-  /** renditions in the VOD, source first */
-  renditions: string[];
+export interface RecordingExport {
+  /** the rendition the MP4 was made from */
+  rendition: string;
   /** {outDir}/recording.mp4 */
   mp4Path: string;
   /** {outDir}/screenshot.jpg */
@@ -46,26 +44,26 @@ export interface RecordingArtifacts {
   segments: number;
   /** reconnect joins (and holes) inside the recording */
   discontinuities: number;
-  /** listed segments left out of the source rendition, and why (crash leftovers) */
+  /** listed segments left out, and why */
   droppedSegments: DroppedSegment[];
-  /** what may not be right in the MP4 though it was made (the VOD HLS is not affected) */
+  /** what may not be right in the MP4 though it was made */
   warnings: string[];
 }
 
-export const VOD_DIR = 'vod';
 export const RECORDING_MP4 = 'recording.mp4';
 export const SCREENSHOT_JPG = 'screenshot.jpg';
 
-export async function finalizeRecording(job: FinalizeRecordingJob): Promise<RecordingArtifacts> {
+export async function exportRecording(job: ExportRecordingJob): Promise<RecordingExport> {
   const tools: ToolPaths = { ...(job.ffmpegPath ? { ffmpegPath: job.ffmpegPath } : {}), ...(job.ffprobePath ? { ffprobePath: job.ffprobePath } : {}) };
-  const session = await readSession(job.sessionDir, tools);
+  const source = await readSourceRendition(job.sessionDir, tools);
   const work = await makeWorkDir(job.outDir);
   try {
     const probes = new ProbeCache(tools);
     const mp4Path = path.join(job.outDir, RECORDING_MP4);
     const tmpMp4 = path.join(work.dir, RECORDING_MP4);
-    const input = await prepareConcat(session.source.segments, work.dir, probes, 'source');
+    const input = await prepareConcat(source.segments, work.dir, probes, 'source');
     await ffmpegOrThrow('the recording MP4', [
+      ...(job.progressFile ? ['-progress', job.progressFile, '-stats_period', '1'] : []),
       ...concatInputArgs(input.listFile),
       '-map', '0:v:0', '-map', '0:a:0?',
       '-c', 'copy', '-bsf:a', 'aac_adtstoasc',
@@ -77,19 +75,12 @@ export async function finalizeRecording(job: FinalizeRecordingJob): Promise<Reco
     const tmpShot = path.join(work.dir, SCREENSHOT_JPG);
     await screenshot(tmpMp4, tmpShot, mediaInfo.duration * (job.screenshotAt ?? 0.1), job.screenshotWidth ?? 640, tools);
 
-    const vodTmp = path.join(work.dir, VOD_DIR);
-    await writeVod(session, vodTmp, mediaInfo);
+    const warnings = await parameterChanges(source, tools);
 
-    const warnings = await parameterChanges(session.source, tools);
-
-    const vodDir = path.join(job.outDir, VOD_DIR);
-    await moveInto(vodTmp, vodDir);
     await moveInto(tmpMp4, mp4Path);
     await moveInto(tmpShot, screenshotPath);
-    const source = session.source;
     return {
-      vodDir,
-      renditions: session.renditions.map((r) => r.name),
+      rendition: source.name,
       mp4Path,
       screenshotPath,
       mediaInfo,
@@ -145,36 +136,3 @@ export async function screenshot(mp4: string, out: string, at: number, width: nu
   }
   await ffmpegOrThrow('the screenshot', args(0), tools, 60_000);
 }
-
-async function writeVod(session: SessionMedia, vodDir: string, sourceInfo: MediaInfo): Promise<void> {
-  await mkdir(vodDir, { recursive: true });
-  const variants: VodVariantInput[] = [];
-  for (const r of session.renditions) {
-    if (r.segments.length === 0) continue;
-    await writeRendition(r, path.join(vodDir, r.name));
-    const isSource = r === session.source;
-    const live = session.variants.find((v) => v.uri === `${r.name}/${MEDIA_PLAYLIST}`);
-    const rung = session.ladder.find((l) => l.name === r.name);
-    // The source's real size is what the MP4 (made from it) says; the rungs are what we scaled them to.
-    const width = (isSource ? sourceInfo.video?.width : undefined) ?? rung?.width ?? live?.width ?? sourceInfo.video?.width ?? 0;
-    const height = (isSource ? sourceInfo.video?.height : undefined) ?? rung?.height ?? live?.height ?? sourceInfo.video?.height ?? 0;
-    const frameRate = (isSource ? sourceInfo.video?.fps : undefined) ?? (rung ? rung.fps / rung.fpsDen : undefined) ?? live?.frameRate;
-    variants.push({
-      name: r.name,
-      width,
-      height,
-      ...(frameRate !== undefined ? { frameRate } : {}),
-      firstSegment: r.segments[0]!.file,
-      segments: r.segments,
-      hasAudio: sourceInfo.audio !== null,
-    });
-  }
-  await writeVodMaster(vodDir, variants);
-}
-
-async function writeRendition(r: SessionRendition, dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  for (const s of r.segments) await linkOrCopy(s.file, path.join(dir, s.uri));
-  await writeAtomic(path.join(dir, MEDIA_PLAYLIST), buildVodPlaylist(r.segments));
-}
-

@@ -1,25 +1,25 @@
-// Recording finalization with real ffmpeg: a 20 s session with one reconnect made by the live pipeline
-// becomes a VOD HLS and a fast-start MP4 whose timestamps run on across the join; an origin killed
-// mid-session leaves playlists without ENDLIST, a `.tmp` and a truncated last segment, and the
-// recording is still made from what is on disk.
+// Recording export with real ffmpeg: a 20 s session with one reconnect made by the live pipeline becomes a fast-start
+// MP4 whose timestamps run on across the join (the VOD is the session's durable playlists, not built here); a session
+// folder without ENDLIST, with a `.tmp` and a truncated last segment still gives a recording of what is there.
 import { cp, mkdtemp, readFile, rm, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { finalizeRecording } from '../../../origin/jobs/finalize-recording.ts';
-import type { RecordingArtifacts } from '../../../origin/jobs/finalize-recording.ts';
+import { exportRecording } from '../../../origin/jobs/export-recording.ts';
+import type { RecordingExport } from '../../../origin/jobs/export-recording.ts';
 import { endSession } from '../../../origin/pipeline/live-transcode.ts';
-import { parseMasterPlaylist, parseMediaPlaylist, validateMasterPlaylist } from '../../../origin/pipeline/playlists.ts';
+import { parseMediaPlaylist } from '../../../origin/pipeline/playlists.ts';
+import { progressSeconds } from '../../../origin/jobs/export-progress.ts';
 import { copiedSession, decodeErrors, encodeInput, ffprobeJson, liveSession, packets, topLevelBoxes } from './session-fixture.ts';
 
 let tmp: string;
 let liveDir: string;
 let endedDir: string;
-let rec: RecordingArtifacts;
+let rec: RecordingExport;
 let finalizeMs = 0;
 
 beforeAll(async () => {
-  tmp = await mkdtemp(path.join(os.tmpdir(), 'finalize-'));
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'export-'));
   // Two connections of 10 s each: the encoder dropped and came back within the reconnect window.
   const inputs = [path.join(tmp, 'a.ts'), path.join(tmp, 'b.ts')];
   await Promise.all(inputs.map((f) => encodeInput(f, { seconds: 10 })));
@@ -29,7 +29,7 @@ beforeAll(async () => {
   await cp(liveDir, endedDir, { recursive: true });
   await endSession(endedDir);
   const t = Date.now();
-  rec = await finalizeRecording({ sessionDir: endedDir, outDir: path.join(tmp, 'rec') });
+  rec = await exportRecording({ sessionDir: endedDir, outDir: path.join(tmp, 'rec'), progressFile: path.join(tmp, 'progress.txt') });
   finalizeMs = Date.now() - t;
 });
 
@@ -37,9 +37,9 @@ afterAll(async () => {
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
-describe('finalizeRecording: a finished session with a reconnect', () => {
+describe('exportRecording: a finished session with a reconnect', () => {
   it('reports the artifacts and the session timeline', () => {
-    expect(rec.renditions).toEqual(['source', '360p']);
+    expect(rec.rendition).toBe('source');
     expect(rec.segments).toBe(10);
     expect(rec.discontinuities).toBe(1);
     expect(rec.droppedSegments).toEqual([]);
@@ -81,32 +81,10 @@ describe('finalizeRecording: a finished session with a reconnect', () => {
     expect(dts.every((d, i) => i === 0 || d > dts[i - 1]!)).toBe(true);
   });
 
-  it('writes a VOD HLS of every rendition: VOD playlists with ENDLIST, the join kept, segments linked not copied', async () => {
-    const master = await readFile(path.join(rec.vodDir, 'master.m3u8'), 'utf8');
-    expect(validateMasterPlaylist(master)).toEqual([]);
-    const variants = parseMasterPlaylist(master);
-    expect(variants.map((v) => [v.uri, `${v.width}x${v.height}`])).toEqual([
-      ['source/index.m3u8', '854x480'],
-      ['360p/index.m3u8', '640x360'],
-    ]);
-    for (const v of variants) {
-      expect(v.averageBandwidth).toBeGreaterThan(0);
-      expect(v.bandwidth).toBeGreaterThanOrEqual(v.averageBandwidth!);
-      const pl = parseMediaPlaylist(await readFile(path.join(rec.vodDir, v.uri), 'utf8'));
-      expect(pl.playlistType).toBe('VOD');
-      expect(pl.endList).toBe(true);
-      expect(pl.segments).toHaveLength(10);
-      expect(pl.segments.filter((s) => s.discontinuity).map((s) => s.uri)).toEqual(['seg_00005.ts']);
-      const name = path.dirname(v.uri);
-      const [a, b] = await Promise.all([stat(path.join(rec.vodDir, name, 'seg_00003.ts')), stat(path.join(endedDir, name, 'seg_00003.ts'))]);
-      expect(a.ino).toBe(b.ino);
-    }
-  });
-
-  it('the VOD HLS passes ffprobe through its master', async () => {
-    const j = await ffprobeJson<{ format: { duration: string }; streams: { codec_type: string }[] }>(['-show_format', '-show_streams', path.join(rec.vodDir, 'master.m3u8')]);
-    expect(j.streams.filter((s) => s.codec_type === 'video')).toHaveLength(2);
-    expect(Math.abs(Number(j.format.duration) - 20)).toBeLessThan(1);
+  it("writes ffmpeg's progress while muxing, up to the recording's length", async () => {
+    const seconds = progressSeconds(await readFile(path.join(tmp, 'progress.txt'), 'utf8'));
+    expect(seconds).toBeGreaterThan(19);
+    expect(seconds).toBeLessThan(21);
   });
 
   it('makes a JPEG screenshot 640 wide', async () => {
@@ -127,21 +105,25 @@ describe('finalizeRecording: a finished session with a reconnect', () => {
   });
 });
 
-describe('finalizeRecording after an origin crash', () => {
+describe('exportRecording after an origin crash', () => {
   let crashed: string;
-  let r: RecordingArtifacts;
+  let r: RecordingExport;
+  /** the source's last listed segment (names carry the live pipeline's leg tag) */
+  let lastName: string;
 
   beforeAll(async () => {
     // What a SIGKILL leaves: no ENDLIST (the session never ended), ffmpeg's partial next segment as
     // .tmp, and the last listed segment cut short (it had not reached the disk), no master.
     crashed = path.join(tmp, 'crashed');
     await cp(liveDir, crashed, { recursive: true });
-    await writeFile(path.join(crashed, 'source', 'seg_00010.ts.tmp'), Buffer.alloc(188 * 40, 0x47));
-    const last = path.join(crashed, 'source', 'seg_00009.ts');
+    const listed = parseMediaPlaylist(await readFile(path.join(crashed, 'source', 'index.m3u8'), 'utf8')).segments;
+    lastName = listed[listed.length - 1]!.uri;
+    await writeFile(path.join(crashed, 'source', `${lastName}.next.tmp`), Buffer.alloc(188 * 40, 0x47));
+    const last = path.join(crashed, 'source', lastName);
     // Cut on a TS packet boundary, so only probing the segment can tell.
     await truncate(last, Math.floor((await stat(last)).size / 2 / 188) * 188);
     await unlink(path.join(crashed, 'master.m3u8'));
-    r = await finalizeRecording({ sessionDir: crashed, outDir: path.join(tmp, 'rec-crashed') });
+    r = await exportRecording({ sessionDir: crashed, outDir: path.join(tmp, 'rec-crashed') });
   });
 
   it('starts from playlists without ENDLIST', async () => {
@@ -150,48 +132,39 @@ describe('finalizeRecording after an origin crash', () => {
     expect(pl.segments).toHaveLength(10);
   });
 
-  it('drops the truncated last segment, in every rendition, and ignores the .tmp', async () => {
-    expect(r.droppedSegments).toEqual([{ uri: 'seg_00009.ts', sequence: 9, reason: expect.stringMatching(/^truncated/) }]);
+  it('drops the truncated last segment and ignores the .tmp', () => {
+    expect(r.droppedSegments).toEqual([{ uri: lastName, sequence: 9, reason: expect.stringMatching(/^truncated/) }]);
     expect(r.segments).toBe(9);
-    for (const name of ['source', '360p']) {
-      const pl = parseMediaPlaylist(await readFile(path.join(r.vodDir, name, 'index.m3u8'), 'utf8'));
-      expect(pl.endList).toBe(true);
-      expect(pl.segments.map((s) => s.uri)).not.toContain('seg_00009.ts');
-      expect(pl.segments).toHaveLength(9);
-    }
-    await expect(stat(path.join(r.vodDir, 'source', 'seg_00010.ts.tmp'))).rejects.toThrow();
   });
 
-  it('still makes a clean MP4 of what is left, and a master from ladder.json', async () => {
+  it('still makes a clean MP4 of what is left', async () => {
     expect(Math.abs(r.duration - 18)).toBeLessThan(1);
     expect(await decodeErrors(r.mp4Path)).toBe('');
-    expect(validateMasterPlaylist(await readFile(path.join(r.vodDir, 'master.m3u8'), 'utf8'))).toEqual([]);
   });
 
-  it('also finalizes when a listed segment is missing altogether', async () => {
+  it('also exports when a listed segment is missing altogether', async () => {
     const gone = path.join(tmp, 'gone');
     await cp(liveDir, gone, { recursive: true });
-    await unlink(path.join(gone, 'source', 'seg_00009.ts'));
-    await unlink(path.join(gone, '360p', 'seg_00009.ts'));
-    const g = await finalizeRecording({ sessionDir: gone, outDir: path.join(tmp, 'rec-gone') });
-    expect(g.droppedSegments).toEqual([{ uri: 'seg_00009.ts', sequence: 9, reason: 'missing' }]);
+    await unlink(path.join(gone, 'source', lastName));
+    const g = await exportRecording({ sessionDir: gone, outDir: path.join(tmp, 'rec-gone') });
+    expect(g.droppedSegments).toEqual([{ uri: lastName, sequence: 9, reason: 'missing' }]);
     expect(g.segments).toBe(9);
   });
 
   it('can be run again over an earlier attempt (a retry)', async () => {
-    const again = await finalizeRecording({ sessionDir: crashed, outDir: path.join(tmp, 'rec-crashed') });
+    const again = await exportRecording({ sessionDir: crashed, outDir: path.join(tmp, 'rec-crashed') });
     expect(again.segments).toBe(9);
     expect(await decodeErrors(again.mp4Path)).toBe('');
   });
 });
 
-describe('finalizeRecording with B-frames (OBS-like x264 veryfast, CBR)', () => {
+describe('exportRecording with B-frames (OBS-like x264 veryfast, CBR)', () => {
   it('keeps DTS increasing and the pictures gap-free across the join', async () => {
     const inputs = [path.join(tmp, 'bf-a.ts'), path.join(tmp, 'bf-b.ts')];
     await Promise.all(inputs.map((f) => encodeInput(f, { seconds: 4, preset: 'veryfast', cbr: true })));
     const dir = path.join(tmp, 'bframes');
     await liveSession(dir, inputs, { end: true });
-    const r = await finalizeRecording({ sessionDir: dir, outDir: path.join(tmp, 'rec-bframes') });
+    const r = await exportRecording({ sessionDir: dir, outDir: path.join(tmp, 'rec-bframes') });
     expect(r.discontinuities).toBe(1);
     expect(Math.abs(r.duration - 8)).toBeLessThan(1);
     expect(r.mediaInfo.video).toMatchObject({ profile: 'High', frames: 240 });
@@ -205,14 +178,14 @@ describe('finalizeRecording with B-frames (OBS-like x264 veryfast, CBR)', () => 
   });
 });
 
-describe('finalizeRecording when the encoder comes back with other settings', () => {
+describe('exportRecording when the encoder comes back with other settings', () => {
   it('still makes the MP4 and says the header only describes the first run', async () => {
     const dir = path.join(tmp, 'changed');
     const [a, b] = [path.join(tmp, 'ch-a.ts'), path.join(tmp, 'ch-b.ts')];
     await Promise.all([encodeInput(a, { seconds: 4 }), encodeInput(b, { seconds: 4, size: '640x360' })]);
     await copiedSession(dir, a);
     await copiedSession(dir, b, { append: true });
-    const r = await finalizeRecording({ sessionDir: dir, outDir: path.join(tmp, 'rec-changed') });
+    const r = await exportRecording({ sessionDir: dir, outDir: path.join(tmp, 'rec-changed') });
     expect(r.discontinuities).toBe(1);
     expect(r.warnings).toEqual([expect.stringMatching(/parameters changed at seg_00002\.ts/)]);
     expect(await decodeErrors(r.mp4Path)).toBe('');
