@@ -186,7 +186,8 @@ async function main(): Promise<void> {
       liveCount: () => ingest!.liveCount,
       disconnectAll: (reason) => ingest!.endAll(reason),
       broadcastsFinished: () => ingest!.transcodesFinished(),
-      // P2's segment shipper plugs in here: flushUploads: (timeoutMs) => shipper.flush(timeoutMs),
+      // Every segment on disk reaches R2 before the origin goes (origin/durable): the next origin resumes from there.
+      flushUploads: (timeoutMs) => durable.flushAll(timeoutMs),
       outboxDrained: (timeoutMs) => outbox.drained(timeoutMs),
     },
     { timeoutMs: config.drainTimeoutMs },
