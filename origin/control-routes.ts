@@ -1,5 +1,5 @@
-// Commands from the edge to this origin (kick, export a recording, cut a clip), signed with ORIGIN_SECRET exactly like
-// origin → edge calls. Exports and clips are built from the session's durable media in R2, so any origin takes them,
+// Commands from the edge to this origin (kick, finish a session, export a recording, cut a clip), signed with
+// ORIGIN_SECRET exactly like origin → edge calls. Exports and clips are built from the session's durable media in R2, so any origin takes them,
 // whether or not it held the session. A clip beyond its workspace's (or this origin's) limit is answered 429 with
 // Retry-After; a job arriving while the jobs pool shuts down is answered 503, so the edge sends it elsewhere.
 import type { z } from 'zod';
@@ -7,7 +7,7 @@ import type { HlsServer, RouteResponse } from './http/hls-server.ts';
 import type { LiveIngest } from './ingest/live-ingest.ts';
 import type { DurableJobs } from './jobs/durable-jobs.ts';
 import { verifyRequest } from '../shared/request-signing.ts';
-import { KickCommand, ClipCommand, ExportRecordingCommand } from '../shared/schemas/internal.ts';
+import { KickCommand, ClipCommand, ExportRecordingCommand, FinalizeCommand } from '../shared/schemas/internal.ts';
 
 interface ControlDeps {
   ingest: LiveIngest;
@@ -48,6 +48,12 @@ export function addControlRoutes(server: HlsServer, deps: ControlDeps): void {
     status: 200,
     json: { kicked: ingest.kick(streamId, sessionId, reason, final) },
   }));
+
+  // The session is STOPPED at the edge: end it here now rather than at the window's end, so its media is final in R2
+  // (media_durable final) at once. 404: this origin holds no such session waiting to end; the edge goes by R2.
+  command(server, originSecret, '/control/finalize', FinalizeCommand, ({ streamId, sessionId }) =>
+    ingest.finishSession(streamId, sessionId) ? { status: 202, json: { finishing: true } } : { status: 404, json: { error: 'this origin holds no such session waiting to end' } },
+  );
 
   command(server, originSecret, '/control/export-recording', ExportRecordingCommand, (job) => {
     if (!jobs.accepting) return SHUTTING_DOWN;

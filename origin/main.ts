@@ -91,8 +91,6 @@ async function main(): Promise<void> {
     outbox,
     pool,
     metrics,
-    // Nothing is built here: the edge dispatches the recording's export (to any origin) once its media is durable.
-    onRecordedSessionOver: () => undefined,
     disk: diskGuard,
     admission,
   });
@@ -109,7 +107,12 @@ async function main(): Promise<void> {
     host: config.adminHost,
     port: config.adminPort,
     registry: metrics.registry,
-    health: () => ({ ok: true, liveStreams: ingest!.liveCount, outboxDepth: outbox.depth, disk: { state: diskGuard.state, freeBytes: diskGuard.freeBytes }, ...admission.originLoad() }),
+    // A draining origin answers 503 so a load balancer's health check (scripts/deploy/haproxy.cfg) sends new encoders
+    // elsewhere; the broadcasts it holds keep their connections.
+    health: () => {
+      const load = admission.originLoad();
+      return { ok: !load.draining, liveStreams: ingest!.liveCount, outboxDepth: outbox.depth, disk: { state: diskGuard.state, freeBytes: diskGuard.freeBytes }, ...load };
+    },
   });
   addControlRoutes(http, { ingest, jobs: durableJobs, originSecret: config.originSecret });
   const recovered = await ingest.recover();

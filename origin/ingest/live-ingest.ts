@@ -28,8 +28,6 @@ export interface LiveIngestDeps {
   outbox: EventOutbox;
   pool: TranscodePool;
   metrics: OriginMetrics;
-  /** A recorded session is over (its window passed, or the edge ended it): build its recording. */
-  onRecordedSessionOver: (session: SessionManifest) => void;
   /** Ships every session's media to R2 (origin/durable); without it media stays on this disk only. */
   durable?: DurableMedia;
   /** The media disk's verdict, measured at the publish: a reason while new publishes must be refused (too little free space), else null. */
@@ -46,6 +44,8 @@ export type Admission =
 export class LiveIngest {
   private readonly broadcasts = new Map<string, Broadcast>();
   private readonly sessionEndTimers = new Map<string, NodeJS.Timeout>();
+  /** Sessions waiting for their window's end, and how to end each one now (the edge's finalize command). */
+  private readonly sessionEndsNow = new Map<string, () => void>();
   private reserved = 0;
   /** Runs whose encoder has gone while their transcode finishes its last segment; their slots are nearly free. */
   private readonly draining = new Set<Promise<void>>();
@@ -128,6 +128,7 @@ export class LiveIngest {
       const timer = this.sessionEndTimers.get(grant.sessionId);
       if (timer) clearTimeout(timer);
       this.sessionEndTimers.delete(grant.sessionId);
+      this.sessionEndsNow.delete(grant.sessionId);
 
       const previousRun = this.sessionRuns.get(grant.sessionId);
       const outDir = sessionDir(this.deps.mediaDir, grant.streamId, grant.sessionId);
@@ -185,8 +186,9 @@ export class LiveIngest {
   }
 
   /**
-   * After a restart, recorded sessions left unfinished on disk are treated like encoders lost now: if no encoder
-   * resumes them within their window, they end and their recordings are built from what is on disk.
+   * After a restart, recorded sessions left on disk (their media not yet final in R2) are treated like encoders lost
+   * now: if no encoder resumes them within their window, they end and their media is made final in R2, from where the
+   * edge has the recording exported.
    */
   async recover(): Promise<number> {
     const unfinished = await unfinishedRecordings(this.deps.mediaDir);
@@ -205,8 +207,10 @@ export class LiveIngest {
   private scheduleSessionEnd(session: SessionManifest, delayMs: number, transcodeFinished: Promise<void>): void {
     const existing = this.sessionEndTimers.get(session.sessionId);
     if (existing) clearTimeout(existing);
-    const timer = setTimeout(() => {
+    const end = () => {
+      clearTimeout(timer);
       this.sessionEndTimers.delete(session.sessionId);
+      this.sessionEndsNow.delete(session.sessionId);
       void transcodeFinished.then(async () => {
         if (this.broadcasts.get(session.streamId)?.sessionId === session.sessionId) return; // resumed meanwhile
         const outDir = sessionDir(this.deps.mediaDir, session.streamId, session.sessionId);
@@ -216,12 +220,27 @@ export class LiveIngest {
           return [];
         });
         log('session_ended', { streamId: session.streamId, sessionId: session.sessionId, playlists: closed.length });
-        if (session.record) this.deps.onRecordedSessionOver(session);
         await this.deps.durable?.endSession(session, outDir);
       });
-    }, delayMs);
+    };
+    const timer = setTimeout(end, delayMs);
     timer.unref();
     this.sessionEndTimers.set(session.sessionId, timer);
+    this.sessionEndsNow.set(session.sessionId, end);
+  }
+
+  /**
+   * An edge command (the session is STOPPED there): a session waiting here for its reconnect window ends now — its
+   * playlists closed and its media made final in R2 (media_durable final) — instead of at the window's end. False when
+   * this origin has no such session waiting (a broadcast of it is live here, or it is not here at all).
+   */
+  finishSession(streamId: string, sessionId: string): boolean {
+    if (this.broadcasts.get(streamId)?.sessionId === sessionId) return false;
+    const end = this.sessionEndsNow.get(sessionId);
+    if (!end) return false;
+    log('session_finish_requested', { streamId, sessionId });
+    end();
+    return true;
   }
 
   /** An edge command: drop this stream's encoder now. */

@@ -214,11 +214,11 @@ const DurableSessionPrefix = z.string().regex(/^live\/[A-Za-z0-9_-]{1,64}\/[A-Za
 /** An opaque media grant (sent back as x-riverhead-media-grant). */
 const MediaGrantText = z.string().min(1).max(8192);
 
-/** Edge → origin: build (or rebuild, on retry) the recording of a finished session. */
+/** Edge → origin: the session is STOPPED: the holding origin ends it now, making its media final in R2 (media_durable). */
 export const FinalizeCommand = z.object({ streamId: z.string(), sessionId: z.string() });
 export type FinalizeCommand = z.infer<typeof FinalizeCommand>;
 
-/** Edge → origin: cut a clip from a session the origin holds (validated at the edge, checked again here). */
+/** Edge → origin: cut a clip from a session's durable media, on any origin (validated at the edge, checked again there). */
 export const ClipCommand = z.object({
   clipId: z.string(),
   /** The stream's workspace: the origin limits clip jobs per workspace (429 with Retry-After beyond it). */

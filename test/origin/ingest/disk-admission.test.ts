@@ -60,7 +60,6 @@ describe('publish admission on the media disk', () => {
       outbox,
       pool,
       metrics: createMetrics({ liveStreams: () => 0, outboxDepth: () => 0 }),
-      onRecordedSessionOver: () => undefined,
       disk,
     });
     const admit = () => ingest.admit({ streamKey: 'sk_test', protocol: 'rtmp', remoteAddress: '127.0.0.1' }, () => undefined);
