@@ -3,7 +3,7 @@
 // edge after each run's flush and when the session ends here; and the session folder deleted once final in R2.
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { AuthorizeIngestResponse, OriginEvent } from '../../shared/schemas/internal.ts';
 import type { LiveTranscodeEvent } from '../pipeline/live-transcode.ts';
@@ -64,6 +64,8 @@ export class DurableMedia {
         ms: Date.now() - started,
       });
     }
+    // The Broadcast creates the folder with its manifest, concurrently: a fresh session may not have it yet.
+    await mkdir(outDir, { recursive: true });
     await writeFile(path.join(outDir, GRANT_FILE), JSON.stringify({ prefix: grant.durablePrefix, grant: grant.mediaGrant }));
     const existing = this.shippers.get(grant.sessionId);
     if (existing) {
