@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { startStack, waitFor, type Stack } from '../support/stack.ts';
 import { Publishers } from '../support/encoder.ts';
+import { durableReader } from '../support/durable-media.ts';
 
 let stack: Stack;
 /** 854x480 gives a two-rendition ladder (source + 360p) at little CPU. */
@@ -87,24 +88,27 @@ describe('reconnect window', () => {
 
     const joined = await playlistOf(stream);
     expect(joined.match(/#EXT-X-DISCONTINUITY\n/g)).toHaveLength(1);
-    const sequences = [...joined.matchAll(/seg_(\d+)\.ts/g)].map((m) => Number(m[1]));
+    const sequences = [...joined.matchAll(/[0-9a-f]{6}-(\d{5,})\.ts/g)].map((m) => Number(m[1]));
+    expect(sequences.length).toBeGreaterThan(2);
     expect(new Set(sequences).size).toBe(sequences.length);
     expect(sequences).toEqual([...sequences].sort((a, b) => a - b));
     for (const rendition of ['360p']) {
       expect((await playlistOf(stream, rendition)).match(/#EXT-X-DISCONTINUITY\n/g)).toHaveLength(1);
     }
 
+    const r2 = await durableReader(stack, stream.streamId, sessionId);
     await second.kill();
     await stack.waitForStatus(stream.streamId, 'DISCONNECTED');
     await stack.waitForStatus(stream.streamId, 'STOPPED', 15_000);
-    const sessionDir = path.join(stack.mediaDir, stream.streamId, sessionId);
+    // The session's durable playlists (R2) are closed; the origin then frees its folder.
     await waitFor('ENDLIST in every rendition', async () => {
       for (const rendition of ['source', '360p']) {
-        const text = await readFile(path.join(sessionDir, rendition, 'index.m3u8'), 'utf8');
-        if (!text.trimEnd().endsWith('#EXT-X-ENDLIST')) return undefined;
+        const playlist = await r2.playlist(`${rendition}/index.m3u8`);
+        if (!playlist?.endList || playlist.segments.filter((s) => s.discontinuity).length !== 1) return undefined;
       }
       return true;
     }, 15_000);
+    await waitFor('the session folder freed', async () => (existsSync(path.join(stack.mediaDir, stream.streamId, sessionId)) ? undefined : true), 15_000);
     const stopped = await stack.getStream(stream.streamId);
     expect(stopped.activities.map((a: any) => a.event)).toEqual([
       'CREATED', 'ON_PUBLISH', 'ON_PUBLISH_DONE', 'ON_PUBLISH', 'ON_PUBLISH_DONE', 'STOPPED',
@@ -129,16 +133,16 @@ describe('commands from the edge', () => {
     const publisher = start(rtmpUrl(stream.streamKey));
     const live = await stack.waitForStatus(stream.streamId, 'STREAMING');
     await waitFor('a segment', async () => ((await playlistOf(stream)).includes('#EXTINF') ? true : undefined), 20_000);
+    const r2 = await durableReader(stack, stream.streamId, live.currentSession.id);
     expect((await stack.api('POST', `/live/streams/${stream.streamId}/complete`)).status).toBe(200);
     await publisher.exited;
-    const playlist = path.join(stack.mediaDir, stream.streamId, live.currentSession.id, 'source', 'index.m3u8');
-    await waitFor('ENDLIST', async () => ((await readFile(playlist, 'utf8')).includes('#EXT-X-ENDLIST') ? true : undefined), 10_000);
+    await waitFor('ENDLIST', async () => ((await r2.playlist('source/index.m3u8'))?.endList ? true : undefined), 10_000);
     expect((await stack.getStream(stream.streamId)).status).toBe('STOPPED');
   });
 });
 
 describe('edge cache', () => {
-  it('many concurrent viewers of one segment cost the origin one fetch', async () => {
+  it('many concurrent viewers of one segment cost the origin one fetch at most', async () => {
     const stream = await stack.createStream();
     start(rtmpUrl(stream.streamKey));
     await stack.waitForStatus(stream.streamId, 'STREAMING');
@@ -163,6 +167,7 @@ describe('edge cache', () => {
     expect(new Set(bodies.map((b) => b.byteLength)).size).toBe(1);
     expect(responses[0]!.headers.get('cache-control')).toContain('immutable');
     const after = await stack.originMetric('riverhead_origin_http_requests_total', { route: 'hls' });
-    expect(after - before).toBe(1);
+    // At most one fetch reaches the origin: none when the edge finds the segment in R2 (durable media), one otherwise.
+    expect(after - before).toBeLessThanOrEqual(1);
   });
 });
