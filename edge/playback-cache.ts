@@ -1,24 +1,30 @@
-// The playback hot path's lookups, kept briefly: which stream (kind, access policy, stored media) a playback ID names
-// and the signing key a private token names (both D1), and where the stream's live session is (its StreamObject).
-// They live in the Cache API under an internal URL, so a viewer request that finds them there touches neither D1 nor
-// a Durable Object; the stream routes purge them when a stream is deleted, disabled or changes its access policy.
+// The playback hot path's lookups, kept briefly: what a playback ID names (D1: its stream, kind, stored media and
+// access policy) and the signing key a private token names (D1), and for a live playback ID what its StreamObject
+// says (access policy, and where the live session is: origin id/url + session id). They live in the Cache API under
+// an internal URL, so a viewer request that finds them there touches neither D1 nor a Durable Object; the stream
+// routes purge them when a stream is deleted, disabled, completed or changes its access policy, and the signing-key
+// route when a key is deleted.
 //
 // Worst-case staleness, and why the TTLs are what they are:
-// - The Cache API is per data center and `purgePlaybackCache` runs in the one that served the API call: everywhere
-//   else an entry lives to its TTL. So a deleted stream, a stream switched to private, or a deleted signing key keeps
-//   opening playback for at most TARGET_TTL_MS (5 s) in other data centers (in this one: until the purge returns).
-//   A lookup already running when the purge lands is not stored (this isolate); one running in another isolate of
-//   the same data center may store its pre-change answer just after the purge: again at most one TTL.
-// - The live pointer (origin id/url + session id) changes when a session starts, ends or fails over to another
-//   origin, and nothing purges it then: LIVE_POINTER_TTL_MS (2 s) is how long playlists may still be asked of the
-//   origin that no longer holds the session (a 404/502 the player retries; segments come from R2 regardless), or a
-//   just-started broadcast still answers not-live. With 2 s segments that is about one playlist refresh.
-// - A recording or clip whose media is not ready yet is never kept: the moment it becomes watchable it plays.
+// - The Cache API is per data center and a purge runs in the one that served the API call: everywhere else an entry
+//   lives to its TTL. A lookup already running when the purge lands is not stored (this isolate); one running in
+//   another isolate of the same data center may store its pre-change answer just after the purge: one TTL again.
+// - Live playback IDs: which stream a playback ID belongs to never changes, so that D1 answer is kept IDENTITY_TTL_MS
+//   (5 min); everything that does change — deletion, access policy, the live session — comes from the StreamObject,
+//   kept LIVE_TTL_MS (2 s). So a deleted stream or one switched to private keeps playing for at most 2 s in other
+//   data centers; a session that starts is seen as not-live for at most 2 s; after a failover playlists are asked of
+//   the dead origin for at most 2 s (the route then serves R2's durable copy, and segments come from R2 anyway); a new
+//   session right after an ended one may show the ended one for 2 s.
+// - Recording and clip playback IDs: their access policy and stored media come from D1, kept TARGET_TTL_MS (5 s): a
+//   deleted recording or one of a stream switched to private plays for at most 5 s in other data centers. One whose
+//   media is not ready yet is never kept: the moment it becomes watchable it plays.
+// - Signing keys: SIGNING_KEY_TTL_MS (5 s): a deleted key opens playback for at most 5 s in other data centers.
 import type { Env } from './env.ts';
 
 export const TARGET_TTL_MS = 5000;
+export const IDENTITY_TTL_MS = 300_000;
 export const SIGNING_KEY_TTL_MS = 5000;
-export const LIVE_POINTER_TTL_MS = 2000;
+export const LIVE_TTL_MS = 2000;
 
 /** What a playback ID names, as stored in D1 (playback_ids). */
 export interface PlaybackRecord {
@@ -29,20 +35,30 @@ export interface PlaybackRecord {
   targetId: string | null;
   /** R2 prefix of the stored VOD HLS (`recordings/…/hls`, `clips/…/hls` or `live/{streamId}/{sessionId}`), null until ready */
   mediaPrefix: string | null;
+  /** for recordings and clips; a live playback ID's policy is its StreamObject's (LivePlayback) */
   accessPolicy: 'public' | 'private';
 }
 
-/** Where a stream's live session is served from, as its StreamObject says; null when it has no session. */
+/** Where a stream's live session is served from. */
 export interface LivePointer {
   originId: string;
   originUrl: string;
   sessionId: string;
 }
 
+/** What a live playback ID's StreamObject says; null when the stream is gone. */
+export interface LivePlayback {
+  accessPolicy: 'public' | 'private';
+  live: LivePointer | null;
+}
+
+/** How long a playback ID's D1 answer is kept: a live one's only says which stream it is (never changes). */
+export const targetTtl = (record: PlaybackRecord | null): number => (record?.kind === 'live' ? IDENTITY_TTL_MS : TARGET_TTL_MS);
+
 /** Not a host anyone can reach: the keys only name entries in this Worker's cache. */
 const CACHE_ORIGIN = 'https://playback-cache.riverhead.internal';
 export const targetCacheKey = (playbackId: string) => `target/${encodeURIComponent(playbackId)}`;
-export const livePointerCacheKey = (playbackId: string) => `live/${encodeURIComponent(playbackId)}`;
+export const liveCacheKey = (playbackId: string) => `live/${encodeURIComponent(playbackId)}`;
 export const signingKeyCacheKey = (workspaceId: string, keyId: string) =>
   `signing-key/${encodeURIComponent(workspaceId)}/${encodeURIComponent(keyId)}`;
 const cacheRequest = (key: string) => new Request(`${CACHE_ORIGIN}/${key}`);
@@ -76,13 +92,13 @@ export interface LookupContext {
 }
 
 /**
- * The cached answer for `key`, or `load()`'s, stored for `ttlMs` when `keep` accepts it. `load` is where the D1 or
- * Durable Object call happens (and is counted by the caller).
+ * The cached answer for `key`, or `load()`'s, stored for `ttlMs` (or what it says for that answer) when `keep`
+ * accepts it. `load` is where the D1 or Durable Object call happens (and is counted by the caller).
  */
 export async function cachedLookup<T>(
   ctx: LookupContext,
   key: string,
-  ttlMs: number,
+  ttlMs: number | ((value: T) => number),
   load: () => Promise<T>,
   keep: (value: T) => boolean = () => true,
 ): Promise<T> {
@@ -124,7 +140,13 @@ async function withinSharedWait(shared: SharedLookup): Promise<{ value: unknown 
   }
 }
 
-function startLookup<T>(ctx: LookupContext, key: string, ttlMs: number, load: () => Promise<T>, keep: (value: T) => boolean): Promise<T> {
+function startLookup<T>(
+  ctx: LookupContext,
+  key: string,
+  ttlMs: number | ((value: T) => number),
+  load: () => Promise<T>,
+  keep: (value: T) => boolean,
+): Promise<T> {
   const startedAt = Date.now();
   for (const [other, entry] of inFlight) if (startedAt - entry.startedAt > SHARED_WAIT_MS * 10) inFlight.delete(other);
   const result = load();
@@ -134,7 +156,7 @@ function startLookup<T>(ctx: LookupContext, key: string, ttlMs: number, load: ()
   const stored = result
     .then((value) => {
       if (!keep(value) || (purgedAt.get(key) ?? 0) >= startedAt) return undefined;
-      return writeEntry(key, value, ttlMs);
+      return writeEntry(key, value, typeof ttlMs === 'number' ? ttlMs : ttlMs(value));
     })
     .catch(() => undefined)
     .finally(() => {
@@ -180,7 +202,7 @@ async function purgeKeys(keys: string[]): Promise<void> {
  * so callers need no change should the cache move to a binding.
  */
 export async function purgePlaybackCache(_env: Env, playbackIds: string[]): Promise<void> {
-  await purgeKeys(playbackIds.flatMap((id) => [targetCacheKey(id), livePointerCacheKey(id)]));
+  await purgeKeys(playbackIds.flatMap((id) => [targetCacheKey(id), liveCacheKey(id)]));
 }
 
 /** Forgets a signing key, so tokens it signed stop opening playback at once (here; elsewhere within SIGNING_KEY_TTL_MS). */

@@ -1098,9 +1098,22 @@ export class StreamObject extends DurableObject<Env> {
       : { id: event.id, outcome: 'refused', reason: `${result.refusal}: ${result.detail}` };
   }
 
-  /** Where the edge fetches this stream's live HLS from, if anywhere. */
-  async liveOrigin(): Promise<{ originId: string; originUrl: string; sessionId: string } | null> {
-    const session = this.loadLive()?.lifecycle.session;
-    return session ? { originId: session.originId, originUrl: session.originUrl, sessionId: session.id } : null;
+  /**
+   * What live playback of one of this stream's playback IDs needs, in one call (edge/routes/playback.ts caches it for
+   * 2 s): its access policy, which changes here first, and where the live session is served from, if anywhere.
+   * Null: the stream is deleted, or the playback ID is not one of its own.
+   */
+  async livePlayback(playbackId: string): Promise<{
+    accessPolicy: 'public' | 'private';
+    live: { originId: string; originUrl: string; sessionId: string } | null;
+  } | null> {
+    const doc = this.loadLive();
+    const entry = doc?.playbackIds.find((p) => p.id === playbackId);
+    if (!doc || !entry) return null;
+    const session = doc.lifecycle.session;
+    return {
+      accessPolicy: entry.accessPolicy,
+      live: session ? { originId: session.originId, originUrl: session.originUrl, sessionId: session.id } : null,
+    };
   }
 }

@@ -19,13 +19,14 @@ import { MAX_PLAYBACK_TOKEN_LIFETIME_SECONDS, tokenKeyId, verifyPlaybackToken } 
 import { signedOriginFetch } from '../origin-fetch.ts';
 import {
   cachedLookup,
-  livePointerCacheKey,
+  liveCacheKey,
   primeEntry,
   signingKeyCacheKey,
   targetCacheKey,
-  LIVE_POINTER_TTL_MS,
+  targetTtl,
+  LIVE_TTL_MS,
   SIGNING_KEY_TTL_MS,
-  TARGET_TTL_MS,
+  type LivePlayback,
   type LivePointer,
   type PlaybackRecord,
 } from '../playback-cache.ts';
@@ -59,9 +60,27 @@ interface FetchedObject {
 }
 interface SharedFetch {
   startedAt: number;
+  /** when its object landed in the cache; the entry still answers for STORED_GRACE_MS after that */
+  storedAt?: number;
   result: Promise<FetchedObject>;
 }
 const inFlight = new Map<string, SharedFetch>();
+/**
+ * A request that missed the cache just before the object landed there finds the entry still in place for this long
+ * (less than any object's max-age, so it never answers older data than the cache would): without it, a viewer whose
+ * cache lookup raced the put would start a second origin fetch of an object that is already cached.
+ */
+const STORED_GRACE_MS = 500;
+
+/** The entry for this object, unless it stored its object longer ago than STORED_GRACE_MS (then it is dropped). */
+function sharedEntry(url: string): SharedFetch | undefined {
+  const entry = inFlight.get(url);
+  if (entry?.storedAt !== undefined && Date.now() - entry.storedAt > STORED_GRACE_MS) {
+    inFlight.delete(url);
+    return undefined;
+  }
+  return entry;
+}
 /**
  * How long a request waits on a fetch another request started before fetching for itself. That fetch is the other
  * request's I/O: when its viewer hangs up (every viewer does while the edge is frozen) workerd cancels it, the shared
@@ -80,6 +99,8 @@ interface PlaybackTarget {
   targetId: string | null;
   /** R2 key prefix of a stored VOD HLS (…/hls, or a session's durable live/… prefix), null while not watchable */
   mediaPrefix: string | null;
+  /** live only: where the live session is served from, null when the stream has none */
+  live: LivePointer | null;
   /** the verified token of a private playback ID, carried on into playlist URIs; null for public playback */
   token: string | null;
 }
@@ -87,6 +108,10 @@ interface PlaybackTarget {
 /** A ready recording or clip, or a live playback ID, is kept; a not-ready one is asked again until it plays. */
 const keepRecord = (record: PlaybackRecord | null) => record !== null && (record.kind === 'live' || record.mediaPrefix !== null);
 
+/**
+ * What the request may play: the playback ID's record (D1), for a live one what its StreamObject says (policy and
+ * live session), and the token checked against the signing key it names when the playback ID is private.
+ */
 async function playbackTarget(c: Context<AppEnv>, playbackId: string): Promise<PlaybackTarget> {
   const token = c.req.query('token') ?? null;
   const keyId = tokenKeyId(token);
@@ -95,7 +120,7 @@ async function playbackTarget(c: Context<AppEnv>, playbackId: string): Promise<P
   const record = await cachedLookup(
     c.executionCtx,
     targetCacheKey(playbackId),
-    TARGET_TTL_MS,
+    targetTtl,
     async (): Promise<PlaybackRecord | null> => {
       // One round trip: the playback ID, and the signing key the token names if that key is the same workspace's.
       countBackendCall('d1');
@@ -131,8 +156,16 @@ async function playbackTarget(c: Context<AppEnv>, playbackId: string): Promise<P
     keepRecord,
   );
   if (!record) throw new ApiError(404, 'not-found', 'Not found', 'no such playback id');
-  const base = { streamId: record.streamId, kind: record.kind, targetId: record.targetId, mediaPrefix: record.mediaPrefix };
-  if (record.accessPolicy === 'public') return { ...base, token: null };
+  let accessPolicy = record.accessPolicy;
+  let live: LivePointer | null = null;
+  if (record.kind === 'live') {
+    const state = await livePlayback(c, playbackId, record.streamId);
+    if (!state) throw new ApiError(404, 'not-found', 'Not found', 'no such playback id');
+    accessPolicy = state.accessPolicy;
+    live = state.live;
+  }
+  const base = { streamId: record.streamId, kind: record.kind, targetId: record.targetId, mediaPrefix: record.mediaPrefix, live };
+  if (accessPolicy === 'public') return { ...base, token: null };
   const publicKeyJwk =
     keyId === null ? null : joinedKey !== undefined ? joinedKey : await signingKeyOf(c, record.workspaceId, keyId);
   const verdict = await verifyPlaybackToken(token, { playbackId, publicKeyJwk });
@@ -155,11 +188,11 @@ function signingKeyOf(c: Context<AppEnv>, workspaceId: string, keyId: string): P
   });
 }
 
-/** Where the stream's live session is, from its StreamObject at most once per LIVE_POINTER_TTL_MS (per data center). */
-function livePointer(c: Context<AppEnv>, playbackId: string, streamId: string): Promise<LivePointer | null> {
-  return cachedLookup(c.executionCtx, livePointerCacheKey(playbackId), LIVE_POINTER_TTL_MS, async () => {
+/** A live playback ID's policy and session, from its StreamObject at most once per LIVE_TTL_MS (per data center). */
+function livePlayback(c: Context<AppEnv>, playbackId: string, streamId: string): Promise<LivePlayback | null> {
+  return cachedLookup(c.executionCtx, liveCacheKey(playbackId), LIVE_TTL_MS, async () => {
     countBackendCall('object');
-    return streamObject(c.env, streamId).liveOrigin();
+    return streamObject(c.env, streamId).livePlayback(playbackId);
   });
 }
 
@@ -231,10 +264,10 @@ async function awaitShared(shared: SharedFetch): Promise<FetchedObject | null> {
  */
 async function awaitInFlight(url: string, load: () => Promise<FetchedObject>): Promise<FetchedObject> {
   const deadline = Date.now() + ORIGIN_TIMEOUT_MS;
-  for (let shared = inFlight.get(url); shared && Date.now() < deadline; ) {
+  for (let shared = sharedEntry(url); shared && Date.now() < deadline; ) {
     const object = await awaitShared(shared);
     if (object) return object;
-    const next = inFlight.get(url);
+    const next = sharedEntry(url);
     if (next === shared || next === undefined) return load();
     shared = next;
   }
@@ -245,20 +278,25 @@ async function awaitInFlight(url: string, load: () => Promise<FetchedObject>): P
 function startLoad(c: Context<AppEnv>, cacheKey: Request, load: () => Promise<FetchedObject>, cacheControl: string): Promise<FetchedObject> {
   const cache = caches.default;
   const now = Date.now();
-  for (const [key, other] of inFlight) if (now - other.startedAt > DEAD_ENTRY_MS) inFlight.delete(key);
+  for (const [key, other] of inFlight) {
+    const stale = other.storedAt !== undefined ? now - other.storedAt > STORED_GRACE_MS : now - other.startedAt > DEAD_ENTRY_MS;
+    if (stale) inFlight.delete(key);
+  }
   const entry: SharedFetch = { startedAt: now, result: load() };
   inFlight.set(cacheKey.url, entry);
   // The entry stays until the object is in the cache: a request arriving in between reuses the fetched data
   // instead of missing the cache and asking the origin a second time.
   const stored = entry.result
-    .then((object) =>
-      object.status === 200 && object.body
-        ? cache.put(cacheKey, new Response(object.body.slice(0), { headers: { 'content-type': object.contentType, 'cache-control': cacheControl } }))
-        : undefined,
-    )
-    .catch(() => undefined)
-    .finally(() => {
-      if (inFlight.get(cacheKey.url) === entry) inFlight.delete(cacheKey.url);
+    .then(async (object) => {
+      if (object.status !== 200 || !object.body) return false;
+      await cache.put(cacheKey, new Response(object.body.slice(0), { headers: { 'content-type': object.contentType, 'cache-control': cacheControl } }));
+      return true;
+    })
+    .catch(() => false)
+    .then((inCache) => {
+      if (inFlight.get(cacheKey.url) !== entry) return;
+      if (inCache) entry.storedAt = Date.now();
+      else inFlight.delete(cacheKey.url);
     });
   c.executionCtx.waitUntil(stored);
   return entry.result;
@@ -308,7 +346,7 @@ playbackRoutes.get('/:playbackId/:path{.+}', async (c) => {
   }
   const target = await playbackTarget(c, playbackId);
   if (target.kind !== 'live') return serveStored(c, target, parts);
-  const live = await livePointer(c, playbackId, target.streamId);
+  const live = target.live;
   if (!live) throw new ApiError(404, 'not-live', 'Not found', 'this stream has no live session');
   const originBase = `${live.originUrl}/hls/${target.streamId}/${live.sessionId}`;
   const durableBase = `live/${target.streamId}/${live.sessionId}`;

@@ -6,7 +6,7 @@ import { describe, it, expect, beforeAll, afterAll, vi, type MockInstance } from
 import { env } from 'cloudflare:workers';
 import { SignJWT, importPKCS8 } from 'jose';
 import { ADMIN_TOKEN, api, authorize, call, createStream, createWorkspace, json, type Workspace } from './helpers.ts';
-import { LIVE_POINTER_TTL_MS } from '../../edge/playback-cache.ts';
+import { LIVE_TTL_MS } from '../../edge/playback-cache.ts';
 
 const MASTER = '#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=800000\nsource/index.m3u8\n';
 const MEDIA = '#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n#EXTINF:2.000,\na1b2c3-00000.ts\n';
@@ -101,10 +101,10 @@ describe('the playback hot path', () => {
     expect(warm).toEqual({ viewerRequests: 5, d1Calls: 0, objectCalls: 0 });
   });
 
-  it('the live pointer is asked again once its TTL has passed, the playback ID is not', async () => {
+  it('the StreamObject is asked again once its answer’s TTL has passed, D1 is not', async () => {
     const live = await liveStream();
     await play(`${live.playbackId}/master.m3u8`);
-    await new Promise((r) => setTimeout(r, LIVE_POINTER_TTL_MS + 100));
+    await new Promise((r) => setTimeout(r, LIVE_TTL_MS + 100));
     const later = await cost(() => play(`${live.playbackId}/master.m3u8`));
     expect(later).toEqual({ viewerRequests: 1, d1Calls: 0, objectCalls: 1 });
   });
@@ -125,6 +125,18 @@ describe('purged when the stream changes', () => {
     await play(`${live.playbackId}/master.m3u8`);
     await settle();
     expect((await api(ws, 'DELETE', `/live/streams/${live.streamId}`)).status).toBe(204);
+    await play(`${live.playbackId}/master.m3u8`, 404);
+  });
+
+  it('a stream deleted where no purge reaches (another data center) stops playing within the live TTL', async () => {
+    const live = await liveStream();
+    await play(`${live.playbackId}/master.m3u8`);
+    await settle();
+    // Straight to its StreamObject: the API route's purge does not run, as in a data center other than the API call's.
+    const stub = env.STREAMS.get(env.STREAMS.idFromName(live.streamId));
+    expect((await stub.remove(ws.id)).ok).toBe(true);
+    await play(`${live.playbackId}/master.m3u8`); // still cached here
+    await new Promise((r) => setTimeout(r, LIVE_TTL_MS + 100));
     await play(`${live.playbackId}/master.m3u8`, 404);
   });
 
