@@ -16,11 +16,9 @@ export const MAX_MEDIA_REQUEST_BYTES = 20 * 1024 * 1024;
 /** The largest object one GET hands back (segments and playlists are far smaller; it is streamed, not buffered). */
 export const MAX_MEDIA_READ_BYTES = 64 * 1024 * 1024;
 
-/** The header an origin names itself with; the auth middleware verifies it and sets c.var.originId. */
-const ORIGIN_HEADER = 'x-riverhead-origin';
 /**
- * Families whose grant is required now. recordings/ and clips/ are still written by jobs started with commands that
- * carry no grant (the edge's finalize and clip commands): there a grant is checked when sent, and its absence logged.
+ * Families whose grant is required now. Under recordings/ and clips/ a grant sent is checked like any, and a missing
+ * one is logged: every origin job now sends one, and the requirement extends to them once no caller is left without.
  */
 const GRANT_REQUIRED = /^live\//;
 
@@ -32,11 +30,9 @@ function keyOf(c: Context<AppEnv>): string {
   return key;
 }
 
-/** The signer of this request: set by the origin-signature middleware, else the origin's own header. */
+/** The signer of this request, as the origin-signature middleware verified it (never a header taken on trust). */
 function signerOf(c: Context<AppEnv>): string | null {
-  const verified = (c.var as { originId?: unknown }).originId;
-  if (typeof verified === 'string' && verified) return verified;
-  return c.req.header(ORIGIN_HEADER) ?? null;
+  return c.get('originId') || null;
 }
 
 /** The key, once a grant covering it for the signer is shown (403 otherwise). */

@@ -70,6 +70,14 @@ describe('/internal/media with media grants', () => {
     expect(await env.MEDIA.head(key)).toBeNull();
   });
 
+  it('checks a grant sent for a recordings/ key like any other', async () => {
+    const grant = await grantFor(ORIGIN_A, 'recordings/rec_a');
+    const ok = await asOrigin(ORIGIN_A, 'PUT', '/internal/media/recordings/rec_a/recording.mp4', 'mp4', { [MEDIA_GRANT_HEADER]: grant });
+    expect(ok.status).toBe(201);
+    const other = await asOrigin(ORIGIN_A, 'PUT', '/internal/media/recordings/rec_b/recording.mp4', 'mp4', { [MEDIA_GRANT_HEADER]: grant });
+    expect(other.status).toBe(403);
+  });
+
   it('refuses an expired grant and a multipart start without one', async () => {
     const expired = await grantFor(ORIGIN_A, prefix, -1);
     expect((await asOrigin(ORIGIN_A, 'PUT', `/internal/media/${prefix}a.ts`, 'x', { [MEDIA_GRANT_HEADER]: expired })).status).toBe(403);
