@@ -1,9 +1,13 @@
 // `npm start`: the whole local stack — the edge under `wrangler dev` (local persistence in one state folder) and one
 // origin — plus a local workspace and API key, printed with a copy-paste curl and the encoder settings. Ctrl-C stops all.
+// `npm start -- --origins N` (N ≥ 2) runs N origins behind Debian's HAProxy (TCP), which takes the ingest ports, to try
+// failover and draining by hand: an origin that exits then leaves the others running.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { haproxyConfig } from '../test/support/haproxy.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 const stateDir = path.resolve(process.env.RIVERHEAD_STATE_DIR ?? path.join(root, '.state'));
@@ -17,6 +21,17 @@ const ports = {
   admin: Number(process.env.RIVERHEAD_ORIGIN_ADMIN_PORT ?? 8791),
 };
 const ingestHost = process.env.RIVERHEAD_INGEST_HOST ?? '127.0.0.1';
+const originCount = Number(parseArgs({ options: { origins: { type: 'string', default: '1' } } }).values.origins);
+if (!Number.isInteger(originCount) || originCount < 1 || originCount > 9) throw new Error('--origins must be 1..9');
+/**
+ * The ports of origin k (0-based). One origin takes the ingest ports itself; behind HAProxy (which then holds them)
+ * origin k listens on RTMP/RTMPS 1000 + 10k above them, SRT k above (not balanced: HAProxy here is TCP only, so SRT
+ * reaches the first origin directly), HTTP/admin 2k above.
+ */
+const originPorts = (k: number) =>
+  originCount === 1
+    ? ports
+    : { rtmp: ports.rtmp + 1000 + 10 * k, rtmps: ports.rtmps + 1000 + 10 * k, srt: ports.srt + k, http: ports.http + 2 * k, admin: ports.admin + 2 * k };
 const apiUrl = `http://127.0.0.1:${edgePort}`;
 /** scripts/bootstrap.sh makes this self-signed pair for local RTMPS. */
 const tlsDir = path.join(root, '.state/tls');
@@ -57,7 +72,8 @@ function localSecrets(): LocalSecrets {
 const children: ChildProcess[] = [];
 let stopping = false;
 
-function run(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; prefix: string }): ChildProcess {
+/** `fatal: false`: its exit is reported and the rest keeps running (an origin of a cluster, killed to try failover). */
+function run(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; prefix: string; fatal?: boolean }): ChildProcess {
   const child = spawn(command, args, { cwd: root, env: options.env ?? quietEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const relay = (chunk: Buffer) => {
     for (const line of chunk.toString().split('\n')) if (line.trim()) process.stderr.write(`[${options.prefix}] ${line}\n`);
@@ -65,7 +81,9 @@ function run(command: string, args: string[], options: { env?: NodeJS.ProcessEnv
   child.stdout!.on('data', relay);
   child.stderr!.on('data', relay);
   child.on('exit', (code, signal) => {
-    if (!stopping) {
+    if (!stopping && options.fatal === false) {
+      process.stderr.write(`[start] ${options.prefix} exited (${signal ?? code}); the rest keeps running\n`);
+    } else if (!stopping) {
       process.stderr.write(`[start] ${options.prefix} exited (${signal ?? code}); stopping the stack\n`);
       void stop(1);
     }
@@ -194,34 +212,58 @@ async function main(): Promise<void> {
       '--var', `INGEST_HOST:${ingestHost}`,
       '--var', `RTMP_PORT:${ports.rtmp}`,
       '--var', `RTMPS_PORT:${ports.rtmps}`,
-      '--var', `SRT_PORT:${ports.srt}`,
+      '--var', `SRT_PORT:${originPorts(0).srt}`,
     ],
     { prefix: 'edge' },
   );
   await waitForHttp(`${apiUrl}/`, 60_000);
 
-  const originId = 'local-origin';
-  const originSecret = await provisionLocalOrigin(secrets, originId);
-  run(process.execPath, ['--import', 'tsx', 'origin/main.ts'], {
-    prefix: 'origin',
-    env: {
-      ...quietEnv,
-      EDGE_URL: apiUrl,
-      ORIGIN_SECRET: originSecret,
-      ORIGIN_ID: originId,
-      ORIGIN_REGION: 'local',
-      INGEST_HOST: ingestHost,
-      MEDIA_DIR: path.join(stateDir, 'media'),
-      RTMP_PORT: String(ports.rtmp),
-      RTMPS_PORT: String(ports.rtmps),
-      SRT_PORT: String(ports.srt),
-      HTTP_PORT: String(ports.http),
-      ADMIN_PORT: String(ports.admin),
-      TLS_CERT: path.join(tlsDir, 'cert.pem'),
-      TLS_KEY: path.join(tlsDir, 'key.pem'),
-    },
-  });
-  await waitForHttp(`http://127.0.0.1:${ports.admin}/healthz`, 30_000);
+  const origins: { id: string; ports: ReturnType<typeof originPorts>; pid: number | undefined }[] = [];
+  for (let k = 0; k < originCount; k++) {
+    const originId = k === 0 ? 'local-origin' : `local-origin-${k + 1}`;
+    const own = originPorts(k);
+    const originSecret = await provisionLocalOrigin(secrets, originId);
+    const child = run(process.execPath, ['--import', 'tsx', 'origin/main.ts'], {
+      prefix: k === 0 ? 'origin' : originId,
+      fatal: originCount === 1,
+      env: {
+        ...quietEnv,
+        EDGE_URL: apiUrl,
+        ORIGIN_SECRET: originSecret,
+        ORIGIN_ID: originId,
+        ORIGIN_REGION: 'local',
+        INGEST_HOST: ingestHost,
+        MEDIA_DIR: path.join(stateDir, k === 0 ? 'media' : `media-${originId}`),
+        ...(k === 0 ? {} : { ORIGIN_STATE_DIR: path.join(stateDir, `origin-state-${originId}`) }),
+        ORIGIN_PUBLIC_URL: `http://127.0.0.1:${own.http}`,
+        RTMP_PORT: String(own.rtmp),
+        RTMPS_PORT: String(own.rtmps),
+        SRT_PORT: String(own.srt),
+        HTTP_PORT: String(own.http),
+        ADMIN_PORT: String(own.admin),
+        TLS_CERT: path.join(tlsDir, 'cert.pem'),
+        TLS_KEY: path.join(tlsDir, 'key.pem'),
+      },
+    });
+    await waitForHttp(`http://127.0.0.1:${own.admin}/healthz`, 30_000);
+    origins.push({ id: originId, ports: own, pid: child.pid });
+  }
+  if (originCount > 1) {
+    // HAProxy takes the ingest ports and spreads encoders over the origins, checking each one's RTMP port.
+    const dir = path.join(stateDir, 'haproxy');
+    mkdirSync(dir, { recursive: true });
+    const configFile = path.join(dir, 'haproxy.cfg');
+    writeFileSync(
+      configFile,
+      haproxyConfig({
+        ports: { rtmp: ports.rtmp, rtmps: ports.rtmps },
+        servers: origins.map((o) => ({ name: o.id, rtmpPort: o.ports.rtmp, rtmpsPort: o.ports.rtmps })),
+        statsSocket: path.join(dir, 'admin.sock'),
+      }),
+    );
+    await runToEnd('haproxy', ['-c', '-q', '-f', configFile]);
+    run('haproxy', ['-db', '-f', configFile], { prefix: 'haproxy' });
+  }
 
   const workspace = await ensureWorkspace(secrets);
   const credentials = `${workspace.accessTokenId}:${workspace.secret}`;
@@ -244,6 +286,16 @@ async function main(): Promise<void> {
       '',
       `Watch: ${apiUrl}/hls/<playbackId>/master.m3u8`,
       '',
+      ...(originCount > 1
+        ? [
+            `Cluster: ${originCount} origins behind HAProxy (TCP; config in ${path.join(stateDir, 'haproxy/haproxy.cfg')})`,
+            `  HAProxy ingest URL: rtmp://${ingestHost}:${ports.rtmp}/live   (RTMPS: rtmps://${ingestHost}:${ports.rtmps}/live)`,
+            ...origins.map((o) => `  ${o.id.padEnd(16)} pid ${o.pid}  rtmp ${o.ports.rtmp}  http ${o.ports.http}  admin http://127.0.0.1:${o.ports.admin}/healthz`),
+            `  SRT is not balanced here: srt://${ingestHost}:${origins[0]!.ports.srt} reaches ${origins[0]!.id} directly.`,
+            '  Try failover: publish with reconnects (OBS), then kill -9 -<pid> one origin (its ffmpeg too) or kill -TERM <pid> to drain it.',
+            '',
+          ]
+        : []),
       'Ctrl-C stops everything.',
       '',
     ].join('\n'),

@@ -1,7 +1,9 @@
-// `npm start`'s stack answers: start it on free ports, create a stream with the printed key, stop it with Ctrl-C.
+// `npm start`'s stack answers: start it on free ports, create a stream with the printed key, stop it with Ctrl-C; with
+// `--origins 2` two origins run behind HAProxy.
 import { it, expect } from 'vitest';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { freeTcpPort, freeUdpPort } from '../support/ports.ts';
@@ -63,6 +65,66 @@ it('starts the local stack, prints a working key and curl, and stops cleanly on 
     await expect(fetch(`http://127.0.0.1:${edgePort}/`)).rejects.toThrow();
     await expect(fetch(`http://127.0.0.1:${originAdminPort}/healthz`)).rejects.toThrow();
     await expect(fetch(`http://127.0.0.1:${originHttpPort}/hls/`)).rejects.toThrow();
+    await rm(stateDir, { recursive: true, force: true });
+  }
+});
+
+it('`--origins 2` runs two origins behind HAProxy: prints the HAProxy ingest URL, both origins heard, Ctrl-C stops all', async () => {
+  const stateDir = await mkdtemp(path.join(os.tmpdir(), 'riverhead-start-'));
+  const edgePort = await freeTcpPort();
+  const rtmpPort = await freeTcpPort();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts', '--origins', '2'], {
+    cwd: root,
+    env: {
+      ...process.env,
+      RIVERHEAD_STATE_DIR: stateDir,
+      RIVERHEAD_EDGE_PORT: String(edgePort),
+      RIVERHEAD_RTMP_PORT: String(rtmpPort),
+      RIVERHEAD_RTMPS_PORT: String(await freeTcpPort()),
+      RIVERHEAD_SRT_PORT: String(await freeUdpPort()),
+      RIVERHEAD_ORIGIN_HTTP_PORT: String(await freeTcpPort()),
+      RIVERHEAD_ORIGIN_ADMIN_PORT: String(await freeTcpPort()),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  try {
+    const deadline = Date.now() + 120_000;
+    while (!stdout.includes('Ctrl-C stops everything') && Date.now() < deadline && child.exitCode === null) {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(stdout, stderr.slice(-3000)).toContain('Ctrl-C stops everything');
+    expect(stdout).toContain(`HAProxy ingest URL: rtmp://127.0.0.1:${rtmpPort}/live`);
+    const { adminToken } = JSON.parse(await readFile(path.join(stateDir, 'secrets.json'), 'utf8')) as { adminToken: string };
+    const heard = async () => {
+      const response = await fetch(`http://127.0.0.1:${edgePort}/admin/origins`, { headers: { authorization: `Bearer ${adminToken}` } });
+      return ((await response.json()) as { data: { id: string; health: string }[] }).data.filter((o) => o.health === 'healthy').map((o) => o.id).sort();
+    };
+    const until = Date.now() + 20_000;
+    while ((await heard()).length < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 500));
+    expect(await heard()).toEqual(['local-origin', 'local-origin-2']);
+    // HAProxy holds the ingest port.
+    const connected = await new Promise<string>((resolve) => {
+      const socket = net.connect(rtmpPort, '127.0.0.1', () => (socket.destroy(), resolve('connected')));
+      socket.once('error', (error) => resolve(error.message));
+    });
+    expect(connected, stderr.split('\n').filter((l) => !l.startsWith('[origin') && !l.startsWith('[local-origin')).slice(-20).join('\n')).toBe('connected');
+  } finally {
+    child.kill('SIGINT');
+    const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 20_000))]);
+    if (code === 'timeout') child.kill('SIGKILL');
+    expect(code).toBe(0);
+    await expect(fetch(`http://127.0.0.1:${edgePort}/`)).rejects.toThrow();
+    await expect(
+      new Promise<void>((resolve, reject) => {
+        const socket = net.connect(rtmpPort, '127.0.0.1', () => (socket.destroy(), resolve()));
+        socket.once('error', reject);
+      }),
+    ).rejects.toThrow();
     await rm(stateDir, { recursive: true, force: true });
   }
 });
