@@ -9,6 +9,7 @@ import { streamRoutes } from './routes/streams.ts';
 import { recordingRoutes } from './routes/recordings.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { adminOriginRoutes } from './routes/admin-origins.ts';
+import { zoneRoutes } from './routes/zones.ts';
 import { internalRoutes } from './routes/internal.ts';
 import { internalMediaRoutes, MAX_MEDIA_REQUEST_BYTES } from './routes/internal-media.ts';
 import { internalOriginRoutes } from './routes/internal-origins.ts';
@@ -63,6 +64,7 @@ export function buildApp() {
   app.use('/v1/recordings/*', requireAccessToken);
   app.use('/v1/on-demand/*', requireAccessToken);
   app.use('/admin/*', requireAdminToken);
+  app.use('/v1/zones', requireAccessToken);
   app.use('/internal/*', requireOriginSignature);
 
   app.route('/v1', streamRoutes);
@@ -71,6 +73,7 @@ export function buildApp() {
   app.route('/v1', accessTokenRoutes);
   app.route('/v1', recordingRoutes);
   app.route('/admin', adminRoutes);
+  app.route('/v1', zoneRoutes);
   app.route('/admin', adminOriginRoutes);
   app.route('/internal', internalRoutes);
   app.route('/internal/media', internalMediaRoutes);

@@ -10,6 +10,10 @@ export interface StreamSettings {
   maxResolution: LiveStream['maxResolution'];
   profiles: Profile[] | null;
   srtLatency: number;
+  /** The zone the stream is ingested in (absent in documents older than zones: none). */
+  zone?: string | null;
+  /** That zone's ingest host, resolved when the zone was set (GET /v1/zones); null: the default INGEST_HOST. */
+  zoneIngestHost?: string | null;
 }
 
 /** What one StreamObject stores about its stream; secrets never leave the edge except through the ingest API. */
@@ -68,6 +72,11 @@ export function ingestFor(
   };
 }
 
+/** The endpoints encoders are told: the stream's zone's ingest host when it has one, the default otherwise. */
+export function zoneEndpoints(endpoints: IngestEndpoints, settings: Pick<StreamSettings, 'zoneIngestHost'>): IngestEndpoints {
+  return settings.zoneIngestHost ? { ...endpoints, INGEST_HOST: settings.zoneIngestHost } : endpoints;
+}
+
 export function liveStreamView(
   doc: StreamDocument,
   endpoints: IngestEndpoints,
@@ -80,7 +89,7 @@ export function liveStreamView(
     status: lifecycle.status,
     enabled: lifecycle.enabled,
     ...(extras.secrets ? { streamKey: extras.secrets.streamKey, srtSecret: extras.secrets.srtSecret } : {}),
-    ingest: ingestFor(endpoints, settings.srtLatency, extras.secrets),
+    ingest: ingestFor(zoneEndpoints(endpoints, settings), settings.srtLatency, extras.secrets),
     playbackIds: doc.playbackIds,
     reconnectWindow: settings.reconnectWindow,
     record: settings.record,
@@ -88,6 +97,7 @@ export function liveStreamView(
     maxResolution: settings.maxResolution,
     profiles: settings.profiles,
     srtLatency: settings.srtLatency,
+    zone: settings.zone ?? null,
     ...(extras.activities ? { activities: extras.activities } : {}),
     currentSession:
       session && (lifecycle.status === 'STREAMING' || lifecycle.status === 'RECORDING' || lifecycle.status === 'DISCONNECTED')

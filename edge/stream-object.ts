@@ -73,6 +73,8 @@ const KICK_ATTEMPTS = 5;
 const CLIP_GRANT_TTL_MS = 3600_000;
 /** Effects that reach outside our platform (an origin that may be gone, R2 bulk deletes): never awaited by an answer. */
 const BACKGROUND_EFFECTS: ReadonlySet<string> = new Set(['kick', 'media_delete', 'recording_finalize', 'recording_export']);
+/** Events only the origin holding their session may send (issue 11); job events are the job's origin's. */
+const SESSION_HOLDER_EVENTS: ReadonlySet<OriginEvent['type']> = new Set(['publish', 'stats', 'publish_done', 'recording_started', 'error', 'media_durable']);
 /** Origin event ids are remembered this long; the origin's signature window is 60 s, so a day is ample. */
 const SEEN_EVENT_TTL_MS = 24 * 3600_000;
 /** How long a media grant lets an origin write its session's prefix; every authorize (a reconnect) issues a fresh one. */
@@ -716,7 +718,8 @@ export class StreamObject extends DurableObject<Env> {
     return this.command(workspaceId, () => ({ type: 'delete', at: Date.now() }));
   }
 
-  update(workspaceId: string, patch: UpdateLiveStreamRequest) {
+  /** `zoneIngestHost` comes with a zone change: the route resolved it (GET /v1/zones) for the ingest URLs. */
+  update(workspaceId: string, patch: UpdateLiveStreamRequest & { zoneIngestHost?: string | null }) {
     return this.command(
       workspaceId,
       () => ({ type: 'update', at: Date.now(), record: patch.record, reconnectWindowSeconds: patch.reconnectWindow }),
@@ -940,12 +943,18 @@ export class StreamObject extends DurableObject<Env> {
     protocol: IngestProtocol;
     originId: string;
     originUrl: string;
+    /** The signing origin's provisioned region: a stream with a zone is published only through that zone's origins. */
+    originRegion?: string;
     /** Only ask: the verdict and connection settings, with no transition (SRT, before its handshake completes). */
     check?: boolean;
   }): Promise<AuthorizeResult> {
     const doc = this.load();
     if (!doc || doc.keyHash !== request.keyHash) {
       return { ok: false, refusal: 'unknown_stream_key', detail: 'no stream has this key' };
+    }
+    const zone = doc.settings.zone ?? null;
+    if (zone && request.originRegion !== undefined && request.originRegion !== zone) {
+      return { ok: false, refusal: 'wrong_zone', detail: `the stream is in zone ${zone}; origin ${request.originId} serves ${request.originRegion}` };
     }
     const input: LifecycleInput = {
       type: 'publish',
@@ -1032,6 +1041,12 @@ export class StreamObject extends DurableObject<Env> {
   private applyOriginEvent(event: OriginEvent, signer?: string): OriginEventOutcome {
     const doc = this.load();
     if (!doc || doc.streamId !== event.streamId) return { id: event.id, outcome: 'refused', reason: 'unknown stream' };
+    // An origin speaks only for the sessions it holds (the one that authorized it last): another origin's word on
+    // them, or a late one from the origin it failed over from, is refused. Job events are checked by their job.
+    if (signer !== undefined && SESSION_HOLDER_EVENTS.has(event.type)) {
+      const holder = this.sql.exec<{ origin_id: string }>('SELECT origin_id FROM sessions WHERE id = ?', event.sessionId).toArray()[0];
+      if (holder?.origin_id !== signer) return { id: event.id, outcome: 'refused', reason: 'not-session-holder' };
+    }
     const at = Date.now();
     let input: LifecycleInput;
     switch (event.type) {

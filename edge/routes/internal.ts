@@ -44,6 +44,7 @@ internalRoutes.openapi(
           keyHash,
           protocol: request.protocol,
           originId: c.var.originId,
+          originRegion: c.var.originRegion,
           originUrl: request.originUrl,
           check: request.check ?? false,
         })

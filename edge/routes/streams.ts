@@ -16,6 +16,7 @@ import {
 import { newId, newStreamKey, newPlaybackId, sha256Hex } from '../../shared/identifiers.ts';
 import { srtPassphraseFor } from '../../shared/srt-passphrase.ts';
 import { deriveSrtPassphraseKey } from '../../shared/origin-credentials.ts';
+import { resolveZone } from './zones.ts';
 import { keysetPage } from '../pagination.ts';
 
 export const streamRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -49,6 +50,7 @@ streamRoutes.openapi(
   async (c) => {
     const input = CreateLiveStreamRequest.parse(c.req.valid('json'));
     const streamId = newId('ls', 16);
+    const zone = (await resolveZone(c.env.DB, input.zone))!;
     const streamKey = newStreamKey();
     const srtSecret = await srtPassphraseFor(await deriveSrtPassphraseKey(c.env.ORIGIN_SECRET), streamKey); // what origins' SRT hooks derive too
     const created = await streamObject(c.env, streamId).create({
@@ -66,6 +68,7 @@ streamRoutes.openapi(
         profiles: input.profiles ?? null,
         srtLatency: input.srtLatency,
       },
+        ...zone,
     });
     return c.json({ data: withSecrets(c.env, created, streamKey, srtSecret) }, 201);
   },
@@ -144,7 +147,8 @@ streamRoutes.openapi(
   }),
   async (c) => {
     const { streamId } = c.req.valid('param');
-    const result = await streamObject(c.env, streamId).update(c.get('workspaceId'), c.req.valid('json'));
+    const zone = await resolveZone(c.env.DB, c.req.valid('json').zone);
+    const result = await streamObject(c.env, streamId).update(c.get('workspaceId'), { ...c.req.valid('json'), ...zone });
     if (result.ok) {
       const accessPolicy = c.req.valid('json').accessPolicy;
       if (accessPolicy) {
@@ -225,5 +229,7 @@ streamRoutes.openapi(
 
 /** The create and reset responses are the only place the key and SRT secret are ever shown. */
 function withSecrets(env: AppEnv['Bindings'], stream: LiveStream, streamKey: string, srtSecret: string): LiveStream {
-  return { ...stream, streamKey, srtSecret, ingest: ingestFor(env, stream.srtLatency, { streamKey, srtSecret }) };
+  // The view already chose the host (the stream's zone's, or the default): the secret URLs use the same one.
+  const endpoints = { ...env, INGEST_HOST: stream.ingest.srt.host };
+  return { ...stream, streamKey, srtSecret, ingest: ingestFor(endpoints, stream.srtLatency, { streamKey, srtSecret }) };
 }

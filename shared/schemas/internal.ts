@@ -51,6 +51,8 @@ export const INGEST_REFUSALS = [
   'already_live',
   'stream_deleted',
   'origin_at_capacity',
+  /** The stream names a zone and this origin serves another region (issue 11 zones). */
+  'wrong_zone',
 ] as const;
 export type IngestRefusal = (typeof INGEST_REFUSALS)[number];
 

@@ -2,6 +2,10 @@
 import { z } from '@hono/zod-openapi';
 import { STREAM_STATUSES, LIFECYCLE_EVENTS } from '../lifecycle-vocabulary.ts';
 import { Timestamp, ListQuery } from './common.ts';
+import { Region } from './origin-registry.ts';
+
+/** The zone (a region with origins, GET /v1/zones) a stream is ingested and processed in. */
+const ZoneField = Region.openapi({ description: 'a zone from GET /v1/zones: ingest URLs point at its ingest host, and only its origins take the publish' });
 
 export const StreamStatusSchema = z.enum(STREAM_STATUSES).openapi('StreamStatus');
 export const AccessPolicy = z.enum(['public', 'private']).openapi('AccessPolicy');
@@ -63,6 +67,7 @@ export const CreateLiveStreamRequest = z
     maxResolution: MaxResolution.default('1080p'),
     profiles: profilesList.optional(),
     srtLatency: SrtLatency.default(120),
+    zone: ZoneField.nullable().default(null),
   })
   .strict()
   .refine((body) => distinctProfileNames(body.profiles), {
@@ -81,6 +86,7 @@ export const UpdateLiveStreamRequest = z
     maxResolution: MaxResolution.optional(),
     profiles: profilesList.nullable().optional().openapi({ description: 'null returns to the default ladder' }),
     srtLatency: SrtLatency.optional(),
+    zone: ZoneField.nullable().optional().openapi({ description: 'null: no zone (the default ingest host, any origin)' }),
   })
   .strict()
   .refine((body) => Object.keys(body).length > 0, { message: 'send at least one field to change' })
@@ -144,6 +150,7 @@ export const LiveStream = z
     maxResolution: MaxResolution,
     profiles: z.array(Profile).nullable(),
     srtLatency: z.number().int(),
+    zone: z.string().nullable().openapi({ description: 'the zone its ingest URLs point at; null: the default ingest host' }),
     activities: z.array(Activity).optional().openapi({ description: 'on GET of a single stream' }),
     currentSession: CurrentSession.nullable(),
     errorReason: z.string().nullable(),

@@ -105,8 +105,9 @@ export function originEvent(streamId: string, sessionId: string, type: string, d
   return { id: `evt-test-${Date.now()}-${eventCounter}`, streamId, sessionId, type, at: new Date().toISOString(), data };
 }
 
-export function sendEvents(events: unknown[]) {
-  return signedCall('/internal/events', { events });
+/** An event batch signed by `originId` (by default ORIGIN, which holds the sessions its authorize calls opened). */
+export function sendEvents(events: unknown[], originId: string = ORIGIN.originId) {
+  return signedCall('/internal/events', { events }, { originId });
 }
 
 export async function getStream(workspace: Workspace, streamId: string) {

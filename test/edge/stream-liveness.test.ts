@@ -9,7 +9,7 @@ import {
   createWorkspace,
   getStream,
   json,
-  sendEvents,
+  sendEvents as sendEventsAs,
   signedCall,
   sendHeartbeat,
   type Workspace,
@@ -36,11 +36,16 @@ function stats(streamId: string, sessionId: string, skewMs = 0) {
   return { id: `evt-live-${Date.now()}-${counter}`, streamId, sessionId, type: 'stats', at: new Date(Date.now() + skewMs).toISOString(), data: STATS };
 }
 
+/** Which origin holds each stream's session: only it may send the session's events. */
+const holders = new Map<string, string>();
+const sendEvents = (events: ({ streamId: string } & Record<string, unknown>)[]) => sendEventsAs(events, holders.get(events[0]!.streamId));
+
 async function publishing(originId: string, body: unknown = {}) {
   const stream = await createStream(ws, body);
   const originUrl = 'http://127.0.0.1:9';
   const grant = await json(await signedCall('/internal/ingest/authorize', { streamKey: stream.streamKey, protocol: 'rtmp', originId, originUrl }, { originId }));
   expect(grant.sessionId).toMatch(/^ses_/);
+  holders.set(stream.streamId, originId);
   return { stream, sessionId: grant.sessionId as string, originId, originUrl };
 }
 
