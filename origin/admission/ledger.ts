@@ -32,6 +32,8 @@ export class CapacityLedger {
   private readonly held = new Map<number, number>();
   private nextId = 1;
   private drainingSince: number | null = null;
+  private readonly fullListeners = new Set<(full: boolean) => void>();
+  private lastFull = false;
 
   constructor(
     readonly capacityUnits: number,
@@ -62,14 +64,29 @@ export class CapacityLedger {
   }
 
   /**
+   * True while a new publisher would be refused for capacity (under refuse: its tentative ladder does not fit; under
+   * source-only: not even a copy does). The SRT listener follows it, so its hook rejects callers before a handshake.
+   */
+  get full(): boolean {
+    const needed = this.policy === 'refuse' ? TENTATIVE_STREAM_COST : COPIED_RENDITION_COST;
+    return needed > this.capacityUnits - this.loadUnits + EPSILON;
+  }
+
+  /** Calls `listener` with `full` now and whenever it changes; returns the unsubscribe. */
+  watchFull(listener: (full: boolean) => void): () => void {
+    this.fullListeners.add(listener);
+    listener(this.full);
+    return () => this.fullListeners.delete(listener);
+  }
+
+  /**
    * A publisher arrives: a place at the tentative cost, or a refusal. Under source-only a publisher is refused only
    * when not even a copied rendition fits; under refuse, when its tentative ladder does not.
    */
   admitPublish(): PublishVerdict {
     if (this.draining) return { ok: false, reason: 'origin_draining', detail: 'this origin is draining (shutting down); publish to another origin' };
-    const free = this.capacityUnits - this.loadUnits;
     const needed = this.policy === 'refuse' ? TENTATIVE_STREAM_COST : COPIED_RENDITION_COST;
-    if (needed > free + EPSILON) {
+    if (this.full) {
       return {
         ok: false,
         reason: 'origin_at_capacity',
@@ -78,6 +95,7 @@ export class CapacityLedger {
     }
     const ticket = { id: this.nextId++ };
     this.held.set(ticket.id, TENTATIVE_STREAM_COST);
+    this.changed();
     return { ok: true, ticket };
   }
 
@@ -104,7 +122,7 @@ export class CapacityLedger {
 
   /** The publisher is gone (refused by the edge, or its encoder left): its units are free. */
   release(ticket: LedgerTicket): void {
-    this.held.delete(ticket.id);
+    if (this.held.delete(ticket.id)) this.changed();
   }
 
   /** The snapshot the heartbeat and the metrics read. */
@@ -119,5 +137,13 @@ export class CapacityLedger {
   private setUnits(ticket: LedgerTicket, units: number): void {
     // A publisher gone before its source was known keeps no place.
     if (this.held.has(ticket.id)) this.held.set(ticket.id, units);
+    this.changed();
+  }
+
+  private changed(): void {
+    const full = this.full;
+    if (full === this.lastFull) return;
+    this.lastFull = full;
+    for (const listener of this.fullListeners) listener(full);
   }
 }

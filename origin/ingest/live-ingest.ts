@@ -77,6 +77,11 @@ export class LiveIngest {
     return this.ledger.originLoad();
   }
 
+  /** Follows whether a new publisher would be refused for capacity (the SRT hook rejects callers meanwhile). */
+  watchFull(listener: (full: boolean) => void): () => void {
+    return this.ledger.watchFull(listener);
+  }
+
   /** SIGTERM (origin/drain.ts): every publish from now on is refused; the broadcasts held go on. */
   stopAccepting(): void {
     this.ledger.startDraining();

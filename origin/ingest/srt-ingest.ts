@@ -98,5 +98,8 @@ export async function startSrtIngest(ingest: LiveIngest, options: SrtIngestOptio
     ...(options.statsIntervalMs ? { statsIntervalMs: options.statsIntervalMs } : {}),
     log: options.log ?? ((event, fields) => logger.info({ event, ...fields })),
   });
+  // The hook rejects callers while the origin has no room (OVERLOAD); a closed server ignores the calls.
+  const started = server;
+  ingest.watchFull((full) => started.setFull(full));
   return server;
 }

@@ -73,6 +73,8 @@ export class SrtServer {
   private connectedSinceLog = 0;
   /** Set by stopAccepting: the reject reason new callers get (the hook refuses them; one already past it is dropped). */
   private refusingAll: number | null = null;
+  /** Set by setFull: the origin has no capacity for another publisher; the hook rejects callers with OVERLOAD. */
+  private full = false;
 
   private constructor(
     private readonly worker: Worker,
@@ -148,6 +150,16 @@ export class SrtServer {
     this.refusingAll = reject;
     this.send({ type: 'refuse_all', reject });
     this.log('srt_stopped_accepting', { reject });
+  }
+
+  /**
+   * The origin is full (OVER_CAPACITY=refuse, or not even a copied stream fits): the hook rejects new callers with
+   * SRT_REJX 1402 (overload) until it has room again, so an encoder or a balancer tries another origin at once.
+   */
+  setFull(full: boolean): void {
+    if (full === this.full) return;
+    this.full = full;
+    if (this.refusingAll === null) this.send({ type: 'refuse_all', reject: full ? SrtReject.OVERLOAD : 0 });
   }
 
   /** Refuses new callers, closes every connection (each publisher hears `closed`) and ends the worker. */

@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { startStack, waitFor, type Stack, type StackOptions } from '../support/stack.ts';
 import { Publishers } from '../support/encoder.ts';
+import { loadSrtBinding } from '../../origin/srt/native.ts';
 
 const options: StackOptions & { originEnv: Record<string, string> } = { capacity: 4, capacityUnits: 1, originEnv: {} };
 let stack: Stack;
@@ -78,5 +79,18 @@ describe('admission by cost', () => {
     expect(await stack.originMetric('riverhead_publish_refusals_total', { reason: 'origin_at_capacity' })).toBe(1);
     expect((await stack.getStream(second.streamId)).status).toBe('NOT_STARTED');
     expect(stack.originLogs.some((line) => line.includes('"publish_refused"') && line.includes('origin_at_capacity'))).toBe(true);
+
+    // Over SRT, the listener's hook rejects the caller before its handshake: SRT_REJX 1402 (overload).
+    const binding = loadSrtBinding();
+    const socket = binding.callerConnect('127.0.0.1', stack.ports.srt, { streamId: second.streamKey, passphrase: second.srtSecret });
+    try {
+      const state = await waitFor('the SRT caller to settle', async () => {
+        const s = binding.callerState(socket);
+        return ['connecting', 'opened', 'init'].includes(s.state) ? undefined : s;
+      }, 8000);
+      expect(state).toMatchObject({ state: 'broken', rejectReason: 1402 });
+    } finally {
+      binding.callerClose(socket);
+    }
   });
 });

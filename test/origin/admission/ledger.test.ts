@@ -63,6 +63,17 @@ describe('CapacityLedger', () => {
     expect(ledger.originLoad()).toMatchObject({ draining: true, load: { sessions: 1 } });
   });
 
+  it('tells its watchers when it becomes full and when it has room again', () => {
+    const ledger = new CapacityLedger(1, 'refuse');
+    const seen: boolean[] = [];
+    ledger.watchFull((full) => seen.push(full));
+    const first = admitted(ledger);
+    ledger.decideLadder(first, p720);
+    expect(ledger.full).toBe(true);
+    ledger.release(first);
+    expect(seen).toEqual([false, true, false]);
+  });
+
   it('full ladders never take the load past capacity; only kept ladders can', () => {
     fc.assert(
       fc.property(

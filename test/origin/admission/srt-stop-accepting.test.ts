@@ -1,5 +1,6 @@
 // Draining an SRT listener (SrtServer.stopAccepting, origin/drain.ts): the access hook rejects every new caller with
-// SRT_REJX 1503 (service unavailable), whatever its key, while a caller already publishing keeps its connection.
+// SRT_REJX 1503 (service unavailable), whatever its key, while a caller already publishing keeps its connection; a
+// full origin (SrtServer.setFull, following the capacity ledger) rejects them with 1402 (overload) meanwhile.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { SrtServer, SrtReject, type SrtCaller, type SrtPublisher } from '../../../origin/srt/server.ts';
 import { loadSrtBinding } from '../../../origin/srt/native.ts';
@@ -63,5 +64,33 @@ describe('SrtServer.stopAccepting', () => {
     expect(callers).toHaveLength(1);
     expect(callers[0]!.closed).toBeNull();
     binding.callerClose(first.socket);
+  });
+
+  it('a full origin rejects callers with 1402 until it has room again; draining outranks it', async () => {
+    const other = await SrtServer.start({ host: '127.0.0.1', port: 0, passphraseSecret: SECRET, accept: () => ({ data: () => {}, closed: () => {} }) });
+    try {
+      const attempt = async (streamId: string) => {
+        const socket = binding.callerConnect('127.0.0.1', other.port, { streamId, passphrase: await srtPassphraseFor(SECRET, streamId) });
+        const state = await until('the caller to settle', () => {
+          const s = binding.callerState(socket);
+          return s.state === 'connecting' || s.state === 'opened' || s.state === 'init' ? undefined : s;
+        }, 8000);
+        binding.callerClose(socket);
+        return state;
+      };
+      const settle = () => new Promise((r) => setTimeout(r, 200));
+      other.setFull(true);
+      await settle();
+      expect(await attempt('sk_full_key_00000000000000000')).toMatchObject({ state: 'broken', rejectReason: SrtReject.OVERLOAD });
+      other.setFull(false);
+      await settle();
+      expect((await attempt('sk_room_key_00000000000000000')).state).toBe('connected');
+      other.stopAccepting();
+      other.setFull(false);
+      await settle();
+      expect(await attempt('sk_late_key_00000000000000000')).toMatchObject({ state: 'broken', rejectReason: SrtReject.DOWN });
+    } finally {
+      await other.close();
+    }
   });
 });

@@ -57,6 +57,11 @@ const ingest = {
   released(broadcast: FakeBroadcast, reason: string) {
     broadcast.released = reason;
   },
+  // Never full here: capacity refusals at the hook are test/origin/admission/srt-stop-accepting.test.ts's.
+  watchFull: (listener: (full: boolean) => void) => {
+    listener(false);
+    return () => undefined;
+  },
 } as unknown as LiveIngest;
 
 let server: SrtServer;
