@@ -47,23 +47,37 @@ export type JobEventVerdict =
 
 /**
  * A job event is the assigned origin's word on its export: from anyone else it is refused, and after the export settled
- * it changes nothing (a late progress report). `signer` is the origin that signed the batch.
+ * it changes nothing (a late progress report). An export not handed to anyone yet (queued) belongs to the session's
+ * holder, which dispatch prefers anyway. `signer` is the origin that signed the batch, `holder` the session's.
  */
-export function judgeJobEvent(row: RecordingRow, event: JobEvent, signer: string | undefined, now: number, jobTimeoutMs: number): JobEventVerdict {
-  if (row.export_status !== 'running') {
+export function judgeJobEvent(
+  row: RecordingRow,
+  event: JobEvent,
+  signer: string | undefined,
+  holder: string,
+  now: number,
+  jobTimeoutMs: number,
+): JobEventVerdict {
+  const unassigned = row.export_status === 'queued' && (signer === undefined || signer === holder);
+  if (row.export_status !== 'running' && !unassigned) {
+    if (row.export_status === 'queued') return { ok: false, reason: NOT_HOLDER };
     return event.type === 'recording_progress' || row.export_status === 'ready' ? { ok: true, set: null } : { ok: false, reason: 'no export job of this recording is running' };
   }
-  if (signer !== undefined && row.export_origin !== signer) return { ok: false, reason: NOT_HOLDER };
+  if (signer !== undefined && !unassigned && row.export_origin !== signer) return { ok: false, reason: NOT_HOLDER };
+  const taken: Partial<RecordingRow> = unassigned ? { export_origin: holder, export_jobs: row.export_jobs + 1 } : {};
   switch (event.type) {
     case 'recording_progress':
-      return { ok: true, set: { export_progress: Math.max(row.export_progress ?? 0, event.data.progress), export_deadline: now + jobTimeoutMs } };
+      return {
+        ok: true,
+        set: { ...taken, export_status: 'running', export_progress: Math.max(row.export_progress ?? 0, event.data.progress), export_deadline: now + jobTimeoutMs },
+      };
     case 'recording_ready':
       return {
         ok: true,
-        set: { export_status: 'ready', artifacts: JSON.stringify(event.data), export_progress: 1, export_deadline: null, export_error: null },
+        set: { ...taken, export_status: 'ready', artifacts: JSON.stringify(event.data), export_progress: 1, export_deadline: null, export_error: null },
       };
     case 'recording_failed':
-      return { ok: true, set: { export_status: 'failed', export_error: event.data.reason, export_deadline: null } };
+      return { ok: true, set: { ...taken, export_status: 'failed', export_error: event.data.reason, export_deadline: null } };
   }
 }
 
@@ -185,7 +199,7 @@ export class RecordingFlow {
         : this.sql.exec<RecordingRow>('SELECT * FROM recordings WHERE session_id = ?', event.sessionId).toArray()[0];
     if (!row || row.session_id !== event.sessionId) return { id: event.id, outcome: 'refused', reason: 'the session has no such recording' };
     const now = Date.now();
-    const verdict = judgeJobEvent(row, event, signer, now, this.jobTimeoutMs);
+    const verdict = judgeJobEvent(row, event, signer, this.session(row.session_id)!.origin_id, now, this.jobTimeoutMs);
     if (!verdict.ok) {
       log('recording_job_event_refused', { streamId: this.host.streamId(), recordingId: row.id, type: event.type, signer: signer ?? null, reason: verdict.reason });
       return { id: event.id, outcome: 'refused', reason: verdict.reason };

@@ -3,6 +3,7 @@
 // workspace B whose real ids A must never see. Origin-side steps are signed /internal calls, as an origin makes them.
 import { signRequest } from '../../shared/request-signing.ts';
 import { ORIGIN_ID_HEADER } from '../../shared/origin-credentials.ts';
+import { MEDIA_GRANT_HEADER } from '../../shared/media-grant.ts';
 
 export type Send = (request: Request) => Promise<Response>;
 
@@ -54,9 +55,9 @@ export async function buildFixture(send: Send, base: string, secrets: { adminTok
     if (created.status === 409) return (await expectStatus(await admin(`/admin/origins/${ORIGIN.originId}/rotate-secret`, {}), 200, 'rotate origin secret')).data.secret;
     return (await expectStatus(created, 201, 'provision origin')).data.secret;
   };
-  const signed = async (method: string, path: string, body: string | Uint8Array, contentType: string) => {
+  const signed = async (method: string, path: string, body: string | Uint8Array, contentType: string, extra: Record<string, string> = {}) => {
     originSecret ??= issueOriginSecret();
-    const headers = { ...(await signRequest(await originSecret, method, path, body)), [ORIGIN_ID_HEADER]: ORIGIN.originId };
+    const headers = { ...(await signRequest(await originSecret, method, path, body)), [ORIGIN_ID_HEADER]: ORIGIN.originId, ...extra };
     return send(new Request(base + path, { method, body, headers: { ...headers, 'content-type': contentType } }));
   };
   const signedJson = (path: string, body: unknown) => signed('POST', path, JSON.stringify(body), 'application/json');
@@ -92,9 +93,23 @@ export async function buildFixture(send: Send, base: string, secrets: { adminTok
   }
 
   const mp4 = new Uint8Array(4096).map((_, i) => (i * 7) & 0xff);
+  /**
+   * A recorded broadcast's recording, watchable and exported: its durable media shipped under the session's grant, the
+   * broadcast completed (the fixture's origin never heartbeats, so the edge does not wait for it), then its MP4 uploaded
+   * and reported by that origin, which holds the session (issue 11).
+   */
   async function storedRecording(w: Awaited<ReturnType<typeof workspace>>, complete: boolean) {
+    const durable = `live/${w.stream.streamId}/${w.grant.sessionId}`;
+    const grantHeader = { [MEDIA_GRANT_HEADER]: w.grant.mediaGrant as string };
+    await expectStatus(await signed('PUT', `/internal/media/${durable}/master.m3u8`, '#EXTM3U\n', 'application/vnd.apple.mpegurl', grantHeader), 201, 'durable media');
     if (complete) await expectStatus(await w.api('POST', `/live/streams/${w.stream.streamId}/complete`), 200, 'complete');
-    const root = `recordings/${w.stream.streamId}/${w.grant.sessionId}`;
+    let recording: { id: string; watchable: boolean; mp4Url: string | null } | undefined;
+    for (let i = 0; i < 50 && !recording?.watchable; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 100));
+      recording = (await expectStatus(await w.api('GET', `/live/streams/${w.stream.streamId}/recordings`), 200, 'recordings')).data[0];
+    }
+    if (!recording?.watchable) throw new Error('bad-inputs setup: the recording did not become watchable');
+    const root = `recordings/${recording.id}`;
     await expectStatus(await signed('PUT', `/internal/media/${root}/recording.mp4`, mp4, 'video/mp4'), 201, 'upload mp4');
     const ready = w.event('recording_ready', {
       duration: 2, size: mp4.length, hlsPrefix: `${root}/hls`, mp4Key: `${root}/recording.mp4`, screenshotKey: `${root}/screenshot.jpg`,

@@ -265,6 +265,19 @@ describe('export', () => {
     expect((await getStream(ws, b.streamId)).status).toBe('COMPLETED');
   });
 
+  it('an export no origin has taken yet is the session holder\'s to report; no other origin\'s', async () => {
+    answers.set('127.0.0.1:9/control/export-recording', 503);
+    answers.set('127.0.0.2:9/control/export-recording', 503);
+    const b = await recordedBroadcast({ healthy: false });
+    await api(ws, 'POST', `/live/streams/${b.streamId}/complete`);
+    await vi.waitFor(async () => expect((await recordingOf(b.streamId, ws.id, b.recordingId))?.watchable).toBe(true), { timeout: 5000 });
+    const other = await json(await events(OTHER.originId, [originEvent(b.streamId, b.sessionId, 'recording_ready', artifacts(b.recordingId))]));
+    expect(other.results[0]).toMatchObject({ outcome: 'refused', reason: NOT_HOLDER });
+    const holder = await json(await events(ORIGIN.originId, [originEvent(b.streamId, b.sessionId, 'recording_ready', artifacts(b.recordingId))]));
+    expect(holder.results[0].outcome).toBe('applied');
+    expect(await recordingOf(b.streamId, ws.id, b.recordingId)).toMatchObject({ exportable: true, exportProgress: 1 });
+  });
+
   it('a job that goes silent past RECORDING_FINALIZE_TIMEOUT_SECONDS is handed out again', async () => {
     const b = await exporting();
     await setObjectVar(b.streamId, 'RECORDING_FINALIZE_TIMEOUT_SECONDS', '60');

@@ -1,5 +1,5 @@
 // Sessions, recordings and clips through the public API, with the origin's side played by signed calls.
-import { describe, it, expect, beforeAll } from 'vitest';
+import { describe, it, expect, beforeAll, vi } from 'vitest';
 import { env } from 'cloudflare:workers';
 import {
   api,
@@ -13,6 +13,7 @@ import {
   signedRequest,
   type Workspace,
 } from './helpers.ts';
+import { NO_MEDIA_STORED } from '../../edge/stream/recording-flow.ts';
 
 let ws: Workspace;
 beforeAll(async () => {
@@ -34,14 +35,14 @@ async function recordedBroadcast() {
   return { stream, sessionId: grant.sessionId as string };
 }
 
-const artifacts = (streamId: string, sessionId: string) => ({
-  duration: 20.05,
-  size: 1_234_567,
-  mediaInfo: { duration: 20.05, size: 1_234_567, bitrate: 490_000, video: { codec: 'h264', width: 854, height: 480, fps: 30, profile: 'High' }, audio: { codec: 'aac', sampleRate: 48000, channels: 1 } },
-  hlsPrefix: `recordings/${streamId}/${sessionId}/hls`,
-  mp4Key: `recordings/${streamId}/${sessionId}/recording.mp4`,
-  screenshotKey: `recordings/${streamId}/${sessionId}/screenshot.jpg`,
-});
+/** Durable media of a session in R2, as the origin ships it (shared/durable-media.ts). */
+async function storeSessionMedia(streamId: string, sessionId: string) {
+  await env.MEDIA.put(`live/${streamId}/${sessionId}/master.m3u8`, '#EXTM3U\n');
+  await env.MEDIA.put(`live/${streamId}/${sessionId}/480p/a1b2c3-00000.ts`, 'segment bytes');
+}
+
+/** The test origin (127.0.0.1:9) as not heard for a minute: a stopped session's recording does not wait for it. */
+const originSilent = () => env.DB.prepare('UPDATE origin_heartbeats SET heard_at = heard_at - 60000').run();
 
 describe('sessions', () => {
   it('lists one session per broadcast with seed 002 counters, reconnects kept inside it', async () => {
@@ -70,44 +71,45 @@ describe('sessions', () => {
 });
 
 describe('recordings', () => {
-  it('RECORDING while the recorder writes; processing when the session ends; ready → COMPLETED', async () => {
+  it('RECORDING while the recorder writes; once stopped, watchable from the durable media → COMPLETED', async () => {
     const { stream, sessionId } = await recordedBroadcast();
     expect((await getStream(ws, stream.streamId)).status).toBe('RECORDING');
+    const waiting = (await json(await api(ws, 'GET', `/live/streams/${stream.streamId}/recordings`))).data;
+    expect(waiting[0]).toMatchObject({ stream: stream.streamId, sessionId, recordingStatus: 'waiting', queued: true, watchable: false, exportable: false });
+    await storeSessionMedia(stream.streamId, sessionId);
+    // The test origin (127.0.0.1:9) cannot be asked to finalize, so the recording is what R2 holds, at once.
     await api(ws, 'POST', `/live/streams/${stream.streamId}/complete`);
-    const listed = (await json(await api(ws, 'GET', `/live/streams/${stream.streamId}/recordings`))).data;
-    expect(listed).toHaveLength(1);
-    expect(listed[0]).toMatchObject({ stream: stream.streamId, sessionId, recordingStatus: 'processing', queued: true, watchable: false });
-
-    const done = await json(await sendEvents([originEvent(stream.streamId, sessionId, 'recording_ready', artifacts(stream.streamId, sessionId))]));
-    expect(done.results[0].outcome).toBe('applied');
+    await vi.waitFor(async () => expect((await getStream(ws, stream.streamId)).status).toBe('COMPLETED'));
     const live = await getStream(ws, stream.streamId);
-    expect(live.status).toBe('COMPLETED');
     expect(live.activities.map((a: any) => a.event).slice(-3)).toEqual(['STOPPED', 'RECORDING_READY', 'COMPLETED']);
+    const late = await json(await sendEvents([originEvent(stream.streamId, sessionId, 'media_durable', { renditions: 3, segments: 30, duration: 20.05, final: true })]));
+    expect(late.results[0].outcome).toBe('applied');
 
-    const recording = (await json(await api(ws, 'GET', `/recordings/${listed[0].id}`))).data;
+    const recording = (await json(await api(ws, 'GET', `/recordings/${waiting[0].id}`))).data;
     expect(recording).toMatchObject({
-      recordingStatus: 'ready', queued: false, watchable: true, exportable: true, duration: 20.05, size: 1_234_567, error: null,
+      recordingStatus: 'ready', watchable: true, exportable: false, size: null, error: null,
+      cleanable: false, cleaned: false, expiresAt: null, mp4Url: null, mediaInfo: null,
     });
-    expect(recording.mediaInfo.video).toMatchObject({ codec: 'h264', width: 854 });
     expect(recording.recordingUrl).toBe(`/hls/${recording.playbackId}/master.m3u8`);
-    expect(recording.mp4Url).toBe(`/hls/${recording.playbackId}/recording.mp4`);
     expect(recording.sourceReadyAt).not.toBeNull();
     const session = (await json(await api(ws, 'GET', `/live/streams/${stream.streamId}/sessions`))).data[0];
-    expect(session).toMatchObject({ recordingStatus: 'ready', recordingUrl: recording.recordingUrl, mp4Url: recording.mp4Url });
+    expect(session).toMatchObject({ recordingStatus: 'ready', recordingUrl: recording.recordingUrl, mp4Url: null });
+    expect(session.endedAt).not.toBeNull();
   });
 
-  it('a failed recording puts the stream in ERROR with the reason; retry needs the origin', async () => {
+  it('a recording with no media in storage fails and puts the stream in ERROR with the reason; retry looks again', async () => {
     const { stream, sessionId } = await recordedBroadcast();
+    await originSilent();
     await api(ws, 'POST', `/live/streams/${stream.streamId}/complete`);
-    await sendEvents([originEvent(stream.streamId, sessionId, 'recording_failed', { reason: 'ffmpeg exited 1' })]);
-    const errored = await getStream(ws, stream.streamId);
-    expect(errored).toMatchObject({ status: 'ERROR', errorReason: 'recording failed: ffmpeg exited 1' });
+    await vi.waitFor(async () => expect((await getStream(ws, stream.streamId)).status).toBe('ERROR'));
+    expect(await getStream(ws, stream.streamId)).toMatchObject({ errorReason: `recording failed: ${NO_MEDIA_STORED}` });
     const [recording] = (await json(await api(ws, 'GET', `/live/streams/${stream.streamId}/recordings`))).data;
-    expect(recording).toMatchObject({ recordingStatus: 'failed', error: 'ffmpeg exited 1' });
-    // The test origin (127.0.0.1:9) is not there, so the retry cannot be handed over: 503, nothing changes.
-    const retry = await api(ws, 'POST', `/recordings/${recording.id}/retry`);
-    expect(retry.status).toBe(503);
-    expect((await json(await api(ws, 'GET', `/recordings/${recording.id}`))).data.recordingStatus).toBe('failed');
+    expect(recording).toMatchObject({ recordingStatus: 'failed', error: NO_MEDIA_STORED, watchable: false, queued: false });
+    expect(recording.sessionId).toBe(sessionId);
+    // Still nothing there: it fails again.
+    expect((await api(ws, 'POST', `/recordings/${recording.id}/retry`)).status).toBe(200);
+    await vi.waitFor(async () => expect((await json(await api(ws, 'GET', `/recordings/${recording.id}`))).data.recordingStatus).toBe('failed'));
+    expect((await api(ws, 'POST', `/recordings/rec_nope/retry`)).status).toBe(404);
   });
 
   it('lists the workspace recordings newest first across pages, and deletes one with its media', async () => {
@@ -116,10 +118,13 @@ describe('recordings', () => {
     for (let i = 0; i < 3; i++) {
       const stream = await createStream(mine, { record: true });
       const grant = await json(await authorize(stream.streamKey));
+      await storeSessionMedia(stream.streamId, grant.sessionId);
+      await originSilent();
       await api(mine, 'POST', `/live/streams/${stream.streamId}/complete`);
-      await sendEvents([originEvent(stream.streamId, grant.sessionId, 'recording_ready', artifacts(stream.streamId, grant.sessionId))]);
-      ids.push((await json(await api(mine, 'GET', `/live/streams/${stream.streamId}/recordings`))).data[0].id);
-      await env.MEDIA.put(`recordings/${stream.streamId}/${grant.sessionId}/recording.mp4`, 'mp4 bytes');
+      const id = `rec_${String(grant.sessionId).replace(/^ses_/, '')}`;
+      await vi.waitFor(async () => expect((await json(await api(mine, 'GET', `/recordings/${id}`))).data.watchable).toBe(true));
+      ids.push(id);
+      await env.MEDIA.put(`recordings/${id}/recording.mp4`, 'mp4 bytes');
     }
     const first = await json(await api(mine, 'GET', '/recordings?limit=2'));
     expect(first.data.map((r: any) => r.id)).toEqual([ids[2], ids[1]]);
@@ -131,7 +136,7 @@ describe('recordings', () => {
     expect((await api(ws, 'DELETE', `/recordings/${target.id}`)).status).toBe(404); // another workspace
     expect((await api(mine, 'DELETE', `/recordings/${target.id}`)).status).toBe(204);
     expect((await api(mine, 'GET', `/recordings/${target.id}`)).status).toBe(404);
-    expect(await env.MEDIA.get(`recordings/${target.stream}/${target.sessionId}/recording.mp4`)).toBeNull();
+    expect(await env.MEDIA.get(`recordings/${target.id}/recording.mp4`)).toBeNull();
     expect((await json(await api(mine, 'GET', '/recordings'))).data).toHaveLength(2);
   });
 });
@@ -199,16 +204,19 @@ describe('media uploads', () => {
 });
 
 describe('deleting a stream', () => {
-  it('deletes its recordings and their media too', async () => {
+  it('deletes its recordings and their media too (the session media after its grace)', async () => {
     const { stream, sessionId } = await recordedBroadcast();
+    await storeSessionMedia(stream.streamId, sessionId);
+    await originSilent();
     await api(ws, 'POST', `/live/streams/${stream.streamId}/complete`);
-    await sendEvents([originEvent(stream.streamId, sessionId, 'recording_ready', artifacts(stream.streamId, sessionId))]);
-    const key = `recordings/${stream.streamId}/${sessionId}/recording.mp4`;
+    const id = `rec_${sessionId.replace(/^ses_/, '')}`;
+    await vi.waitFor(async () => expect((await json(await api(ws, 'GET', `/recordings/${id}`))).data.watchable).toBe(true));
+    const key = `recordings/${id}/recording.mp4`;
     await env.MEDIA.put(key, 'mp4 bytes');
-    const [recording] = (await json(await api(ws, 'GET', `/live/streams/${stream.streamId}/recordings`))).data;
     expect((await api(ws, 'DELETE', `/live/streams/${stream.streamId}`)).status).toBe(204);
-    expect((await api(ws, 'GET', `/recordings/${recording.id}`)).status).toBe(404);
+    expect((await api(ws, 'GET', `/recordings/${id}`)).status).toBe(404);
     for (let i = 0; i < 20 && (await env.MEDIA.head(key)); i++) await new Promise((r) => setTimeout(r, 50));
     expect(await env.MEDIA.head(key)).toBeNull();
+    expect((await env.MEDIA.list({ prefix: `live/${stream.streamId}/` })).objects).toHaveLength(2); // kept for the grace
   });
 });

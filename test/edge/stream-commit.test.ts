@@ -2,7 +2,7 @@
 // strands a stream (the alarm is set with the commit and redoes what is owed), concurrent requests act on the state
 // one at a time (one transition, one webhook id per event), and a backlog of large webhook events leaves the outbox
 // in batches the Queue accepts.
-import { describe, it, expect, beforeAll } from 'vitest';
+import { describe, it, expect, beforeAll, afterAll, vi, type MockInstance } from 'vitest';
 import { env } from 'cloudflare:workers';
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import {
@@ -36,14 +36,17 @@ async function expectAlarmIfWaiting(streamId: string) {
   return status;
 }
 
-const ARTIFACTS = {
-  duration: 10, size: 1000, hlsPrefix: 'recordings/x/y/hls', mp4Key: 'recordings/x/y/recording.mp4', screenshotKey: 'recordings/x/y/thumb.jpg',
-  mediaInfo: { duration: 10, size: 1000, bitrate: null, video: null, audio: null },
-};
+const FINAL = { renditions: 1, segments: 5, duration: 10, final: true };
 
+/**
+ * STOPPED with the recording processing: its origin is healthy and took the finalize command (the control port's
+ * stand-in answers 200), the session's media is in R2, and the edge waits for media_durable final.
+ */
 async function stoppedRecordedStream() {
-  const stream = await createStream(ws, { record: true, reconnectWindow: 10 });
+  const stream = await createStream(ws, { record: true, reconnectWindow: 1 });
   const grant = await json(await authorize(stream.streamKey));
+  await env.MEDIA.put(`live/${stream.streamId}/${grant.sessionId}/master.m3u8`, '#EXTM3U\n');
+  await sendHeartbeat(ORIGIN.originId, [{ streamId: stream.streamId, sessionId: grant.sessionId }]);
   await sendEvents([originEvent(stream.streamId, grant.sessionId, 'publish_done', { reason: 'eof' })]);
   await runDurableObjectAlarm(stub(stream.streamId)); // the window ends: STOPPED, recording processing
   expect((await getStream(ws, stream.streamId)).status).toBe('STOPPED');
@@ -110,9 +113,15 @@ describe('a failure between commit and side effects', () => {
 });
 
 describe('concurrent requests', () => {
+  let originFetch: MockInstance<typeof fetch>;
+  beforeAll(() => {
+    originFetch = vi.spyOn(globalThis, 'fetch').mockImplementation(async () => new Response(null, { status: 200 }));
+  });
+  afterAll(() => originFetch.mockRestore());
+
   it('the same event delivered three times at once: one transition, one webhook, one id', async () => {
     const { stream, sessionId } = await stoppedRecordedStream();
-    const event = originEvent(stream.streamId, sessionId, 'recording_ready', ARTIFACTS);
+    const event = originEvent(stream.streamId, sessionId, 'media_durable', FINAL);
     await slowD1(stream.streamId, 30);
     const object = stub(stream.streamId);
     const outcomes = await Promise.all([0, 1, 2].map(() => object.applyOriginEvents([event as never])));
@@ -125,18 +134,18 @@ describe('concurrent requests', () => {
     expect(new Set(received.map((e) => e.id)).size).toBe(received.length);
   });
 
-  it('conflicting events at once: the final status and the recording agree, and the last activity says so', async () => {
+  it('media made final as its deadline passes: one RECORDING_READY, the final status and the recording agree', async () => {
     const { stream, sessionId } = await stoppedRecordedStream();
     await slowD1(stream.streamId, 30);
     const object = stub(stream.streamId);
-    const ready = originEvent(stream.streamId, sessionId, 'recording_ready', ARTIFACTS);
-    const failed = originEvent(stream.streamId, sessionId, 'recording_failed', { reason: 'ffmpeg exited' });
-    await Promise.all([object.applyOriginEvents([ready as never]), object.applyOriginEvents([failed as never])]);
-    const final = await getStream(ws, stream.streamId);
-    const recording = await recordingOf(stream.streamId, ws.id, `rec_${sessionId.replace(/^ses_/, '')}`);
-    const pair = `${final.status}/${recording?.recordingStatus}`;
-    expect(['COMPLETED/ready', 'ERROR/failed']).toContain(pair);
-    expect(final.activities.at(-1).streamStatus).toBe(final.status);
+    const final = originEvent(stream.streamId, sessionId, 'media_durable', FINAL);
+    await Promise.all([object.applyOriginEvents([final as never]), runDurableObjectAlarm(object)]);
+    const recordingId = `rec_${sessionId.replace(/^ses_/, '')}`;
+    await vi.waitFor(async () => expect((await recordingOf(stream.streamId, ws.id, recordingId))?.recordingStatus).toBe('ready'));
+    const after = await getStream(ws, stream.streamId);
+    expect(after.status).toBe('COMPLETED');
+    expect(after.activities.filter((a: any) => a.event === 'RECORDING_READY')).toHaveLength(1);
+    expect(after.activities.at(-1).streamStatus).toBe(after.status);
   });
 
   it('publish and complete at once: one consistent outcome, and the D1 index ends where the object does', async () => {
