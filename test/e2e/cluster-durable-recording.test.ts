@@ -37,11 +37,11 @@ async function recording(streamId: string, what: 'watchable' | 'exportable', tim
 }
 
 /** A SECONDS-long recorded broadcast through HAProxy; resolves once the encoder is done, with the origin that took it. */
-async function recordedBroadcast() {
+async function recordedBroadcast(protocol: 'rtmp' | 'rtmps') {
   const { stack } = cluster;
   await cluster.waitForOrigins(cluster.origins.map((o) => o.id));
   const stream = await stack.createStream({ record: true, reconnectWindow: 3 });
-  encoder = publish(cluster.ingestUrl(stream.streamKey), { size: '854x480', seconds: SECONDS });
+  encoder = publish(cluster.ingestUrl(stream.streamKey, protocol), { size: '854x480', seconds: SECONDS });
   await stack.waitForStatus(stream.streamId, 'RECORDING', 30_000);
   const [holder] = await waitFor('HAProxy to carry the encoder', async () => {
     const carriers = await cluster.carriers();
@@ -97,7 +97,8 @@ async function loseOrigin(origin: (typeof cluster.origins)[number]) {
 describe('durable recording: the origin that recorded it is gone, disk and all', () => {
   it('lost after its broadcast ended: the recording plays from R2 and the other origin exports the MP4', { timeout: 110_000 }, async () => {
     const { stack } = cluster;
-    const { stream, holder, other } = await recordedBroadcast();
+    // RTMPS through HAProxy: TLS passed through to the origin, which terminates it.
+    const { stream, holder, other } = await recordedBroadcast('rtmps');
     // The broadcast's media is flushed to R2 when its encoder leaves; then the holder loses everything.
     await waitFor('the holder to flush the broadcast to R2', async () =>
       holder.logs.some((l) => l.includes('"durable_flushed"') && l.includes(stream.streamId)) ? true : undefined, 15_000);
@@ -118,7 +119,7 @@ describe('durable recording: the origin that recorded it is gone, disk and all',
   it('lost while it builds the export: the export is handed to the other origin and completes', { timeout: 110_000 }, async () => {
     // The origin lost by the test before comes back (empty disk), so both can take the broadcast.
     for (const origin of cluster.origins) if (!origin.running()) await origin.start();
-    const { stream, holder, other } = await recordedBroadcast();
+    const { stream, holder, other } = await recordedBroadcast('rtmp');
     await cluster.waitForEnded(stream.streamId, 30_000);
     const watchable = await recording(stream.streamId, 'watchable', 30_000);
     await waitFor('the holder to start the export', async () => (exportRanOn(watchable.id).includes(holder.id) ? true : undefined), 20_000);
