@@ -19,8 +19,9 @@ import { rtmpIngestThroughput } from './rtmp-ingest-throughput.ts';
 import { hlsServing } from './hls-serving.ts';
 import { clip } from './clip.ts';
 import { memory } from './memory.ts';
+import { recordingReady } from './recording-ready.ts';
 
-const FIGURES: Figure[] = [publishToPlayable, glassToGlass, transcodeCpu, transcodeCapacity, rtmpIngestThroughput, hlsServing, clip, memory];
+const FIGURES: Figure[] = [publishToPlayable, glassToGlass, transcodeCpu, transcodeCapacity, rtmpIngestThroughput, hlsServing, clip, memory, recordingReady];
 
 function parseArgs(argv: string[]): { only: Set<string> | null; quick: boolean } {
   let only: Set<string> | null = null;
