@@ -1,9 +1,9 @@
 // Draining on SIGTERM: the origin stops taking publishers (RTMP refuses the publish, SRT rejects the caller), tells
 // the edge it is draining, keeps its broadcasts until they end or DRAIN_TIMEOUT_SECONDS passes, then disconnects the
 // encoders still here (not final: their sessions' reconnect windows run, and the encoders come back through the load
-// balancer to another origin), waits for their last segments, the segment uploads and the event outbox, each
-// bounded, and hands over to the ordinary shutdown. A second SIGTERM or a SIGINT hurries it: every wait left shrinks
-// to a short flush.
+// balancer to another origin), waits for their last segments, the segment uploads and the event outbox, all within
+// one flush deadline, and hands over to the ordinary shutdown. A second SIGTERM or a SIGINT hurries it: the
+// broadcasts are let go at once and what is left of the flush shrinks to a short one.
 import { log, logWarn } from './log.ts';
 
 /** What draining acts on; main.ts wires the ingest, the listeners, the uploads and the outbox. */
@@ -27,9 +27,9 @@ export interface DrainTargets {
 export interface DrainOptions {
   /** DRAIN_TIMEOUT_SECONDS: how long broadcasts may go on after SIGTERM. */
   timeoutMs: number;
-  /** Each of the waits after the broadcasts (last segments, uploads, outbox); default 30 s. */
+  /** All the waits after the broadcasts together (last segments, uploads, outbox); default 30 s. */
   flushTimeoutMs?: number;
-  /** The same waits once hurried by a second signal; default 2 s. */
+  /** What is left of them once hurried by a second signal, at most; default 2 s. */
   hurriedFlushMs?: number;
   /** How often the broadcasts left are counted; default 250 ms. */
   pollMs?: number;
@@ -49,6 +49,9 @@ export const DRAIN_DISCONNECT_REASON = 'origin draining: reconnect to another or
 export class OriginDrain {
   private running: Promise<DrainOutcome> | null = null;
   private hurried = false;
+  private hurriedAt = 0;
+  /** When the waits after the broadcasts must be over, set once they start. */
+  private flushDeadline = Number.POSITIVE_INFINITY;
   private wake: (() => void) | null = null;
   private readonly hurriedSignal: Promise<void>;
   private resolveHurried!: () => void;
@@ -74,6 +77,7 @@ export class OriginDrain {
   hurry(signal: string): void {
     if (this.hurried) return;
     this.hurried = true;
+    this.hurriedAt = Date.now();
     log('origin_drain_hurried', { signal });
     this.wake?.();
     this.resolveHurried();
@@ -91,6 +95,7 @@ export class OriginDrain {
     const disconnected = left > 0 ? targets.disconnectAll(DRAIN_DISCONNECT_REASON) : 0;
     if (disconnected > 0) log('origin_drain_disconnected', { encoders: disconnected, hurried: this.hurried });
 
+    this.flushDeadline = Date.now() + (this.options.flushTimeoutMs ?? 30_000);
     await this.bounded('last_segments', () => targets.broadcastsFinished().then(() => true));
     const flushUploads = targets.flushUploads?.bind(targets);
     const uploadsFlushed = flushUploads ? await this.bounded('uploads', (ms) => flushUploads(ms)) : null;
@@ -116,8 +121,10 @@ export class OriginDrain {
     }
   }
 
+  /** Time left for the flush: to its deadline, or to the end of the short flush a second signal allows. */
   private flushMs(): number {
-    return this.hurried ? (this.options.hurriedFlushMs ?? 2000) : (this.options.flushTimeoutMs ?? 30_000);
+    const hurriedEnd = this.hurried ? this.hurriedAt + (this.options.hurriedFlushMs ?? 2000) : Number.POSITIVE_INFINITY;
+    return Math.max(0, Math.min(this.flushDeadline, hurriedEnd) - Date.now());
   }
 
   /** One wait after the broadcasts: at most the flush time, cut to the hurried flush time by a second signal. */
@@ -128,7 +135,7 @@ export class OriginDrain {
     const done = await Promise.race([
       work(limit).catch(() => false),
       after(limit),
-      this.hurriedSignal.then(() => after(this.options.hurriedFlushMs ?? 2000)),
+      this.hurriedSignal.then(() => after(this.flushMs())),
     ]);
     for (const timer of timers) clearTimeout(timer);
     if (!done) logWarn('origin_drain_wait_timed_out', { what, limitMs: limit, hurried: this.hurried });

@@ -114,6 +114,7 @@ async function main(): Promise<void> {
       return { ok: !load.draining, liveStreams: ingest!.liveCount, outboxDepth: outbox.depth, disk: { state: diskGuard.state, freeBytes: diskGuard.freeBytes }, ...load };
     },
   });
+  await durableJobs.clearScratch();
   addControlRoutes(http, { ingest, jobs: durableJobs, originSecret: config.originSecret });
   const recovered = await ingest.recover();
 
@@ -193,7 +194,8 @@ async function main(): Promise<void> {
       flushUploads: (timeoutMs) => durable.flushAll(timeoutMs),
       outboxDrained: (timeoutMs) => outbox.drained(timeoutMs),
     },
-    { timeoutMs: config.drainTimeoutMs },
+    // The flush after the broadcasts is bounded by the drain deadline itself, between 3 s and 30 s.
+    { timeoutMs: config.drainTimeoutMs, flushTimeoutMs: Math.min(30_000, Math.max(3000, config.drainTimeoutMs)) },
   );
   const onSignal = (signal: NodeJS.Signals) => {
     if (drain.draining) return drain.hurry(signal);
