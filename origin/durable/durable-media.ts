@@ -94,7 +94,9 @@ export class DurableMedia {
   }
 
   /** A run ended (the encoder left): everything it produced goes to R2, then the edge hears media_durable. */
-  async afterRun(session: SessionRef): Promise<void> {
+  async afterRun(run: SessionRef): Promise<void> {
+    // Only the ids: a caller may hand the whole authorize answer, whose media grant must reach no log line.
+    const session: SessionRef = { streamId: run.streamId, sessionId: run.sessionId };
     const shipper = this.shippers.get(session.sessionId);
     if (!shipper) return;
     const complete = await shipper.flush();
