@@ -136,29 +136,44 @@ export class SessionShipper {
   async start(): Promise<void> {
     const state = await readState(this.o.outDir);
     this.finalized = state.final;
+    await this.catchUp(state.renditions, true);
+    this.timelineChanged(false);
+  }
+
+  /**
+   * Queues every segment ffmpeg's playlists list beyond what is stored or queued: at start (a restart, a run that ended
+   * before its uploads did), and before a flush (a segment event still in flight from the transcode's thread).
+   */
+  private async catchUp(storedThrough: Record<string, number>, reading: boolean): Promise<void> {
     const entries = await readdir(this.o.outDir, { withFileTypes: true }).catch(() => []);
     for (const entry of entries) {
       if (!entry.isDirectory()) continue;
       const text = await readFile(path.join(this.o.outDir, entry.name, MEDIA_PLAYLIST), 'utf8').catch(() => undefined);
       if (text === undefined) continue;
-      const r = this.rendition(entry.name, state.renditions[entry.name] ?? -1);
-      const local = await readFile(path.join(this.o.outDir, entry.name, LOCAL_DURABLE_PLAYLIST), 'utf8').catch(() => undefined);
-      if (local !== undefined) r.local = local;
+      const r = this.rendition(entry.name, storedThrough[entry.name] ?? -1);
+      if (reading) {
+        const local = await readFile(path.join(this.o.outDir, entry.name, LOCAL_DURABLE_PLAYLIST), 'utf8').catch(() => undefined);
+        if (local !== undefined) r.local = local;
+      }
       let segments;
       try {
         segments = parseMediaPlaylist(text).segments;
       } catch {
         continue;
       }
+      const last = () => (r.queue.length ? r.queue[r.queue.length - 1]!.sequence : r.storedThrough);
+      let added = 0;
       for (const s of segments) {
-        if (s.sequence <= r.storedThrough) continue;
+        if (s.sequence <= last()) continue;
         const closedAt = await stat(path.join(this.o.outDir, entry.name, s.uri)).then((x) => x.mtimeMs, () => Date.now());
+        // A segment event may have queued it (or a later one) while this looked at the file: order is kept.
+        if (s.sequence <= last()) continue;
         r.queue.push({ uri: s.uri, sequence: s.sequence, closedAt });
+        added++;
       }
-      if (r.queue.length) log('durable_backlog', { streamId: this.o.streamId, sessionId: this.o.sessionId, rendition: r.name, segments: r.queue.length });
-      void this.pump(r);
+      if (added && reading) log('durable_backlog', { streamId: this.o.streamId, sessionId: this.o.sessionId, rendition: r.name, segments: added });
+      if (r.queue.length) void this.pump(r);
     }
-    this.timelineChanged(false);
   }
 
   /** ffmpeg closed a segment (the live transcode's segment event). */
@@ -192,6 +207,7 @@ export class SessionShipper {
   /** Resolves true once every segment queued so far is stored with its playlist, false at the deadline. */
   async flush(timeoutMs = 30_000): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
+    if (!this.closed) await this.catchUp({}, false);
     for (const r of this.renditions.values()) if (r.queue.length && !r.pumping) void this.pump(r);
     while (!this.settled()) {
       const left = deadline - Date.now();
