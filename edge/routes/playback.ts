@@ -352,10 +352,11 @@ playbackRoutes.get('/:playbackId/:path{.+}', async (c) => {
   const durableBase = `live/${target.streamId}/${live.sessionId}`;
   const fromOrigin = (file: string) => loadFromOrigin(c.env, live.originId, `${originBase}/${file}`);
   /** Playlists: the origin's (it lists what is in R2, and in degraded mode what only it has); R2's durable copy
-   * when the origin cannot answer, so players keep their place while the session fails over. */
+   * when the origin cannot answer (players keep their place while the session fails over) or no longer has them
+   * (the session ended and its origin let its folder go once everything was in R2). */
   const playlist = async (file: string) => {
     const answer = await fromOrigin(file);
-    if (answer.status !== 502) return answer;
+    if (answer.status === 200) return answer;
     const durable = await loadFromDurable(c.env.MEDIA, `${durableBase}/${file}`);
     return durable.status === 200 ? durable : answer;
   };

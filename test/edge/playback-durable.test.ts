@@ -29,6 +29,8 @@ const fromR2 = new Uint8Array(376).fill(0x47);
 
 let originFetch: MockInstance<typeof fetch>;
 let originDown = false;
+/** Sessions whose folder the stub origin no longer has. */
+const missingAtOrigin = new Set<string>();
 /** Each origin request: its path and whether it carried the edge's signature for origin-test (the session's holder). */
 const originRequests: { path: string; signed: boolean }[] = [];
 let originTestSecret: string;
@@ -41,6 +43,7 @@ beforeAll(async () => {
     const verdict = await verifyRequest(originTestSecret, 'GET', `${url.pathname}${url.search}`, '', headers);
     originRequests.push({ path: url.pathname, signed: verdict.ok });
     if (originDown) throw new Error('Network connection lost.');
+    if ([...missingAtOrigin].some((sessionId) => url.pathname.includes(`/${sessionId}/`))) return new Response('gone', { status: 404 });
     if (url.pathname.endsWith('/master.m3u8')) return new Response(ORIGIN_MASTER, { headers: { 'content-type': PLAYLIST_TYPE } });
     if (url.pathname.endsWith('/index.m3u8')) return new Response(ORIGIN_MEDIA, { headers: { 'content-type': PLAYLIST_TYPE } });
     if (url.pathname.endsWith('.ts')) return new Response(fromOrigin, { headers: { 'content-type': 'video/mp2t' } });
@@ -117,6 +120,24 @@ describe('live playback over durable media', () => {
     const missing = await hls(`${live.playbackId}/${live.sessionId}/source/b0b0b0-00002.ts`);
     expect(missing.status).toBe(502);
     expect((await json(missing)).type).toBe('https://riverhead.dev/problems/origin-unavailable');
+  });
+
+  it('an ended session its origin no longer holds plays its durable playlists from R2', async () => {
+    const live = await liveStream();
+    const closed = `${DURABLE_MEDIA}#EXT-X-ENDLIST\n`;
+    await env.MEDIA.put(`${live.prefix}/source/index.m3u8`, closed);
+    // The origin answers 404 for this session's files (its folder is gone) except segments, which R2 has anyway.
+    const media = await hls(`${live.playbackId}/${live.sessionId}/source/index.m3u8`);
+    expect(media.status).toBe(200);
+    expect(await text(media)).toBe(ORIGIN_MEDIA); // the stub origin still has it: the origin's answer wins
+    missingAtOrigin.add(live.sessionId);
+    const later = await hls(`${live.playbackId}/${live.sessionId}/360p/index.m3u8`);
+    expect(later.status).toBe(404); // neither has it
+    await later.arrayBuffer();
+    await env.MEDIA.put(`${live.prefix}/360p/index.m3u8`, closed);
+    const fromDurable = await hls(`${live.playbackId}/${live.sessionId}/360p/index.m3u8`);
+    expect(fromDurable.status).toBe(200);
+    expect(await text(fromDurable)).toBe(closed);
   });
 });
 
