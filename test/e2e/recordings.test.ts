@@ -1,6 +1,6 @@
 // Live to VOD with real encoders: a recorded broadcast with a drop and a reconnect becomes one recording that plays
-// and downloads through the edge from R2; clips are cut from it and from a live session; an origin killed mid-recording
-// finalizes it from disk when it starts again.
+// through the edge from the session's durable media in R2 seconds after STOPPED, its MP4 exported after (issue 11);
+// clips are cut from it and from a live session; the recording of an origin killed mid-broadcast is built from R2.
 import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
 import { writeFile, mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
@@ -20,14 +20,16 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-async function readyRecording(streamId: string, timeoutMs = 90_000) {
+/** The stream's recording once `watchable` (or, with `exportable`, once its MP4 is built too). */
+async function readyRecording(streamId: string, timeoutMs = 90_000, what: 'watchable' | 'exportable' = 'exportable') {
   return waitFor(
-    'the recording to be ready',
+    `the recording to be ${what}`,
     async () => {
       const { body } = await stack.api('GET', `/live/streams/${streamId}/recordings`);
       const recording = body.data[0];
       if (recording?.recordingStatus === 'failed') throw new Error(`recording failed: ${recording.error}`);
-      return recording?.recordingStatus === 'ready' ? recording : undefined;
+      if (what === 'exportable' && recording?.watchable && recording.error) throw new Error(`export failed: ${recording.error}`);
+      return recording?.[what] ? recording : undefined;
     },
     timeoutMs,
   );
@@ -68,8 +70,16 @@ describe('recordings and clips', () => {
     await stack.waitForStatus(stream.streamId, 'RECORDING');
     expect(await second.exited).toBe(0);
     await stack.waitForStatus(stream.streamId, 'STOPPED', 20_000);
+    const stoppedAt = Date.now();
+    const watchable = await readyRecording(stream.streamId, 15_000, 'watchable');
+    const watchableAfterMs = Date.now() - stoppedAt;
+    expect(watchableAfterMs).toBeLessThan(10_000);
+    expect(watchable).toMatchObject({ recordingStatus: 'ready', mp4Url: null });
+    expect((await stack.getStream(stream.streamId)).status).toBe('COMPLETED');
+    const early = await ffprobe(`${stack.edgeUrl}${watchable.recordingUrl}`);
+    expect(Math.abs(Number(early.format.duration) - 20)).toBeLessThanOrEqual(1.5);
     const recording = await readyRecording(stream.streamId);
-    await stack.waitForStatus(stream.streamId, 'COMPLETED', 10_000);
+    console.log(JSON.stringify({ figure: 'recording_20s', watchableAfterStopMs: watchableAfterMs, exportableAfterStopMs: Date.now() - stoppedAt }));
 
     const sessions = (await stack.api('GET', `/live/streams/${stream.streamId}/sessions`)).body.data;
     expect(sessions).toHaveLength(1);
@@ -77,7 +87,7 @@ describe('recordings and clips', () => {
     expect(sessions[0].sourceSegments).toBeGreaterThan(5);
 
     expect(Math.abs(recording.duration - 20)).toBeLessThanOrEqual(1);
-    expect(recording).toMatchObject({ watchable: true, exportable: true, queued: false, error: null });
+    expect(recording).toMatchObject({ watchable: true, exportable: true, exportProgress: 1, queued: false, error: null, cleaned: false });
     expect(recording.mediaInfo.video).toMatchObject({ codec: 'h264', width: 854, height: 480 });
     expect(recording.size).toBeGreaterThan(100_000);
     const listed = (await stack.api('GET', '/recordings')).body.data.map((r: any) => r.id);
@@ -139,7 +149,7 @@ describe('recordings and clips', () => {
     expect((await stack.getStream(stream.streamId)).activities.map((a: any) => a.event)).toContain('CLIP_READY');
   });
 
-  it('an origin killed mid-recording finalizes the recording from disk when it starts again', async () => {
+  it('the recording of an origin killed mid-broadcast plays from R2 and is exported once an origin is back', async () => {
     const stream = await stack.createStream({ record: true, reconnectWindow: 3 });
     start(stream.streamKey);
     await stack.waitForStatus(stream.streamId, 'RECORDING');
@@ -150,6 +160,11 @@ describe('recordings and clips', () => {
     await stack.stopOrigin('SIGKILL');
     await publishers.stopAll();
     await stack.startOrigin();
+    // The origin is heard again without the session: STOPPED, and the recording plays from what reached R2.
+    await stack.waitForStatus(stream.streamId, 'STOPPED', 60_000).catch(() => undefined);
+    const watchable = await readyRecording(stream.streamId, 60_000, 'watchable');
+    const vod = await ffprobe(`${stack.edgeUrl}${watchable.recordingUrl}`);
+    expect(Number(vod.format.duration)).toBeGreaterThanOrEqual(5);
     const recording = await readyRecording(stream.streamId);
     expect(recording.duration).toBeGreaterThanOrEqual(5);
     const mp4 = await downloadedDuration(`${stack.edgeUrl}${recording.mp4Url}`);
