@@ -101,12 +101,13 @@ export async function duringFinalization(ctx: FaultContext, inject: Inject, opti
   const figures: Record<string, unknown> = { ...((await inject(ctx, b)) ?? {}) };
   figures.faultMs = Date.now() - stoppedAt;
   try {
+    // Issue 11: watchable from R2 within seconds, then exportable once its MP4 is built; a failed export says so in error.
     const recording = await waitFor('the recording', async () => {
       const { body } = await ctx.stack.api('GET', `/live/streams/${b.stream.streamId}/recordings`);
       const r = body?.data?.[0];
-      return r?.recordingStatus === 'ready' || r?.recordingStatus === 'failed' ? r : undefined;
+      return r?.exportable || r?.recordingStatus === 'failed' || (r?.watchable && r?.error && !r?.queued) ? r : undefined;
     }, 150_000);
-    if (recording.recordingStatus === 'failed') throw new Error(`recording failed: ${recording.error}`);
+    if (!recording.exportable) throw new Error(`recording failed: ${recording.error}`);
     figures.recordingReadyMs = Date.now() - stoppedAt;
     figures.recordingSeconds = recording.duration;
   } catch (error) {
