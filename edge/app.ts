@@ -14,6 +14,7 @@ import { internalRoutes } from './routes/internal.ts';
 import { internalMediaRoutes, MAX_MEDIA_REQUEST_BYTES } from './routes/internal-media.ts';
 import { internalOriginRoutes } from './routes/internal-origins.ts';
 import { playbackRoutes } from './routes/playback.ts';
+import { playbackStatsRoutes } from './routes/playback-stats.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import { signingKeyRoutes } from './routes/signing-keys.ts';
 import { accessTokenRoutes } from './routes/access-tokens.ts';
@@ -73,6 +74,7 @@ export function buildApp() {
   app.route('/v1', accessTokenRoutes);
   app.route('/v1', recordingRoutes);
   app.route('/admin', adminRoutes);
+  app.route('/admin', playbackStatsRoutes);
   app.route('/v1', zoneRoutes);
   app.route('/admin', adminOriginRoutes);
   app.route('/internal', internalRoutes);

@@ -18,6 +18,7 @@ import { srtPassphraseFor } from '../../shared/srt-passphrase.ts';
 import { deriveSrtPassphraseKey } from '../../shared/origin-credentials.ts';
 import { resolveZone } from './zones.ts';
 import { keysetPage } from '../pagination.ts';
+import { playbackIdsOfStream, purgePlaybackCache } from '../playback-cache.ts';
 
 export const streamRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
@@ -155,6 +156,8 @@ streamRoutes.openapi(
         await c.env.DB.prepare('UPDATE playback_ids SET access_policy = ? WHERE stream_id = ?')
           .bind(accessPolicy, streamId)
           .run();
+        // Every playback ID of the stream (recordings' and clips' too) follows the policy: none may serve the old one.
+        await purgePlaybackCache(c.env, await playbackIdsOfStream(c.env.DB, streamId));
       }
     }
     return c.json({ data: commandOutcome(result, streamId) }, 200);
@@ -174,7 +177,9 @@ streamRoutes.openapi(
   }),
   async (c) => {
     const { streamId } = c.req.valid('param');
+    const playbackIds = await playbackIdsOfStream(c.env.DB, streamId); // read first: the delete removes the rows
     commandOutcome(await streamObject(c.env, streamId).remove(c.get('workspaceId')), streamId);
+    await purgePlaybackCache(c.env, playbackIds);
     return c.body(null, 204);
   },
 );
@@ -199,6 +204,8 @@ for (const command of lifecycleCommands) {
     async (c) => {
       const { streamId } = c.req.valid('param');
       const result = await streamObject(c.env, streamId)[command.run](c.get('workspaceId'));
+      // Disable and complete end the live session: its cached live pointer goes with it.
+      if (result.ok && command.run !== 'enable') await purgePlaybackCache(c.env, result.stream.playbackIds.map((p) => p.id));
       return c.json({ data: commandOutcome(result, streamId) }, 200);
     },
   );
