@@ -76,7 +76,12 @@ interface RenditionShipping {
 
 const STATE_FILE = 'durable.json';
 const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl';
-const TIMELINE_TYPES: Record<string, string> = { 'master.m3u8': PLAYLIST_TYPE, 'ladder.json': 'application/json', 'session.json': 'application/json' };
+/**
+ * The session's counters so far (seed 002's totals): not part of the timeline others read, but an origin resuming the
+ * session elsewhere continues them instead of counting from zero.
+ */
+export const SESSION_TOTALS_FILE = 'session-totals.json';
+const TIMELINE_TYPES: Record<string, string> = { 'master.m3u8': PLAYLIST_TYPE, 'ladder.json': 'application/json', 'session.json': 'application/json', [SESSION_TOTALS_FILE]: 'application/json' };
 /** Latency samples kept per session for its summary. */
 const MAX_SAMPLES = 2000;
 /** A segment this late into R2 gets a log line of its own. */
@@ -190,7 +195,7 @@ export class SessionShipper {
   timelineChanged(withMaster = true): void {
     const run = async () => {
       const allListed = [...this.renditions.values()].length > 0 && [...this.renditions.values()].every((r) => r.inR2 !== undefined);
-      for (const name of DURABLE_TIMELINE_FILES) {
+      for (const name of [...DURABLE_TIMELINE_FILES, SESSION_TOTALS_FILE]) {
         // The master names the rendition playlists: stored once each of them is.
         if (name === 'master.m3u8' && !(withMaster && (allListed || this.finalized))) continue;
         const text = await readFile(path.join(this.o.outDir, name), 'utf8').catch(() => undefined);
@@ -280,6 +285,10 @@ export class SessionShipper {
     for (const wake of this.idle.splice(0)) wake();
   }
 
+  private firstRendition(): string | undefined {
+    return this.renditions.keys().next().value;
+  }
+
   private settled(): boolean {
     return [...this.renditions.values()].every((r) => r.queue.length === 0 && !r.pumping);
   }
@@ -353,7 +362,8 @@ export class SessionShipper {
     await this.writeLocal(r, durablePlaylistText(ffmpegText, locallyListedThrough(r.storedThrough, r.queue, Date.now()), this.finalized));
     await this.saveState();
     await this.retain(r, ffmpegText);
-    if (first) this.timelineChanged(true);
+    // The counters follow the stored segments (at most one upload per segment of one rendition).
+    if (first || r.name === this.firstRendition()) this.timelineChanged(true);
   }
 
   /** Segments stored and older than the live window leave the disk (ffmpeg's playlist keeps naming them). */

@@ -10,7 +10,7 @@ import { MEDIA_PLAYLIST } from '../pipeline/hls-command.ts';
 import { durablePlaylistKey } from '../../shared/durable-media.ts';
 import { backoffDelay, sleep } from '../backoff.ts';
 import { lastSequenceOf, LOCAL_DURABLE_PLAYLIST } from './durable-playlist.ts';
-import { readState, writeState } from './session-shipper.ts';
+import { readState, SESSION_TOTALS_FILE, writeState } from './session-shipper.ts';
 
 export type DurableRead = (key: string) => Promise<Uint8Array | null>;
 
@@ -64,6 +64,8 @@ export async function restoreTimeline(o: { read: DurableRead; prefix: string; ou
   await writeAtomic(path.join(o.outDir, 'ladder.json'), Buffer.from(ladder));
   const master = await get('master.m3u8');
   if (master) await writeAtomic(path.join(o.outDir, 'master.m3u8'), Buffer.from(master));
+  const totals = await get(SESSION_TOTALS_FILE);
+  if (totals) await writeAtomic(path.join(o.outDir, SESSION_TOTALS_FILE), Buffer.from(totals));
   // The broadcast writes its own manifest at once; an older one from R2 only fills a gap.
   if (!existsSync(path.join(o.outDir, 'session.json'))) {
     const manifest = await get('session.json');

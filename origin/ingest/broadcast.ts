@@ -29,6 +29,8 @@ export interface BroadcastDeps {
   beforeTranscode: () => Promise<void>;
   /** Durable media (origin/durable): the transcode's events, and a flush to R2 once a run has ended. */
   durable?: { onEvent(event: LiveTranscodeEvent): void; afterRun(): Promise<void> };
+  /** Durable media (origin/durable): the transcode's events, and a flush to R2 once a run has ended. */
+  durable?: { onEvent(event: LiveTranscodeEvent): void; afterRun(): Promise<void> };
   /** Disconnects the encoder (the ingest protocol's own close). */
   disconnect: (reason: string) => void;
   /** What the encoder sends: FLV tags through push() (RTMP), or raw MPEG-TS through pushBytes() (SRT). */
@@ -139,7 +141,11 @@ export class Broadcast {
     if (this.metadataTimer) clearTimeout(this.metadataTimer);
     // Media keeps arriving into `early` while an earlier run of this session, or a draining stream, frees its slot.
     void this.deps.beforeTranscode().then(
-      () => this.launchTranscode(metadata),
+      async () => {
+        // A session resumed from R2 brings its earlier runs' counters with its timeline (origin/durable).
+        if (this.grant.resume) this.earlierRuns = await readTotals(this.outDir).catch(() => this.earlierRuns);
+        this.launchTranscode(metadata);
+      },
       (error: unknown) => {
         // The session's timeline could not be brought back from R2: starting afresh would restart its sequence numbers.
         logWarn('transcode_not_started', { streamId: this.streamId, sessionId: this.sessionId, error: String(error).slice(0, 300) });
@@ -225,7 +231,8 @@ export class Broadcast {
       sourceBytes: base.sourceBytes + (stats?.sourceBytes ?? 0),
       transcodedBytes: base.transcodedBytes + transcodedBytes,
     };
-    void this.manifestWritten.then(() => writeTotals(this.outDir, totals)).catch(() => undefined);
+    // Only once this run counts anything: before, the file holds the earlier runs' totals (perhaps just restored).
+    if (this.transcode) void this.manifestWritten.then(() => writeTotals(this.outDir, totals)).catch(() => undefined);
     const result: SessionStats = {
       ...totals,
       ingestRate: Math.round((this.inputBytes - this.lastStats.inputBytes) / seconds),

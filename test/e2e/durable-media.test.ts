@@ -78,6 +78,9 @@ describe('durable media', () => {
       return pl && pl.segments.length >= before.segments.length + 3 ? pl : undefined;
     }, 60_000);
     expect((await stack.getStream(stream.streamId)).currentSession.id).toBe(sessionId);
+    // The session's counters go on from the earlier leg's (restored from R2 with the timeline).
+    const sessionStats = async () => (await stack.api('GET', `/live/streams/${stream.streamId}/sessions`)).body.data[0];
+    await waitFor('session counters past the earlier leg', async () => ((await sessionStats()).sourceSegments > before.segments.length ? true : undefined), 20_000);
     expect(stack.originLogs.some((l) => l.includes('"durable_timeline_restored"'))).toBe(true);
     // The earlier segments are kept as they were, the sequence goes on with one discontinuity at the join.
     expect(after.segments.slice(0, before.segments.length).map((s) => s.uri)).toEqual(before.segments.map((s) => s.uri));
