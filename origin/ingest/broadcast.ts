@@ -29,8 +29,6 @@ export interface BroadcastDeps {
   beforeTranscode: () => Promise<void>;
   /** Durable media (origin/durable): the transcode's events, and a flush to R2 once a run has ended. */
   durable?: { onEvent(event: LiveTranscodeEvent): void; afterRun(): Promise<void> };
-  /** Durable media (origin/durable): the transcode's events, and a flush to R2 once a run has ended. */
-  durable?: { onEvent(event: LiveTranscodeEvent): void; afterRun(): Promise<void> };
   /** Disconnects the encoder (the ingest protocol's own close). */
   disconnect: (reason: string) => void;
   /** What the encoder sends: FLV tags through push() (RTMP), or raw MPEG-TS through pushBytes() (SRT). */
