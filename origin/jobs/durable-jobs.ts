@@ -17,7 +17,7 @@ import { log, logWarn } from '../log.ts';
 import type { ClipArtifacts as ClipJobArtifacts } from './clip.ts';
 import { materializeSession, type DurableMediaReader, type MaterializeWant, type MaterializedSession } from './durable-session.ts';
 import { RECORDING_MP4, SCREENSHOT_JPG, type RecordingExport } from './export-recording.ts';
-import { exportProgress, progressSeconds, ProgressThrottle } from './export-progress.ts';
+import { exportProgress, progressSeconds, ProgressThrottle, uploadFraction } from './export-progress.ts';
 import { MediaJobError } from './job-error.ts';
 import { jobRetryDelay } from './job-retry.ts';
 import { MASTER_PLAYLIST } from '../pipeline/hls-command.ts';
@@ -76,6 +76,14 @@ export class DurableJobs {
 
   constructor(private readonly deps: DurableJobsDeps) {}
 
+  /**
+   * Deletes the scratch folders a stopped or crashed run left (its exports are handed out again by the edge, its clips
+   * failed or will be asked again), and the old local recording build's work folder. Called once at startup.
+   */
+  async clearScratch(): Promise<void> {
+    await Promise.all(['exports', 'clips', 'recordings'].map((name) => rm(path.join(this.deps.workDir, name), { recursive: true, force: true })));
+  }
+
   /** Whether new jobs are taken (false while the jobs pool shuts down: the edge sends the job elsewhere). */
   get accepting(): boolean {
     return this.deps.pool.accepting;
@@ -104,6 +112,12 @@ export class DurableJobs {
       if (outcome === 'done') return;
       const wait = jobRetryDelay(run, outcome.error);
       const reason = failureReason(outcome.error);
+      if (!this.deps.pool.accepting) {
+        // This origin is going away: not the recording's failure. Its export's deadline runs out at the edge, which
+        // hands the export to another origin.
+        logWarn('recording_export_abandoned', { streamId, sessionId, recordingId, reason, run });
+        return;
+      }
       if (wait === null) {
         const said = run > 1 ? `${reason} (after ${run} runs)` : reason;
         logWarn('recording_failed', { streamId, sessionId, recordingId, reason: said, runs: run });
@@ -157,8 +171,14 @@ export class DurableJobs {
           }
           const t2 = Date.now();
           report(exportProgress('upload', 0));
-          await media.uploadFile(`${outputPrefix}/${RECORDING_MP4}`, out.mp4Path);
-          await media.uploadFile(`${outputPrefix}/${SCREENSHOT_JPG}`, out.screenshotPath);
+          const fetched = { bytes: session.bytes, ms: t1 - t0 };
+          const ticking = setInterval(() => report(exportProgress('upload', uploadFraction(out.size, Date.now() - t2, fetched))), 1000);
+          try {
+            await media.uploadFile(`${outputPrefix}/${RECORDING_MP4}`, out.mp4Path);
+            await media.uploadFile(`${outputPrefix}/${SCREENSHOT_JPG}`, out.screenshotPath);
+          } finally {
+            clearInterval(ticking);
+          }
           timings = { downloadMs: t1 - t0, muxMs: t2 - t1, uploadMs: Date.now() - t2, bytes: session.bytes };
           return out;
         } finally {

@@ -49,13 +49,13 @@ afterAll(async () => {
 
 const grantFor = (prefixes: string[]) => issueMediaGrant(STORE_MASTER, { originId: ORIGIN_ID, prefixes, expiresAt: Date.now() + 3_600_000 });
 
-function jobs(o: { workDir?: string; reserveBytes?: number; progressIntervalMs?: number } = {}) {
+function jobs(o: { workDir?: string; reserveBytes?: number; progressIntervalMs?: number; pool?: MediaJobPool } = {}) {
   const events: (OriginEvent & { receivedAt: number })[] = [];
   const edge = new EdgeClient(store.url, { originId: ORIGIN_ID, secret: 'test-origin-secret-0123456789abcdef' });
   const uploader = new MediaUploader(edge, 16 * 1024 * 1024, { budgetMs: 2_000, firstDelayMs: 50, maxDelayMs: 200 });
   const runner = new DurableJobs({
     workDir: o.workDir ?? path.join(tmp, 'work'),
-    pool,
+    pool: o.pool ?? pool,
     media: (grant) => ({ read: (key) => edge.getMedia(key, grant), uploadFile: (key, file) => uploader.uploadFile(key, file, grant) }),
     emit: async (event) => {
       events.push({ ...event, receivedAt: Date.now() });
@@ -155,6 +155,23 @@ describe('recording export from durable media', () => {
     } finally {
       await run('umount', [small]).catch(() => undefined);
     }
+  });
+});
+
+describe('an origin going away', () => {
+  it('drops an export without failing the recording (the edge hands it out again) and clears scratch left by a crash', async () => {
+    const closing = new MediaJobPool({ threads: 1 });
+    await closing.close();
+    const workDir = path.join(tmp, 'work-closing');
+    const { runner, events } = jobs({ pool: closing, workDir });
+    expect(runner.accepting).toBe(false);
+    await runner.exportRecording({ recordingId: 'rec_s', streamId: 'str_a', sessionId: 'ses_a', durablePrefix: PREFIX, outputPrefix: 'recordings/rec_s', mediaGrant: await grantFor([PREFIX, 'recordings/rec_s']) });
+    expect(events).toEqual([]);
+
+    for (const left of ['exports/rec_old/session', 'clips/clp_old/out', 'recordings/ses_old']) await mkdir(path.join(workDir, left), { recursive: true });
+    await mkdir(path.join(workDir, 'keep'), { recursive: true });
+    await runner.clearScratch();
+    expect(await readdir(workDir)).toEqual(['keep']);
   });
 });
 

@@ -1,7 +1,7 @@
 // An export's progress figure (pure): phases weighed into 0..1, ffmpeg's -progress output read, at most one report
 // per interval and only forward.
 import { describe, expect, it } from 'vitest';
-import { EXPORT_PHASES, exportProgress, progressSeconds, ProgressThrottle } from '../../../origin/jobs/export-progress.ts';
+import { EXPORT_PHASES, exportProgress, progressSeconds, ProgressThrottle, uploadFraction } from '../../../origin/jobs/export-progress.ts';
 
 describe('exportProgress', () => {
   it('weighs the phases in order and clamps', () => {
@@ -33,5 +33,14 @@ describe('ProgressThrottle', () => {
     expect(t.next(0.25, 5000)).toBeNull();
     expect(t.next(1, 9000)).toBe(0.999);
     expect(t.next(1, 20000)).toBeNull();
+  });
+});
+
+describe('uploadFraction', () => {
+  it('estimates from the rate the segments came in at, never claiming done', () => {
+    const fetched = { bytes: 100_000_000, ms: 10_000 }; // 10 MB/s
+    expect(uploadFraction(50_000_000, 2_500, fetched)).toBeCloseTo(0.5, 9);
+    expect(uploadFraction(50_000_000, 60_000, fetched)).toBe(0.95);
+    expect(uploadFraction(50_000_000, 1_000, { bytes: 0, ms: 0 })).toBe(0);
   });
 });
