@@ -199,8 +199,10 @@ export class Broadcast {
         void this.event('error', { reason: `live transcode ${result.reason}: ${result.error ?? 'ffmpeg exited'}`.slice(0, 480) });
         this.deps.disconnect(`transcode ${result.reason}`);
       }
-      // The run's last segments go to R2 before the session may end or run again.
-      void (this.deps.durable?.afterRun() ?? Promise.resolve()).finally(() => this.resolveFinished());
+      // The run's last segments go to R2 in the background (the edge then hears media_durable): a reconnect's run need
+      // not wait for storage, and the session's end flushes again before it closes the playlists.
+      void this.deps.durable?.afterRun();
+      this.resolveFinished();
     });
   }
 
