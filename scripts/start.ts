@@ -1,13 +1,14 @@
 // `npm start`: the whole local stack — the edge under `wrangler dev` (local persistence in one state folder) and one
 // origin — plus a local workspace and API key, printed with a copy-paste curl and the encoder settings. Ctrl-C stops all.
-// `npm start -- --origins N` (N ≥ 2) runs N origins behind Debian's HAProxy (TCP), which takes the ingest ports, to try
-// failover and draining by hand: an origin that exits then leaves the others running.
+// `npm start -- --origins N` (N ≥ 2) runs N origins behind Debian's HAProxy (TCP, the deploy guide's haproxy.cfg on
+// loopback), which takes the ingest ports, to try failover and draining by hand: an origin that exits then leaves the
+// others running.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { haproxyConfig } from '../test/support/haproxy.ts';
+import { fromDeployTemplate } from '../test/support/haproxy.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 const stateDir = path.resolve(process.env.RIVERHEAD_STATE_DIR ?? path.join(root, '.state'));
@@ -249,16 +250,18 @@ async function main(): Promise<void> {
     origins.push({ id: originId, ports: own, pid: child.pid });
   }
   if (originCount > 1) {
-    // HAProxy takes the ingest ports and spreads encoders over the origins, checking each one's RTMP port.
+    // HAProxy takes the ingest ports and spreads encoders over the origins: the deploy guide's config on loopback, so
+    // an origin is checked on its admin listener's /healthz (503 while it drains).
     const dir = path.join(stateDir, 'haproxy');
     mkdirSync(dir, { recursive: true });
     const configFile = path.join(dir, 'haproxy.cfg');
     writeFileSync(
       configFile,
-      haproxyConfig({
+      fromDeployTemplate(readFileSync(path.join(root, 'scripts/deploy/haproxy.cfg'), 'utf8'), {
         ports: { rtmp: ports.rtmp, rtmps: ports.rtmps },
-        servers: origins.map((o) => ({ name: o.id, rtmpPort: o.ports.rtmp, rtmpsPort: o.ports.rtmps })),
+        servers: origins.map((o) => ({ name: o.id, rtmpPort: o.ports.rtmp, rtmpsPort: o.ports.rtmps, adminPort: o.ports.admin })),
         statsSocket: path.join(dir, 'admin.sock'),
+        checkIntervalMs: 1000,
       }),
     );
     await runToEnd('haproxy', ['-c', '-q', '-f', configFile]);

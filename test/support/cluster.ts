@@ -1,7 +1,8 @@
 // An origin cluster for end-to-end tests: the stack's real edge and its origin (test/support/stack.ts), N − 1 more
 // origins on the same edge, each with its own identity (issued through POST /admin/origins), ports, MEDIA_DIR and
 // state folder, and Debian's HAProxy in TCP mode in front of all of them (test/support/haproxy.ts). The edge's ingest
-// settings point at HAProxy, so the encoder publishes to the load balancer, never to an origin. Each origin can be
+// settings point at HAProxy, so the encoder publishes to the load balancer, never to an origin. HAProxy runs the deploy
+// guide's config (scripts/deploy/haproxy.cfg) adapted to loopback. Each origin can be
 // killed (its process group, ffmpeg children too), terminated (SIGTERM to the origin process alone, as a container
 // runtime does) and started again; every log line of every origin and of HAProxy goes through the stack's secret scan.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -48,6 +49,8 @@ export interface ClusterOptions extends StackOptions {
   origins?: number;
   /** HAProxy's health check interval (default 500 ms) */
   checkIntervalMs?: number;
+  /** HAProxy's config: the deploy guide's (default; /healthz on the admin port) or a TCP check of the RTMP port */
+  haproxyCheck?: 'deploy' | 'rtmp';
 }
 
 export interface Cluster {
@@ -248,7 +251,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   try {
     for (let i = 2; i <= count; i++) origins.push(await startExtraOrigin(stack, `${origins[0]!.id}-${i}`, {}));
     haproxy = await startHaproxy({
-      servers: origins.map((o) => ({ name: o.id, rtmpPort: o.ports.rtmp, rtmpsPort: o.ports.rtmps })),
+      servers: origins.map((o) => ({ name: o.id, rtmpPort: o.ports.rtmp, rtmpsPort: o.ports.rtmps, adminPort: o.ports.admin })),
+      ...(options.haproxyCheck ? { check: options.haproxyCheck } : {}),
       ports: lbPorts,
       ...(options.checkIntervalMs !== undefined ? { checkIntervalMs: options.checkIntervalMs } : {}),
     });

@@ -1,10 +1,12 @@
 // Debian's HAProxy as the cluster's L4 load balancer in tests: TCP mode on loopback, one RTMP frontend (and an RTMPS
-// one, passed through: the origins terminate TLS) in front of N origins, each health-checked by a TCP connect to its
-// RTMP port. The config is written to a temp folder, haproxy runs in the foreground (-db) as our child, its log lines
-// are kept (they go through the secret scan with everything else), and stop() ends it. A stats socket lets a test see
-// which origin holds a connection and which ones HAProxy thinks are up.
+// one, passed through: the origins terminate TLS) in front of N origins. By default the config is the deploy guide's
+// own (scripts/deploy/haproxy.cfg: health = GET /healthz on each origin's admin listener, 503 while it drains) with
+// loopback addresses, test ports and short check intervals put in; `check: 'rtmp'` generates a plain one whose health
+// check is a TCP connect to the RTMP port instead. The config is written to a temp folder, haproxy runs in the
+// foreground (-db) as our child, its log lines are kept (they go through the secret scan with everything else), and
+// stop() ends it. A stats socket lets a test see which origin holds a connection and which ones HAProxy thinks are up.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,12 +14,15 @@ import { promisify } from 'node:util';
 import { freeTcpPort } from './ports.ts';
 
 const run = promisify(execFile);
+const DEPLOY_TEMPLATE = path.resolve(import.meta.dirname, '../../scripts/deploy/haproxy.cfg');
 
 export interface HaproxyServer {
   /** the server's name in the config (the origin id) */
   name: string;
   rtmpPort: number;
   rtmpsPort: number | null;
+  /** the origin's admin listener (GET /healthz), checked by the deploy template's config */
+  adminPort: number;
 }
 
 export interface HaproxyPorts {
@@ -82,6 +87,31 @@ export function haproxyConfig(options: HaproxyConfigOptions): string {
     ...backend('origins_rtmp', (s) => s.rtmpPort),
     ...(options.ports.rtmps !== null ? backend('origins_rtmps', (s) => s.rtmpsPort) : []),
   ].join('\n');
+}
+
+/**
+ * Pure: the deploy guide's haproxy.cfg made to run here: binds on loopback at the test's ports, its example servers
+ * replaced by ours (checked on their own admin port), a stats socket added, check intervals shortened. Everything else
+ * (balance, timeouts, redispatch, the /healthz check) is the template's, so the test runs what an operator deploys.
+ */
+export function fromDeployTemplate(template: string, options: HaproxyConfigOptions): string {
+  const inter = options.checkIntervalMs ?? 500;
+  const replaceOnce = (text: string, pattern: RegExp, replacement: string) => {
+    if (!pattern.test(text)) throw new Error(`scripts/deploy/haproxy.cfg changed: no line matches ${pattern} (test/support/haproxy.ts adapts it)`);
+    return text.replace(pattern, replacement);
+  };
+  let config = template;
+  config = replaceOnce(config, /^global\n/m, `global\n  stats socket ${options.statsSocket} mode 600 level admin\n`);
+  config = replaceOnce(config, /^(\s*default-server .*?)inter \S+ fastinter \S+ downinter \S+/m, `$1inter ${inter}ms fastinter ${inter}ms downinter ${inter}ms`);
+  config = replaceOnce(config, /^(\s*default-server .*?) port \d+/m, '$1');
+  config = replaceOnce(config, /^(\s*bind) :1935$/m, `$1 127.0.0.1:${options.ports.rtmp}`);
+  if (options.ports.rtmps !== null) config = replaceOnce(config, /^(\s*bind) :1936$/m, `$1 127.0.0.1:${options.ports.rtmps}`);
+  const servers = (port: (s: HaproxyServer) => number | null) =>
+    options.servers.flatMap((s) => (port(s) === null ? [] : [`  server ${s.name} 127.0.0.1:${port(s)} port ${s.adminPort}`])).join('\n');
+  const withoutServers = config.replace(/^\s*server .*\n?/gm, '');
+  config = replaceOnce(withoutServers, /^(backend origins_rtmp\n(?:(?!backend ).*\n)*)/m, `$1${servers((s) => s.rtmpPort)}\n\n`);
+  config = replaceOnce(config, /^(backend origins_rtmps\n(?:(?!backend ).*\n?)*)/m, `$1${servers((s) => s.rtmpsPort)}\n`);
+  return `# scripts/deploy/haproxy.cfg adapted by test/support/haproxy.ts for one test run\n${config}`;
 }
 
 export interface ServerStat {
@@ -154,6 +184,8 @@ export async function startHaproxy(options: {
   ports?: Partial<HaproxyPorts>;
   rtmps?: boolean;
   checkIntervalMs?: number;
+  /** 'deploy' (default): the deploy guide's config, /healthz on the admin port; 'rtmp': a TCP connect to the RTMP port */
+  check?: 'deploy' | 'rtmp';
 }): Promise<Haproxy> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'riverhead-haproxy-'));
   const ports: HaproxyPorts = {
@@ -161,12 +193,16 @@ export async function startHaproxy(options: {
     rtmps: options.rtmps === false ? null : (options.ports?.rtmps ?? (await freeTcpPort())),
   };
   const statsSocket = path.join(dir, 'admin.sock');
-  const config = haproxyConfig({
+  const configOptions: HaproxyConfigOptions = {
     ports,
     servers: options.servers,
     statsSocket,
     ...(options.checkIntervalMs !== undefined ? { checkIntervalMs: options.checkIntervalMs } : {}),
-  });
+  };
+  const config =
+    (options.check ?? 'deploy') === 'deploy'
+      ? fromDeployTemplate(await readFile(DEPLOY_TEMPLATE, 'utf8'), configOptions)
+      : haproxyConfig(configOptions);
   const configFile = path.join(dir, 'haproxy.cfg');
   await writeFile(configFile, config);
   // A config HAProxy refuses fails here with its own words, not as a process that exits at once.
