@@ -185,7 +185,8 @@ export function sessionView(row: SessionRow, doc: StreamDocument, recording: Rec
     isHealthy: stats?.isHealthy ?? null,
     issues: stats?.issues ?? null,
     record: row.record === 1,
-    recordingStatus: !recording ? 'none' : view!.watchable ? 'ready' : recording.status === 'failed' ? 'failed' : 'waiting',
+    // A recording cleaned by retention has no media left: as if the session had none.
+    recordingStatus: !recording || view!.cleaned ? 'none' : view!.watchable ? 'ready' : recording.status === 'failed' ? 'failed' : 'waiting',
     recordingUrl: view?.recordingUrl ?? null,
     mp4Url: view?.mp4Url ?? null,
     playbackId: recording?.playback_id ?? doc.playbackIds[0]!.id,

@@ -131,6 +131,8 @@ describe('recording retention', () => {
     expect(playback.status).toBe(404);
     await playback.arrayBuffer();
     expect((await json(await api(ws, 'GET', '/recordings'))).data.map((r: any) => r.id)).toContain(b.recordingId);
+    const [session] = (await json(await api(ws, 'GET', `/live/streams/${b.streamId}/sessions`))).data;
+    expect(session).toMatchObject({ recordingStatus: 'none', recordingUrl: null, mp4Url: null });
   });
 
   it('a policy set later applies to recordings already made: the scheduled sweep cleans those past it', async () => {
