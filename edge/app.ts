@@ -64,8 +64,8 @@ export function buildApp() {
   app.use('/v1/recordings', requireAccessToken);
   app.use('/v1/recordings/*', requireAccessToken);
   app.use('/v1/on-demand/*', requireAccessToken);
-  app.use('/admin/*', requireAdminToken);
   app.use('/v1/zones', requireAccessToken);
+  app.use('/admin/*', requireAdminToken);
   app.use('/internal/*', requireOriginSignature);
 
   app.route('/v1', streamRoutes);
@@ -73,9 +73,9 @@ export function buildApp() {
   app.route('/v1', signingKeyRoutes);
   app.route('/v1', accessTokenRoutes);
   app.route('/v1', recordingRoutes);
+  app.route('/v1', zoneRoutes);
   app.route('/admin', adminRoutes);
   app.route('/admin', playbackStatsRoutes);
-  app.route('/v1', zoneRoutes);
   app.route('/admin', adminOriginRoutes);
   app.route('/internal', internalRoutes);
   app.route('/internal/media', internalMediaRoutes);

@@ -50,8 +50,8 @@ streamRoutes.openapi(
   }),
   async (c) => {
     const input = CreateLiveStreamRequest.parse(c.req.valid('json'));
-    const streamId = newId('ls', 16);
     const zone = (await resolveZone(c.env.DB, input.zone))!;
+    const streamId = newId('ls', 16);
     const streamKey = newStreamKey();
     const srtSecret = await srtPassphraseFor(await deriveSrtPassphraseKey(c.env.ORIGIN_SECRET), streamKey); // what origins' SRT hooks derive too
     const created = await streamObject(c.env, streamId).create({
@@ -68,8 +68,8 @@ streamRoutes.openapi(
         maxResolution: input.maxResolution,
         profiles: input.profiles ?? null,
         srtLatency: input.srtLatency,
-      },
         ...zone,
+      },
     });
     return c.json({ data: withSecrets(c.env, created, streamKey, srtSecret) }, 201);
   },
