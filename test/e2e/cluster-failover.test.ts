@@ -8,7 +8,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { startCluster, type Cluster } from '../support/cluster.ts';
 import { waitFor } from '../support/stack.ts';
 import { ffprobe, ReconnectingPublisher } from '../support/encoder.ts';
-import { LivePlayer, renditionVerdict } from '../support/live-player.ts';
+import { LivePlayer, parseMediaPlaylist, renditionVerdict, variantsOf } from '../support/live-player.ts';
 
 let cluster: Cluster;
 let encoder: ReconnectingPublisher | null = null;
@@ -124,7 +124,16 @@ describe('cluster failover: an origin dies under a recorded broadcast', () => {
       return recording?.watchable ? recording : undefined;
     }, 30_000);
     figure('watchableAfterStoppedSeconds', Number(((Date.now() - stoppedSeenAt) / 1000).toFixed(1)));
-    const vod = await ffprobe(`${stack.edgeUrl}${watchable.recordingUrl}`);
+    // Its VOD playlists: both legs, joined by one discontinuity, every segment name once.
+    const vodMasterUrl = `${stack.edgeUrl}${watchable.recordingUrl}`;
+    for (const variant of variantsOf(await (await stack.edgeFetch(vodMasterUrl)).text())) {
+      const text = await (await stack.edgeFetch(new URL(variant, vodMasterUrl).toString())).text();
+      const listed = parseMediaPlaylist(text);
+      expect(listed.filter((s) => s.discontinuity).length, `${variant} discontinuities`).toBe(1);
+      expect(new Set(listed.map((s) => s.uri.split('/').pop())).size, `${variant} names`).toBe(listed.length);
+      expect(text).toContain('#EXT-X-ENDLIST');
+    }
+    const vod = await ffprobe(vodMasterUrl);
     expect(vod.streams.some((s: any) => s.codec_type === 'video')).toBe(true);
     figure('recordingVodSeconds', Number(Number(vod.format.duration).toFixed(1)));
     expect(Math.abs(Number(vod.format.duration) - sent)).toBeLessThanOrEqual(3);
