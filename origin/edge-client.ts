@@ -42,7 +42,7 @@ export async function originRequestHeaders(credentials: OriginCredentials, metho
   return { ...(await signRequest(credentials.secret, method, path, body)), [ORIGIN_ID_HEADER]: credentials.originId };
 }
 
-const grantHeader = (grant: string | undefined): Record<string, string> => (grant ? { [MEDIA_GRANT_HEADER]: grant } : {});
+const grantHeader = (grant: string): Record<string, string> => ({ [MEDIA_GRANT_HEADER]: grant });
 
 export class EdgeClient {
   constructor(
@@ -80,7 +80,7 @@ export class EdgeClient {
   }
 
   /** Stores one object in R2 through the edge; `grant` (shared/media-grant.ts) covers its key. */
-  async putMedia(key: string, bytes: Uint8Array, contentType: string, grant?: string, timeoutMs = 120_000): Promise<void> {
+  async putMedia(key: string, bytes: Uint8Array, contentType: string, grant: string, timeoutMs = 120_000): Promise<void> {
     await this.expectOk(await this.send('PUT', `/internal/media/${key}`, bytes, contentType, timeoutMs, grantHeader(grant)), `media PUT ${key}`);
   }
 
@@ -102,7 +102,7 @@ export class EdgeClient {
     return bytes;
   }
 
-  async createMultipart(key: string, contentType: string, grant?: string): Promise<string> {
+  async createMultipart(key: string, contentType: string, grant: string): Promise<string> {
     const created = await this.expectOk<{ uploadId: string }>(
       await this.send('POST', `/internal/media/${key}?action=create-multipart`, '', contentType, this.timeoutMs, grantHeader(grant)),
       `multipart create ${key}`,
@@ -110,7 +110,7 @@ export class EdgeClient {
     return created.uploadId;
   }
 
-  async uploadPart(key: string, uploadId: string, partNumber: number, bytes: Uint8Array, grant?: string): Promise<{ partNumber: number; etag: string }> {
+  async uploadPart(key: string, uploadId: string, partNumber: number, bytes: Uint8Array, grant: string): Promise<{ partNumber: number; etag: string }> {
     const query = new URLSearchParams({ uploadId, partNumber: String(partNumber) });
     return this.expectOk(
       await this.send('PUT', `/internal/media/${key}?${query}`, bytes, 'application/octet-stream', 120_000, grantHeader(grant)),
@@ -118,7 +118,7 @@ export class EdgeClient {
     );
   }
 
-  async completeMultipart(key: string, uploadId: string, parts: { partNumber: number; etag: string }[], grant?: string): Promise<void> {
+  async completeMultipart(key: string, uploadId: string, parts: { partNumber: number; etag: string }[], grant: string): Promise<void> {
     await this.expectOk(
       await this.send('POST', `/internal/media/${key}?action=complete-multipart`, JSON.stringify({ uploadId, parts }), 'application/json', this.timeoutMs, grantHeader(grant)),
       `multipart complete ${key}`,

@@ -75,12 +75,12 @@ export class MediaUploader {
   ) {}
 
   /** One object from memory (a playlist written for R2), retried like a file. */
-  async uploadBytes(key: string, bytes: Uint8Array, type: string, grant?: string): Promise<number> {
+  async uploadBytes(key: string, bytes: Uint8Array, type: string, grant: string): Promise<number> {
     await withRetries(`upload of ${key}`, this.retry, () => this.edge.putMedia(key, bytes, type, grant));
     return bytes.length;
   }
 
-  async uploadFile(key: string, file: string, grant?: string): Promise<number> {
+  async uploadFile(key: string, file: string, grant: string): Promise<number> {
     const { size } = await stat(file);
     const type = contentTypeOf(file);
     if (size <= this.partBytes) {
@@ -106,7 +106,7 @@ export class MediaUploader {
   }
 
   /** Every file under `dir`, keeping its relative path under `prefix`. */
-  async uploadDirectory(prefix: string, dir: string, grant?: string): Promise<number> {
+  async uploadDirectory(prefix: string, dir: string, grant: string): Promise<number> {
     let total = 0;
     const entries = await readdir(dir, { withFileTypes: true, recursive: true });
     for (const entry of entries) {

@@ -16,11 +16,8 @@ export const MAX_MEDIA_REQUEST_BYTES = 20 * 1024 * 1024;
 /** The largest object one GET hands back (segments and playlists are far smaller; it is streamed, not buffered). */
 export const MAX_MEDIA_READ_BYTES = 64 * 1024 * 1024;
 
-/**
- * Families whose grant is required now. Under recordings/ and clips/ a grant sent is checked like any, and a missing
- * one is logged: every origin job now sends one, and the requirement extends to them once no caller is left without.
- */
-const GRANT_REQUIRED = /^live\//;
+/** Every key family an origin may touch needs a grant for the signer: a session's durable media, recordings, clips. */
+const GRANT_REQUIRED = /^(live|recordings|clips)\//;
 
 function keyOf(c: Context<AppEnv>): string {
   const key = decodeURIComponent(new URL(c.req.url).pathname.replace(/^\/internal\/media\//, ''));
@@ -39,10 +36,8 @@ function signerOf(c: Context<AppEnv>): string | null {
 async function grantedKey(c: Context<AppEnv>): Promise<string> {
   const key = keyOf(c);
   const grant = c.req.header(MEDIA_GRANT_HEADER);
-  if (!grant && !GRANT_REQUIRED.test(key)) {
-    log('media_grant_absent', { key: key.slice(0, 120), method: c.req.method });
-    return key;
-  }
+  // keyOf admits only these families today; the test keeps a family added there from going ungranted by default.
+  if (!GRANT_REQUIRED.test(key)) throw new ApiError(400, 'invalid-key', 'Invalid key', 'media keys live under live/, recordings/ or clips/');
   const originId = signerOf(c);
   const verdict = originId
     ? await verifyMediaGrant(c.env.ORIGIN_SECRET, grant, originId, key, Date.now())

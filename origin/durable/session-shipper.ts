@@ -17,8 +17,8 @@ import type { UploadLanes } from './upload-lanes.ts';
 
 /** What the shipper asks of storage (MediaUploader, EdgeClient.getMedia). */
 export interface DurableStore {
-  uploadFile(key: string, file: string, grant?: string): Promise<number>;
-  uploadBytes(key: string, bytes: Uint8Array, type: string, grant?: string): Promise<number>;
+  uploadFile(key: string, file: string, grant: string): Promise<number>;
+  uploadBytes(key: string, bytes: Uint8Array, type: string, grant: string): Promise<number>;
   read(key: string, grant: string): Promise<Uint8Array | null>;
 }
 

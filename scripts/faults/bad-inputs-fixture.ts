@@ -3,7 +3,7 @@
 // workspace B whose real ids A must never see. Origin-side steps are signed /internal calls, as an origin makes them.
 import { signRequest } from '../../shared/request-signing.ts';
 import { ORIGIN_ID_HEADER } from '../../shared/origin-credentials.ts';
-import { MEDIA_GRANT_HEADER } from '../../shared/media-grant.ts';
+import { issueMediaGrant, MEDIA_GRANT_HEADER } from '../../shared/media-grant.ts';
 
 export type Send = (request: Request) => Promise<Response>;
 
@@ -110,7 +110,10 @@ export async function buildFixture(send: Send, base: string, secrets: { adminTok
     }
     if (!recording?.watchable) throw new Error('bad-inputs setup: the recording did not become watchable');
     const root = `recordings/${recording.id}`;
-    await expectStatus(await signed('PUT', `/internal/media/${root}/recording.mp4`, mp4, 'video/mp4'), 201, 'upload mp4');
+    // The export command the edge sends an origin carries this grant (edge/stream/recording-flow.ts); the fixture's
+    // origin is not there to receive one, so the fixture mints the same grant with the edge's master key.
+    const exportGrant = await issueMediaGrant(secrets.originSecret, { originId: ORIGIN.originId, prefixes: [`${root}/`, `${durable}/`], expiresAt: Date.now() + 10 * 60_000 });
+    await expectStatus(await signed('PUT', `/internal/media/${root}/recording.mp4`, mp4, 'video/mp4', { [MEDIA_GRANT_HEADER]: exportGrant }), 201, 'upload mp4');
     const ready = w.event('recording_ready', {
       duration: 2, size: mp4.length, hlsPrefix: `${root}/hls`, mp4Key: `${root}/recording.mp4`, screenshotKey: `${root}/screenshot.jpg`,
       mediaInfo: { duration: 2, size: mp4.length, bitrate: 16_000, video: null, audio: null },

@@ -115,7 +115,7 @@ export async function getStream(workspace: Workspace, streamId: string) {
 }
 
 /** A signed origin call with any method and body (binary uploads included). */
-export async function signedRequest(method: string, path: string, body: Uint8Array | string, contentType = 'application/octet-stream') {
+export async function signedRequest(method: string, path: string, body: Uint8Array | string, contentType = 'application/octet-stream', extra: Record<string, string> = {}) {
   const headers = await signRequest(await provisionOrigin(), method, path, body);
-  return call(path, { method, body, headers: { ...headers, [ORIGIN_ID_HEADER]: ORIGIN.originId, 'content-type': contentType } });
+  return call(path, { method, body, headers: { ...headers, [ORIGIN_ID_HEADER]: ORIGIN.originId, 'content-type': contentType, ...extra } });
 }

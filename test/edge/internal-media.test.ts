@@ -1,5 +1,6 @@
-// Durable media through /internal/media: live/ keys need a media grant for the signing origin, the authorize answer
-// hands one out (with the session's prefix and, on a resume elsewhere, the origin it came from), GET reads back.
+// Durable media through /internal/media: live/, recordings/ and clips/ keys need a media grant for the signing origin;
+// the authorize answer hands one out (with the session's prefix and, on a resume elsewhere, the origin it came from), GET
+// reads back.
 import { describe, it, expect, beforeAll } from 'vitest';
 import { env } from 'cloudflare:workers';
 import { call, createStream, createWorkspace, json, originEvent, type Workspace } from './helpers.ts';
@@ -70,12 +71,47 @@ describe('/internal/media with media grants', () => {
     expect(await env.MEDIA.head(key)).toBeNull();
   });
 
-  it('checks a grant sent for a recordings/ key like any other', async () => {
-    const grant = await grantFor(ORIGIN_A, 'recordings/rec_a');
-    const ok = await asOrigin(ORIGIN_A, 'PUT', '/internal/media/recordings/rec_a/recording.mp4', 'mp4', { [MEDIA_GRANT_HEADER]: grant });
-    expect(ok.status).toBe(201);
-    const other = await asOrigin(ORIGIN_A, 'PUT', '/internal/media/recordings/rec_b/recording.mp4', 'mp4', { [MEDIA_GRANT_HEADER]: grant });
-    expect(other.status).toBe(403);
+  // Every key family an origin writes needs a grant naming the signer and covering the key: live/ session media,
+  // recordings/ (export jobs), clips/ (clip jobs). Each refusal is a 403 media-grant-refused saying why; nothing is stored.
+  describe.each([
+    ['live/', 'live/str_fam/ses_fam', 'live/str_fam/ses_other'],
+    ['recordings/', 'recordings/rec_fam', 'recordings/rec_other'],
+    ['clips/', 'clips/clip_fam', 'clips/clip_other'],
+  ])('under %s', (_family, granted, otherPrefix) => {
+    const key = `${granted}/out/file.bin`;
+
+    it.each([
+      ['no grant', ORIGIN_A, async () => null, 'missing'],
+      ['a grant for another origin', ORIGIN_A, () => grantFor(ORIGIN_B, granted), 'wrong-origin'],
+      ['a grant for another prefix', ORIGIN_A, () => grantFor(ORIGIN_A, otherPrefix), 'not-covered'],
+      ['an expired grant', ORIGIN_A, () => grantFor(ORIGIN_A, granted, -1), 'expired'],
+      ['a grant minted with another key', ORIGIN_A, () => issueMediaGrant('not-the-master', { originId: ORIGIN_A, prefixes: [granted], expiresAt: Date.now() + 60_000 }), 'mismatch'],
+    ])('refuses a write with %s (403, media-grant-refused)', async (_what, signer, mint, reason) => {
+      const grant = await mint();
+      const response = await asOrigin(signer, 'PUT', `/internal/media/${key}`, 'x', grant ? { [MEDIA_GRANT_HEADER]: grant } : {});
+      expect(response.status).toBe(403);
+      expect(response.headers.get('content-type')).toContain('application/problem+json');
+      const problem = await json(response);
+      expect(problem.type).toMatch(/\/media-grant-refused$/);
+      expect(problem.reason).toBe(reason);
+      expect(await env.MEDIA.head(key)).toBeNull();
+      // Reads and multipart starts are refused alike.
+      const read = await asOrigin(signer, 'GET', `/internal/media/${key}`, '', grant ? { [MEDIA_GRANT_HEADER]: grant } : {});
+      expect(read.status).toBe(403);
+      const start = await asOrigin(signer, 'POST', `/internal/media/${key}?action=create-multipart`, '', grant ? { [MEDIA_GRANT_HEADER]: grant } : {});
+      expect(start.status).toBe(403);
+    });
+
+    it('stores and reads back with a valid grant', async () => {
+      const grant = await grantFor(ORIGIN_A, granted);
+      const put = await asOrigin(ORIGIN_A, 'PUT', `/internal/media/${key}`, 'granted bytes', { [MEDIA_GRANT_HEADER]: grant });
+      expect(put.status).toBe(201);
+      const read = await asOrigin(ORIGIN_A, 'GET', `/internal/media/${key}`, '', { [MEDIA_GRANT_HEADER]: grant });
+      expect(read.status).toBe(200);
+      expect(new TextDecoder().decode(await read.arrayBuffer())).toBe('granted bytes');
+      // The same grant presented by another origin is refused, even for the key just stored.
+      expect((await asOrigin(ORIGIN_B, 'GET', `/internal/media/${key}`, '', { [MEDIA_GRANT_HEADER]: grant })).status).toBe(403);
+    });
   });
 
   it('refuses an expired grant and a multipart start without one', async () => {

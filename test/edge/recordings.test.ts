@@ -12,8 +12,11 @@ import {
   originEvent,
   sendEvents,
   signedRequest,
+  ORIGIN,
+  ORIGIN_SECRET,
   type Workspace,
 } from './helpers.ts';
+import { issueMediaGrant, MEDIA_GRANT_HEADER } from '../../shared/media-grant.ts';
 import { NO_MEDIA_STORED } from '../../edge/stream/recording-flow.ts';
 
 let ws: Workspace;
@@ -173,32 +176,46 @@ describe('clips', () => {
 });
 
 describe('media uploads', () => {
-  it('stores a small object with one signed PUT and refuses keys outside recordings/ and clips/', async () => {
-    const put = await signedRequest('PUT', '/internal/media/recordings/ls_x/ses_y/screenshot.jpg', new Uint8Array([1, 2, 3]), 'image/jpeg');
+  /** What an export command carries for its output prefix (edge/stream/recording-flow.ts), minted with the master key. */
+  const uploadGrant = async (prefix: string) => ({
+    [MEDIA_GRANT_HEADER]: await issueMediaGrant(ORIGIN_SECRET, { originId: ORIGIN.originId, prefixes: [prefix], expiresAt: Date.now() + 60_000 }),
+  });
+
+  it('stores a small object with one signed PUT under a grant, and refuses one without, or outside recordings/ and clips/', async () => {
+    const key = 'recordings/ls_x/ses_y/screenshot.jpg';
+    const grant = await uploadGrant('recordings/ls_x/ses_y/');
+    const ungranted = await signedRequest('PUT', `/internal/media/${key}`, new Uint8Array([1, 2, 3]), 'image/jpeg');
+    expect(ungranted.status).toBe(403);
+    expect(await env.MEDIA.head(key)).toBeNull();
+    const put = await signedRequest('PUT', `/internal/media/${key}`, new Uint8Array([1, 2, 3]), 'image/jpeg', grant);
     expect(put.status).toBe(201);
-    const object = await env.MEDIA.get('recordings/ls_x/ses_y/screenshot.jpg');
+    const object = await env.MEDIA.get(key);
     expect(object?.httpMetadata?.contentType).toBe('image/jpeg');
     expect(new Uint8Array(await object!.arrayBuffer())).toEqual(new Uint8Array([1, 2, 3]));
-    for (const key of ['secrets/x', 'recordings/../x', 'recordings/a//b']) {
-      const response = await signedRequest('PUT', `/internal/media/${key}`, 'x');
-      expect(response.status, key).toBeGreaterThanOrEqual(400);
+    for (const bad of ['secrets/x', 'recordings/../x', 'recordings/a//b']) {
+      const response = await signedRequest('PUT', `/internal/media/${bad}`, 'x', undefined, grant);
+      expect(response.status, bad).toBeGreaterThanOrEqual(400);
     }
-    const unsigned = await (await import('./helpers.ts')).call('/internal/media/recordings/a/b', { method: 'PUT', body: 'x' });
+    const unsigned = await (await import('./helpers.ts')).call(`/internal/media/${key}`, { method: 'PUT', body: 'x', headers: grant });
     expect(unsigned.status).toBe(401);
   });
 
-  it('stores a large object in parts', async () => {
+  it('stores a large object in parts, every part under the grant', async () => {
     const key = 'recordings/ls_big/ses_big/recording.mp4';
-    const created = await json(await signedRequest('POST', `/internal/media/${key}?action=create-multipart`, '', 'video/mp4'));
+    const grant = await uploadGrant('recordings/ls_big/');
+    expect((await signedRequest('POST', `/internal/media/${key}?action=create-multipart`, '', 'video/mp4')).status).toBe(403);
+    const created = await json(await signedRequest('POST', `/internal/media/${key}?action=create-multipart`, '', 'video/mp4', grant));
     const first = new Uint8Array(5 * 1024 * 1024).fill(7);
     const second = new Uint8Array(1000).fill(9);
     const parts = [];
     for (const [index, bytes] of [first, second].entries()) {
-      const response = await signedRequest('PUT', `/internal/media/${key}?uploadId=${encodeURIComponent(created.uploadId)}&partNumber=${index + 1}`, bytes);
+      const path = `/internal/media/${key}?uploadId=${encodeURIComponent(created.uploadId)}&partNumber=${index + 1}`;
+      if (index === 1) expect((await signedRequest('PUT', path, bytes)).status).toBe(403);
+      const response = await signedRequest('PUT', path, bytes, undefined, grant);
       expect(response.status).toBe(200);
       parts.push(await json(response));
     }
-    const done = await signedRequest('POST', `/internal/media/${key}?action=complete-multipart`, JSON.stringify({ uploadId: created.uploadId, parts }), 'application/json');
+    const done = await signedRequest('POST', `/internal/media/${key}?action=complete-multipart`, JSON.stringify({ uploadId: created.uploadId, parts }), 'application/json', grant);
     expect(done.status).toBe(201);
     expect((await env.MEDIA.head(key))?.size).toBe(first.length + second.length);
   });

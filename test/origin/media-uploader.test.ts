@@ -17,6 +17,10 @@ let edgeUrl: string;
 let mode: { kind: 'down-until'; until: number } | { kind: 'refuse'; status: number } = { kind: 'down-until', until: 0 };
 const stored = new Map<string, Buffer>();
 let requests = 0;
+/** The grant header of each request the stand-in stored (the uploader carries it on every one; the edge checks it). */
+const grantsSeen: (string | undefined)[] = [];
+/** Opaque to the origin: the stand-in only checks it is carried, the real edge's checks are test/edge/internal-media.test.ts. */
+const GRANT = 'media-grant-under-test';
 
 beforeAll(async () => {
   tmp = await mkdtemp(path.join(os.tmpdir(), 'uploader-'));
@@ -33,6 +37,7 @@ beforeAll(async () => {
         res.writeHead(503).end('storage unavailable');
         return;
       }
+      grantsSeen.push(req.headers['x-riverhead-media-grant'] as string | undefined);
       stored.set(new URL(req.url!, 'http://x').pathname, Buffer.concat(chunks));
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
     });
@@ -62,11 +67,12 @@ describe('MediaUploader', () => {
     mode = { kind: 'down-until', until: started + 8000 };
     requests = 0;
     const uploader = new MediaUploader(edge(), undefined, { budgetMs: 60_000, firstDelayMs: 500, maxDelayMs: 2000 });
-    const bytes = await uploader.uploadDirectory('recordings/s1/sess1/hls', dir);
+    const bytes = await uploader.uploadDirectory('recordings/s1/sess1/hls', dir, GRANT);
     expect(bytes).toBe(4096 + 8);
     expect(Date.now() - started).toBeGreaterThanOrEqual(8000);
     expect(stored.get('/internal/media/recordings/s1/sess1/hls/seg0.ts')?.length).toBe(4096);
     expect(stored.get('/internal/media/recordings/s1/sess1/hls/index.m3u8')?.toString()).toBe('#EXTM3U\n');
+    expect(grantsSeen).toEqual([GRANT, GRANT]);
     // Backoff, not a tight loop: a handful of tries over 8 s.
     expect(requests).toBeLessThan(15);
   }, 30_000);
@@ -76,7 +82,7 @@ describe('MediaUploader', () => {
     await writeFile(file, Buffer.alloc(100));
     mode = { kind: 'refuse', status: 413 };
     requests = 0;
-    const error = await new MediaUploader(edge()).uploadFile('clips/c1/clip.mp4', file).catch((e: unknown) => e);
+    const error = await new MediaUploader(edge()).uploadFile('clips/c1/clip.mp4', file, GRANT).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UploadFailed);
     expect(error).toMatchObject({ permanent: true, message: expect.stringMatching(/refused.*413/) });
     expect(requests).toBe(1);
@@ -86,7 +92,7 @@ describe('MediaUploader', () => {
     const file = path.join(tmp, 'clip.mp4');
     await writeFile(file, Buffer.alloc(100));
     mode = { kind: 'down-until', until: Date.now() + 60_000 };
-    const error = await new MediaUploader(edge(), 1024, { budgetMs: 1500, firstDelayMs: 200, maxDelayMs: 400 }).uploadFile('clips/c2/clip.mp4', file).catch((e: unknown) => e);
+    const error = await new MediaUploader(edge(), 1024, { budgetMs: 1500, firstDelayMs: 200, maxDelayMs: 400 }).uploadFile('clips/c2/clip.mp4', file, GRANT).catch((e: unknown) => e);
     expect(error).toMatchObject({ permanent: false, message: expect.stringMatching(/storage unavailable.*503/) });
   });
 
