@@ -995,6 +995,19 @@ export class StreamObject extends DurableObject<Env> {
   }
 
   /**
+   * A fresh grant on a session's durable media for the origin that holds it, asked through its heartbeat well before the
+   * one authorize gave runs out (a broadcast outlasting a grant keeps shipping). Null when the signer does not hold the
+   * session (another origin took it over), the stream is deleted, or the session's media is already final in R2.
+   */
+  async renewMediaGrant(sessionId: string, originId: string): Promise<string | null> {
+    const doc = this.loadLive();
+    const holder = this.sql.exec<{ origin_id: string }>('SELECT origin_id FROM sessions WHERE id = ?', sessionId).toArray()[0];
+    if (!doc || holder?.origin_id !== originId) return null;
+    if (this.sql.exec('SELECT 1 FROM media_durable WHERE session_id = ? AND final = 1', sessionId).toArray().length > 0) return null;
+    return issueMediaGrant(this.env.ORIGIN_SECRET, { originId, prefixes: [durableSessionPrefix(doc.streamId, sessionId)], expiresAt: Date.now() + MEDIA_GRANT_TTL_MS });
+  }
+
+  /**
    * The session's durable media for the origin taking it: a grant on its prefix (a day, renewed at every authorize), and
    * on a resume the origin that held it before, when that is another one (it rebuilds the timeline from R2).
    */

@@ -1,6 +1,7 @@
 // /internal/origins: an origin's own heartbeat, which is also its announce (liveness, the sessions it holds, how to
 // reach and load it), signed by that origin like all of /internal. The answer carries the key SRT passphrases are
-// derived from, so an origin's SRT listener never needs the edge's master key.
+// derived from, so an origin's SRT listener never needs the edge's master key, and a fresh media grant for each session
+// whose grant the origin asks to renew, when that origin still holds the session (its StreamObject says so).
 import { OpenAPIHono, createRoute } from '@hono/zod-openapi';
 import type { AppEnv } from '../env.ts';
 import { validationHook } from '../middleware/errors.ts';
@@ -9,6 +10,8 @@ import { Problem } from '../../shared/schemas/common.ts';
 import { OriginHeartbeat, OriginHeartbeatResponse } from '../../shared/schemas/origin-heartbeat.ts';
 import { deriveSrtPassphraseKey } from '../../shared/origin-credentials.ts';
 import { recordOriginHeartbeat } from '../origin-liveness.ts';
+import { streamObject } from '../streams.ts';
+import { log } from '../log.ts';
 
 export const internalOriginRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
@@ -41,6 +44,27 @@ internalOriginRoutes.openapi(
     }
     const heardAt = Date.now();
     await recordOriginHeartbeat(c.env.DB, heartbeat, heardAt);
-    return c.json({ heardAt: new Date(heardAt).toISOString(), srtPassphraseKey: await srtPassphraseKey(c.env.ORIGIN_SECRET) }, 200);
+    const grants = await renewedGrants(c.env, c.var.originId, heartbeat.renewGrants ?? []);
+    return c.json({ heardAt: new Date(heardAt).toISOString(), srtPassphraseKey: await srtPassphraseKey(c.env.ORIGIN_SECRET), grants }, 200);
   },
 );
+
+/**
+ * A fresh grant for each session the origin asks about and still holds; the session's object decides (one call per
+ * renewal, which an origin asks about once a day per long broadcast). A failed call only means no grant this beat.
+ */
+async function renewedGrants(env: AppEnv['Bindings'], originId: string, asked: { streamId: string; sessionId: string }[]) {
+  const answers = await Promise.all(
+    asked.map(async ({ streamId, sessionId }) => {
+      const mediaGrant = await streamObject(env, streamId)
+        .renewMediaGrant(sessionId, originId)
+        .catch((error: unknown) => {
+          log('media_grant_renewal_failed', { originId, streamId, sessionId, error: String(error).slice(0, 200) });
+          return null;
+        });
+      log('media_grant_renewal', { originId, streamId, sessionId, granted: mediaGrant !== null });
+      return mediaGrant ? { streamId, sessionId, mediaGrant } : null;
+    }),
+  );
+  return answers.filter((grant) => grant !== null);
+}

@@ -9,6 +9,8 @@ import { OriginCapacity, OriginLoad, OriginPorts, Region } from './origin-regist
 export const ORIGIN_HEARTBEAT_INTERVAL_MS = 3_000;
 /** Sessions one heartbeat may list; an origin holds far fewer (its transcode capacity). */
 export const ORIGIN_HEARTBEAT_MAX_SESSIONS = 1000;
+/** Grant renewals one heartbeat may ask for; more wait for the next beat. */
+export const ORIGIN_HEARTBEAT_MAX_GRANT_RENEWALS = 8;
 /** An origin not heard from for longer is silent: not picked for work, not counted healthy in its zone. */
 export const ORIGIN_HEALTHY_WITHIN_MS = 10_000;
 
@@ -30,6 +32,14 @@ export const OriginHeartbeat = z
     sessions: z
       .array(z.object({ streamId: z.string().min(1).max(64), sessionId: z.string().min(1).max(64) }).strict())
       .max(ORIGIN_HEARTBEAT_MAX_SESSIONS),
+    /**
+     * Sessions whose media grant runs out soon (a broadcast outlasting the grant authorize gave): the edge answers a
+     * fresh grant for each one the signer still holds. Rare (once a day per long session), hence one object call each.
+     */
+    renewGrants: z
+      .array(z.object({ streamId: z.string().min(1).max(64), sessionId: z.string().min(1).max(64) }).strict())
+      .max(ORIGIN_HEARTBEAT_MAX_GRANT_RENEWALS)
+      .optional(),
     /** The origin's own clock, kept as data only: the edge stamps the heartbeat with its own. */
     at: z.string().datetime().optional(),
   })
@@ -37,9 +47,16 @@ export const OriginHeartbeat = z
   .openapi('OriginHeartbeat');
 export type OriginHeartbeat = z.infer<typeof OriginHeartbeat>;
 
-/** What the edge announces back: its clock, and the key SRT passphrases derive from (shared/srt-passphrase.ts). */
+/**
+ * What the edge announces back: its clock, the key SRT passphrases derive from (shared/srt-passphrase.ts), and a fresh
+ * media grant for each renewal asked for that the signer holds (a session it no longer holds gets none).
+ */
 export const OriginHeartbeatResponse = z.object({
   heardAt: z.string().datetime(),
   srtPassphraseKey: z.string().regex(/^[0-9a-f]{64}$/),
+  grants: z
+    .array(z.object({ streamId: z.string().min(1).max(64), sessionId: z.string().min(1).max(64), mediaGrant: z.string().min(1).max(8192) }))
+    .max(ORIGIN_HEARTBEAT_MAX_GRANT_RENEWALS)
+    .optional(),
 });
 export type OriginHeartbeatResponse = z.infer<typeof OriginHeartbeatResponse>;

@@ -3,7 +3,8 @@
 // reads back.
 import { describe, it, expect, beforeAll } from 'vitest';
 import { env } from 'cloudflare:workers';
-import { call, createStream, createWorkspace, json, originEvent, type Workspace } from './helpers.ts';
+import { call, createStream, createWorkspace, heartbeatBody, json, originEvent, type Workspace } from './helpers.ts';
+import { ORIGIN_HEARTBEAT_MAX_GRANT_RENEWALS } from '../../shared/schemas/origin-heartbeat.ts';
 import { signRequest } from '../../shared/request-signing.ts';
 import { deriveOriginSecret } from '../../shared/origin-credentials.ts';
 import { issueMediaGrant, MEDIA_GRANT_HEADER, verifyMediaGrant } from '../../shared/media-grant.ts';
@@ -156,5 +157,52 @@ describe('the authorize answer carries the durable media grant', () => {
     const event = originEvent(stream.streamId, grant.sessionId, 'media_durable', { renditions: 3, segments: 12, duration: 24.1, final: false });
     const response = await asOrigin(ORIGIN_A, 'POST', '/internal/events', JSON.stringify({ events: [event] }), { 'content-type': 'application/json' });
     expect((await json(response)).results).toEqual([{ id: event.id, outcome: 'applied' }]);
+  });
+});
+
+describe('media grant renewal through the heartbeat', () => {
+  const beat = (originId: string, renewGrants: { streamId: string; sessionId: string }[]) =>
+    asOrigin(originId, 'POST', '/internal/origins/heartbeat', JSON.stringify(heartbeatBody(originId, [], { renewGrants })), { 'content-type': 'application/json' });
+  const event = (originId: string, streamId: string, sessionId: string, type: string, data: unknown) =>
+    asOrigin(originId, 'POST', '/internal/events', JSON.stringify({ events: [originEvent(streamId, sessionId, type, data)] }), { 'content-type': 'application/json' });
+
+  it('gives the holder of a session a fresh grant on its prefix, and a non-holder none', async () => {
+    const stream = await createStream(ws);
+    const first = await json(await authorizeAs(ORIGIN_A, stream.streamKey));
+    const session = { streamId: stream.streamId, sessionId: first.sessionId };
+    const key = `${first.durablePrefix}source/abc123-00042.ts`;
+
+    const holder = await beat(ORIGIN_A, [session]);
+    expect(holder.status).toBe(200);
+    const grants = (await json(holder)).grants;
+    expect(grants).toEqual([{ ...session, mediaGrant: expect.any(String) }]);
+    const verdict = await verifyMediaGrant(MASTER, grants[0].mediaGrant, ORIGIN_A, key, Date.now());
+    expect(verdict.ok).toBe(true);
+    if (verdict.ok) expect(verdict.claims.prefixes).toEqual([first.durablePrefix]);
+    if (verdict.ok) expect(verdict.claims.expiresAt - Date.now()).toBeGreaterThan(23 * 3600_000);
+    // Another session's media stays out of it.
+    expect((await verifyMediaGrant(MASTER, grants[0].mediaGrant, ORIGIN_A, `live/${stream.streamId}/ses_other/x.ts`, Date.now())).ok).toBe(false);
+
+    // B does not hold the session: no grant (and no refusal of the beat itself); nor for a stream that does not exist.
+    expect((await json(await beat(ORIGIN_B, [session]))).grants).toEqual([]);
+    expect((await json(await beat(ORIGIN_A, [{ streamId: 'ls_nosuchstream', sessionId: first.sessionId }]))).grants).toEqual([]);
+
+    // The encoder comes back through B: B holds the session now, A no longer gets grants for it.
+    expect((await event(ORIGIN_A, stream.streamId, first.sessionId, 'publish_done', { reason: 'eof' })).status).toBe(200);
+    expect((await json(await authorizeAs(ORIGIN_B, stream.streamKey))).sessionId).toBe(first.sessionId);
+    expect((await json(await beat(ORIGIN_A, [session]))).grants).toEqual([]);
+    const forB = (await json(await beat(ORIGIN_B, [session]))).grants;
+    expect(forB).toHaveLength(1);
+    expect((await verifyMediaGrant(MASTER, forB[0].mediaGrant, ORIGIN_B, key, Date.now())).ok).toBe(true);
+
+    // Once the session's media is final in R2 there is nothing left to write: no more grants.
+    const final = await event(ORIGIN_B, stream.streamId, first.sessionId, 'media_durable', { renditions: 1, segments: 3, duration: 6, final: true });
+    expect((await json(final)).results[0].outcome).toBe('applied');
+    expect((await json(await beat(ORIGIN_B, [session]))).grants).toEqual([]);
+  });
+
+  it('refuses a beat asking for more renewals than one beat may carry', async () => {
+    const many = Array.from({ length: ORIGIN_HEARTBEAT_MAX_GRANT_RENEWALS + 1 }, (_, i) => ({ streamId: 'ls_many', sessionId: `ses_${i}` }));
+    expect((await beat(ORIGIN_A, many)).status).toBe(400);
   });
 });
