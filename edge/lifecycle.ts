@@ -72,7 +72,18 @@ export interface LifecycleState {
 }
 
 export type LifecycleInput =
-  | { type: 'publish'; at: number; newSessionId: string; originId: string; originUrl: string }
+  /**
+   * `takeover`: the session's holding origin was asked (or is stale) and no longer has the encoder (edge/takeover.ts),
+   * so a live session held there is handed to this origin, as a reconnect.
+   */
+  | {
+      type: 'publish';
+      at: number;
+      newSessionId: string;
+      originId: string;
+      originUrl: string;
+      takeover?: { sessionId: string; fromOriginId: string; reason: string };
+    }
   | { type: 'publish_done'; at: number; sessionId: string; reason: string }
   | { type: 'heartbeat'; at: number; sessionId: string }
   | { type: 'recording_started'; at: number; sessionId: string }
@@ -240,26 +251,25 @@ function onPublish(state: LifecycleState, input: Extract<LifecycleInput, { type:
   }
   const heartbeatDeadline = input.at + HEARTBEAT_TIMEOUT_MS;
   const current = state.session;
+  const takeover = input.takeover;
+  if (
+    current?.publisherConnected &&
+    takeover &&
+    takeover.sessionId === current.id &&
+    takeover.fromOriginId === current.originId &&
+    input.originId !== current.originId
+  ) {
+    // The holder no longer has the encoder (it died, or let it go unseen): the encoder lost there, back here at once.
+    // The old origin is told to drop the session, not to end it, in case it still holds a connection it cannot see.
+    const lost = new TransitionBuilder(state)
+      .kickIfConnected(takeover.reason, false)
+      .set({ status: 'DISCONNECTED', heartbeatDeadline: null, reconnectDeadline: null })
+      .emit('ON_PUBLISH_DONE', takeover.reason);
+    return resumeSession(lost, input, heartbeatDeadline);
+  }
   if (current?.publisherConnected) return refuse('already_live', 'another encoder is publishing to this stream');
 
-  if (state.status === 'DISCONNECTED' && current) {
-    // Back within the window: the same session goes on, possibly through another origin.
-    const session: LiveSession = {
-      ...current,
-      originId: input.originId,
-      originUrl: input.originUrl,
-      reconnects: current.reconnects + 1,
-      publisherConnected: true,
-      recording: false,
-      lastSeen: input.at,
-      silent: false,
-      silentSince: undefined,
-    };
-    return new TransitionBuilder(state)
-      .set({ session, status: 'STREAMING', reconnectDeadline: null, heartbeatDeadline })
-      .emit('ON_PUBLISH')
-      .done({ resumed: true });
-  }
+  if (state.status === 'DISCONNECTED' && current) return resumeSession(new TransitionBuilder(state), input, heartbeatDeadline);
 
   const session: LiveSession = {
     id: input.newSessionId,
@@ -281,6 +291,30 @@ function onPublish(state: LifecycleState, input: Extract<LifecycleInput, { type:
   });
   builder.effects.push({ kind: 'open_session', session });
   return builder.emit('ON_PUBLISH').done({ resumed: false });
+}
+
+/** Back within the window (or taken over): the same session goes on, possibly through another origin. */
+function resumeSession(
+  builder: TransitionBuilder,
+  input: Extract<LifecycleInput, { type: 'publish' }>,
+  heartbeatDeadline: number,
+): Transition {
+  const current = builder.state.session!;
+  const session: LiveSession = {
+    ...current,
+    originId: input.originId,
+    originUrl: input.originUrl,
+    reconnects: current.reconnects + 1,
+    publisherConnected: true,
+    recording: false,
+    lastSeen: input.at,
+    silent: false,
+    silentSince: undefined,
+  };
+  return builder
+    .set({ session, status: 'STREAMING', reconnectDeadline: null, heartbeatDeadline })
+    .emit('ON_PUBLISH')
+    .done({ resumed: true });
 }
 
 /**

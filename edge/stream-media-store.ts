@@ -87,6 +87,8 @@ const RECORDING_COLUMNS_V2: [string, string][] = [
  * media was built by its origin in one go: a ready one is watchable and exportable from its own HLS and MP4.
  */
 export function migrateMediaTables(sql: SqlStorage): void {
+  const clipColumns = new Set(sql.exec<{ name: string }>('PRAGMA table_info(clips)').toArray().map((c) => c.name));
+  if (!clipColumns.has('origin_id')) sql.exec('ALTER TABLE clips ADD COLUMN origin_id TEXT');
   const present = new Set(sql.exec<{ name: string }>('PRAGMA table_info(recordings)').toArray().map((c) => c.name));
   const missing = RECORDING_COLUMNS_V2.filter(([name]) => !present.has(name));
   if (missing.length === 0) return;
@@ -115,6 +117,8 @@ export type ClipRow = {
   error: string | null;
   created_at: number;
   updated_at: number;
+  /** the origin the clip job went to: only it may report the clip ready or failed (null: clips cut before this column) */
+  origin_id: string | null;
 };
 
 /** One recording per session; its id follows from the session's so the origin and the edge agree without asking. */

@@ -15,6 +15,7 @@ import {
   statsOverdue,
   reconnectWindowOver,
   DEFAULT_LIFECYCLE_CONFIG,
+  HEARTBEAT_TIMEOUT_MS,
   type OriginLiveness,
   type LifecycleConfig,
   type LifecycleInput,
@@ -34,7 +35,9 @@ import type {
   FinalizeCommand,
   ClipCommand,
   RecordingArtifacts,
+  HoldsQuery,
 } from '../shared/schemas/internal.ts';
+import { HoldsAnswer } from '../shared/schemas/internal.ts';
 import type { WebhookEvent } from '../shared/schemas/webhook-event.ts';
 import { validateClipRange } from '../shared/clip-range.ts';
 import {
@@ -60,9 +63,12 @@ import {
   type ClipRow,
 } from './stream-media-store.ts';
 import { planBatches } from './webhook-outbox-batches.ts';
+import { heldElsewhere, decideTakeover, HOLDER_PROBE_TIMEOUT_MS, type HeldSession, type HolderAnswer } from './takeover.ts';
+import { signedOriginFetch } from './origin-fetch.ts';
 import { originLiveness } from './origin-liveness.ts';
 import { log } from './log.ts';
-import { RecordingFlow, EXPORT_DISPATCH_ATTEMPTS, secondsSetting, type RecordingEffect, type JobEvent } from './stream/recording-flow.ts';
+import { pickOrigin } from './origin-registry.ts';
+import { RecordingFlow, NOT_HOLDER, EXPORT_DISPATCH_ATTEMPTS, secondsSetting, type RecordingEffect, type JobEvent } from './stream/recording-flow.ts';
 
 /** A side effect that failed is retried by the alarm after this long, doubling per failure up to the cap. */
 const EFFECT_RETRY_MS = 5_000;
@@ -882,8 +888,9 @@ export class StreamObject extends DurableObject<Env> {
       error: null,
       created_at: now,
       updated_at: now,
+      origin_id: null,
     };
-    const command: ClipCommand = {
+    const commandFor = async (originId: string): Promise<ClipCommand> => ({
       clipId: row.id,
       workspaceId: doc.workspaceId,
       streamId: doc.streamId,
@@ -894,22 +901,36 @@ export class StreamObject extends DurableObject<Env> {
       durablePrefix: durableSessionPrefix(doc.streamId, session.id),
       // Reads the session's durable media, writes the clip's own prefix: clips copy their media (CONTRACT.md).
       mediaGrant: await issueMediaGrant(this.env.ORIGIN_SECRET, {
-        originId: session.origin_id,
+        originId,
         prefixes: [`${clipKeyPrefix(row.id)}/`, durableSessionPrefix(doc.streamId, session.id)],
         expiresAt: now + CLIP_GRANT_TTL_MS,
       }),
-    };
-    const { status, retryAfterSeconds } = await sendOriginCommand(this.env, session.origin_id, session.origin_url, '/control/clips', command).catch(() => ({ status: 0, retryAfterSeconds: null }));
-    if (status === 429) {
-      return { ok: false, code: 'busy', detail: 'this workspace already has as many clips being cut as allowed; try again later', retryAfterSeconds: retryAfterSeconds ?? 10 };
+    });
+    // The holder if it is healthy, else (or if it cannot take it) the origin with the most free capacity: a clip is
+    // cut from R2, so a session whose origin died still gets its clips.
+    let taken: string | null = null;
+    for (const target of await this.clipOrigins(doc.streamId, session)) {
+      const { status, retryAfterSeconds } = await sendOriginCommand(this.env, target.originId, target.controlUrl, '/control/clips', await commandFor(target.originId)).catch(
+        () => ({ status: 0, retryAfterSeconds: null }),
+      );
+      log('clip_dispatched', { streamId: doc.streamId, clipId: row.id, originId: target.originId, status });
+      if (status === 429) {
+        // The workspace's clip limit (or the origin's) is reached: another origin would only bypass the former.
+        return { ok: false, code: 'busy', detail: 'this workspace already has as many clips being cut as allowed; try again later', retryAfterSeconds: retryAfterSeconds ?? 10 };
+      }
+      if (status === 202 || status === 200) {
+        taken = target.originId;
+        break;
+      }
     }
-    if (status !== 202 && status !== 200) {
-      return { ok: false, code: 'origin_unavailable', detail: 'the origin holding this session did not accept the clip job' };
+    if (taken === null) {
+      return { ok: false, code: 'origin_unavailable', detail: 'no origin accepted the clip job (the session\'s origin and any other with capacity)' };
     }
+    row.origin_id = taken;
     this.sql.exec(
-      `INSERT INTO clips (id, session_id, playback_id, name, status, start_time, end_time, accurate, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      row.id, row.session_id, row.playback_id, row.name, row.status, row.start_time, row.end_time, row.accurate, now, now,
+      `INSERT INTO clips (id, session_id, playback_id, name, status, start_time, end_time, accurate, created_at, updated_at, origin_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      row.id, row.session_id, row.playback_id, row.name, row.status, row.start_time, row.end_time, row.accurate, now, now, row.origin_id,
     );
     await this.env.DB.prepare(
       `INSERT INTO playback_ids (id, stream_id, workspace_id, access_policy, kind, target_id) VALUES (?, ?, ?, ?, 'clip', ?)`,
@@ -917,6 +938,19 @@ export class StreamObject extends DurableObject<Env> {
       .bind(row.playback_id, doc.streamId, doc.workspaceId, doc.playbackIds[0]!.accessPolicy, row.id)
       .run();
     return { ok: true, clip: clipView(row, doc.streamId) };
+  }
+
+  /** Where a clip job goes: the session's origin while healthy (heard within the timeout), then pickOrigin's choice. */
+  private async clipOrigins(streamId: string, session: SessionRow): Promise<{ originId: string; controlUrl: string }[]> {
+    const heard = await this.originOf(streamId, session.origin_id);
+    const holderHealthy = heard !== null && Date.now() - heard.heardAt <= HEARTBEAT_TIMEOUT_MS;
+    const targets = holderHealthy ? [{ originId: session.origin_id, controlUrl: session.origin_url }] : [];
+    const other = await pickOrigin(this.env, { exclude: [session.origin_id] }).catch((error: unknown) => {
+      log('clip_origin_pick_failed', { streamId, error: String(error) });
+      return null;
+    });
+    if (other) targets.push({ originId: other.originId, controlUrl: other.controlUrl });
+    return targets;
   }
 
   /** The stream's clips, newest first, `limit` at a time after the cursor (a clip id). */
@@ -948,20 +982,26 @@ export class StreamObject extends DurableObject<Env> {
     /** Only ask: the verdict and connection settings, with no transition (SRT, before its handshake completes). */
     check?: boolean;
   }): Promise<AuthorizeResult> {
-    const doc = this.load();
-    if (!doc || doc.keyHash !== request.keyHash) {
+    const before = this.load();
+    if (!before || before.keyHash !== request.keyHash) {
       return { ok: false, refusal: 'unknown_stream_key', detail: 'no stream has this key' };
     }
-    const zone = doc.settings.zone ?? null;
+    const zone = before.settings.zone ?? null;
     if (zone && request.originRegion !== undefined && request.originRegion !== zone) {
       return { ok: false, refusal: 'wrong_zone', detail: `the stream is in zone ${zone}; origin ${request.originId} serves ${request.originRegion}` };
     }
+    // Live on another origin: that origin says whether its encoder is still there (a failover need not wait for it).
+    const takeover = await this.askHolder(before, request.originId);
+    if (takeover && 'refuse' in takeover) return { ok: false, refusal: 'already_live', detail: takeover.refuse };
+    const doc = this.load()!; // fresh after the question: the lifecycle checks the takeover still fits it
+    if (doc.keyHash !== request.keyHash) return { ok: false, refusal: 'unknown_stream_key', detail: 'no stream has this key' };
     const input: LifecycleInput = {
       type: 'publish',
       at: Date.now(),
       newSessionId: newId('ses', 16),
       originId: request.originId,
       originUrl: request.originUrl,
+      ...(takeover ? { takeover } : {}),
     };
     let granted: { doc: StreamDocument; resumed: boolean };
     if (request.check) {
@@ -992,6 +1032,48 @@ export class StreamObject extends DurableObject<Env> {
         ...(request.protocol === 'srt' ? { srtPassphrase: doc.srtSecret } : {}),
       },
     };
+  }
+
+  /**
+   * A publish through `originId` while the session is live on another origin: the holder's heartbeat (D1, edge clock)
+   * and, unless it is stale, the holder itself (POST /control/holds, 1.5 s) decide (edge/takeover.ts). Null when the
+   * stream is not live elsewhere; a takeover for the lifecycle; or the refusal.
+   */
+  private async askHolder(
+    doc: StreamDocument,
+    originId: string,
+  ): Promise<{ sessionId: string; fromOriginId: string; reason: string } | { refuse: string } | null> {
+    const held = heldElsewhere(doc.lifecycle, originId);
+    if (!held) return null;
+    const holder = await this.originOf(doc.streamId, held.holderId);
+    let decision = decideTakeover(held, holder, undefined, Date.now());
+    if (decision.kind === 'ask') decision = decideTakeover(held, holder, await this.probeHolder(doc.streamId, held), Date.now());
+    log('stream_holder_asked', { streamId: doc.streamId, sessionId: held.sessionId, holder: held.holderId, originId, decision: decision.kind });
+    if (decision.kind === 'refuse') return { refuse: decision.detail };
+    if (decision.kind === 'ask') return { refuse: 'the holding origin was not asked' }; // cannot happen: an answer decides
+    return { sessionId: held.sessionId, fromOriginId: held.holderId, reason: decision.reason };
+  }
+
+  /** Asks the holding origin whether it still has an encoder publishing the session, with a short deadline. */
+  private async probeHolder(streamId: string, held: HeldSession): Promise<HolderAnswer> {
+    const query: HoldsQuery = { streamId, sessionId: held.sessionId };
+    try {
+      const response = await signedOriginFetch(this.env, held.holderId, new URL('/control/holds', held.holderUrl), {
+        method: 'POST',
+        body: JSON.stringify(query),
+        headers: { 'content-type': 'application/json' },
+        signal: AbortSignal.timeout(HOLDER_PROBE_TIMEOUT_MS),
+      });
+      if (response.status !== 200) {
+        await response.body?.cancel();
+        return { unusable: `status ${response.status}` };
+      }
+      const parsed = HoldsAnswer.safeParse(await response.json().catch(() => null));
+      return parsed.success ? parsed.data : { unusable: 'malformed answer' };
+    } catch (error) {
+      // Refused connection, no answer in time, or an origin no longer known (disabled): nothing holds the encoder there.
+      return { unanswered: error instanceof Error ? error.name : String(error) };
+    }
   }
 
   /**
@@ -1105,6 +1187,12 @@ export class StreamObject extends DurableObject<Env> {
       case 'clip_failed': {
         const clip = this.sql.exec<ClipRow>('SELECT * FROM clips WHERE id = ?', event.data.clipId).toArray()[0];
         if (!clip) return { id: event.id, outcome: 'refused', reason: 'no such clip' };
+        // Only the origin the clip job went to reports on it (a clip cut before jobs were recorded: the session's).
+        const jobOrigin = clip.origin_id ?? this.sql.exec<{ origin_id: string }>('SELECT origin_id FROM sessions WHERE id = ?', clip.session_id).toArray()[0]?.origin_id;
+        if (signer !== undefined && jobOrigin !== signer) {
+          log('clip_event_refused', { streamId: doc.streamId, clipId: clip.id, type: event.type, signer });
+          return { id: event.id, outcome: 'refused', reason: NOT_HOLDER };
+        }
         const ready = event.type === 'clip_ready';
         this.sql.exec(
           'UPDATE clips SET status = ?, artifacts = ?, error = ?, updated_at = ? WHERE id = ?',

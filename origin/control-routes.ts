@@ -7,7 +7,7 @@ import type { HlsServer, RouteResponse } from './http/hls-server.ts';
 import type { LiveIngest } from './ingest/live-ingest.ts';
 import type { DurableJobs } from './jobs/durable-jobs.ts';
 import { verifyRequest } from '../shared/request-signing.ts';
-import { KickCommand, ClipCommand, ExportRecordingCommand, FinalizeCommand } from '../shared/schemas/internal.ts';
+import { KickCommand, ClipCommand, ExportRecordingCommand, FinalizeCommand, HoldsQuery, type HoldsAnswer } from '../shared/schemas/internal.ts';
 
 interface ControlDeps {
   ingest: LiveIngest;
@@ -47,6 +47,13 @@ export function addControlRoutes(server: HlsServer, deps: ControlDeps): void {
   command(server, originSecret, '/control/kick', KickCommand, ({ streamId, sessionId, reason, final }) => ({
     status: 200,
     json: { kicked: ingest.kick(streamId, sessionId, reason, final) },
+  }));
+
+  // Asked by the edge when the stream's key arrives through another origin: if no encoder publishes the session here
+  // any more, the edge hands the session over at once instead of waiting for this origin's stats to lapse.
+  command(server, originSecret, '/control/holds', HoldsQuery, ({ streamId, sessionId }) => ({
+    status: 200,
+    json: { publishing: ingest.holds(streamId, sessionId) } satisfies HoldsAnswer,
   }));
 
   // The session is STOPPED at the edge: end it here now rather than at the window's end, so its media is final in R2

@@ -3,7 +3,7 @@
 // waiting for a dead one); the MP4 export then runs as a job on the holding origin if healthy, else any origin with
 // capacity, and only that origin may report on it. The decisions are pure functions; the I/O sits in RecordingFlow.
 import type { Env } from '../env.ts';
-import type { LifecycleInput } from '../lifecycle.ts';
+import type { LifecycleInput, OriginLiveness } from '../lifecycle.ts';
 import { HEARTBEAT_TIMEOUT_MS } from '../lifecycle.ts';
 import type { StreamDocument } from '../live-stream-view.ts';
 import type { ExportRecordingCommand, FinalizeCommand, OriginEvent, OriginEventOutcome } from '../../shared/schemas/internal.ts';
@@ -17,6 +17,11 @@ import { log } from '../log.ts';
 
 /** An export job not heard from (no progress) for this long is lost: handed out again. RECORDING_FINALIZE_TIMEOUT_SECONDS. */
 export const EXPORT_JOB_TIMEOUT_MS = 15 * 60_000;
+/**
+ * While an export runs, the alarm looks at its origin's heartbeat this often (on a fixed grid, so re-arming the alarm
+ * does not push the look back): a job on an origin silent for longer than HEARTBEAT_TIMEOUT_MS is handed out again.
+ */
+export const EXPORT_LIVENESS_CHECK_MS = 5_000;
 /** Export jobs handed out per recording before its export counts as failed (each one lost, not refused). */
 export const EXPORT_JOBS_MAX = 3;
 /** Dispatch attempts (no origin, 429, 5xx) before the export counts as failed; 5 s doubling to 5 min ≈ 10 min. */
@@ -88,6 +93,15 @@ export function lostJobOutcome(row: RecordingRow): Partial<RecordingRow> {
     : { export_status: 'queued', export_origin: null, export_deadline: null };
 }
 
+/**
+ * A running job's origin is gone when the edge has not heard it (its heartbeat, edge clock) for longer than an origin
+ * counts as healthy: the same rule as for a session's origin. Its job is then lost at once, not at its silence deadline.
+ */
+export const jobOriginSilent = (heard: OriginLiveness | null, now: number): boolean => heard === null || now - heard.heardAt > HEARTBEAT_TIMEOUT_MS;
+
+/** The next look at running jobs' origins: the next point of the check grid after now. */
+export const nextLivenessCheck = (now: number): number => Math.floor(now / EXPORT_LIVENESS_CHECK_MS) * EXPORT_LIVENESS_CHECK_MS + EXPORT_LIVENESS_CHECK_MS;
+
 /** When a session's media may go, once no recording needs it: the grace after its end, and never before now. */
 export const sessionMediaDeleteAt = (endedAt: number | null, now: number, graceMs: number): number => Math.max(now, (endedAt ?? now) + graceMs);
 
@@ -102,7 +116,8 @@ export function secondsSetting(value: string | undefined, fallbackMs: number): n
 export type RecordingEffect =
   | { kind: 'recording_finalize'; recordingId: string }
   | { kind: 'recording_settle'; recordingId: string }
-  | { kind: 'recording_export'; recordingId: string };
+  /** `exclude`: origins not to hand the job to (one whose job was lost because it went silent). */
+  | { kind: 'recording_export'; recordingId: string; exclude?: string[] };
 
 /** What the flow needs of its StreamObject. */
 export interface RecordingHost {
@@ -256,7 +271,7 @@ export class RecordingFlow {
       case 'recording_settle':
         return this.settle(effect.recordingId);
       case 'recording_export':
-        return this.dispatchExport(effect.recordingId);
+        return this.dispatchExport(effect.recordingId, effect.exclude ?? []);
     }
   }
 
@@ -312,7 +327,7 @@ export class RecordingFlow {
    * Hands the MP4 export to the holding origin if it is healthy, else to the origin with the most free capacity; false
    * (retried with backoff by the caller) when none takes it.
    */
-  private async dispatchExport(recordingId: string): Promise<boolean> {
+  private async dispatchExport(recordingId: string, exclude: string[]): Promise<boolean> {
     const row = this.row(recordingId);
     const doc = this.host.load();
     if (!row || !doc || row.export_status !== 'queued' || row.cleaned_at !== null) return true;
@@ -320,9 +335,9 @@ export class RecordingFlow {
     const durablePrefix = sessionMediaPrefix(doc.streamId, row.session_id);
     const outputPrefix = recordingKeyPrefix(recordingId);
     const heard = await originLiveness(this.env.DB, session.origin_id).catch(() => null);
-    const holderHealthy = heard !== null && Date.now() - heard.heardAt <= HEARTBEAT_TIMEOUT_MS;
+    const holderHealthy = heard !== null && Date.now() - heard.heardAt <= HEARTBEAT_TIMEOUT_MS && !exclude.includes(session.origin_id);
     const candidates: { originId: string; controlUrl: string }[] = holderHealthy ? [{ originId: session.origin_id, controlUrl: session.origin_url }] : [];
-    const other = await pickOrigin(this.env, { exclude: [session.origin_id] }).catch(() => null);
+    const other = await pickOrigin(this.env, { exclude: [session.origin_id, ...exclude] }).catch(() => null);
     if (other) candidates.push(other);
     for (const target of candidates) {
       const command: ExportRecordingCommand = {
@@ -432,8 +447,10 @@ export class RecordingFlow {
       .exec<{ at: number | null }>(
         `SELECT MIN(at) AS at FROM (
            SELECT MIN(export_deadline) AS at FROM recordings WHERE export_status = 'running'
+           UNION ALL SELECT ? FROM recordings WHERE export_status = 'running' AND export_origin IS NOT NULL
            UNION ALL SELECT MIN(delete_at) FROM media_retention
            UNION ALL SELECT MIN(expires_at) FROM recordings WHERE cleaned_at IS NULL)`,
+        nextLivenessCheck(Date.now()),
       )
       .one().at;
     return at ?? null;
@@ -441,17 +458,41 @@ export class RecordingFlow {
 
   /** The alarm: lost export jobs handed out again, due media deleted, expired recordings cleaned. */
   async onAlarm(now: number): Promise<void> {
+    const silentOrigins = await this.silentJobOrigins();
     this.host.transact(() => {
-      for (const row of this.sql.exec<RecordingRow>("SELECT * FROM recordings WHERE export_status = 'running' AND export_deadline <= ?", now).toArray()) {
+      const running = this.sql.exec<RecordingRow>("SELECT * FROM recordings WHERE export_status = 'running'").toArray();
+      for (const row of running) {
+        const silent = row.export_origin !== null && silentOrigins.has(row.export_origin);
+        if (!silent && (row.export_deadline === null || row.export_deadline > now)) continue;
         const outcome = lostJobOutcome(row);
         this.update(row.id, outcome, now);
         this.host.owe({ kind: 'recording_index', recordingId: row.id });
-        if (outcome.export_status === 'queued') this.host.owe({ kind: 'recording_export', recordingId: row.id });
-        log('recording_export_lost', { streamId: this.host.streamId(), recordingId: row.id, originId: row.export_origin, jobs: row.export_jobs, next: outcome.export_status });
+        if (outcome.export_status === 'queued') {
+          this.host.owe({ kind: 'recording_export', recordingId: row.id, ...(silent ? { exclude: [row.export_origin!] } : {}) });
+        }
+        log('recording_export_lost', {
+          streamId: this.host.streamId(), recordingId: row.id, originId: row.export_origin, jobs: row.export_jobs, next: outcome.export_status,
+          cause: silent ? 'origin-silent' : 'deadline',
+        });
       }
     });
     await this.cleanExpired(now);
     await this.deleteDueMedia(now);
+  }
+
+  /** The origins of running export jobs that the edge has not heard for too long (read from D1 before the transaction). */
+  private async silentJobOrigins(): Promise<Set<string>> {
+    const origins = this.sql
+      .exec<{ export_origin: string }>("SELECT DISTINCT export_origin FROM recordings WHERE export_status = 'running' AND export_origin IS NOT NULL")
+      .toArray()
+      .map((r) => r.export_origin);
+    const silent = new Set<string>();
+    for (const originId of origins) {
+      // Unreadable liveness proves nothing: the job keeps its origin until the next look (or its deadline).
+      const heard = await originLiveness(this.env.DB, originId).catch(() => undefined);
+      if (heard !== undefined && jobOriginSilent(heard, Date.now())) silent.add(originId);
+    }
+    return silent;
   }
 
   private async deleteDueMedia(now: number): Promise<void> {

@@ -248,6 +248,11 @@ export class LiveIngest {
     return true;
   }
 
+  /** Whether an encoder publishes this session here now (the edge's question before a failover takes it elsewhere). */
+  holds(streamId: string, sessionId: string): boolean {
+    return this.broadcasts.get(streamId)?.sessionId === sessionId;
+  }
+
   /** An edge command: drop this stream's encoder now. */
   kick(streamId: string, sessionId: string | null, reason: string, final: boolean): boolean {
     const broadcast = this.broadcasts.get(streamId);

@@ -211,6 +211,15 @@ export const KickCommand = z.object({
 });
 export type KickCommand = z.infer<typeof KickCommand>;
 
+/**
+ * Edge → origin: does this origin still have an encoder publishing this session? Asked of the holding origin when the
+ * same stream key arrives through another origin, so a failover need not wait for the holder's heartbeat to lapse.
+ */
+export const HoldsQuery = z.object({ streamId: z.string().min(1).max(64), sessionId: z.string().min(1).max(64) });
+export type HoldsQuery = z.infer<typeof HoldsQuery>;
+export const HoldsAnswer = z.object({ publishing: z.boolean() });
+export type HoldsAnswer = z.infer<typeof HoldsAnswer>;
+
 /** A session's durable media prefix in R2: `live/{streamId}/{sessionId}` (a trailing slash is allowed). */
 const DurableSessionPrefix = z.string().regex(/^live\/[A-Za-z0-9_-]{1,64}\/[A-Za-z0-9_-]{1,64}\/?$/, 'durablePrefix is live/{streamId}/{sessionId}');
 /** An opaque media grant (sent back as x-riverhead-media-grant). */

@@ -12,6 +12,7 @@ import {
   type LifecycleInput,
   type Transition,
 } from '../../edge/lifecycle.ts';
+import { heldElsewhere, decideTakeover, HOLDER_STALE_MS } from '../../edge/takeover.ts';
 
 const T0 = 1_700_000_000_000;
 const origin = { originId: 'o1', originUrl: 'http://origin.test' };
@@ -406,5 +407,55 @@ describe('recording watchable deadline (issue 11)', () => {
     const result = ok(transition(stoppedRecording(), { type: 'delete', at: T0 + 2000 }, config));
     expect(result.state.finalizing).toEqual([]);
     expect(nextDeadline(result.state)).toBeNull();
+  });
+});
+
+describe('takeover: the stream key through another origin while the session is live (edge/takeover.ts)', () => {
+  const b = { originId: 'o2', originUrl: 'http://origin-b.test' };
+  const held = { sessionId: 'ses_1', holderId: 'o1', holderUrl: origin.originUrl };
+  const takeOver = (at: number, extra: Partial<{ sessionId: string; fromOriginId: string }> = {}): LifecycleInput => ({
+    type: 'publish', at, newSessionId: 'ses_2', ...b,
+    takeover: { sessionId: 'ses_1', fromOriginId: 'o1', reason: 'origin o1 no longer has the encoder', ...extra },
+  });
+
+  it('asks only about a connected session held by another origin', () => {
+    expect(heldElsewhere(streaming(), 'o2')).toEqual(held);
+    expect(heldElsewhere(streaming(), 'o1')).toBeNull();
+    expect(heldElsewhere(disconnected(), 'o2')).toBeNull();
+    expect(heldElsewhere(fresh(), 'o2')).toBeNull();
+  });
+
+  it('a stale holder is not asked; otherwise its answer decides, and no answer counts as gone', () => {
+    const now = T0 + 60_000;
+    expect(decideTakeover(held, { heardAt: now - HOLDER_STALE_MS - 1, sessionIds: ['ses_1'] }, undefined, now).kind).toBe('take_over');
+    const fresh = { heardAt: now - 1000, sessionIds: ['ses_1'] };
+    expect(decideTakeover(held, fresh, undefined, now).kind).toBe('ask');
+    expect(decideTakeover(held, null, undefined, now).kind).toBe('ask');
+    expect(decideTakeover(held, fresh, { publishing: true }, now).kind).toBe('refuse');
+    expect(decideTakeover(held, fresh, { publishing: false }, now).kind).toBe('take_over');
+    expect(decideTakeover(held, fresh, { unanswered: 'TimeoutError' }, now).kind).toBe('take_over');
+    expect(decideTakeover(held, fresh, { unusable: 'status 404' }, now).kind).toBe('refuse');
+  });
+
+  it('a takeover resumes the same session on the new origin: ON_PUBLISH_DONE then ON_PUBLISH, the old one told to let go', () => {
+    const result = ok(transition(streaming(), takeOver(T0 + 3000)));
+    expect(result.resumed).toBe(true);
+    expect(result.state.status).toBe('STREAMING');
+    expect(result.state.session).toMatchObject({ id: 'ses_1', originId: 'o2', reconnects: 1, publisherConnected: true });
+    expect(result.state.heartbeatDeadline).toBe(T0 + 3000 + HEARTBEAT_TIMEOUT_MS);
+    expect(emitted(result)).toEqual(['ON_PUBLISH_DONE', 'ON_PUBLISH']);
+    const statuses = result.effects.flatMap((e) => (e.kind === 'emit' ? [e.status] : []));
+    expect(statuses).toEqual(['DISCONNECTED', 'STREAMING']);
+    expect(result.effects.find((e) => e.kind === 'kick_encoder')).toMatchObject({ originId: 'o1', sessionId: 'ses_1', final: false });
+    expect(kinds(result)).not.toContain('open_session');
+  });
+
+  it('a takeover that no longer fits (another session, another holder, the holder itself) is the plain publish rule', () => {
+    expect(transition(streaming(), takeOver(T0 + 1, { sessionId: 'ses_0' }))).toMatchObject({ ok: false, refusal: 'already_live' });
+    expect(transition(streaming(), takeOver(T0 + 1, { fromOriginId: 'o3' }))).toMatchObject({ ok: false, refusal: 'already_live' });
+    const fromHolder = { ...takeOver(T0 + 1), ...origin } as LifecycleInput;
+    expect(transition(streaming(), fromHolder)).toMatchObject({ ok: false, refusal: 'already_live' });
+    // Already disconnected: the ordinary resume, with one ON_PUBLISH.
+    expect(emitted(ok(transition(disconnected(), takeOver(T0 + 6000))))).toEqual(['ON_PUBLISH']);
   });
 });

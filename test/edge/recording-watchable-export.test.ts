@@ -5,7 +5,7 @@
 // by a stand-in at the network boundary (globalThis.fetch), which records every command the edge sends.
 import { describe, it, expect, beforeAll, beforeEach, afterAll, vi, type MockInstance } from 'vitest';
 import { env } from 'cloudflare:workers';
-import { runDurableObjectAlarm } from 'cloudflare:test';
+import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import {
   ORIGIN,
   api,
@@ -19,7 +19,7 @@ import {
   signedCall,
   type Workspace,
 } from './helpers.ts';
-import { alarmOf, owedEffects, receivedWebhooks, recordingOf, setObjectVar, stub } from './stream-faults.ts';
+import { alarmOf, exportDeadlineOf, owedEffects, receivedWebhooks, recordingOf, setObjectVar, stub } from './stream-faults.ts';
 import { ExportRecordingCommand } from '../../shared/schemas/internal.ts';
 import { verifyMediaGrant } from '../../shared/media-grant.ts';
 import { EXPORT_DISPATCH_ATTEMPTS, NO_ORIGIN_FOR_EXPORT, NOT_HOLDER } from '../../edge/stream/recording-flow.ts';
@@ -282,9 +282,15 @@ describe('export', () => {
     const b = await exporting();
     await setObjectVar(b.streamId, 'RECORDING_FINALIZE_TIMEOUT_SECONDS', '60');
     await events(ORIGIN.originId, [originEvent(b.streamId, b.sessionId, 'recording_progress', { recordingId: b.recordingId, progress: 0.2 })]);
-    const alarm = (await alarmOf(b.streamId))!;
-    expect(alarm).toBeGreaterThan(Date.now() + 50_000);
-    expect(alarm).toBeLessThanOrEqual(Date.now() + 60_000);
+    const deadline = await exportDeadlineOf(b.streamId);
+    expect(deadline).toBeGreaterThan(Date.now() + 50_000);
+    expect(deadline).toBeLessThanOrEqual(Date.now() + 60_000);
+    // Its origin still heartbeats: a look at it from the alarm leaves the job there.
+    await sendHeartbeat(ORIGIN.originId, []);
+    await runDurableObjectAlarm(stub(b.streamId));
+    expect(sent('/control/export-recording', b.streamId)).toHaveLength(1);
+    // 60 s later, not heard from: the next alarm hands it out again.
+    await runInDurableObject(stub(b.streamId), (_o, state) => state.storage.sql.exec('UPDATE recordings SET export_deadline = ?', Date.now() - 1));
     await runDurableObjectAlarm(stub(b.streamId));
     await vi.waitFor(() => expect(sent('/control/export-recording', b.streamId)).toHaveLength(2));
   });

@@ -117,6 +117,12 @@ export async function setObjectVar(streamId: string, name: string, value: string
 export const alarmOf = (streamId: string) =>
   runInDurableObject(stub(streamId), (_o, state) => state.storage.getAlarm());
 
+/** The running export job's silence deadline (epoch ms) of the stream's one recording. */
+export const exportDeadlineOf = (streamId: string) =>
+  runInDurableObject(stub(streamId), (_o, state) =>
+    state.storage.sql.exec<{ at: number | null }>('SELECT export_deadline AS at FROM recordings').one().at,
+  );
+
 export const outboxDepth = (streamId: string) =>
   runInDurableObject(stub(streamId), (_o, state) =>
     state.storage.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM webhook_outbox').one().n,
