@@ -136,6 +136,8 @@ async function main(): Promise<void> {
     },
     sessions: () => ingest!.heldSessions,
     loadReport: () => admission.originLoad(),
+    // A broadcast may outlast the media grant authorize gave: fresh ones are asked for well before it runs out.
+    grantRenewal: { due: (max) => durable.grantsDue(Date.now(), max), renewed: (grants) => durable.renewGrants(grants) },
   });
   heartbeat.start();
   const srtPort = config.srtPort;

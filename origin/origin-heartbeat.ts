@@ -2,11 +2,13 @@
 // sessions, reachable here, this loaded, (not) draining", apart from the event outbox (whose stats a backlog or an
 // outage can delay). The edge stamps it with its clock and reads it before counting a silent stream's encoder lost
 // (edge/lifecycle.ts statsOverdue), lists it in /admin/origins and picks origins for work by it. The answer carries the
-// key SRT passphrases derive from, which the SRT listener waits for (untilHeard).
+// key SRT passphrases derive from, which the SRT listener waits for (untilHeard), and fresh media grants for the sessions
+// whose grant this beat asked to renew (renewGrants).
 import { backoffDelay } from './backoff.ts';
 import { originRequestHeaders, type OriginCredentials } from './edge-client.ts';
 import {
   ORIGIN_HEARTBEAT_INTERVAL_MS,
+  ORIGIN_HEARTBEAT_MAX_GRANT_RENEWALS,
   ORIGIN_HEARTBEAT_MAX_SESSIONS,
   OriginHeartbeatResponse,
   type OriginHeartbeat,
@@ -48,6 +50,11 @@ export interface OriginHeartbeatOptions {
   /** Capacity, load and draining, read at every beat. */
   loadReport: () => OriginLoadReport;
   intervalMs?: number;
+  /** Media grants running out: which sessions to ask fresh ones for (at most `max`), and where the edge's answers go. */
+  grantRenewal?: {
+    due: (max: number) => HeldSession[];
+    renewed: (grants: NonNullable<OriginHeartbeatResponse['grants']>) => Promise<void>;
+  };
 }
 
 /**
@@ -127,6 +134,8 @@ export class OriginHeartbeatLoop {
       sessions: this.options.sessions().slice(0, ORIGIN_HEARTBEAT_MAX_SESSIONS),
       at: new Date().toISOString(),
     };
+    const renewGrants = this.options.grantRenewal?.due(ORIGIN_HEARTBEAT_MAX_GRANT_RENEWALS).slice(0, ORIGIN_HEARTBEAT_MAX_GRANT_RENEWALS) ?? [];
+    if (renewGrants.length > 0) heartbeat.renewGrants = renewGrants;
     const body = JSON.stringify(heartbeat);
     let outcome: { ok: boolean; status: number | null; error?: string };
     try {
@@ -141,7 +150,10 @@ export class OriginHeartbeatLoop {
       outcome = { ok: response.ok, status: response.status };
       if (response.ok) {
         const answer = OriginHeartbeatResponse.safeParse(JSON.parse(text));
-        if (answer.success) this.heard(answer.data);
+        if (answer.success) {
+          this.heard(answer.data);
+          await this.takeGrants(answer.data.grants ?? [], renewGrants.length);
+        }
         else outcome = { ok: false, status: response.status, error: 'the edge answer does not follow the contract' };
       } else {
         // A refusal says why (unknown origin, wrong region...): worth a line when it starts, never the secret.
@@ -158,6 +170,15 @@ export class OriginHeartbeatLoop {
       this.reaching = outcome.ok;
     }
     return outcome.ok;
+  }
+
+  /** Hands the renewed grants on; a session asked for and not answered is asked again later (DurableMedia decides when). */
+  private async takeGrants(grants: NonNullable<OriginHeartbeatResponse['grants']>, asked: number): Promise<void> {
+    if (asked === 0 && grants.length === 0) return;
+    const originId = this.options.credentials.originId;
+    if (grants.length < asked) logWarn('media_grant_not_renewed', { originId, asked, granted: grants.length });
+    if (grants.length === 0 || !this.options.grantRenewal) return;
+    await this.options.grantRenewal.renewed(grants).catch((error: unknown) => logWarn('media_grant_renewal_not_kept', { originId, error: String(error).slice(0, 200) }));
   }
 
   private heard(answer: OriginHeartbeatResponse): void {

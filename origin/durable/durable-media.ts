@@ -1,6 +1,7 @@
 // This origin's durable media, session by session: a SessionShipper per session it holds, fed by the live transcode's
 // segment events; the timeline restored from R2 when a resumed session has no folder here; media_durable told to the
-// edge after each run's flush and when the session ends here; and the session folder deleted once final in R2.
+// edge after each run's flush and when the session ends here; the session folder deleted once final in R2; and each
+// session's media grant renewed through the heartbeat well before it runs out (a broadcast may outlast a grant).
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
@@ -15,9 +16,17 @@ import { DEFAULT_UPLOAD_RETRY, MediaUploader, PART_BYTES, type UploadRetryPolicy
 import type { EdgeClient } from '../edge-client.ts';
 import { restoreTimeline } from './timeline-restore.ts';
 import { UploadLanes } from './upload-lanes.ts';
+import { readMediaGrant } from '../../shared/media-grant.ts';
 
 /** Where a session's grant is kept on this origin's disk, so a restarted origin can still end the session in R2. */
 const GRANT_FILE = 'durable-grant.json';
+/**
+ * A session's grant is renewed once less than this is left of it (authorize gives a day): hours of slack, so an edge
+ * unreachable for a while, or a refusal to look into, never leaves a live session without a grant.
+ */
+export const GRANT_RENEW_BEFORE_MS = 6 * 3600_000;
+/** A renewal asked and not answered (edge away, or it no longer sees this origin as the holder) is asked again after this. */
+export const GRANT_RENEW_RETRY_MS = 60_000;
 /** Tries to close a session's media in R2 before the folder is left as it is (storage down for good). */
 const FINAL_ATTEMPTS = 8;
 
@@ -35,6 +44,8 @@ export interface SessionRef {
 export class DurableMedia {
   private readonly shippers = new Map<string, SessionShipper>();
   private readonly lanes: UploadLanes;
+  /** When a renewal of each session's grant was last asked for (so a beat every 3 s does not ask every 3 s). */
+  private readonly renewalAsked = new Map<string, number>();
 
   constructor(private readonly deps: DurableMediaDeps) {
     this.lanes = deps.lanes ?? new UploadLanes(8);
@@ -85,6 +96,44 @@ export class DurableMedia {
     await shipper.start();
   }
 
+  /**
+   * Sessions whose grant runs out within GRANT_RENEW_BEFORE_MS (or cannot be read), for the heartbeat to ask a fresh one
+   * for; each at most once per GRANT_RENEW_RETRY_MS, and at most `max` per call.
+   */
+  grantsDue(nowMs: number, max: number): SessionRef[] {
+    const due: SessionRef[] = [];
+    for (const shipper of this.shippers.values()) {
+      if (due.length >= max) break;
+      const expiresAt = readMediaGrant(shipper.currentGrant)?.expiresAt ?? 0;
+      if (expiresAt - nowMs > GRANT_RENEW_BEFORE_MS) continue;
+      const asked = this.renewalAsked.get(shipper.sessionId);
+      if (asked !== undefined && nowMs - asked < GRANT_RENEW_RETRY_MS) continue;
+      this.renewalAsked.set(shipper.sessionId, nowMs);
+      due.push({ streamId: shipper.streamId, sessionId: shipper.sessionId });
+    }
+    return due;
+  }
+
+  /**
+   * Fresh grants from the edge's heartbeat answer: the shipper uploads with it at once, and the session folder keeps it
+   * (a restarted origin ends the session with it). A grant that outlasts the one held replaces it; anything else is kept out.
+   */
+  async renewGrants(grants: readonly (SessionRef & { mediaGrant: string })[]): Promise<void> {
+    for (const { streamId, sessionId, mediaGrant } of grants) {
+      const shipper = this.shippers.get(sessionId);
+      const fresh = readMediaGrant(mediaGrant);
+      if (!shipper || shipper.streamId !== streamId || !fresh) continue;
+      const held = readMediaGrant(shipper.currentGrant)?.expiresAt ?? 0;
+      if (fresh.expiresAt <= held) continue;
+      shipper.renewGrant(mediaGrant);
+      this.renewalAsked.delete(sessionId);
+      await writeFile(path.join(shipper.outDir, GRANT_FILE), JSON.stringify({ prefix: shipper.prefix, grant: mediaGrant })).catch((error: unknown) =>
+        logWarn('durable_grant_not_kept', { streamId, sessionId, error: String(error).slice(0, 200) }),
+      );
+      log('durable_grant_renewed', { streamId, sessionId, expiresAt: new Date(fresh.expiresAt).toISOString() });
+    }
+  }
+
   /** The live transcode's events for a session: segments to ship, a new master. */
   onTranscodeEvent(sessionId: string, event: LiveTranscodeEvent): void {
     const shipper = this.shippers.get(sessionId);
@@ -128,6 +177,7 @@ export class DurableMedia {
     }
     shipper.close();
     this.shippers.delete(session.sessionId);
+    this.renewalAsked.delete(session.sessionId);
     if (outcome === 'final') await this.emit(session, { ...shipper.figures(), final: true });
     else log('durable_session_moved', { ...session, detail: 'another origin stored more of this session; it ends the session there' });
     await this.forgetFolder(session, outDir);

@@ -129,9 +129,22 @@ export class SessionShipper {
     return this.finalized;
   }
 
-  /** A fresh grant (every authorize issues one); uploads waiting to be retried use it. */
+  /** A fresh grant (every authorize issues one, and the heartbeat renews one running out); uploads waiting to be retried use it. */
   renewGrant(grant: string): void {
     this.grant = grant;
+  }
+
+  /** The grant uploads carry now (kept on disk by DurableMedia; read for when to ask for the next). */
+  get currentGrant(): string {
+    return this.grant;
+  }
+
+  get outDir(): string {
+    return this.o.outDir;
+  }
+
+  get prefix(): string {
+    return this.o.prefix;
   }
 
   /**
