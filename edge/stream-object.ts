@@ -1048,7 +1048,8 @@ export class StreamObject extends DurableObject<Env> {
     const holder = await this.originOf(doc.streamId, held.holderId);
     let decision = decideTakeover(held, holder, undefined, Date.now());
     if (decision.kind === 'ask') decision = decideTakeover(held, holder, await this.probeHolder(doc.streamId, held), Date.now());
-    log('stream_holder_asked', { streamId: doc.streamId, sessionId: held.sessionId, holder: held.holderId, originId, decision: decision.kind });
+    const why = decision.kind === 'take_over' ? decision.reason : decision.kind === 'refuse' ? decision.detail : null;
+    log('stream_holder_asked', { streamId: doc.streamId, sessionId: held.sessionId, holder: held.holderId, originId, decision: decision.kind, why });
     if (decision.kind === 'refuse') return { refuse: decision.detail };
     if (decision.kind === 'ask') return { refuse: 'the holding origin was not asked' }; // cannot happen: an answer decides
     return { sessionId: held.sessionId, fromOriginId: held.holderId, reason: decision.reason };
