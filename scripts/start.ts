@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fromDeployTemplate } from '../test/support/haproxy.ts';
@@ -91,6 +92,21 @@ function run(command: string, args: string[], options: { env?: NodeJS.ProcessEnv
   });
   children.push(child);
   return child;
+}
+
+/** Resolves once something accepts TCP connections on the port; throws when `owner` exits first or the deadline passes. */
+async function untilListening(port: number, owner: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (owner.exitCode !== null || owner.signalCode !== null) throw new Error(`haproxy exited before it listened on ${port}`);
+    const listening = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1', () => (socket.destroy(), resolve(true)));
+      socket.once('error', () => resolve(false));
+    });
+    if (listening) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`haproxy did not listen on ${port} within ${timeoutMs / 1000} s`);
 }
 
 function runToEnd(command: string, args: string[]): Promise<void> {
@@ -265,7 +281,9 @@ async function main(): Promise<void> {
       }),
     );
     await runToEnd('haproxy', ['-c', '-q', '-f', configFile]);
-    run('haproxy', ['-db', '-f', configFile], { prefix: 'haproxy' });
+    const haproxy = run('haproxy', ['-db', '-f', configFile], { prefix: 'haproxy' });
+    // The ingest URL is printed only once HAProxy holds the port: on a busy machine it can take a moment to bind.
+    await untilListening(ports.rtmp, haproxy, 15_000);
   }
 
   const workspace = await ensureWorkspace(secrets);

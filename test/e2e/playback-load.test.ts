@@ -5,12 +5,14 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { startStack, waitFor, type Stack } from '../support/stack.ts';
 import { publish, type Publisher } from '../support/encoder.ts';
-import { IDENTITY_TTL_MS, LIVE_TTL_MS } from '../../edge/playback-cache.ts';
 
 const PLAYERS = 200;
 const DURATION_MS = 10_000;
 /** The edge caches playlists for this long (edge/routes/playback.ts). */
 const PLAYLIST_CACHE_SECONDS = 1;
+/** How long the edge keeps a live playback ID's session pointer and its stream identity (edge/playback-cache.ts). */
+const LIVE_TTL_MS = 2000;
+const IDENTITY_TTL_MS = 300_000;
 /** The goal: D1 queries plus Durable Object calls per 1,000 viewer requests of one live stream. */
 const BACKEND_CALLS_PER_1000_GOAL = 10;
 
