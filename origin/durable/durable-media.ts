@@ -11,7 +11,7 @@ import type { LiveTranscodeEvent } from '../pipeline/live-transcode.ts';
 import { backoffDelay } from '../backoff.ts';
 import { log, logWarn } from '../log.ts';
 import { readState, SessionShipper, type DurableStore, type DurableFigures } from './session-shipper.ts';
-import type { SessionManifest } from '../ingest/session-manifest.ts';
+import { sessionFolders, type SessionManifest } from '../ingest/session-manifest.ts';
 import { DEFAULT_UPLOAD_RETRY, MediaUploader, PART_BYTES, type UploadRetryPolicy } from '../media-uploader.ts';
 import type { EdgeClient } from '../edge-client.ts';
 import { restoreTimeline } from './timeline-restore.ts';
@@ -186,15 +186,10 @@ export class DurableMedia {
   /** Session folders left by an earlier run of this origin whose media is not final in R2 (to end like lost encoders). */
   async unfinishedSessions(mediaDir: string): Promise<SessionManifest[]> {
     const found: SessionManifest[] = [];
-    const streams = await readdir(mediaDir, { withFileTypes: true }).catch(() => []);
-    for (const stream of streams.filter((e) => e.isDirectory())) {
-      const sessions = await readdir(path.join(mediaDir, stream.name), { withFileTypes: true }).catch(() => []);
-      for (const session of sessions.filter((e) => e.isDirectory())) {
-        const dir = path.join(mediaDir, stream.name, session.name);
-        if (!existsSync(path.join(dir, GRANT_FILE)) || (await readState(dir)).final) continue;
-        const manifest = await readFile(path.join(dir, 'session.json'), 'utf8').then((t) => JSON.parse(t) as SessionManifest, () => null);
-        if (manifest?.streamId === stream.name && manifest.sessionId === session.name) found.push(manifest);
-      }
+    for (const folder of await sessionFolders(mediaDir)) {
+      if (!existsSync(path.join(folder.dir, GRANT_FILE)) || (await readState(folder.dir)).final) continue;
+      const manifest = await readFile(path.join(folder.dir, 'session.json'), 'utf8').then((t) => JSON.parse(t) as SessionManifest, () => null);
+      if (manifest?.streamId === folder.streamId && manifest.sessionId === folder.sessionId) found.push(manifest);
     }
     return found;
   }

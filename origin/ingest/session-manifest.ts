@@ -27,21 +27,35 @@ export async function writeManifest(dir: string, manifest: SessionManifest): Pro
  */
 export async function unfinishedRecordings(mediaDir: string): Promise<SessionManifest[]> {
   const found: SessionManifest[] = [];
+  for (const { dir } of await sessionFolders(mediaDir)) {
+    const text = await readFile(path.join(dir, MANIFEST), 'utf8').catch(() => null);
+    if (!text) continue;
+    let manifest: SessionManifest;
+    try {
+      manifest = JSON.parse(text) as SessionManifest;
+    } catch {
+      continue; // a manifest torn by a crash: nothing to resume from
+    }
+    if (!manifest.record) continue;
+    found.push(manifest);
+  }
+  return found;
+}
+
+export interface SessionFolder {
+  streamId: string;
+  sessionId: string;
+  dir: string;
+}
+
+/** Every {streamId}/{sessionId} folder under the media root: what an earlier run of this origin left on disk. */
+export async function sessionFolders(mediaDir: string): Promise<SessionFolder[]> {
+  const found: SessionFolder[] = [];
   const streams = await readdir(mediaDir, { withFileTypes: true }).catch(() => []);
   for (const stream of streams.filter((e) => e.isDirectory())) {
     const sessions = await readdir(path.join(mediaDir, stream.name), { withFileTypes: true }).catch(() => []);
     for (const session of sessions.filter((e) => e.isDirectory())) {
-      const dir = path.join(mediaDir, stream.name, session.name);
-      const text = await readFile(path.join(dir, MANIFEST), 'utf8').catch(() => null);
-      if (!text) continue;
-      let manifest: SessionManifest;
-      try {
-        manifest = JSON.parse(text) as SessionManifest;
-      } catch {
-        continue; // a manifest torn by a crash: nothing to resume from
-      }
-      if (!manifest.record) continue;
-      found.push(manifest);
+      found.push({ streamId: stream.name, sessionId: session.name, dir: path.join(mediaDir, stream.name, session.name) });
     }
   }
   return found;

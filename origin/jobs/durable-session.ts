@@ -12,7 +12,7 @@ import { parseMasterPlaylist, parseMediaPlaylist } from '../pipeline/playlists.t
 import type { MediaSegment, Variant } from '../pipeline/playlists.ts';
 import { validateClipRange } from '../../shared/clip-range.ts';
 import { MediaJobError } from './job-error.ts';
-import { pickSource } from './session-media.ts';
+import { pickSource, segmentIndexAt } from './session-media.ts';
 import { buildVodPlaylist } from './vod-playlist.ts';
 
 /** One durable object's bytes, or null when it does not exist; throws when it could not be read (the grant is bound). */
@@ -81,17 +81,6 @@ export function placeSegments(segments: readonly MediaSegment[]): PlacedSegment[
   });
 }
 
-/** Pure: index of the segment holding instant t (start inclusive), clamped to the ends. */
-function indexAt(segments: readonly PlacedSegment[], t: number): number {
-  let lo = 0;
-  let hi = segments.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (segments[mid]!.start <= t) lo = mid;
-    else hi = mid - 1;
-  }
-  return lo;
-}
 
 export interface SegmentPlan {
   /** indexes into the playlist's segments, in order */
@@ -107,8 +96,8 @@ export interface SegmentPlan {
  */
 export function planSegments(segments: readonly PlacedSegment[], want: MaterializeWant): SegmentPlan {
   if (want.kind === 'export' || segments.length === 0) return { first: 0, last: segments.length - 1 };
-  const first = indexAt(segments, want.startTime);
-  const last = Math.max(first, indexAt(segments, Math.max(0, want.endTime - 0.0005)));
+  const first = segmentIndexAt(segments, want.startTime);
+  const last = Math.max(first, segmentIndexAt(segments, Math.max(0, want.endTime - 0.0005)));
   let head = first;
   while (head > 0 && !segments[head]!.discontinuity) head--;
   return head < first ? { first, last, runHead: head } : { first, last };

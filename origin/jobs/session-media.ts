@@ -243,7 +243,7 @@ export function periodsOf<S extends { discontinuity: boolean }>(segments: readon
 }
 
 /** Pure: index of the segment that holds timeline instant t (start inclusive), clamped to the ends. */
-export function segmentIndexAt(segments: readonly SessionSegment[], t: number): number {
+export function segmentIndexAt(segments: readonly { start: number }[], t: number): number {
   let lo = 0;
   let hi = segments.length - 1;
   while (lo < hi) {

@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startAdminServer, type AdminServer } from '../../origin/http/admin-server.ts';
+import { waitFor } from '../support/stack.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const deploy = path.join(root, 'scripts/deploy');
@@ -113,21 +114,6 @@ describe('README.md provisioning', () => {
     expect(guide).toContain('wrangler d1 migrations apply DB --remote');
   });
 });
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-}
 
 /** The shipped config with its listen and origin addresses moved to loopback; everything else as shipped. */
 function onLoopback(config: string, o: { front: { rtmp: number; rtmps: number }; rtmpPort: number; adminPort: number; addresses: string[] }): string {
