@@ -6,6 +6,7 @@ import { CALIBRATION_FILE, readCalibration, resolveCapacity, type ResolvedCapaci
 import { COPIED_RENDITION_COST } from './admission/cost.ts';
 import type { OverCapacityPolicy } from './admission/ledger.ts';
 import { ORIGIN_ID_PATTERN } from '../shared/origin-credentials.ts';
+import { proxyTrustFrom, type ProxyTrust } from './rtmp/proxy-trust.ts';
 
 type Environment = Record<string, string | undefined>;
 
@@ -31,6 +32,8 @@ export interface OriginConfig {
   /** HLS_ALLOW_UNSIGNED=1: HLS requests are served without the edge's signature (local debugging only). */
   hlsAllowUnsigned: boolean;
   tls: { certFile: string; keyFile: string } | null;
+  /** PROXY_PROTOCOL_FROM: the load balancers (addresses, CIDRs) whose RTMP/RTMPS connections start with a PROXY header. */
+  proxyTrust: ProxyTrust;
   mediaDir: string;
   stateDir: string;
   /**
@@ -96,6 +99,7 @@ export function configFromEnv(env: Environment = process.env): OriginConfig {
     adminPort: integer(env, 'ADMIN_PORT', 8791),
     hlsAllowUnsigned: env.HLS_ALLOW_UNSIGNED === '1',
     tls: certFile && keyFile ? { certFile, keyFile } : null,
+    proxyTrust: proxyTrustFrom(env.PROXY_PROTOCOL_FROM),
     mediaDir,
     stateDir: path.resolve(env.ORIGIN_STATE_DIR ?? path.join(mediaDir, '..', 'origin-state')),
     ...admissionFromEnv(env),

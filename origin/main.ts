@@ -122,6 +122,7 @@ async function main(): Promise<void> {
     host: config.host,
     port: config.rtmpPort,
     tls: config.tls && config.rtmpsPort ? { port: config.rtmpsPort, ...config.tls } : null,
+    proxyTrust: config.proxyTrust,
   });
   // Announce and liveness apart from the outbox; the edge's answer carries the key SRT passphrases derive from.
   const heartbeat = new OriginHeartbeatLoop({

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { fromDeployTemplate } from '../test/support/haproxy.ts';
+import { HAPROXY_SOURCE_ADDRESS, fromDeployTemplate } from '../test/support/haproxy.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 const stateDir = path.resolve(process.env.RIVERHEAD_STATE_DIR ?? path.join(root, '.state'));
@@ -260,6 +260,8 @@ async function main(): Promise<void> {
         ADMIN_PORT: String(own.admin),
         TLS_CERT: path.join(tlsDir, 'cert.pem'),
         TLS_KEY: path.join(tlsDir, 'key.pem'),
+        // Behind HAProxy (--origins N), which sends a PROXY header from this address: the encoder's address is the one counted.
+        ...(originCount > 1 ? { PROXY_PROTOCOL_FROM: HAPROXY_SOURCE_ADDRESS } : {}),
       },
     });
     await waitForHttp(`http://127.0.0.1:${own.admin}/healthz`, 30_000);

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { RtmpServer, type RtmpServerAddresses, type RtmpServerLimits } from '../rtmp/server.ts';
 import type { LiveIngest } from './live-ingest.ts';
+import type { ProxyTrust } from '../rtmp/proxy-trust.ts';
 import { logger } from '../log.ts';
 
 export interface RtmpIngestOptions {
@@ -11,6 +12,8 @@ export interface RtmpIngestOptions {
   tls: { port: number; certFile: string; keyFile: string } | null;
   /** Connection caps, deadlines and byte budgets; DEFAULT_SERVER_LIMITS (origin/rtmp/server.ts) where absent. */
   limits?: Partial<RtmpServerLimits>;
+  /** Load balancers whose connections start with a PROXY header naming the encoder's address (PROXY_PROTOCOL_FROM). */
+  proxyTrust?: ProxyTrust;
 }
 
 export async function startRtmpIngest(
@@ -24,6 +27,7 @@ export async function startRtmpIngest(
       ? { tls: { port: options.tls.port, cert: readFileSync(options.tls.certFile, 'utf8'), key: readFileSync(options.tls.keyFile, 'utf8') } }
       : {}),
     ...(options.limits ? { limits: options.limits } : {}),
+    ...(options.proxyTrust ? { proxyTrust: options.proxyTrust } : {}),
     log: (event, fields) => logger.info({ event, ...fields }),
     onPublish: async (request, connection) => {
       const admission = await ingest.admit(

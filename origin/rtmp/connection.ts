@@ -69,6 +69,8 @@ export interface RtmpConnectionInit {
   settings: ConnectionSettings;
   onPublish: PublishHook;
   log: RtmpLogger;
+  /** The encoder's address when a trusted load balancer's PROXY header named it; the socket's otherwise. */
+  remoteAddress?: string;
   /** This connection's share of the server's IngestBudget; closed with the connection. */
   account?: IngestAccount;
   /** Called once, when the publish hook has accepted this connection. */
@@ -109,7 +111,7 @@ export class RtmpConnection {
   constructor(socket: Socket, init: RtmpConnectionInit) {
     this.id = init.id;
     this.protocol = init.protocol;
-    this.remoteAddress = socket.remoteAddress ?? 'unknown';
+    this.remoteAddress = init.remoteAddress ?? socket.remoteAddress ?? 'unknown';
     this.#socket = socket;
     this.#init = init;
     this.#session = new PublishSession({ limits: init.settings.ingest, ...(init.account ? { account: init.account } : {}) });

@@ -8,6 +8,8 @@ import { RtmpConnection } from './connection.ts';
 import type { ConnectionSettings, PublishDecision, PublishHook, RtmpLogger, RtmpProtocol } from './connection.ts';
 import { DEFAULT_INGEST_LIMITS, IngestBudget } from './ingest-limits.ts';
 import type { IngestLimits } from './ingest-limits.ts';
+import { PROXY_HEADER_MAX_BYTES, parseProxyHeader } from './proxy-protocol.ts';
+import type { ProxyTrust } from './proxy-trust.ts';
 
 export interface RtmpServerLimits {
   /**
@@ -68,6 +70,12 @@ export interface RtmpServerOptions {
   host?: string;
   tls?: RtmpsOptions;
   limits?: Partial<RtmpServerLimits>;
+  /**
+   * PROXY_PROTOCOL_FROM: a connection from one of these peers must start with a PROXY protocol header (v1 or v2,
+   * before TLS for RTMPS), whose address then stands for the encoder's everywhere; from any other peer no header is
+   * accepted (its bytes are RTMP). Absent = nobody.
+   */
+  proxyTrust?: ProxyTrust;
   onPublish: PublishHook;
   log?: RtmpLogger;
 }
@@ -79,6 +87,11 @@ export interface RtmpServerAddresses {
 
 function pem(value: string): string {
   return value.includes('-----BEGIN') ? value : readFileSync(value, 'utf8');
+}
+
+/** One live TCP connection's peer end, the same on the raw socket and on the TLS socket over it. */
+function endpointKey(socket: Socket): string {
+  return `${socket.remoteAddress ?? ''}|${socket.remotePort ?? ''}`;
 }
 
 function listenOn(server: net.Server, port: number, host: string): Promise<AddressInfo> {
@@ -103,7 +116,13 @@ export class RtmpServer {
   /** Address → when it last evicted someone. */
   readonly #lastEviction = new Map<string, number>();
   readonly #plain: net.Server;
+  /** RTMPS: the TCP listener (a PROXY header comes before TLS) hands each socket to #secure, which never listens itself. */
+  readonly #secureFront: net.Server | undefined;
   readonly #secure: tls.Server | undefined;
+  /** Trusted peers' sockets still waiting for their PROXY header (bounded by maxConnections). */
+  readonly #awaitingHeader = new Set<Socket>();
+  /** RTMPS: "peer address|peer port" of a raw socket handed to TLS → the address its PROXY header named. */
+  readonly #forwardedTls = new Map<string, string>();
   #nextId = 1;
   #closing = false;
   /** Set by stopAccepting (draining): every publish from now on gets this refusal; connections already publishing go on. */
@@ -125,14 +144,20 @@ export class RtmpServer {
     };
     this.#budget = new IngestBudget(ingest.originBufferBytes, ingest.publisherReserveBytes);
     this.#log = options.log ?? (() => {});
-    this.#plain = net.createServer((socket) => this.#accept(socket, 'rtmp'));
+    this.#plain = net.createServer((socket) => this.#arrive(socket, 'rtmp'));
     if (options.tls) {
       this.#secure = tls.createServer(
         { cert: pem(options.tls.cert), key: pem(options.tls.key), handshakeTimeout: this.#limits.handshakeTimeoutMs },
-        (socket) => this.#accept(socket, 'rtmps'),
+        (socket) => {
+          const key = endpointKey(socket);
+          const forwarded = this.#forwardedTls.get(key);
+          this.#forwardedTls.delete(key);
+          this.#accept(socket, 'rtmps', forwarded ?? socket.remoteAddress ?? 'unknown');
+        },
       );
+      this.#secureFront = net.createServer((socket) => this.#arrive(socket, 'rtmps'));
       // Bounds sockets still in the TLS handshake too, which #accept never sees.
-      this.#secure.maxConnections = this.#limits.maxConnections;
+      this.#secureFront.maxConnections = this.#limits.maxConnections;
       this.#secure.on('tlsClientError', (error: NodeJS.ErrnoException, socket: Socket) => {
         this.#log('rtmp.tls_error', { remoteAddress: socket.remoteAddress ?? 'unknown', code: error.code ?? 'unknown' });
       });
@@ -142,8 +167,9 @@ export class RtmpServer {
   async listen(): Promise<RtmpServerAddresses> {
     const host = this.#options.host ?? '0.0.0.0';
     const rtmp = await listenOn(this.#plain, this.#options.port, host);
-    const rtmps = this.#secure && this.#options.tls ? await listenOn(this.#secure, this.#options.tls.port, host) : undefined;
-    this.#log('rtmp.listening', { rtmpPort: rtmp.port, ...(rtmps ? { rtmpsPort: rtmps.port } : {}) });
+    const rtmps = this.#secureFront && this.#options.tls ? await listenOn(this.#secureFront, this.#options.tls.port, host) : undefined;
+    const proxyFrom = this.#options.proxyTrust?.entries ?? [];
+    this.#log('rtmp.listening', { rtmpPort: rtmp.port, ...(rtmps ? { rtmpsPort: rtmps.port } : {}), ...(proxyFrom.length ? { proxyProtocolFrom: proxyFrom } : {}) });
     return rtmps ? { rtmp, rtmps } : { rtmp };
   }
 
@@ -170,7 +196,8 @@ export class RtmpServer {
   /** Stops listening and closes every connection; resolves once all sockets are gone. */
   async close(): Promise<void> {
     this.#closing = true;
-    const stopped = [this.#plain, this.#secure].flatMap((server) =>
+    for (const socket of this.#awaitingHeader) socket.destroy();
+    const stopped = [this.#plain, this.#secureFront].flatMap((server) =>
       server?.listening ? [new Promise<void>((resolve) => server.close(() => resolve()))] : [],
     );
     const drained =
@@ -179,8 +206,74 @@ export class RtmpServer {
     await Promise.all([...stopped, drained]);
   }
 
-  #accept(socket: Socket, protocol: RtmpProtocol): void {
-    const ip = socket.remoteAddress ?? 'unknown';
+  /** A new TCP connection: from a trusted balancer, its PROXY header first; then RTMP, or TLS then RTMP. */
+  #arrive(socket: Socket, protocol: RtmpProtocol): void {
+    const peer = socket.remoteAddress ?? 'unknown';
+    if (!this.#options.proxyTrust?.trusts(peer)) {
+      this.#afterHeader(socket, protocol, peer);
+      return;
+    }
+    if (this.#closing || this.#awaitingHeader.size >= this.#limits.maxConnections) {
+      this.#log('rtmp.refused', { remoteAddress: peer, protocol, reason: this.#closing ? 'server closing' : 'too many connections awaiting a PROXY header' });
+      socket.destroy();
+      return;
+    }
+    this.#awaitingHeader.add(socket);
+    let received = Buffer.alloc(0);
+    const finish = () => {
+      clearTimeout(deadline);
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      socket.off('error', onEnd);
+      this.#awaitingHeader.delete(socket);
+    };
+    const fail = (reason: string) => {
+      finish();
+      // A balancer's TCP health check connects and leaves without a byte: not worth a line every few seconds.
+      if (received.length > 0 || reason === 'no PROXY header before the handshake deadline') {
+        this.#log('rtmp.proxy_header_refused', { peerAddress: peer, protocol, reason, bytes: received.length });
+      }
+      socket.destroy();
+    };
+    const onData = (chunk: Buffer) => {
+      // Bounded: a header is at most PROXY_HEADER_MAX_BYTES; the parser decides within that many bytes.
+      received = Buffer.concat([received, chunk]);
+      const result = parseProxyHeader(received);
+      if (result.kind === 'incomplete') {
+        if (received.length >= PROXY_HEADER_MAX_BYTES) fail(`PROXY header longer than ${PROXY_HEADER_MAX_BYTES} bytes`);
+        return;
+      }
+      if (result.kind === 'invalid') return fail(`malformed PROXY header: ${result.reason}`);
+      finish();
+      // What followed the header in the same read is the encoder's first RTMP (or TLS) bytes: put it back.
+      socket.pause();
+      const rest = received.subarray(result.length);
+      if (rest.length > 0) socket.unshift(rest);
+      this.#afterHeader(socket, protocol, result.source?.address ?? peer);
+    };
+    const onEnd = () => fail('peer closed before its PROXY header');
+    const deadline = setTimeout(() => fail('no PROXY header before the handshake deadline'), this.#limits.handshakeTimeoutMs);
+    socket.on('data', onData);
+    socket.on('end', onEnd);
+    socket.on('error', onEnd);
+  }
+
+  #afterHeader(socket: Socket, protocol: RtmpProtocol, address: string): void {
+    if (protocol === 'rtmp') {
+      this.#accept(socket, 'rtmp', address);
+      socket.resume();
+      return;
+    }
+    // RTMPS: TLS on this socket now; the secure listener's callback finds the address again by the peer endpoint.
+    if (address !== socket.remoteAddress) {
+      const key = endpointKey(socket);
+      this.#forwardedTls.set(key, address);
+      socket.once('close', () => this.#forwardedTls.delete(key));
+    }
+    this.#secure!.emit('connection', socket);
+  }
+
+  #accept(socket: Socket, protocol: RtmpProtocol, ip: string): void {
     const fromIp = this.#perIp.get(ip) ?? 0;
     let refusal = this.#closing
       ? 'server closing'
@@ -210,6 +303,7 @@ export class RtmpServer {
       settings: this.#settings,
       onPublish: (request, connection) => (this.#refusal ? Promise.resolve(this.#refusal) : this.#options.onPublish(request, connection)),
       log: this.#log,
+      remoteAddress: ip,
       account: this.#budget.account(),
       onPublished: () => this.#leavePending(ip),
       onClosed: (closed) => {

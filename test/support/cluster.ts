@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { freeTcpPort, freeUdpPort } from './ports.ts';
-import { startHaproxy, type Haproxy } from './haproxy.ts';
+import { HAPROXY_SOURCE_ADDRESS, startHaproxy, type Haproxy } from './haproxy.ts';
 import { descendants, signal } from './processes.ts';
 import { startStack, waitFor, type OriginExit, type Stack, type StackOptions } from './stack.ts';
 
@@ -229,6 +229,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const lbPorts = { rtmp: await freeTcpPort(), rtmps: await freeTcpPort() };
   const stack = await startStack({
     ...options,
+    // Every origin (the stack's and the extra ones, which take the stack's env) trusts HAProxy's PROXY header.
+    originEnv: { PROXY_PROTOCOL_FROM: HAPROXY_SOURCE_ADDRESS, ...options.originEnv },
     edgeVars: { RTMP_PORT: String(lbPorts.rtmp), RTMPS_PORT: String(lbPorts.rtmps), ...options.edgeVars },
   });
   const origins: ClusterOrigin[] = [stackOrigin(stack)];

@@ -16,6 +16,13 @@ import { freeTcpPort } from './ports.ts';
 const run = promisify(execFile);
 const DEPLOY_TEMPLATE = path.resolve(import.meta.dirname, '../../scripts/deploy/haproxy.cfg');
 
+/**
+ * HAProxy connects to the origins from this loopback address (`source` on each server line), and the origins it
+ * fronts trust it for the PROXY header it sends (PROXY_PROTOCOL_FROM). Not 127.0.0.1: a test's own direct connection
+ * to an origin's port stays plain RTMP from an untrusted peer, as an encoder's would.
+ */
+export const HAPROXY_SOURCE_ADDRESS = '127.0.0.2';
+
 export interface HaproxyServer {
   /** the server's name in the config (the origin id) */
   name: string;
@@ -57,7 +64,8 @@ export function haproxyConfig(options: HaproxyConfigOptions): string {
     ...options.servers.flatMap((s) => {
       const p = port(s);
       // check on the RTMP port for both: an origin whose RTMP listener is gone takes no RTMPS either.
-      return p === null ? [] : [`  server ${s.name} 127.0.0.1:${p} check port ${s.rtmpPort}`];
+      // send-proxy-v2 as the deploy guide's config does; the TCP check itself sends no header.
+      return p === null ? [] : [`  server ${s.name} 127.0.0.1:${p} check port ${s.rtmpPort} send-proxy-v2 source ${HAPROXY_SOURCE_ADDRESS}`];
     }),
     '',
   ];
@@ -91,7 +99,8 @@ export function haproxyConfig(options: HaproxyConfigOptions): string {
 
 /**
  * Pure: the deploy guide's haproxy.cfg made to run here: binds on loopback at the test's ports, its example servers
- * replaced by ours (checked on their own admin port), a stats socket added, check intervals shortened. Everything else
+ * replaced by ours (checked on their own admin port, connected to from HAPROXY_SOURCE_ADDRESS, which the origins trust
+ * for the template's send-proxy-v2), a stats socket added, check intervals shortened. Everything else
  * (balance, timeouts, redispatch, the /healthz check) is the template's, so the test runs what an operator deploys.
  */
 export function fromDeployTemplate(template: string, options: HaproxyConfigOptions): string {
@@ -107,7 +116,9 @@ export function fromDeployTemplate(template: string, options: HaproxyConfigOptio
   config = replaceOnce(config, /^(\s*bind) :1935$/m, `$1 127.0.0.1:${options.ports.rtmp}`);
   if (options.ports.rtmps !== null) config = replaceOnce(config, /^(\s*bind) :1936$/m, `$1 127.0.0.1:${options.ports.rtmps}`);
   const servers = (port: (s: HaproxyServer) => number | null) =>
-    options.servers.flatMap((s) => (port(s) === null ? [] : [`  server ${s.name} 127.0.0.1:${port(s)} port ${s.adminPort}`])).join('\n');
+    options.servers
+      .flatMap((s) => (port(s) === null ? [] : [`  server ${s.name} 127.0.0.1:${port(s)} port ${s.adminPort} source ${HAPROXY_SOURCE_ADDRESS}`]))
+      .join('\n');
   const withoutServers = config.replace(/^\s*server .*\n?/gm, '');
   config = replaceOnce(withoutServers, /^(backend origins_rtmp\n(?:(?!backend ).*\n)*)/m, `$1${servers((s) => s.rtmpPort)}\n\n`);
   config = replaceOnce(config, /^(backend origins_rtmps\n(?:(?!backend ).*\n?)*)/m, `$1${servers((s) => s.rtmpsPort)}\n`);
