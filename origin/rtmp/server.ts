@@ -159,7 +159,8 @@ export class RtmpServer {
       // Bounds sockets still in the TLS handshake too, which #accept never sees.
       this.#secureFront.maxConnections = this.#limits.maxConnections;
       this.#secure.on('tlsClientError', (error: NodeJS.ErrnoException, socket: Socket) => {
-        this.#log('rtmp.tls_error', { remoteAddress: socket.remoteAddress ?? 'unknown', code: error.code ?? 'unknown' });
+        const remoteAddress = this.#forwardedTls.get(endpointKey(socket)) ?? socket.remoteAddress ?? 'unknown';
+        this.#log('rtmp.tls_error', { remoteAddress, code: error.code ?? 'unknown' });
       });
     }
   }

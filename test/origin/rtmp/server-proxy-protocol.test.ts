@@ -156,6 +156,11 @@ describe('RtmpServer with PROXY_PROTOCOL_FROM', () => {
       ['rtmps', '198.51.100.200'],
       ['rtmps', '198.51.100.201'],
     ]);
+    // A failed TLS handshake is logged on the forwarded address too.
+    const garbled = await connect(h.rtmpsPort!, Buffer.concat([proxyV1('198.51.100.202', '10.0.0.1', 3002, 1936), Buffer.alloc(64, 0x41)]));
+    await garbled.closed;
+    await until(() => h.logs.some((l) => l.event === 'rtmp.tls_error'));
+    expect(h.logs.find((l) => l.event === 'rtmp.tls_error')!.fields.remoteAddress).toBe('198.51.100.202');
     // Without the header, the TLS ClientHello itself is refused as a malformed header.
     const bare = await connect(h.rtmpsPort!);
     const hello = tls.connect({ socket: bare.socket, rejectUnauthorized: false });
