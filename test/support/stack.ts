@@ -419,15 +419,21 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       }
       return sum;
     },
-    waitForStatus: (streamId, status, timeoutMs = 20_000) =>
-      waitFor(
+    waitForStatus: (streamId, status, timeoutMs = 20_000) => {
+      const since = Date.now();
+      return waitFor(
         `stream ${streamId} to be ${status}`,
         async () => {
           const stream = await getStream(streamId);
-          return stream?.status === status ? stream : undefined;
+          if (stream?.status === status) return stream;
+          // A status the stream only passed through between two polls counts too (STOPPED lasts well under a second
+          // once the recording is watchable): its activity says it was entered after the wait began.
+          const entered = (stream?.activities ?? []).some((a: any) => a.streamStatus === status && Date.parse(a.timestamp) >= since - 50);
+          return entered ? stream : undefined;
         },
         timeoutMs,
-      ),
+      );
+    },
     startOrigin,
     stopOrigin,
     originEnv: () => ({ ...originEnv }),
