@@ -6,51 +6,33 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { startCluster, type Cluster } from '../support/cluster.ts';
 import { waitFor } from '../support/stack.ts';
-import { ffprobe, publish, ReconnectingPublisher, type Publisher } from '../support/encoder.ts';
-import { LivePlayer, renditionVerdict } from '../support/live-player.ts';
+import { ffprobe, publish, type Publisher } from '../support/encoder.ts';
+import { renditionVerdict } from '../support/live-player.ts';
+import { clusterRecording, startWatchedBroadcast, type BroadcastParts } from '../support/cluster-broadcast.ts';
 
 const DRAIN_SECONDS = 8;
 
 let cluster: Cluster;
-let encoder: ReconnectingPublisher | null = null;
-let player: LivePlayer | null = null;
+const parts: BroadcastParts = { encoder: null, player: null };
 let intruder: Publisher | null = null;
 beforeAll(async () => {
   cluster = await startCluster({ origins: 2, originEnv: { DRAIN_TIMEOUT_SECONDS: String(DRAIN_SECONDS) } });
 });
 afterAll(async () => {
-  await encoder?.stop();
+  await parts.encoder?.stop();
   await intruder?.kill();
-  await player?.stop();
+  await parts.player?.stop();
   await cluster?.stop();
 });
 
 const figure = (name: string, value: unknown) => console.log(`[figure] cluster-drain ${name}=${JSON.stringify(value)}`);
 
-async function recordingOf(streamId: string) {
-  return ((await cluster.stack.api('GET', `/live/streams/${streamId}/recordings`)).body.data as any[])[0] ?? null;
-}
+const recordingOf = (streamId: string) => clusterRecording(cluster, streamId);
 
 describe('cluster drain: SIGTERM to the origin carrying a broadcast', () => {
   it('keeps the broadcast until the deadline, hands it over through HAProxy as the same session, exits 0, loses nothing', { timeout: 170_000 }, async () => {
     const { stack } = cluster;
-    const stream = await stack.createStream({ record: true, reconnectWindow: 60 });
-    encoder = new ReconnectingPublisher(cluster.ingestUrl(stream.streamKey), { size: '854x480' }, 1000);
-    const live = await stack.waitForStatus(stream.streamId, 'RECORDING', 30_000);
-    const sessionId = live.currentSession.id;
-    const [draining] = await waitFor('HAProxy to carry the encoder', async () => {
-      const carriers = await cluster.carriers();
-      return carriers.length === 1 ? carriers : undefined;
-    }, 10_000);
-    const other = cluster.origins.find((o) => o.id !== draining!.id)!;
-
-    player = new LivePlayer(`${stack.edgeUrl}/hls/${stream.playbackIds[0].id}/master.m3u8`, (url) => stack.edgeFetch(url));
-    player.start();
-    await waitFor('8 s of media listed at the edge', async () => {
-      const renditions = player!.renditions();
-      if (renditions.length === 0) return undefined;
-      return player!.ordered(renditions[0]!).reduce((sum, s) => sum + s.duration, 0) >= 8 ? true : undefined;
-    }, 40_000);
+    const { stream, sessionId, encoder, player, carrier: draining, other } = await startWatchedBroadcast(cluster, 8, parts);
 
     const termAt = Date.now();
     const exited = draining!.terminate(DRAIN_SECONDS * 1000 + 30_000);

@@ -7,18 +7,18 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { startCluster, type Cluster } from '../support/cluster.ts';
 import { waitFor } from '../support/stack.ts';
-import { ffprobe, ReconnectingPublisher } from '../support/encoder.ts';
-import { LivePlayer, parseMediaPlaylist, renditionVerdict, variantsOf } from '../support/live-player.ts';
+import { ffprobe } from '../support/encoder.ts';
+import { parseMediaPlaylist, renditionVerdict, variantsOf } from '../support/live-player.ts';
+import { clusterRecording, startWatchedBroadcast, type BroadcastParts } from '../support/cluster-broadcast.ts';
 
 let cluster: Cluster;
-let encoder: ReconnectingPublisher | null = null;
-let player: LivePlayer | null = null;
+const parts: BroadcastParts = { encoder: null, player: null };
 beforeAll(async () => {
   cluster = await startCluster({ origins: 2 });
 });
 afterAll(async () => {
-  await encoder?.stop();
-  await player?.stop();
+  await parts.encoder?.stop();
+  await parts.player?.stop();
   await cluster?.stop();
 });
 
@@ -28,33 +28,14 @@ async function sessionsOf(streamId: string) {
   return (await cluster.stack.api('GET', `/live/streams/${streamId}/sessions`)).body.data as any[];
 }
 
-async function recordingOf(streamId: string) {
-  return ((await cluster.stack.api('GET', `/live/streams/${streamId}/recordings`)).body.data as any[])[0] ?? null;
-}
+const recordingOf = (streamId: string) => clusterRecording(cluster, streamId);
 
 describe('cluster failover: an origin dies under a recorded broadcast', () => {
   it('the encoder lands on the other origin through HAProxy and the session, playback, recording and clips continue', { timeout: 170_000 }, async () => {
     const { stack } = cluster;
-    const stream = await stack.createStream({ record: true, reconnectWindow: 60 });
+    const { stream, sessionId, encoder, player, carrier: first, other } = await startWatchedBroadcast(cluster, 10, parts);
     // The stream's ingest address is the load balancer's, not an origin's.
     expect(stream.ingest.rtmp.url).toContain(`:${cluster.haproxy.ports.rtmp}/`);
-    encoder = new ReconnectingPublisher(cluster.ingestUrl(stream.streamKey), { size: '854x480' }, 1000);
-    const live = await stack.waitForStatus(stream.streamId, 'RECORDING', 30_000);
-    const sessionId = live.currentSession.id;
-    const [first] = await waitFor('HAProxy to carry the encoder', async () => {
-      const carriers = await cluster.carriers();
-      return carriers.length === 1 ? carriers : undefined;
-    }, 10_000);
-    const other = cluster.origins.find((o) => o.id !== first!.id)!;
-
-    player = new LivePlayer(`${stack.edgeUrl}/hls/${stream.playbackIds[0].id}/master.m3u8`, (url) => stack.edgeFetch(url));
-    player.start();
-    await waitFor('10 s of media listed at the edge', async () => {
-      const renditions = player!.renditions();
-      if (renditions.length === 0) return undefined;
-      const listed = player!.ordered(renditions[0]!).reduce((sum, s) => sum + s.duration, 0);
-      return listed >= 10 ? true : undefined;
-    }, 40_000);
 
     const killedAt = Date.now();
     const exit = await first!.kill();
