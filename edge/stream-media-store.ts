@@ -61,6 +61,8 @@ export type RecordingRow = {
   export_jobs: number;
   /** when a running job that has not been heard from counts as lost (epoch ms) */
   export_deadline: number | null;
+  /** when the running job was handed to export_origin (edge clock): its origin's later beats must list it */
+  export_dispatched_at: number | null;
   export_error: string | null;
   /** when the workspace's retention cleans it (epoch ms, from the D1 index); null = kept */
   expires_at: number | null;
@@ -90,6 +92,8 @@ export function migrateMediaTables(sql: SqlStorage): void {
   const clipColumns = new Set(sql.exec<{ name: string }>('PRAGMA table_info(clips)').toArray().map((c) => c.name));
   if (!clipColumns.has('origin_id')) sql.exec('ALTER TABLE clips ADD COLUMN origin_id TEXT');
   const present = new Set(sql.exec<{ name: string }>('PRAGMA table_info(recordings)').toArray().map((c) => c.name));
+  // Apart from RECORDING_COLUMNS_V2: adding it must not rerun the pre-durable-media conversion below.
+  if (!present.has('export_dispatched_at')) sql.exec('ALTER TABLE recordings ADD COLUMN export_dispatched_at INTEGER');
   const missing = RECORDING_COLUMNS_V2.filter(([name]) => !present.has(name));
   if (missing.length === 0) return;
   for (const [name, type] of missing) sql.exec(`ALTER TABLE recordings ADD COLUMN ${name} ${type}`);

@@ -137,6 +137,8 @@ async function main(): Promise<void> {
     },
     sessions: () => ingest!.heldSessions,
     loadReport: () => admission.originLoad(),
+    // The jobs taken here: one the edge handed here that a beat does not list (lost in a restart) is handed out again.
+    jobs: () => durableJobs.jobIds,
     // A broadcast may outlast the media grant authorize gave: fresh ones are asked for well before it runs out.
     grantRenewal: { due: (max) => durable.grantsDue(Date.now(), max), renewed: (grants) => durable.renewGrants(grants) },
   });

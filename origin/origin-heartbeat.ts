@@ -9,6 +9,7 @@ import { originRequestHeaders, type OriginCredentials } from './edge-client.ts';
 import {
   ORIGIN_HEARTBEAT_INTERVAL_MS,
   ORIGIN_HEARTBEAT_MAX_GRANT_RENEWALS,
+  ORIGIN_HEARTBEAT_MAX_JOBS,
   ORIGIN_HEARTBEAT_MAX_SESSIONS,
   OriginHeartbeatResponse,
   type OriginHeartbeat,
@@ -49,6 +50,11 @@ export interface OriginHeartbeatOptions {
   sessions: () => HeldSession[];
   /** Capacity, load and draining, read at every beat. */
   loadReport: () => OriginLoadReport;
+  /**
+   * The ids of the export and clip jobs running or queued here, read at every beat: the edge hands a job it gave this
+   * origin out again once a beat no longer lists it (the origin restarted and forgot it).
+   */
+  jobs?: () => string[];
   intervalMs?: number;
   /** Media grants running out: which sessions to ask fresh ones for (at most `max`), and where the edge's answers go. */
   grantRenewal?: {
@@ -134,6 +140,7 @@ export class OriginHeartbeatLoop {
       sessions: this.options.sessions().slice(0, ORIGIN_HEARTBEAT_MAX_SESSIONS),
       at: new Date().toISOString(),
     };
+    if (this.options.jobs) heartbeat.jobs = this.options.jobs().slice(0, ORIGIN_HEARTBEAT_MAX_JOBS);
     const renewGrants = this.options.grantRenewal?.due(ORIGIN_HEARTBEAT_MAX_GRANT_RENEWALS).slice(0, ORIGIN_HEARTBEAT_MAX_GRANT_RENEWALS) ?? [];
     if (renewGrants.length > 0) heartbeat.renewGrants = renewGrants;
     const body = JSON.stringify(heartbeat);

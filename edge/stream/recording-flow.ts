@@ -9,7 +9,7 @@ import type { StreamDocument } from '../live-stream-view.ts';
 import type { ExportRecordingCommand, FinalizeCommand, OriginEvent, OriginEventOutcome } from '../../shared/schemas/internal.ts';
 import { issueMediaGrant } from '../../shared/media-grant.ts';
 import { sendOriginCommand } from '../origin-commands.ts';
-import { originLiveness } from '../origin-liveness.ts';
+import { originLiveness, type OriginHeard } from '../origin-liveness.ts';
 import { pickOrigin } from '../origin-registry.ts';
 import { deleteR2Prefix } from '../media-storage.ts';
 import { legacyRecordingKeyPrefix, recordingKeyPrefix, recordingView, sessionMediaPrefix, type RecordingRow, type SessionRow } from '../stream-media-store.ts';
@@ -22,6 +22,12 @@ export const EXPORT_JOB_TIMEOUT_MS = 15 * 60_000;
  * does not push the look back): a job on an origin silent for longer than HEARTBEAT_TIMEOUT_MS is handed out again.
  */
 export const EXPORT_LIVENESS_CHECK_MS = 5_000;
+/**
+ * A job's origin heard (edge clock) this long after the dispatch without listing the job in its heartbeat has lost it
+ * (it restarted, with or without its disk): the job is handed out again. Longer than a beat's own deadline, so the beat
+ * was built after the origin took the job, which it lists from the moment it answers the command.
+ */
+export const JOB_UNLISTED_AFTER_MS = 10_000;
 /** Export jobs handed out per recording before its export counts as failed (each one lost, not refused). */
 export const EXPORT_JOBS_MAX = 3;
 /** Dispatch attempts (no origin, 429, 5xx) before the export counts as failed; 5 s doubling to 5 min ≈ 10 min. */
@@ -69,7 +75,7 @@ export function judgeJobEvent(
     return event.type === 'recording_progress' || row.export_status === 'ready' ? { ok: true, set: null } : { ok: false, reason: 'no export job of this recording is running' };
   }
   if (signer !== undefined && !unassigned && row.export_origin !== signer) return { ok: false, reason: NOT_HOLDER };
-  const taken: Partial<RecordingRow> = unassigned ? { export_origin: holder, export_jobs: row.export_jobs + 1 } : {};
+  const taken: Partial<RecordingRow> = unassigned ? { export_origin: holder, export_jobs: row.export_jobs + 1, export_dispatched_at: now } : {};
   switch (event.type) {
     case 'recording_progress':
       return {
@@ -90,7 +96,7 @@ export function judgeJobEvent(
 export function lostJobOutcome(row: RecordingRow): Partial<RecordingRow> {
   return row.export_jobs >= EXPORT_JOBS_MAX
     ? { export_status: 'failed', export_error: EXPORT_TIMED_OUT, export_deadline: null }
-    : { export_status: 'queued', export_origin: null, export_deadline: null };
+    : { export_status: 'queued', export_origin: null, export_deadline: null, export_dispatched_at: null };
 }
 
 /**
@@ -98,6 +104,28 @@ export function lostJobOutcome(row: RecordingRow): Partial<RecordingRow> {
  * counts as healthy: the same rule as for a session's origin. Its job is then lost at once, not at its silence deadline.
  */
 export const jobOriginSilent = (heard: OriginLiveness | null, now: number): boolean => heard === null || now - heard.heardAt > HEARTBEAT_TIMEOUT_MS;
+
+/** Why a running job is lost now: its origin went silent, its origin is heard without it, or its deadline passed. */
+export type JobLoss = 'origin-silent' | 'origin-dropped-job' | 'deadline';
+
+/**
+ * Whether a running export job is lost at `now`, given its origin's latest heartbeat (undefined: unreadable, which proves
+ * nothing). A beat that does not list the job counts only if the origin lists jobs at all and was heard more than
+ * JOB_UNLISTED_AFTER_MS after the dispatch — the origin that came back at once after a crash forgot the job.
+ */
+export function runningJobLoss(row: RecordingRow, heard: OriginHeard | null | undefined, now: number): JobLoss | null {
+  if (row.export_origin !== null && heard !== undefined) {
+    if (jobOriginSilent(heard, now)) return 'origin-silent';
+    const unlisted =
+      heard !== null &&
+      heard.jobIds !== null &&
+      row.export_dispatched_at !== null &&
+      heard.heardAt > row.export_dispatched_at + JOB_UNLISTED_AFTER_MS &&
+      !heard.jobIds.includes(row.id);
+    if (unlisted) return 'origin-dropped-job';
+  }
+  return row.export_deadline !== null && row.export_deadline <= now ? 'deadline' : null;
+}
 
 /** The next look at running jobs' origins: the next point of the check grid after now. */
 export const nextLivenessCheck = (now: number): number => Math.floor(now / EXPORT_LIVENESS_CHECK_MS) * EXPORT_LIVENESS_CHECK_MS + EXPORT_LIVENESS_CHECK_MS;
@@ -366,6 +394,7 @@ export class RecordingFlow {
           export_jobs: fresh.export_jobs + 1,
           export_progress: 0,
           export_deadline: Date.now() + this.jobTimeoutMs,
+          export_dispatched_at: Date.now(),
           export_error: null,
         });
         this.host.owe({ kind: 'recording_index', recordingId });
@@ -403,7 +432,7 @@ export class RecordingFlow {
     }
     if (row.export_status === 'failed') {
       this.host.transact(() => {
-        this.update(recordingId, { export_status: 'queued', export_jobs: 0, export_error: null, export_origin: null, export_progress: null });
+        this.update(recordingId, { export_status: 'queued', export_jobs: 0, export_error: null, export_origin: null, export_progress: null, export_dispatched_at: null });
         this.host.owe({ kind: 'recording_index', recordingId });
         this.host.owe({ kind: 'recording_export', recordingId });
       });
@@ -458,12 +487,14 @@ export class RecordingFlow {
 
   /** The alarm: lost export jobs handed out again, due media deleted, expired recordings cleaned. */
   async onAlarm(now: number): Promise<void> {
-    const silentOrigins = await this.silentJobOrigins();
+    const heardOrigins = await this.jobOriginsHeard();
     this.host.transact(() => {
       const running = this.sql.exec<RecordingRow>("SELECT * FROM recordings WHERE export_status = 'running'").toArray();
       for (const row of running) {
-        const silent = row.export_origin !== null && silentOrigins.has(row.export_origin);
-        if (!silent && (row.export_deadline === null || row.export_deadline > now)) continue;
+        const cause = runningJobLoss(row, row.export_origin === null ? undefined : heardOrigins.get(row.export_origin), now);
+        if (cause === null) continue;
+        // A silent origin is not asked again; one that is heard but forgot the job (a restart) may well take it again.
+        const silent = cause === 'origin-silent';
         const outcome = lostJobOutcome(row);
         this.update(row.id, outcome, now);
         this.host.owe({ kind: 'recording_index', recordingId: row.id });
@@ -472,7 +503,7 @@ export class RecordingFlow {
         }
         log('recording_export_lost', {
           streamId: this.host.streamId(), recordingId: row.id, originId: row.export_origin, jobs: row.export_jobs, next: outcome.export_status,
-          cause: silent ? 'origin-silent' : 'deadline',
+          cause,
         });
       }
     });
@@ -480,19 +511,19 @@ export class RecordingFlow {
     await this.deleteDueMedia(now);
   }
 
-  /** The origins of running export jobs that the edge has not heard for too long (read from D1 before the transaction). */
-  private async silentJobOrigins(): Promise<Set<string>> {
+  /** The latest heartbeat of each running export job's origin (read from D1 before the transaction; null = never heard). */
+  private async jobOriginsHeard(): Promise<Map<string, OriginHeard | null>> {
     const origins = this.sql
       .exec<{ export_origin: string }>("SELECT DISTINCT export_origin FROM recordings WHERE export_status = 'running' AND export_origin IS NOT NULL")
       .toArray()
       .map((r) => r.export_origin);
-    const silent = new Set<string>();
+    const heard = new Map<string, OriginHeard | null>();
     for (const originId of origins) {
-      // Unreadable liveness proves nothing: the job keeps its origin until the next look (or its deadline).
-      const heard = await originLiveness(this.env.DB, originId).catch(() => undefined);
-      if (heard !== undefined && jobOriginSilent(heard, Date.now())) silent.add(originId);
+      // Unreadable liveness proves nothing (left out): the job keeps its origin until the next look (or its deadline).
+      const liveness = await originLiveness(this.env.DB, originId).catch(() => undefined);
+      if (liveness !== undefined) heard.set(originId, liveness);
     }
-    return silent;
+    return heard;
   }
 
   private async deleteDueMedia(now: number): Promise<void> {

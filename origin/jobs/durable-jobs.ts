@@ -73,6 +73,8 @@ const trimSlash = (prefix: string): string => prefix.replace(/\/+$/, '');
 export class DurableJobs {
   /** One export per recording at a time: a command repeated while it runs joins it. */
   private readonly exports = new Map<string, Promise<void>>();
+  /** Clips accepted and not yet reported (cutting, waiting for a thread, or between retries). */
+  private readonly clips = new Set<string>();
 
   constructor(private readonly deps: DurableJobsDeps) {}
 
@@ -92,6 +94,15 @@ export class DurableJobs {
   /** Exports in the works. */
   get exporting(): number {
     return this.exports.size;
+  }
+
+  /**
+   * The ids of the jobs this origin has taken and not finished — recordings being exported, clips being cut, running or
+   * waiting — for its heartbeat: a job the edge handed here that a beat does not list is lost (after a restart, say),
+   * and the edge hands it out again. Listed from the moment the command is answered until its outcome is queued.
+   */
+  get jobIds(): string[] {
+    return [...this.exports.keys(), ...this.clips];
   }
 
   /** Starts (or joins) the export of a recording; it runs in the background and reports through events. */
@@ -221,6 +232,7 @@ export class DurableJobs {
   /** Cuts a clip to the end (retries included) and reports it; resolves once the outcome is queued. */
   async cutClip(command: ClipCommand, slot: ClipSlot): Promise<void> {
     const { clipId, streamId, sessionId } = command;
+    this.clips.add(clipId);
     try {
       const { built, size, offset } = await this.runClip(command, slot);
       const prefix = `clips/${clipId}`;
@@ -241,6 +253,8 @@ export class DurableJobs {
       const reason = failureReason(error);
       logWarn('clip_failed', { streamId, clipId, reason });
       await this.deps.emit(event(streamId, sessionId, 'clip_failed', { clipId, reason })).catch((e: unknown) => logWarn('event_not_queued', { streamId, type: 'clip_failed', error: String(e) }));
+    } finally {
+      this.clips.delete(clipId);
     }
   }
 

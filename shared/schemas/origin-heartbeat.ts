@@ -11,6 +11,8 @@ export const ORIGIN_HEARTBEAT_INTERVAL_MS = 3_000;
 export const ORIGIN_HEARTBEAT_MAX_SESSIONS = 1000;
 /** Grant renewals one heartbeat may ask for; more wait for the next beat. */
 export const ORIGIN_HEARTBEAT_MAX_GRANT_RENEWALS = 8;
+/** Job ids (recordings' and clips') one heartbeat may list; an origin runs a handful, queues a few more. */
+export const ORIGIN_HEARTBEAT_MAX_JOBS = 256;
 /** An origin not heard from for longer is silent: not picked for work, not counted healthy in its zone. */
 export const ORIGIN_HEALTHY_WITHIN_MS = 10_000;
 
@@ -40,6 +42,12 @@ export const OriginHeartbeat = z
       .array(z.object({ streamId: z.string().min(1).max(64), sessionId: z.string().min(1).max(64) }).strict())
       .max(ORIGIN_HEARTBEAT_MAX_GRANT_RENEWALS)
       .optional(),
+    /**
+     * The ids of the export and clip jobs this origin is running or has queued (recording ids, clip ids). A job handed
+     * to this origin that a later beat does not list is lost (the origin restarted, or dropped it): the edge hands it
+     * out again. Absent from an origin that predates it: the edge then concludes nothing from the beat.
+     */
+    jobs: z.array(z.string().min(1).max(64)).max(ORIGIN_HEARTBEAT_MAX_JOBS).optional(),
     /** The origin's own clock, kept as data only: the edge stamps the heartbeat with its own. */
     at: z.string().datetime().optional(),
   })

@@ -296,6 +296,44 @@ describe('export', () => {
   });
 });
 
+describe('export on an origin that restarted at once (its heartbeat lists its jobs)', () => {
+  /** Moves the running job's dispatch back in time, as if `ms` had passed since the edge handed it out. */
+  const dispatchedAgo = (streamId: string, ms: number) =>
+    runInDurableObject(stub(streamId), (_o, state) => state.storage.sql.exec("UPDATE recordings SET export_dispatched_at = ? WHERE export_status = 'running'", Date.now() - ms));
+
+  it('a beat more than 10 s after the dispatch that does not list the job hands it out again; one that lists it does not', async () => {
+    const b = await exporting();
+    // Within 10 s of the dispatch a beat may predate the job: not listing it proves nothing.
+    await sendHeartbeat(ORIGIN.originId, [], { jobs: [] });
+    await runDurableObjectAlarm(stub(b.streamId));
+    expect(sent('/control/export-recording', b.streamId)).toHaveLength(1);
+    // 11 s after the dispatch, the origin lists the job: it stays.
+    await dispatchedAgo(b.streamId, 11_000);
+    await sendHeartbeat(ORIGIN.originId, [], { jobs: ['clip_other', b.recordingId] });
+    await runDurableObjectAlarm(stub(b.streamId));
+    expect(sent('/control/export-recording', b.streamId)).toHaveLength(1);
+    expect(await recordingOf(b.streamId, ws.id, b.recordingId)).toMatchObject({ exportProgress: 0, error: null });
+    // Then a beat without it (the origin was SIGKILLed and came back at once): handed out again, to the same healthy
+    // origin, which may report on the new job.
+    await sendHeartbeat(ORIGIN.originId, [], { jobs: ['clip_other'] });
+    await runDurableObjectAlarm(stub(b.streamId));
+    await vi.waitFor(() => expect(sent('/control/export-recording', b.streamId)).toHaveLength(2));
+    expect(sent('/control/export-recording', b.streamId).at(-1)!.host).toBe('127.0.0.1:9');
+    await vi.waitFor(async () => expect(await recordingOf(b.streamId, ws.id, b.recordingId)).toMatchObject({ exportProgress: 0, queued: true }));
+    const done = await json(await events(ORIGIN.originId, [originEvent(b.streamId, b.sessionId, 'recording_ready', artifacts(b.recordingId))]));
+    expect(done.results[0].outcome).toBe('applied');
+    expect((await recordingOf(b.streamId, ws.id, b.recordingId))?.exportable).toBe(true);
+  });
+
+  it('an origin whose beats do not list jobs at all is trusted until its deadline', async () => {
+    const b = await exporting();
+    await dispatchedAgo(b.streamId, 60_000);
+    await sendHeartbeat(ORIGIN.originId, []);
+    await runDurableObjectAlarm(stub(b.streamId));
+    expect(sent('/control/export-recording', b.streamId)).toHaveLength(1);
+  });
+});
+
 describe('playback of a watchable recording', () => {
   it('its playback ID resolves to the durable prefix; the MP4 is not there before the export', async () => {
     const b = await recordedBroadcast({ healthy: false });

@@ -5,7 +5,7 @@ import { describe, it, expect, afterEach } from 'vitest';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { verifyRequest } from '../../shared/request-signing.ts';
-import { OriginHeartbeat } from '../../shared/schemas/origin-heartbeat.ts';
+import { OriginHeartbeat, ORIGIN_HEARTBEAT_MAX_JOBS } from '../../shared/schemas/origin-heartbeat.ts';
 import { OriginHeartbeatLoop, ORIGIN_HEARTBEAT_PATH, type OriginHeartbeatOptions } from '../../origin/origin-heartbeat.ts';
 import { ORIGIN_ID_HEADER } from '../../shared/origin-credentials.ts';
 
@@ -75,6 +75,26 @@ describe('OriginHeartbeatLoop', () => {
       }),
     ]);
     expect(loop.lastAnswer?.srtPassphraseKey).toBe(SRT_KEY);
+  });
+
+  it('carries the ids of the jobs running or queued here, read at every beat and bounded; none listed when not asked', async () => {
+    const edge = await receiver();
+    cleanup.push(edge.close);
+    let jobIds = ['rec_a', 'clp_b'];
+    const loop = new OriginHeartbeatLoop(loopOptions(edge.url, 'origin-a', { jobs: () => jobIds }));
+    expect(await loop.beat()).toBe(true);
+    jobIds = ['clp_b'];
+    expect(await loop.beat()).toBe(true);
+    jobIds = Array.from({ length: ORIGIN_HEARTBEAT_MAX_JOBS + 10 }, (_, i) => `rec_${i}`);
+    expect(await loop.beat()).toBe(true);
+    const beats = edge.received as OriginHeartbeat[];
+    expect(beats.map((b) => b.jobs?.length)).toEqual([2, 1, ORIGIN_HEARTBEAT_MAX_JOBS]);
+    expect(beats[0]!.jobs).toEqual(['rec_a', 'clp_b']);
+    expect(beats[1]!.jobs).toEqual(['clp_b']);
+    // An origin without the list (an older one) sends none: the edge concludes nothing about its jobs.
+    const plain = new OriginHeartbeatLoop(loopOptions(edge.url, 'origin-b'));
+    expect(await plain.beat()).toBe(true);
+    expect(edge.received.at(-1)).not.toHaveProperty('jobs');
   });
 
   it('a refused or hanging edge fails the beat within its deadline; the next beat goes through', async () => {

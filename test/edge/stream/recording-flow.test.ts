@@ -1,9 +1,11 @@
 // The recording flow's pure decisions (edge/stream/recording-flow.ts): who may report on an export job and what each
-// report does, a lost job, when unneeded session media may go, the seconds settings.
+// report does, a lost job (its origin silent, heard without it, or its deadline), when unneeded session media may go, the seconds settings.
 import { describe, it, expect } from 'vitest';
 import {
   judgeJobEvent,
   lostJobOutcome,
+  runningJobLoss,
+  JOB_UNLISTED_AFTER_MS,
   sessionMediaDeleteAt,
   secondsSetting,
   EXPORT_JOBS_MAX,
@@ -18,7 +20,7 @@ const row = (patch: Partial<RecordingRow> = {}): RecordingRow => ({
   id: 'rec_1', session_id: 'ses_1', playback_id: 'pb', status: 'ready', created_at: NOW - 60_000, updated_at: NOW - 1000,
   source_ready_at: NOW - 1000, artifacts: null, error: null, media_prefix: 'live/ls_1/ses_1', watchable_at: NOW - 1000,
   durable_duration: 20, export_status: 'running', export_origin: 'origin-a', export_progress: 0.1, export_jobs: 1,
-  export_deadline: NOW + 60_000, export_error: null, expires_at: null, cleaned_at: null, ...patch,
+  export_deadline: NOW + 60_000, export_dispatched_at: NOW - 30_000, export_error: null, expires_at: null, cleaned_at: null, ...patch,
 });
 const base = { id: 'evt-1', streamId: 'ls_1', sessionId: 'ses_1', at: new Date(NOW).toISOString() };
 const progress = (p: number): JobEvent => ({ ...base, type: 'recording_progress', data: { recordingId: 'rec_1', progress: p } });
@@ -76,8 +78,34 @@ describe('judgeJobEvent', () => {
 
 describe('lostJobOutcome', () => {
   it('queues a lost job again until EXPORT_JOBS_MAX jobs were lost, then fails the export', () => {
-    expect(lostJobOutcome(row({ export_jobs: 1 }))).toEqual({ export_status: 'queued', export_origin: null, export_deadline: null });
+    expect(lostJobOutcome(row({ export_jobs: 1 }))).toEqual({ export_status: 'queued', export_origin: null, export_deadline: null, export_dispatched_at: null });
     expect(lostJobOutcome(row({ export_jobs: EXPORT_JOBS_MAX }))).toEqual({ export_status: 'failed', export_error: EXPORT_TIMED_OUT, export_deadline: null });
+  });
+});
+
+describe('runningJobLoss', () => {
+  const heard = (heardAt: number, jobIds: string[] | null) => ({ heardAt, sessionIds: [], jobIds });
+  const dispatched = NOW - 30_000;
+
+  it('a job its origin lists, or one not yet due a listing, stays; one a later beat leaves out is lost', () => {
+    expect(runningJobLoss(row(), heard(NOW - 1000, ['rec_1', 'clip_9']), NOW)).toBeNull();
+    // Heard within JOB_UNLISTED_AFTER_MS of the dispatch: that beat may have been built before the origin took the job.
+    expect(runningJobLoss(row(), heard(dispatched + JOB_UNLISTED_AFTER_MS, []), dispatched + JOB_UNLISTED_AFTER_MS + 500)).toBeNull();
+    expect(runningJobLoss(row(), heard(dispatched + JOB_UNLISTED_AFTER_MS + 1, []), dispatched + JOB_UNLISTED_AFTER_MS + 500)).toBe('origin-dropped-job');
+    expect(runningJobLoss(row(), heard(NOW - 1000, ['rec_2']), NOW)).toBe('origin-dropped-job');
+  });
+
+  it('an origin that does not list jobs, a job without a dispatch time, or unreadable liveness proves nothing', () => {
+    expect(runningJobLoss(row(), heard(NOW - 1000, null), NOW)).toBeNull();
+    expect(runningJobLoss(row({ export_dispatched_at: null }), heard(NOW - 1000, []), NOW)).toBeNull();
+    expect(runningJobLoss(row(), undefined, NOW)).toBeNull();
+  });
+
+  it('a silent or never-heard origin loses the job; else its deadline does', () => {
+    expect(runningJobLoss(row(), heard(NOW - 60_000, ['rec_1']), NOW)).toBe('origin-silent');
+    expect(runningJobLoss(row(), null, NOW)).toBe('origin-silent');
+    expect(runningJobLoss(row({ export_deadline: NOW }), heard(NOW - 1000, ['rec_1']), NOW)).toBe('deadline');
+    expect(runningJobLoss(row({ export_deadline: NOW - 1 }), undefined, NOW)).toBe('deadline');
   });
 });
 

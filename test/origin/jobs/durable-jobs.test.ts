@@ -176,6 +176,23 @@ describe('an origin going away', () => {
 });
 
 describe('clips from durable media', () => {
+  it('lists the export and the clip it has taken (running or queued) for the heartbeat until their outcome is queued', async () => {
+    const { runner, events } = jobs();
+    expect(runner.jobIds).toEqual([]);
+    const exported = runner.exportRecording({ recordingId: 'rec_l', streamId: 'str_a', sessionId: 'ses_a', durablePrefix: PREFIX, outputPrefix: 'recordings/rec_l', mediaGrant: await grantFor([PREFIX, 'recordings/rec_l']) });
+    const admission = pool.admitClip('ws_l');
+    if (!admission.ok) throw new Error(admission.reason);
+    // One thread: the clip waits behind the export, and is listed all the same.
+    const cut = runner.cutClip({ clipId: 'clp_l', workspaceId: 'ws_l', streamId: 'str_a', sessionId: 'ses_a', startTime: 2, endTime: 4, accurate: false, durablePrefix: PREFIX, mediaGrant: await grantFor([PREFIX, 'clips/clp_l']) }, admission.slot);
+    expect(runner.jobIds.sort()).toEqual(['clp_l', 'rec_l']);
+    await exported;
+    expect(events.some((e) => e.type === 'recording_ready')).toBe(true);
+    expect(runner.jobIds).not.toContain('rec_l');
+    await cut;
+    expect(events.map((e) => e.type)).toContain('clip_ready');
+    expect(runner.jobIds).toEqual([]);
+  }, 90_000);
+
   it('cuts an accurate clip after the reconnect from the range segments only, on the session timeline', async () => {
     const { runner, events } = jobs();
     const mediaGrant = await grantFor([PREFIX, 'clips/clp_r2']);
