@@ -69,6 +69,7 @@ import { originLiveness } from './origin-liveness.ts';
 import { log } from './log.ts';
 import { pickOrigin } from './origin-registry.ts';
 import { RecordingFlow, NOT_HOLDER, EXPORT_DISPATCH_ATTEMPTS, secondsSetting, type RecordingEffect, type JobEvent } from './stream/recording-flow.ts';
+import { ClipJobs } from './stream/clip-jobs.ts';
 
 /** A side effect that failed is retried by the alarm after this long, doubling per failure up to the cap. */
 const EFFECT_RETRY_MS = 5_000;
@@ -159,6 +160,8 @@ export class StreamObject extends DurableObject<Env> {
   private readonly inFlight = new Set<string>();
   /** The recording region: watchable, export jobs, retention (edge/stream/recording-flow.ts). */
   private readonly recordingFlow: RecordingFlow;
+  /** Processing clips whose origin's heartbeat no longer lists them (it restarted) are failed from the alarm. */
+  private readonly clipJobs: ClipJobs;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -190,6 +193,17 @@ export class StreamObject extends DurableObject<Env> {
           if (doc) this.armAlarm(doc);
         }),
       owe: (effect) => this.owe(effect),
+    });
+    this.clipJobs = new ClipJobs({
+      sql: this.sql,
+      env: () => this.env,
+      streamId: () => this.load()?.streamId ?? null,
+      transact: (writes) =>
+        this.ctx.storage.transactionSync(() => {
+          writes();
+          const doc = this.load();
+          if (doc) this.armAlarm(doc);
+        }),
     });
   }
 
@@ -406,6 +420,7 @@ export class StreamObject extends DurableObject<Env> {
       nextDeadline(doc.lifecycle),
       retry === null ? null : Math.max(retry, Date.now() + EFFECT_RETRY_MS),
       this.recordingFlow.nextDeadline(),
+      this.clipJobs.nextDeadline(),
     ];
     const present = deadlines.filter((d): d is number => d !== null);
     const at = present.length ? Math.min(...present) : null;
@@ -646,6 +661,7 @@ export class StreamObject extends DurableObject<Env> {
       this.commit(doc, { type: 'recording_deadline_passed', at: Math.max(Date.now(), scheduledAt ?? 0) });
     }
     await this.recordingFlow.onAlarm(Math.max(Date.now(), scheduledAt ?? 0));
+    await this.clipJobs.onAlarm(Math.max(Date.now(), scheduledAt ?? 0));
     // Owed side effects are due now, whatever their retry time: the alarm is their retry.
     this.sql.exec('UPDATE pending_effects SET next_at = ? WHERE next_at > ?', Date.now(), Date.now());
     await this.settle(); // ends by arming the alarm for what is left
@@ -927,10 +943,12 @@ export class StreamObject extends DurableObject<Env> {
       return { ok: false, code: 'origin_unavailable', detail: 'no origin accepted the clip job (the session\'s origin and any other with capacity)' };
     }
     row.origin_id = taken;
+    // updated_at = when the origin took the job: its heartbeats from 10 s on must list the clip (clip-jobs.ts).
+    row.updated_at = Date.now();
     this.sql.exec(
       `INSERT INTO clips (id, session_id, playback_id, name, status, start_time, end_time, accurate, created_at, updated_at, origin_id)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      row.id, row.session_id, row.playback_id, row.name, row.status, row.start_time, row.end_time, row.accurate, now, now, row.origin_id,
+      row.id, row.session_id, row.playback_id, row.name, row.status, row.start_time, row.end_time, row.accurate, now, row.updated_at, row.origin_id,
     );
     await this.env.DB.prepare(
       `INSERT INTO playback_ids (id, stream_id, workspace_id, access_policy, kind, target_id) VALUES (?, ?, ?, ?, 'clip', ?)`,

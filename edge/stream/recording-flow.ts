@@ -105,6 +105,15 @@ export function lostJobOutcome(row: RecordingRow): Partial<RecordingRow> {
  */
 export const jobOriginSilent = (heard: OriginLiveness | null, now: number): boolean => heard === null || now - heard.heardAt > HEARTBEAT_TIMEOUT_MS;
 
+/**
+ * Whether the origin a job (export or clip) was handed to at `dispatchedAt` (edge clock) has since dropped it: heard
+ * more than JOB_UNLISTED_AFTER_MS after the dispatch, in a beat that lists its jobs and not this one. Nothing is
+ * concluded from an origin that does not list jobs, nor for a job whose dispatch time is unknown.
+ */
+export function jobUnlisted(jobId: string, dispatchedAt: number | null, heard: OriginHeard | null): boolean {
+  return heard !== null && heard.jobIds !== null && dispatchedAt !== null && heard.heardAt > dispatchedAt + JOB_UNLISTED_AFTER_MS && !heard.jobIds.includes(jobId);
+}
+
 /** Why a running job is lost now: its origin went silent, its origin is heard without it, or its deadline passed. */
 export type JobLoss = 'origin-silent' | 'origin-dropped-job' | 'deadline';
 
@@ -116,13 +125,7 @@ export type JobLoss = 'origin-silent' | 'origin-dropped-job' | 'deadline';
 export function runningJobLoss(row: RecordingRow, heard: OriginHeard | null | undefined, now: number): JobLoss | null {
   if (row.export_origin !== null && heard !== undefined) {
     if (jobOriginSilent(heard, now)) return 'origin-silent';
-    const unlisted =
-      heard !== null &&
-      heard.jobIds !== null &&
-      row.export_dispatched_at !== null &&
-      heard.heardAt > row.export_dispatched_at + JOB_UNLISTED_AFTER_MS &&
-      !heard.jobIds.includes(row.id);
-    if (unlisted) return 'origin-dropped-job';
+    if (jobUnlisted(row.id, row.export_dispatched_at, heard)) return 'origin-dropped-job';
   }
   return row.export_deadline !== null && row.export_deadline <= now ? 'deadline' : null;
 }

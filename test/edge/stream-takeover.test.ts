@@ -4,12 +4,13 @@
 // and only that origin reports on them; an export on an origin gone silent is handed out again from the alarm.
 import { describe, it, expect, beforeAll, beforeEach, afterAll, vi, type MockInstance } from 'vitest';
 import { env } from 'cloudflare:workers';
-import { runDurableObjectAlarm } from 'cloudflare:test';
+import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { api, createStream, createWorkspace, getStream, json, originEvent, provisionOrigin, signedCall, heartbeatBody, type Workspace } from './helpers.ts';
 import { stub, recordingOf } from './stream-faults.ts';
 import { verifyRequest } from '../../shared/request-signing.ts';
 import { verifyMediaGrant } from '../../shared/media-grant.ts';
 import { NOT_HOLDER } from '../../edge/stream/recording-flow.ts';
+import { CLIP_JOB_LOST } from '../../edge/stream/clip-jobs.ts';
 import { HOLDER_PROBE_TIMEOUT_MS, HOLDER_STALE_MS } from '../../edge/takeover.ts';
 
 const MASTER = 'test-origin-secret';
@@ -201,6 +202,27 @@ describe('clips', () => {
     const fromB = await json(await eventsFrom(B, [originEvent(streamId, sessionId, 'clip_ready', ready)]));
     expect(fromB.results[0].outcome).toBe('applied');
     expect((await clipOf(streamId, clip.id)).status).toBe('ready');
+  });
+
+  it('fail once their origin, heard more than 10 s after taking the job, no longer lists it (it restarted at once)', async () => {
+    const { streamId, sessionId } = await liveWithMedia();
+    const held = [{ streamId, sessionId }];
+    const beat = (jobs: string[]) =>
+      signedCall('/internal/origins/heartbeat', heartbeatBody(A.originId, held, { originUrl: A.originUrl, hlsUrl: A.originUrl, jobs }), { originId: A.originId });
+    const clip = (await json(await api(ws, 'POST', `/live/streams/${streamId}/clips`, { startTime: 2, endTime: 8 }))).data;
+    // Within 10 s of the dispatch a beat may predate the job: not listing it proves nothing.
+    await beat([]);
+    await runDurableObjectAlarm(stub(streamId));
+    expect((await clipOf(streamId, clip.id)).status).toBe('processing');
+    // 11 s on, listed: still being cut.
+    await runInDurableObject(stub(streamId), (_o, state) => state.storage.sql.exec('UPDATE clips SET updated_at = updated_at - 11000 WHERE id = ?', clip.id));
+    await beat([clip.id]);
+    await runDurableObjectAlarm(stub(streamId));
+    expect((await clipOf(streamId, clip.id)).status).toBe('processing');
+    // Not listed any more: the origin forgot it, and the clip says so instead of processing forever.
+    await beat(['rec_other']);
+    await runDurableObjectAlarm(stub(streamId));
+    expect(await clipOf(streamId, clip.id)).toMatchObject({ status: 'failed', error: CLIP_JOB_LOST });
   });
 
   it('go to another origin when the healthy holder does not take the job', async () => {
