@@ -8,7 +8,7 @@ import { startCluster, type Cluster } from '../support/cluster.ts';
 import { waitFor } from '../support/stack.ts';
 import { ffprobe, publish, type Publisher } from '../support/encoder.ts';
 import { renditionVerdict } from '../support/live-player.ts';
-import { clusterRecording, startWatchedBroadcast, type BroadcastParts } from '../support/cluster-broadcast.ts';
+import { clusterRecording, expectOneJoinPerRendition, startWatchedBroadcast, type BroadcastParts } from '../support/cluster-broadcast.ts';
 
 const DRAIN_SECONDS = 8;
 
@@ -80,13 +80,7 @@ describe('cluster drain: SIGTERM to the origin carrying a broadcast', () => {
     figure('renditions', verdicts.map((v) => ({ rendition: v.rendition, first: v.first, last: v.last, legs: v.legs, joins: v.joins })));
     figure('playlistFailures', player.playlistFetches.filter((f) => f.status !== 200).map((f) => ({ ...f, sinceTermSeconds: Number(((f.at - termAt) / 1000).toFixed(1)) })));
     expect(verdicts.length).toBeGreaterThanOrEqual(2);
-    for (const verdict of verdicts) {
-      expect(verdict.legs, verdict.rendition).toHaveLength(2);
-      expect(verdict.discontinuities, verdict.rendition).toEqual(verdict.joins);
-      expect(verdict.gaps, verdict.rendition).toEqual([]);
-      expect(verdict.notOk, verdict.rendition).toEqual([]);
-      expect(verdict.reusedNames, verdict.rendition).toEqual([]);
-    }
+    expectOneJoinPerRendition(verdicts);
     expect(await player.refetchAll()).toEqual([]);
     const sessions = (await stack.api('GET', `/live/streams/${stream.streamId}/sessions`)).body.data as any[];
     expect(sessions.map((s) => s.id)).toEqual([sessionId]);

@@ -3,7 +3,8 @@
 // fetches every segment it sees listed, once enough media is listed for the test to break something.
 import { waitFor } from './stack.ts';
 import { ReconnectingPublisher } from './encoder.ts';
-import { LivePlayer } from './live-player.ts';
+import { expect } from 'vitest';
+import { LivePlayer, type RenditionVerdict } from './live-player.ts';
 import type { Cluster, ClusterOrigin } from './cluster.ts';
 
 export interface WatchedBroadcast {
@@ -49,4 +50,18 @@ export async function startWatchedBroadcast(cluster: Cluster, listedSeconds: num
 /** The stream's recording (its only one in these tests), or null before it exists. */
 export async function clusterRecording(cluster: Cluster, streamId: string): Promise<any> {
   return ((await cluster.stack.api('GET', `/live/streams/${streamId}/recordings`)).body.data as any[])[0] ?? null;
+}
+
+/**
+ * Each rendition ran on two origins (two legs) joined by exactly one EXT-X-DISCONTINUITY, with no sequence gap, no
+ * listed segment that failed, and no segment name used twice.
+ */
+export function expectOneJoinPerRendition(verdicts: RenditionVerdict[]): void {
+  for (const verdict of verdicts) {
+    expect(verdict.legs, verdict.rendition).toHaveLength(2);
+    expect(verdict.discontinuities, verdict.rendition).toEqual(verdict.joins);
+    expect(verdict.gaps, verdict.rendition).toEqual([]);
+    expect(verdict.notOk, verdict.rendition).toEqual([]);
+    expect(verdict.reusedNames, verdict.rendition).toEqual([]);
+  }
 }
