@@ -172,6 +172,7 @@ export class StreamObject extends DurableObject<Env> {
         sequence INTEGER PRIMARY KEY, event TEXT NOT NULL, stream_status TEXT NOT NULL,
         at TEXT NOT NULL, session_id TEXT, reason TEXT);
       CREATE TABLE IF NOT EXISTS webhook_outbox (sequence INTEGER PRIMARY KEY, body TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS webhook_sequence (id INTEGER PRIMARY KEY CHECK (id = 1), last INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS seen_origin_events (id TEXT PRIMARY KEY, seen_at INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS media_durable (session_id TEXT PRIMARY KEY, figures TEXT NOT NULL, final INTEGER NOT NULL, at INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS pending_effects (
@@ -313,16 +314,17 @@ export class StreamObject extends DurableObject<Env> {
     switch (effect.kind) {
       case 'emit': {
         const timestamp = new Date(at).toISOString();
-        const cursor = this.sql.exec<{ sequence: number }>(
-          `INSERT INTO activities (sequence, event, stream_status, at, session_id, reason)
-           VALUES ((SELECT COALESCE(MAX(sequence), 0) + 1 FROM activities), ?, ?, ?, ?, ?) RETURNING sequence`,
+        // The activity's number is its webhook's: one counter for the stream's and its event's webhooks.
+        const sequence = this.nextWebhookSequence();
+        this.sql.exec(
+          'INSERT INTO activities (sequence, event, stream_status, at, session_id, reason) VALUES (?, ?, ?, ?, ?, ?)',
+          sequence,
           effect.event,
           effect.status,
           timestamp,
           effect.sessionId,
           effect.reason,
         );
-        const sequence = cursor.one().sequence;
         const { activities: _omit, streamKey: _k, srtSecret: _s, ...data } = this.view(doc);
         const event: WebhookEvent = {
           id: newId('evt'),
@@ -392,6 +394,20 @@ export class StreamObject extends DurableObject<Env> {
         });
         return;
     }
+  }
+
+  /**
+   * The next webhook sequence number of this stream, inside the caller's transaction. The stream's webhooks and its
+   * event's take from this one counter (D1 webhook_events is UNIQUE(stream_id, sequence)), so together they run 1, 2, 3…
+   * without gaps. An object older than the counter starts after its last activity (each had its webhook's number).
+   */
+  private nextWebhookSequence(): number {
+    return this.sql
+      .exec<{ last: number }>(
+        `INSERT INTO webhook_sequence (id, last) VALUES (1, (SELECT COALESCE(MAX(sequence), 0) + 1 FROM activities))
+         ON CONFLICT (id) DO UPDATE SET last = last + 1 RETURNING last`,
+      )
+      .one().last;
   }
 
   /** A deleted stream takes its recordings and clips with it: their rows go now, their media in R2 as an owed effect. */
