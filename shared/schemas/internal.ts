@@ -23,6 +23,19 @@ export const AuthorizeIngestRequest = z
   .strict();
 export type AuthorizeIngestRequest = z.infer<typeof AuthorizeIngestRequest>;
 
+/**
+ * A simulcast destination as the origin relays it (issue 14): `url` is the full publish URL, stream key included (it
+ * travels only in signed edge ↔ origin messages); `revision` goes up when url, key or rendition change, so the origin
+ * restarts only that target and the edge ignores the status of an older revision.
+ */
+export const SimulcastTarget = z.object({
+  destinationId: z.string().min(1).max(64),
+  url: z.string().min(1).max(1100),
+  rendition: z.string().min(1).max(40),
+  revision: z.number().int().positive(),
+});
+export type SimulcastTarget = z.infer<typeof SimulcastTarget>;
+
 export const AuthorizeIngestResponse = z.object({
   streamId: z.string(),
   sessionId: z.string(),
@@ -31,7 +44,8 @@ export const AuthorizeIngestResponse = z.object({
   maxResolution: MaxResolution,
   record: z.boolean(),
   reconnectWindow: z.number().int(),
-  simulcast: z.array(z.object({ url: z.string() })),
+  /** The stream's enabled destinations: the holder relays each one for as long as the broadcast lasts. */
+  simulcast: z.array(SimulcastTarget),
   srtPassphrase: z.string().optional(),
   srtLatency: z.number().int(),
   /** Lets this origin read and write the session's durable media (shared/media-grant.ts); renewed at every authorize. */
@@ -53,6 +67,8 @@ export const INGEST_REFUSALS = [
   'origin_at_capacity',
   /** The stream names a zone and this origin serves another region (issue 11 zones). */
   'wrong_zone',
+  /** The stream's live event is not open for encoders: only PREVIEW and LIVE admit them, SIMULIVE never (issue 12). */
+  'event_not_open',
 ] as const;
 export type IngestRefusal = (typeof INGEST_REFUSALS)[number];
 
@@ -168,6 +184,19 @@ export const OriginEvent = z.discriminatedUnion('type', [
     type: z.literal('clip_failed'),
     data: z.object({ clipId: z.string().max(64), reason: z.string().max(ORIGIN_EVENT_LIMITS.failureReasonChars) }),
   }),
+  /** A simulcast target's relay changed state on the session holder (issue 14); `error`: the server's refusal or drop. */
+  z.object({
+    ...eventBase,
+    type: z.literal('destination_status'),
+    data: z.object({
+      destinationId: z.string().min(1).max(64),
+      revision: z.number().int().positive(),
+      status: z.enum(['connecting', 'live', 'retrying', 'failed', 'stopped']),
+      error: z.string().max(ORIGIN_EVENT_LIMITS.failureReasonChars).nullable(),
+      bytesSent: z.number().int().nonnegative(),
+      reconnects: z.number().int().nonnegative(),
+    }),
+  }),
 ]);
 export type OriginEvent = z.infer<typeof OriginEvent>;
 
@@ -261,3 +290,14 @@ export const ExportRecordingCommand = z.object({
   mediaGrant: MediaGrantText,
 });
 export type ExportRecordingCommand = z.infer<typeof ExportRecordingCommand>;
+
+/**
+ * Edge → session holder: the stream's desired simulcast targets changed while live (a destination added, enabled,
+ * edited, disabled or deleted). The full set: targets absent from it stop, new ones start, a new revision restarts.
+ */
+export const DestinationsCommand = z.object({
+  streamId: z.string().min(1).max(64),
+  sessionId: z.string().min(1).max(64),
+  targets: z.array(SimulcastTarget).max(10),
+});
+export type DestinationsCommand = z.infer<typeof DestinationsCommand>;
