@@ -105,7 +105,9 @@ export function buildHlsCommand(opts: HlsCommandOptions): HlsCommand {
   // frame the copied source does not have, and the last segments would no longer line up.
   out.push('-fps_mode', 'passthrough', '-max_muxing_queue_size', '1024');
 
-  const flags = ['independent_segments', 'omit_endlist', 'temp_file'];
+  // program_date_time: each segment carries the wall-clock moment it began (#EXT-X-PROGRAM-DATE-TIME after its
+  // EXTINF), so the edge can cut an event's playlists at the instant it went live; append_list keeps the old lines.
+  const flags = ['independent_segments', 'omit_endlist', 'temp_file', 'program_date_time'];
   // append_list re-reads each playlist, continues its sequence numbers and segment names, and marks the
   // join with one EXT-X-DISCONTINUITY. On a first run it would add a leading DISCONTINUITY, so resume only.
   if (opts.resume) flags.push('append_list');

@@ -42,6 +42,26 @@ describe('durablePlaylistText', () => {
     expect(durablePlaylistText(`${text}#EXT-X-ENDLIST\n`, 11, true).match(/#EXT-X-ENDLIST/g)).toHaveLength(1);
   });
 
+  it('keeps each segment\'s EXT-X-PROGRAM-DATE-TIME (ffmpeg writes it after EXTINF) with its segment', () => {
+    // What ffmpeg 5.1 wrote with program_date_time, a first run then a resumed one (append_list).
+    const text = [
+      '#EXTM3U', '#EXT-X-VERSION:6', '#EXT-X-TARGETDURATION:2', '#EXT-X-MEDIA-SEQUENCE:0', '#EXT-X-PLAYLIST-TYPE:EVENT', '#EXT-X-INDEPENDENT-SEGMENTS',
+      '#EXTINF:2.000000,', '#EXT-X-PROGRAM-DATE-TIME:2026-11-28T13:21:08.186+0000', 's1-00000.ts',
+      '#EXTINF:1.000000,', '#EXT-X-PROGRAM-DATE-TIME:2026-11-28T13:21:10.186+0000', 's1-00001.ts',
+      '#EXT-X-DISCONTINUITY', '#EXTINF:2.000000,', '#EXT-X-PROGRAM-DATE-TIME:2026-11-28T13:21:19.271+0000', 's2-00002.ts',
+      '#EXTINF:2.000000,', '#EXT-X-PROGRAM-DATE-TIME:2026-11-28T13:21:21.271+0000', 's2-00003.ts', '',
+    ].join('\n');
+    const cut = durablePlaylistText(text, 2);
+    expect(cut).toBe(`${text.split('\n').slice(0, 16).join('\n')}\n`);
+    expect(parseMediaPlaylist(cut).segments.map((s) => [s.uri, s.duration, s.discontinuity])).toEqual([
+      ['s1-00000.ts', 2, false],
+      ['s1-00001.ts', 1, false],
+      ['s2-00002.ts', 2, true],
+    ]);
+    expect(lastSequenceOf(cut)).toBe(2);
+    expect(durablePlaylistText(text, 3, true)).toBe(`${text}#EXT-X-ENDLIST\n`);
+  });
+
   it('is always a prefix of ffmpeg\'s segments, growing with the cut', () => {
     fc.assert(
       fc.property(fc.array(fc.double({ min: 0.5, max: 4, noNaN: true }), { minLength: 1, maxLength: 30 }), fc.nat(40), fc.nat(5), (durations, first, cutAt) => {

@@ -67,7 +67,7 @@ export async function copiedSession(dir: string, input: string, o: { append?: bo
   await run('ffmpeg', [
     '-hide_banner', '-loglevel', 'error', '-y', '-i', input, '-map', '0:v', '-map', '0:a', '-c', 'copy',
     '-f', 'hls', '-hls_time', '2', '-hls_list_size', '0', '-hls_playlist_type', 'event', '-hls_segment_type', 'mpegts',
-    '-hls_flags', `independent_segments+temp_file+omit_endlist${o.append ? '+append_list' : ''}`,
+    '-hls_flags', `independent_segments+temp_file+omit_endlist+program_date_time${o.append ? '+append_list' : ''}`,
     '-hls_segment_filename', path.join(dir, 'source', 'seg_%05d.ts'), path.join(dir, 'source', 'index.m3u8'),
   ]);
 }

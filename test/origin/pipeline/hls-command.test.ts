@@ -64,7 +64,7 @@ describe('buildHlsCommand', () => {
     expect(valueOf(out, '-hls_segment_filename')).toBe('/media/s1/%v/0a1b2c-%05d.ts');
     expect(valueOf(out, '-var_stream_map')).toBe('v:0,a:0,name:source v:1,a:1,name:480p v:2,a:2,name:360p');
     expect(cmd.output).toBe('/media/s1/%v/index.m3u8');
-    expect(valueOf(out, '-hls_flags')!.split('+').sort()).toEqual(['independent_segments', 'omit_endlist', 'temp_file']);
+    expect(valueOf(out, '-hls_flags')!.split('+').sort()).toEqual(['independent_segments', 'omit_endlist', 'program_date_time', 'temp_file']);
     // Our own master replaces ffmpeg's (which lacks CODECS for a copied stream).
     expect(out).not.toContain('-master_pl_name');
   });
