@@ -1,5 +1,5 @@
-// Splits a StreamObject's pending webhook events into Queue batches that fit Cloudflare Queues' limits, so a backlog
-// of large events (50 metadata keys of 512 characters make a ~30 KB body) never exceeds a sendBatch and wedges the outbox.
+// Splits a StreamObject's pending webhook events (its stream's and its live event's) into Queue batches that fit
+// Cloudflare Queues' limits, so a backlog of large events (50 metadata keys of 512 characters make a ~30 KB body) never exceeds a sendBatch and wedges the outbox.
 import type { WebhookEvent } from '../shared/schemas/webhook-event.ts';
 
 /**
@@ -30,13 +30,22 @@ export function fitBody(event: WebhookEvent, limits: QueueLimits = QUEUE_LIMITS)
     reason: event.reason && event.reason.length > REASON_MAX ? `${event.reason.slice(0, REASON_MAX)}…` : event.reason,
     data: {
       ...event.data,
-      metadata: { [TRUNCATED_METADATA_KEY]: 'metadata left out: the event exceeded the Queue message limit; GET the stream' },
+      metadata: { [TRUNCATED_METADATA_KEY]: `metadata left out: the event exceeded the Queue message limit; GET the ${event.event === 'LIVE_EVENT' ? 'live event' : 'stream'}` },
     },
-  };
+  } as WebhookEvent;
   if (bodyBytes(JSON.stringify(trimmed)) <= limits.maxMessageBytes) return { body: trimmed, trimmed: true };
-  // Only the stream's own view is left to cut: send the event by reference to the stream.
+  // Only the resource's own view is left to cut: send the event by reference to the stream (or the live event).
+  return { body: { ...trimmed, data: byReference(event) } as WebhookEvent, trimmed: true };
+}
+
+/** The least of an event's `data` that still says what it is about; the receiver GETs the rest. */
+function byReference(event: WebhookEvent): Partial<WebhookEvent['data']> {
+  if (event.event === 'LIVE_EVENT') {
+    const { eventId, streamId, status } = event.data;
+    return { eventId, streamId, status };
+  }
   const { streamId, status } = event.data;
-  return { body: { ...trimmed, data: { streamId, status } as WebhookEvent['data'] }, trimmed: true };
+  return { streamId, status };
 }
 
 export interface OutboxRow {

@@ -1,10 +1,13 @@
 // The record each lifecycle transition puts on the webhook Queue; it is also the webhook body customers receive.
 import { z } from '@hono/zod-openapi';
 import { LIFECYCLE_EVENTS, WEBHOOK_EVENT_TYPES } from '../lifecycle-vocabulary.ts';
+import { LIVE_EVENT_WEBHOOK_TYPES } from '../live-event-vocabulary.ts';
+import { LiveEvent, LiveEventOperationSchema, LiveEventStatusSchema } from './live-event.ts';
 import { StreamStatusSchema, LiveStream } from './live-stream.ts';
 import { Timestamp } from './common.ts';
 
-export const WebhookEvent = z
+/** A stream's lifecycle event (seed 000). */
+export const LiveStreamWebhook = z
   .object({
     id: z.string().openapi({ description: 'unique per event; the webhook-id header' }),
     type: z.enum(WEBHOOK_EVENT_TYPES as [string, ...string[]]),
@@ -22,5 +25,36 @@ export const WebhookEvent = z
       .openapi({ description: 'the recording or clip a *.ready event is about' }),
     data: LiveStream.omit({ activities: true, streamKey: true, srtSecret: true }),
   })
-  .openapi('WebhookEvent');
-export type WebhookEvent = z.infer<typeof WebhookEvent>;
+  .openapi('LiveStreamWebhook');
+export type LiveStreamWebhook = z.infer<typeof LiveStreamWebhook>;
+
+/**
+ * A live event's change (seed 003): each status change, and its creation, update and deletion. It travels through its
+ * stream's outbox, numbered by the stream's one sequence, so a stream's and its event's webhooks share one order.
+ */
+export const LiveEventWebhook = z
+  .object({
+    id: z.string().openapi({ description: 'unique per event; the webhook-id header' }),
+    type: z.enum(LIVE_EVENT_WEBHOOK_TYPES as [string, ...string[]]),
+    event: z.literal('LIVE_EVENT').openapi({ description: 'tells these apart from the stream lifecycle events' }),
+    sequence: z.number().int().openapi({ description: "per stream (shared with the stream's own webhooks), from 1, no gaps" }),
+    timestamp: Timestamp,
+    workspaceId: z.string(),
+    streamId: z.string(),
+    liveEventId: z.string(),
+    status: LiveEventStatusSchema,
+    previousStatus: LiveEventStatusSchema.nullable().openapi({ description: 'null when the status did not change' }),
+    operation: LiveEventOperationSchema.nullable().openapi({ description: 'the control operation that caused it, if any' }),
+    reason: z.string().nullable(),
+    sessionId: z.null(),
+    subject: z.null(),
+    data: LiveEvent.omit({ activities: true }),
+  })
+  .openapi('LiveEventWebhook');
+export type LiveEventWebhook = Omit<z.infer<typeof LiveEventWebhook>, 'type'> & {
+  type: (typeof LIVE_EVENT_WEBHOOK_TYPES)[number];
+};
+
+/** What goes on the webhook Queue and reaches receivers: a stream's event or a live event's. */
+export const WebhookEvent = z.union([LiveStreamWebhook, LiveEventWebhook]).openapi('WebhookEvent');
+export type WebhookEvent = LiveStreamWebhook | LiveEventWebhook;

@@ -1,9 +1,12 @@
 // Webhook endpoints (where a workspace's lifecycle events go), their deliveries and attempts, and the test ping.
 import { z } from '@hono/zod-openapi';
 import { WEBHOOK_EVENT_TYPES } from '../lifecycle-vocabulary.ts';
+import { LIVE_EVENT_WEBHOOK_TYPES } from '../live-event-vocabulary.ts';
 import { ListQuery, Timestamp } from './common.ts';
 
-export const WebhookEventType = z.enum(WEBHOOK_EVENT_TYPES as [string, ...string[]]).openapi('WebhookEventType');
+/** Every type an endpoint may ask for: the streams' lifecycle events and the live events' (video.live_event.*). */
+const ALL_EVENT_TYPES: string[] = [...WEBHOOK_EVENT_TYPES, ...LIVE_EVENT_WEBHOOK_TYPES];
+export const WebhookEventType = z.enum(ALL_EVENT_TYPES as [string, ...string[]]).openapi('WebhookEventType');
 export const PING_TYPE = 'webhook.ping';
 /** Sent to the workspace's every-type endpoints when the platform disables one of its endpoints (it answered 410 Gone). */
 export const ENDPOINT_DISABLED_TYPE = 'webhook.endpoint.disabled';
@@ -15,7 +18,7 @@ const url = z.string().min(1).max(2048).openapi({
 const description = z.string().max(500).openapi({ description: 'your note on what this endpoint is for' });
 const eventTypes = z
   .array(WebhookEventType)
-  .max(WEBHOOK_EVENT_TYPES.length)
+  .max(ALL_EVENT_TYPES.length)
   .openapi({ description: 'the types this endpoint receives; empty (the default) means every type' });
 
 export const CreateWebhookRequest = z

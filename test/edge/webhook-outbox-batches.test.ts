@@ -2,13 +2,13 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { planBatches, fitBody, bodyBytes, QUEUE_LIMITS, TRUNCATED_METADATA_KEY } from '../../edge/webhook-outbox-batches.ts';
-import type { WebhookEvent } from '../../shared/schemas/webhook-event.ts';
+import type { WebhookEvent, LiveStreamWebhook, LiveEventWebhook } from '../../shared/schemas/webhook-event.ts';
 
 function event(sequence: number, metadata: Record<string, string> = {}, reason: string | null = null): WebhookEvent {
   return {
     id: `evt_${sequence}`, type: 'video.live_stream.updated', event: 'UPDATED', sequence, timestamp: new Date(0).toISOString(),
     workspaceId: 'ws_1', streamId: 'ls_1', status: 'NOT_STARTED', sessionId: null, reason, subject: null,
-    data: { streamId: 'ls_1', status: 'NOT_STARTED', metadata } as unknown as WebhookEvent['data'],
+    data: { streamId: 'ls_1', status: 'NOT_STARTED', metadata } as unknown as LiveStreamWebhook['data'],
   };
 }
 const row = (e: WebhookEvent) => ({ sequence: e.sequence, body: JSON.stringify(e) });
@@ -64,5 +64,22 @@ describe('fitBody', () => {
     const { body } = fitBody(e);
     expect(body.data).toEqual({ streamId: 'ls_1', status: 'NOT_STARTED' });
     expect(body.id).toBe('evt_3');
+  });
+
+  it("trims a live event's webhook the same way, falling back to a reference to the event", () => {
+    const e: LiveEventWebhook = {
+      id: 'evt_9', type: 'video.live_event.live', event: 'LIVE_EVENT', sequence: 9, timestamp: new Date(0).toISOString(),
+      workspaceId: 'ws_1', streamId: 'ls_1', liveEventId: 'le_1', status: 'LIVE_STATUS_LIVE', previousStatus: 'LIVE_STATUS_PREVIEW',
+      operation: 'start', reason: null, sessionId: null, subject: null,
+      data: { eventId: 'le_1', streamId: 'ls_1', status: 'LIVE_STATUS_LIVE', metadata: { big: 'x'.repeat(150_000) } } as unknown as LiveEventWebhook['data'],
+    };
+    const trimmed = fitBody(e);
+    expect(trimmed.trimmed).toBe(true);
+    expect(trimmed.body).toMatchObject({ event: 'LIVE_EVENT', liveEventId: 'le_1', sequence: 9, status: 'LIVE_STATUS_LIVE' });
+    expect(Object.keys(trimmed.body.data.metadata)).toEqual([TRUNCATED_METADATA_KEY]);
+    expect(trimmed.body.data.metadata[TRUNCATED_METADATA_KEY]).toContain('GET the live event');
+
+    (e.data as unknown as Record<string, unknown>).name = 'n'.repeat(200_000);
+    expect(fitBody(e).body.data).toEqual({ eventId: 'le_1', streamId: 'ls_1', status: 'LIVE_STATUS_LIVE' });
   });
 });
