@@ -8,6 +8,8 @@ import { chooseLadder, type Rendition, type SourceInfo } from '../pipeline/ladde
 export const UNIT_PIXEL_RATE = 1280 * 720 * 30;
 /** A copied rendition: demux, segment and write, no decode or encode. */
 export const COPIED_RENDITION_COST = 0.05;
+/** A simulcast relay (origin/destinations): an ffmpeg copying one rendition to one target, no decode or encode. */
+export const RELAY_COST = 0.02;
 
 /** What one rendition of a ladder costs, in units. */
 export function renditionCost(rendition: Pick<Rendition, 'copy' | 'width' | 'height' | 'fps' | 'fpsDen'>): number {

@@ -3,7 +3,7 @@
 // its ladder's real cost once its encoder has said what it sends. Beyond capacity a publisher is refused
 // (OVER_CAPACITY=refuse, decided at the publish on the tentative cost, so a load balancer can try another origin) or
 // kept with its own rendition copied and no ladder (source-only, the default). In memory only; no I/O.
-import { COPIED_RENDITION_COST, TENTATIVE_STREAM_COST, roundUnits } from './cost.ts';
+import { COPIED_RENDITION_COST, RELAY_COST, TENTATIVE_STREAM_COST, roundUnits } from './cost.ts';
 
 export type OverCapacityPolicy = 'source-only' | 'refuse';
 
@@ -30,6 +30,8 @@ const EPSILON = 1e-9;
 
 export class CapacityLedger {
   private readonly held = new Map<number, number>();
+  /** Simulcast relays running (origin/destinations): each a small copy cost, not a session. */
+  private relays = 0;
   private nextId = 1;
   private drainingSince: number | null = null;
   private readonly fullListeners = new Set<(full: boolean) => void>();
@@ -48,7 +50,7 @@ export class CapacityLedger {
 
   /** Units held by every publisher now. */
   get loadUnits(): number {
-    let units = 0;
+    let units = this.relays * RELAY_COST;
     for (const held of this.held.values()) units += held;
     return units;
   }
@@ -117,6 +119,22 @@ export class CapacityLedger {
     return {
       ladder: 'source-only',
       issue: `${OVER_CAPACITY_ISSUE}: this origin's transcode capacity is in use (${roundUnits(others)} of ${roundUnits(this.capacityUnits)} units; this stream's ladder needs ${roundUnits(fullLadderUnits)}), so the encoder's rendition is served as sent, without a ladder`,
+    };
+  }
+
+  /**
+   * A simulcast relay starts: it is counted whatever the load (its session was admitted already, and a copy is cheap);
+   * the returned function frees its units, once.
+   */
+  holdRelay(): () => void {
+    this.relays += 1;
+    this.changed();
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.relays -= 1;
+      this.changed();
     };
   }
 

@@ -35,6 +35,8 @@ export interface BroadcastDeps {
   input?: 'flv' | 'mpegts';
   /** Capacity admission (origin/admission/ladder-plan.ts): the ladder this stream may run; the full one without it. */
   planLadder?: PlanLadder;
+  /** Simulcast (origin/destinations): the encoder's FLV media as it arrives, for the relays of its own rendition. */
+  onMedia?: (input: FlvInput) => void;
 }
 
 export type BroadcastEnd = { reason: string };
@@ -100,6 +102,7 @@ export class Broadcast {
   /** Media and metadata from the encoder, in order. */
   push(input: FlvInput): void {
     if (this.ended) return;
+    this.deps.onMedia?.(input);
     if (input.type === 'metadata' && !this.transcode) {
       this.startTranscode(input.properties as StreamMetadata);
     }
@@ -263,6 +266,11 @@ export class Broadcast {
   /** The end's last stats and publish_done are queued in the outbox. */
   get reported(): Promise<void> {
     return this.endReported;
+  }
+
+  /** What the encoder sends: FLV tags (RTMP) or MPEG-TS bytes (SRT). */
+  get inputFormat(): 'flv' | 'mpegts' {
+    return this.input;
   }
 
   get isEnded(): boolean {

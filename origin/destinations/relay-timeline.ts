@@ -1,0 +1,118 @@
+// One relayed rendition's timeline across the whole session, shared by the targets relaying it. Pure.
+// Each leg of input (an encoder's run, a rung reader's run) starts its timestamps anew; here they are laid end to end so
+// a target's connection sees one stream from the first publish to the session's end. While the encoder is gone (the
+// reconnect window) the last keyframe is repeated, so the remote servers keep a live stream (a still picture, no sound)
+// instead of ending their viewers' broadcast. Duplicate codec configuration from a new leg is dropped: `-c copy`
+// relays were started with the first one.
+import { isAudio, isKeyframe, isMetadata, isSequenceHeader, isVideo, type MediaTag } from './flv-tags.ts';
+
+/** The repeated keyframe's spacing while the encoder is gone: about 2 fps keeps players and servers fed at little cost. */
+export const FILL_INTERVAL_MS = 500;
+/** While the encoder is gone, filling starts once no tag came for this long (a rung's last segment may still arrive). */
+export const IDLE_BEFORE_FILL_MS = 1000;
+/** A new leg starts this long after the previous leg's last tag (about one frame). */
+const LEG_STEP_MS = 40;
+/** Jumps in a leg's own timestamps beyond these are a discontinuity (an HLS leg boundary, a restarted ffmpeg). */
+const BACKWARD_TOLERANCE_MS = 1000;
+const FORWARD_TOLERANCE_MS = 5000;
+
+export class RelayTimeline {
+  private offset = 0;
+  private newLeg = true;
+  private lastIn: number | null = null;
+  /** Highest timestamp given out so far; -1 before the first tag. */
+  private lastOut = -1;
+  private metadata: MediaTag | null = null;
+  private videoConfig: MediaTag | null = null;
+  private audioConfig: MediaTag | null = null;
+  private lastKeyframe: MediaTag | null = null;
+  /** The encoder is gone: idle stretches are filled until the next leg's first tag. */
+  private gap = false;
+  private pendingLeg = false;
+  private filled = false;
+  private lastTakeAt = 0;
+
+  /** A new leg begins (the encoder is back): its first tag is laid right after what was given out, and ends the gap. */
+  startLeg(): void {
+    this.pendingLeg = true;
+    this.newLeg = true;
+  }
+
+  /** The encoder is gone for now: once the input is idle, fill() gives the repeated keyframe until the next leg. */
+  endLeg(): void {
+    this.gap = true;
+  }
+
+  get inGap(): boolean {
+    return this.gap;
+  }
+
+  /** An input tag → the tags the relays get (rebased), or none (a duplicate configuration, a later onMetaData). */
+  take(tag: MediaTag, now: number): MediaTag[] {
+    if (isMetadata(tag)) {
+      if (this.metadata) return [];
+      this.metadata = { ...tag, timestamp: 0 };
+      return [this.metadata];
+    }
+    if (isSequenceHeader(tag)) {
+      const kept = isVideo(tag) ? this.videoConfig : this.audioConfig;
+      if (kept && kept.data.equals(tag.data)) return [];
+      const config = { ...tag, timestamp: Math.max(0, this.lastOut) };
+      if (isVideo(tag)) this.videoConfig = config;
+      else this.audioConfig = config;
+      return [config];
+    }
+    if (!isVideo(tag) && !isAudio(tag)) return [];
+    const jumped = this.lastIn !== null && (tag.timestamp < this.lastIn - BACKWARD_TOLERANCE_MS || tag.timestamp > this.lastIn + FORWARD_TOLERANCE_MS);
+    if (this.pendingLeg) {
+      this.pendingLeg = false;
+      this.gap = false;
+    }
+    if (this.newLeg || this.filled || jumped) {
+      // Repeated keyframes moved the clock on: whatever comes next is laid after them.
+      this.offset = (this.lastOut < 0 ? 0 : this.lastOut + LEG_STEP_MS) - tag.timestamp;
+      this.newLeg = false;
+      this.filled = false;
+    }
+    this.lastIn = tag.timestamp;
+    this.lastTakeAt = now;
+    const out = { ...tag, timestamp: Math.max(0, tag.timestamp + this.offset) };
+    this.lastOut = Math.max(this.lastOut, out.timestamp);
+    if (isKeyframe(out)) this.lastKeyframe = out;
+    return [out];
+  }
+
+  /** During a gap, once idle: the last keyframe again, FILL_INTERVAL_MS after the last tag given out; else null. */
+  fill(now: number): MediaTag | null {
+    if (!this.gap || !this.lastKeyframe || now - this.lastTakeAt < IDLE_BEFORE_FILL_MS) return null;
+    this.filled = true;
+    const data = Buffer.from(this.lastKeyframe.data);
+    // Legacy AVC video tags carry a composition time offset; a repeated frame is shown when it is decoded.
+    if (!(data[0]! & 0x80) && data.length >= 5) data.fill(0, 2, 5);
+    const tag: MediaTag = { type: 9, timestamp: this.lastOut + FILL_INTERVAL_MS, data };
+    this.lastOut = tag.timestamp;
+    return tag;
+  }
+
+  /** What a relay joining now must send first: onMetaData and the codec configurations seen so far. */
+  joinHeaders(): MediaTag[] {
+    return [this.metadata, this.videoConfig, this.audioConfig].filter((t): t is MediaTag => t !== null).map((t) => ({ ...t, timestamp: 0 }));
+  }
+
+  /** A joining relay may start right away (during a gap) with the repeated keyframe. */
+  get hasKeyframe(): boolean {
+    return this.lastKeyframe !== null;
+  }
+}
+
+/** A relay's own start: nothing before the first keyframe (audio included), so the remote stream decodes from frame one. */
+export class JoinGate {
+  private open = false;
+
+  pass(tag: MediaTag): boolean {
+    if (this.open) return true;
+    if (isSequenceHeader(tag) || isMetadata(tag)) return true;
+    if (isKeyframe(tag)) this.open = true;
+    return this.open;
+  }
+}
