@@ -1,5 +1,5 @@
 // Turns a StreamObject's stored document into the public LiveStream shape (ingest URLs, playback IDs, settings).
-import type { LiveStream, Activity, Profile } from '../shared/schemas/live-stream.ts';
+import type { LiveStream, Activity, Profile, PlaylistWindow } from '../shared/schemas/live-stream.ts';
 import type { LifecycleState } from './lifecycle.ts';
 import type { Env } from './env.ts';
 
@@ -14,6 +14,8 @@ export interface StreamSettings {
   zone?: string | null;
   /** That zone's ingest host, resolved when the zone was set (GET /v1/zones); null: the default INGEST_HOST. */
   zoneIngestHost?: string | null;
+  /** What viewers' live playlists list (absent in documents older than it: the default, 'sliding'). */
+  playlistWindow?: PlaylistWindow;
 }
 
 /** What one StreamObject stores about its stream; secrets never leave the edge except through the ingest API. */
@@ -98,6 +100,7 @@ export function liveStreamView(
     profiles: settings.profiles,
     srtLatency: settings.srtLatency,
     zone: settings.zone ?? null,
+    playlistWindow: settings.playlistWindow ?? 'sliding',
     ...(extras.activities ? { activities: extras.activities } : {}),
     currentSession:
       session && (lifecycle.status === 'STREAMING' || lifecycle.status === 'RECORDING' || lifecycle.status === 'DISCONNECTED')

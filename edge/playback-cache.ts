@@ -20,6 +20,8 @@
 //   media is not ready yet is never kept: the moment it becomes watchable it plays.
 // - Signing keys: SIGNING_KEY_TTL_MS (5 s): a deleted key opens playback for at most 5 s in other data centers.
 import type { Env } from './env.ts';
+import type { PlaylistWindow } from '../shared/schemas/live-stream.ts';
+import type { EventPlaybackState } from './event/event-playback-gate.ts';
 
 export const TARGET_TTL_MS = 5000;
 export const IDENTITY_TTL_MS = 300_000;
@@ -50,6 +52,10 @@ export interface LivePointer {
 export interface LivePlayback {
   accessPolicy: 'public' | 'private';
   live: LivePointer | null;
+  /** the stream's choice for viewers' live media playlists (edge/playlist-window.ts) */
+  playlistWindow: PlaylistWindow;
+  /** for an event's public or preview playback ID, what the event lets it play (edge/event/event-playback-gate.ts) */
+  event: EventPlaybackState | null;
 }
 
 /** How long a playback ID's D1 answer is kept: a live one's only says which stream it is (never changes). */

@@ -70,6 +70,7 @@ import { log } from './log.ts';
 import { pickOrigin } from './origin-registry.ts';
 import { RecordingFlow, NOT_HOLDER, EXPORT_DISPATCH_ATTEMPTS, secondsSetting, type RecordingEffect, type JobEvent } from './stream/recording-flow.ts';
 import { ClipJobs } from './stream/clip-jobs.ts';
+import type { LivePlayback } from './playback-cache.ts';
 
 /** A side effect that failed is retried by the alarm after this long, doubling per failure up to the cap. */
 const EFFECT_RETRY_MS = 5_000;
@@ -1254,10 +1255,7 @@ export class StreamObject extends DurableObject<Env> {
    * 2 s): its access policy, which changes here first, and where the live session is served from, if anywhere.
    * Null: the stream is deleted, or the playback ID is not one of its own.
    */
-  async livePlayback(playbackId: string): Promise<{
-    accessPolicy: 'public' | 'private';
-    live: { originId: string; originUrl: string; sessionId: string } | null;
-  } | null> {
+  async livePlayback(playbackId: string): Promise<LivePlayback | null> {
     const doc = this.loadLive();
     const entry = doc?.playbackIds.find((p) => p.id === playbackId);
     if (!doc || !entry) return null;
@@ -1265,6 +1263,8 @@ export class StreamObject extends DurableObject<Env> {
     return {
       accessPolicy: entry.accessPolicy,
       live: session ? { originId: session.originId, originUrl: session.originUrl, sessionId: session.id } : null,
+      playlistWindow: doc.settings.playlistWindow ?? 'sliding',
+      event: null, // the stream's live event, once it is hosted here (edge/event/event-flow.ts)
     };
   }
 }

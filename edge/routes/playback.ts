@@ -8,6 +8,9 @@
 // that token on in their URIs, while the cache keys never include it, so all viewers share one cached copy.
 // What a playback ID names and where its live session is are cached briefly (edge/playback-cache.ts): a request that
 // finds them and its object in the cache touches neither D1 nor a Durable Object (counted: edge/playback-stats.ts).
+// Live media playlists are windowed per viewer after the cached fetch (edge/playlist-window.ts: the stream's sliding
+// 60 s by default, or its whole session), and an event's playback IDs play what its gate answers (edge/event/
+// event-playback-gate.ts): refusals, the live session under the event's window, or the live part as a VOD.
 import { Hono, type Context } from 'hono';
 import { cors } from 'hono/cors';
 import type { AppEnv, Env } from '../env.ts';
@@ -15,6 +18,9 @@ import { streamObject } from '../streams.ts';
 import { ApiError, problemResponse } from '../problem.ts';
 import { contentRange, resolveByteRange, type ByteRangeDecision } from '../byte-range.ts';
 import { asVodPlaylist, rewritePlaylistUris, isRelativeUri } from '../playlist-rewrite.ts';
+import { applyLiveWindow, cutBetween, type LiveWindow } from '../playlist-window.ts';
+import { gateEventPlayback, type EventPlaybackAnswer } from '../event/event-playback-gate.ts';
+import { requestPageHost } from '../allowed-domains.ts';
 import { MAX_PLAYBACK_TOKEN_LIFETIME_SECONDS, tokenKeyId, verifyPlaybackToken } from '../playback-token.ts';
 import { signedOriginFetch } from '../origin-fetch.ts';
 import {
@@ -103,7 +109,14 @@ interface PlaybackTarget {
   live: LivePointer | null;
   /** the verified token of a private playback ID, carried on into playlist URIs; null for public playback */
   token: string | null;
+  /** live: what its media playlists list ({type: 'dvr', fromMs: null}: all the origin's playlist does) */
+  window: LiveWindow;
+  /** an event's VOD: the live part of this session, from its durable media in R2 */
+  eventVod: Extract<EventPlaybackAnswer, { kind: 'vod' }> | null;
 }
+
+const WHOLE_SESSION: LiveWindow = { type: 'dvr', fromMs: null };
+const REFUSAL_TITLE = { 403: 'Forbidden', 404: 'Not found', 410: 'Gone' } as const;
 
 /** A ready recording or clip, or a live playback ID, is kept; a not-ready one is asked again until it plays. */
 const keepRecord = (record: PlaybackRecord | null) => record !== null && (record.kind === 'live' || record.mediaPrefix !== null);
@@ -158,14 +171,21 @@ async function playbackTarget(c: Context<AppEnv>, playbackId: string): Promise<P
   if (!record) throw new ApiError(404, 'not-found', 'Not found', 'no such playback id');
   let accessPolicy = record.accessPolicy;
   let live: LivePointer | null = null;
+  let window = WHOLE_SESSION;
+  let eventAnswer: EventPlaybackAnswer | null = null;
   if (record.kind === 'live') {
     const state = await livePlayback(c, playbackId, record.streamId);
     if (!state) throw new ApiError(404, 'not-found', 'Not found', 'no such playback id');
     accessPolicy = state.accessPolicy;
     live = state.live;
+    window = { type: state.playlistWindow ?? 'sliding', fromMs: null }; // an entry cached before the field: the default
+    if (state.event) {
+      const host = requestPageHost({ origin: c.req.header('origin'), referer: c.req.header('referer') });
+      eventAnswer = gateEventPlayback(state.event, Date.now(), host);
+    }
   }
-  const base = { streamId: record.streamId, kind: record.kind, targetId: record.targetId, mediaPrefix: record.mediaPrefix, live };
-  if (accessPolicy === 'public') return { ...base, token: null };
+  const base = { streamId: record.streamId, kind: record.kind, targetId: record.targetId, mediaPrefix: record.mediaPrefix, live, window, eventVod: null };
+  if (accessPolicy === 'public') return eventTarget({ ...base, token: null }, eventAnswer);
   const publicKeyJwk =
     keyId === null ? null : joinedKey !== undefined ? joinedKey : await signingKeyOf(c, record.workspaceId, keyId);
   const verdict = await verifyPlaybackToken(token, { playbackId, publicKeyJwk });
@@ -174,7 +194,23 @@ async function playbackTarget(c: Context<AppEnv>, playbackId: string): Promise<P
       reason: verdict.reason,
     });
   }
-  return { ...base, token };
+  return eventTarget({ ...base, token }, eventAnswer);
+}
+
+/** What an event's playback ID plays, once its viewer may watch the event at all (the token, when private). */
+function eventTarget(target: PlaybackTarget, answer: EventPlaybackAnswer | null): PlaybackTarget {
+  if (answer === null) return target;
+  switch (answer.kind) {
+    case 'refuse':
+      throw new ApiError(answer.httpStatus, answer.type, REFUSAL_TITLE[answer.httpStatus], answer.detail);
+    case 'live':
+      return { ...target, window: answer.window };
+    case 'vod':
+      return { ...target, eventVod: answer };
+    case 'source-vod':
+      // The simulive source's own media, played like a recording over it.
+      return { ...target, kind: 'recording', targetId: null, mediaPrefix: answer.prefix, live: null };
+  }
 }
 
 /** The JWK of a workspace's signing key (null: no such key in that workspace), cached like the playback ID. */
@@ -345,6 +381,7 @@ playbackRoutes.get('/:playbackId/:path{.+}', async (c) => {
     throw new ApiError(400, 'invalid-path', 'Invalid path', 'not a playback path');
   }
   const target = await playbackTarget(c, playbackId);
+  if (target.eventVod) return serveEventVod(c, target, target.eventVod, parts);
   if (target.kind !== 'live') return serveStored(c, target, parts);
   const live = target.live;
   if (!live) throw new ApiError(404, 'not-live', 'Not found', 'this stream has no live session');
@@ -391,9 +428,33 @@ playbackRoutes.get('/:playbackId/:path{.+}', async (c) => {
   const file = rest.join('/');
   if (!file.endsWith('.m3u8')) return forViewer(await through(file, segment, SEGMENT_MAX_AGE), target, SEGMENT_MAX_AGE);
   const upstream = await through(file, playlist, PLAYLIST_MAX_AGE);
-  if (!target.token) return upstream;
-  return forViewer(upstream, target, PLAYLIST_MAX_AGE, rewriteForViewer(await playlistText(upstream), '', target.token));
+  const wholeSession = target.window.type === 'dvr' && target.window.fromMs === null;
+  if (wholeSession && !target.token) return upstream;
+  // Windowed here, after the cache: every viewer's window comes from the one cached copy of the session's playlist.
+  const windowed = wholeSession ? await playlistText(upstream) : applyLiveWindow(await playlistText(upstream), target.window);
+  return forViewer(upstream, target, PLAYLIST_MAX_AGE, target.token ? rewriteForViewer(windowed, '', target.token) : windowed);
 });
+
+/**
+ * An event's VOD: the live part of its session, from that session's durable media in R2 (live/{streamId}/
+ * {sessionId}/, where the origin shipped it during the broadcast), its media playlists cut at the go-live and end
+ * instants (nearest segment boundaries) and closed as VOD. The master is scoped to the session like a live one, so a
+ * player still holding the live URIs finds the same files.
+ */
+async function serveEventVod(c: Context<AppEnv>, target: PlaybackTarget, vod: { sessionId: string; fromMs: number; toMs: number }, parts: string[]): Promise<Response> {
+  const prefix = `live/${target.streamId}/${vod.sessionId}`;
+  const inSession = parts.length > 1 && parts[0] === vod.sessionId ? parts.slice(1) : parts;
+  const file = inSession.join('/');
+  if (!file.endsWith('.m3u8')) return serveStored(c, { ...target, kind: 'recording', targetId: null, mediaPrefix: prefix, eventVod: null }, inSession);
+  const playlist = await c.env.MEDIA.get(`${prefix}/${file}`);
+  if (!playlist) throw new ApiError(404, 'not-found', 'Not found', "no such file in this event's VOD");
+  const text = await new Response(playlist.body).text();
+  const body =
+    file === 'master.m3u8'
+      ? rewriteForViewer(text, `${vod.sessionId}/`, target.token)
+      : rewriteForViewer(asVodPlaylist(cutBetween(text, vod.fromMs, vod.toMs)), '', target.token);
+  return forViewer(new Response(null, { headers: { 'content-type': PLAYLIST_TYPE } }), target, DURABLE_VOD_PLAYLIST_MAX_AGE, body);
+}
 
 /**
  * A recording or clip, from R2: its VOD HLS, its MP4 download (recording.mp4 / clip.mp4, with byte ranges) and its

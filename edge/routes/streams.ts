@@ -68,6 +68,7 @@ streamRoutes.openapi(
         maxResolution: input.maxResolution,
         profiles: input.profiles ?? null,
         srtLatency: input.srtLatency,
+        playlistWindow: input.playlistWindow,
         ...zone,
       },
     });
@@ -140,7 +141,7 @@ streamRoutes.openapi(
     method: 'patch',
     path: '/live/streams/{streamId}',
     summary: 'Update a live stream',
-    description: 'metadata, reconnectWindow, record, profiles, maxResolution, accessPolicy, srtLatency.',
+    description: 'metadata, reconnectWindow, record, profiles, maxResolution, accessPolicy, srtLatency, playlistWindow.',
     tags: ['Live streams'],
     security,
     request: { params: StreamIdParam, ...jsonBody(UpdateLiveStreamRequest, true) },
@@ -158,6 +159,9 @@ streamRoutes.openapi(
           .run();
         // Every playback ID of the stream (recordings' and clips' too) follows the policy: none may serve the old one.
         await purgePlaybackCache(c.env, await playbackIdsOfStream(c.env.DB, streamId));
+      } else if (c.req.valid('json').playlistWindow) {
+        // Viewers' next playlist already follows the new window (the cached live answer carries it).
+        await purgePlaybackCache(c.env, result.stream.playbackIds.map((p) => p.id));
       }
     }
     return c.json({ data: commandOutcome(result, streamId) }, 200);

@@ -54,6 +54,13 @@ export const SrtLatency = z
   .max(8000)
   .openapi({ description: 'SRT receiver latency in milliseconds' });
 
+/** What a live media playlist lists for viewers: the last 60 s (the live edge), or the whole session (start-over). */
+export const PLAYLIST_WINDOWS = ['sliding', 'dvr'] as const;
+export const PlaylistWindow = z
+  .enum(PLAYLIST_WINDOWS)
+  .openapi('PlaylistWindow', { description: "sliding: live playlists list the last 60 s (default); dvr: every segment of the session, so viewers can seek back to its start" });
+export type PlaylistWindow = z.infer<typeof PlaylistWindow>;
+
 const profilesList = z.array(Profile).min(1).max(8);
 const distinctProfileNames = (profiles: Profile[] | undefined) =>
   !profiles || new Set(profiles.map((p) => p.name)).size === profiles.length;
@@ -68,6 +75,7 @@ export const CreateLiveStreamRequest = z
     profiles: profilesList.optional(),
     srtLatency: SrtLatency.default(120),
     zone: ZoneField.nullable().default(null),
+    playlistWindow: PlaylistWindow.default('sliding'),
   })
   .strict()
   .refine((body) => distinctProfileNames(body.profiles), {
@@ -87,6 +95,7 @@ export const UpdateLiveStreamRequest = z
     profiles: profilesList.nullable().optional().openapi({ description: 'null returns to the default ladder' }),
     srtLatency: SrtLatency.optional(),
     zone: ZoneField.nullable().optional().openapi({ description: 'null: no zone (the default ingest host, any origin)' }),
+    playlistWindow: PlaylistWindow.optional(),
   })
   .strict()
   .refine((body) => Object.keys(body).length > 0, { message: 'send at least one field to change' })
@@ -151,6 +160,7 @@ export const LiveStream = z
     profiles: z.array(Profile).nullable(),
     srtLatency: z.number().int(),
     zone: z.string().nullable().openapi({ description: 'the zone its ingest URLs point at; null: the default ingest host' }),
+    playlistWindow: PlaylistWindow,
     activities: z.array(Activity).optional().openapi({ description: 'on GET of a single stream' }),
     currentSession: CurrentSession.nullable(),
     errorReason: z.string().nullable(),

@@ -137,7 +137,8 @@ describe('live playback over durable media', () => {
     await env.MEDIA.put(`${live.prefix}/360p/index.m3u8`, closed);
     const fromDurable = await hls(`${live.playbackId}/${live.sessionId}/360p/index.m3u8`);
     expect(fromDurable.status).toBe(200);
-    expect(await text(fromDurable)).toBe(closed);
+    // The stream's default sliding window lists all of this short session, no longer typed EVENT (it slides).
+    expect(await text(fromDurable)).toBe(closed.replace('#EXT-X-PLAYLIST-TYPE:EVENT\n', ''));
   });
 });
 
