@@ -70,6 +70,7 @@ import { log } from './log.ts';
 import { pickOrigin } from './origin-registry.ts';
 import { RecordingFlow, NOT_HOLDER, EXPORT_DISPATCH_ATTEMPTS, secondsSetting, type RecordingEffect, type JobEvent } from './stream/recording-flow.ts';
 import { ClipJobs } from './stream/clip-jobs.ts';
+import { consumeSimuliveTicket, issueSimuliveTicket } from './event/simulive-ticket.ts';
 import type { LivePlayback } from './playback-cache.ts';
 
 /** A side effect that failed is retried by the alarm after this long, doubling per failure up to the cap. */
@@ -1008,7 +1009,10 @@ export class StreamObject extends DurableObject<Env> {
 
   /** Decides whether an encoder may publish; accepting it is the ON_PUBLISH transition (one publisher at a time). */
   async authorize(request: {
-    keyHash: string;
+    /** an encoder's key (hashed); absent for protocol 'simulive' */
+    keyHash?: string;
+    /** protocol 'simulive' only: the one-time ticket this object issued (issueSimuliveTicket) */
+    simuliveTicket?: string;
     protocol: IngestProtocol;
     originId: string;
     originUrl: string;
@@ -1018,7 +1022,12 @@ export class StreamObject extends DurableObject<Env> {
     check?: boolean;
   }): Promise<AuthorizeResult> {
     const before = this.load();
-    if (!before || before.keyHash !== request.keyHash) {
+    if (request.protocol === 'simulive') {
+      // The origin's simulive publisher: admitted only with the ticket this object gave the command (used up here).
+      if (!before || !(await consumeSimuliveTicket(this.sql, request.simuliveTicket ?? '', Date.now()))) {
+        return { ok: false, refusal: 'simulive_ticket_invalid', detail: 'no live simulive ticket of this stream matches' };
+      }
+    } else if (!before || before.keyHash !== request.keyHash) {
       return { ok: false, refusal: 'unknown_stream_key', detail: 'no stream has this key' };
     }
     const zone = before.settings.zone ?? null;
@@ -1029,7 +1038,7 @@ export class StreamObject extends DurableObject<Env> {
     const takeover = await this.askHolder(before, request.originId);
     if (takeover && 'refuse' in takeover) return { ok: false, refusal: 'already_live', detail: takeover.refuse };
     const doc = this.load()!; // fresh after the question: the lifecycle checks the takeover still fits it
-    if (doc.keyHash !== request.keyHash) return { ok: false, refusal: 'unknown_stream_key', detail: 'no stream has this key' };
+    if (request.protocol !== 'simulive' && doc.keyHash !== request.keyHash) return { ok: false, refusal: 'unknown_stream_key', detail: 'no stream has this key' };
     const input: LifecycleInput = {
       type: 'publish',
       at: Date.now(),
@@ -1067,6 +1076,11 @@ export class StreamObject extends DurableObject<Env> {
         ...(request.protocol === 'srt' ? { srtPassphrase: doc.srtSecret } : {}),
       },
     };
+  }
+
+  /** A fresh one-time ticket for this stream's simulive publisher, replacing any earlier one (edge/event/simulive-dispatch.ts). */
+  async issueSimuliveTicket(): Promise<string> {
+    return issueSimuliveTicket(this.sql, Date.now());
   }
 
   /**

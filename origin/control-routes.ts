@@ -6,6 +6,8 @@ import type { z } from 'zod';
 import type { HlsServer, RouteResponse } from './http/hls-server.ts';
 import type { LiveIngest } from './ingest/live-ingest.ts';
 import type { DurableJobs } from './jobs/durable-jobs.ts';
+import type { SimuliveRunner } from './simulive/simulive-runner.ts';
+import { SimuliveCommand } from '../shared/schemas/internal.ts';
 import { verifyRequest } from '../shared/request-signing.ts';
 import { KickCommand, ClipCommand, ExportRecordingCommand, FinalizeCommand, HoldsQuery, type HoldsAnswer } from '../shared/schemas/internal.ts';
 
@@ -13,6 +15,8 @@ interface ControlDeps {
   ingest: LiveIngest;
   jobs: DurableJobs;
   originSecret: string;
+  /** Simulive broadcasts of recordings (origin/simulive); without it /control/simulive is not served. */
+  simulive?: SimuliveRunner;
 }
 
 const SHUTTING_DOWN: RouteResponse = { status: 503, json: { error: 'this origin is shutting down' }, headers: { 'Retry-After': '5' } };
@@ -61,6 +65,17 @@ export function addControlRoutes(server: HlsServer, deps: ControlDeps): void {
   command(server, originSecret, '/control/finalize', FinalizeCommand, ({ streamId, sessionId }) =>
     ingest.finishSession(streamId, sessionId) ? { status: 202, json: { finishing: true } } : { status: 404, json: { error: 'this origin holds no such session waiting to end' } },
   );
+
+  // A SIMULIVE event went LIVE: broadcast its source recording here (202), unless this origin already does (409) or
+  // cannot take a broadcast now (503: the edge tries another origin).
+  const simulive = deps.simulive;
+  if (simulive) {
+    command(server, originSecret, '/control/simulive', SimuliveCommand, (order) => {
+      const started = simulive.start(order);
+      if (started.ok) return { status: 202, json: { accepted: true } };
+      return { status: started.status, json: { error: started.reason }, ...(started.status === 503 ? { headers: { 'Retry-After': '5' } } : {}) };
+    });
+  }
 
   command(server, originSecret, '/control/export-recording', ExportRecordingCommand, (job) => {
     if (!jobs.accepting) return SHUTTING_DOWN;

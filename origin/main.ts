@@ -22,6 +22,8 @@ import { OriginHeartbeatLoop } from './origin-heartbeat.ts';
 import { startSrtWhenKeyed } from './srt/keyed-start.ts';
 import { CapacityLedger } from './admission/ledger.ts';
 import { OriginDrain } from './drain.ts';
+import { SimuliveRunner } from './simulive/simulive-runner.ts';
+import { downloadSource } from './simulive/source-download.ts';
 import { log, logWarn } from './log.ts';
 
 /** Set once the servers are up: a fatal error stops them gracefully before the process exits. */
@@ -115,7 +117,15 @@ async function main(): Promise<void> {
     },
   });
   await durableJobs.clearScratch();
-  addControlRoutes(http, { ingest, jobs: durableJobs, originSecret: config.originSecret });
+  // Simulive (issue 12): recordings broadcast as live through the same ingest, their sources read through the edge.
+  const simulive = new SimuliveRunner({
+    ingest,
+    mediaDir: config.mediaDir,
+    emit: (event) => outbox.enqueue(event),
+    download: (order, file, signal) =>
+      downloadSource({ edgeUrl: config.edgeUrl, credentials: { originId: config.originId, secret: config.originSecret }, key: order.source.key, grant: order.grant, file, signal }),
+  });
+  addControlRoutes(http, { ingest, jobs: durableJobs, originSecret: config.originSecret, simulive });
   const recovered = await ingest.recover();
 
   const rtmp = await startRtmpIngest(ingest, {
@@ -173,6 +183,7 @@ async function main(): Promise<void> {
     hardStop.unref();
     await rtmp.server.close(); // every encoder's broadcast ends and reports publish_done
     await keyedSrt?.close();
+    simulive.close();
     await ingest!.close();
     await pool.close();
     await jobs.close();

@@ -35,6 +35,25 @@ internalRoutes.openapi(
   async (c) => {
     const request = c.req.valid('json');
     if (request.originId !== c.var.originId) throw originMismatch(c.var.originId, request.originId);
+    if (request.protocol === 'simulive') {
+      // The origin's own simulive publisher: no key, the stream named and the one-time ticket its object issued.
+      const simulive = await streamObject(c.env, request.streamId).authorize({
+        simuliveTicket: request.simuliveTicket,
+        protocol: 'simulive',
+        originId: c.var.originId,
+        originRegion: c.var.originRegion,
+        originUrl: request.originUrl,
+      });
+      log('ingest_authorize', {
+        streamId: request.streamId,
+        protocol: 'simulive',
+        originId: request.originId,
+        check: false,
+        outcome: simulive.ok ? (simulive.grant.resume ? 'resumed' : 'accepted') : simulive.refusal,
+      });
+      if (!simulive.ok) throw new ApiError(403, 'ingest-refused', 'Ingest refused', simulive.detail, { reason: simulive.refusal });
+      return c.json(simulive.grant, 200);
+    }
     const keyHash = await sha256Hex(request.streamKey);
     const row = await c.env.DB.prepare('SELECT stream_id FROM stream_keys WHERE key_hash = ?')
       .bind(keyHash)

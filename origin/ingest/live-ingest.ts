@@ -98,7 +98,10 @@ export class LiveIngest {
 
   /** Decides whether an encoder may publish; on yes the Broadcast exists and the caller feeds it media. */
   async admit(
-    request: { streamKey: string; protocol: IngestProtocol; remoteAddress: string },
+    request:
+      | { streamKey: string; protocol: Exclude<IngestProtocol, 'simulive'>; remoteAddress: string }
+      /** The origin's own simulive publisher (origin/simulive): the stream and its one-time ticket instead of a key. */
+      | { protocol: 'simulive'; streamId: string; simuliveTicket: string; remoteAddress: string },
     disconnect: (reason: string) => void,
   ): Promise<Admission> {
     const { pool } = this.deps;
@@ -115,13 +118,12 @@ export class LiveIngest {
     try {
       let verdict;
       try {
-        verdict = await this.deps.edge.authorize({
-          streamKey: request.streamKey,
-          protocol: request.protocol,
-          originId: this.deps.originId,
-          originUrl: this.deps.publicUrl,
-          remoteAddress: request.remoteAddress,
-        });
+        const origin = { originId: this.deps.originId, originUrl: this.deps.publicUrl, remoteAddress: request.remoteAddress };
+        verdict = await this.deps.edge.authorize(
+          request.protocol === 'simulive'
+            ? { protocol: 'simulive', streamId: request.streamId, simuliveTicket: request.simuliveTicket, ...origin }
+            : { streamKey: request.streamKey, protocol: request.protocol, ...origin },
+        );
       } catch (error) {
         logWarn('authorize_failed', { error: String(error) });
         return this.refuse('edge_unavailable', 'the control plane could not be reached');

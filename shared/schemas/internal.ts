@@ -3,13 +3,15 @@ import { z } from '@hono/zod-openapi';
 import { Profile, MaxResolution } from './live-stream.ts';
 import { MediaInfo } from './recording.ts';
 
-export const IngestProtocol = z.enum(['rtmp', 'rtmps', 'srt']);
+/** 'simulive': the origin itself broadcasts a recording as live (issue 12), admitted with a one-time ticket, not a key. */
+export const IngestProtocol = z.enum(['rtmp', 'rtmps', 'srt', 'simulive']);
 export type IngestProtocol = z.infer<typeof IngestProtocol>;
 
-export const AuthorizeIngestRequest = z
+/** An encoder publishing with its stream key. */
+export const KeyedAuthorizeRequest = z
   .object({
     streamKey: z.string().min(1).max(200),
-    protocol: IngestProtocol,
+    protocol: z.enum(['rtmp', 'rtmps', 'srt']),
     originId: z.string().min(1).max(100),
     /** Base URL the edge uses to fetch live HLS from, and to send commands to, this origin. */
     originUrl: z.string().url(),
@@ -21,6 +23,20 @@ export const AuthorizeIngestRequest = z
     check: z.boolean().optional(),
   })
   .strict();
+
+/** The origin's simulive publisher: the stream named, and the one-time ticket the stream's object issued for it. */
+export const SimuliveAuthorizeRequest = z
+  .object({
+    protocol: z.literal('simulive'),
+    streamId: z.string().min(1).max(64),
+    simuliveTicket: z.string().min(16).max(200),
+    originId: z.string().min(1).max(100),
+    originUrl: z.string().url(),
+    remoteAddress: z.string().max(100).optional(),
+  })
+  .strict();
+
+export const AuthorizeIngestRequest = z.union([KeyedAuthorizeRequest, SimuliveAuthorizeRequest]);
 export type AuthorizeIngestRequest = z.infer<typeof AuthorizeIngestRequest>;
 
 /**
@@ -67,6 +83,8 @@ export const INGEST_REFUSALS = [
   'origin_at_capacity',
   /** The stream names a zone and this origin serves another region (issue 11 zones). */
   'wrong_zone',
+  /** A simulive publish without the stream's live, unexpired one-time ticket (issue 12). */
+  'simulive_ticket_invalid',
   /** The stream's live event is not open for encoders: only PREVIEW and LIVE admit them, SIMULIVE never (issue 12). */
   'event_not_open',
 ] as const;
@@ -290,6 +308,32 @@ export const ExportRecordingCommand = z.object({
   mediaGrant: MediaGrantText,
 });
 export type ExportRecordingCommand = z.infer<typeof ExportRecordingCommand>;
+
+/** Where a recording's MP4 lives in R2 (the export's outputPrefix + recording.mp4). */
+export const recordingMp4Key = (recordingId: string): string => `recordings/${recordingId}/recording.mp4`;
+
+/**
+ * Edge → origin: broadcast a recording as live on this stream (a SIMULIVE event at LIVE). The origin reads the source
+ * through GET /internal/media/{key} with the grant, publishes it with the ticket (authorize protocol 'simulive') and
+ * plays it in real time into the live pipeline; the end of the source ends the broadcast (publish_done
+ * 'simulive_source_ended'). 202 taken; 409 this origin broadcasts the stream already; 503 full or shutting down.
+ */
+export const SimuliveCommand = z
+  .object({
+    streamId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'streamId is a stream id'),
+    ticket: z.string().min(16).max(200),
+    source: z
+      .object({
+        recordingId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'source.recordingId is a recording id'),
+        key: z.string().regex(/^recordings\/[A-Za-z0-9_-]{1,64}\/recording\.mp4$/, 'source.key is recordings/{recordingId}/recording.mp4'),
+      })
+      .strict()
+      .refine((source) => source.key === recordingMp4Key(source.recordingId), { message: "source.key is the recording's own MP4", path: ['key'] }),
+    /** Reads the source's prefix (shared/media-grant.ts). */
+    grant: MediaGrantText,
+  })
+  .strict();
+export type SimuliveCommand = z.infer<typeof SimuliveCommand>;
 
 /**
  * Edge → session holder: the stream's desired simulcast targets changed while live (a destination added, enabled,

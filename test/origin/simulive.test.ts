@@ -1,0 +1,219 @@
+// Simulive's origin parts: the command's validation, the FLV reader over ffmpeg's real `-f flv` output, and the source
+// download against an edge stand-in at the HTTP boundary that checks the origin's signature and the media grant like
+// edge/routes/internal-media.ts (bounds, deadline, retries with backoff, permanent refusals).
+import { createServer, type Server } from 'node:http';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SimuliveCommand, SimuliveAuthorizeRequest, AuthorizeIngestRequest } from '../../shared/schemas/internal.ts';
+import { FlvFormatError, FlvTagReader } from '../../origin/simulive/flv-tag-reader.ts';
+import { downloadSource, PermanentDownloadError, sizeRefusal, statusVerdict } from '../../origin/simulive/source-download.ts';
+import { FlvMuxer } from '../../origin/media/flv-muxer.ts';
+import { issueMediaGrant, MEDIA_GRANT_HEADER, verifyMediaGrant } from '../../shared/media-grant.ts';
+import { verifyRequest } from '../../shared/request-signing.ts';
+import { ORIGIN_ID_HEADER } from '../../shared/origin-credentials.ts';
+
+const run = promisify(execFile);
+const MASTER = 'simulive-master';
+const ORIGIN_ID = 'simulive-origin';
+const ORIGIN_SECRET = 'simulive-origin-secret-0123456789abcdef';
+
+let tmp: string;
+let source: string;
+let sourceBytes: Buffer;
+
+beforeAll(async () => {
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'simulive-'));
+  source = path.join(tmp, 'source.mp4');
+  await run('ffmpeg', [
+    '-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+    '-t', '3', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '50', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-movflags', '+faststart', source,
+  ]);
+  sourceBytes = await readFile(source);
+});
+afterAll(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+describe('SimuliveCommand', () => {
+  const valid = { streamId: 'str_abc', ticket: 'slt_0123456789abcdef0123', source: { recordingId: 'rec_x1', key: 'recordings/rec_x1/recording.mp4' }, grant: 'g.h' };
+
+  it('takes the contract\'s command', () => {
+    expect(SimuliveCommand.parse(valid)).toEqual(valid);
+  });
+
+  it('refuses a key that is not the recording\'s own MP4, naming the field', () => {
+    for (const key of ['recordings/rec_other/recording.mp4', 'live/str_abc/ses/index.m3u8', 'recordings/rec_x1/../x/recording.mp4', 'recordings/rec_x1/clip.mp4']) {
+      const parsed = SimuliveCommand.safeParse({ ...valid, source: { ...valid.source, key } });
+      expect(parsed.success, key).toBe(false);
+      expect(parsed.error!.issues.map((i) => i.path.join('.'))).toContain('source.key');
+    }
+  });
+
+  it('refuses a short ticket, a bad stream id, a missing grant and unknown fields', () => {
+    expect(SimuliveCommand.safeParse({ ...valid, ticket: 'short' }).success).toBe(false);
+    expect(SimuliveCommand.safeParse({ ...valid, streamId: '../x' }).success).toBe(false);
+    expect(SimuliveCommand.safeParse({ ...valid, grant: '' }).success).toBe(false);
+    expect(SimuliveCommand.safeParse({ ...valid, extra: 1 }).success).toBe(false);
+  });
+
+  it('authorize: simulive goes with a ticket and no key; a key-less encoder or a ticket on rtmp is refused', () => {
+    const origin = { originId: 'o1', originUrl: 'http://127.0.0.1:1' };
+    expect(SimuliveAuthorizeRequest.safeParse({ protocol: 'simulive', streamId: 'str_a', simuliveTicket: valid.ticket, ...origin }).success).toBe(true);
+    expect(AuthorizeIngestRequest.safeParse({ protocol: 'simulive', streamId: 'str_a', simuliveTicket: valid.ticket, ...origin }).success).toBe(true);
+    expect(AuthorizeIngestRequest.safeParse({ protocol: 'simulive', streamKey: 'sk_1', ...origin }).success).toBe(false);
+    expect(AuthorizeIngestRequest.safeParse({ protocol: 'rtmp', streamId: 'str_a', simuliveTicket: valid.ticket, ...origin }).success).toBe(false);
+    expect(AuthorizeIngestRequest.safeParse({ protocol: 'rtmp', streamKey: 'sk_1', ...origin }).success).toBe(true);
+  });
+});
+
+describe('FlvTagReader', () => {
+  it('reads ffmpeg\'s FLV of an MP4 back into onMetaData, audio and video tags, in any chunking', async () => {
+    const { stdout } = await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', source, '-c', 'copy', '-f', 'flv', 'pipe:1'], { encoding: 'buffer', maxBuffer: 64 * 1024 * 1024 });
+    const flv = stdout as unknown as Buffer;
+    const whole = new FlvTagReader().push(flv);
+    const meta = whole[0];
+    expect(meta?.type).toBe('metadata');
+    expect(meta && meta.type === 'metadata' && meta.properties).toMatchObject({ width: 320, height: 240, framerate: 25 });
+    const video = whole.filter((t) => t.type === 'video');
+    const audio = whole.filter((t) => t.type === 'audio');
+    expect(video.length).toBeGreaterThanOrEqual(74); // 3 s at 25 fps, plus the sequence header
+    expect(audio.length).toBeGreaterThan(100);
+    const last = video.at(-1)!;
+    expect(last.type === 'video' && last.timestamp).toBeGreaterThan(2800);
+
+    // Byte by odd-sized chunks: the same tags, never more than one tag held.
+    const reader = new FlvTagReader();
+    const chunked = [];
+    let maxHeld = 0;
+    for (let at = 0; at < flv.length; at += 997) {
+      chunked.push(...reader.push(flv.subarray(at, at + 997)));
+      maxHeld = Math.max(maxHeld, reader.bufferedBytes);
+    }
+    expect(chunked).toEqual(whole);
+    expect(reader.bufferedBytes).toBe(0);
+    expect(maxHeld).toBeLessThan(Math.max(...whole.map((t) => (t.type === 'metadata' ? 0 : t.payload.length))) + 997 + 16);
+  });
+
+  it('round-trips what the broadcast\'s own FLV muxer writes', () => {
+    const muxer = new FlvMuxer();
+    const tags = [
+      { type: 'metadata' as const, timestamp: 0, properties: { width: 640, height: 360 } },
+      { type: 'video' as const, timestamp: 0, payload: Buffer.from([0x17, 0, 0, 0, 0, 1, 2]) },
+      { type: 'audio' as const, timestamp: 2 ** 24 + 5, payload: Buffer.from([0xaf, 1, 9]) },
+    ];
+    const bytes = Buffer.concat(tags.map((t) => muxer.push(t)));
+    expect(new FlvTagReader().push(bytes)).toEqual(tags);
+  });
+
+  it('refuses bytes that are not FLV', () => {
+    expect(() => new FlvTagReader().push(Buffer.from('\x00\x00\x00\x18ftypisom\x00\x00\x02\x00', 'latin1'))).toThrow(FlvFormatError);
+    const bad = Buffer.concat([new FlvMuxer().push({ type: 'audio', timestamp: 0, payload: Buffer.from([1]) })]);
+    bad[13] = 0x07; // tag type 7
+    expect(() => new FlvTagReader().push(bad)).toThrow(FlvFormatError);
+  });
+});
+
+describe('source download', () => {
+  let server: Server;
+  let edgeUrl: string;
+  /** what the stand-in answers next, per request (then the object) */
+  let script: ('503' | 'stall' | 'truncate')[] = [];
+  let requests = 0;
+  const objects = new Map<string, Buffer>();
+
+  beforeAll(async () => {
+    objects.set('recordings/rec_a/recording.mp4', sourceBytes);
+    server = createServer((req, res) => {
+      void (async () => {
+        requests++;
+        const url = req.url ?? '';
+        const signature = await verifyRequest(ORIGIN_SECRET, 'GET', url, '', { get: (name) => (req.headers[name.toLowerCase()] as string | undefined) ?? null });
+        if (!signature.ok || req.headers[ORIGIN_ID_HEADER] !== ORIGIN_ID) return void res.writeHead(401).end('bad signature');
+        const key = decodeURIComponent(url.replace(/^\/internal\/media\//, ''));
+        const grant = await verifyMediaGrant(MASTER, req.headers[MEDIA_GRANT_HEADER] as string | undefined, ORIGIN_ID, key, Date.now());
+        if (!grant.ok) return void res.writeHead(403).end(grant.reason);
+        const step = script.shift();
+        if (step === '503') return void res.writeHead(503).end('busy');
+        const body = objects.get(key);
+        if (!body) return void res.writeHead(404).end('no object');
+        res.writeHead(200, { 'content-length': String(body.length), 'content-type': 'video/mp4' });
+        if (step === 'stall') return void res.write(body.subarray(0, 1000)); // never ends
+        if (step === 'truncate') return void res.write(body.subarray(0, 1000), () => res.destroy()); // the connection drops mid-body
+        res.end(body);
+      })();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    edgeUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+
+  const grantFor = (prefix: string) => issueMediaGrant(MASTER, { originId: ORIGIN_ID, prefixes: [prefix], expiresAt: Date.now() + 60_000 });
+  const options = async (file: string, extra: Partial<Parameters<typeof downloadSource>[0]> = {}) => ({
+    edgeUrl,
+    credentials: { originId: ORIGIN_ID, secret: ORIGIN_SECRET },
+    key: 'recordings/rec_a/recording.mp4',
+    grant: await grantFor('recordings/rec_a/'),
+    file,
+    attempts: 3,
+    ...extra,
+  });
+
+  it('decides by status and size, purely', () => {
+    expect(statusVerdict(200)).toBe('ok');
+    for (const s of [408, 429, 500, 502, 503]) expect(statusVerdict(s)).toBe('retry');
+    for (const s of [400, 401, 403, 404, 413]) expect(statusVerdict(s)).toBe('permanent');
+    expect(sizeRefusal(10, 10)).toBeNull();
+    expect(sizeRefusal(11, 10)).toMatch(/more than 10 bytes/);
+  });
+
+  it('streams the source to the file, retrying a busy edge and a cut body with backoff', async () => {
+    const file = path.join(tmp, 'a.mp4');
+    script = ['503', 'truncate'];
+    requests = 0;
+    const result = await downloadSource(await options(file));
+    expect(result).toEqual({ bytes: sourceBytes.length, attempts: 3 });
+    expect(requests).toBe(3);
+    expect((await readFile(file)).equals(sourceBytes)).toBe(true);
+    expect(existsSync(`${file}.part`)).toBe(false);
+  });
+
+  it('gives up at once on a refusal that will not change: no grant for the key, no object, too large', async () => {
+    const file = path.join(tmp, 'b.mp4');
+    script = [];
+    requests = 0;
+    await expect(downloadSource(await options(file, { grant: await grantFor('recordings/rec_other/') }))).rejects.toBeInstanceOf(PermanentDownloadError);
+    await expect(downloadSource(await options(file, { key: 'recordings/rec_none/recording.mp4', grant: await grantFor('recordings/rec_none/') }))).rejects.toThrow(/404/);
+    await expect(downloadSource(await options(file, { maxBytes: 1000 }))).rejects.toThrow(/more than 1000 bytes/);
+    expect(requests).toBe(3);
+    expect(existsSync(file) || existsSync(`${file}.part`)).toBe(false);
+  });
+
+  it('holds each attempt to its deadline: a stalled body is abandoned and retried', async () => {
+    const file = path.join(tmp, 'c.mp4');
+    script = ['stall'];
+    const started = Date.now();
+    const result = await downloadSource(await options(file, { attemptTimeoutMs: 800 }));
+    expect(result.attempts).toBe(2);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect((await stat(file)).size).toBe(sourceBytes.length);
+  });
+
+  it('stops when its broadcast is stopped meanwhile', async () => {
+    const file = path.join(tmp, 'd.mp4');
+    script = ['stall', 'stall', 'stall'];
+    const abort = new AbortController();
+    setTimeout(() => abort.abort(), 300);
+    await expect(downloadSource(await options(file, { signal: abort.signal, attemptTimeoutMs: 20_000 }))).rejects.toThrow();
+    expect(existsSync(`${file}.part`)).toBe(false);
+    script = [];
+  });
+});
