@@ -126,7 +126,7 @@ export type LifecycleEffect =
   | { kind: 'settle_recording'; sessionId: string };
 
 export interface EventSubject {
-  kind: 'recording' | 'clip';
+  kind: 'recording' | 'clip' | 'destination';
   id: string;
 }
 

@@ -70,6 +70,8 @@ import { log } from './log.ts';
 import { pickOrigin } from './origin-registry.ts';
 import { RecordingFlow, NOT_HOLDER, EXPORT_DISPATCH_ATTEMPTS, secondsSetting, type RecordingEffect, type JobEvent } from './stream/recording-flow.ts';
 import { ClipJobs } from './stream/clip-jobs.ts';
+import { Destinations, type DestinationsEffect, type DestinationResult } from './stream/destinations.ts';
+import type { CreateDestinationRequest, Destination, UpdateDestinationRequest } from '../shared/schemas/destination.ts';
 import { consumeSimuliveTicket, issueSimuliveTicket } from './event/simulive-ticket.ts';
 import type { LivePlayback } from './playback-cache.ts';
 
@@ -81,9 +83,9 @@ const KICK_ATTEMPTS = 5;
 /** A clip job's media grant lasts this long (a clip is at most minutes of media). */
 const CLIP_GRANT_TTL_MS = 3600_000;
 /** Effects that reach outside our platform (an origin that may be gone, R2 bulk deletes): never awaited by an answer. */
-const BACKGROUND_EFFECTS: ReadonlySet<string> = new Set(['kick', 'media_delete', 'recording_finalize', 'recording_export']);
+const BACKGROUND_EFFECTS: ReadonlySet<string> = new Set(['kick', 'media_delete', 'recording_finalize', 'recording_export', 'destinations_sync']);
 /** Events only the origin holding their session may send (issue 11); job events are the job's origin's. */
-const SESSION_HOLDER_EVENTS: ReadonlySet<OriginEvent['type']> = new Set(['publish', 'stats', 'publish_done', 'recording_started', 'error', 'media_durable']);
+const SESSION_HOLDER_EVENTS: ReadonlySet<OriginEvent['type']> = new Set(['publish', 'stats', 'publish_done', 'recording_started', 'error', 'media_durable', 'destination_status']);
 /** Origin event ids are remembered this long; the origin's signature window is 60 s, so a day is ample. */
 const SEEN_EVENT_TTL_MS = 24 * 3600_000;
 /** How long a media grant lets an origin write its session's prefix; every authorize (a reconnect) issues a fresh one. */
@@ -128,6 +130,7 @@ type PendingEffect =
   | { kind: 'stream_index' }
   | { kind: 'stream_keys'; keyHash: string }
   | { kind: 'webhook_flush' }
+  | DestinationsEffect
   | RecordingEffect;
 
 function effectKey(effect: PendingEffect): string {
@@ -146,6 +149,8 @@ function effectKey(effect: PendingEffect): string {
       return 'stream_keys';
     case 'webhook_flush':
       return 'webhook_flush';
+    case 'destinations_sync':
+      return 'destinations_sync';
     case 'recording_finalize':
     case 'recording_settle':
     case 'recording_export':
@@ -164,6 +169,8 @@ export class StreamObject extends DurableObject<Env> {
   private readonly recordingFlow: RecordingFlow;
   /** Processing clips whose origin's heartbeat no longer lists them (it restarted) are failed from the alarm. */
   private readonly clipJobs: ClipJobs;
+  /** Simulcast destinations: their API, targets for the holder, status from it (edge/stream/destinations.ts). */
+  private readonly destinations: Destinations;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -207,6 +214,15 @@ export class StreamObject extends DurableObject<Env> {
           const doc = this.load();
           if (doc) this.armAlarm(doc);
         }),
+    });
+    this.destinations = new Destinations({
+      sql: this.sql,
+      env: () => this.env,
+      owe: (effect) => this.owe(effect),
+      emit: (event, sessionId, reason, destinationId) => {
+        const doc = this.load();
+        if (doc) this.recordEffect(doc, { kind: 'emit', event, status: doc.lifecycle.status, sessionId, reason, subject: { kind: 'destination', id: destinationId } }, Date.now());
+      },
     });
   }
 
@@ -295,7 +311,10 @@ export class StreamObject extends DurableObject<Env> {
       );
     }
     for (const effect of result.effects) this.recordEffect(next, effect, input.at);
-    if (next.lifecycle.deleted && !doc.lifecycle.deleted) this.forgetMedia(next);
+    if (next.lifecycle.deleted && !doc.lifecycle.deleted) {
+      this.forgetMedia(next);
+      this.destinations.forgetAll();
+    }
     if (result.effects.some((e) => e.kind === 'emit')) this.owe({ kind: 'stream_index' });
     return { ok: true, doc: next, resumed: result.resumed ?? false };
   }
@@ -575,6 +594,8 @@ export class StreamObject extends DurableObject<Env> {
         return true;
       case 'webhook_flush':
         return this.flushWebhookOutbox(doc.streamId);
+      case 'destinations_sync':
+        return this.destinations.send(doc);
     }
   }
 
@@ -827,6 +848,49 @@ export class StreamObject extends DurableObject<Env> {
       .map((row) => sessionView(row, doc, recordings.get(row.id)));
   }
 
+  // ── destinations (issue 14) ─────────────────────────────────────────────────────────────────────
+
+  async listDestinations(workspaceId: string): Promise<Destination[] | null> {
+    const doc = this.loadLive();
+    return doc && doc.workspaceId === workspaceId ? this.destinations.list(doc) : null;
+  }
+
+  async getDestination(workspaceId: string, destinationId: string): Promise<Destination | null> {
+    const doc = this.loadLive();
+    return doc && doc.workspaceId === workspaceId ? this.destinations.get(doc, destinationId) : null;
+  }
+
+  createDestination(workspaceId: string, request: CreateDestinationRequest): Promise<DestinationResult> {
+    return this.changeDestinations(workspaceId, (doc) => this.destinations.create(doc, request, Date.now()));
+  }
+
+  updateDestination(workspaceId: string, destinationId: string, patch: UpdateDestinationRequest): Promise<DestinationResult> {
+    return this.changeDestinations(workspaceId, (doc) => this.destinations.update(doc, destinationId, patch, Date.now()));
+  }
+
+  async deleteDestination(workspaceId: string, destinationId: string): Promise<boolean> {
+    const result = await this.changeDestinations(workspaceId, (doc) =>
+      this.destinations.remove(doc, destinationId) ? { ok: true, destination: null } : { ok: false, code: 'not_found' },
+    );
+    return result.ok;
+  }
+
+  /**
+   * One destination change in one transaction (with the sync to the holder it owes while live, and its webhooks);
+   * the sync runs in the background, so an unreachable origin never holds up the answer.
+   */
+  private async changeDestinations<T extends { ok: boolean }>(workspaceId: string, change: (doc: StreamDocument) => T): Promise<T | { ok: false; code: 'not_found' }> {
+    const doc = this.loadLive();
+    if (!doc || doc.workspaceId !== workspaceId) return { ok: false, code: 'not_found' };
+    let result!: T;
+    this.ctx.storage.transactionSync(() => {
+      result = change(doc);
+      this.armAlarm(this.load()!);
+    });
+    await this.settle();
+    return result;
+  }
+
   // ── recordings ──────────────────────────────────────────────────────────────────────────────────
 
   private recordingRow(column: 'id' | 'session_id', value: string): RecordingRow | undefined {
@@ -1071,7 +1135,7 @@ export class StreamObject extends DurableObject<Env> {
         maxResolution: settings.maxResolution,
         record: settings.record,
         reconnectWindow: settings.reconnectWindow,
-        simulcast: [],
+        simulcast: this.destinations.targets(),
         srtLatency: settings.srtLatency,
         ...(request.protocol === 'srt' ? { srtPassphrase: doc.srtSecret } : {}),
       },
@@ -1233,6 +1297,8 @@ export class StreamObject extends DurableObject<Env> {
       case 'recording_ready':
       case 'recording_failed':
         return this.recordingFlow.onJobEvent(event satisfies JobEvent, signer);
+      case 'destination_status':
+        return this.destinations.onStatus(doc, event);
       case 'clip_ready':
       case 'clip_failed': {
         const clip = this.sql.exec<ClipRow>('SELECT * FROM clips WHERE id = ?', event.data.clipId).toArray()[0];

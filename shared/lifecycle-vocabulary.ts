@@ -26,6 +26,10 @@ export const LIFECYCLE_EVENTS = [
   'DELETED',
   'RECORDING_READY',
   'CLIP_READY',
+  /** A simulcast destination's relay went live, dropped (retrying or stopped), or was refused for good (issue 14). */
+  'DESTINATION_CONNECTED',
+  'DESTINATION_DISCONNECTED',
+  'DESTINATION_FAILED',
 ] as const;
 export type LifecycleEventName = (typeof LIFECYCLE_EVENTS)[number];
 
@@ -43,6 +47,9 @@ export const WEBHOOK_TYPE_OF_EVENT = {
   DELETED: 'video.live_stream.deleted',
   RECORDING_READY: 'video.live_stream.recording.ready',
   CLIP_READY: 'video.live_stream.clip.ready',
+  DESTINATION_CONNECTED: 'video.live_stream.destination.connected',
+  DESTINATION_DISCONNECTED: 'video.live_stream.destination.disconnected',
+  DESTINATION_FAILED: 'video.live_stream.destination.failed',
 } as const satisfies Record<LifecycleEventName, string>;
 export type WebhookEventType = (typeof WEBHOOK_TYPE_OF_EVENT)[LifecycleEventName];
 export const WEBHOOK_EVENT_TYPES = Object.values(WEBHOOK_TYPE_OF_EVENT) as WebhookEventType[];

@@ -20,9 +20,9 @@ export const LiveStreamWebhook = z
     sessionId: z.string().nullable(),
     reason: z.string().nullable(),
     subject: z
-      .object({ kind: z.enum(['recording', 'clip']), id: z.string() })
+      .object({ kind: z.enum(['recording', 'clip', 'destination']), id: z.string() })
       .nullable()
-      .openapi({ description: 'the recording or clip a *.ready event is about' }),
+      .openapi({ description: 'the recording or clip a *.ready event is about, or the destination a destination.* event is about' }),
     data: LiveStream.omit({ activities: true, streamKey: true, srtSecret: true }),
   })
   .openapi('LiveStreamWebhook');

@@ -1,0 +1,377 @@
+// Issue 14 at the edge: /v1/live/streams/{id}/destinations (every route and refusal), the targets authorize hands the
+// holding origin, the full set sent again as POST /control/destinations when they change while live (an owed effect,
+// retried, never holding up the API answer), and the holder's destination_status events moving each destination's
+// status and becoming destination.* webhooks. The origin's control port is a stand-in at the network boundary
+// (globalThis.fetch), as in the other edge tests: it records every command and answers what the test says.
+import { describe, it, expect, beforeAll, afterAll, beforeEach, vi, type MockInstance } from 'vitest';
+import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
+import { ORIGIN, api, authorize, call, createStream, createWorkspace, json, originEvent, sendEvents, type Workspace } from './helpers.ts';
+import { owedEffects, receivedWebhooks, stub } from './stream-faults.ts';
+import { DestinationsCommand } from '../../shared/schemas/internal.ts';
+import { verifyRequest } from '../../shared/request-signing.ts';
+import { deriveOriginSecret } from '../../shared/origin-credentials.ts';
+
+const YOUTUBE_KEY = 'abcd-efgh-ijkl-mnop-qrst';
+const TWITCH_KEY = 'live_987654321_ZyXwVuTsRqPoNmLkJiHgFeDcBa9876';
+const RTMP_KEY = 'secret-relay-key-7f3a';
+
+interface Command {
+  host: string;
+  path: string;
+  text: string;
+  headers: Headers;
+  body: any;
+}
+const commands: Command[] = [];
+/** What the origin answers /control/destinations with; a promise holds the answer back (a slow origin). */
+let destinationsAnswer: () => Promise<number> = async () => 200;
+let originFetch: MockInstance<typeof fetch>;
+beforeAll(() => {
+  originFetch = vi.spyOn(globalThis, 'fetch').mockImplementation(async (input, init) => {
+    const request = input instanceof Request ? input : new Request(String(input), init);
+    const url = new URL(request.url);
+    const text = typeof init?.body === 'string' ? init.body : '';
+    commands.push({ host: url.host, path: url.pathname, text, headers: new Headers(init?.headers ?? request.headers), body: text ? JSON.parse(text) : null });
+    const status = url.pathname === '/control/destinations' ? await destinationsAnswer() : 200;
+    return new Response(null, { status });
+  });
+});
+afterAll(() => originFetch.mockRestore());
+beforeEach(() => {
+  destinationsAnswer = async () => 200;
+});
+
+const syncs = (streamId: string) => commands.filter((c) => c.path === '/control/destinations' && c.body?.streamId === streamId);
+
+let ws: Workspace;
+beforeAll(async () => {
+  ws = await createWorkspace('destinations');
+});
+
+const base = (streamId: string) => `/live/streams/${streamId}/destinations`;
+const create = (streamId: string, body: unknown) => api(ws, 'POST', base(streamId), body);
+
+async function createOk(streamId: string, body: unknown) {
+  const response = await create(streamId, body);
+  expect(response.status, await response.clone().text()).toBe(201);
+  return (await json(response)).data;
+}
+
+async function problemOf(response: Response, status: number) {
+  expect(response.status).toBe(status);
+  expect(response.headers.get('content-type')).toBe('application/problem+json');
+  return json(response);
+}
+
+async function live(body: unknown = {}) {
+  const stream = await createStream(ws, body);
+  return { stream, streamId: stream.streamId as string, streamKey: stream.streamKey as string };
+}
+
+describe('/v1/live/streams/{streamId}/destinations', () => {
+  it('create, list, get, PATCH, delete; the stream key is never shown', async () => {
+    const { streamId } = await live();
+    const yt = await createOk(streamId, { platform: 'youtube', streamKey: YOUTUBE_KEY });
+    expect(yt).toMatchObject({
+      streamId,
+      name: 'YouTube',
+      platform: 'youtube',
+      url: 'rtmp://a.rtmp.youtube.com/live2',
+      rendition: 'source',
+      enabled: true,
+      status: 'idle',
+      lastError: null,
+      startedAt: null,
+      bytesSent: 0,
+      reconnects: 0,
+    });
+    expect(yt.destinationId).toMatch(/^dst_[A-Za-z0-9]{16}$/);
+    expect(yt).not.toHaveProperty('streamKey');
+    const tw = await createOk(streamId, { platform: 'twitch', streamKey: TWITCH_KEY, name: 'Twitch main', rendition: '720p' });
+    expect(tw).toMatchObject({ url: 'rtmp://live.twitch.tv/app', name: 'Twitch main', rendition: '720p' });
+    const fb = await createOk(streamId, { platform: 'facebook', streamKey: 'FB-1234567890123456-0-AbCdEfGhIjKl', enabled: false });
+    expect(fb).toMatchObject({ url: 'rtmps://live-api-s.facebook.com:443/rtmp', status: 'disabled' });
+    const own = await createOk(streamId, { platform: 'rtmp', url: 'rtmps://relay.example.com:443/live', streamKey: RTMP_KEY });
+    expect(own.name).toBe('relay.example.com');
+
+    const listed = await api(ws, 'GET', base(streamId));
+    expect(listed.status).toBe(200);
+    const listText = await listed.text();
+    expect(JSON.parse(listText).data.map((d: any) => d.destinationId)).toEqual([yt.destinationId, tw.destinationId, fb.destinationId, own.destinationId]);
+    for (const key of [YOUTUBE_KEY, TWITCH_KEY, RTMP_KEY, 'AbCdEfGhIjKl']) expect(listText).not.toContain(key);
+
+    const got = await api(ws, 'GET', `${base(streamId)}/${tw.destinationId}`);
+    expect(got.status).toBe(200);
+    expect((await json(got)).data).toEqual(tw);
+
+    const patched = await api(ws, 'PATCH', `${base(streamId)}/${tw.destinationId}`, { name: 'Twitch backup', rendition: 'source', enabled: false });
+    expect(patched.status).toBe(200);
+    expect((await json(patched)).data).toMatchObject({ name: 'Twitch backup', rendition: 'source', enabled: false, status: 'disabled' });
+
+    const keyOnly = await api(ws, 'PATCH', `${base(streamId)}/${own.destinationId}`, { streamKey: 'another-key' });
+    expect(keyOnly.status).toBe(200);
+    expect(await keyOnly.text()).not.toContain('another-key');
+
+    expect((await api(ws, 'DELETE', `${base(streamId)}/${tw.destinationId}`)).status).toBe(204);
+    expect((await api(ws, 'GET', `${base(streamId)}/${tw.destinationId}`)).status).toBe(404);
+    expect((await json(await api(ws, 'GET', base(streamId)))).data).toHaveLength(3);
+  });
+
+  it('refuses bad input with a 400 problem naming the field', async () => {
+    const { streamId } = await live({ maxResolution: '720p' });
+    const cases: [unknown, string, RegExp][] = [
+      [{ platform: 'youtube', streamKey: TWITCH_KEY }, 'streamKey', /YouTube stream key/],
+      [{ platform: 'twitch', streamKey: YOUTUBE_KEY }, 'streamKey', /Twitch stream key/],
+      [{ platform: 'rtmp', streamKey: RTMP_KEY }, 'url', /required for platform rtmp/],
+      [{ platform: 'rtmp', url: 'http://example.com/live', streamKey: RTMP_KEY }, 'url', /rtmp:\/\/ or rtmps:\/\//],
+      [{ platform: 'rtmp', url: 'rtmp://bob:hunter2@example.com/live', streamKey: RTMP_KEY }, 'url', /user name or password/],
+      [{ platform: 'rtmp', url: 'rtmp://example.com/live', streamKey: 'with space' }, 'streamKey', /printable/],
+      [{ platform: 'youtube', streamKey: YOUTUBE_KEY, rendition: '1080p' }, 'rendition', /one of: source, 720p, 480p, 360p/],
+    ];
+    for (const [body, field, message] of cases) {
+      const problem = await problemOf(await create(streamId, body), 400);
+      expect(problem.type, JSON.stringify(body)).toBe('https://riverhead.dev/problems/invalid-destination');
+      expect(problem.errors.map((e: any) => e.field)).toEqual([field]);
+      expect(problem.errors[0].message).toMatch(message);
+      expect(JSON.stringify(problem)).not.toContain('hunter2');
+      expect(JSON.stringify(problem)).not.toContain(TWITCH_KEY);
+    }
+    // Schema refusals: unknown platform, missing key, unknown field.
+    for (const [body, field] of [
+      [{ platform: 'myspace', streamKey: 'x' }, 'platform'],
+      [{ platform: 'youtube' }, 'streamKey'],
+      [{ platform: 'youtube', streamKey: YOUTUBE_KEY, password: 'x' }, 'password'],
+    ] as const) {
+      const problem = await problemOf(await create(streamId, body), 400);
+      expect(problem.errors.map((e: any) => e.field)).toContain(field);
+    }
+    // PATCH: a bad url, and a platform the stored key does not fit.
+    const d = await createOk(streamId, { platform: 'rtmp', url: 'rtmp://127.0.0.1/live', streamKey: TWITCH_KEY });
+    const badUrl = await problemOf(await api(ws, 'PATCH', `${base(streamId)}/${d.destinationId}`, { url: 'rtmp://u@127.0.0.1/live' }), 400);
+    expect(badUrl.errors[0].field).toBe('url');
+    const badPlatform = await problemOf(await api(ws, 'PATCH', `${base(streamId)}/${d.destinationId}`, { platform: 'youtube' }), 400);
+    expect(badPlatform.errors[0]).toMatchObject({ field: 'streamKey', message: expect.stringMatching(/stored key/) });
+    const moved = await api(ws, 'PATCH', `${base(streamId)}/${d.destinationId}`, { platform: 'twitch' });
+    expect((await json(moved)).data).toMatchObject({ platform: 'twitch', url: 'rtmp://live.twitch.tv/app' });
+    expect((await problemOf(await api(ws, 'PATCH', `${base(streamId)}/${d.destinationId}`, { rendition: '4k' }), 400)).errors[0].field).toBe('rendition');
+  });
+
+  it('holds at most 10 destinations per stream', async () => {
+    const { streamId } = await live();
+    for (let i = 0; i < 10; i++) await createOk(streamId, { platform: 'rtmp', url: `rtmp://127.0.0.1:${2000 + i}/live`, streamKey: `k${i}` });
+    const problem = await problemOf(await create(streamId, { platform: 'rtmp', url: 'rtmp://127.0.0.1/live', streamKey: 'k' }), 400);
+    expect(problem.detail).toMatch(/at most 10 destinations/);
+  });
+
+  it('answers 404 for an unknown stream or destination, and for another workspace', async () => {
+    const { streamId } = await live();
+    const d = await createOk(streamId, { platform: 'youtube', streamKey: YOUTUBE_KEY });
+    expect((await create('ls_nope', { platform: 'youtube', streamKey: YOUTUBE_KEY })).status).toBe(404);
+    expect((await api(ws, 'GET', base('ls_nope'))).status).toBe(404);
+    for (const [method, body] of [['GET', undefined], ['PATCH', { name: 'x' }], ['DELETE', undefined]] as const) {
+      expect((await api(ws, method, `${base(streamId)}/dst_nope`, body)).status, method).toBe(404);
+    }
+    const other = await createWorkspace('destinations-other');
+    expect((await api(other, 'GET', base(streamId))).status).toBe(404);
+    expect((await api(other, 'GET', `${base(streamId)}/${d.destinationId}`)).status).toBe(404);
+    expect((await api(other, 'DELETE', `${base(streamId)}/${d.destinationId}`)).status).toBe(404);
+    expect((await api(ws, 'GET', `${base(streamId)}/${d.destinationId}`)).status).toBe(200);
+    // A deleted stream takes its destinations (and their keys) with it.
+    await api(ws, 'DELETE', `/live/streams/${streamId}`);
+    expect((await api(ws, 'GET', base(streamId))).status).toBe(404);
+    const left = await runInDurableObject(stub(streamId), (_o, state) => state.storage.sql.exec('SELECT COUNT(*) AS n FROM destinations').one().n);
+    expect(left).toBe(0);
+  });
+
+  it('documents stable operationIds', async () => {
+    const spec = await json(await call('/v1/openapi.json'));
+    const ids = Object.values(spec.paths as Record<string, Record<string, { operationId?: string }>>)
+      .flatMap((p) => Object.values(p).map((op) => op.operationId))
+      .filter((id) => id?.includes('destination'));
+    expect(ids.sort()).toEqual(['create-destination', 'delete-destination', 'get-destination', 'list-destinations', 'update-destination']);
+  });
+});
+
+describe('targets for the holding origin', () => {
+  it('authorize hands out the enabled destinations with their full publish URL and revision', async () => {
+    const { streamId, streamKey } = await live();
+    const yt = await createOk(streamId, { platform: 'youtube', streamKey: YOUTUBE_KEY });
+    await createOk(streamId, { platform: 'twitch', streamKey: TWITCH_KEY, enabled: false });
+    const own = await createOk(streamId, { platform: 'rtmp', url: 'rtmp://127.0.0.1:1936/live/', streamKey: RTMP_KEY, rendition: '480p' });
+    expect(syncs(streamId)).toHaveLength(0); // nothing live: nothing sent
+    const grant = await json(await authorize(streamKey));
+    expect(grant.simulcast).toEqual([
+      { destinationId: yt.destinationId, url: `rtmp://a.rtmp.youtube.com/live2/${YOUTUBE_KEY}`, rendition: 'source', revision: 1 },
+      { destinationId: own.destinationId, url: `rtmp://127.0.0.1:1936/live/${RTMP_KEY}`, rendition: '480p', revision: 1 },
+    ]);
+    // While live, every enabled destination is connecting until the holder reports.
+    const listed = (await json(await api(ws, 'GET', base(streamId)))).data;
+    expect(listed.map((d: any) => d.status)).toEqual(['connecting', 'disabled', 'connecting']);
+  });
+
+  it('changes while live send the full desired set to the holder, signed; a new url/key/rendition is a new revision', async () => {
+    const { streamId, streamKey } = await live();
+    const a = await createOk(streamId, { platform: 'rtmp', url: 'rtmp://127.0.0.1:1936/live', streamKey: 'key-a' });
+    const { sessionId } = await json(await authorize(streamKey));
+    const lastSync = async (count: number) => {
+      await vi.waitFor(() => expect(syncs(streamId)).toHaveLength(count), { timeout: 3000 });
+      const sent = syncs(streamId).at(-1)!;
+      expect(sent.host).toBe(new URL(ORIGIN.originUrl).host);
+      expect(DestinationsCommand.parse(sent.body)).toEqual(sent.body);
+      expect(sent.body).toMatchObject({ streamId, sessionId });
+      return sent;
+    };
+
+    const b = await createOk(streamId, { platform: 'rtmp', url: 'rtmp://127.0.0.1:1937/live', streamKey: 'key-b' });
+    const added = await lastSync(1);
+    expect(added.body.targets).toEqual([
+      { destinationId: a.destinationId, url: 'rtmp://127.0.0.1:1936/live/key-a', rendition: 'source', revision: 1 },
+      { destinationId: b.destinationId, url: 'rtmp://127.0.0.1:1937/live/key-b', rendition: 'source', revision: 1 },
+    ]);
+    // Signed with the holder's own secret, like every edge → origin command.
+    const secret = await deriveOriginSecret('test-origin-secret', ORIGIN.originId, 1);
+    expect(await verifyRequest(secret, 'POST', '/control/destinations', added.text, added.headers)).toEqual({ ok: true });
+
+    await api(ws, 'PATCH', `${base(streamId)}/${b.destinationId}`, { streamKey: 'key-b2' });
+    expect((await lastSync(2)).body.targets[1]).toEqual({ destinationId: b.destinationId, url: 'rtmp://127.0.0.1:1937/live/key-b2', rendition: 'source', revision: 2 });
+
+    // A name change does not touch the targets: nothing is sent.
+    await api(ws, 'PATCH', `${base(streamId)}/${a.destinationId}`, { name: 'renamed' });
+    await api(ws, 'PATCH', `${base(streamId)}/${a.destinationId}`, { enabled: false });
+    expect((await lastSync(3)).body.targets.map((t: any) => t.destinationId)).toEqual([b.destinationId]);
+    await api(ws, 'PATCH', `${base(streamId)}/${a.destinationId}`, { enabled: true });
+    expect((await lastSync(4)).body.targets.map((t: any) => [t.destinationId, t.revision])).toEqual([[a.destinationId, 1], [b.destinationId, 2]]);
+    await api(ws, 'DELETE', `${base(streamId)}/${b.destinationId}`);
+    expect((await lastSync(5)).body.targets.map((t: any) => t.destinationId)).toEqual([a.destinationId]);
+    expect(await owedEffects(streamId)).not.toContain('destinations_sync');
+  });
+
+  it('an origin that is slow or failing never holds up the answer; the sync is retried from the alarm', async () => {
+    const { streamId, streamKey } = await live();
+    await authorize(streamKey);
+    // The origin takes 1.5 s, then refuses for now (503): owed again, with backoff.
+    destinationsAnswer = () => new Promise<number>((resolve) => setTimeout(() => resolve(503), 1500));
+    const startedAt = Date.now();
+    const response = await create(streamId, { platform: 'youtube', streamKey: YOUTUBE_KEY });
+    expect(response.status).toBe(201);
+    expect(Date.now() - startedAt).toBeLessThan(1000);
+    await vi.waitFor(() => expect(syncs(streamId)).toHaveLength(1));
+
+    await vi.waitFor(async () => {
+      const row = await runInDurableObject(stub(streamId), (_o, state) =>
+        state.storage.sql.exec<{ attempts: number; next_at: number }>("SELECT attempts, next_at FROM pending_effects WHERE key = 'destinations_sync'").toArray()[0],
+      );
+      expect(row?.attempts).toBe(1);
+      expect(row!.next_at).toBeGreaterThan(Date.now());
+    }, { timeout: 5000 });
+    destinationsAnswer = async () => 200;
+    await runDurableObjectAlarm(stub(streamId));
+    await vi.waitFor(async () => expect(await owedEffects(streamId)).not.toContain('destinations_sync'));
+    expect(syncs(streamId)).toHaveLength(2);
+    expect(syncs(streamId)[1]!.body.targets).toHaveLength(1);
+  });
+});
+
+describe('destination_status from the holder', () => {
+  const status = (streamId: string, sessionId: string, destinationId: string, data: Partial<{ revision: number; status: string; error: string | null; bytesSent: number; reconnects: number }>) =>
+    originEvent(streamId, sessionId, 'destination_status', { destinationId, revision: 1, status: 'connecting', error: null, bytesSent: 0, reconnects: 0, ...data });
+
+  it('moves the status and emits connected, disconnected and failed webhooks about the destination', async () => {
+    const { streamId, streamKey } = await live();
+    const d = await createOk(streamId, { platform: 'rtmp', url: 'rtmp://127.0.0.1:1936/live', streamKey: RTMP_KEY });
+    const other = await createOk(streamId, { platform: 'youtube', streamKey: YOUTUBE_KEY });
+    const { sessionId } = await json(await authorize(streamKey));
+    const get = async (id = d.destinationId) => (await json(await api(ws, 'GET', `${base(streamId)}/${id}`))).data;
+    const send = async (...events: unknown[]) => (await json(await sendEvents(events))).results.map((r: any) => r.outcome);
+
+    expect(await send(status(streamId, sessionId, d.destinationId, { status: 'connecting' }))).toEqual(['applied']);
+    expect((await get()).status).toBe('connecting');
+    const liveAt = new Date().toISOString();
+    expect(await send({ ...status(streamId, sessionId, d.destinationId, { status: 'live', bytesSent: 1000 }), at: liveAt })).toEqual(['applied']);
+    expect(await get()).toMatchObject({ status: 'live', startedAt: liveAt, bytesSent: 1000, reconnects: 0, lastError: null });
+    expect(await send(
+      status(streamId, sessionId, d.destinationId, { status: 'live', bytesSent: 5000 }),
+      status(streamId, sessionId, d.destinationId, { status: 'retrying', error: 'Connection refused', bytesSent: 5000 }),
+    )).toEqual(['applied', 'applied']);
+    expect(await get()).toMatchObject({ status: 'retrying', lastError: 'Connection refused', startedAt: liveAt });
+    expect((await get(other.destinationId)).status).toBe('connecting'); // the other one is untouched
+    await send(status(streamId, sessionId, d.destinationId, { status: 'live', bytesSent: 9000, reconnects: 1 }));
+    expect(await get()).toMatchObject({ status: 'live', bytesSent: 9000, reconnects: 1 });
+    await send(status(streamId, sessionId, other.destinationId, { status: 'failed', error: 'NetStream.Publish.BadName: invalid stream key' }));
+    expect(await get(other.destinationId)).toMatchObject({ status: 'failed', lastError: 'NetStream.Publish.BadName: invalid stream key' });
+
+    // Webhooks: CREATED, ON_PUBLISH, then one per change, in order, each naming its destination.
+    const hooks = await receivedWebhooks(streamId, 6);
+    const about = hooks.filter((h: any) => h.subject?.kind === 'destination');
+    expect(about.map((h: any) => [h.type, h.subject.id, h.reason])).toEqual([
+      ['video.live_stream.destination.connected', d.destinationId, null],
+      ['video.live_stream.destination.disconnected', d.destinationId, 'Connection refused'],
+      ['video.live_stream.destination.connected', d.destinationId, null],
+      ['video.live_stream.destination.failed', other.destinationId, 'NetStream.Publish.BadName: invalid stream key'],
+    ]);
+    expect(about.every((h: any) => h.sessionId === sessionId && h.status === 'STREAMING')).toBe(true);
+    expect(hooks.map((h) => h.sequence)).toEqual(hooks.map((_, i) => i + 1));
+    expect(JSON.stringify(hooks)).not.toContain(RTMP_KEY);
+    expect(JSON.stringify(hooks)).not.toContain(YOUTUBE_KEY);
+    const activities = (await json(await api(ws, 'GET', `/live/streams/${streamId}`))).data.activities.map((a: any) => a.event);
+    expect(activities).toContain('DESTINATION_FAILED');
+
+    // The broadcast ends: idle; the holder's late 'stopped' for that session still says disconnected.
+    await api(ws, 'POST', `/live/streams/${streamId}/complete`);
+    expect(await get()).toMatchObject({ status: 'idle', startedAt: null });
+    expect(await send(status(streamId, sessionId, d.destinationId, { status: 'stopped', bytesSent: 9500, reconnects: 1 }))).toEqual(['applied']);
+    expect(await get()).toMatchObject({ status: 'idle', bytesSent: 9500 });
+    await vi.waitFor(async () => {
+      const after = await receivedWebhooks(streamId, hooks.length + 1);
+      expect(after.filter((h: any) => h.subject?.kind === 'destination').at(-1)).toMatchObject({ type: 'video.live_stream.destination.disconnected', reason: 'stopped' });
+    }, { timeout: 5000 });
+  }, 20_000);
+
+  it("counts only the session holder's events, of the current revision", async () => {
+    const { streamId, streamKey } = await live();
+    const d = await createOk(streamId, { platform: 'rtmp', url: 'rtmp://127.0.0.1:1936/live', streamKey: 'old-key' });
+    const { sessionId } = await json(await authorize(streamKey));
+    const outcome = async (event: unknown, originId?: string) => (await json(await sendEvents([event], originId))).results[0];
+
+    const stranger = await outcome(status(streamId, sessionId, d.destinationId, { status: 'live' }), 'origin-stranger');
+    expect(stranger).toMatchObject({ outcome: 'refused', reason: 'not-session-holder' });
+    expect(await outcome(status(streamId, sessionId, 'dst_unknown', { status: 'live' }))).toMatchObject({ outcome: 'refused', reason: 'no such destination' });
+    expect(await outcome(status(streamId, 'ses_other', d.destinationId, { status: 'live' }))).toMatchObject({ outcome: 'refused' });
+    expect(await outcome(status(streamId, sessionId, d.destinationId, { status: 'live' }))).toMatchObject({ outcome: 'applied' });
+
+    // A new key restarts the target as revision 2: the old relay's reports are ignored, and its end is said at once.
+    await api(ws, 'PATCH', `${base(streamId)}/${d.destinationId}`, { streamKey: 'new-key' });
+    const restarted = (await json(await api(ws, 'GET', `${base(streamId)}/${d.destinationId}`))).data;
+    expect(restarted).toMatchObject({ status: 'connecting', startedAt: null });
+    expect(await outcome(status(streamId, sessionId, d.destinationId, { status: 'failed', error: 'old relay' }))).toMatchObject({
+      outcome: 'refused',
+      reason: expect.stringMatching(/stale revision 1/),
+    });
+    expect((await json(await api(ws, 'GET', `${base(streamId)}/${d.destinationId}`))).data.status).toBe('connecting');
+    expect(await outcome(status(streamId, sessionId, d.destinationId, { revision: 2, status: 'live' }))).toMatchObject({ outcome: 'applied' });
+    const hooks = (await receivedWebhooks(streamId, 5)).filter((h: any) => h.subject?.kind === 'destination');
+    expect(hooks.map((h: any) => h.type)).toEqual([
+      'video.live_stream.destination.connected',
+      'video.live_stream.destination.disconnected',
+      'video.live_stream.destination.connected',
+    ]);
+    expect(hooks[1]!.reason).toMatch(/restarted/);
+  });
+
+  it('never logs a stream key', async () => {
+    const logs = vi.spyOn(console, 'log');
+    try {
+      const { streamId, streamKey } = await live();
+      const { sessionId } = await json(await authorize(streamKey));
+      const d = await createOk(streamId, { platform: 'rtmp', url: 'rtmp://127.0.0.1:1936/live', streamKey: 'logged-never-91d2' });
+      await api(ws, 'PATCH', `${base(streamId)}/${d.destinationId}`, { streamKey: 'logged-never-73ac' });
+      await sendEvents([status(streamId, sessionId, d.destinationId, { revision: 2, status: 'live' })]);
+      await vi.waitFor(() => expect(syncs(streamId).length).toBeGreaterThanOrEqual(2));
+      const lines = logs.mock.calls.map((args) => args.map(String).join(' ')).join('\n');
+      expect(lines).toContain('destinations_sent');
+      expect(lines).not.toContain('logged-never');
+    } finally {
+      logs.mockRestore();
+    }
+  });
+});
