@@ -309,17 +309,6 @@ export const ExportRecordingCommand = z.object({
 });
 export type ExportRecordingCommand = z.infer<typeof ExportRecordingCommand>;
 
-/**
- * Edge → session holder: the stream's desired simulcast targets changed while live (a destination added, enabled,
- * edited, disabled or deleted). The full set: targets absent from it stop, new ones start, a new revision restarts.
- */
-export const DestinationsCommand = z.object({
-  streamId: z.string().min(1).max(64),
-  sessionId: z.string().min(1).max(64),
-  targets: z.array(SimulcastTarget).max(10),
-});
-export type DestinationsCommand = z.infer<typeof DestinationsCommand>;
-
 /** Where a recording's MP4 lives in R2 (the export's outputPrefix + recording.mp4). */
 export const recordingMp4Key = (recordingId: string): string => `recordings/${recordingId}/recording.mp4`;
 
