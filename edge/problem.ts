@@ -16,7 +16,7 @@ export class ApiError extends Error {
     readonly type: string,
     readonly title: string,
     readonly detail?: string,
-    readonly extras: { errors?: FieldError[]; reason?: string } = {},
+    readonly extras: { errors?: FieldError[]; reason?: string; allowedOperations?: readonly string[] } = {},
   ) {
     super(detail ?? title);
   }

@@ -13,6 +13,10 @@ export const Problem = z
       .optional()
       .openapi({ description: 'Each field at fault, as a dotted path, with what is wrong with it.' }),
     reason: z.string().optional(),
+    allowedOperations: z
+      .array(z.string())
+      .optional()
+      .openapi({ description: 'a refused live event operation: the operations its status allows now' }),
   })
   .openapi('Problem');
 export type Problem = z.infer<typeof Problem>;

@@ -142,10 +142,12 @@ export const UpdateLiveEventRequest = z
     metadata: Metadata.optional(),
   })
   .strict()
-  .superRefine((body, ctx) => {
-    if (Object.keys(body).length === 0) ctx.addIssue({ code: 'custom', path: [], message: 'send at least one field to change' });
-    checkWindows(body, ctx);
+  // Only said of a body that is otherwise valid: one holding just an unknown field is told about that field.
+  .refine((body) => Object.keys(body).length > 0, {
+    message: 'send at least one field to change',
+    when: (payload) => payload.issues.length === 0,
   })
+  .superRefine(checkWindows)
   .openapi('UpdateLiveEventRequest');
 export type UpdateLiveEventRequest = z.infer<typeof UpdateLiveEventRequest>;
 
