@@ -362,8 +362,10 @@ export class Destinations {
   }
 
   /**
-   * The owed sync: the full desired set to the origin holding the session; done when it answered (a 4xx included: it
-   * no longer has the session) or there is no broadcast to send it to, false to retry with backoff.
+   * The owed sync: the full desired set to the origin holding the session (read now, so a failover's new holder gets
+   * it). Done when it took it, when it refused the command itself (400: a retry would not change that), or when there
+   * is no broadcast any more; retried with backoff otherwise — a 404 included: the holder may not have set the session
+   * up yet (a destination added just after authorize), and the broadcast's end stops the retries.
    */
   async send(doc: StreamDocument): Promise<boolean> {
     const session = doc.lifecycle.session;
@@ -372,7 +374,7 @@ export class Destinations {
     const status = await commandOrigin(this.host.env(), session.originId, session.originUrl, '/control/destinations', command);
     // Never the command itself: its URLs carry the stream keys.
     log('destinations_sent', { streamId: doc.streamId, sessionId: session.id, originId: session.originId, targets: command.targets.length, status });
-    return status < 500 && status !== 429;
+    return (status >= 200 && status < 300) || (status >= 400 && status < 500 && status !== 404 && status !== 408 && status !== 429);
   }
 }
 

@@ -5,7 +5,7 @@
 // (globalThis.fetch), as in the other edge tests: it records every command and answers what the test says.
 import { describe, it, expect, beforeAll, afterAll, beforeEach, vi, type MockInstance } from 'vitest';
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
-import { ORIGIN, api, authorize, call, createStream, createWorkspace, json, originEvent, sendEvents, type Workspace } from './helpers.ts';
+import { ORIGIN, api, authorize, call, createStream, createWorkspace, json, originEvent, sendEvents, sendHeartbeat, signedCall, type Workspace } from './helpers.ts';
 import { owedEffects, receivedWebhooks, stub } from './stream-faults.ts';
 import { DestinationsCommand } from '../../shared/schemas/internal.ts';
 import { verifyRequest } from '../../shared/request-signing.ts';
@@ -32,6 +32,8 @@ beforeAll(() => {
     const url = new URL(request.url);
     const text = typeof init?.body === 'string' ? init.body : '';
     commands.push({ host: url.host, path: url.pathname, text, headers: new Headers(init?.headers ?? request.headers), body: text ? JSON.parse(text) : null });
+    // A holder asked about its encoder (a publish through another origin) no longer has it: the session moves.
+    if (url.pathname === '/control/holds') return Response.json({ publishing: false });
     const status = url.pathname === '/control/destinations' ? await destinationsAnswer() : 200;
     return new Response(null, { status });
   });
@@ -249,8 +251,9 @@ describe('targets for the holding origin', () => {
   it('an origin that is slow or failing never holds up the answer; the sync is retried from the alarm', async () => {
     const { streamId, streamKey } = await live();
     await authorize(streamKey);
-    // The origin takes 1.5 s, then refuses for now (503): owed again, with backoff.
-    destinationsAnswer = () => new Promise<number>((resolve) => setTimeout(() => resolve(503), 1500));
+    // The origin takes 1.5 s, then does not know the session yet (404: it is still setting up the publish the
+    // authorize answer opened): owed again, with backoff.
+    destinationsAnswer = () => new Promise<number>((resolve) => setTimeout(() => resolve(404), 1500));
     const startedAt = Date.now();
     const response = await create(streamId, { platform: 'youtube', streamKey: YOUTUBE_KEY });
     expect(response.status).toBe(201);
@@ -269,6 +272,47 @@ describe('targets for the holding origin', () => {
     await vi.waitFor(async () => expect(await owedEffects(streamId)).not.toContain('destinations_sync'));
     expect(syncs(streamId)).toHaveLength(2);
     expect(syncs(streamId)[1]!.body.targets).toHaveLength(1);
+
+    // A refusal of the command itself (400) is not retried; an origin unreachable (5xx) is.
+    destinationsAnswer = async () => 400;
+    await create(streamId, { platform: 'twitch', streamKey: TWITCH_KEY });
+    await vi.waitFor(() => expect(syncs(streamId)).toHaveLength(3));
+    await vi.waitFor(async () => expect(await owedEffects(streamId)).not.toContain('destinations_sync'));
+    destinationsAnswer = async () => 503;
+    await create(streamId, { platform: 'rtmp', url: 'rtmp://127.0.0.1:1936/live', streamKey: RTMP_KEY });
+    await vi.waitFor(() => expect(syncs(streamId)).toHaveLength(4));
+    await vi.waitFor(async () => expect(await owedEffects(streamId)).toContain('destinations_sync'));
+    // The broadcast ends: the owed sync is moot and goes without another command.
+    await api(ws, 'POST', `/live/streams/${streamId}/complete`);
+    await runDurableObjectAlarm(stub(streamId));
+    await vi.waitFor(async () => expect(await owedEffects(streamId)).not.toContain('destinations_sync'));
+    expect(syncs(streamId)).toHaveLength(4);
+  }, 15_000);
+});
+
+describe('failover', () => {
+  it("moves the targets with the session: the new holder gets them from authorize, later changes, and only its reports count", async () => {
+    const A = { originId: 'origin-dst-a', originUrl: 'http://127.0.0.5:9' };
+    const B = { originId: 'origin-dst-b', originUrl: 'http://127.0.0.6:9' };
+    const via = (origin: typeof A, streamKey: string) => signedCall('/internal/ingest/authorize', { streamKey, protocol: 'rtmp', ...origin }, { originId: origin.originId });
+    const { streamId, streamKey } = await live({ reconnectWindow: 30 });
+    const d = await createOk(streamId, { platform: 'rtmp', url: 'rtmp://127.0.0.1:1936/live', streamKey: RTMP_KEY });
+    const first = await json(await via(A, streamKey));
+    await sendHeartbeat(A.originId, [{ streamId, sessionId: first.sessionId }], { originUrl: A.originUrl, hlsUrl: A.originUrl });
+    await sendHeartbeat(B.originId, [], { originUrl: B.originUrl, hlsUrl: B.originUrl });
+    const taken = await json(await via(B, streamKey));
+    expect(taken).toMatchObject({ sessionId: first.sessionId, resume: true });
+    expect(taken.simulcast).toEqual([{ destinationId: d.destinationId, url: `rtmp://127.0.0.1:1936/live/${RTMP_KEY}`, rendition: 'source', revision: 1 }]);
+
+    await api(ws, 'PATCH', `${base(streamId)}/${d.destinationId}`, { rendition: '720p' });
+    await vi.waitFor(() => expect(syncs(streamId)).toHaveLength(1));
+    expect(syncs(streamId)[0]).toMatchObject({ host: '127.0.0.6:9', body: { sessionId: first.sessionId, targets: [{ rendition: '720p', revision: 2 }] } });
+
+    const report = (origin: typeof A) =>
+      sendEvents([originEvent(streamId, first.sessionId, 'destination_status', { destinationId: d.destinationId, revision: 2, status: 'live', error: null, bytesSent: 1, reconnects: 0 })], origin.originId);
+    expect((await json(await report(A))).results[0]).toMatchObject({ outcome: 'refused', reason: 'not-session-holder' });
+    expect((await json(await report(B))).results[0]).toMatchObject({ outcome: 'applied' });
+    expect((await json(await api(ws, 'GET', `${base(streamId)}/${d.destinationId}`))).data.status).toBe('live');
   });
 });
 
