@@ -207,6 +207,14 @@ export function statusWebhook(
   return null;
 }
 
+/**
+ * A relay's error as shown (lastError, the webhook's reason): ffmpeg names the URL it failed on, and that URL carries
+ * the stream key, so the key is cut out of whatever the origin says.
+ */
+export function redactKey(error: string | null, streamKey: string): string | null {
+  return error === null ? null : error.split(streamKey).join('[stream key]');
+}
+
 export function targetOf(row: Pick<DestinationRow, 'id' | 'url' | 'stream_key' | 'rendition' | 'revision'>): SimulcastTarget {
   return { destinationId: row.id, url: publishUrl(row.url, row.stream_key), rendition: row.rendition, revision: row.revision };
 }
@@ -335,9 +343,10 @@ export class Destinations {
    * the destination last reported in (a 'stopped' arriving after the session ended), only for its current revision.
    */
   onStatus(doc: StreamDocument, event: DestinationStatusEvent): OriginEventOutcome {
-    const { destinationId, revision, status, error, bytesSent, reconnects } = event.data;
+    const { destinationId, revision, status, bytesSent, reconnects } = event.data;
     const row = this.row(destinationId);
     if (!row) return { id: event.id, outcome: 'refused', reason: 'no such destination' };
+    const error = redactKey(event.data.error, row.stream_key);
     if (revision !== row.revision) return { id: event.id, outcome: 'refused', reason: `stale revision ${revision} (current ${row.revision})` };
     const current = broadcastSessionId(doc);
     const sameSession = row.session_id === event.sessionId;

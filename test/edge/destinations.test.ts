@@ -341,8 +341,9 @@ describe('destination_status from the holder', () => {
     expect((await get(other.destinationId)).status).toBe('connecting'); // the other one is untouched
     await send(status(streamId, sessionId, d.destinationId, { status: 'live', bytesSent: 9000, reconnects: 1 }));
     expect(await get()).toMatchObject({ status: 'live', bytesSent: 9000, reconnects: 1 });
-    await send(status(streamId, sessionId, other.destinationId, { status: 'failed', error: 'NetStream.Publish.BadName: invalid stream key' }));
-    expect(await get(other.destinationId)).toMatchObject({ status: 'failed', lastError: 'NetStream.Publish.BadName: invalid stream key' });
+    // ffmpeg names the URL it failed on: the key in it is never shown.
+    await send(status(streamId, sessionId, other.destinationId, { status: 'failed', error: `rtmp://a.rtmp.youtube.com/live2/${YOUTUBE_KEY}: NetStream.Publish.BadName` }));
+    expect(await get(other.destinationId)).toMatchObject({ status: 'failed', lastError: 'rtmp://a.rtmp.youtube.com/live2/[stream key]: NetStream.Publish.BadName' });
 
     // Webhooks: CREATED, ON_PUBLISH, then one per change, in order, each naming its destination.
     const hooks = await receivedWebhooks(streamId, 6);
@@ -351,7 +352,7 @@ describe('destination_status from the holder', () => {
       ['video.live_stream.destination.connected', d.destinationId, null],
       ['video.live_stream.destination.disconnected', d.destinationId, 'Connection refused'],
       ['video.live_stream.destination.connected', d.destinationId, null],
-      ['video.live_stream.destination.failed', other.destinationId, 'NetStream.Publish.BadName: invalid stream key'],
+      ['video.live_stream.destination.failed', other.destinationId, 'rtmp://a.rtmp.youtube.com/live2/[stream key]: NetStream.Publish.BadName'],
     ]);
     expect(about.every((h: any) => h.sessionId === sessionId && h.status === 'STREAMING')).toBe(true);
     expect(hooks.map((h) => h.sequence)).toEqual(hooks.map((_, i) => i + 1));
