@@ -70,10 +70,13 @@ import { log } from './log.ts';
 import { pickOrigin } from './origin-registry.ts';
 import { RecordingFlow, NOT_HOLDER, EXPORT_DISPATCH_ATTEMPTS, secondsSetting, type RecordingEffect, type JobEvent } from './stream/recording-flow.ts';
 import { ClipJobs } from './stream/clip-jobs.ts';
+import type { LivePlayback } from './playback-cache.ts';
+import { EventFlow, simuliveSourcePrefixOf, type EventCommandResult, type EventCreation, type EventOwedEffect } from './event/event-flow.ts';
+import type { LiveEvent, UpdateLiveEventRequest } from '../shared/schemas/live-event.ts';
+import type { LiveEventOperation } from '../shared/live-event-vocabulary.ts';
+import { consumeSimuliveTicket, issueSimuliveTicket } from './event/simulive-ticket.ts';
 import { Destinations, type DestinationsEffect, type DestinationResult } from './stream/destinations.ts';
 import type { CreateDestinationRequest, Destination, UpdateDestinationRequest } from '../shared/schemas/destination.ts';
-import { consumeSimuliveTicket, issueSimuliveTicket } from './event/simulive-ticket.ts';
-import type { LivePlayback } from './playback-cache.ts';
 
 /** A side effect that failed is retried by the alarm after this long, doubling per failure up to the cap. */
 const EFFECT_RETRY_MS = 5_000;
@@ -83,7 +86,7 @@ const KICK_ATTEMPTS = 5;
 /** A clip job's media grant lasts this long (a clip is at most minutes of media). */
 const CLIP_GRANT_TTL_MS = 3600_000;
 /** Effects that reach outside our platform (an origin that may be gone, R2 bulk deletes): never awaited by an answer. */
-const BACKGROUND_EFFECTS: ReadonlySet<string> = new Set(['kick', 'media_delete', 'recording_finalize', 'recording_export', 'destinations_sync']);
+const BACKGROUND_EFFECTS: ReadonlySet<string> = new Set(['kick', 'media_delete', 'recording_finalize', 'recording_export', 'destinations_sync', 'event_simulive']);
 /** Events only the origin holding their session may send (issue 11); job events are the job's origin's. */
 const SESSION_HOLDER_EVENTS: ReadonlySet<OriginEvent['type']> = new Set(['publish', 'stats', 'publish_done', 'recording_started', 'error', 'media_durable', 'destination_status']);
 /** Origin event ids are remembered this long; the origin's signature window is 60 s, so a day is ample. */
@@ -99,6 +102,9 @@ export type StreamCommandResult =
 export type AuthorizeResult =
   | { ok: true; grant: AuthorizeIngestResponse }
   | { ok: false; refusal: Refusal; detail: string };
+
+/** A live event and the stream it owns, created together (issue 12): `playbackId` is the stream's, the event's preview. */
+export type CreateEventInput = CreateStreamInput & EventCreation;
 
 export interface CreateStreamInput {
   streamId: string;
@@ -131,6 +137,7 @@ type PendingEffect =
   | { kind: 'stream_keys'; keyHash: string }
   | { kind: 'webhook_flush' }
   | DestinationsEffect
+  | EventOwedEffect
   | RecordingEffect;
 
 function effectKey(effect: PendingEffect): string {
@@ -151,6 +158,10 @@ function effectKey(effect: PendingEffect): string {
       return 'webhook_flush';
     case 'destinations_sync':
       return 'destinations_sync';
+    case 'event_index':
+      return `event_index:${effect.eventId}`;
+    case 'event_simulive':
+      return `event_simulive:${effect.eventId}`;
     case 'recording_finalize':
     case 'recording_settle':
     case 'recording_export':
@@ -171,10 +182,13 @@ export class StreamObject extends DurableObject<Env> {
   private readonly clipJobs: ClipJobs;
   /** Simulcast destinations: their API, targets for the holder, status from it (edge/stream/destinations.ts). */
   private readonly destinations: Destinations;
+  /** The stream's live event, if it was created with one (edge/event/event-flow.ts). */
+  private readonly eventFlow: EventFlow;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
+    this.eventFlow = this.hostEvent();
     this.sql.exec(`
       CREATE TABLE IF NOT EXISTS stream (id INTEGER PRIMARY KEY CHECK (id = 1), doc TEXT NOT NULL, alarm_at INTEGER);
       CREATE TABLE IF NOT EXISTS activities (
@@ -223,6 +237,28 @@ export class StreamObject extends DurableObject<Env> {
         const doc = this.load();
         if (doc) this.recordEffect(doc, { kind: 'emit', event, status: doc.lifecycle.status, sessionId, reason, subject: { kind: 'destination', id: destinationId } }, Date.now());
       },
+    });
+  }
+
+  /** The event flow's view of this object: the stream's inputs run inside the caller's transaction, hooks included. */
+  private hostEvent(): EventFlow {
+    return new EventFlow({
+      sql: this.sql,
+      env: () => this.env,
+      load: () => this.load(),
+      streamInput: (input, mutate) => {
+        const doc = this.load();
+        return doc ? this.commitWrites(doc, input, mutate).ok : false;
+      },
+      owe: (effect) => this.owe(effect),
+      nextWebhookSequence: () => this.nextWebhookSequence(),
+      streamView: (doc) => this.view(doc),
+      transact: (writes) =>
+        this.ctx.storage.transactionSync(() => {
+          writes();
+          const doc = this.load();
+          if (doc) this.armAlarm(doc);
+        }),
     });
   }
 
@@ -316,7 +352,9 @@ export class StreamObject extends DurableObject<Env> {
       this.destinations.forgetAll();
     }
     if (result.effects.some((e) => e.kind === 'emit')) this.owe({ kind: 'stream_index' });
-    return { ok: true, doc: next, resumed: result.resumed ?? false };
+    // The stream's live event hears what happened (stop, new session, recording settled); it may act on the stream.
+    const after = this.eventFlow.afterStream(doc, next, input, result.effects) ? this.load()! : next;
+    return { ok: true, doc: after, resumed: result.resumed ?? false };
   }
 
   /** Notes a side effect the commit owes; carried out by settle() now, or by the alarm if that fails. */
@@ -458,6 +496,7 @@ export class StreamObject extends DurableObject<Env> {
       retry === null ? null : Math.max(retry, Date.now() + EFFECT_RETRY_MS),
       this.recordingFlow.nextDeadline(),
       this.clipJobs.nextDeadline(),
+      this.eventFlow.nextDeadline(Date.now()),
     ];
     const present = deadlines.filter((d): d is number => d !== null);
     const at = present.length ? Math.min(...present) : null;
@@ -596,6 +635,9 @@ export class StreamObject extends DurableObject<Env> {
         return this.flushWebhookOutbox(doc.streamId);
       case 'destinations_sync':
         return this.destinations.send(doc);
+      case 'event_index':
+      case 'event_simulive':
+        return this.eventFlow.carryOut(effect);
     }
   }
 
@@ -699,6 +741,7 @@ export class StreamObject extends DurableObject<Env> {
     if ((doc.lifecycle.finalizing ?? []).some((f) => due(f.deadline))) {
       this.commit(doc, { type: 'recording_deadline_passed', at: Math.max(Date.now(), scheduledAt ?? 0) });
     }
+    await this.eventFlow.onAlarm(Math.max(Date.now(), scheduledAt ?? 0));
     await this.recordingFlow.onAlarm(Math.max(Date.now(), scheduledAt ?? 0));
     await this.clipJobs.onAlarm(Math.max(Date.now(), scheduledAt ?? 0));
     // Owed side effects are due now, whatever their retry time: the alarm is their retry.
@@ -889,6 +932,83 @@ export class StreamObject extends DurableObject<Env> {
     });
     await this.settle();
     return result;
+  }
+
+  // ── live events (issue 12): the event lives in its stream's object ─────────────────────────────
+
+  /** Creates the stream (record: true, maxResolution = the event's resolution) and its event in one commit. */
+  async createEvent(input: CreateEventInput): Promise<LiveEvent> {
+    if (this.load()) throw new Error(`stream ${input.streamId} already exists`);
+    const { request } = input;
+    const now = Date.now();
+    const at = new Date(now).toISOString();
+    const accessPolicy = request.security.accessPolicy;
+    const settings: StreamSettings = { ...input.settings, record: true, maxResolution: request.resolution };
+    const doc: StreamDocument = {
+      streamId: input.streamId,
+      workspaceId: input.workspaceId,
+      keyHash: input.keyHash,
+      srtSecret: input.srtSecret,
+      playbackIds: [{ id: input.playbackId, accessPolicy }],
+      settings,
+      lifecycle: initialLifecycle({ record: true, reconnectWindowSeconds: settings.reconnectWindow }),
+      createdAt: at,
+      updatedAt: at,
+    };
+    const simuliveSourcePrefix = request.simulive ? await simuliveSourcePrefixOf(this.env.DB, input.workspaceId, request.simulive.recordingId) : null;
+    const infrastructureReady = await this.eventFlow.infrastructureReady(doc);
+    // The index rows exist before the caller hears of the event (the event's own row follows as an owed effect).
+    await this.env.DB.batch([
+      this.env.DB.prepare('INSERT INTO streams (id, workspace_id, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?)').bind(
+        doc.streamId, doc.workspaceId, doc.lifecycle.status, at, at,
+      ),
+      this.env.DB.prepare('INSERT INTO stream_keys (key_hash, stream_id) VALUES (?, ?)').bind(input.keyHash, doc.streamId),
+      ...[input.playbackId, input.publicPlaybackId].map((id) =>
+        this.env.DB.prepare('INSERT INTO playback_ids (id, stream_id, workspace_id, access_policy) VALUES (?, ?, ?, ?)').bind(id, doc.streamId, doc.workspaceId, accessPolicy),
+      ),
+    ]);
+    if (this.load()) throw new Error(`stream ${input.streamId} already exists`); // created meanwhile
+    this.ctx.storage.transactionSync(() => {
+      this.save(doc);
+      this.recordEffect(doc, { kind: 'emit', event: 'CREATED', status: 'NOT_STARTED', sessionId: null, reason: null }, now);
+      this.eventFlow.create(doc, { ...input, previewPlaybackId: input.playbackId, simuliveSourcePrefix }, infrastructureReady, now);
+      this.armAlarm(this.load()!);
+    });
+    await this.settle();
+    return this.eventFlow.view()!;
+  }
+
+  async getEvent(workspaceId: string, eventId: string): Promise<LiveEvent | null> {
+    return this.loadLive() ? this.eventFlow.view(workspaceId, eventId) : null;
+  }
+
+  updateEvent(workspaceId: string, eventId: string, patch: UpdateLiveEventRequest): Promise<EventCommandResult> {
+    return this.eventCommand(workspaceId, eventId, (at) => this.eventFlow.update(patch, at));
+  }
+
+  /** A control operation; /reopen (which may go straight to WAIT_FOR_PREVIEW) looks at the infrastructure first. */
+  async eventOperation(workspaceId: string, eventId: string, op: LiveEventOperation, body: { scheduledStartAt?: string }): Promise<EventCommandResult> {
+    const doc = this.loadLive();
+    const infrastructureReady = op === 'reopen' && doc ? await this.eventFlow.infrastructureReady(doc) : false;
+    const reopenAt = body.scheduledStartAt ? Date.parse(body.scheduledStartAt) : null;
+    return this.eventCommand(workspaceId, eventId, (at) => this.eventFlow.operation(op, at, { infrastructureReady, reopenAt }));
+  }
+
+  /** Deletes the event and its stream; refused (409) while PREVIEW or LIVE. */
+  deleteEvent(workspaceId: string, eventId: string): Promise<EventCommandResult> {
+    return this.eventCommand(workspaceId, eventId, (at) => this.eventFlow.remove(at), false);
+  }
+
+  /** One event command in one transaction with everything it causes; answered after the owed effects' pass. */
+  private async eventCommand(workspaceId: string, eventId: string, run: (at: number) => EventCommandResult, fresh = true): Promise<EventCommandResult> {
+    if (!this.loadLive() || !this.eventFlow.view(workspaceId, eventId)) return { ok: false, code: 'not_found' };
+    let result!: EventCommandResult;
+    this.ctx.storage.transactionSync(() => {
+      result = run(Date.now());
+      this.armAlarm(this.load()!);
+    });
+    await this.settle();
+    return result.ok && fresh ? { ok: true, event: this.eventFlow.view() ?? result.event } : result;
   }
 
   // ── recordings ──────────────────────────────────────────────────────────────────────────────────
@@ -1094,6 +1214,9 @@ export class StreamObject extends DurableObject<Env> {
     } else if (!before || before.keyHash !== request.keyHash) {
       return { ok: false, refusal: 'unknown_stream_key', detail: 'no stream has this key' };
     }
+    // A stream with a live event takes encoders only while the event is open for them (PREVIEW, LIVE).
+    const closed = this.eventFlow.ingestRefusal(request.protocol);
+    if (closed) return { ok: false, ...closed };
     const zone = before.settings.zone ?? null;
     if (zone && request.originRegion !== undefined && request.originRegion !== zone) {
       return { ok: false, refusal: 'wrong_zone', detail: `the stream is in zone ${zone}; origin ${request.originId} serves ${request.originRegion}` };
