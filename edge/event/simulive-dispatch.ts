@@ -7,6 +7,7 @@ import { recordingMp4Key, type SimuliveCommand } from '../../shared/schemas/inte
 import { pickOrigin } from '../origin-registry.ts';
 import { sendOriginCommand } from '../origin-commands.ts';
 import { log } from '../log.ts';
+import { MAX_MEDIA_READ_BYTES } from '../routes/internal-media.ts';
 
 /** The origin reads the source within this (download with retries, then the broadcast has a session grant of its own). */
 const SOURCE_GRANT_TTL_MS = 3600_000;
@@ -28,7 +29,10 @@ export async function checkSimuliveSource(env: Pick<Env, 'DB' | 'MEDIA'>, worksp
   if (row.cleaned) return { ok: false, detail: `recording ${recordingId} was deleted by the retention policy` };
   if (!row.exportable) return { ok: false, detail: `recording ${recordingId} is not exportable yet (its MP4 is still being built)` };
   const key = recordingMp4Key(recordingId);
-  if (!(await env.MEDIA.head(key))) return { ok: false, detail: `recording ${recordingId} has no MP4 in storage` };
+  const mp4 = await env.MEDIA.head(key);
+  if (!mp4) return { ok: false, detail: `recording ${recordingId} has no MP4 in storage` };
+  // The origin reads the source in one GET /internal/media, which serves objects up to this size.
+  if (mp4.size > MAX_MEDIA_READ_BYTES) return { ok: false, detail: `recording ${recordingId}'s MP4 is ${mp4.size} bytes; simulive sources may be at most ${MAX_MEDIA_READ_BYTES}` };
   return { ok: true, key };
 }
 
