@@ -10,6 +10,7 @@ import type { SimuliveRunner } from './simulive/simulive-runner.ts';
 import { SimuliveCommand } from '../shared/schemas/internal.ts';
 import { verifyRequest } from '../shared/request-signing.ts';
 import { KickCommand, ClipCommand, ExportRecordingCommand, FinalizeCommand, HoldsQuery, type HoldsAnswer } from '../shared/schemas/internal.ts';
+import { DestinationsCommand } from '../shared/schemas/internal.ts';
 
 interface ControlDeps {
   ingest: LiveIngest;
@@ -64,6 +65,12 @@ export function addControlRoutes(server: HlsServer, deps: ControlDeps): void {
   // (media_durable final) at once. 404: this origin holds no such session waiting to end; the edge goes by R2.
   command(server, originSecret, '/control/finalize', FinalizeCommand, ({ streamId, sessionId }) =>
     ingest.finishSession(streamId, sessionId) ? { status: 202, json: { finishing: true } } : { status: 404, json: { error: 'this origin holds no such session waiting to end' } },
+  );
+
+  // Simulcast (origin/destinations): the session's full desired set of targets, applied at once. 404: this origin
+  // holds no such session (the edge retries with the session's holder).
+  command(server, originSecret, '/control/destinations', DestinationsCommand, ({ streamId, sessionId, targets }) =>
+    ingest.applyDestinations(streamId, sessionId, targets) ? { status: 202, json: { applied: targets.length } } : { status: 404, json: { error: 'this origin holds no such session' } },
   );
 
   // A SIMULIVE event went LIVE: broadcast its source recording here (202), unless this origin already does (409) or

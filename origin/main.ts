@@ -24,6 +24,7 @@ import { CapacityLedger } from './admission/ledger.ts';
 import { OriginDrain } from './drain.ts';
 import { SimuliveRunner } from './simulive/simulive-runner.ts';
 import { downloadSource } from './simulive/source-download.ts';
+import { Destinations } from './destinations/destinations.ts';
 import { log, logWarn } from './log.ts';
 
 /** Set once the servers are up: a fatal error stops them gracefully before the process exits. */
@@ -83,7 +84,10 @@ async function main(): Promise<void> {
   const diskGuard = disk;
   // Every closed segment and the session's timeline go to R2 within about a second (origin/durable).
   const durable = new DurableMedia({ store: edgeDurableStore(edge), emit: (event) => outbox.enqueue(event) });
+  // Simulcast relays of the sessions held here, each a small copy cost in the capacity ledger.
+  const destinations = new Destinations({ emit: (event) => outbox.enqueue(event), holdCapacity: () => admission.holdRelay() });
   ingest = new LiveIngest({
+    destinations,
     durable,
     originId: config.originId,
     publicUrl: config.publicUrl,

@@ -48,8 +48,9 @@ export class Destinations {
   broadcastStarted(start: SessionStart): void {
     // A new session of the stream supersedes an older one still in its window: both must not publish to one target.
     for (const [id, other] of this.sessions) if (other.streamId === start.streamId && id !== start.sessionId) void this.sessionEnded(id);
+    // Every broadcast has its session's relays, targets or not: the encoder's codec configuration arrives once, at
+    // the publish, and a target added later must start with it.
     let session = this.sessions.get(start.sessionId);
-    if (!session && start.targets.length === 0) return;
     session ??= this.open(start.streamId, start.sessionId, start.outDir);
     session.legStarted(start.input);
     session.apply(start.targets);

@@ -32,7 +32,7 @@ export type RunVerdict = { kind: 'retry'; error: string; refusal: boolean } | { 
 
 /** The line that says why a run ended (ffmpeg's first error line: the later ones are its consequences), or a fallback. */
 export function lastError(stderrTail: readonly string[]): string {
-  const meaningful = stderrTail.filter((l) => l.trim() && !/^\s*(frame=|size=|video:|\[flv @|Last message repeated|Conversion failed|Stream mapping|Press \[q\]|Error (closing file|writing trailer))/.test(l));
+  const meaningful = stderrTail.filter((l) => l.trim() && !/^\s*(frame=|size=|video:|\[flv @|Last message repeated|Conversion failed|Stream mapping|Press \[q\]|Error (closing file|writing trailer)|\[NULL @)/.test(l));
   return meaningful[0]?.trim() ?? stderrTail.find((l) => l.trim())?.trim() ?? 'ffmpeg exited';
 }
 

@@ -182,7 +182,7 @@ export class Relay {
       const liveFor = Date.now() - this.runStartedAt;
       if (this.stopping) return this.settle(this.failReason ? 'failed' : 'stopped', this.failReason);
       const verdict = judgeRunEnd({ wentLive: this.wentLive, stderrTail, killedFor: this.killedFor }, this.refusalsInRow);
-      logWarn('destination_relay_ended', { streamId: this.deps.streamId, sessionId: this.deps.sessionId, destinationId: this.target.destinationId, code, signal, verdict: verdict.kind, error: verdict.error });
+      logWarn('destination_relay_ended', { streamId: this.deps.streamId, sessionId: this.deps.sessionId, destinationId: this.target.destinationId, code, signal, verdict: verdict.kind, error: verdict.error, stderr: stderrTail.slice(-6) });
       if (verdict.kind === 'failed') return this.settle('failed', verdict.error);
       this.refusalsInRow = verdict.refusal ? this.refusalsInRow + 1 : 0;
       if (this.wentLive && liveFor >= HEALTHY_RUN_MS) this.attempt = 0;

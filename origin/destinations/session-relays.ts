@@ -71,6 +71,8 @@ export class SessionRelays {
   legStarted(input: 'flv' | 'mpegts'): void {
     this.input = input;
     this.legLive = true;
+    // The encoder's own feed is kept from its first tag (configuration, last keyframe), relayed or not yet.
+    if (input === 'flv') this.feedFor(SOURCE);
     for (const [rendition, feed] of this.feeds) {
       feed.timeline.startLeg();
       this.startReader(rendition, feed);
@@ -126,8 +128,8 @@ export class SessionRelays {
     const done = entry.relay.stop();
     this.stopping.add(done);
     void done.finally(() => this.stopping.delete(done));
-    // A rendition nobody relays any more needs no reader.
-    if (feed && feed.relays.size === 0) {
+    // A rendition nobody relays any more needs no reader (the encoder's own feed stays: see legStarted).
+    if (feed && feed.relays.size === 0 && !(rendition === SOURCE && this.input === 'flv')) {
       feed.reader?.stop();
       this.feeds.delete(rendition);
     }

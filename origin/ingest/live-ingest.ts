@@ -13,6 +13,8 @@ import { Broadcast } from './broadcast.ts';
 import type { DurableMedia } from '../durable/durable-media.ts';
 import { sessionDir, unfinishedRecordings, type SessionManifest } from './session-manifest.ts';
 import { log, logWarn } from '../log.ts';
+import type { Destinations } from '../destinations/destinations.ts';
+import type { SimulcastTarget } from '../../shared/schemas/internal.ts';
 
 /** The edge's STOPPED arrives after the window; the playlists end a little after it, when no resume can come. */
 const WINDOW_GRACE_MS = 3000;
@@ -34,6 +36,8 @@ export interface LiveIngestDeps {
   disk?: { admissionRefusal(): Promise<string | null> };
   /** Cost-based admission (origin/admission/ledger.ts); without one, capacity is the stream cap (the pool) alone. */
   admission?: CapacityLedger;
+  /** Simulcast relays (origin/destinations): started with the broadcast, kept through the window, stopped at its end. */
+  destinations?: Destinations;
 }
 
 
@@ -154,8 +158,10 @@ export class LiveIngest {
         metrics: this.deps.metrics,
         emit: (event) => this.deps.outbox.enqueue(event),
         disconnect,
+        ...(this.deps.destinations ? { onMedia: (input) => this.deps.destinations!.media(grant.sessionId, input) } : {}),
       });
       this.broadcasts.set(grant.streamId, broadcast);
+      this.deps.destinations?.broadcastStarted({ streamId: grant.streamId, sessionId: grant.sessionId, outDir, input: broadcast.inputFormat, targets: grant.simulcast });
       this.tickets.set(broadcast, place.ticket);
       admitted = true;
       log('publish_accepted', { streamId: grant.streamId, sessionId: grant.sessionId, resume: grant.resume, protocol: request.protocol });
@@ -175,7 +181,11 @@ export class LiveIngest {
     const reported = broadcast.reported;
     this.endReports.add(reported);
     void reported.finally(() => this.endReports.delete(reported));
-    if (this.broadcasts.get(broadcast.streamId) === broadcast) this.broadcasts.delete(broadcast.streamId);
+    if (this.broadcasts.get(broadcast.streamId) === broadcast) {
+      this.broadcasts.delete(broadcast.streamId);
+      // Not when a new publisher of the session replaced this one: its leg has begun already.
+      this.deps.destinations?.broadcastEnded(broadcast.sessionId);
+    }
     const finished = broadcast.finished;
     this.draining.add(finished);
     this.sessionRuns.set(broadcast.sessionId, finished);
@@ -220,6 +230,7 @@ export class LiveIngest {
       this.sessionEndsNow.delete(session.sessionId);
       void transcodeFinished.then(async () => {
         if (this.broadcasts.get(session.streamId)?.sessionId === session.sessionId) return; // resumed meanwhile
+        void this.deps.destinations?.sessionEnded(session.sessionId);
         const outDir = sessionDir(this.deps.mediaDir, session.streamId, session.sessionId);
         // A full disk can refuse the ENDLIST writes: the session still ends, and its recording is still attempted.
         const closed = await endSession(outDir).catch((error: unknown) => {
@@ -248,6 +259,24 @@ export class LiveIngest {
     log('session_finish_requested', { streamId, sessionId });
     end();
     return true;
+  }
+
+  /**
+   * An edge command: the session's full set of simulcast targets. False when this origin neither has an encoder of the
+   * session nor waits for one to resume it (the edge then tries the session's holder again later).
+   */
+  applyDestinations(streamId: string, sessionId: string, targets: readonly SimulcastTarget[]): boolean {
+    const destinations = this.deps.destinations;
+    if (!destinations) return false;
+    const live = this.broadcasts.get(streamId);
+    const outDir = sessionDir(this.deps.mediaDir, streamId, sessionId);
+    const held =
+      live?.sessionId === sessionId
+        ? { outDir, input: live.inputFormat, encoderConnected: true }
+        : this.sessionEndsNow.has(sessionId)
+          ? { outDir, input: 'flv' as const, encoderConnected: false }
+          : null;
+    return destinations.apply(streamId, sessionId, targets, held);
   }
 
   /** Whether an encoder publishes this session here now (the edge's question before a failover takes it elsewhere). */
@@ -291,6 +320,7 @@ export class LiveIngest {
     for (const broadcast of this.broadcasts.values()) broadcast.disconnect('origin shutting down');
     for (const timer of this.sessionEndTimers.values()) clearTimeout(timer);
     await Promise.all([...this.broadcasts.values()].map((b) => b.finished));
+    await this.deps.destinations?.close();
   }
 
   private refuse(reason: string, detail: string): { ok: false; reason: string; detail: string } {
