@@ -16,6 +16,7 @@ import {
   mustOperate,
   operateLiveEvent,
   playbackAnswer,
+  problemTypeOf,
   statusRank,
   waitForEventStatus,
   waitForPlayback,
@@ -75,7 +76,8 @@ describe('a scheduled live event, from rehearsal to VOD', () => {
     // /start before /preview: refused, naming what the status allows.
     const early = await operateLiveEvent(stack, event.eventId, 'start');
     expect(early.status).toBe(409);
-    expect(early.body.allowedOperations ?? []).toContain('preview');
+    expect(problemTypeOf(early.body)).toBe('operation-not-allowed');
+    expect(early.body.allowedOperations).toEqual(['preview', 'cancel']);
 
     // An encoder before /preview is refused by the edge at authorize: ffmpeg fails, the stream never goes live.
     const refusedFrom = stack.originLogs.length;
@@ -131,8 +133,11 @@ describe('a scheduled live event, from rehearsal to VOD', () => {
     expect(liveStartedAt).toBeGreaterThanOrEqual(started.sentAt - 50);
     expect(liveStartedAt).toBeLessThanOrEqual(started.answeredAt + 50);
 
+    // The gate opens at once (the operation purges cached answers); the first segment is listed once it has closed.
+    await waitFor('the public id to answer a playlist', async () => ((await playbackAnswer(stack, event.playbackIds.public.id)).ok ? true : undefined), 10_000);
+    figures.startToPublicPlaylistMs = Date.now() - started.sentAt;
     const live = await waitForPlayback(stack, event.playbackIds.public.id, 1, 30_000);
-    figures.startToPublicPlayableMs = Date.now() - started.sentAt;
+    figures.startToPublicSegmentMs = Date.now() - started.sentAt;
     expect(live.media.endList).toBe(false);
     for (const segment of live.media.segments) {
       expect(segment.programDateTime, segment.uri).not.toBeNull();
