@@ -317,9 +317,14 @@ export class EventFlow {
       return;
     }
     const recording = this.sql.exec<{ status: string; error: string | null }>('SELECT status, error FROM recordings WHERE session_id = ?', sessionId).toArray()[0];
+    const stream = this.host.load();
     if (!recording) this.step({ type: 'vod_failed', at, reason: 'the live session made no recording' }, null);
     else if (recording.status === 'ready') this.step({ type: 'vod_ready', at }, null);
     else if (recording.status === 'failed') this.step({ type: 'vod_failed', at, reason: recording.error ?? 'the recording failed' }, null);
+    else if (recording.status === 'waiting' && !(stream && isLive(stream.lifecycle) && stream.lifecycle.session?.id === sessionId)) {
+      // The session never ended (its stream went to ERROR): nothing will make its media final.
+      this.step({ type: 'vod_failed', at, reason: `the live session did not end normally (the stream is ${stream?.lifecycle.status ?? 'gone'})` }, null);
+    }
   }
 
   private nested(run: () => void): void {
@@ -398,7 +403,10 @@ export class EventFlow {
         // Live with no session at /start: the first broadcast after it is the live part.
         acted = this.step({ type: 'live_session', at: input.at, sessionId: opened.session.id }, null).ok || acted;
       }
-      const stop = effects.find((e) => e.kind === 'emit' && e.event === 'STOPPED') as Extract<LifecycleEffect, { kind: 'emit' }> | undefined;
+      // The broadcast stopped, or broke (an origin's error puts the stream in ERROR: it takes no publish until enabled).
+      const stop = effects.find((e) => e.kind === 'emit' && (e.event === 'STOPPED' || (e.event === 'ERROR' && input.type === 'error'))) as
+        | Extract<LifecycleEffect, { kind: 'emit' }>
+        | undefined;
       if (status === 'LIVE_STATUS_LIVE' && input.type === 'publish_done' && input.reason === SIMULIVE_SOURCE_ENDED) {
         // The simulive source played to its end: the event's broadcast is over, no reconnect window to wait out.
         acted = this.step({ type: 'stream_ended', at: input.at, reason: 'the simulive source ended' }, null).ok || acted;

@@ -358,7 +358,7 @@ describe('alarms and the stream', () => {
 });
 
 describe('simulive', () => {
-  it('refuses encoders; /start goes LIVE and owes the broadcast, and a source that cannot play ends the live part', async () => {
+  it('refuses encoders; goes LIVE at its scheduled start and owes the broadcast; a source that cannot play ends the live part', async () => {
     await originReady(true);
     const e = await createEvent({
       type: 'LIVE_TYPE_SIMULIVE',
@@ -369,7 +369,15 @@ describe('simulive', () => {
     const refused = await json(await authorize(e.streamKey));
     expect(refused.reason).toBe('event_not_open');
     expect(refused.detail).toContain('SIMULIVE');
-    expect(['LIVE_STATUS_LIVE', 'LIVE_STATUS_LIVE_END']).toContain((await ok(operate(e, 'start'))).status);
+    // A simulive goes live by itself at its scheduled start (the alarm).
+    const start = Date.parse(e.event.scheduledStartAt);
+    expect(await eventDeadline(e.streamId)).toBe(start);
+    await alarmAsAt(e.streamId, start - 1);
+    expect((await getEvent(e)).status).toBe('LIVE_STATUS_WAIT_FOR_PREVIEW');
+    await alarmAsAt(e.streamId, start);
+    const live = await getEvent(e);
+    expect(['LIVE_STATUS_LIVE', 'LIVE_STATUS_LIVE_END']).toContain(live.status);
+    expect(live.activities.find((a) => a.status === 'LIVE_STATUS_LIVE')).toMatchObject({ operation: null, reason: 'the scheduled start', at: new Date(start).toISOString() });
     await until(async () => (await getEvent(e)).status === 'LIVE_STATUS_LIVE_END', 'LIVE_END');
     expect((await getEvent(e)).activities.at(-1)?.reason).toContain('the simulive source cannot play');
   });
@@ -382,6 +390,18 @@ describe('simulive', () => {
     expect(event.status).toBe('LIVE_STATUS_LIVE_END');
     expect(event.activities.at(-1)).toMatchObject({ reason: 'the simulive source ended' });
     expect(['STOPPED', 'COMPLETED', 'ERROR']).toContain((await streamOf(e)).status);
+  });
+});
+
+describe('a broken stream', () => {
+  it('an origin error while LIVE ends the event; its session never ended, so its VOD fails instead of waiting for ever', async () => {
+    const e = await previewing({ vod: { enabled: true, startAt: null, endAt: null } });
+    await ok(operate(e, 'start'));
+    await sendEvents([originEvent(e.streamId, e.sessionId, 'error', { reason: 'ffmpeg exited' })]);
+    const event = await getEvent(e);
+    expect(event.status).toBe('LIVE_STATUS_LIVE_END');
+    expect(event.activities.slice(-2).map((a) => a.status)).toEqual(['LIVE_STATUS_ENCODING', 'LIVE_STATUS_LIVE_END']);
+    expect(event.activities.at(-1)?.reason).toContain('did not end normally');
   });
 });
 
