@@ -231,13 +231,18 @@ export class EventFlow {
       };
     }
     const last = this.view()!;
+    this.forget(doc, at);
+    this.host.streamInput({ type: 'delete', at });
+    return { ok: true, event: last };
+  }
+
+  /** The event's rows go, with its `deleted` webhook and the D1 row's removal owed. */
+  private forget(doc: EventDocument, at: number): void {
     this.webhook(doc, 'video.live_event.deleted', { status: doc.state.status, previousStatus: null, operation: null, reason: null }, at);
     this.sql.exec('DELETE FROM event');
     this.sql.exec('DELETE FROM event_activities');
     this.host.owe({ kind: 'event_index', eventId: doc.eventId, workspaceId: doc.workspaceId });
-    this.host.streamInput({ type: 'delete', at });
     log('live_event_deleted', { streamId: doc.streamId, eventId: doc.eventId, status: doc.state.status });
-    return { ok: true, event: last };
   }
 
   // ── the machine's steps and their effects ───────────────────────────────────────────────────────
@@ -394,7 +399,12 @@ export class EventFlow {
    */
   afterStream(before: StreamDocument, after: StreamDocument, input: LifecycleInput, effects: LifecycleEffect[]): boolean {
     const doc = this.load();
-    if (!doc || after.lifecycle.deleted) return false;
+    if (!doc) return false;
+    if (after.lifecycle.deleted) {
+      // The stream was deleted through the streams API: its event goes with it (deleteEvent removes the event first).
+      this.forget(doc, input.at);
+      return true;
+    }
     const status = doc.state.status;
     let acted = false;
     this.nested(() => {
@@ -439,7 +449,8 @@ export class EventFlow {
     if (!doc) return null;
     const { status, type } = doc.state;
     if (type === 'LIVE_TYPE_SIMULIVE') {
-      return protocol === 'simulive' ? null : { refusal: 'event_not_open', detail: `the live event ${doc.eventId} is SIMULIVE: it broadcasts its recording, encoders are not admitted` };
+      if (protocol !== 'simulive') return { refusal: 'event_not_open', detail: `the live event ${doc.eventId} is SIMULIVE: it broadcasts its recording, encoders are not admitted` };
+      return status === 'LIVE_STATUS_LIVE' ? null : { refusal: 'event_not_open', detail: `the live event ${doc.eventId} is ${status}: its simulive broadcast runs only while LIVE` };
     }
     if (OPEN_FOR_ENCODERS.has(status)) return null;
     const opener =

@@ -439,4 +439,14 @@ describe('playback state, updates and deletion', () => {
     expect(types.slice(-2)).toEqual(['video.live_event.deleted', 'video.live_stream.deleted']);
     expect(received.map((w) => w.sequence)).toEqual(received.map((_w, i) => i + 1));
   });
+
+  it('deleting the stream through the streams API takes its event with it', async () => {
+    await originReady(true);
+    const e = await createEvent();
+    expect((await api(ws, 'DELETE', `/live/streams/${e.streamId}`)).status).toBe(204);
+    expect(await object(e.streamId).getEvent(ws.id, e.eventId)).toBeNull();
+    await until(async () => (await env.DB.prepare('SELECT 1 FROM live_events WHERE id = ?').bind(e.eventId).first()) === null, 'the index row gone');
+    const types = (await webhooks(e.streamId, 6)).map((w) => w.type);
+    expect(types.slice(-2)).toEqual(['video.live_stream.deleted', 'video.live_event.deleted']);
+  });
 });
