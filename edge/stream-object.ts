@@ -1460,14 +1460,17 @@ export class StreamObject extends DurableObject<Env> {
    */
   async livePlayback(playbackId: string): Promise<LivePlayback | null> {
     const doc = this.loadLive();
-    const entry = doc?.playbackIds.find((p) => p.id === playbackId);
-    if (!doc || !entry) return null;
+    if (!doc) return null;
+    const entry = doc.playbackIds.find((p) => p.id === playbackId);
+    // An event's public and preview playback IDs: the event says what they may play (its public one is not the stream's).
+    const event = this.eventFlow.eventPlayback(playbackId);
+    if (!entry && !event) return null;
     const session = doc.lifecycle.session;
     return {
-      accessPolicy: entry.accessPolicy,
+      accessPolicy: event?.accessPolicy ?? entry!.accessPolicy,
       live: session ? { originId: session.originId, originUrl: session.originUrl, sessionId: session.id } : null,
       playlistWindow: doc.settings.playlistWindow ?? 'sliding',
-      event: null, // the stream's live event, once it is hosted here (edge/event/event-flow.ts)
+      event,
     };
   }
 }
