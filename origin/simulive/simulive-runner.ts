@@ -26,7 +26,7 @@ export const SOURCE_FOLDER = '.simulive';
 export type SimuliveStart = { ok: true } | { ok: false; status: 409 | 503; reason: string };
 
 export interface SimuliveRunnerDeps {
-  ingest: Pick<LiveIngest, 'admit' | 'released' | 'originLoad'>;
+  ingest: Pick<LiveIngest, 'admit' | 'released' | 'originLoad' | 'watchFull'>;
   mediaDir: string;
   /** Downloads the command's source to `file` (origin/simulive/source-download.ts); throws when it cannot. */
   download: (command: SimuliveCommand, file: string, signal: AbortSignal) => Promise<unknown>;
@@ -47,8 +47,12 @@ interface SimuliveJob {
 export class SimuliveRunner {
   private readonly jobs = new Map<string, SimuliveJob>();
   private closed = false;
+  /** Whether a new publisher would be refused for capacity now (the ledger's own verdict, as SRT's hook follows it). */
+  private full = false;
 
-  constructor(private readonly deps: SimuliveRunnerDeps) {}
+  constructor(private readonly deps: SimuliveRunnerDeps) {
+    deps.ingest.watchFull((full) => (this.full = full));
+  }
 
   /** Streams with a simulive downloading or playing here. */
   get running(): string[] {
@@ -66,9 +70,9 @@ export class SimuliveRunner {
       existing.command = command;
       return { ok: true };
     }
-    const load = this.deps.ingest.originLoad();
-    if (this.closed || load.draining) return { ok: false, status: 503, reason: 'this origin is shutting down' };
-    if (load.load.units >= load.capacity.units) return { ok: false, status: 503, reason: 'this origin is at capacity' };
+    // Refused up front so the edge tries another origin; admission itself (after the download) decides for good.
+    if (this.closed || this.deps.ingest.originLoad().draining) return { ok: false, status: 503, reason: 'this origin is shutting down' };
+    if (this.full) return { ok: false, status: 503, reason: 'this origin is at capacity' };
     const job: SimuliveJob = { command, abort: new AbortController(), broadcast: null, child: null, stoppedFor: null };
     this.jobs.set(command.streamId, job);
     void this.run(job).finally(() => this.jobs.delete(command.streamId));
