@@ -7,6 +7,7 @@ import { bodyLimit } from './middleware/body-limit.ts';
 import { requireAccessToken, requireAdminToken, requireOriginSignature } from './middleware/auth.ts';
 import { streamRoutes } from './routes/streams.ts';
 import { recordingRoutes } from './routes/recordings.ts';
+import { liveEventRoutes } from './routes/live-events.ts';
 import { destinationRoutes } from './routes/destinations.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { adminOriginRoutes } from './routes/admin-origins.ts';
@@ -74,6 +75,7 @@ export function buildApp() {
   app.route('/v1', signingKeyRoutes);
   app.route('/v1', accessTokenRoutes);
   app.route('/v1', recordingRoutes);
+  app.route('/v1', liveEventRoutes);
   app.route('/v1', destinationRoutes);
   app.route('/v1', zoneRoutes);
   app.route('/admin', adminRoutes);
