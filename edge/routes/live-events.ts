@@ -88,18 +88,27 @@ const customIdTaken = (customId: string) =>
   });
 
 /**
- * A SIMULIVE source must be a recording of this workspace (else 400) whose MP4 is built (else 409: it may be soon).
+ * A SIMULIVE source must be a recording of this workspace whose MP4 is built. At create a missing one is bad input
+ * (400); at /start (deleted since) and while its MP4 is not built yet, the event cannot go on now (409).
  */
-async function checkSimuliveSource(db: D1Database, workspaceId: string, recordingId: string): Promise<void> {
+async function checkSimuliveSource(db: D1Database, workspaceId: string, recordingId: string, at: 'create' | 'start'): Promise<void> {
   const row = await db
     .prepare('SELECT exportable FROM recordings WHERE id = ? AND workspace_id = ?')
     .bind(recordingId, workspaceId)
     .first<{ exportable: number }>();
-  if (!row) {
+  if (!row && at === 'create') {
     const message = `no recording ${recordingId} in this workspace`;
     throw new ApiError(400, 'invalid-request', 'Invalid request', `simulive.recordingId: ${message}`, {
       errors: [{ field: 'simulive.recordingId', message }],
     });
+  }
+  if (!row) {
+    throw new ApiError(
+      409,
+      'simulive-source-not-ready',
+      TITLES['simulive-source-not-ready']!,
+      `the simulive source, recording ${recordingId}, no longer exists; cancel the event or reopen it with another`,
+    );
   }
   if (!row.exportable) {
     throw new ApiError(
@@ -148,7 +157,7 @@ liveEventRoutes.openapi(
       });
     }
     const workspaceId = c.get('workspaceId');
-    if (request.simulive) await checkSimuliveSource(c.env.DB, workspaceId, request.simulive.recordingId);
+    if (request.simulive) await checkSimuliveSource(c.env.DB, workspaceId, request.simulive.recordingId, 'create');
 
     const eventId = newId('le', 16);
     const streamId = newId('ls', 16);
@@ -386,7 +395,7 @@ for (const op of LIVE_EVENT_OPERATIONS) {
         const current = await stub.getEvent(workspaceId, eventId);
         if (!current) throw notFound(`live event ${eventId}`);
         if (current.simulive && current.allowedOperations.includes('start')) {
-          await checkSimuliveSource(c.env.DB, workspaceId, current.simulive.recordingId);
+          await checkSimuliveSource(c.env.DB, workspaceId, current.simulive.recordingId, 'start');
         }
       }
       const event = eventOutcome(await stub.eventOperation(workspaceId, eventId, op, input), eventId);

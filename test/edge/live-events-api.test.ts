@@ -329,6 +329,24 @@ describe('control operations', () => {
     expect(listed.map((e: any) => e.eventId)).toContain(event.eventId);
   });
 
+  it('SIMULIVE /start: its source must still be exportable (409 simulive-source-not-ready), then goes live', async () => {
+    await originReady();
+    const recordingId = await recordingOf(ws, true);
+    const event = await createEvent(ws, { type: 'LIVE_TYPE_SIMULIVE', broadcastMode: 'BROADCAST_MODE_PLAYBACK', simulive: { recordingId } });
+    expect(event.allowedOperations).toEqual(['start', 'cancel']);
+    await env.DB.prepare('UPDATE recordings SET exportable = 0 WHERE id = ?').bind(recordingId).run();
+    await problem(await operate(event.eventId, 'start'), 409, 'simulive-source-not-ready');
+    await env.DB.prepare('DELETE FROM recordings WHERE id = ?').bind(recordingId).run();
+    const gone = await problem(await operate(event.eventId, 'start'), 409, 'simulive-source-not-ready');
+    expect(gone.detail).toContain('no longer exists');
+    expect((await json(await api(ws, 'GET', `/live/events/${event.eventId}`))).data.status).toBe('LIVE_STATUS_WAIT_FOR_PREVIEW');
+
+    const again = await recordingOf(ws, true);
+    const other = await createEvent(ws, { type: 'LIVE_TYPE_SIMULIVE', broadcastMode: 'BROADCAST_MODE_PLAYBACK', simulive: { recordingId: again } });
+    // PLAYBACK mode: the source VOD opens, no broadcast to dispatch
+    expect((await mustOperate(other.eventId, 'start')).status).toBe('LIVE_STATUS_LIVE');
+  });
+
   it('cancel → CLOSED, then reopen at a new start → SCHEDULED at that start', async () => {
     const event = await createEvent(ws);
     expect((await mustOperate(event.eventId, 'cancel')).status).toBe('LIVE_STATUS_CLOSED');
