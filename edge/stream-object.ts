@@ -75,7 +75,7 @@ import { EventFlow, simuliveSourcePrefixOf, type EventCommandResult, type EventC
 import type { LiveEvent, UpdateLiveEventRequest } from '../shared/schemas/live-event.ts';
 import type { LiveEventOperation } from '../shared/live-event-vocabulary.ts';
 import { consumeSimuliveTicket, issueSimuliveTicket } from './event/simulive-ticket.ts';
-import { Destinations, type DestinationsEffect, type DestinationResult } from './stream/destinations.ts';
+import { Destinations, type DestinationHostRules, type DestinationsEffect, type DestinationResult } from './stream/destinations.ts';
 import type { CreateDestinationRequest, Destination, UpdateDestinationRequest } from '../shared/schemas/destination.ts';
 
 /** A side effect that failed is retried by the alarm after this long, doubling per failure up to the cap. */
@@ -903,12 +903,16 @@ export class StreamObject extends DurableObject<Env> {
     return doc && doc.workspaceId === workspaceId ? this.destinations.get(doc, destinationId) : null;
   }
 
-  createDestination(workspaceId: string, request: CreateDestinationRequest): Promise<DestinationResult> {
-    return this.changeDestinations(workspaceId, (doc) => this.destinations.create(doc, request, Date.now()));
+  async createDestination(workspaceId: string, request: CreateDestinationRequest, hostRules: DestinationHostRules): Promise<DestinationResult> {
+    // The key is sealed before the transaction (WebCrypto is asynchronous); it is stored only sealed.
+    const sealed = await this.destinations.sealKey(request.streamKey);
+    return this.changeDestinations(workspaceId, (doc) => this.destinations.create(doc, request, sealed, hostRules, Date.now()));
   }
 
-  updateDestination(workspaceId: string, destinationId: string, patch: UpdateDestinationRequest): Promise<DestinationResult> {
-    return this.changeDestinations(workspaceId, (doc) => this.destinations.update(doc, destinationId, patch, Date.now()));
+  async updateDestination(workspaceId: string, destinationId: string, patch: UpdateDestinationRequest, hostRules: DestinationHostRules): Promise<DestinationResult> {
+    await this.destinations.openKeys();
+    const sealed = patch.streamKey === undefined ? null : await this.destinations.sealKey(patch.streamKey, destinationId);
+    return this.changeDestinations(workspaceId, (doc) => this.destinations.update(doc, destinationId, patch, sealed, hostRules, Date.now()));
   }
 
   async deleteDestination(workspaceId: string, destinationId: string): Promise<boolean> {
@@ -1258,7 +1262,7 @@ export class StreamObject extends DurableObject<Env> {
         maxResolution: settings.maxResolution,
         record: settings.record,
         reconnectWindow: settings.reconnectWindow,
-        simulcast: this.destinations.targets(),
+        simulcast: await this.destinations.targets(),
         srtLatency: settings.srtLatency,
         ...(request.protocol === 'srt' ? { srtPassphrase: doc.srtSecret } : {}),
       },
@@ -1348,6 +1352,8 @@ export class StreamObject extends DurableObject<Env> {
    */
   async applyOriginEvents(events: OriginEvent[], signer?: string): Promise<OriginEventOutcome[]> {
     const outcomes: OriginEventOutcome[] = [];
+    // A relay's error is redacted with its destination's key, opened before the synchronous transactions.
+    if (events.some((event) => event.type === 'destination_status')) await this.destinations.openKeys();
     for (const event of events) {
       this.ctx.storage.transactionSync(() => {
         const seen = this.sql.exec('SELECT 1 FROM seen_origin_events WHERE id = ?', event.id).toArray().length > 0;

@@ -2,7 +2,9 @@
 // delete. Kept in the stream's object; changes while live reach the origin relaying the broadcast within seconds.
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { AppEnv } from '../env.ts';
-import type { DestinationResult } from '../stream/destinations.ts';
+import type { DestinationHostRules, DestinationResult } from '../stream/destinations.ts';
+import type { Context } from 'hono';
+import { loopbackAllowed } from '../public-host.ts';
 import { validationHook } from '../middleware/errors.ts';
 import { streamObject } from '../streams.ts';
 import { ApiError, notFound } from '../problem.ts';
@@ -23,6 +25,12 @@ const security: Record<string, string[]>[] = [{ basicAuth: [] }, { bearerAuth: [
 const tags = ['Destinations'];
 const jsonBody = <T extends z.ZodTypeAny>(schema: T) => ({ body: { content: { 'application/json': { schema } }, required: true } });
 const destinationResponse = (description: string) => ({ description, content: { 'application/json': { schema: single(Destination) } } });
+
+/**
+ * A destination's URL names a public host, as a webhook's does; loopback only under the same local-development switch
+ * (WEBHOOK_ALLOW_HTTP_LOOPBACK, or the API called on loopback), so a local stack can relay to servers on 127.0.0.1.
+ */
+const hostRules = (c: Context<AppEnv>): DestinationHostRules => ({ allowLoopback: loopbackAllowed(c.env.WEBHOOK_ALLOW_HTTP_LOOPBACK, c.req.url) });
 
 /** The destination a change returned, or the problem the API answers with. */
 function outcome(result: DestinationResult, streamId: string, destinationId?: string): Destination {
@@ -48,7 +56,7 @@ destinationRoutes.openapi(
   async (c) => {
     const { streamId } = c.req.valid('param');
     const request = CreateDestinationRequest.parse(c.req.valid('json'));
-    const result = (await streamObject(c.env, streamId).createDestination(c.get('workspaceId'), request)) as DestinationResult;
+    const result = (await streamObject(c.env, streamId).createDestination(c.get('workspaceId'), request, hostRules(c))) as DestinationResult;
     return c.json({ data: outcome(result, streamId) }, 201);
   },
 );
@@ -115,7 +123,7 @@ destinationRoutes.openapi(
   }),
   async (c) => {
     const { streamId, destinationId } = c.req.valid('param');
-    const result = (await streamObject(c.env, streamId).updateDestination(c.get('workspaceId'), destinationId, c.req.valid('json'))) as DestinationResult;
+    const result = (await streamObject(c.env, streamId).updateDestination(c.get('workspaceId'), destinationId, c.req.valid('json'), hostRules(c))) as DestinationResult;
     return c.json({ data: outcome(result, streamId, destinationId) }, 200);
   },
 );

@@ -1,7 +1,8 @@
 // A stream's simulcast destinations (issue 14), kept in its StreamObject's SQLite: the API's create/update/delete, the
 // targets the session holder relays (handed out by authorize, and sent again as POST /control/destinations whenever
 // they change while live), and the holder's destination_status events, which move each destination's status and
-// become destination.* webhooks. Stream keys are stored here only, and leave only inside targets to the holder.
+// become destination.* webhooks. Stream keys are stored here only, sealed (edge/stream/destination-keys.ts), and leave
+// only inside targets to the holder; a destination's URL must name a public host (edge/public-host.ts), as a webhook's.
 // Pure rules first (input resolution, status view, which webhook a status change makes), then the Destinations class
 // the StreamObject hosts.
 import type { Env } from '../env.ts';
@@ -25,6 +26,8 @@ import {
 } from '../../shared/destination-platforms.ts';
 import { newId } from '../../shared/identifiers.ts';
 import { commandOrigin } from '../origin-commands.ts';
+import { canonicalHostname, hostProblem } from '../public-host.ts';
+import { destinationKeyCipher, isSealed, openStreamKey, sealStreamKey } from './destination-keys.ts';
 import { log } from '../log.ts';
 
 export const DESTINATIONS_TABLE = `
@@ -76,6 +79,14 @@ export interface DestinationFields {
 
 export type Resolved = { ok: true; fields: DestinationFields } | { ok: false; errors: FieldError[] };
 
+/**
+ * Which hosts a destination's URL may name: public ones, and loopback only in local development (the same switch as
+ * webhooks' loopback receivers, WEBHOOK_ALLOW_HTTP_LOOPBACK, decided by the API route from its request).
+ */
+export interface DestinationHostRules {
+  allowLoopback: boolean;
+}
+
 // ── pure rules ──────────────────────────────────────────────────────────────────────────────────────
 
 const RESOLUTION_LINES: Record<StreamSettings['maxResolution'], number> = { '2160p': 2160, '1440p': 1440, '1080p': 1080, '720p': 720, '480p': 480, '360p': 360 };
@@ -116,19 +127,27 @@ function defaultName(platform: DestinationPlatform, url: string): string {
 
 /**
  * A destination's fields after a create (current = null) or a PATCH, with every problem named by field: the server
- * URL (preset or given), the key's shape for the platform, the rendition against the stream's ladder.
+ * URL (preset or given; a URL the request names must have a public host, the origin relaying the broadcast connects to
+ * it), the key's shape for the platform, the rendition against the stream's ladder.
  */
 export function resolveDestination(
   current: DestinationFields | null,
   request: CreateDestinationRequest | UpdateDestinationRequest,
   settings: Pick<StreamSettings, 'profiles' | 'maxResolution'>,
+  hostRules: DestinationHostRules,
 ): Resolved {
   const errors: FieldError[] = [];
   const platform = request.platform ?? current!.platform;
   const platformChanged = current !== null && platform !== current.platform;
   // A new platform takes its preset's server unless a URL is given; 'rtmp' keeps the URL it had.
   const urlAsked = request.url ?? (current && !(platformChanged && PLATFORM_PRESETS[platform].url) ? current.url : undefined);
-  const server = serverUrlFor(platform, urlAsked);
+  let server = serverUrlFor(platform, urlAsked);
+  if (!('field' in server) && request.url !== undefined) {
+    // Only a URL this request names: a stored one was judged when it was written (a PATCH of the name never fails on it).
+    const host = canonicalHostname(new URL(server.url).hostname);
+    const problem = host === null ? 'not a valid host name or address' : hostProblem(host, hostRules.allowLoopback, 'be a simulcast destination');
+    if (problem) server = { field: 'url', message: problem };
+  }
   if ('field' in server) errors.push({ field: server.field, message: server.message });
   const streamKey = request.streamKey ?? current!.streamKey;
   const keyProblem = checkStreamKey(platform, streamKey);
@@ -215,18 +234,37 @@ export function redactKey(error: string | null, streamKey: string): string | nul
   return error === null ? null : error.split(streamKey).join('[stream key]');
 }
 
-export function targetOf(row: Pick<DestinationRow, 'id' | 'url' | 'stream_key' | 'rendition' | 'revision'>): SimulcastTarget {
-  return { destinationId: row.id, url: publishUrl(row.url, row.stream_key), rendition: row.rendition, revision: row.revision };
+/**
+ * The same when the key cannot be opened: whatever follows the server URL in the error, up to a space, is taken for
+ * the key (ffmpeg names the publish URL it failed on).
+ */
+export function redactPublishPath(error: string | null, serverUrl: string): string | null {
+  if (error === null) return null;
+  const prefix = `${serverUrl}/`;
+  // The key runs to the next space, less a colon ending it ("…/KEY: Input/output error").
+  return error.split(prefix).map((part, i) => (i === 0 ? part : `[stream key]${part.replace(/^\S+?(:?)(?=\s|$)/, '$1')}`)).join(prefix);
 }
 
-const fieldsOf = (row: DestinationRow): DestinationFields => ({
+/** The target the holder relays; `streamKey` is the opened key. */
+export function targetOf(row: Pick<DestinationRow, 'id' | 'url' | 'rendition' | 'revision'>, streamKey: string): SimulcastTarget {
+  return { destinationId: row.id, url: publishUrl(row.url, streamKey), rendition: row.rendition, revision: row.revision };
+}
+
+const fieldsOf = (row: DestinationRow, streamKey: string): DestinationFields => ({
   name: row.name,
   platform: row.platform,
   url: row.url,
-  streamKey: row.stream_key,
+  streamKey,
   rendition: row.rendition,
   enabled: row.enabled === 1,
 });
+
+/** A stream key sealed for its destination before the transaction that stores it (WebCrypto is asynchronous). */
+export interface SealedKey {
+  destinationId: string;
+  streamKey: string;
+  stored: string;
+}
 
 // ── the StreamObject's destinations ────────────────────────────────────────────────────────────────
 
@@ -245,8 +283,56 @@ export interface DestinationsHost {
 }
 
 export class Destinations {
+  /** The cipher of stored keys, derived once per master (ORIGIN_SECRET). */
+  private cipher: { master: string; key: Promise<CryptoKey> } | null = null;
+  /**
+   * (destination id, stored key) → opened key, for every stored value this object has sealed or opened: the synchronous
+   * parts (a transaction's PATCH, an origin event's redaction) read keys from here. A stored value is unique (random
+   * IV), so an entry never goes stale; entries no row holds any more are dropped.
+   */
+  private readonly opened = new Map<string, string>();
+
   constructor(private readonly host: DestinationsHost) {
     host.sql.exec(DESTINATIONS_TABLE);
+  }
+
+  private keyCipher(): Promise<CryptoKey> {
+    const master = this.host.env().ORIGIN_SECRET;
+    if (this.cipher?.master !== master) this.cipher = { master, key: destinationKeyCipher(master) };
+    return this.cipher.key;
+  }
+
+  /**
+   * Opens every stored key not opened yet (a row from before sealing is read as it is). Called before the synchronous
+   * steps that need keys. A key that does not open (the master changed) is logged, without it, and left closed: its
+   * destination is not relayed until a new streamKey is sent.
+   */
+  async openKeys(): Promise<void> {
+    const rows = this.host.sql.exec<Pick<DestinationRow, 'id' | 'stream_key'>>('SELECT id, stream_key FROM destinations').toArray();
+    // Only stored keys stay in memory (a replaced key, a refused create's sealed one go): at most one per destination
+    // plus the few being written.
+    const stored = new Set(rows.map(openedKey));
+    for (const entry of this.opened.keys()) if (!stored.has(entry)) this.opened.delete(entry);
+    const closed = rows.filter((row) => !this.opened.has(openedKey(row)));
+    if (closed.length === 0) return;
+    const cipher = await this.keyCipher();
+    for (const row of closed) {
+      const key = await openStreamKey(cipher, row.id, row.stream_key);
+      if (key === null) log('destination_key_unreadable', { destinationId: row.id });
+      else this.opened.set(openedKey(row), key);
+    }
+  }
+
+  /** A key sealed for a destination (a new one: destinationId absent), before the write that stores it. */
+  async sealKey(streamKey: string, destinationId: string = newId('dst', 16)): Promise<SealedKey> {
+    const stored = await sealStreamKey(await this.keyCipher(), destinationId, streamKey);
+    this.opened.set(openedKey({ id: destinationId, stream_key: stored }), streamKey);
+    return { destinationId, streamKey, stored };
+  }
+
+  /** The opened key of a row, or null when it did not open. */
+  private keyOf(row: Pick<DestinationRow, 'id' | 'stream_key'>): string | null {
+    return this.opened.get(openedKey(row)) ?? (isSealed(row.stream_key) ? null : row.stream_key);
   }
 
   private rows(): DestinationRow[] {
@@ -257,11 +343,21 @@ export class Destinations {
     return this.host.sql.exec<DestinationRow>('SELECT * FROM destinations WHERE id = ?', id).toArray()[0];
   }
 
-  /** The targets the session holder relays: every enabled destination. */
-  targets(): SimulcastTarget[] {
-    return this.rows()
-      .filter((row) => row.enabled === 1)
-      .map(targetOf);
+  /** The targets the session holder relays: every enabled destination whose key opens. */
+  async targets(): Promise<SimulcastTarget[]> {
+    await this.openKeys();
+    return this.rows().flatMap((row) => {
+      const key = row.enabled === 1 ? this.keyOf(row) : null;
+      return key === null ? [] : [targetOf(row, key)];
+    });
+  }
+
+  /**
+   * What the targets are made of, without opening keys: a stored key changes only with its value (an unchanged key is
+   * never sealed again), so equal fingerprints mean equal targets.
+   */
+  private targetsFingerprint(): string {
+    return JSON.stringify(this.rows().filter((row) => row.enabled === 1).map((row) => [row.id, row.url, row.stream_key, row.rendition, row.revision]));
   }
 
   list(doc: StreamDocument): Destination[] {
@@ -273,34 +369,47 @@ export class Destinations {
     return row ? destinationView(row, doc.streamId, broadcastSessionId(doc)) : null;
   }
 
-  create(doc: StreamDocument, request: CreateDestinationRequest, now: number): DestinationResult {
+  /** `sealed`: the request's streamKey sealed by sealKey() for a new destination (its id is the new destination's). */
+  create(doc: StreamDocument, request: CreateDestinationRequest, sealed: SealedKey, hostRules: DestinationHostRules, now: number): DestinationResult {
     if (this.rows().length >= MAX_DESTINATIONS_PER_STREAM) {
       const detail = `a stream has at most ${MAX_DESTINATIONS_PER_STREAM} destinations; delete one first`;
       return { ok: false, code: 'invalid', detail, errors: [{ field: '(body)', message: detail }] };
     }
-    const resolved = resolveDestination(null, request, doc.settings);
+    const resolved = resolveDestination(null, request, doc.settings, hostRules);
     if (!resolved.ok) return invalid(resolved.errors);
     const f = resolved.fields;
-    const id = newId('dst', 16);
+    if (sealed.streamKey !== f.streamKey) throw new Error('create: the sealed key is not the request key');
+    const id = sealed.destinationId;
     this.changingTargets(doc, () =>
       this.host.sql.exec(
         `INSERT INTO destinations (id, name, platform, url, stream_key, rendition, enabled, revision, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`,
-        id, f.name, f.platform, f.url, f.streamKey, f.rendition, f.enabled ? 1 : 0, now, now,
+        id, f.name, f.platform, f.url, sealed.stored, f.rendition, f.enabled ? 1 : 0, now, now,
       ),
     );
     return { ok: true, destination: this.get(doc, id)! };
   }
 
-  update(doc: StreamDocument, id: string, patch: UpdateDestinationRequest, now: number): DestinationResult {
+  /**
+   * `sealed`: the patch's streamKey sealed by sealKey() for this destination (null without one); openKeys() ran
+   * before, so the stored key is at hand (the platform check and the restart rule read it).
+   */
+  update(doc: StreamDocument, id: string, patch: UpdateDestinationRequest, sealed: SealedKey | null, hostRules: DestinationHostRules, now: number): DestinationResult {
     const row = this.row(id);
     if (!row) return { ok: false, code: 'not_found' };
-    const resolved = resolveDestination(fieldsOf(row), patch, doc.settings);
+    const storedKey = this.keyOf(row);
+    // A key that no longer opens is no key: the platform check asks for a new one.
+    const resolved = resolveDestination(fieldsOf(row, storedKey ?? ''), patch, doc.settings, hostRules);
     if (!resolved.ok) return invalid(resolved.errors);
     const f = resolved.fields;
+    const keyChanged = f.streamKey !== storedKey;
+    if (keyChanged && (sealed === null || sealed.destinationId !== id || sealed.streamKey !== f.streamKey)) {
+      throw new Error('update: a changed key must come sealed for its destination');
+    }
+    const stored = keyChanged ? sealed!.stored : row.stream_key;
     // A new url, key or rendition is a new revision: the holder restarts only this target, and the old one's status
     // reports are ignored from now on.
-    const restart = f.url !== row.url || f.streamKey !== row.stream_key || f.rendition !== row.rendition;
+    const restart = f.url !== row.url || keyChanged || f.rendition !== row.rendition;
     const session = broadcastSessionId(doc);
     if (restart && row.status === 'live' && row.session_id === session) {
       this.host.emit('DESTINATION_DISCONNECTED', session, 'restarted: its url, stream key or rendition changed', id);
@@ -309,7 +418,7 @@ export class Destinations {
       this.host.sql.exec(
         `UPDATE destinations SET name = ?, platform = ?, url = ?, stream_key = ?, rendition = ?, enabled = ?, updated_at = ?,
            revision = revision + ? WHERE id = ?`,
-        f.name, f.platform, f.url, f.streamKey, f.rendition, f.enabled ? 1 : 0, now, restart ? 1 : 0, id,
+        f.name, f.platform, f.url, stored, f.rendition, f.enabled ? 1 : 0, now, restart ? 1 : 0, id,
       );
       if (restart) this.host.sql.exec('UPDATE destinations SET status = NULL, last_error = NULL, started_at = NULL WHERE id = ?', id);
     });
@@ -323,30 +432,34 @@ export class Destinations {
     // Its relay's own 'stopped' report will find no destination: the disconnect is said now.
     if (row.status === 'live' && row.session_id === session) this.host.emit('DESTINATION_DISCONNECTED', session, 'destination deleted', id);
     this.changingTargets(doc, () => this.host.sql.exec('DELETE FROM destinations WHERE id = ?', id));
+    this.opened.delete(openedKey(row));
     return true;
   }
 
   /** A deleted stream forgets its destinations' keys at once (its broadcast is over, the relays stop with it). */
   forgetAll(): void {
     this.host.sql.exec('DELETE FROM destinations');
+    this.opened.clear();
   }
 
   /** Runs a write; when the desired targets changed during a broadcast, the holder is owed the new set. */
   private changingTargets(doc: StreamDocument, write: () => void): void {
-    const before = JSON.stringify(this.targets());
+    const before = this.targetsFingerprint();
     write();
-    if (broadcastSessionId(doc) && JSON.stringify(this.targets()) !== before) this.host.owe({ kind: 'destinations_sync' });
+    if (broadcastSessionId(doc) && this.targetsFingerprint() !== before) this.host.owe({ kind: 'destinations_sync' });
   }
 
   /**
    * The holder's word on one relay (its signer was checked by the caller): only for the current broadcast or the one
    * the destination last reported in (a 'stopped' arriving after the session ended), only for its current revision.
+   * Synchronous (inside the origin event's transaction): the caller ran openKeys() first, for the redaction.
    */
   onStatus(doc: StreamDocument, event: DestinationStatusEvent): OriginEventOutcome {
     const { destinationId, revision, status, bytesSent, reconnects } = event.data;
     const row = this.row(destinationId);
     if (!row) return { id: event.id, outcome: 'refused', reason: 'no such destination' };
-    const error = redactKey(event.data.error, row.stream_key);
+    const key = this.keyOf(row);
+    const error = key === null ? redactPublishPath(event.data.error, row.url) : redactKey(event.data.error, key);
     if (revision !== row.revision) return { id: event.id, outcome: 'refused', reason: `stale revision ${revision} (current ${row.revision})` };
     const current = broadcastSessionId(doc);
     const sameSession = row.session_id === event.sessionId;
@@ -379,13 +492,16 @@ export class Destinations {
   async send(doc: StreamDocument): Promise<boolean> {
     const session = doc.lifecycle.session;
     if (!session || !broadcastSessionId(doc) || doc.lifecycle.deleted) return true;
-    const command: DestinationsCommand = { streamId: doc.streamId, sessionId: session.id, targets: this.targets() };
+    const command: DestinationsCommand = { streamId: doc.streamId, sessionId: session.id, targets: await this.targets() };
     const status = await commandOrigin(this.host.env(), session.originId, session.originUrl, '/control/destinations', command);
     // Never the command itself: its URLs carry the stream keys.
     log('destinations_sent', { streamId: doc.streamId, sessionId: session.id, originId: session.originId, targets: command.targets.length, status });
     return (status >= 200 && status < 300) || (status >= 400 && status < 500 && status !== 404 && status !== 408 && status !== 429);
   }
 }
+
+/** Where a row's opened key is kept: its destination and its stored value (a value copied onto another row does not count). */
+const openedKey = (row: Pick<DestinationRow, 'id' | 'stream_key'>): string => `${row.id}\n${row.stream_key}`;
 
 function invalid(errors: FieldError[]): DestinationResult {
   return { ok: false, code: 'invalid', detail: errors.map((e) => `${e.field}: ${e.message}`).join('; '), errors };

@@ -5,7 +5,7 @@
 // see what a public-looking name resolves to: that protection (a name pointing at 10.0.0.1 or 169.254.169.254) is the
 // platform's. A Worker's fetch() leaves from Cloudflare's network and cannot reach a private network or the host it
 // runs on. Running the edge anywhere else (a self-hosted workerd) needs an egress proxy or firewall that does the same.
-import { classifyHost } from './special-addresses.ts';
+import { hostProblem, isLoopbackHost, loopbackAllowed } from '../public-host.ts';
 
 export interface UrlRules {
   /** http:// to localhost / 127.0.0.0/8 / [::1]: only for local development, where receivers run on this machine. */
@@ -13,15 +13,6 @@ export interface UrlRules {
 }
 
 export const MAX_URL_LENGTH = 2048;
-
-const isLoopbackHost = (host: string): boolean =>
-  host === 'localhost' || host.endsWith('.localhost') || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-
-const HOST_PROBLEMS = {
-  'special-address': 'a private, loopback, link-local or reserved address cannot receive webhooks',
-  metadata: 'a cloud metadata host cannot receive webhooks',
-  'local-name': 'not a public host name: local and internal names cannot receive webhooks',
-} as const;
 
 /** null when the URL is acceptable, otherwise what is wrong with it (for a 400 naming the `url` field). */
 export function checkEndpointUrl(raw: string, rules: UrlRules): string | null {
@@ -43,9 +34,8 @@ export function checkEndpointUrl(raw: string, rules: UrlRules): string | null {
     return loopback ? 'http:// to a local address is only allowed in local development' : 'must be an https:// URL';
   }
   if (url.protocol !== 'https:') return 'must be an https:// URL';
-  if (loopback) return rules.allowLoopbackHttp ? null : 'a local address cannot receive webhooks';
-  const kind = classifyHost(host);
-  return kind === 'public' ? null : HOST_PROBLEMS[kind];
+  // The host rules simulcast destinations follow too (edge/public-host.ts).
+  return hostProblem(host, rules.allowLoopbackHttp, 'receive webhooks');
 }
 
 /** An empty filter means every type; pings (webhook.ping) are sent on request and bypass the filter. */
@@ -58,7 +48,5 @@ export function endpointWants(eventTypes: readonly string[], type: string): bool
  * being called on a loopback host (`npm start`, tests) — a deployed Worker is never reached that way.
  */
 export function loopbackHttpAllowed(setting: string | undefined, requestUrl: string): boolean {
-  if (setting === 'true') return true;
-  if (setting !== undefined && setting !== '') return false;
-  return isLoopbackHost(new URL(requestUrl).hostname.toLowerCase());
+  return loopbackAllowed(setting, requestUrl);
 }

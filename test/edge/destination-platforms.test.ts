@@ -1,10 +1,14 @@
 // The pure rules of simulcast destinations (issue 14): platform presets and key shapes, server URL checks, the rendition
-// names a stream's ladder can have, the status the API shows, and which webhook a relay's status change makes.
+// names a stream's ladder can have, the hosts a destination may name (webhooks' rules), the status the API shows, and
+// which webhook a relay's status change makes.
 import { describe, it, expect } from 'vitest';
 import { checkDestinationUrl, checkStreamKey, publishUrl, serverUrlFor, PLATFORM_PRESETS } from '../../shared/destination-platforms.ts';
-import { allowedRenditions, destinationStatus, resolveDestination, statusWebhook } from '../../edge/stream/destinations.ts';
+import { allowedRenditions, destinationStatus, redactKey, redactPublishPath, resolveDestination, statusWebhook } from '../../edge/stream/destinations.ts';
 
 const ladder = { profiles: null, maxResolution: '1080p' as const };
+/** A deployed edge, and one in local development (WEBHOOK_ALLOW_HTTP_LOOPBACK, or the API called on loopback). */
+const production = { allowLoopback: false };
+const development = { allowLoopback: true };
 const YOUTUBE_KEY = 'abcd-efgh-ijkl-mnop-qrst';
 const TWITCH_KEY = 'live_123456789_AbCdEfGhIjKlMnOpQrStUvWxYz0123';
 
@@ -59,16 +63,16 @@ describe('renditions', () => {
 
 describe('resolving a destination', () => {
   it('fills the preset URL, a default name and the source rendition', () => {
-    expect(resolveDestination(null, { platform: 'youtube', streamKey: YOUTUBE_KEY, rendition: 'source', enabled: true }, ladder)).toEqual({
+    expect(resolveDestination(null, { platform: 'youtube', streamKey: YOUTUBE_KEY, rendition: 'source', enabled: true }, ladder, production)).toEqual({
       ok: true,
       fields: { name: 'YouTube', platform: 'youtube', url: 'rtmp://a.rtmp.youtube.com/live2', streamKey: YOUTUBE_KEY, rendition: 'source', enabled: true },
     });
-    const rtmp = resolveDestination(null, { platform: 'rtmp', url: 'rtmp://127.0.0.1:1936/live/', streamKey: 'k', rendition: '720p', enabled: true }, ladder);
+    const rtmp = resolveDestination(null, { platform: 'rtmp', url: 'rtmp://127.0.0.1:1936/live/', streamKey: 'k', rendition: '720p', enabled: true }, ladder, development);
     expect(rtmp).toMatchObject({ ok: true, fields: { name: '127.0.0.1', url: 'rtmp://127.0.0.1:1936/live', rendition: '720p' } });
   });
 
   it('names every field at fault at once', () => {
-    const result = resolveDestination(null, { platform: 'rtmp', url: 'http://x', streamKey: 'a b', rendition: '4k', enabled: true }, ladder);
+    const result = resolveDestination(null, { platform: 'rtmp', url: 'http://x', streamKey: 'a b', rendition: '4k', enabled: true }, ladder, production);
     expect(result.ok).toBe(false);
     if (result.ok) return;
     expect(result.errors.map((e) => e.field)).toEqual(['url', 'streamKey', 'rendition']);
@@ -77,10 +81,78 @@ describe('resolving a destination', () => {
 
   it('a platform change takes the new preset URL and checks the stored key against it', () => {
     const current = { name: 'Mine', platform: 'rtmp' as const, url: 'rtmp://127.0.0.1/live', streamKey: TWITCH_KEY, rendition: 'source', enabled: true };
-    expect(resolveDestination(current, { platform: 'twitch' }, ladder)).toMatchObject({ ok: true, fields: { url: 'rtmp://live.twitch.tv/app', name: 'Mine' } });
-    const refused = resolveDestination(current, { platform: 'youtube' }, ladder);
+    expect(resolveDestination(current, { platform: 'twitch' }, ladder, production)).toMatchObject({ ok: true, fields: { url: 'rtmp://live.twitch.tv/app', name: 'Mine' } });
+    const refused = resolveDestination(current, { platform: 'youtube' }, ladder, production);
     expect(refused).toMatchObject({ ok: false, errors: [{ field: 'streamKey' }] });
-    expect(resolveDestination(current, { platform: 'youtube', streamKey: YOUTUBE_KEY }, ladder).ok).toBe(true);
+    expect(resolveDestination(current, { platform: 'youtube', streamKey: YOUTUBE_KEY }, ladder, production).ok).toBe(true);
+  });
+});
+
+describe("a destination's host", () => {
+  const resolve = (url: string, rules = production) => resolveDestination(null, { platform: 'rtmp', url, streamKey: 'k', rendition: 'source', enabled: true }, ladder, rules);
+  const refusal = (url: string, rules = production) => {
+    const result = resolve(url, rules);
+    return result.ok ? null : result.errors;
+  };
+
+  it('is refused when it is a literal private, link-local, metadata, unspecified or reserved address, in every spelling', () => {
+    for (const url of [
+      'rtmp://10.1.2.3/live',
+      'rtmp://172.16.0.9:1935/live',
+      'rtmps://192.168.1.20:443/app',
+      'rtmp://100.100.100.200/live', // Alibaba metadata (CGNAT space)
+      'rtmp://169.254.169.254/latest',
+      'rtmp://[fd00:ec2::254]/live',
+      'rtmp://[fe80::1]/live',
+      'rtmp://[::ffff:10.0.0.1]/live',
+      'rtmp://0.0.0.0/live',
+      'rtmp://[::]/live',
+      'rtmp://224.0.0.1/live',
+      'rtmp://0xa9fea9fe/live', // 169.254.169.254 in hex: rtmp:// hosts are not canonicalized by the URL parser
+      'rtmp://2852039166/live', // the same in decimal
+      'rtmp://012.0.0.1/live', // octal 10.0.0.1
+      'rtmp://10.1/live', // short form of 10.0.0.1
+    ]) {
+      expect(refusal(url, production), url).toEqual([{ field: 'url', message: expect.stringMatching(/private, loopback, link-local or reserved address cannot be a simulcast destination/) }]);
+      expect(refusal(url, development), `${url} (development)`).not.toBeNull();
+    }
+  });
+
+  it('is refused when it is a metadata or local name', () => {
+    expect(refusal('rtmp://metadata.google.internal/live')).toEqual([{ field: 'url', message: expect.stringMatching(/cloud metadata host/) }]);
+    expect(refusal('rtmp://METADATA.Google.Internal/live')).toEqual([{ field: 'url', message: expect.stringMatching(/cloud metadata host/) }]);
+    expect(refusal('rtmp://relay.internal/live')).toEqual([{ field: 'url', message: expect.stringMatching(/not a public host name/) }]);
+    expect(refusal('rtmp://nginx/live')).toEqual([{ field: 'url', message: expect.stringMatching(/not a public host name/) }]);
+  });
+
+  it('is loopback only in local development', () => {
+    for (const url of ['rtmp://127.0.0.1:1935/live', 'rtmp://localhost/live', 'rtmp://[::1]:1935/live', 'rtmp://127.1/live', 'rtmp://2130706433/live', 'rtmp://LOCALHOST/live']) {
+      expect(refusal(url, production), url).toEqual([{ field: 'url', message: 'a local address cannot be a simulcast destination' }]);
+      expect(refusal(url, development), url).toBeNull();
+    }
+  });
+
+  it('is accepted when public, and presets always are', () => {
+    for (const url of ['rtmp://a.rtmp.youtube.com/live2', 'rtmps://live-api-s.facebook.com:443/rtmp', 'rtmp://203.0.114.7/live', 'rtmp://[2a00:1450:4001:81b::200e]/live']) {
+      expect(refusal(url), url).toBeNull();
+    }
+    expect(resolveDestination(null, { platform: 'twitch', streamKey: TWITCH_KEY, rendition: 'source', enabled: true }, ladder, production).ok).toBe(true);
+  });
+
+  it('is judged only when the request names the URL: a stored one stays through a PATCH of another field', () => {
+    const current = { name: 'Lab', platform: 'rtmp' as const, url: 'rtmp://127.0.0.1:1936/live', streamKey: 'k', rendition: 'source', enabled: true };
+    expect(resolveDestination(current, { name: 'Lab 2' }, ladder, production)).toMatchObject({ ok: true, fields: { url: current.url, name: 'Lab 2' } });
+    expect(resolveDestination(current, { url: 'rtmp://127.0.0.1:1937/live' }, ladder, production)).toMatchObject({ ok: false, errors: [{ field: 'url' }] });
+  });
+});
+
+describe("a relay's error", () => {
+  it('has the key cut out: the known key, or else whatever follows the server URL', () => {
+    expect(redactKey('rtmp://h/app/k3y: Input/output error', 'k3y')).toBe('rtmp://h/app/[stream key]: Input/output error');
+    expect(redactPublishPath('rtmp://h/app/k:3y: Input/output error', 'rtmp://h/app')).toBe('rtmp://h/app/[stream key]: Input/output error');
+    expect(redactPublishPath('failed rtmp://h/app/k3y', 'rtmp://h/app')).toBe('failed rtmp://h/app/[stream key]');
+    expect(redactPublishPath('Connection refused', 'rtmp://h/app')).toBe('Connection refused');
+    expect(redactPublishPath(null, 'rtmp://h/app')).toBeNull();
   });
 });
 
