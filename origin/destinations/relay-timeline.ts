@@ -31,6 +31,8 @@ export class RelayTimeline {
   private pendingLeg = false;
   private filled = false;
   private lastTakeAt = 0;
+  /** The timestamp given to the last input tag: with lastTakeAt, where the remote player's clock is now. */
+  private lastTakeOut = 0;
 
   /** A new leg begins (the encoder is back): its first tag is laid right after what was given out, and ends the gap. */
   startLeg(): void {
@@ -78,13 +80,19 @@ export class RelayTimeline {
     this.lastTakeAt = now;
     const out = { ...tag, timestamp: Math.max(0, tag.timestamp + this.offset) };
     this.lastOut = Math.max(this.lastOut, out.timestamp);
+    this.lastTakeOut = out.timestamp;
     if (isKeyframe(out)) this.lastKeyframe = out;
     return [out];
   }
 
-  /** During a gap, once idle: the last keyframe again, FILL_INTERVAL_MS after the last tag given out; else null. */
+  /**
+   * During a gap, once idle: the last keyframe again, FILL_INTERVAL_MS after the last tag given out, when the wall
+   * clock has reached it (a rung's input comes a segment at a time, ahead of the clock: that must play out first, or
+   * the remote stream would drift ahead of real time). Else null.
+   */
   fill(now: number): MediaTag | null {
     if (!this.gap || !this.lastKeyframe || now - this.lastTakeAt < IDLE_BEFORE_FILL_MS) return null;
+    if (this.lastTakeOut + (now - this.lastTakeAt) < this.lastOut + FILL_INTERVAL_MS) return null;
     this.filled = true;
     const data = Buffer.from(this.lastKeyframe.data);
     // Legacy AVC video tags carry a composition time offset; a repeated frame is shown when it is decoded.

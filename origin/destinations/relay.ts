@@ -5,7 +5,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { flvHeader } from '../media/flv-muxer.ts';
-import { encodeTag, type MediaTag } from './flv-tags.ts';
+import { encodeTag, isMetadata, isSequenceHeader, type MediaTag } from './flv-tags.ts';
 import { JoinGate } from './relay-timeline.ts';
 import type { RelayTarget } from './target-diff.ts';
 import { HEALTHY_RUN_MS, judgeRunEnd, progressBytes, redactUrl, retryDelay, scrub, type RelayStatus } from './relay-status.ts';
@@ -58,6 +58,8 @@ export class Relay {
   private killedFor: 'slow' | 'stalled' | null = null;
   private lastProgressAt = 0;
   private lastFedAt = 0;
+  /** The session timestamp this run's first keyframe had: the run's zero. */
+  private runBase: number | null = null;
   private lastEmitAt = 0;
   private retryTimer: NodeJS.Timeout | null = null;
   private stallTimer: NodeJS.Timeout | null = null;
@@ -105,7 +107,9 @@ export class Relay {
       }
       return;
     }
-    child.stdin.write(encodeTag(tag));
+    // Each run's stream starts at 0 (its first keyframe), whatever point of the session it joined at.
+    if (this.runBase === null && !isSequenceHeader(tag) && !isMetadata(tag)) this.runBase = tag.timestamp;
+    child.stdin.write(encodeTag({ ...tag, timestamp: Math.max(0, tag.timestamp - (this.runBase ?? tag.timestamp)) }));
   }
 
   /** The session is over, or the target was removed or changed: the run unpublishes and no retry follows. */
@@ -149,6 +153,7 @@ export class Relay {
     const child = spawn(this.deps.ffmpegPath ?? 'ffmpeg', args, { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child = child;
     this.gate = new JoinGate();
+    this.runBase = null;
     this.runStartedAt = Date.now();
     this.lastProgressAt = Date.now();
     this.wentLive = false;
