@@ -95,6 +95,11 @@ export class Relay {
     };
   }
 
+  /** Bytes waiting for the running ffmpeg to take them (bounded by MAX_QUEUE_BYTES plus one tag). */
+  get queuedBytes(): number {
+    return this.child?.stdin.writableLength ?? 0;
+  }
+
   /** One tag of the relayed rendition; dropped while no run is connected or before the run's first keyframe. */
   push(tag: MediaTag): void {
     const child = this.child;
