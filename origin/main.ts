@@ -23,7 +23,7 @@ import { startSrtWhenKeyed } from './srt/keyed-start.ts';
 import { CapacityLedger } from './admission/ledger.ts';
 import { OriginDrain } from './drain.ts';
 import { SimuliveRunner } from './simulive/simulive-runner.ts';
-import { downloadSource } from './simulive/source-download.ts';
+import { downloadSource, maxSourceBytesFromEnv } from './simulive/source-download.ts';
 import { Destinations } from './destinations/destinations.ts';
 import { log, logWarn } from './log.ts';
 
@@ -122,12 +122,16 @@ async function main(): Promise<void> {
   });
   await durableJobs.clearScratch();
   // Simulive (issue 12): recordings broadcast as live through the same ingest, their sources read through the edge.
+  const simuliveSourceBounds = { maxBytes: maxSourceBytesFromEnv(process.env), reserveBytes: diskLimitsFromEnv(process.env).minFreeBytes };
   const simulive = new SimuliveRunner({
     ingest,
     mediaDir: config.mediaDir,
     emit: (event) => outbox.enqueue(event),
     download: (order, file, signal) =>
-      downloadSource({ edgeUrl: config.edgeUrl, credentials: { originId: config.originId, secret: config.originSecret }, key: order.source.key, grant: order.grant, file, signal }),
+      downloadSource({
+        edgeUrl: config.edgeUrl, credentials: { originId: config.originId, secret: config.originSecret }, key: order.source.key, grant: order.grant, file, signal,
+        ...simuliveSourceBounds,
+      }),
   });
   addControlRoutes(http, { ingest, jobs: durableJobs, originSecret: config.originSecret, simulive });
   const recovered = await ingest.recover();

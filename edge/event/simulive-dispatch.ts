@@ -7,7 +7,6 @@ import { recordingMp4Key, type SimuliveCommand } from '../../shared/schemas/inte
 import { pickOrigin } from '../origin-registry.ts';
 import { sendOriginCommand } from '../origin-commands.ts';
 import { log } from '../log.ts';
-import { MAX_MEDIA_READ_BYTES } from '../routes/internal-media.ts';
 
 /** The origin reads the source within this (download with retries, then the broadcast has a session grant of its own). */
 const SOURCE_GRANT_TTL_MS = 3600_000;
@@ -31,8 +30,8 @@ export async function checkSimuliveSource(env: Pick<Env, 'DB' | 'MEDIA'>, worksp
   const key = recordingMp4Key(recordingId);
   const mp4 = await env.MEDIA.head(key);
   if (!mp4) return { ok: false, detail: `recording ${recordingId} has no MP4 in storage` };
-  // The origin reads the source in one GET /internal/media, which serves objects up to this size.
-  if (mp4.size > MAX_MEDIA_READ_BYTES) return { ok: false, detail: `recording ${recordingId}'s MP4 is ${mp4.size} bytes; simulive sources may be at most ${MAX_MEDIA_READ_BYTES}` };
+  // No size bound here: the origin reads the source in ranges and holds it to its own SIMULIVE_MAX_SOURCE_BYTES and
+  // free disk (origin/simulive/source-download.ts), reporting a refusal as the broadcast's failure.
   return { ok: true, key };
 }
 

@@ -1,15 +1,20 @@
-// Fetches a simulive source (a recording's MP4 in R2) through the edge's GET /internal/media/{key} with the command's
-// media grant, streamed to a file: bounded in size, each attempt under a deadline, transient failures retried with
-// backoff, permanent ones (no grant, no object, too large) not. The file appears complete or not at all.
-import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
-import { once } from 'node:events';
+// Fetches a simulive source (a recording's MP4 in R2, often gigabytes) through the edge's GET /internal/media/{key} with
+// the command's media grant, in `Range` pieces of at most 32 MiB written one after the other into the file. The first
+// answer's Content-Range gives the size, held to a configured bound and the disk's free space before a byte is kept; each
+// piece has its own deadline; a failed piece is asked again with backoff from the bytes already on disk; permanent
+// refusals (no grant, no object, too large) are not retried. The file appears complete or not at all.
+import { open, rename, rm, statfs, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleepFor } from 'node:timers/promises';
 import { MEDIA_GRANT_HEADER } from '../../shared/media-grant.ts';
 import { originRequestHeaders, type OriginCredentials } from '../edge-client.ts';
-import { backoffDelay, sleep } from '../backoff.ts';
+import { backoffDelay } from '../backoff.ts';
 
-/** GET /internal/media serves objects up to this size (edge/routes/internal-media.ts MAX_MEDIA_READ_BYTES). */
-export const DEFAULT_MAX_SOURCE_BYTES = 64 * 1024 * 1024;
+const MiB = 1024 * 1024;
+/** The largest piece asked for at once: half of what one /internal/media response carries (MAX_MEDIA_READ_BYTES). */
+export const MAX_RANGE_BYTES = 32 * MiB;
+/** The largest source by default (about ten hours of 1080p); SIMULIVE_MAX_SOURCE_BYTES overrides it. */
+export const DEFAULT_MAX_SOURCE_BYTES = 20 * 1024 * MiB;
 
 export interface SourceDownloadOptions {
   edgeUrl: string;
@@ -18,12 +23,24 @@ export interface SourceDownloadOptions {
   grant: string;
   /** where the complete source goes (written as `{file}.part` first) */
   file: string;
+  /** the largest source taken; default DEFAULT_MAX_SOURCE_BYTES */
   maxBytes?: number;
-  /** one attempt's deadline, headers and body together */
+  /** bytes the file's disk keeps free besides the source (the disk guard's publish minimum); default 0 */
+  reserveBytes?: number;
+  /** bytes asked per request, at most MAX_RANGE_BYTES (the default) */
+  rangeBytes?: number;
+  /** one piece's deadline, headers and body together */
   attemptTimeoutMs?: number;
+  /** requests tried in a row for one piece without getting a byte further, before giving up */
   attempts?: number;
   /** aborts the whole download (the broadcast was stopped meanwhile) */
   signal?: AbortSignal;
+}
+
+/** What a download took: the source's size, and requests made (pieces plus retries). */
+export interface SourceDownloadResult {
+  bytes: number;
+  attempts: number;
 }
 
 /** A failure that another attempt will not change. */
@@ -31,69 +48,180 @@ export class PermanentDownloadError extends Error {
   override name = 'PermanentDownloadError';
 }
 
+/** SIMULIVE_MAX_SOURCE_BYTES, or the default. */
+export function maxSourceBytesFromEnv(env: NodeJS.ProcessEnv): number {
+  const raw = env.SIMULIVE_MAX_SOURCE_BYTES;
+  if (raw === undefined || raw === '') return DEFAULT_MAX_SOURCE_BYTES;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`SIMULIVE_MAX_SOURCE_BYTES must be a positive whole number of bytes, got "${raw}"`);
+  return value;
+}
+
 /** What an answer's status means for a download: go on, try again later, or give up. Pure. */
 export function statusVerdict(status: number): 'ok' | 'retry' | 'permanent' {
-  if (status === 200) return 'ok';
+  if (status === 200 || status === 206) return 'ok';
   if (status === 408 || status === 429 || status >= 500) return 'retry';
   return 'permanent';
 }
 
 /** Why a declared or counted size is refused, or null while within the bound. Pure. */
 export function sizeRefusal(bytes: number, maxBytes: number): string | null {
-  return bytes > maxBytes ? `the source is more than ${maxBytes} bytes (the largest a simulive source may be)` : null;
+  return bytes > maxBytes ? `the source is ${bytes} bytes, more than ${maxBytes} bytes (the largest a simulive source may be)` : null;
+}
+
+/** `bytes first-last/size` of a 206, or null when it is not one (`*` sizes included). Pure. */
+export function parseContentRange(header: string | null): { first: number; last: number; size: number } | null {
+  const match = header ? /^bytes (\d{1,16})-(\d{1,16})\/(\d{1,16})$/.exec(header.trim()) : null;
+  if (!match) return null;
+  const [first, last, size] = [Number(match[1]), Number(match[2]), Number(match[3])];
+  return first <= last && last < size ? { first, last, size } : null;
+}
+
+/** The next piece to ask for, as a Range header value, given the bytes held and the size (null until known). Pure. */
+export function nextRange(offset: number, size: number | null, rangeBytes: number): string {
+  const last = offset + rangeBytes - 1;
+  return `bytes=${offset}-${size === null ? last : Math.min(last, size - 1)}`;
 }
 
 /** Downloads the source; resolves with its size, or throws (PermanentDownloadError when retrying is pointless). */
-export async function downloadSource(o: SourceDownloadOptions): Promise<{ bytes: number; attempts: number }> {
-  const attempts = o.attempts ?? 4;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return { bytes: await downloadOnce(o), attempts: attempt + 1 };
-    } catch (error) {
-      if (error instanceof PermanentDownloadError || o.signal?.aborted || attempt + 1 >= attempts) throw error;
-      await sleep(backoffDelay(attempt, 500, 8000));
-    }
-  }
-}
-
-async function downloadOnce(o: SourceDownloadOptions): Promise<number> {
-  const maxBytes = o.maxBytes ?? DEFAULT_MAX_SOURCE_BYTES;
-  const path = `/internal/media/${o.key}`;
-  const deadline = AbortSignal.timeout(o.attemptTimeoutMs ?? 120_000);
-  const signal = o.signal ? AbortSignal.any([deadline, o.signal]) : deadline;
-  const headers = await originRequestHeaders(o.credentials, 'GET', path, '');
-  const response = await fetch(o.edgeUrl + path, { headers: { ...headers, [MEDIA_GRANT_HEADER]: o.grant }, signal });
-  const verdict = statusVerdict(response.status);
-  if (verdict !== 'ok') {
-    const text = (await response.text().catch(() => '')).slice(0, 200);
-    const message = `edge media GET ${o.key} answered ${response.status}: ${text}`;
-    throw verdict === 'permanent' ? new PermanentDownloadError(message) : new Error(message);
-  }
-  const declared = Number(response.headers.get('content-length') ?? '0');
-  const tooLarge = sizeRefusal(declared, maxBytes);
-  if (tooLarge) {
-    await response.body?.cancel();
-    throw new PermanentDownloadError(tooLarge);
-  }
-  if (!response.body) throw new Error(`edge media GET ${o.key} had no body`);
+export async function downloadSource(o: SourceDownloadOptions): Promise<SourceDownloadResult> {
   const part = `${o.file}.part`;
-  const out = createWriteStream(part);
-  let bytes = 0;
+  await rm(part, { force: true });
+  const handle = await open(part, 'w');
   try {
-    for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
-      bytes += chunk.length;
-      const over = sizeRefusal(bytes, maxBytes);
-      if (over) throw new PermanentDownloadError(over);
-      if (!out.write(chunk)) await once(out, 'drain');
-    }
-    out.end();
-    await once(out, 'close');
-    if (declared > 0 && bytes !== declared) throw new Error(`edge media GET ${o.key} ended after ${bytes} of ${declared} bytes`);
+    const result = await downloadInto(handle, o);
+    await handle.close();
     await rename(part, o.file);
-    return bytes;
+    return result;
   } catch (error) {
-    out.destroy();
+    await handle.close().catch(() => undefined);
     await rm(part, { force: true });
     throw error;
   }
+}
+
+/** What is known of the object being read: its size and version, from the first answer. */
+interface Known {
+  size: number;
+  etag: string | null;
+}
+
+async function downloadInto(handle: FileHandle, o: SourceDownloadOptions): Promise<SourceDownloadResult> {
+  const maxBytes = o.maxBytes ?? DEFAULT_MAX_SOURCE_BYTES;
+  const rangeBytes = Math.max(1, Math.min(o.rangeBytes ?? MAX_RANGE_BYTES, MAX_RANGE_BYTES));
+  const attempts = o.attempts ?? 4;
+  let known: Known | null = null;
+  let offset = 0;
+  let requests = 0;
+  let failures = 0;
+  while (known === null || offset < known.size) {
+    requests++;
+    try {
+      const answer = await fetchPiece(handle, o, offset, known, rangeBytes, maxBytes);
+      known = answer.known;
+      offset = answer.offset;
+      failures = 0;
+    } catch (error) {
+      if (error instanceof PermanentDownloadError || o.signal?.aborted) throw error;
+      // Resume from what reached the disk: a piece cut short keeps the bytes it delivered.
+      const onDisk = (await handle.stat()).size;
+      const progressed = onDisk > offset;
+      offset = onDisk;
+      if (error instanceof SourceChangedError) {
+        known = null;
+        offset = 0;
+        await handle.truncate(0);
+      }
+      failures = progressed ? 1 : failures + 1;
+      if (failures >= attempts) throw error;
+      await sleepFor(backoffDelay(failures - 1, 500, 8000), undefined, o.signal ? { signal: o.signal } : undefined);
+    }
+  }
+  return { bytes: offset, attempts: requests };
+}
+
+/** The object was replaced between two pieces: start over from its first byte (counts as a failed attempt). */
+class SourceChangedError extends Error {
+  override name = 'SourceChangedError';
+}
+
+/** Asks for one piece from `offset` and writes what comes at its place in the file; resolves with the new offset. */
+async function fetchPiece(
+  handle: FileHandle,
+  o: SourceDownloadOptions,
+  offset: number,
+  known: Known | null,
+  rangeBytes: number,
+  maxBytes: number,
+): Promise<{ known: Known; offset: number }> {
+  const urlPath = `/internal/media/${o.key}`;
+  const deadline = AbortSignal.timeout(o.attemptTimeoutMs ?? 120_000);
+  const signal = o.signal ? AbortSignal.any([deadline, o.signal]) : deadline;
+  const headers = await originRequestHeaders(o.credentials, 'GET', urlPath, '');
+  const range = nextRange(offset, known?.size ?? null, rangeBytes);
+  const response = await fetch(o.edgeUrl + urlPath, { headers: { ...headers, [MEDIA_GRANT_HEADER]: o.grant, range }, signal });
+  const what = `edge media GET ${o.key} (${range})`;
+  if (response.status === 416 && offset === 0 && /^bytes \*\/0$/.test(response.headers.get('content-range') ?? '')) {
+    await response.body?.cancel();
+    return { known: { size: 0, etag: response.headers.get('etag') }, offset: 0 }; // an empty object: nothing to read
+  }
+  const verdict = statusVerdict(response.status);
+  if (verdict !== 'ok') {
+    const text = (await response.text().catch(() => '')).slice(0, 300);
+    const message = `${what} answered ${response.status}: ${text}`;
+    throw verdict === 'permanent' ? new PermanentDownloadError(message) : new Error(message);
+  }
+  const etag = response.headers.get('etag');
+  let first: number;
+  let expected: number;
+  let size: number;
+  if (response.status === 206) {
+    const got = parseContentRange(response.headers.get('content-range'));
+    if (!got || got.first !== offset) {
+      await response.body?.cancel();
+      throw new PermanentDownloadError(`${what} answered 206 with Content-Range ${response.headers.get('content-range')}`);
+    }
+    ({ first, size } = got);
+    expected = got.last - got.first + 1;
+  } else {
+    // 200: the edge ignored the Range and sends the whole object (a small one); it replaces whatever was held.
+    first = 0;
+    size = Number(response.headers.get('content-length') ?? '');
+    if (!Number.isSafeInteger(size) || size < 0) {
+      await response.body?.cancel();
+      throw new Error(`${what} answered 200 without a length`);
+    }
+    expected = size;
+    await handle.truncate(0);
+  }
+  if (known && (size !== known.size || (etag && known.etag && etag !== known.etag))) {
+    await response.body?.cancel();
+    throw new SourceChangedError(`${what}: the object changed while it was read (${known.size} → ${size} bytes)`);
+  }
+  if (!known) {
+    const refusal = sizeRefusal(size, maxBytes) ?? (await diskRefusal(o.file, size, o.reserveBytes ?? 0));
+    if (refusal) {
+      await response.body?.cancel();
+      throw new PermanentDownloadError(refusal);
+    }
+  }
+  if (!response.body) throw new Error(`${what} had no body`);
+  let position = first;
+  for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+    if (position + chunk.length > first + expected) throw new Error(`${what} sent more than the ${expected} bytes it announced`);
+    await handle.write(chunk, 0, chunk.length, position);
+    position += chunk.length;
+  }
+  if (position !== first + expected) throw new Error(`${what} ended after ${position - first} of ${expected} bytes`);
+  return { known: known ?? { size, etag }, offset: position };
+}
+
+/** Why the file's disk cannot take `bytes` more and still keep `reserve` free, or null (also when it cannot be measured). */
+async function diskRefusal(file: string, bytes: number, reserve: number): Promise<string | null> {
+  const fs = await statfs(path.dirname(file)).catch(() => null);
+  if (!fs) return null;
+  const free = fs.bavail * fs.bsize;
+  if (free - bytes >= reserve) return null;
+  const mib = (n: number) => Math.round(n / MiB);
+  return `origin disk too full for the source: it is ${mib(bytes)} MiB, ${mib(free)} MiB free of which ${mib(reserve)} MiB stay for live media`;
 }

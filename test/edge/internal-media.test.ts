@@ -1,6 +1,6 @@
 // Durable media through /internal/media: live/, recordings/ and clips/ keys need a media grant for the signing origin;
 // the authorize answer hands one out (with the session's prefix and, on a resume elsewhere, the origin it came from), GET
-// reads back.
+// reads back, whole within the cap or in byte ranges.
 import { describe, it, expect, beforeAll } from 'vitest';
 import { env } from 'cloudflare:workers';
 import { call, createStream, createWorkspace, heartbeatBody, json, originEvent, type Workspace } from './helpers.ts';
@@ -8,6 +8,7 @@ import { ORIGIN_HEARTBEAT_MAX_GRANT_RENEWALS } from '../../shared/schemas/origin
 import { signRequest } from '../../shared/request-signing.ts';
 import { deriveOriginSecret } from '../../shared/origin-credentials.ts';
 import { issueMediaGrant, MEDIA_GRANT_HEADER, verifyMediaGrant } from '../../shared/media-grant.ts';
+import { MAX_MEDIA_READ_BYTES } from '../../edge/routes/internal-media.ts';
 
 const MASTER = 'test-origin-secret';
 const ORIGIN_A = 'media-origin-a';
@@ -28,7 +29,7 @@ async function asOrigin(originId: string, method: string, path: string, body: st
   const signed = await signRequest(await deriveOriginSecret(MASTER, originId, 1), method, path, body);
   return call(path, {
     method,
-    body: method === 'GET' ? undefined : body,
+    body: method === 'GET' || method === 'HEAD' ? undefined : body,
     headers: { ...signed, 'x-riverhead-origin': originId, 'content-type': 'application/octet-stream', ...headers },
   });
 }
@@ -119,6 +120,101 @@ describe('/internal/media with media grants', () => {
     const expired = await grantFor(ORIGIN_A, prefix, -1);
     expect((await asOrigin(ORIGIN_A, 'PUT', `/internal/media/${prefix}a.ts`, 'x', { [MEDIA_GRANT_HEADER]: expired })).status).toBe(403);
     expect((await asOrigin(ORIGIN_A, 'POST', `/internal/media/${prefix}big.ts?action=create-multipart`)).status).toBe(403);
+  });
+});
+
+// Objects above what one response carries (a recording's MP4) are read in byte ranges (RFC 9110): 206 with Content-Range,
+// 416 outside the object, the whole object only within the cap, and a refusal naming the size and the way to ask.
+describe('/internal/media reads in byte ranges', () => {
+  const granted = 'recordings/rec_ranges';
+  const smallKey = `${granted}/small.bin`;
+  const bigKey = `${granted}/recording.mp4`;
+  const small = Uint8Array.from({ length: 1000 }, (_, i) => i % 251);
+  const bigSize = MAX_MEDIA_READ_BYTES + 1024;
+  /** byte i of the big object */
+  const bigByte = (i: number) => (i * 7) % 256;
+  let grant: string;
+
+  beforeAll(async () => {
+    grant = await grantFor(ORIGIN_A, granted);
+    await env.MEDIA.put(smallKey, small, { httpMetadata: { contentType: 'video/mp4' } });
+    const big = new Uint8Array(bigSize);
+    for (let i = 0; i < bigSize; i++) big[i] = bigByte(i);
+    await env.MEDIA.put(bigKey, big, { httpMetadata: { contentType: 'video/mp4' } });
+  });
+
+  const read = (key: string, headers: Record<string, string> = {}, method = 'GET') => asOrigin(ORIGIN_A, method, `/internal/media/${key}`, '', { [MEDIA_GRANT_HEADER]: grant, ...headers });
+
+  it.each([
+    ['bytes=0-99', 0, 99],
+    ['bytes=990-', 990, 999],
+    ['bytes=500-5000', 500, 999],
+    ['bytes=-10', 990, 999],
+  ])('answers %s with 206 and its Content-Range', async (range, first, last) => {
+    const response = await read(smallKey, { range });
+    expect(response.status).toBe(206);
+    expect(response.headers.get('content-range')).toBe(`bytes ${first}-${last}/1000`);
+    expect(response.headers.get('content-length')).toBe(String(last - first + 1));
+    expect(response.headers.get('accept-ranges')).toBe('bytes');
+    expect(new Uint8Array(await response.arrayBuffer())).toEqual(small.subarray(first, last + 1));
+  });
+
+  it.each(['bytes=1000-', 'bytes=5000-6000', 'bytes=-0', 'bytes=20-10'])('answers %s with 416 and the size', async (range) => {
+    const response = await read(smallKey, { range });
+    expect(response.status).toBe(416);
+    expect(response.headers.get('content-range')).toBe('bytes */1000');
+    const problem = await json(response);
+    expect(problem.type).toMatch(/\/range-not-satisfiable$/);
+    expect(problem.size).toBe(1000);
+  });
+
+  it('serves a small object whole, and a Range it does not take as the whole object', async () => {
+    for (const headers of [{}, { range: 'bytes=0-1,5-6' }] as Record<string, string>[]) {
+      const response = await read(smallKey, headers);
+      expect(response.status).toBe(200);
+      expect(new Uint8Array(await response.arrayBuffer())).toEqual(small);
+    }
+  });
+
+  it('keeps the grant rules for ranged reads', async () => {
+    const other = await grantFor(ORIGIN_A, 'recordings/rec_elsewhere');
+    const response = await asOrigin(ORIGIN_A, 'GET', `/internal/media/${bigKey}`, '', { [MEDIA_GRANT_HEADER]: other, range: 'bytes=0-9' });
+    expect(response.status).toBe(403);
+    expect((await asOrigin(ORIGIN_B, 'GET', `/internal/media/${bigKey}`, '', { [MEDIA_GRANT_HEADER]: grant, range: 'bytes=0-9' })).status).toBe(403);
+    expect((await read(`${granted}/none.mp4`, { range: 'bytes=0-9' })).status).toBe(404);
+  });
+
+  it('refuses an object over the cap whole (413 naming its size and the way to ask), and serves it in ranges', async () => {
+    const whole = await read(bigKey);
+    expect(whole.status).toBe(413);
+    expect(whole.headers.get('content-type')).toContain('application/problem+json');
+    const problem = await json(whole);
+    expect(problem.type).toMatch(/\/read-in-ranges$/);
+    expect(problem.size).toBe(bigSize);
+    expect(problem.maxRangeBytes).toBe(MAX_MEDIA_READ_BYTES);
+    expect(problem.detail).toMatch(/Range: bytes=/);
+
+    const head = await read(bigKey, {}, 'HEAD');
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-length')).toBe(String(bigSize));
+    expect(head.headers.get('accept-ranges')).toBe('bytes');
+
+    const first = bigSize - 2048;
+    const tail = await read(bigKey, { range: `bytes=${first}-` });
+    expect(tail.status).toBe(206);
+    expect(tail.headers.get('content-range')).toBe(`bytes ${first}-${bigSize - 1}/${bigSize}`);
+    const bytes = new Uint8Array(await tail.arrayBuffer());
+    expect(bytes.length).toBe(2048);
+    expect(bytes.every((b, i) => b === bigByte(first + i))).toBe(true);
+
+    // One range is held to the cap too: an open-ended range from 0 asks for all of it.
+    const tooLong = await read(bigKey, { range: 'bytes=0-' });
+    expect(tooLong.status).toBe(413);
+    expect((await json(tooLong)).type).toMatch(/\/range-too-large$/);
+    const atCap = await read(bigKey, { range: `bytes=0-${MAX_MEDIA_READ_BYTES - 1}` });
+    expect(atCap.status).toBe(206);
+    expect(atCap.headers.get('content-length')).toBe(String(MAX_MEDIA_READ_BYTES));
+    await atCap.body!.cancel();
   });
 });
 

@@ -1,8 +1,10 @@
 // Simulive's origin parts: the command's validation, the FLV reader over ffmpeg's real `-f flv` output, and the source
-// download against an edge stand-in at the HTTP boundary that checks the origin's signature and the media grant like
-// edge/routes/internal-media.ts (bounds, deadline, retries with backoff, permanent refusals).
+// download against an edge stand-in at the HTTP boundary that checks the origin's signature and the media grant and
+// serves byte ranges like edge/routes/internal-media.ts (ranges over the cap, a dropped connection resumed, deadline,
+// retries with backoff, permanent refusals).
 import { createServer, type Server } from 'node:http';
 import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -12,7 +14,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SimuliveCommand, SimuliveAuthorizeRequest, AuthorizeIngestRequest } from '../../shared/schemas/internal.ts';
 import { FlvFormatError, FlvTagReader } from '../../origin/simulive/flv-tag-reader.ts';
-import { downloadSource, PermanentDownloadError, sizeRefusal, statusVerdict } from '../../origin/simulive/source-download.ts';
+import {
+  DEFAULT_MAX_SOURCE_BYTES, downloadSource, MAX_RANGE_BYTES, maxSourceBytesFromEnv, nextRange, parseContentRange, PermanentDownloadError, sizeRefusal, statusVerdict,
+} from '../../origin/simulive/source-download.ts';
+import { contentRange, resolveByteRange } from '../../edge/byte-range.ts';
 import { FlvMuxer } from '../../origin/media/flv-muxer.ts';
 import { issueMediaGrant, MEDIA_GRANT_HEADER, verifyMediaGrant } from '../../shared/media-grant.ts';
 import { verifyRequest } from '../../shared/request-signing.ts';
@@ -122,17 +127,27 @@ describe('FlvTagReader', () => {
 describe('source download', () => {
   let server: Server;
   let edgeUrl: string;
-  /** what the stand-in answers next, per request (then the object) */
-  let script: ('503' | 'stall' | 'truncate')[] = [];
-  let requests = 0;
+  /** what the stand-in does next, per request (then it serves the range asked) */
+  let script: ('503' | 'stall' | 'truncate' | 'serve')[] = [];
+  /** the Range header of every request, in order */
+  let ranges: (string | undefined)[] = [];
   const objects = new Map<string, Buffer>();
+  /** an object over the edge's per-response cap: a one-hour recording is far bigger, this is just over it */
+  const BIG_KEY = 'recordings/rec_big/recording.mp4';
+  const big = randomBytes(80 * 1024 * 1024);
+  /** edge/routes/internal-media.ts MAX_MEDIA_READ_BYTES (not imported: that module is Workers code) */
+  const MAX_MEDIA_READ_BYTES = 64 * 1024 * 1024;
+  const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
   beforeAll(async () => {
     objects.set('recordings/rec_a/recording.mp4', sourceBytes);
+    objects.set(BIG_KEY, big);
+    // The edge's GET /internal/media at the HTTP boundary: signature, grant, then one range (edge/byte-range.ts, the
+    // edge's own rules), a range or a whole object over MAX_MEDIA_READ_BYTES refused with 413.
     server = createServer((req, res) => {
       void (async () => {
-        requests++;
         const url = req.url ?? '';
+        ranges.push(req.headers.range);
         const signature = await verifyRequest(ORIGIN_SECRET, 'GET', url, '', { get: (name) => (req.headers[name.toLowerCase()] as string | undefined) ?? null });
         if (!signature.ok || req.headers[ORIGIN_ID_HEADER] !== ORIGIN_ID) return void res.writeHead(401).end('bad signature');
         const key = decodeURIComponent(url.replace(/^\/internal\/media\//, ''));
@@ -142,10 +157,18 @@ describe('source download', () => {
         if (step === '503') return void res.writeHead(503).end('busy');
         const body = objects.get(key);
         if (!body) return void res.writeHead(404).end('no object');
-        res.writeHead(200, { 'content-length': String(body.length), 'content-type': 'video/mp4' });
-        if (step === 'stall') return void res.write(body.subarray(0, 1000)); // never ends
-        if (step === 'truncate') return void res.write(body.subarray(0, 1000), () => res.destroy()); // the connection drops mid-body
-        res.end(body);
+        const decision = resolveByteRange(req.headers.range, body.length);
+        if (decision.kind === 'unsatisfiable') return void res.writeHead(416, { 'content-range': contentRange(decision, body.length)! }).end();
+        const [offset, length] = decision.kind === 'partial' ? [decision.offset, decision.length] : [0, body.length];
+        if (length > MAX_MEDIA_READ_BYTES) return void res.writeHead(413).end(`${body.length} bytes: ask in ranges`);
+        const piece = body.subarray(offset, offset + length);
+        res.writeHead(decision.kind === 'partial' ? 206 : 200, {
+          'content-length': String(length), 'content-type': 'video/mp4', etag: '"v1"',
+          ...(decision.kind === 'partial' ? { 'content-range': contentRange(decision, body.length)! } : {}),
+        });
+        if (step === 'stall') return void res.write(piece.subarray(0, 1000)); // never ends
+        if (step === 'truncate') return void res.write(piece.subarray(0, Math.floor(piece.length / 3)), () => res.destroy()); // the connection drops mid-range
+        res.end(piece);
       })();
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -167,44 +190,86 @@ describe('source download', () => {
     ...extra,
   });
 
-  it('decides by status and size, purely', () => {
+  it('decides by status, size and Content-Range, purely', () => {
     expect(statusVerdict(200)).toBe('ok');
+    expect(statusVerdict(206)).toBe('ok');
     for (const s of [408, 429, 500, 502, 503]) expect(statusVerdict(s)).toBe('retry');
-    for (const s of [400, 401, 403, 404, 413]) expect(statusVerdict(s)).toBe('permanent');
+    for (const s of [400, 401, 403, 404, 413, 416]) expect(statusVerdict(s)).toBe('permanent');
     expect(sizeRefusal(10, 10)).toBeNull();
     expect(sizeRefusal(11, 10)).toMatch(/more than 10 bytes/);
+    expect(parseContentRange('bytes 0-99/1000')).toEqual({ first: 0, last: 99, size: 1000 });
+    for (const bad of [null, 'bytes */1000', 'bytes 5-4/1000', 'bytes 0-1000/1000', 'items 0-1/2']) expect(parseContentRange(bad), String(bad)).toBeNull();
+    expect(nextRange(0, null, 100)).toBe('bytes=0-99');
+    expect(nextRange(900, 950, 100)).toBe('bytes=900-949');
+    expect(maxSourceBytesFromEnv({})).toBe(DEFAULT_MAX_SOURCE_BYTES);
+    expect(DEFAULT_MAX_SOURCE_BYTES).toBe(20 * 1024 ** 3);
+    expect(maxSourceBytesFromEnv({ SIMULIVE_MAX_SOURCE_BYTES: '1000' })).toBe(1000);
+    expect(() => maxSourceBytesFromEnv({ SIMULIVE_MAX_SOURCE_BYTES: '-1' })).toThrow(/SIMULIVE_MAX_SOURCE_BYTES/);
   });
 
-  it('streams the source to the file, retrying a busy edge and a cut body with backoff', async () => {
+  it('reads an object over the per-response cap in 32 MiB ranges, resuming a range whose connection dropped from the bytes on disk', async () => {
+    const file = path.join(tmp, 'big.mp4');
+    const R = 32 * 1024 * 1024;
+    script = ['serve', 'truncate']; // the second range's connection drops a third of the way in
+    ranges = [];
+    const result = await downloadSource(await options(file, { key: BIG_KEY, grant: await grantFor('recordings/rec_big/') }));
+    expect(MAX_RANGE_BYTES).toBe(R);
+    expect(result).toEqual({ bytes: big.length, attempts: 4 });
+    const cut = R + Math.floor(R / 3);
+    expect(ranges).toEqual([`bytes=0-${R - 1}`, `bytes=${R}-${2 * R - 1}`, `bytes=${cut}-${cut + R - 1}`, `bytes=${cut + R}-${big.length - 1}`]);
+    expect(sha256(await readFile(file))).toBe(sha256(big));
+    expect(existsSync(`${file}.part`)).toBe(false);
+    await rm(file);
+  });
+
+  it('retries a busy edge and a cut range with backoff, in small ranges too', async () => {
     const file = path.join(tmp, 'a.mp4');
     script = ['503', 'truncate'];
-    requests = 0;
-    const result = await downloadSource(await options(file));
-    expect(result).toEqual({ bytes: sourceBytes.length, attempts: 3 });
-    expect(requests).toBe(3);
+    ranges = [];
+    const rangeBytes = 64 * 1024;
+    const result = await downloadSource(await options(file, { rangeBytes }));
+    const pieces = Math.ceil(sourceBytes.length / rangeBytes);
+    expect(result).toEqual({ bytes: sourceBytes.length, attempts: pieces + 2 });
+    expect(ranges[0]).toBe(`bytes=0-${rangeBytes - 1}`);
+    const cut = Math.floor(rangeBytes / 3);
+    expect(ranges[2]).toBe(`bytes=${cut}-${cut + rangeBytes - 1}`); // resumed where the cut left it
+    expect(ranges.at(-1)).toMatch(new RegExp(`-${sourceBytes.length - 1}$`));
     expect((await readFile(file)).equals(sourceBytes)).toBe(true);
     expect(existsSync(`${file}.part`)).toBe(false);
   });
 
-  it('gives up at once on a refusal that will not change: no grant for the key, no object, too large', async () => {
+  it('gives up at once on a refusal that will not change: no grant, no object, over the bound or the disk, before keeping a byte', async () => {
     const file = path.join(tmp, 'b.mp4');
     script = [];
-    requests = 0;
+    ranges = [];
     await expect(downloadSource(await options(file, { grant: await grantFor('recordings/rec_other/') }))).rejects.toBeInstanceOf(PermanentDownloadError);
     await expect(downloadSource(await options(file, { key: 'recordings/rec_none/recording.mp4', grant: await grantFor('recordings/rec_none/') }))).rejects.toThrow(/404/);
-    await expect(downloadSource(await options(file, { maxBytes: 1000 }))).rejects.toThrow(/more than 1000 bytes/);
-    expect(requests).toBe(3);
+    await expect(downloadSource(await options(file, { maxBytes: 1000 }))).rejects.toThrow(new RegExp(`is ${sourceBytes.length} bytes, more than 1000 bytes`));
+    await expect(downloadSource(await options(file, { reserveBytes: 2 ** 60 }))).rejects.toThrow(/origin disk too full for the source/);
+    expect(ranges).toHaveLength(4);
     expect(existsSync(file) || existsSync(`${file}.part`)).toBe(false);
   });
 
-  it('holds each attempt to its deadline: a stalled body is abandoned and retried', async () => {
+  it('holds each range to its deadline: a stalled body is abandoned and resumed', async () => {
     const file = path.join(tmp, 'c.mp4');
     script = ['stall'];
+    ranges = [];
     const started = Date.now();
     const result = await downloadSource(await options(file, { attemptTimeoutMs: 800 }));
     expect(result.attempts).toBe(2);
+    expect(ranges[1]).toMatch(/^bytes=1000-/);
     expect(Date.now() - started).toBeLessThan(5000);
     expect((await stat(file)).size).toBe(sourceBytes.length);
+  });
+
+  it('gives up after as many failed tries of one range as it is allowed', async () => {
+    const file = path.join(tmp, 'e.mp4');
+    script = ['503', '503', '503'];
+    ranges = [];
+    await expect(downloadSource(await options(file))).rejects.toThrow(/503/);
+    expect(ranges).toHaveLength(3);
+    expect(existsSync(`${file}.part`)).toBe(false);
+    script = [];
   });
 
   it('stops when its broadcast is stopped meanwhile', async () => {
