@@ -162,6 +162,8 @@ function effectKey(effect: PendingEffect): string {
       return `event_index:${effect.eventId}`;
     case 'event_simulive':
       return `event_simulive:${effect.eventId}`;
+    case 'event_playback_purge':
+      return `event_playback_purge:${effect.eventId}`;
     case 'recording_finalize':
     case 'recording_settle':
     case 'recording_export':
@@ -637,6 +639,7 @@ export class StreamObject extends DurableObject<Env> {
         return this.destinations.send(doc);
       case 'event_index':
       case 'event_simulive':
+      case 'event_playback_purge':
         return this.eventFlow.carryOut(effect);
     }
   }

@@ -21,6 +21,7 @@ import { newId } from '../../shared/identifiers.ts';
 import { pickOrigin } from '../origin-registry.ts';
 import { sessionMediaPrefix } from '../stream-media-store.ts';
 import { log } from '../log.ts';
+import { purgePlaybackCache } from '../playback-cache.ts';
 import { startSimulive } from './simulive-dispatch.ts';
 import { issueSimuliveTicket } from './simulive-ticket.ts';
 import {
@@ -44,7 +45,9 @@ const MAX_NESTING = 6;
 /** The owed effects of the event (rows of the StreamObject's pending_effects). */
 export type EventOwedEffect =
   | { kind: 'event_index'; eventId: string; workspaceId: string }
-  | { kind: 'event_simulive'; eventId: string };
+  | { kind: 'event_simulive'; eventId: string }
+  /** a status or security change: the playback answers cached for the event's two IDs go (edge/playback-cache.ts) */
+  | { kind: 'event_playback_purge'; eventId: string; playbackIds: string[] };
 
 /** What the flow needs of its StreamObject. */
 export interface EventHost {
@@ -214,6 +217,7 @@ export class EventFlow {
     }
     this.webhook(doc, 'video.live_event.updated', { status: doc.state.status, previousStatus: null, operation: null, reason: null }, at);
     this.host.owe({ kind: 'event_index', eventId: doc.eventId, workspaceId: doc.workspaceId });
+    if (patch.security !== undefined || rescheduled) this.owePlaybackPurge(doc);
     return { ok: true, event: this.view()! };
   }
 
@@ -242,6 +246,7 @@ export class EventFlow {
     this.sql.exec('DELETE FROM event');
     this.sql.exec('DELETE FROM event_activities');
     this.host.owe({ kind: 'event_index', eventId: doc.eventId, workspaceId: doc.workspaceId });
+    this.owePlaybackPurge(doc);
     log('live_event_deleted', { streamId: doc.streamId, eventId: doc.eventId, status: doc.state.status });
   }
 
@@ -258,6 +263,7 @@ export class EventFlow {
     this.save(next);
     this.carryOutEffects(next, previous, result.effects, input.at);
     this.host.owe({ kind: 'event_index', eventId: next.eventId, workspaceId: next.workspaceId });
+    this.owePlaybackPurge(next); // a status, the live part's marks or its session: what the IDs play may differ
     return result;
   }
 
@@ -409,6 +415,7 @@ export class EventFlow {
     let acted = false;
     this.nested(() => {
       const opened = effects.find((e): e is Extract<LifecycleEffect, { kind: 'open_session' }> => e.kind === 'open_session');
+      if (opened) this.owePlaybackPurge(doc); // the rehearsal (or live) session plays at once, not after LIVE_TTL_MS
       if (opened && status === 'LIVE_STATUS_LIVE' && doc.state.liveSessionId === null) {
         // Live with no session at /start: the first broadcast after it is the live part.
         acted = this.step({ type: 'live_session', at: input.at, sessionId: opened.session.id }, null).ok || acted;
@@ -513,7 +520,21 @@ export class EventFlow {
         return true;
       case 'event_simulive':
         return this.startSimulive(effect.eventId);
+      case 'event_playback_purge':
+        await purgePlaybackCache(this.host.env(), effect.playbackIds);
+        return true;
     }
+  }
+
+  /**
+   * Viewers see a status change (or new security, schedule) at once rather than when the cached answers expire
+   * (LIVE_TTL_MS): /start opens, /end and the VOD window switch, /cancel closes without waiting it out, also when an
+   * alarm or the stream made the change (no API request to purge after it). Owed, so it is carried out before an
+   * operation's answer and retried by the alarm. The Cache API is per data center: this reaches the one the object
+   * runs in (the API routes purge the caller's); elsewhere an answer lives out its TTL, as for streams.
+   */
+  private owePlaybackPurge(doc: EventDocument): void {
+    this.host.owe({ kind: 'event_playback_purge', eventId: doc.eventId, playbackIds: [doc.publicPlaybackId, doc.previewPlaybackId] });
   }
 
   /** Keeps D1's `live_events` row in step (lists, status and customId filters); deleted with the event. */

@@ -2,10 +2,11 @@
 // playback ID, from the event's playback state (its StreamObject's, cached 2 s), the time and the page's host.
 // Public viewers get nothing before LIVE, the live edge (TRADITIONAL_LIVE) or start-over since the go-live (DVR)
 // while LIVE, the live part as a VOD in its VOD window, and a clear end after it; the producer's preview ID plays the
-// whole session (rehearsal and live) until the event is closed.
+// whole session (rehearsal and live) until the event is closed. Segments follow the same rule as playlists
+// (publicSegments): the public ID fetches only what its playlists list from the go-live on, never a guessed rehearsal one.
 import type { BroadcastMode, LiveEventStatus, LiveType } from '../../shared/live-event-vocabulary.ts';
 import { hostAllowed } from '../allowed-domains.ts';
-import type { LiveWindow } from '../playlist-window.ts';
+import { cutBetween, windowFrom, type LiveWindow } from '../playlist-window.ts';
 
 /** What the event's StreamObject tells playback about one of its playback IDs (B's `eventPlayback`). */
 export interface EventPlaybackState {
@@ -95,3 +96,49 @@ function publicAnswer(state: EventPlaybackState, now: number): EventPlaybackAnsw
   }
   return { kind: 'vod', sessionId: state.liveSessionId, fromMs: state.liveStartedAt, toMs: state.liveEndedAt ?? now };
 }
+
+/**
+ * The media segments the public ID may fetch from one rendition, decided on the session's whole media playlist of that
+ * rendition (the same text its viewers' playlists are cut from): those listed at or after the go-live boundary
+ * (`windowFrom`, the boundary viewers' playlists start at) and, for the VOD, before the end boundary (`cutBetween`).
+ * While LIVE a segment newer than the list (same leg `{legTag}-{nnnnn}.ts`, a higher number than any listed, its leg
+ * on the air after the go-live) is let through too: a player holding a playlist a moment newer than the one the
+ * request is checked against asks for it, and no rehearsal segment can be newer than a post-go-live one of its leg.
+ * A name is compared as the playlist writes it (relative to the rendition's folder).
+ */
+export interface PublicSegments {
+  allows(name: string): boolean;
+}
+
+const LEG_SEGMENT = /^([0-9a-f]{6})-(\d+)\.ts$/;
+
+export function publicSegments(playlist: string, cut: { fromMs: number; toMs: number | null }): PublicSegments {
+  const listed = uriLines(playlist);
+  const kept = new Set(uriLines(cut.toMs === null ? windowFrom(playlist, cut.fromMs) : cutBetween(playlist, cut.fromMs, cut.toMs)));
+  const listedSet = new Set(listed);
+  /** per leg: its highest listed number, and whether that leg has segments kept (on the air after the go-live) */
+  const legs = new Map<string, { last: number; kept: boolean }>();
+  for (const uri of listed) {
+    const leg = LEG_SEGMENT.exec(uri);
+    if (!leg) continue;
+    const entry = legs.get(leg[1]!) ?? { last: -1, kept: false };
+    entry.last = Math.max(entry.last, Number(leg[2]));
+    entry.kept ||= kept.has(uri);
+    legs.set(leg[1]!, entry);
+  }
+  return {
+    allows(name) {
+      if (listedSet.has(name)) return kept.has(name);
+      if (cut.toMs !== null) return false; // a VOD's list is final: what it does not list is not part of it
+      const leg = LEG_SEGMENT.exec(name);
+      const entry = leg ? legs.get(leg[1]!) : undefined;
+      return entry !== undefined && entry.kept && Number(leg![2]) > entry.last;
+    },
+  };
+}
+
+const uriLines = (playlist: string) =>
+  playlist
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));

@@ -10,7 +10,9 @@
 // finds them and its object in the cache touches neither D1 nor a Durable Object (counted: edge/playback-stats.ts).
 // Live media playlists are windowed per viewer after the cached fetch (edge/playlist-window.ts: the stream's sliding
 // 60 s by default, or its whole session), and an event's playback IDs play what its gate answers (edge/event/
-// event-playback-gate.ts): refusals, the live session under the event's window, or the live part as a VOD.
+// event-playback-gate.ts): refusals, the live session under the event's window, or the live part as a VOD. Their
+// public ID fetches only the segments its playlists list from the go-live on (publicSegmentOrRefuse), decided on the
+// cached copy of the segment's rendition playlist, so a guessed rehearsal segment name gets a 404.
 import { Hono, type Context } from 'hono';
 import { cors } from 'hono/cors';
 import type { AppEnv, Env } from '../env.ts';
@@ -19,7 +21,7 @@ import { ApiError, problemResponse } from '../problem.ts';
 import { contentRange, resolveByteRange, type ByteRangeDecision } from '../byte-range.ts';
 import { asVodPlaylist, rewritePlaylistUris, isRelativeUri } from '../playlist-rewrite.ts';
 import { applyLiveWindow, cutBetween, type LiveWindow } from '../playlist-window.ts';
-import { gateEventPlayback, type EventPlaybackAnswer } from '../event/event-playback-gate.ts';
+import { gateEventPlayback, publicSegments, type EventPlaybackAnswer, type PublicSegments } from '../event/event-playback-gate.ts';
 import { requestPageHost } from '../allowed-domains.ts';
 import { MAX_PLAYBACK_TOKEN_LIFETIME_SECONDS, tokenKeyId, verifyPlaybackToken } from '../playback-token.ts';
 import { signedOriginFetch } from '../origin-fetch.ts';
@@ -426,7 +428,16 @@ playbackRoutes.get('/:playbackId/:path{.+}', async (c) => {
     throw new ApiError(404, 'not-found', 'Not found', 'not part of the current live session');
   }
   const file = rest.join('/');
-  if (!file.endsWith('.m3u8')) return forViewer(await through(file, segment, SEGMENT_MAX_AGE), target, SEGMENT_MAX_AGE);
+  if (!file.endsWith('.m3u8')) {
+    const fromMs = target.window.fromMs; // set only for an event's public ID while LIVE: its go-live
+    if (fromMs !== null) {
+      await publicSegmentOrRefuse(file, { fromMs, toMs: null }, async (playlistFile) => ({
+        key: cacheKeyFor(`${live.sessionId}/${playlistFile}`).url,
+        text: await playlistText(await through(playlistFile, playlist, PLAYLIST_MAX_AGE)),
+      }));
+    }
+    return forViewer(await through(file, segment, SEGMENT_MAX_AGE), target, SEGMENT_MAX_AGE);
+  }
   const upstream = await through(file, playlist, PLAYLIST_MAX_AGE);
   const wholeSession = target.window.type === 'dvr' && target.window.fromMs === null;
   if (wholeSession && !target.token) return upstream;
@@ -445,15 +456,90 @@ async function serveEventVod(c: Context<AppEnv>, target: PlaybackTarget, vod: { 
   const prefix = `live/${target.streamId}/${vod.sessionId}`;
   const inSession = parts.length > 1 && parts[0] === vod.sessionId ? parts.slice(1) : parts;
   const file = inSession.join('/');
-  if (!file.endsWith('.m3u8')) return serveStored(c, { ...target, kind: 'recording', targetId: null, mediaPrefix: prefix, eventVod: null }, inSession);
-  const playlist = await c.env.MEDIA.get(`${prefix}/${file}`);
-  if (!playlist) throw new ApiError(404, 'not-found', 'Not found', "no such file in this event's VOD");
-  const text = await new Response(playlist.body).text();
+  // The session's media is final by now (the VOD opens once its recording is watchable): its durable playlists are
+  // cached like a recording's, under a key no viewer path can name ('.vod' is not a valid path segment).
+  const cacheKey = (name: string) => new Request(new URL(`/hls/${c.req.param('playbackId')}/${vod.sessionId}/.vod/${name}`, c.req.url).toString());
+  const durablePlaylist = async (name: string) => {
+    try {
+      const response = await fetchThroughCache(
+        c,
+        cacheKey(name),
+        () => loadFromDurable(c.env.MEDIA, `${prefix}/${name}`),
+        `public, max-age=${DURABLE_VOD_PLAYLIST_MAX_AGE}`,
+      );
+      return playlistText(response);
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) throw new ApiError(404, 'not-found', 'Not found', "no such file in this event's VOD");
+      throw error;
+    }
+  };
+  if (!file.endsWith('.m3u8')) {
+    if (file !== 'thumbnail.jpg') {
+      await publicSegmentOrRefuse(file, { fromMs: vod.fromMs, toMs: vod.toMs }, async (playlistFile) => ({
+        key: cacheKey(playlistFile).url,
+        text: await durablePlaylist(playlistFile),
+      }));
+    }
+    return serveStored(c, { ...target, kind: 'recording', targetId: null, mediaPrefix: prefix, eventVod: null }, inSession);
+  }
+  const text = await durablePlaylist(file);
   const body =
     file === 'master.m3u8'
       ? rewriteForViewer(text, `${vod.sessionId}/`, target.token)
       : rewriteForViewer(asVodPlaylist(cutBetween(text, vod.fromMs, vod.toMs)), '', target.token);
   return forViewer(new Response(null, { headers: { 'content-type': PLAYLIST_TYPE } }), target, DURABLE_VOD_PLAYLIST_MAX_AGE, body);
+}
+
+/** Where the origin writes a rendition's media playlist, next to its segments (origin/pipeline/hls-command.ts). */
+const RENDITION_PLAYLIST = 'index.m3u8';
+
+/**
+ * Which segments of a rendition an event's public ID may fetch, per rendition playlist copy (per isolate): the rules
+ * are made once per new playlist text (every second or so while live), not per segment request. Bounded: the oldest
+ * goes first.
+ */
+const segmentRules = new Map<string, { playlist: string; fromMs: number; toMs: number | null; rules: PublicSegments }>();
+const SEGMENT_RULES_KEPT = 64;
+
+/**
+ * Refuses (404 segment-not-public) a file of an event's session that its public ID's playlists do not list from the
+ * go-live on (edge/event/event-playback-gate.ts publicSegments): a rehearsal segment whose name was guessed or kept
+ * from the preview. Decided on the segment's rendition playlist as the playlist requests get it: while LIVE the cached
+ * copy of the origin's (max-age 1 s, the cache entry the public ID's playlist requests fill: a hit, or at most one
+ * origin fetch per rendition per second per data center, shared, that the next playlist request then finds), for the
+ * VOD the cached durable one. So an event's segment costs one more cache read than a plain stream's, plus decoding the
+ * playlist text and comparing it with the copy its rules were made from (a byte compare: well under a millisecond even
+ * for six hours of 2 s segments, ~600 kB; the rules themselves, a parse of the list, only when the list changed, about
+ * once a second per rendition while live). Plain streams and preview IDs (no go-live) never come here.
+ */
+async function publicSegmentOrRefuse(
+  file: string,
+  cut: { fromMs: number; toMs: number | null },
+  renditionPlaylist: (playlistFile: string) => Promise<{ key: string; text: string }>,
+): Promise<void> {
+  const slash = file.lastIndexOf('/');
+  const playlistFile = slash < 0 ? RENDITION_PLAYLIST : `${file.slice(0, slash)}/${RENDITION_PLAYLIST}`;
+  const refusal = new ApiError(
+    404,
+    'segment-not-public',
+    'Not found',
+    "this segment is not part of the event's public broadcast: only the segments its playlists list from the go-live on play here",
+  );
+  let copy: { key: string; text: string };
+  try {
+    copy = await renditionPlaylist(playlistFile);
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) throw refusal; // no such rendition: nothing of it is listed
+    throw error;
+  }
+  let memo = segmentRules.get(copy.key);
+  if (!memo || memo.playlist !== copy.text || memo.fromMs !== cut.fromMs || memo.toMs !== cut.toMs) {
+    memo = { playlist: copy.text, ...cut, rules: publicSegments(copy.text, cut) };
+    segmentRules.delete(copy.key);
+    segmentRules.set(copy.key, memo);
+    if (segmentRules.size > SEGMENT_RULES_KEPT) segmentRules.delete(segmentRules.keys().next().value!);
+  }
+  if (!memo.rules.allows(file.slice(slash + 1))) throw refusal;
 }
 
 /**

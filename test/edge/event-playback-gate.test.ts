@@ -1,6 +1,6 @@
 // What a request on an event's playback IDs gets (edge/event/event-playback-gate.ts), one row per status and role.
 import { describe, it, expect } from 'vitest';
-import { gateEventPlayback, type EventPlaybackState } from '../../edge/event/event-playback-gate.ts';
+import { gateEventPlayback, publicSegments, type EventPlaybackState } from '../../edge/event/event-playback-gate.ts';
 import type { LiveEventStatus } from '../../shared/live-event-vocabulary.ts';
 
 const START = Date.parse('2026-12-01T18:00:00.000Z');
@@ -122,5 +122,50 @@ describe('allowed domains', () => {
     expect(gateEventPlayback(restricted, NOW, null)).toMatchObject({ type: 'domain-not-allowed' });
     expect(gateEventPlayback({ ...restricted, status: 'LIVE_STATUS_SCHEDULED' }, NOW, 'evil.test')).toMatchObject({ type: 'domain-not-allowed' });
     expect(gateEventPlayback({ ...restricted, role: 'preview' }, NOW, 'evil.test')).toMatchObject({ type: 'domain-not-allowed' });
+  });
+});
+
+describe("the public ID's segments (publicSegments)", () => {
+  // A rehearsal on leg a1b2c3 (segments 0-4), an encoder reconnect (leg d4e5f6 from 0) after the go-live at 10 s.
+  const T = START;
+  const seg = (leg: string, n: number, atMs: number, discontinuity = false) => [
+    ...(discontinuity ? ['#EXT-X-DISCONTINUITY'] : []),
+    '#EXTINF:2.000000,',
+    `#EXT-X-PROGRAM-DATE-TIME:${new Date(atMs).toISOString().replace('Z', '+0000')}`,
+    `${leg}-${String(n).padStart(5, '0')}.ts`,
+  ];
+  const playlist = [
+    '#EXTM3U',
+    '#EXT-X-TARGETDURATION:2',
+    '#EXT-X-MEDIA-SEQUENCE:0',
+    ...Array.from({ length: 8 }, (_, i) => seg('a1b2c3', i, T + i * 2000)).flat(),
+    ...Array.from({ length: 3 }, (_, i) => seg('d4e5f6', i, T + 20_000 + i * 2000, i === 0)).flat(),
+    '',
+  ].join('\n');
+
+  it('LIVE: listed from the go-live boundary on, and the next of a leg on the air; never the rehearsal or an unknown leg', () => {
+    const live = publicSegments(playlist, { fromMs: T + 10_400, toMs: null }); // nearest boundary: segment 5 (10 s)
+    expect(live.allows('a1b2c3-00004.ts')).toBe(false);
+    expect(live.allows('a1b2c3-00000.ts')).toBe(false);
+    for (const listed of ['a1b2c3-00005.ts', 'a1b2c3-00007.ts', 'd4e5f6-00000.ts', 'd4e5f6-00002.ts']) expect(live.allows(listed)).toBe(true);
+    expect(live.allows('d4e5f6-00003.ts')).toBe(true); // newer than the list: the next segment of the leg on the air
+    expect(live.allows('ffffff-00009.ts')).toBe(false);
+    expect(live.allows('index.m3u8')).toBe(false);
+    expect(live.allows('a1b2c3-00004.ts?x')).toBe(false);
+  });
+  it('LIVE before any segment reaches the go-live: nothing', () => {
+    const early = publicSegments(playlist, { fromMs: T + 60_000, toMs: null });
+    for (const name of ['a1b2c3-00007.ts', 'd4e5f6-00002.ts', 'd4e5f6-00003.ts']) expect(early.allows(name)).toBe(false);
+  });
+  it('VOD: only between the boundaries, nothing newer than its final list', () => {
+    const vod = publicSegments(playlist, { fromMs: T + 10_000, toMs: T + 21_000 }); // segments 5, 6, 7 and d4e5f6-0 until 22 s
+    expect(['a1b2c3-00004.ts', 'a1b2c3-00005.ts', 'a1b2c3-00007.ts', 'd4e5f6-00000.ts', 'd4e5f6-00001.ts', 'd4e5f6-00003.ts'].map((n) => vod.allows(n))).toEqual([
+      false,
+      true,
+      true,
+      true,
+      false,
+      false,
+    ]);
   });
 });

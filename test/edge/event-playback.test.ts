@@ -1,12 +1,13 @@
 // An event's playback IDs through the Worker (issue 12): the public one refused before LIVE, start-over (DVR) from the
 // go-live moment while LIVE, the live part as a VOD cut from the session's durable playlists in R2, allowed domains,
-// and the end; the preview one playing the whole session. The event is driven through its StreamObject's RPC; the
-// stub origin serves a session of 2 s segments dated (PROGRAM-DATE-TIME, as ffmpeg writes it) around the test's now.
+// and the end; the preview one playing the whole session. The public ID fetches only the segments its playlists list
+// from the go-live on (a guessed rehearsal segment is refused). No waiting out the cached playback answers: every
+// status change purges them. The event is driven through its StreamObject's RPC; the stub origin serves a session of
+// 2 s segments dated (PROGRAM-DATE-TIME, as ffmpeg writes it) around the test's now.
 import { describe, it, expect, beforeAll, afterAll, vi, type MockInstance } from 'vitest';
 import { env } from 'cloudflare:workers';
 import { authorize, call, createWorkspace, json, sendHeartbeat, ORIGIN, type Workspace } from './helpers.ts';
 import { newId, newPlaybackId, newStreamKey, sha256Hex } from '../../shared/identifiers.ts';
-import { LIVE_TTL_MS } from '../../edge/playback-cache.ts';
 import type { CreateLiveEventRequest } from '../../shared/schemas/live-event.ts';
 import type { StreamObject } from '../../edge/stream-object.ts';
 import type { EventCommandResult } from '../../edge/event/event-flow.ts';
@@ -39,7 +40,7 @@ beforeAll(async () => {
   originFetch = vi.spyOn(globalThis, 'fetch').mockImplementation(async (input: RequestInfo | URL) => {
     const url = new URL(String(input instanceof Request ? input.url : input));
     if (url.pathname.endsWith('/master.m3u8')) return new Response(MASTER, { headers: { 'content-type': PLAYLIST_TYPE } });
-    if (url.pathname.endsWith('/index.m3u8')) return new Response(media(), { headers: { 'content-type': PLAYLIST_TYPE } });
+    if (url.pathname.endsWith('/source/index.m3u8')) return new Response(media(), { headers: { 'content-type': PLAYLIST_TYPE } });
     return new Response('not found', { status: 404 });
   });
   ws = await createWorkspace('event-playback');
@@ -88,11 +89,10 @@ async function operate(e: Created, op: 'preview' | 'start' | 'end' | 'cancel') {
   return result.event;
 }
 
-/** Viewers see an event's change within the live TTL (its StreamObject's answer is cached that long). */
-const afterLiveTtl = () => new Promise((r) => setTimeout(r, LIVE_TTL_MS + 100));
 const hls = (path: string, headers: Record<string, string> = {}) => call(`/hls/${path}`, { headers });
 const text = async (response: Response) => new TextDecoder().decode(await response.arrayBuffer());
 const uris = (playlist: string) => playlist.split('\n').filter((l) => l !== '' && !l.startsWith('#'));
+const name = (i: number) => `a1b2c3-${String(i).padStart(5, '0')}.ts`;
 const dates = (playlist: string) => [...playlist.matchAll(/^#EXT-X-PROGRAM-DATE-TIME:(.*)$/gm)].map((m) => Date.parse(m[1]!.replace(/(\d{2})(\d{2})$/, '$1:$2')));
 
 async function refusal(response: Response, status: number, type: string) {
@@ -115,14 +115,17 @@ describe("an event's playback", () => {
     await operate(e, 'preview');
     const grant = await json(await authorize(e.streamKey));
     const sessionId = grant.sessionId as string;
-    await afterLiveTtl();
     await refusal(await hls(`${e.publicPlaybackId}/master.m3u8`), 403, 'event-not-live');
     expect(await text(await hls(`${e.previewPlaybackId}/${sessionId}/source/index.m3u8`))).toBe(media());
+    const prefix = `live/${e.streamId}/${sessionId}`;
+    for (let i = 0; i < SEGMENTS; i++) await env.MEDIA.put(`${prefix}/source/${name(i)}`, SEGMENT); // shipped to R2
+    const rehearsal = await hls(`${e.previewPlaybackId}/${sessionId}/source/${name(0)}`);
+    expect(rehearsal.status).toBe(200);
+    await rehearsal.arrayBuffer();
 
     // LIVE, DVR mode: from the segment boundary nearest to the go-live moment, never the rehearsal before it.
     const live = await operate(e, 'start');
     const liveStartedAt = Date.parse(live.liveStartedAt!);
-    await afterLiveTtl();
     const master = await hls(`${e.publicPlaybackId}/master.m3u8`);
     expect(await text(master)).toBe(MASTER.replace('source/', `${sessionId}/source/`));
     const dvr = await text(await hls(`${e.publicPlaybackId}/${sessionId}/source/index.m3u8`));
@@ -133,11 +136,24 @@ describe("an event's playback", () => {
     expect(Math.abs(dates(dvr)[0]! - liveStartedAt)).toBeLessThanOrEqual(1000);
     expect(await text(await hls(`${e.previewPlaybackId}/${sessionId}/source/index.m3u8`))).toBe(media());
 
-    // The session's durable media in R2, then the end: the VOD is the live part only.
-    const prefix = `live/${e.streamId}/${sessionId}`;
+    // Segments: the public ID fetches what its playlist lists, never a rehearsal one whose name was guessed (or seen on
+    // the preview), nor another leg's or rendition's; one newer than the list (the next of its leg) is not refused as such.
+    const firstLive = await hls(`${e.publicPlaybackId}/${sessionId}/source/${name(first)}`);
+    expect(firstLive.status).toBe(200);
+    expect(new Uint8Array(await firstLive.arrayBuffer())).toEqual(SEGMENT);
+    for (const guessed of [name(0), name(first - 1), 'ffffff-00070.ts', 'thumbnail.jpg']) {
+      const detail = (await refusal(await hls(`${e.publicPlaybackId}/${sessionId}/source/${guessed}`), 404, 'segment-not-public')).detail;
+      expect(detail).toContain('go-live');
+    }
+    await refusal(await hls(`${e.publicPlaybackId}/${sessionId}/240p/${name(first)}`), 404, 'segment-not-public'); // no such rendition
+    await refusal(await hls(`${e.publicPlaybackId}/${sessionId}/source/${name(SEGMENTS)}`), 404, 'not-found'); // not shipped yet
+    const previewOld = await hls(`${e.previewPlaybackId}/${sessionId}/source/${name(first - 1)}`);
+    expect(previewOld.status).toBe(200); // the producer's preview keeps playing everything
+    await previewOld.arrayBuffer();
+
+    // The session's durable playlists in R2, then the end: the VOD is the live part only.
     await env.MEDIA.put(`${prefix}/master.m3u8`, MASTER);
     await env.MEDIA.put(`${prefix}/source/index.m3u8`, media());
-    for (let i = first; i < first + 4; i++) await env.MEDIA.put(`${prefix}/source/a1b2c3-${String(i).padStart(5, '0')}.ts`, SEGMENT);
     await new Promise((r) => setTimeout(r, 3000)); // a live part of about five seconds
     const ended = await operate(e, 'end');
     const liveEndedAt = Date.parse(ended.liveEndedAt!);
@@ -147,7 +163,6 @@ describe("an event's playback", () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     expect((await object(e.streamId).getEvent(ws.id, e.eventId))?.status).toBe('LIVE_STATUS_VOD');
-    await afterLiveTtl();
     const vodMaster = await text(await hls(`${e.publicPlaybackId}/master.m3u8`));
     expect(vodMaster).toBe(MASTER.replace('source/', `${sessionId}/source/`));
     const vod = await text(await hls(`${e.publicPlaybackId}/${sessionId}/source/index.m3u8`));
@@ -157,14 +172,19 @@ describe("an event's playback", () => {
     expect(vod.endsWith('#EXT-X-ENDLIST\n')).toBe(true);
     expect(Math.abs(dates(vod)[0]! - liveStartedAt)).toBeLessThanOrEqual(1000);
     expect(Math.abs(dates(vod).at(-1)! + 2000 - liveEndedAt)).toBeLessThanOrEqual(1000);
-    const segment = await hls(`${e.publicPlaybackId}/${sessionId}/source/${uris(vod)[0]}`);
-    expect(segment.status).toBe(200);
-    expect(new Uint8Array(await segment.arrayBuffer())).toEqual(SEGMENT);
+    for (const listed of [uris(vod)[0], uris(vod).at(-1)]) {
+      const segment = await hls(`${e.publicPlaybackId}/${sessionId}/source/${listed}`);
+      expect(segment.status).toBe(200);
+      expect(new Uint8Array(await segment.arrayBuffer())).toEqual(SEGMENT);
+    }
+    // Neither the rehearsal nor what followed the end belongs to the VOD, though both are in R2.
+    for (const outside of [name(first - 1), name(last), name(SEGMENTS - 1)]) {
+      await refusal(await hls(`${e.publicPlaybackId}/${sessionId}/source/${outside}`), 404, 'segment-not-public');
+    }
 
     // Allowed domains: the page's host from Origin, else Referer; none named is refused too.
     const patched = (await object(e.streamId).updateEvent(ws.id, e.eventId, { security: { accessPolicy: 'public', allowedDomains: ['*.example.com'] } })) as EventCommandResult;
     expect(patched.ok).toBe(true);
-    await afterLiveTtl();
     await refusal(await hls(`${e.publicPlaybackId}/master.m3u8`), 403, 'domain-not-allowed');
     await refusal(await hls(`${e.publicPlaybackId}/master.m3u8`, { origin: 'https://example.org' }), 403, 'domain-not-allowed');
     const allowed = await hls(`${e.publicPlaybackId}/master.m3u8`, { origin: 'https://player.example.com' });
@@ -176,7 +196,6 @@ describe("an event's playback", () => {
 
     // Closed: both IDs are gone for good.
     await operate(e, 'cancel');
-    await afterLiveTtl();
     const headers = { origin: 'https://player.example.com' };
     expect((await refusal(await hls(`${e.publicPlaybackId}/master.m3u8`, headers), 410, 'event-ended')).detail).toContain('LIVE_STATUS_CLOSED');
     await refusal(await hls(`${e.previewPlaybackId}/master.m3u8`, headers), 410, 'event-ended');
@@ -190,6 +209,7 @@ describe("an event's playback", () => {
     const live = await operate(e, 'start');
     const first = Math.round((Date.parse(live.liveStartedAt!) - base) / 2000);
     const playlist = await text(await hls(`${e.publicPlaybackId}/${sessionId}/source/index.m3u8`));
+    await refusal(await hls(`${e.publicPlaybackId}/${sessionId}/source/${name(first - 1)}`), 404, 'segment-not-public');
     // From the go-live to the end of the list is ~20 s, under the window: all of it, and nothing of the rehearsal.
     expect(uris(playlist)[0]).toBe(`a1b2c3-${String(first).padStart(5, '0')}.ts`);
     expect(uris(playlist)).toHaveLength(SEGMENTS - first);
