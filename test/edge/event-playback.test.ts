@@ -147,6 +147,19 @@ describe("an event's playback", () => {
     }
     await refusal(await hls(`${e.publicPlaybackId}/${sessionId}/240p/${name(first)}`), 404, 'segment-not-public'); // no such rendition
     await refusal(await hls(`${e.publicPlaybackId}/${sessionId}/source/${name(SEGMENTS)}`), 404, 'not-found'); // not shipped yet
+    // What the check costs: the rendition playlist comes from the cache the playlist requests fill (max-age 1 s), so a
+    // burst of segment requests asks the origin for it at most once per second, not once per segment.
+    const playlistFetches = () => originFetch.mock.calls.filter(([input]) => String(input instanceof Request ? input.url : input).endsWith('/source/index.m3u8')).length;
+    const before = playlistFetches();
+    const burstStart = Date.now();
+    for (let k = 0; k < 40; k++) {
+      const response = await hls(`${e.publicPlaybackId}/${sessionId}/source/${name(first + (k % (SEGMENTS - first)))}`);
+      expect(response.status).toBe(200);
+      await response.arrayBuffer();
+    }
+    const burstSeconds = (Date.now() - burstStart) / 1000;
+    expect(playlistFetches() - before).toBeLessThanOrEqual(Math.ceil(burstSeconds) + 1);
+    console.log(JSON.stringify({ figure: 'event-segment-check', segmentRequests: 40, seconds: burstSeconds, playlistOriginFetches: playlistFetches() - before }));
     const previewOld = await hls(`${e.previewPlaybackId}/${sessionId}/source/${name(first - 1)}`);
     expect(previewOld.status).toBe(200); // the producer's preview keeps playing everything
     await previewOld.arrayBuffer();
