@@ -102,6 +102,13 @@ function segmentOf(lines: string[], previous: Segment | undefined): Segment {
   return { lines, duration, discontinuities, startMs: dated ?? derived };
 }
 
+/** Epoch ms of the boundary before segment `i` (segments.length: the end of the last one); null when unknown. */
+function boundaryMs(segments: readonly Segment[], i: number): number | null {
+  if (i < segments.length) return segments[i]!.startMs;
+  const last = segments[i - 1];
+  return last?.startMs != null ? last.startMs + last.duration * 1000 : null;
+}
+
 /**
  * The segment index whose start boundary is nearest to `atMs` (segments.length: the end of the last one), among
  * indexes ≥ `notBefore`; a tie goes to the later boundary (less of what came before). null when no boundary has a
@@ -112,8 +119,7 @@ function nearestBoundary(segments: readonly Segment[], atMs: number, notBefore =
   let best: number | null = null;
   let bestDistance = Infinity;
   for (let i = notBefore; i <= segments.length; i++) {
-    const last = segments[i - 1];
-    const at = i < segments.length ? segments[i]!.startMs : last?.startMs != null ? last.startMs + last.duration * 1000 : null;
+    const at = boundaryMs(segments, i);
     if (at === null) continue;
     const distance = Math.abs(at - atMs);
     if (distance <= bestDistance) {
@@ -202,15 +208,23 @@ export function windowFrom(text: string, fromMs: number): string {
 }
 
 /**
- * The part between two instants (an event's live part, for its VOD): from the boundary nearest to `fromMs` to the
- * one nearest to `toMs`, so each end is within half a segment of its instant. The caller closes it (asVodPlaylist).
- * Without PROGRAM-DATE-TIME (older sessions): the whole list.
+ * The part between two instants (an event's live part, for its VOD). The start is the boundary nearest to `fromMs`;
+ * the end is the boundary nearest to that start boundary plus the part's length (`toMs − fromMs`), not the one nearest
+ * to `toMs`: rounding each end on its own can add both halves up (a VOD up to a whole segment too long or short),
+ * while measuring the length from where the cut really starts keeps the VOD within half a segment (of the one the end
+ * falls in) of the live part's length. The end is never past the last listed segment nor before the start (an end
+ * before the start is an empty cut). The caller closes it (asVodPlaylist). Without PROGRAM-DATE-TIME (older
+ * sessions): the whole list.
  */
 export function cutBetween(text: string, fromMs: number, toMs: number): string {
   const pl = parse(text);
   if (!pl) return text;
   const from = nearestBoundary(pl.segments, fromMs) ?? 0;
-  const to = nearestBoundary(pl.segments, Math.max(fromMs, toMs), from) ?? pl.segments.length;
+  const length = Math.max(0, toMs - fromMs);
+  const startMs = boundaryMs(pl.segments, from);
+  // A start of unknown time (no date before it): the end falls back to the boundary nearest to `toMs` itself.
+  const endTarget = startMs === null ? fromMs + length : startMs + length;
+  const to = nearestBoundary(pl.segments, endTarget, from) ?? pl.segments.length;
   return render(pl, { from, to, sliding: false }, text);
 }
 

@@ -162,6 +162,35 @@ describe('cutBetween', () => {
     // An end before the start is the start: nothing, not a reversed cut.
     expect(uris(cutBetween(text, T0 + 6000, T0 + 1000))).toEqual([]);
   });
+
+  it('the end is measured from the start boundary by the live part\'s length, not rounded on its own', () => {
+    // Live from T0+7.1 s to T0+14.9 s (7.8 s). The start rounds up to 8 s; rounding the end on its own (to 14 s) would
+    // give a 6 s VOD, 1.8 s short. The boundary nearest 8 s + 7.8 s = 15.8 s is 16 s: an 8 s VOD, 0.2 s long.
+    const text = playlist({ durations: Array(12).fill(2) });
+    expect(cutBetween(text, T0 + 7100, T0 + 14_900)).toBe(
+      [
+        '#EXTM3U',
+        '#EXT-X-VERSION:3',
+        '#EXT-X-TARGETDURATION:2',
+        '#EXT-X-MEDIA-SEQUENCE:4',
+        '#EXT-X-PLAYLIST-TYPE:EVENT',
+        ...[4, 5, 6, 7].flatMap((i) => ['#EXTINF:2.000000,', pdt(T0 + i * 2000), `seg-0000${i}.ts`]),
+        '',
+      ].join('\n'),
+    );
+    // The other way: the start rounds down (T0+6.9 s → 6 s), the end's own nearest (T0+13.1 s → 14 s) would make 8 s of
+    // a 6.2 s part; by length it is 6 s + 6.2 s → 12 s: 6 s.
+    expect(uris(cutBetween(text, T0 + 6900, T0 + 13_100))).toEqual(['seg-00003.ts', 'seg-00004.ts', 'seg-00005.ts']);
+  });
+
+  it('irregular segments: the end boundary nearest to start + length, and never past the last listed segment', () => {
+    // Keyframe jitter: boundaries at 0, 1.9, 4.0, 6.05, 7.95, 10.05, 12.0 s.
+    const text = playlist({ durations: [1.9, 2.1, 2.05, 1.9, 2.1, 1.95] });
+    // Start 3.7 s → 4.0 s; length 5.2 s → 9.2 s, nearest 10.05 s (0.85 s) rather than 7.95 s (1.25 s).
+    expect(uris(cutBetween(text, T0 + 3700, T0 + 8900))).toEqual(['seg-00002.ts', 'seg-00003.ts', 'seg-00004.ts']);
+    // Start 1.2 s → 1.9 s; length 10.7 s → 12.6 s: past the list, so its end (12.0 s).
+    expect(uris(cutBetween(text, T0 + 1200, T0 + 11_900))).toEqual(['seg-00001.ts', 'seg-00002.ts', 'seg-00003.ts', 'seg-00004.ts', 'seg-00005.ts']);
+  });
 });
 
 describe('properties', () => {
@@ -228,6 +257,31 @@ describe('properties', () => {
         // No other boundary is strictly nearer to the instant than the chosen one.
         for (const b of neighbours) expect(Math.abs(first - (T0 + offset))).toBeLessThanOrEqual(Math.abs(b - (T0 + offset)) + 1e-6);
       }),
+    );
+  });
+
+  it('a cut lasts the live part\'s length within half its longest segment, and starts where a DVR window does', () => {
+    // Regular 2 s segments, and ones with keyframe jitter (1.9-2.1 s), dated as ffmpeg does (start + media time).
+    const durationsMs = fc.oneof(
+      fc.integer({ min: 1, max: 60 }).map((n) => Array<number>(n).fill(2000)),
+      fc.array(fc.integer({ min: 1900, max: 2100 }), { minLength: 1, maxLength: 60 }),
+    );
+    fc.assert(
+      fc.property(durationsMs, fc.integer({ min: 0, max: 1_000_000 }), fc.integer({ min: 0, max: 1_000_000 }), (ms, a, b) => {
+        const starts = ms.map((_, i) => T0 + ms.slice(0, i).reduce((x, y) => x + y, 0));
+        const end = T0 + ms.reduce((x, y) => x + y, 0);
+        // fromMs and toMs anywhere in the list (uniform in millionths of it; fc.double would crowd near 0).
+        const fromMs = T0 + Math.round((Math.min(a, b) / 1_000_000) * (end - T0));
+        const toMs = T0 + Math.round((Math.max(a, b) / 1_000_000) * (end - T0));
+        const text = playlist({ durations: ms.map((d) => d / 1000), startOf: (i) => starts[i]! });
+        const kept = uris(cutBetween(text, fromMs, toMs));
+        const first = kept.length > 0 ? Number(/(\d+)\.ts$/.exec(kept[0]!)![1]) : null;
+        const vodSeconds = kept.reduce((sum, uri) => sum + ms[Number(/(\d+)\.ts$/.exec(uri)![1])]! / 1000, 0);
+        const halfLongest = Math.max(...ms) / 2000;
+        expect(Math.abs(vodSeconds - (toMs - fromMs) / 1000)).toBeLessThanOrEqual(halfLongest + 1e-6);
+        if (first !== null) expect(first).toBe(Number(/(\d+)\.ts$/.exec(uris(windowFrom(text, fromMs))[0]!)![1]));
+      }),
+      { numRuns: 500 },
     );
   });
 
