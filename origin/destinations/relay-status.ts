@@ -9,8 +9,11 @@ export const RETRY_FIRST_MS = 500;
 export const RETRY_MAX_MS = 10_000;
 /** A run live this long counts as a success: the next failure's backoff starts from the first step again. */
 export const HEALTHY_RUN_MS = 10_000;
-/** The server closed right after the publish this many runs in a row without ever taking media: a refusal (bad key). */
-export const REFUSALS_BEFORE_FAILED = 3;
+/**
+ * The server closed right after the publish this many runs in a row without ever taking media: a refusal (bad key).
+ * Not fewer: during a failover the old holder's relay may hold the target for a few seconds ("already publishing").
+ */
+export const REFUSALS_BEFORE_FAILED = 4;
 
 /** ffmpeg cannot reach the server at all: the server may come back, so these are always retried. */
 const UNREACHABLE = /Connection refused|Connection timed out|No route to host|Network is unreachable|Name or service not known|Temporary failure in name resolution|Cannot open connection|Operation timed out|timed out/i;

@@ -281,7 +281,11 @@ export class LiveIngest {
 
   /** Whether an encoder publishes this session here now (the edge's question before a failover takes it elsewhere). */
   holds(streamId: string, sessionId: string): boolean {
-    return this.broadcasts.get(streamId)?.sessionId === sessionId;
+    const publishing = this.broadcasts.get(streamId)?.sessionId === sessionId;
+    // The edge asks before handing the session to another origin: this one's relays, waiting out the window, must not
+    // keep publishing to the targets the new holder is about to connect to.
+    if (!publishing) void this.deps.destinations?.sessionEnded(sessionId);
+    return publishing;
   }
 
   /** An edge command: drop this stream's encoder now. */
