@@ -14,6 +14,7 @@ import {
   validValue,
   type JsonSchema,
   type OpenApiDocument,
+  type ValueOverrides,
 } from './json-schema-arbitraries.ts';
 
 export type Expectation =
@@ -93,6 +94,7 @@ const fakeIds = (prefix: string) =>
 
 const ID_PREFIX: Record<string, string> = {
   streamId: 'ls', livestreamId: 'ls', webhookId: 'wh', deliveryId: 'dlv', signingKeyId: 'sgk', recordingId: 'rec', accessTokenId: 'at', workspaceId: 'ws',
+  eventId: 'le', destinationId: 'dst',
 };
 
 export function fillPath(template: string, values: Record<string, { raw: boolean; value: string }>): string {
@@ -113,6 +115,9 @@ function ownIds(fixture: BadInputFixture): Record<string, { raw: boolean; value:
     signingKeyId: own(fixture.a.signingKeyId),
     recordingId: own(fixture.a.recordingId),
     workspaceId: own(fixture.a.id),
+    eventId: own(fixture.a.eventId),
+    // on A's idle stream, the streamId above
+    destinationId: own(fixture.a.destinationId),
     deliveryId: own('dlv_missing0000000000'),
     accessTokenId: own('at_missing000000000'),
   };
@@ -139,6 +144,33 @@ const overrides = {
   enabled: fc.constant(false),
   accessPolicy: fc.constant('private'),
 };
+/** Instants the schema only calls `format: date-time`: starts ahead of (or once behind) now, ends after every start. */
+const instants = {
+  scheduledStartAt: fc.constantFrom('2035-03-01T18:00:00Z', '2035-06-15T09:30:00.000+02:00', '2020-01-01T00:00:00Z'),
+  scheduledEndAt: fc.constantFrom(null, '2036-03-01T20:00:00Z'),
+  startAt: fc.constantFrom(null, '2036-04-01T00:00:00Z'),
+  endAt: fc.constantFrom(null, '2036-05-01T00:00:00Z'),
+};
+/**
+ * Per route, so that valid bodies get past the schema to the route's own checks: a destination publishes to an
+ * rtmp(s):// server (not a webhook's https://) and stays disabled, so nothing is ever relayed; an event's instants are
+ * real date-times, its simulive source is A's exportable recording, and ullEnabled (always refused today) is false.
+ */
+function overridesFor(route: Route, fixture: BadInputFixture): ValueOverrides {
+  if (route.template.includes('/destinations')) {
+    return {
+      ...overrides,
+      url: fc.constantFrom('rtmp://live.example.com/app', 'rtmps://live.example.com:443/live2'),
+      platform: fc.constant('rtmp'),
+      // a rung of the idle stream's ladder (its pattern alone names none)
+      rendition: fc.constantFrom('source', '720p'),
+    };
+  }
+  if (route.template.startsWith('/v1/live/events')) {
+    return { ...overrides, ...instants, ullEnabled: fc.constant(false), recordingId: fc.constant(fixture.a.recordingId) };
+  }
+  return overrides;
+}
 const encodeBody = (value: unknown) => JSON.stringify(value);
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -151,7 +183,7 @@ function bodyCases(routes: Route[], doc: OpenApiDocument, fixture: BadInputFixtu
     const schema = resolve(route.body!.schema, doc);
     const path = fillPath(route.template, ownIds(fixture));
     const headers = { ...authFor(route, fixture), ...json };
-    const valid = validValue(schema, doc, overrides);
+    const valid = validValue(schema, doc, overridesFor(route, fixture));
     const mutated = valid.chain((value) => {
       const spots = locations(value, schema, doc).filter((spot) => invalidValues(spot.schema, doc).length > 0);
       if (spots.length === 0) return fc.constant({ value, note: 'valid (no mutable spot)', bad: false });
@@ -256,7 +288,7 @@ const CONTENT_TYPES: [string | null, boolean][] = [
 function contentTypeCases(routes: Route[], doc: OpenApiDocument, fixture: BadInputFixture): fc.Arbitrary<BadInputCase> {
   const targets = routes.filter((r) => r.body && r.auth === 'access-token');
   return fc.tuple(fc.constantFrom(...targets), fc.constantFrom(...CONTENT_TYPES)).chain(([route, [type, acceptable]]) =>
-    validValue(resolve(route.body!.schema, doc), doc, overrides).map((value): BadInputCase => ({
+    validValue(resolve(route.body!.schema, doc), doc, overridesFor(route, fixture)).map((value): BadInputCase => ({
       kind: 'content-type',
       note: `${route.method} ${route.template}: content-type ${type ?? '(none)'}`,
       method: route.method,
@@ -618,7 +650,8 @@ export function caseArbitrary(
 
 // ---------------------------------------------------------------------------------------------------------------
 // The cross-workspace matrix: every route with an id, called by A with B's real id and with a missing id of the same
-// shape. Both must be the same 404 (same type and title; the detail may name the id).
+// shape. Both must be the same 404 (same type and title; the detail may name the id). A nested id (a destination of a
+// stream) is tried twice: under B's own parent, and under A's own parent (B's child id must not be found through A's).
 
 export interface MatrixPair {
   route: string;
@@ -626,10 +659,20 @@ export interface MatrixPair {
   missing: BadInputCase;
 }
 
+/** Bodies the schema accepts, so that the id, not the body, decides the answer (400 before 404 would hide a leak). */
 const VALID_BODIES: Record<string, unknown> = {
   'PATCH /v1/live/streams/{streamId}': { record: true },
   'PATCH /v1/webhooks/{webhookId}': { description: 'cross-workspace' },
   'POST /v1/live/streams/{streamId}/clips': { startTime: 0, endTime: 1 },
+  'POST /v1/live/streams/{streamId}/destinations': { platform: 'rtmp', url: 'rtmp://live.example.com/app', streamKey: 'cross-workspace', enabled: false },
+  'PATCH /v1/live/streams/{streamId}/destinations/{destinationId}': { name: 'cross-workspace' },
+  'PATCH /v1/live/events/{eventId}': { name: 'cross-workspace' },
+  'POST /v1/live/events/{eventId}/preview': {},
+  'POST /v1/live/events/{eventId}/start': {},
+  'POST /v1/live/events/{eventId}/end': {},
+  'POST /v1/live/events/{eventId}/cancel': {},
+  'POST /v1/live/events/{eventId}/archive': {},
+  'POST /v1/live/events/{eventId}/reopen': { scheduledStartAt: '2036-06-01T00:00:00Z' },
 };
 
 export function crossWorkspaceMatrix(doc: OpenApiDocument, fixture: BadInputFixture): MatrixPair[] {
@@ -640,7 +683,11 @@ export function crossWorkspaceMatrix(doc: OpenApiDocument, fixture: BadInputFixt
     signingKeyId: fixture.b.signingKeyId,
     recordingId: fixture.b.recordingId,
     accessTokenId: fixture.b.accessTokenId,
+    eventId: fixture.b.eventId,
+    // on B's stream, the streamId above
+    destinationId: fixture.b.destinationId,
   };
+  const own = ownIds(fixture);
   const pairs: MatrixPair[] = [];
   for (const route of routesOf(doc)) {
     if (route.pathParams.length === 0 || route.auth === 'origin') continue;
@@ -648,10 +695,14 @@ export function crossWorkspaceMatrix(doc: OpenApiDocument, fixture: BadInputFixt
     if (!route.pathParams.some((name) => name in theirs)) continue;
     const key = `${route.method} ${route.template}`;
     const body = VALID_BODIES[key];
-    const build = (mode: 'theirs' | 'missing'): BadInputCase => {
+    if (route.body?.required && body === undefined) throw new Error(`bad-inputs: VALID_BODIES has no body for ${key} (its 400 would hide the 404 the matrix checks)`);
+    /** `parentsOwn`: the ids before the last one are A's own, only the last is B's (or missing). */
+    const build = (mode: 'theirs' | 'missing', parentsOwn: boolean): BadInputCase => {
       const values: Record<string, { raw: boolean; value: string }> = {};
+      const last = route.pathParams[route.pathParams.length - 1];
       for (const name of route.pathParams) {
         if (name === 'workspaceId') values[name] = { raw: false, value: fixture.a.id };
+        else if (parentsOwn && name !== last) values[name] = own[name]!;
         else if (mode === 'theirs' && theirs[name]) values[name] = { raw: false, value: theirs[name]! };
         else {
           const shape = theirs[name] ?? `${ID_PREFIX[name] ?? 'x'}_0000000000000000`;
@@ -660,7 +711,7 @@ export function crossWorkspaceMatrix(doc: OpenApiDocument, fixture: BadInputFixt
       }
       return {
         kind: 'cross-workspace',
-        note: `${key} with ${mode === 'theirs' ? "workspace B's id" : 'a missing id'}`,
+        note: `${key} with ${mode === 'theirs' ? "workspace B's id" : 'a missing id'}${parentsOwn ? " under A's own parent" : ''}`,
         method: route.method,
         path: fillPath(route.template, values),
         headers: { ...authFor(route, fixture), ...(body ? json : {}) },
@@ -668,7 +719,12 @@ export function crossWorkspaceMatrix(doc: OpenApiDocument, fixture: BadInputFixt
         expect: { class: 'status', statuses: [404] },
       };
     };
-    pairs.push({ route: key, theirs: build('theirs'), missing: build('missing') });
+    pairs.push({ route: key, theirs: build('theirs', false), missing: build('missing', false) });
+    const parents = route.pathParams.slice(0, -1).filter((name) => name !== 'workspaceId');
+    const child = route.pathParams[route.pathParams.length - 1]!;
+    if (parents.length > 0 && child in theirs && parents.every((name) => own[name])) {
+      pairs.push({ route: `${key} (A's parent)`, theirs: build('theirs', true), missing: build('missing', true) });
+    }
   }
   return pairs;
 }

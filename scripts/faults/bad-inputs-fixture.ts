@@ -1,6 +1,7 @@
 // The world the bad-input corpus runs against, built through the edge's own API: workspace A (the caller) with a
-// stream, a disabled webhook, a signing key, a private live playback and a stored recording MP4 for Range cases, and
-// workspace B whose real ids A must never see. Origin-side steps are signed /internal calls, as an origin makes them.
+// stream, a disabled webhook, a signing key, a private live playback, a stored recording MP4 for Range cases, a
+// scheduled live event and a disabled simulcast destination, and workspace B (the same kinds of resources) whose real
+// ids A must never see. Origin-side steps are signed /internal calls, as an origin makes them.
 import { signRequest } from '../../shared/request-signing.ts';
 import { ORIGIN_ID_HEADER } from '../../shared/origin-credentials.ts';
 import { issueMediaGrant, MEDIA_GRANT_HEADER } from '../../shared/media-grant.ts';
@@ -18,6 +19,10 @@ export interface WorkspaceFixture {
   webhookId: string;
   signingKeyId: string;
   recordingId: string;
+  /** a LIVE_TYPE_LIVE event scheduled far ahead (SCHEDULED: no alarm work, no origin needed) */
+  eventId: string;
+  /** a disabled rtmp destination: A's on its idle stream (where bodies go), B's on B's stream (streamId) */
+  destinationId: string;
   cursor: string | null;
 }
 
@@ -139,10 +144,22 @@ export async function buildFixture(send: Send, base: string, secrets: { adminTok
   const bRecording = await storedRecording(b, true);
   if (!aRecorded.mp4Url) throw new Error('bad-inputs setup: recording has no mp4Url');
 
+  // A scheduled event each, and a destination that never relays (enabled: false) on the stream the matrix uses.
+  const liveEvent = async (w: Awaited<ReturnType<typeof workspace>>) =>
+    (await expectStatus(await w.api('POST', '/live/events', {
+      name: 'bad-inputs', type: 'LIVE_TYPE_LIVE', broadcastMode: 'BROADCAST_MODE_TRADITIONAL_LIVE', resolution: '720p',
+      security: { accessPolicy: 'private', allowedDomains: [] }, ullEnabled: false, scheduledStartAt: '2036-01-01T00:00:00Z',
+    }), 201, 'create live event')).data.eventId as string;
+  const destination = async (w: Awaited<ReturnType<typeof workspace>>, streamId: string) =>
+    (await expectStatus(await w.api('POST', `/live/streams/${streamId}/destinations`, {
+      name: 'bad-inputs', platform: 'rtmp', url: 'rtmp://live.example.com/app', streamKey: 'bad-inputs-key', enabled: false,
+    }), 201, 'create destination')).data.destinationId as string;
+  const [aEventId, bEventId, aDestinationId, bDestinationId] = await Promise.all([liveEvent(a), liveEvent(b), destination(a, a.idle.streamId), destination(b, b.stream.streamId)]);
+
   const extra = (await expectStatus(await a.api('POST', '/access-tokens', {}), 201, 'extra token')).data;
   await expectStatus(await a.api('DELETE', `/access-tokens/${extra.id}`), 204, 'revoke extra token');
 
-  const view = (w: Awaited<ReturnType<typeof workspace>>, recordingId: string): WorkspaceFixture => ({
+  const view = (w: Awaited<ReturnType<typeof workspace>>, recordingId: string, eventId: string, destinationId: string): WorkspaceFixture => ({
     id: w.data.workspace.id,
     auth: w.auth,
     accessTokenId: w.data.accessToken.id,
@@ -151,11 +168,13 @@ export async function buildFixture(send: Send, base: string, secrets: { adminTok
     webhookId: w.webhook.webhookId,
     signingKeyId: w.key.signingKeyId,
     recordingId,
+    eventId,
+    destinationId,
     cursor: w.page.pagination.nextCursor,
   });
   return {
     a: {
-      ...view(a, aRecorded.id),
+      ...view(a, aRecorded.id, aEventId, aDestinationId),
       revokedAuth: `Basic ${btoa(`${extra.id}:${extra.secret}`)}`,
       privatePlaybackId: a.stream.playbackIds[0].id,
       liveSessionId: a.grant.sessionId,
@@ -164,7 +183,7 @@ export async function buildFixture(send: Send, base: string, secrets: { adminTok
       storedMp4Path: aRecorded.mp4Url,
       storedMp4Size: mp4.length,
     },
-    b: { ...view(b, bRecording.id), signingKeyPkcs8Pem: atob(b.key.privateKey) },
+    b: { ...view(b, bRecording.id, bEventId, bDestinationId), signingKeyPkcs8Pem: atob(b.key.privateKey) },
     adminToken: secrets.adminToken,
   };
 }

@@ -23,6 +23,7 @@ export interface JsonSchema {
   exclusiveMaximum?: number;
   anyOf?: JsonSchema[];
   oneOf?: JsonSchema[];
+  allOf?: JsonSchema[];
   format?: string;
 }
 
@@ -72,6 +73,11 @@ export function resolve(schema: JsonSchema, doc: OpenApiDocument): JsonSchema {
   for (let depth = 0; current.$ref && depth < 10; depth++) {
     const name = current.$ref.replace('#/components/schemas/', '');
     current = { ...doc.components?.schemas?.[name], ...Object.fromEntries(Object.entries(current).filter(([k]) => k !== '$ref')) };
+  }
+  // A named schema given its own description is emitted as allOf [$ref, {description}]: the members merged.
+  if (current.allOf) {
+    const { allOf, ...rest } = current;
+    current = { ...allOf.reduce<JsonSchema>((merged, part) => ({ ...merged, ...resolve(part, doc) }), {}), ...rest };
   }
   return current;
 }
