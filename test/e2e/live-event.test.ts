@@ -26,6 +26,15 @@ import { LIVE_EVENT_WEBHOOK_TYPE_OF_STATUS, LIVE_EVENT_WEBHOOK_TYPES } from '../
 
 /** Half a 2 s segment, plus clock and rounding slack: the start boundary is the segment boundary nearest to LIVE. */
 const BOUNDARY_MS = 1100;
+/**
+ * Where /start and /end fall, on purpose not on segment boundaries: LIVE 0.7 s into a segment (by the rehearsal's
+ * program date-times) and a live part of 12.7 s, neither a whole number of 2 s segments. Rounding each end to its own
+ * nearest boundary would make a 14 s VOD of it (start 0.7 s early, end 0.6 s late: 1.3 s off); the rule (the end
+ * measured from the start boundary by the live part's length) makes 12 s, 0.7 s off.
+ */
+const START_PHASE_MS = 700;
+const LIVE_PART_MS = 12_700;
+const SEGMENT_MS = 2000;
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
 
 let stack: Stack;
@@ -134,10 +143,12 @@ describe('a scheduled live event, from rehearsal to VOD', () => {
   });
 
   it('/start: public playback opens, and its playlist lists no rehearsal segment', async () => {
-    // The rehearsal wait ends as a segment is listed, which (by the figure pdtEndMinusListedMs) is about a second
-    // before the end its program date-time gives: /start then would fall halfway between two boundaries, where the
-    // nearest-boundary rule flips either way. A second later it falls near a boundary.
-    await new Promise((r) => setTimeout(r, 1000));
+    // /start START_PHASE_MS into a segment: the rehearsal's boundaries (program date-times, the clock the cut uses)
+    // continue every 2 s after its last listed segment; the next one at least 300 ms away, plus the phase.
+    const lastRehearsal = rehearsal.segments.at(-1)!;
+    const rehearsalEnd = lastRehearsal.programDateTime! + lastRehearsal.duration * 1000;
+    const boundaryAfter = (at: number) => rehearsalEnd + Math.ceil((at - rehearsalEnd) / SEGMENT_MS) * SEGMENT_MS;
+    await new Promise((r) => setTimeout(r, Math.max(0, boundaryAfter(Date.now() + 300) + START_PHASE_MS - Date.now())));
     started = await mustOperate(stack, event.eventId, 'start');
     expect(started.event.status).toBe('LIVE_STATUS_LIVE');
     const liveStartedAt = Date.parse(started.event.liveStartedAt);
@@ -155,6 +166,8 @@ describe('a scheduled live event, from rehearsal to VOD', () => {
       expect(segment.programDateTime!, `${segment.uri} starts before LIVE`).toBeGreaterThanOrEqual(liveStartedAt - BOUNDARY_MS);
     }
     figures.publicStartBoundaryMinusLiveStartedAtMs = live.media.segments[0]!.programDateTime! - liveStartedAt;
+    const phase = (liveStartedAt - rehearsalEnd) % SEGMENT_MS;
+    figures.liveStartedAtPhaseMs = phase < 0 ? phase + SEGMENT_MS : phase;
     // Segments the rehearsal had finished before /start (by their program date-time) are never listed to the public.
     const beforeLive = rehearsal.segments.filter((s) => s.programDateTime! + s.duration * 1000 <= liveStartedAt - BOUNDARY_MS);
     expect(beforeLive.length).toBeGreaterThanOrEqual(1);
@@ -177,11 +190,10 @@ describe('a scheduled live event, from rehearsal to VOD', () => {
     expect(Math.abs(dvr.media.segments[0]!.programDateTime! - liveStartedAt)).toBeLessThanOrEqual(BOUNDARY_MS);
     expect(dvr.media.duration).toBeGreaterThanOrEqual(8);
 
-    // /end sent 12 s after /start was: the live part is a whole number of 2 s segments (12.0 s give or take the two
-    // requests' jitter), so a cut on segment boundaries can match it. A VOD is whole segments: for a live part between
-    // two multiples of 2 s no cut gets closer than the rounding (up to 1 s), and nearest-boundary rounding of each end
-    // on its own can be off by up to 2 s in all (see the report to part C).
-    await sleepUntil(started.sentAt + 12_000);
+    // /end LIVE_PART_MS after /start was sent: not a whole number of segments. A VOD is whole segments, so it is off
+    // by the rounding: within half a segment of the live part when its end is measured from the start boundary by the
+    // live part's length (cutBetween), whatever the phase of either instant.
+    await sleepUntil(started.sentAt + LIVE_PART_MS);
     ended = await mustOperate(stack, event.eventId, 'end');
     expect(['LIVE_STATUS_ENCODING', 'LIVE_STATUS_VOD']).toContain(ended.event.status);
     const liveEndedAt = Date.parse(ended.event.liveEndedAt);
@@ -208,6 +220,7 @@ describe('a scheduled live event, from rehearsal to VOD', () => {
       livePartSecondsAsSent: (ended.sentAt - started.sentAt) / 1000,
       vodFfprobeSeconds: duration,
       vodPlaylistSeconds: Math.round(vod.media.duration * 1000) / 1000,
+      vodFfprobeMinusLivePartSeconds: Math.round((duration - livePart) * 1000) / 1000,
     });
     const last = vod.media.segments.at(-1)!;
     Object.assign(figures, {
@@ -217,6 +230,7 @@ describe('a scheduled live event, from rehearsal to VOD', () => {
     });
     console.log(`VOD ${duration.toFixed(3)} s (playlist ${vod.media.duration.toFixed(3)} s) for a live part of ${livePart.toFixed(3)} s`);
     expect(Math.abs(duration - livePart)).toBeLessThanOrEqual(1);
+    // Each end within half a segment of its instant, the end also carrying the start's rounding (at most a segment).
     for (const segment of vod.media.segments) {
       expect(segment.programDateTime!).toBeGreaterThanOrEqual(liveStartedAt - BOUNDARY_MS);
       expect(segment.programDateTime! + segment.duration * 1000).toBeLessThanOrEqual(liveEndedAt + BOUNDARY_MS + 1000);
