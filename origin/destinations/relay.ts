@@ -128,7 +128,7 @@ export class Relay {
         child.stdin.end();
         const kill = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
         kill.unref();
-        child.once('exit', () => clearTimeout(kill));
+        child.once('close', () => clearTimeout(kill));
       } else {
         this.settle(this.failReason ? 'failed' : 'stopped', this.failReason);
       }
@@ -167,6 +167,8 @@ export class Relay {
     this.bytesRun = 0;
     const stderrTail: string[] = [];
     child.stdin.on('error', () => undefined); // EPIPE when ffmpeg has gone: its exit says why
+    // ffmpeg missing or not runnable: 'close' follows with the reason in the tail, and the relay retries like any run.
+    child.on('error', (error) => stderrTail.push(scrub(`ffmpeg could not run: ${error.message}`, url)));
     createInterface({ input: child.stdout }).on('line', (line) => this.onProgressLine(line));
     createInterface({ input: child.stderr }).on('line', (line) => {
       stderrTail.push(scrub(line, url));
@@ -183,7 +185,8 @@ export class Relay {
       }
     }, 1000);
     log('destination_relay_started', { streamId: this.deps.streamId, sessionId: this.deps.sessionId, destinationId: this.target.destinationId, revision: this.target.revision, url: redactUrl(url), attempt: this.attempt });
-    child.once('exit', (code, signal) => {
+    // 'close', not 'exit': ffmpeg's last stderr lines (why it ended) are read by then.
+    child.once('close', (code, signal) => {
       if (this.stallTimer) clearInterval(this.stallTimer);
       this.stallTimer = null;
       this.child = null;

@@ -99,8 +99,9 @@ export class RungReader {
       for (const tag of reader.push(chunk)) this.deps.onTag(tag);
     });
     child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-1000)));
+    child.on('error', (error) => (stderr += `ffmpeg could not run: ${error.message}`));
     log('destination_rung_reader_started', { streamId: this.deps.streamId, sessionId: this.deps.sessionId, rendition: this.deps.rendition, from });
-    child.once('exit', (code, signal) => {
+    child.once('close', (code, signal) => {
       if (this.child === child) this.child = null;
       if (this.stopped || signal === 'SIGKILL') return;
       // The playlist is never closed while the session runs, so an exit is a failure: read on from the latest segment.

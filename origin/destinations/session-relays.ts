@@ -181,6 +181,8 @@ export class SessionRelays {
   }
 
   private report(snapshot: RelaySnapshot): void {
+    // A failed relay runs no ffmpeg any more: its capacity is free (releasing is idempotent).
+    if (snapshot.status === 'failed') this.relays.get(snapshot.destinationId)?.release();
     log('destination_status', { streamId: this.deps.streamId, sessionId: this.deps.sessionId, ...snapshot });
     const event = {
       id: `oev_${randomUUID()}`,

@@ -65,4 +65,15 @@ describe('a relay to a target that does not take the media', () => {
     await relay.stop();
     expect(snapshots.at(-1)).toMatchObject({ status: 'stopped' });
   });
+
+  it('an ffmpeg that cannot run is retried with its reason, never an unhandled error', async () => {
+    const snapshots: RelaySnapshot[] = [];
+    const relay = new Relay(
+      { destinationId: 'dst_noffmpeg', url: 'rtmp://127.0.0.1:1/live/k', rendition: 'source', revision: 1 },
+      { streamId: 's', sessionId: 'ses', joinHeaders: () => [], onStatus: (s) => snapshots.push(s), ffmpegPath: path.join(dir, 'no-such-ffmpeg') },
+    );
+    await expect.poll(() => snapshots.find((s) => s.status === 'retrying'), { timeout: 5000 }).toBeTruthy();
+    expect(snapshots.find((s) => s.status === 'retrying')!.error).toMatch(/ffmpeg could not run: spawn .*ENOENT/);
+    await relay.stop();
+  });
 });
