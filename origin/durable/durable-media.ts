@@ -140,6 +140,7 @@ export class DurableMedia {
     if (!shipper) return;
     if (event.type === 'segment') shipper.onSegment(event.rendition, event.uri, event.sequence, event.closedAt);
     else if (event.type === 'master') shipper.timelineChanged(true);
+    else if (event.type === 'leg_anchor') shipper.setLegAnchor(event.legTag, event.at);
   }
 
   /** A run ended (the encoder left): everything it produced goes to R2, then the edge hears media_durable. */

@@ -1,7 +1,9 @@
 // The durable playlist of a rendition and the decisions around it, pure: which of ffmpeg's segments a playlist may list
 // (R2: only stored ones; the origin's own: stored ones, or ones closed long enough ago that waiting longer for storage
-// would stall players), and which local segment files may go (stored, and older than the live window).
+// would stall players), and which local segment files may go (stored, and older than the live window). Each leg's
+// #EXT-X-PROGRAM-DATE-TIME comes from its measured anchor (program-date-time.ts), not from ffmpeg's clock.
 import { parseMediaPlaylist } from '../pipeline/playlists.ts';
+import { rewriteProgramDateTimes, type LegAnchors } from './program-date-time.ts';
 
 /** The origin's name for its local durable playlist, next to ffmpeg's index.m3u8; R2 holds it as index.m3u8. */
 export const LOCAL_DURABLE_PLAYLIST = 'durable.m3u8';
@@ -15,10 +17,11 @@ const SEGMENT_TAG = /^#(EXTINF:|EXT-X-DISCONTINUITY$|EXT-X-PROGRAM-DATE-TIME:|EX
 
 /**
  * ffmpeg's playlist cut after the segment numbered `through` (media sequence): its header and every segment up to that
- * one with their own tags, unchanged. `final` closes it with ENDLIST (only meaningful once it lists every segment).
- * Lists nothing but the header when `through` is before the first segment.
+ * one with their own tags, unchanged but for the PDT of segments whose leg has an anchor in `anchors`. `final` closes
+ * it with ENDLIST (only meaningful once it lists every segment). Lists nothing but the header when `through` is
+ * before the first segment.
  */
-export function durablePlaylistText(ffmpegText: string, through: number, final = false): string {
+export function durablePlaylistText(ffmpegText: string, through: number, final = false, anchors: LegAnchors = {}): string {
   const lines = ffmpegText.split(/\r?\n/);
   const out: string[] = [];
   let pending: string[] = [];
@@ -42,7 +45,7 @@ export function durablePlaylistText(ffmpegText: string, through: number, final =
     sequence++;
   }
   if (final) out.push('#EXT-X-ENDLIST');
-  return `${out.join('\n')}\n`;
+  return rewriteProgramDateTimes(`${out.join('\n')}\n`, anchors);
 }
 
 /** The last media sequence a playlist lists, or mediaSequence - 1 when it lists none. */

@@ -3,7 +3,8 @@
 // and the session's timeline files (ladder.json, session.json, master.m3u8) whenever they change. It also keeps the
 // origin's own durable playlist (what the HLS server serves: stored segments, plus any closed more than 3 s ago while
 // storage lags), frees local segment files once stored and out of the live window, and closes the playlists with
-// ENDLIST when the session ends here.
+// ENDLIST when the session ends here. Each leg's PDT lines come from its anchor (the transcode's leg_anchor event), kept
+// in pdt-anchors.json locally and in R2 (stored before any playlist that uses it), so no origin ever rewrites them.
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -14,6 +15,7 @@ import { backoffDelay } from '../backoff.ts';
 import { log, logWarn } from '../log.ts';
 import { DEGRADE_AFTER_MS, durablePlaylistText, expiredSegments, lastSequenceOf, LOCAL_DURABLE_PLAYLIST, locallyListedThrough } from './durable-playlist.ts';
 import type { UploadLanes } from './upload-lanes.ts';
+import { legAnchorsText, parseLegAnchors, PDT_ANCHORS_FILE } from './program-date-time.ts';
 
 /** What the shipper asks of storage (MediaUploader, EdgeClient.getMedia). */
 export interface DurableStore {
@@ -109,6 +111,11 @@ export class SessionShipper {
   private samplesAtLastLog = 0;
   /** segments listed in R2 so far (the samples themselves are capped) */
   private listedTotal = 0;
+  /** each leg's PDT anchor (epoch ms of its first media); the first one heard for a leg is kept for good */
+  private readonly anchors: Record<string, number> = {};
+  /** the anchors file's text last stored in R2 */
+  private anchorsInR2: string | undefined;
+  private anchorsSaved: Promise<void> = Promise.resolve();
 
   constructor(private readonly o: ShipperOptions) {
     this.grant = o.grant;
@@ -154,6 +161,8 @@ export class SessionShipper {
   async start(): Promise<void> {
     const state = await readState(this.o.outDir);
     this.finalized = state.final;
+    const anchors = await readFile(path.join(this.o.outDir, PDT_ANCHORS_FILE), 'utf8').catch(() => undefined);
+    if (anchors !== undefined) Object.assign(this.anchors, parseLegAnchors(anchors), this.anchors);
     await this.catchUp(state.renditions, true);
     this.timelineChanged(false);
   }
@@ -202,6 +211,30 @@ export class SessionShipper {
     if (sequence <= last) return;
     r.queue.push({ uri, sequence, closedAt });
     void this.pump(r);
+  }
+
+  /**
+   * The transcode measured a leg's anchor (before the leg's first segment event). Later news for the same leg is
+   * ignored: once a playlist listed the leg, its PDTs must never change.
+   */
+  setLegAnchor(legTag: string, at: number): void {
+    if (this.closed || this.anchors[legTag] !== undefined) return;
+    const valid = parseLegAnchors(JSON.stringify({ [legTag]: at }));
+    if (valid[legTag] === undefined) return;
+    this.anchors[legTag] = valid[legTag];
+    const text = legAnchorsText(this.anchors);
+    this.anchorsSaved = this.anchorsSaved
+      .then(() => writeAtomic(path.join(this.o.outDir, PDT_ANCHORS_FILE), text))
+      .catch((error: unknown) => logWarn('durable_anchors_not_kept', { streamId: this.o.streamId, sessionId: this.o.sessionId, error: String(error).slice(0, 200) }));
+    log('pdt_anchor', { streamId: this.o.streamId, sessionId: this.o.sessionId, legTag, at: new Date(valid[legTag]).toISOString() });
+  }
+
+  /** The anchors into R2 before a playlist using them: an origin taking the session over writes the same PDTs. */
+  private async storeAnchors(): Promise<void> {
+    const text = legAnchorsText(this.anchors);
+    if (text === this.anchorsInR2 || Object.keys(this.anchors).length === 0) return;
+    await this.o.lanes.run(() => this.o.store.uploadBytes(this.o.prefix + PDT_ANCHORS_FILE, Buffer.from(text), 'application/json', this.grant));
+    this.anchorsInR2 = text;
   }
 
   /** ladder.json, session.json or master.m3u8 may have changed. */
@@ -256,8 +289,9 @@ export class SessionShipper {
     }
     for (const r of this.renditions.values()) {
       const ffmpegText = await readFile(path.join(this.o.outDir, r.name, MEDIA_PLAYLIST), 'utf8');
-      const text = durablePlaylistText(ffmpegText, r.storedThrough, true);
+      const text = durablePlaylistText(ffmpegText, r.storedThrough, true, this.anchors);
       if (text !== r.inR2) {
+        await this.storeAnchors();
         await this.o.lanes.run(() => this.o.store.uploadBytes(this.o.prefix + durablePlaylistKey(r.name), Buffer.from(text), PLAYLIST_TYPE, this.grant));
         r.inR2 = text;
       }
@@ -356,9 +390,10 @@ export class SessionShipper {
   private async publishPlaylist(r: RenditionShipping): Promise<void> {
     r.sincePlaylist = 0;
     const ffmpegText = await readFile(path.join(this.o.outDir, r.name, MEDIA_PLAYLIST), 'utf8');
-    const text = durablePlaylistText(ffmpegText, r.storedThrough, this.finalized);
+    const text = durablePlaylistText(ffmpegText, r.storedThrough, this.finalized, this.anchors);
     const first = r.inR2 === undefined;
     if (text !== r.inR2) {
+      await this.storeAnchors();
       await this.o.lanes.run(() => this.o.store.uploadBytes(this.o.prefix + durablePlaylistKey(r.name), Buffer.from(text), PLAYLIST_TYPE, this.grant));
       r.inR2 = text;
       const now = Date.now();
@@ -372,7 +407,7 @@ export class SessionShipper {
         }
       }
     }
-    await this.writeLocal(r, durablePlaylistText(ffmpegText, locallyListedThrough(r.storedThrough, r.queue, Date.now()), this.finalized));
+    await this.writeLocal(r, durablePlaylistText(ffmpegText, locallyListedThrough(r.storedThrough, r.queue, Date.now()), this.finalized, this.anchors));
     await this.saveState();
     await this.retain(r, ffmpegText);
     // The counters follow the stored segments (at most one upload per segment of one rendition).
@@ -401,7 +436,7 @@ export class SessionShipper {
       const ffmpegText = await readFile(path.join(this.o.outDir, r.name, MEDIA_PLAYLIST), 'utf8').catch(() => undefined);
       if (ffmpegText === undefined) continue;
       const through = locallyListedThrough(r.storedThrough, r.queue, now);
-      const text = durablePlaylistText(ffmpegText, through, false);
+      const text = durablePlaylistText(ffmpegText, through, false, this.anchors);
       if (text !== r.local) {
         logWarn('durable_degraded', { streamId: this.o.streamId, sessionId: this.o.sessionId, rendition: r.name, storedThrough: r.storedThrough, listedThrough: through });
         await this.writeLocal(r, text).catch(() => undefined);

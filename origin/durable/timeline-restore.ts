@@ -11,6 +11,7 @@ import { durablePlaylistKey } from '../../shared/durable-media.ts';
 import { backoffDelay, sleep } from '../backoff.ts';
 import { lastSequenceOf, LOCAL_DURABLE_PLAYLIST } from './durable-playlist.ts';
 import { readState, SESSION_TOTALS_FILE, writeState } from './session-shipper.ts';
+import { PDT_ANCHORS_FILE } from './program-date-time.ts';
 
 export type DurableRead = (key: string) => Promise<Uint8Array | null>;
 
@@ -66,6 +67,9 @@ export async function restoreTimeline(o: { read: DurableRead; prefix: string; ou
   if (master) await writeAtomic(path.join(o.outDir, 'master.m3u8'), Buffer.from(master));
   const totals = await get(SESSION_TOTALS_FILE);
   if (totals) await writeAtomic(path.join(o.outDir, SESSION_TOTALS_FILE), Buffer.from(totals));
+  // The earlier legs' PDT anchors: this origin's durable playlists then list those legs exactly as R2 does.
+  const anchors = await get(PDT_ANCHORS_FILE);
+  if (anchors) await writeAtomic(path.join(o.outDir, PDT_ANCHORS_FILE), Buffer.from(anchors));
   // The broadcast writes its own manifest at once; an older one from R2 only fills a gap.
   if (!existsSync(path.join(o.outDir, 'session.json'))) {
     const manifest = await get('session.json');

@@ -13,6 +13,7 @@ import type { FfmpegExit, FfmpegRun } from './ffmpeg.ts';
 import { buildHlsCommand, commandArgs, MASTER_PLAYLIST, MEDIA_PLAYLIST, mediaPlaylistPath, newLegTag, renditionDir } from './hls-command.ts';
 import type { HlsCommandOptions } from './hls-command.ts';
 import { readHead } from '../media/file-head.ts';
+import { LegClock } from './leg-clock.ts';
 import { DEFAULT_SEGMENT_SECONDS } from './ladder.ts';
 import type { Rendition } from './ladder.ts';
 import { appendEndList, buildMasterPlaylist, expectedAvc1, parseMediaPlaylist, probeTsCodecs } from './playlists.ts';
@@ -95,6 +96,8 @@ export type LiveTranscodeEvent =
   | { type: 'progress'; timemark: string; seconds: number; frames: number; fps: number; kbps: number }
   | SegmentEvent
   | { type: 'master'; variants: Variant[] }
+  /** the wall-clock instant (epoch ms) of a leg's first media, sent before the leg's first segment event */
+  | { type: 'leg_anchor'; legTag: string; at: number; samples: number }
   | { type: 'issue'; issue: TranscodeIssue };
 
 export type LiveTranscodeEndReason = 'input-ended' | 'stopped' | 'backlog' | 'failed';
@@ -177,6 +180,10 @@ export class LiveTranscode {
   private hasAudio: boolean;
   private input = new PassThrough({ highWaterMark: 256 * 1024 });
   private readonly flv: FlvResync | undefined;
+  /** the wall clock of what the current input carries (a new one with each fresh input) */
+  private clock: LegClock;
+  /** launched legs whose first segment has not been seen yet, with their input's clock */
+  private readonly unanchoredLegs = new Map<string, LegClock>();
   private ffmpeg: FfmpegRun | undefined;
   private attempt = 0;
   private restarts = 0;
@@ -212,6 +219,7 @@ export class LiveTranscode {
     this.ladder = job.renditions;
     this.hasAudio = job.hasAudio ?? true;
     this.flv = job.input === 'flv' ? new FlvResync() : undefined;
+    this.clock = new LegClock(job.input);
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
   }
 
@@ -254,7 +262,12 @@ export class LiveTranscode {
     if (this.inputEnded || this.finishing || this.finished) return false;
     this.statsNow.inputBytes += chunk.length;
     const parts = this.flv ? this.flv.push(chunk) : [chunk];
-    for (const p of parts) if (p.length > 0) this.input.write(p);
+    const now = Date.now();
+    for (const p of parts) {
+      if (p.length === 0) continue;
+      this.input.write(p);
+      this.clock.push(p, now);
+    }
     if (this.shedDelayMs === undefined && this.input.writableLength + this.input.readableLength > this.maxBacklog) {
       return this.shedBacklog();
     }
@@ -294,7 +307,14 @@ export class LiveTranscode {
   private freshInput(): void {
     this.input.destroy();
     this.input = new PassThrough({ highWaterMark: 256 * 1024 });
-    if (this.flv) for (const p of this.flv.replay()) this.input.write(p);
+    this.clock = new LegClock(this.job.input);
+    const now = Date.now();
+    if (this.flv) {
+      for (const p of this.flv.replay()) {
+        this.input.write(p);
+        this.clock.push(p, now);
+      }
+    }
   }
 
   /** The encoder is gone: ffmpeg finishes the segment it is writing and exits. */
@@ -368,6 +388,9 @@ export class LiveTranscode {
   private launch(): void {
     this.attempt++;
     const legTag = newLegTag();
+    this.unanchoredLegs.set(legTag, this.clock);
+    // Legs that never wrote a segment (crashed at once) are forgotten after a few.
+    for (const leg of [...this.unanchoredLegs.keys()].slice(0, -4)) this.unanchoredLegs.delete(leg);
     // Append whenever a playlist exists (resume, restart): segment names already served are cached
     // as immutable and must never be written again. Without one, appending would only add a
     // leading DISCONTINUITY.
@@ -523,6 +546,7 @@ export class LiveTranscode {
         const { bytes, closedAt } = await stat(segFile).then((x) => ({ bytes: x.size, closedAt: x.mtimeMs }), () => ({ bytes: 0, closedAt: Date.now() }));
         w.firstSegment ??= { file: segFile, duration: s.duration, bytes };
         if (!this.firstSegmentAt) this.firstSegmentAt = Date.now();
+        this.anchorLeg(s.uri.split('-')[0]!);
         const ev: SegmentEvent = { type: 'segment', rendition: w.rendition.name, source: w.rendition.copy, uri: s.uri, sequence: s.sequence, duration: s.duration, bytes, closedAt };
         addSegment(this.statsNow, ev);
         this.onEvent(ev);
@@ -533,6 +557,18 @@ export class LiveTranscode {
       }
     }
     await this.maybeWriteMaster(final);
+  }
+
+  /**
+   * A leg's first segment is out: its clock's estimate is final (the segment's whole span was fed) and goes out before
+   * the segment, so durable playlists list the leg with accurate PDTs from its first segment on.
+   */
+  private anchorLeg(legTag: string): void {
+    const clock = this.unanchoredLegs.get(legTag);
+    if (!clock) return;
+    this.unanchoredLegs.delete(legTag);
+    const at = clock.anchor;
+    if (at !== undefined) this.onEvent({ type: 'leg_anchor', legTag, at, samples: clock.sampleCount });
   }
 
   private async maybeWriteMaster(final: boolean): Promise<void> {

@@ -12,6 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EdgeClient } from '../../../origin/edge-client.ts';
 import { edgeDurableStore } from '../../../origin/durable/durable-media.ts';
 import { SessionShipper } from '../../../origin/durable/session-shipper.ts';
+import { restoreTimeline } from '../../../origin/durable/timeline-restore.ts';
 import { UploadLanes } from '../../../origin/durable/upload-lanes.ts';
 import { parseMediaPlaylist } from '../../../origin/pipeline/playlists.ts';
 
@@ -160,5 +161,38 @@ describe('SessionShipper', () => {
     stored.set(`${PREFIX}source/index.m3u8`, Buffer.from('#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:0\n#EXTINF:2,\na.ts\n#EXTINF:2,\nb.ts\n#EXT-X-DISCONTINUITY\n#EXTINF:2,\nc-00002.ts\n'));
     expect(await t.finalize(10_000)).toBe('moved');
     expect(r2Playlist('source').endList).toBe(false);
+  });
+
+  it('lists each leg with PDTs from its anchor: anchors stored before the playlist, kept by a restarted shipper and by an origin restoring from R2', async () => {
+    const dir = await session('anchors', ['source'], 2);
+    const s = shipper(dir);
+    const anchor = Date.UTC(2026, 10, 28, 14, 0, 0, 250);
+    s.setLegAnchor('abc123', anchor);
+    s.setLegAnchor('abc123', anchor + 5000); // later news for a leg never moves it
+    await s.start();
+    expect(await s.flush(10_000)).toBe(true);
+    const pdts = (text: string) => [...text.matchAll(/^#EXTINF:[^\n]*\n#EXT-X-PROGRAM-DATE-TIME:(\S+)$/gm)].map((m) => m[1]);
+    const expected = ['2026-11-28T14:00:00.250+0000', '2026-11-28T14:00:02.250+0000'];
+    const inR2 = stored.get(`${PREFIX}source/index.m3u8`)!.toString('utf8');
+    expect(pdts(inR2)).toEqual(expected);
+    expect(pdts(await readFile(path.join(dir, 'source', 'durable.m3u8'), 'utf8'))).toEqual(expected);
+    expect(order.indexOf(`${PREFIX}pdt-anchors.json`)).toBeGreaterThanOrEqual(0);
+    expect(order.indexOf(`${PREFIX}pdt-anchors.json`)).toBeLessThan(order.indexOf(`${PREFIX}source/index.m3u8`));
+    s.close();
+
+    // The same origin restarted: the anchors come back from the folder, the next segment follows on.
+    await writePlaylist(dir, 'source', 3);
+    const again = shipper(dir);
+    await again.start();
+    expect(await again.flush(10_000)).toBe(true);
+    expect(pdts(stored.get(`${PREFIX}source/index.m3u8`)!.toString('utf8'))).toEqual([...expected, '2026-11-28T14:00:04.250+0000']);
+
+    // Another origin takes the session over from R2 alone: its durable playlist says the same.
+    const elsewhere = path.join(tmp, 'anchors-elsewhere');
+    await restoreTimeline({ read: async (key) => stored.get(key) ?? null, prefix: PREFIX, outDir: elsewhere });
+    const other = shipper(elsewhere);
+    await other.start();
+    expect(await other.finalize(10_000)).toBe('final');
+    expect(pdts(stored.get(`${PREFIX}source/index.m3u8`)!.toString('utf8'))).toEqual([...expected, '2026-11-28T14:00:04.250+0000']);
   });
 });
