@@ -195,8 +195,10 @@ function bodyCases(routes: Route[], doc: OpenApiDocument, fixture: BadInputFixtu
         })),
       );
     });
+    // Names some other body has (a stream's key, a destination's is a real field) are unknown only where the schema lacks them.
+    const unknownNames = ['unknownField', '__proto__', 'constructor', 'streamKey', 'workspaceId', 'STATUS', ''].filter((name) => !Object.hasOwn(schema.properties ?? {}, name));
     const unknownField = valid.chain((value) =>
-      fc.constantFrom('unknownField', '__proto__', 'constructor', 'streamKey', 'workspaceId', 'STATUS', '').map((key) => {
+      fc.constantFrom(...unknownNames).map((key) => {
         const rest = JSON.stringify(value).slice(1);
         return { text: `{${JSON.stringify(key)}: 1${rest === '}' ? '' : ', '}${rest}`, note: `unknown field ${JSON.stringify(key)}`, bad: true };
       }),
