@@ -3,6 +3,9 @@
 // answer's Content-Range gives the size, held to a configured bound and the disk's free space before a byte is kept; each
 // piece has its own deadline; a failed piece is asked again with backoff from the bytes already on disk; permanent
 // refusals (no grant, no object, too large) are not retried. The file appears complete or not at all.
+//
+// The engine (downloadRanged) takes any source that answers HTTP: a video import (origin/vod/import-source.ts) reads a
+// customer's URL with it in open-ended ranges, with a stall timeout, a total deadline and a check of the media type.
 import { open, rename, rm, statfs, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleepFor } from 'node:timers/promises';
@@ -37,6 +40,35 @@ export interface SourceDownloadOptions {
   signal?: AbortSignal;
 }
 
+/** The engine's options: where the bytes come from, and how the download is bounded. */
+export interface RangedDownloadOptions {
+  /** asks for `range` (a Range header value); the Response's body is read as it arrives */
+  request: (range: string, signal: AbortSignal) => Promise<Response>;
+  /** names the source in errors, e.g. "edge media GET recordings/…" (never a secret) */
+  describe: string;
+  /** completes "the largest … may be" in a size refusal; default 'a simulive source' */
+  sizeRole?: string;
+  file: string;
+  maxBytes?: number;
+  reserveBytes?: number;
+  /** bytes asked per request (at most MAX_RANGE_BYTES), or 'open' for `bytes={offset}-` (a server that streams it all) */
+  rangeBytes?: number | 'open';
+  /** one piece's deadline, headers and body together; null: none (the stall timeout and the total deadline bound it) */
+  attemptTimeoutMs?: number | null;
+  /** a request that delivers no byte (nor its headers) for this long is abandoned and resumed; default none */
+  stallTimeoutMs?: number;
+  /** the whole download's deadline, retries included; running out is permanent; default none */
+  deadlineMs?: number;
+  attempts?: number;
+  signal?: AbortSignal;
+  /** why the first answer's headers show it is not what is wanted (e.g. not a media type): permanent; null = fine */
+  refuseAnswer?: (response: Response) => string | null;
+  /** a 200 without Content-Length is read to its end, counted against maxBytes (else it is retried as broken) */
+  allowUnknownLength?: boolean;
+  /** the bytes on disk so far and the size once known, after every chunk written */
+  onProgress?: (bytes: number, size: number | null) => void;
+}
+
 /** What a download took: the source's size, and requests made (pieces plus retries). */
 export interface SourceDownloadResult {
   bytes: number;
@@ -65,8 +97,8 @@ export function statusVerdict(status: number): 'ok' | 'retry' | 'permanent' {
 }
 
 /** Why a declared or counted size is refused, or null while within the bound. Pure. */
-export function sizeRefusal(bytes: number, maxBytes: number): string | null {
-  return bytes > maxBytes ? `the source is ${bytes} bytes, more than ${maxBytes} bytes (the largest a simulive source may be)` : null;
+export function sizeRefusal(bytes: number, maxBytes: number, role = 'a simulive source'): string | null {
+  return bytes > maxBytes ? `the source is ${bytes} bytes, more than ${maxBytes} bytes (the largest ${role} may be)` : null;
 }
 
 /** `bytes first-last/size` of a 206, or null when it is not one (`*` sizes included). Pure. */
@@ -78,13 +110,27 @@ export function parseContentRange(header: string | null): { first: number; last:
 }
 
 /** The next piece to ask for, as a Range header value, given the bytes held and the size (null until known). Pure. */
-export function nextRange(offset: number, size: number | null, rangeBytes: number): string {
+export function nextRange(offset: number, size: number | null, rangeBytes: number | 'open'): string {
+  if (rangeBytes === 'open') return `bytes=${offset}-`;
   const last = offset + rangeBytes - 1;
   return `bytes=${offset}-${size === null ? last : Math.min(last, size - 1)}`;
 }
 
-/** Downloads the source; resolves with its size, or throws (PermanentDownloadError when retrying is pointless). */
-export async function downloadSource(o: SourceDownloadOptions): Promise<SourceDownloadResult> {
+/** Downloads the source from the edge; resolves with its size, or throws (PermanentDownloadError when retrying is pointless). */
+export function downloadSource(o: SourceDownloadOptions): Promise<SourceDownloadResult> {
+  const urlPath = `/internal/media/${o.key}`;
+  return downloadRanged({
+    ...o,
+    describe: `edge media GET ${o.key}`,
+    request: async (range, signal) => {
+      const headers = await originRequestHeaders(o.credentials, 'GET', urlPath, '');
+      return fetch(o.edgeUrl + urlPath, { headers: { ...headers, [MEDIA_GRANT_HEADER]: o.grant, range }, signal });
+    },
+  });
+}
+
+/** Downloads from any ranged source into `file`; resolves with its size, or throws (PermanentDownloadError: give up). */
+export async function downloadRanged(o: RangedDownloadOptions): Promise<SourceDownloadResult> {
   const part = `${o.file}.part`;
   await rm(part, { force: true });
   const handle = await open(part, 'w');
@@ -106,10 +152,15 @@ interface Known {
   etag: string | null;
 }
 
-async function downloadInto(handle: FileHandle, o: SourceDownloadOptions): Promise<SourceDownloadResult> {
+async function downloadInto(handle: FileHandle, o: RangedDownloadOptions): Promise<SourceDownloadResult> {
   const maxBytes = o.maxBytes ?? DEFAULT_MAX_SOURCE_BYTES;
-  const rangeBytes = Math.max(1, Math.min(o.rangeBytes ?? MAX_RANGE_BYTES, MAX_RANGE_BYTES));
+  const rangeBytes = o.rangeBytes === 'open' ? 'open' : Math.max(1, Math.min(o.rangeBytes ?? MAX_RANGE_BYTES, MAX_RANGE_BYTES));
   const attempts = o.attempts ?? 4;
+  const deadline = o.deadlineMs === undefined ? null : AbortSignal.timeout(o.deadlineMs);
+  const bounds = [deadline, o.signal].filter((s): s is AbortSignal => s !== null && s !== undefined);
+  const whole = bounds.length > 0 ? AbortSignal.any(bounds) : undefined;
+  const outOfTime = async () =>
+    new PermanentDownloadError(`${o.describe}: not finished within ${Math.round((o.deadlineMs ?? 0) / 1000)} s (${(await handle.stat()).size} bytes read)`);
   let known: Known | null = null;
   let offset = 0;
   let requests = 0;
@@ -117,11 +168,12 @@ async function downloadInto(handle: FileHandle, o: SourceDownloadOptions): Promi
   while (known === null || offset < known.size) {
     requests++;
     try {
-      const answer = await fetchPiece(handle, o, offset, known, rangeBytes, maxBytes);
+      const answer = await fetchPiece(handle, o, offset, known, rangeBytes, maxBytes, whole);
       known = answer.known;
       offset = answer.offset;
       failures = 0;
     } catch (error) {
+      if (deadline?.aborted) throw await outOfTime();
       if (error instanceof PermanentDownloadError || o.signal?.aborted) throw error;
       // Resume from what reached the disk: a piece cut short keeps the bytes it delivered.
       const onDisk = (await handle.stat()).size;
@@ -134,7 +186,11 @@ async function downloadInto(handle: FileHandle, o: SourceDownloadOptions): Promi
       }
       failures = progressed ? 1 : failures + 1;
       if (failures >= attempts) throw error;
-      await sleepFor(backoffDelay(failures - 1, 500, 8000), undefined, o.signal ? { signal: o.signal } : undefined);
+      try {
+        await sleepFor(backoffDelay(failures - 1, 500, 8000), undefined, whole ? { signal: whole } : undefined);
+      } catch (aborted) {
+        throw deadline?.aborted ? await outOfTime() : aborted;
+      }
     }
   }
   return { bytes: offset, attempts: requests };
@@ -145,22 +201,60 @@ class SourceChangedError extends Error {
   override name = 'SourceChangedError';
 }
 
-/** Asks for one piece from `offset` and writes what comes at its place in the file; resolves with the new offset. */
+/**
+ * Asks for one piece from `offset` and writes what comes at its place in the file; resolves with the new offset. A
+ * piece is bounded by its own deadline and, when set, the stall timeout (re-armed by every chunk that arrives).
+ */
 async function fetchPiece(
   handle: FileHandle,
-  o: SourceDownloadOptions,
+  o: RangedDownloadOptions,
   offset: number,
   known: Known | null,
-  rangeBytes: number,
+  rangeBytes: number | 'open',
   maxBytes: number,
+  whole: AbortSignal | undefined,
 ): Promise<{ known: Known; offset: number }> {
-  const urlPath = `/internal/media/${o.key}`;
-  const deadline = AbortSignal.timeout(o.attemptTimeoutMs ?? 120_000);
-  const signal = o.signal ? AbortSignal.any([deadline, o.signal]) : deadline;
-  const headers = await originRequestHeaders(o.credentials, 'GET', urlPath, '');
+  const stall = new AbortController();
+  const timeoutMs = o.attemptTimeoutMs === undefined ? 120_000 : o.attemptTimeoutMs;
+  const signals = [stall.signal, ...(whole ? [whole] : []), ...(timeoutMs === null ? [] : [AbortSignal.timeout(timeoutMs)])];
+  const stallMs = o.stallTimeoutMs;
+  let stalled = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const alive = () => {
+    if (stallMs === undefined) return;
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      stalled = true;
+      stall.abort(new Error('stalled'));
+    }, stallMs);
+  };
+  alive();
+  try {
+    return await readPiece(handle, o, offset, known, rangeBytes, maxBytes, AbortSignal.any(signals), alive);
+  } catch (error) {
+    if (stalled && !(error instanceof PermanentDownloadError)) {
+      throw new Error(`${o.describe}: no bytes for ${Math.round((stallMs ?? 0) / 100) / 10} s, the transfer stalled`);
+    }
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function readPiece(
+  handle: FileHandle,
+  o: RangedDownloadOptions,
+  offset: number,
+  known: Known | null,
+  rangeBytes: number | 'open',
+  maxBytes: number,
+  signal: AbortSignal,
+  alive: () => void,
+): Promise<{ known: Known; offset: number }> {
   const range = nextRange(offset, known?.size ?? null, rangeBytes);
-  const response = await fetch(o.edgeUrl + urlPath, { headers: { ...headers, [MEDIA_GRANT_HEADER]: o.grant, range }, signal });
-  const what = `edge media GET ${o.key} (${range})`;
+  const response = await o.request(range, signal);
+  alive();
+  const what = `${o.describe} (${range})`;
   if (response.status === 416 && offset === 0 && /^bytes \*\/0$/.test(response.headers.get('content-range') ?? '')) {
     await response.body?.cancel();
     return { known: { size: 0, etag: response.headers.get('etag') }, offset: 0 }; // an empty object: nothing to read
@@ -173,8 +267,9 @@ async function fetchPiece(
   }
   const etag = response.headers.get('etag');
   let first: number;
-  let expected: number;
-  let size: number;
+  /** bytes this answer announces, null for a whole object of unknown length (read to its end) */
+  let expected: number | null;
+  let size: number | null;
   if (response.status === 206) {
     const got = parseContentRange(response.headers.get('content-range'));
     if (!got || got.first !== offset) {
@@ -184,22 +279,28 @@ async function fetchPiece(
     ({ first, size } = got);
     expected = got.last - got.first + 1;
   } else {
-    // 200: the edge ignored the Range and sends the whole object (a small one); it replaces whatever was held.
+    // 200: the server ignored the Range and sends the whole object; it replaces whatever was held.
     first = 0;
-    size = Number(response.headers.get('content-length') ?? '');
-    if (!Number.isSafeInteger(size) || size < 0) {
+    const declared = response.headers.get('content-length');
+    size = declared === null ? null : Number(declared);
+    if (size === null && o.allowUnknownLength) {
+      expected = null;
+    } else if (size === null || !Number.isSafeInteger(size) || size < 0) {
       await response.body?.cancel();
       throw new Error(`${what} answered 200 without a length`);
+    } else {
+      expected = size;
     }
-    expected = size;
     await handle.truncate(0);
   }
-  if (known && (size !== known.size || (etag && known.etag && etag !== known.etag))) {
+  if (known && (size === null || size !== known.size || (etag && known.etag && etag !== known.etag))) {
     await response.body?.cancel();
-    throw new SourceChangedError(`${what}: the object changed while it was read (${known.size} → ${size} bytes)`);
+    throw new SourceChangedError(`${what}: the object changed while it was read (${known.size} → ${size ?? 'unknown'} bytes)`);
   }
   if (!known) {
-    const refusal = sizeRefusal(size, maxBytes) ?? (await diskRefusal(o.file, size, o.reserveBytes ?? 0));
+    const refusal =
+      o.refuseAnswer?.(response) ??
+      (size === null ? null : (sizeRefusal(size, maxBytes, o.sizeRole) ?? (await diskRefusal(o.file, size, o.reserveBytes ?? 0))));
     if (refusal) {
       await response.body?.cancel();
       throw new PermanentDownloadError(refusal);
@@ -208,12 +309,17 @@ async function fetchPiece(
   if (!response.body) throw new Error(`${what} had no body`);
   let position = first;
   for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
-    if (position + chunk.length > first + expected) throw new Error(`${what} sent more than the ${expected} bytes it announced`);
+    if (expected !== null && position + chunk.length > first + expected) throw new Error(`${what} sent more than the ${expected} bytes it announced`);
+    if (position + chunk.length > maxBytes) {
+      throw new PermanentDownloadError(`the source is more than ${maxBytes} bytes (the largest ${o.sizeRole ?? 'a simulive source'} may be)`);
+    }
     await handle.write(chunk, 0, chunk.length, position);
     position += chunk.length;
+    alive();
+    o.onProgress?.(position, size);
   }
-  if (position !== first + expected) throw new Error(`${what} ended after ${position - first} of ${expected} bytes`);
-  return { known: known ?? { size, etag }, offset: position };
+  if (expected !== null && position !== first + expected) throw new Error(`${what} ended after ${position - first} of ${expected} bytes`);
+  return { known: known ?? { size: size ?? position, etag }, offset: position };
 }
 
 /** Why the file's disk cannot take `bytes` more and still keep `reserve` free, or null (also when it cannot be measured). */
