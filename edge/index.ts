@@ -6,6 +6,7 @@ import type { Env } from './env.ts';
 import type { WebhookEvent } from '../shared/schemas/webhook-event.ts';
 
 export { StreamObject } from './stream-object.ts';
+export { VideoObject } from './video-object.ts';
 
 const app = buildApp();
 

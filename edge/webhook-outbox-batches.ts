@@ -1,4 +1,4 @@
-// Splits a StreamObject's pending webhook events (its stream's and its live event's) into Queue batches that fit
+// Splits a StreamObject's pending webhook events (its stream's and its live event's; a VideoObject's too) into Queue batches that fit
 // Cloudflare Queues' limits, so a backlog of large events (50 metadata keys of 512 characters make a ~30 KB body) never exceeds a sendBatch and wedges the outbox.
 import type { WebhookEvent } from '../shared/schemas/webhook-event.ts';
 
@@ -30,7 +30,7 @@ export function fitBody(event: WebhookEvent, limits: QueueLimits = QUEUE_LIMITS)
     reason: event.reason && event.reason.length > REASON_MAX ? `${event.reason.slice(0, REASON_MAX)}…` : event.reason,
     data: {
       ...event.data,
-      metadata: { [TRUNCATED_METADATA_KEY]: `metadata left out: the event exceeded the Queue message limit; GET the ${event.event === 'LIVE_EVENT' ? 'live event' : 'stream'}` },
+      metadata: { [TRUNCATED_METADATA_KEY]: `metadata left out: the event exceeded the Queue message limit; GET the ${event.event === 'LIVE_EVENT' ? 'live event' : event.event === 'VIDEO_ASSET' ? 'video' : 'stream'}` },
     },
   } as WebhookEvent;
   if (bodyBytes(JSON.stringify(trimmed)) <= limits.maxMessageBytes) return { body: trimmed, trimmed: true };
@@ -43,6 +43,10 @@ function byReference(event: WebhookEvent): Partial<WebhookEvent['data']> {
   if (event.event === 'LIVE_EVENT') {
     const { eventId, streamId, status } = event.data;
     return { eventId, streamId, status };
+  }
+  if (event.event === 'VIDEO_ASSET') {
+    const { videoId, status } = event.data;
+    return { videoId, status };
   }
   const { streamId, status } = event.data;
   return { streamId, status };

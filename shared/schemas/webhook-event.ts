@@ -5,6 +5,8 @@ import { LIVE_EVENT_WEBHOOK_TYPES } from '../live-event-vocabulary.ts';
 import { LiveEvent, LiveEventOperationSchema, LiveEventStatusSchema } from './live-event.ts';
 import { StreamStatusSchema, LiveStream } from './live-stream.ts';
 import { Timestamp } from './common.ts';
+import { VIDEO_WEBHOOK_TYPES } from '../video-vocabulary.ts';
+import { Video, VideoStatusSchema } from './video.ts';
 
 /** A stream's lifecycle event (seed 000). */
 export const LiveStreamWebhook = z
@@ -55,6 +57,29 @@ export type LiveEventWebhook = Omit<z.infer<typeof LiveEventWebhook>, 'type'> & 
   type: (typeof LIVE_EVENT_WEBHOOK_TYPES)[number];
 };
 
-/** What goes on the webhook Queue and reaches receivers: a stream's event or a live event's. */
-export const WebhookEvent = z.union([LiveStreamWebhook, LiveEventWebhook]).openapi('WebhookEvent');
-export type WebhookEvent = LiveStreamWebhook | LiveEventWebhook;
+/**
+ * A library video's change (issue 13): created, ready, errored, deleted. Numbered per video from 1 by its VideoObject;
+ * `streamId` holds the videoId, as D1's webhook_events keys the sequence by the resource it numbers.
+ */
+export const VideoAssetWebhook = z
+  .object({
+    id: z.string().openapi({ description: 'unique per event; the webhook-id header' }),
+    type: z.enum(VIDEO_WEBHOOK_TYPES),
+    event: z.literal('VIDEO_ASSET').openapi({ description: 'tells these apart from the stream and live event ones' }),
+    sequence: z.number().int().openapi({ description: 'per video, from 1, no gaps' }),
+    timestamp: Timestamp,
+    workspaceId: z.string(),
+    streamId: z.string().openapi({ description: 'the videoId (the resource the sequence numbers)' }),
+    videoId: z.string(),
+    status: VideoStatusSchema,
+    reason: z.string().nullable().openapi({ description: 'why it errored' }),
+    sessionId: z.null(),
+    subject: z.null(),
+    data: Video,
+  })
+  .openapi('VideoAssetWebhook');
+export type VideoAssetWebhook = z.infer<typeof VideoAssetWebhook>;
+
+/** What goes on the webhook Queue and reaches receivers: a stream's event, a live event's, or a video's. */
+export const WebhookEvent = z.union([LiveStreamWebhook, LiveEventWebhook, VideoAssetWebhook]).openapi('WebhookEvent');
+export type WebhookEvent = LiveStreamWebhook | LiveEventWebhook | VideoAssetWebhook;

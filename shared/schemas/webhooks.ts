@@ -2,10 +2,11 @@
 import { z } from '@hono/zod-openapi';
 import { WEBHOOK_EVENT_TYPES } from '../lifecycle-vocabulary.ts';
 import { LIVE_EVENT_WEBHOOK_TYPES } from '../live-event-vocabulary.ts';
+import { VIDEO_WEBHOOK_TYPES } from '../video-vocabulary.ts';
 import { ListQuery, Timestamp } from './common.ts';
 
-/** Every type an endpoint may ask for: the streams' lifecycle events and the live events' (video.live_event.*). */
-const ALL_EVENT_TYPES: string[] = [...WEBHOOK_EVENT_TYPES, ...LIVE_EVENT_WEBHOOK_TYPES];
+/** Every type an endpoint may ask for: the streams' lifecycle events, the live events' (video.live_event.*) and the videos' (video.asset.*). */
+const ALL_EVENT_TYPES: string[] = [...WEBHOOK_EVENT_TYPES, ...LIVE_EVENT_WEBHOOK_TYPES, ...VIDEO_WEBHOOK_TYPES];
 export const WebhookEventType = z.enum(ALL_EVENT_TYPES as [string, ...string[]]).openapi('WebhookEventType');
 export const PING_TYPE = 'webhook.ping';
 /** Sent to the workspace's every-type endpoints when the platform disables one of its endpoints (it answered 410 Gone). */
