@@ -1,11 +1,14 @@
 // The bindings the edge Worker runs with (wrangler.toml), typed once.
 import type { StreamObject } from './stream-object.ts';
+import type { VideoObject } from './video-object.ts';
 import type { WebhookEvent } from '../shared/schemas/webhook-event.ts';
 import type { DeliveryMessage } from './webhooks/delivery.ts';
 
 export interface Env {
   DB: D1Database;
   STREAMS: DurableObjectNamespace<StreamObject>;
+  /** One VideoObject per uploaded or imported video (issue 13). */
+  VIDEOS: DurableObjectNamespace<VideoObject>;
   WEBHOOKS: Queue<WebhookEvent>;
   /** First attempts of webhook deliveries, one message per (event, endpoint). */
   WEBHOOK_DELIVERIES: Queue<DeliveryMessage>;
