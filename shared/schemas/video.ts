@@ -44,7 +44,12 @@ export const Video = z
     clipId: z.string().nullable(),
   })
   .openapi('Video');
-export type Video = z.infer<typeof Video>;
+/**
+ * Its media info typed without the schema's passthrough index signature: a Video crosses Durable Object RPC, whose
+ * types keep only what is serializable (an `unknown` member would make the whole answer `never`).
+ */
+type VideoMediaInfo = z.infer<ReturnType<typeof MediaInfo.strip>>;
+export type Video = Omit<z.infer<typeof Video>, 'mediaInfo'> & { mediaInfo: VideoMediaInfo | null };
 
 export const CreateUploadRequest = z
   .object({
