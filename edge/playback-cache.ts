@@ -32,8 +32,8 @@ export const LIVE_TTL_MS = 2000;
 export interface PlaybackRecord {
   streamId: string;
   workspaceId: string;
-  kind: 'live' | 'recording' | 'clip';
-  /** the recording's or clip's id; null for a live playback ID */
+  kind: 'live' | 'recording' | 'clip' | 'video';
+  /** the recording's, clip's or video's id; null for a live playback ID */
   targetId: string | null;
   /** R2 prefix of the stored VOD HLS (`recordings/…/hls`, `clips/…/hls` or `live/{streamId}/{sessionId}`), null until ready */
   mediaPrefix: string | null;

@@ -62,6 +62,7 @@ import {
   type RecordingRow,
   type ClipRow,
 } from './stream-media-store.ts';
+import { forgetLibraryRowStatement, libraryRowStatement, type LibrarySource } from './video/library-rows.ts';
 import { planBatches } from './webhook-outbox-batches.ts';
 import { heldElsewhere, decideTakeover, HOLDER_PROBE_TIMEOUT_MS, type HeldSession, type HolderAnswer } from './takeover.ts';
 import { signedOriginFetch } from './origin-fetch.ts';
@@ -319,12 +320,13 @@ export class StreamObject extends DurableObject<Env> {
   private commit(
     doc: StreamDocument,
     input: LifecycleInput,
-    options: { mutate?: (doc: StreamDocument) => void; also?: () => void } = {},
+    options: { mutate?: (doc: StreamDocument) => void; also?: () => void; then?: () => void } = {},
   ): Committed {
     let outcome: Committed = { ok: false, refusal: 'stale_session', detail: 'not run' };
     this.ctx.storage.transactionSync(() => {
       options.also?.();
       outcome = this.commitWrites(doc, input, options.mutate);
+      if (outcome.ok) options.then?.();
       this.armAlarm(outcome.ok ? outcome.doc : doc);
     });
     return outcome;
@@ -350,7 +352,8 @@ export class StreamObject extends DurableObject<Env> {
     }
     for (const effect of result.effects) this.recordEffect(next, effect, input.at);
     if (next.lifecycle.deleted && !doc.lifecycle.deleted) {
-      this.forgetMedia(next);
+      // Recordings and clips outlive their stream (issue 13) unless asked: remove({ deleteMedia }) forgets them.
+      this.keepMedia();
       this.destinations.forgetAll();
     }
     if (result.effects.some((e) => e.kind === 'emit')) this.owe({ kind: 'stream_index' });
@@ -471,14 +474,28 @@ export class StreamObject extends DurableObject<Env> {
       .one().last;
   }
 
-  /** A deleted stream takes its recordings and clips with it: their rows go now, their media in R2 as an owed effect. */
-  private forgetMedia(_doc: StreamDocument): void {
+  /**
+   * A stream deleted with ?deleteMedia=true takes its recordings and clips with it: their rows go now (the D1 index
+   * follows in stream_index), their media in R2 as an owed effect.
+   */
+  private forgetMedia(): void {
     const clipPrefixes = this.sql.exec<{ id: string }>('SELECT id FROM clips').toArray().map((c) => clipKeyPrefix(c.id) + '/');
     // Recordings' own objects go now; the sessions' durable media after its grace (edge/stream/recording-flow.ts).
     const recordingPrefixes = this.recordingFlow.forgetAll();
     this.sql.exec('DELETE FROM recordings');
     this.sql.exec('DELETE FROM clips');
     this.owe({ kind: 'media_delete', prefixes: [...recordingPrefixes, ...clipPrefixes] });
+  }
+
+  /**
+   * A deleted stream keeps its recordings and clips (issue 13). A recording its deletion stopped would wait for a
+   * lifecycle that no longer runs (a deleted stream takes no inputs): it settles from what R2 holds now, and its
+   * playlists, read from R2 as they are, still list what the origin ships after.
+   */
+  private keepMedia(): void {
+    for (const { id } of this.sql.exec<{ id: string }>("SELECT id FROM recordings WHERE status IN ('waiting', 'processing')").toArray()) {
+      this.owe({ kind: 'recording_settle', recordingId: id });
+    }
   }
 
   private oweRecordingIndex(sessionId: string): void {
@@ -611,19 +628,24 @@ export class StreamObject extends DurableObject<Env> {
         await Promise.all(effect.prefixes.map((prefix) => deleteR2Prefix(this.env.MEDIA, prefix)));
         return true;
       case 'recording_index': {
+        // A deleted stream's kept recordings too (retention still cleans them); a forgotten one has no row.
         const row = this.recordingRow('id', effect.recordingId);
-        if (row && !doc.lifecycle.deleted) await this.recordingFlow.index(doc, row);
+        if (row) await this.recordingFlow.index(doc, row);
         return true;
       }
       case 'recording_finalize':
       case 'recording_settle':
       case 'recording_export':
         return this.recordingFlow.carryOut(effect);
-      case 'clip_index':
-        await this.env.DB.prepare('UPDATE playback_ids SET media_prefix = ? WHERE id = ?')
-          .bind(effect.hlsPrefix, effect.playbackId)
-          .run();
+      case 'clip_index': {
+        // The clip plays, and is a video of the library (edge/video/library-rows.ts).
+        const clip = this.sql.exec<ClipRow>('SELECT * FROM clips WHERE playback_id = ?', effect.playbackId).toArray()[0];
+        await this.env.DB.batch([
+          this.env.DB.prepare('UPDATE playback_ids SET media_prefix = ? WHERE id = ?').bind(effect.hlsPrefix, effect.playbackId),
+          ...(clip ? [libraryRowStatement(this.env.DB, doc.workspaceId, this.librarySource(doc, { clip: clipView(clip, doc.streamId) }))] : []),
+        ]);
         return true;
+      }
       case 'stream_index':
         await this.syncIndex(doc);
         return true;
@@ -647,11 +669,18 @@ export class StreamObject extends DurableObject<Env> {
   /** Keeps D1's workspace index in step with this object, so lists and status filters read what just happened. */
   private async syncIndex(doc: StreamDocument): Promise<void> {
     if (doc.lifecycle.deleted) {
-      // A deleted stream takes its recordings and clips with it: nothing of it plays any more.
+      // The stream's live playback stops; its recordings and clips still in this object stay indexed and playable
+      // (issue 13), those it forgot (?deleteMedia=true) go from the index with their playback IDs and videos.
+      const kept = JSON.stringify([
+        ...this.sql.exec<{ id: string }>('SELECT id FROM recordings').toArray().map((r) => r.id),
+        ...this.sql.exec<{ id: string }>('SELECT id FROM clips').toArray().map((c) => c.id),
+      ]);
+      const gone = 'NOT IN (SELECT value FROM json_each(?))';
       await this.env.DB.batch([
         this.env.DB.prepare('DELETE FROM stream_keys WHERE stream_id = ?').bind(doc.streamId),
-        this.env.DB.prepare('DELETE FROM playback_ids WHERE stream_id = ?').bind(doc.streamId),
-        this.env.DB.prepare('DELETE FROM recordings WHERE stream_id = ?').bind(doc.streamId),
+        this.env.DB.prepare(`DELETE FROM playback_ids WHERE stream_id = ? AND (kind = 'live' OR target_id IS NULL OR target_id ${gone})`).bind(doc.streamId, kept),
+        this.env.DB.prepare(`DELETE FROM recordings WHERE stream_id = ? AND id ${gone}`).bind(doc.streamId, kept),
+        this.env.DB.prepare(`DELETE FROM videos WHERE stream_id = ? AND source IN ('recording', 'clip') AND COALESCE(recording_id, clip_id) ${gone}`).bind(doc.streamId, kept),
         this.env.DB.prepare('DELETE FROM streams WHERE id = ?').bind(doc.streamId),
       ]);
       return;
@@ -800,10 +829,12 @@ export class StreamObject extends DurableObject<Env> {
     workspaceId: string,
     input: (doc: StreamDocument) => LifecycleInput,
     mutate?: (doc: StreamDocument) => void,
+    /** writes of the caller's, in the same transaction, once the input is taken */
+    then?: () => void,
   ): Promise<StreamCommandResult> {
     const doc = this.loadLive();
     if (!doc || doc.workspaceId !== workspaceId) return { ok: false, code: 'not_found' };
-    const result = this.commit(doc, input(doc), { mutate });
+    const result = this.commit(doc, input(doc), { mutate, then });
     if (!result.ok) return { ok: false, code: 'refused', refusal: result.refusal, detail: result.detail };
     await this.settle();
     return { ok: true, stream: this.view(result.doc, true) };
@@ -821,8 +852,9 @@ export class StreamObject extends DurableObject<Env> {
     return this.command(workspaceId, () => ({ type: 'complete', at: Date.now() }));
   }
 
-  remove(workspaceId: string) {
-    return this.command(workspaceId, () => ({ type: 'delete', at: Date.now() }));
+  /** Deletes the stream; its recordings and clips stay (playable, in the library) unless `deleteMedia` (issue 13). */
+  remove(workspaceId: string, options: { deleteMedia?: boolean } = {}) {
+    return this.command(workspaceId, () => ({ type: 'delete', at: Date.now() }), undefined, options.deleteMedia ? () => this.forgetMedia() : undefined);
   }
 
   /** `zoneIngestHost` comes with a zone change: the route resolved it (GET /v1/zones) for the ingest URLs. */
@@ -1049,6 +1081,7 @@ export class StreamObject extends DurableObject<Env> {
     await this.env.DB.batch([
       this.env.DB.prepare('DELETE FROM recordings WHERE id = ?').bind(recordingId),
       this.env.DB.prepare('DELETE FROM playback_ids WHERE id = ?').bind(row.playback_id),
+      forgetLibraryRowStatement(this.env.DB, recordingId),
     ]);
     await this.recordingFlow.forget(row);
     return true;
@@ -1178,6 +1211,52 @@ export class StreamObject extends DurableObject<Env> {
     });
     if (other) targets.push({ originId: other.originId, controlUrl: other.controlUrl });
     return targets;
+  }
+
+  /**
+   * Deletes a clip (DELETE /v1/videos/{id} of a clip video): its playback ID and library row go now, its media in R2
+   * as an owed effect. A job still cutting it writes into a prefix nobody plays; its late clip_ready is refused.
+   */
+  async deleteClip(workspaceId: string, clipId: string): Promise<boolean> {
+    const doc = this.load();
+    const row = this.sql.exec<ClipRow>('SELECT * FROM clips WHERE id = ?', clipId).toArray()[0];
+    if (!doc || doc.workspaceId !== workspaceId || !row) return false;
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec('DELETE FROM clips WHERE id = ?', clipId);
+      this.owe({ kind: 'media_delete', prefixes: [clipKeyPrefix(clipId) + '/'] });
+      // A job still cutting it may write until its grant runs out: what it left then goes too.
+      if (row.status === 'processing') this.recordingFlow.scheduleMediaDeletion(clipKeyPrefix(clipId) + '/', Date.now() + CLIP_GRANT_TTL_MS);
+      this.armAlarm(doc);
+    });
+    await this.env.DB.batch([
+      this.env.DB.prepare('DELETE FROM playback_ids WHERE id = ?').bind(row.playback_id),
+      forgetLibraryRowStatement(this.env.DB, clipId),
+    ]);
+    await this.settle();
+    return true;
+  }
+
+  /**
+   * What the library's recording and clip videos of this stream are made from (edge/video/library-rows.ts), one per
+   * reference, null where it is gone. Also for a deleted stream: its recordings and clips outlive it.
+   */
+  async librarySources(workspaceId: string, refs: { recordingId: string | null; clipId: string | null }[]): Promise<(LibrarySource | null)[]> {
+    const doc = this.load();
+    if (!doc || doc.workspaceId !== workspaceId) return refs.map(() => null);
+    return refs.map(({ recordingId, clipId }) => {
+      if (recordingId) {
+        const row = this.recordingRow('id', recordingId);
+        return row ? this.librarySource(doc, { recording: recordingView(row, doc.streamId) }) : null;
+      }
+      const clip = clipId ? this.sql.exec<ClipRow>('SELECT * FROM clips WHERE id = ?', clipId).toArray()[0] : undefined;
+      return clip ? this.librarySource(doc, { clip: clipView(clip, doc.streamId) }) : null;
+    });
+  }
+
+  /** A recording or clip with what its video needs of the stream (its playback IDs follow the stream's policy). */
+  private librarySource(doc: StreamDocument, of: { recording: Recording } | { clip: Clip }): LibrarySource {
+    const base = { streamId: doc.streamId, accessPolicy: doc.playbackIds[0]!.accessPolicy };
+    return 'recording' in of ? { source: 'recording', recording: of.recording, ...base } : { source: 'clip', clip: of.clip, ...base };
   }
 
   /** The stream's clips, newest first, `limit` at a time after the cursor (a clip id). */
@@ -1431,6 +1510,11 @@ export class StreamObject extends DurableObject<Env> {
         return this.recordingFlow.onJobEvent(event satisfies JobEvent, signer);
       case 'destination_status':
         return this.destinations.onStatus(doc, event);
+      // A library video's job events go to its VideoObject (edge/routes/internal.ts routes them by videoId), never here.
+      case 'video_progress':
+      case 'video_ready':
+      case 'video_failed':
+        return { id: event.id, outcome: 'refused', reason: 'a video job event belongs to its video, not to a stream' };
       case 'clip_ready':
       case 'clip_failed': {
         const clip = this.sql.exec<ClipRow>('SELECT * FROM clips WHERE id = ?', event.data.clipId).toArray()[0];

@@ -101,7 +101,7 @@ const DEAD_ENTRY_MS = ORIGIN_TIMEOUT_MS + 5000;
 
 interface PlaybackTarget {
   streamId: string;
-  /** live: from the session's origin; recording and clip: their stored media in R2, once ready */
+  /** live: from the session's origin; recording, clip and video (library, issue 13): their stored media in R2, once ready */
   kind: PlaybackRecord['kind'];
   /** the recording's or clip's id (its MP4 export lives under recordings/{id}/) */
   targetId: string | null;
@@ -543,18 +543,19 @@ async function publicSegmentOrRefuse(
 }
 
 /**
- * A recording or clip, from R2: its VOD HLS, its MP4 download (recording.mp4 / clip.mp4, with byte ranges) and its
- * screenshot. Two layouts: a recording watchable from its session's durable media (mediaPrefix `live/{streamId}/
- * {sessionId}`, issue 11: its playlists are the session's, closed here as VOD; its MP4 is exported on the side to
- * recordings/{recordingId}/), and the older self-contained one (`recordings/…/hls`, `clips/…/hls`, MP4 and screenshot
- * next to hls/). Stored segments never change, so everything but playlists is immutable.
+ * A recording, clip or library video, from R2: its VOD HLS, its MP4 download (recording.mp4 / clip.mp4 / video.mp4,
+ * with byte ranges) and its screenshot. Three layouts: a library video's (`videos/{videoId}/hls`, issue 13: video.mp4
+ * and thumbnail.jpg next to hls/, see storedKey), and for recordings and clips two: a recording watchable from its
+ * session's durable media (mediaPrefix `live/{streamId}/{sessionId}`, issue 11: its playlists are the session's,
+ * closed here as VOD; its MP4 is exported on the side to recordings/{recordingId}/), and the older self-contained one
+ * (`recordings/…/hls`, `clips/…/hls`, MP4 and screenshot next to hls/). Stored segments never change, so everything but playlists is immutable.
  */
 async function serveStored(c: Context<AppEnv>, target: PlaybackTarget, parts: string[]): Promise<Response> {
   if (!target.mediaPrefix) throw new ApiError(404, 'not-ready', 'Not found', `this ${target.kind} is not ready yet`);
   const file = parts.join('/');
   const durable = target.mediaPrefix.startsWith('live/');
   if (durable && file.endsWith('.m3u8')) return serveDurablePlaylist(c, target, target.mediaPrefix, file);
-  const key = durable ? await durableRecordingKey(c.env.MEDIA, target, file) : storedKey(target.mediaPrefix, file);
+  const key = durable ? await durableRecordingKey(c.env.MEDIA, target, file) : storedKey(target.kind, target.mediaPrefix, file);
   if (file.endsWith('.m3u8')) {
     const playlist = await c.env.MEDIA.get(key);
     if (!playlist) throw new ApiError(404, 'not-found', 'Not found', 'no such file in this playback');
@@ -589,11 +590,19 @@ async function serveStored(c: Context<AppEnv>, target: PlaybackTarget, parts: st
   return forViewer(new Response(object.body, { headers }), target, SEGMENT_MAX_AGE);
 }
 
-/** The older layout: `{root}/hls/…`, with `{root}/recording.mp4` (or clip.mp4) and `{root}/screenshot.jpg`. */
-function storedKey(mediaPrefix: string, file: string): string {
+/**
+ * The self-contained layouts: `{root}/hls/…` with, for recordings and clips, `{root}/recording.mp4` (or clip.mp4) and
+ * `{root}/screenshot.jpg`; for a library video (kind 'video'), `{root}/video.mp4` and `{root}/thumbnail.jpg`. Each
+ * plays only its own kind's MP4 name.
+ */
+function storedKey(kind: PlaybackTarget['kind'], mediaPrefix: string, file: string): string {
   const root = mediaPrefix.replace(/\/hls$/, '');
-  if (file === 'recording.mp4' || file === 'clip.mp4') return `${root}/${file}`;
-  if (file === 'thumbnail.jpg') return `${root}/screenshot.jpg`;
+  const mp4 = kind === 'video' ? 'video.mp4' : kind === 'clip' ? 'clip.mp4' : 'recording.mp4';
+  if (file === mp4) return `${root}/${file}`;
+  if (file === 'recording.mp4' || file === 'clip.mp4' || file === 'video.mp4') {
+    throw new ApiError(404, 'not-found', 'Not found', `this ${kind} has no ${file}; its MP4 is ${mp4}`);
+  }
+  if (file === 'thumbnail.jpg') return `${root}/${kind === 'video' ? 'thumbnail.jpg' : 'screenshot.jpg'}`;
   return `${mediaPrefix}/${file}`;
 }
 

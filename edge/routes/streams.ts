@@ -29,6 +29,12 @@ const problems = {
   409: { description: 'Not allowed in the current state', content: { 'application/problem+json': { schema: Problem } } },
 };
 const security: Record<string, string[]>[] = [{ basicAuth: [] }, { bearerAuth: [] }];
+/** DELETE's one option (issue 13): the stream's recordings and clips are kept unless this is 'true'. */
+const DeleteStreamQuery = z
+  .object({
+    deleteMedia: z.enum(['true', 'false']).optional().openapi({ description: "'true' deletes the stream's recordings and clips and their media too" }),
+  })
+  .strict();
 const jsonBody = <T extends z.ZodTypeAny>(schema: T, required: boolean) => ({
   body: { content: { 'application/json': { schema } }, required },
 });
@@ -173,16 +179,19 @@ streamRoutes.openapi(
     method: 'delete',
     path: '/live/streams/{streamId}',
     summary: 'Delete a live stream',
-    description: 'Disconnects a publishing encoder; the key stops working at once.',
+    description:
+      'Disconnects a publishing encoder; the key stops working at once. Its recordings and clips stay (they play, and ' +
+      'stay in the video library) unless `?deleteMedia=true`, which deletes them and their media too.',
     tags: ['Live streams'],
     security,
-    request: { params: StreamIdParam },
-    responses: { 204: { description: 'Deleted' }, 401: problems[401], 404: problems[404] },
+    request: { params: StreamIdParam, query: DeleteStreamQuery },
+    responses: { 204: { description: 'Deleted' }, 400: problems[400], 401: problems[401], 404: problems[404] },
   }),
   async (c) => {
     const { streamId } = c.req.valid('param');
+    const deleteMedia = c.req.valid('query').deleteMedia === 'true';
     const playbackIds = await playbackIdsOfStream(c.env.DB, streamId); // read first: the delete removes the rows
-    commandOutcome(await streamObject(c.env, streamId).remove(c.get('workspaceId')), streamId);
+    commandOutcome(await streamObject(c.env, streamId).remove(c.get('workspaceId'), { deleteMedia }), streamId);
     await purgePlaybackCache(c.env, playbackIds);
     return c.body(null, 204);
   },

@@ -14,6 +14,7 @@ import { pickOrigin } from '../origin-registry.ts';
 import { deleteR2Prefix } from '../media-storage.ts';
 import { legacyRecordingKeyPrefix, recordingKeyPrefix, recordingView, sessionMediaPrefix, type RecordingRow, type SessionRow } from '../stream-media-store.ts';
 import { log } from '../log.ts';
+import { libraryRowStatement } from '../video/library-rows.ts';
 
 /** An export job not heard from (no progress) for this long is lost: handed out again. RECORDING_FINALIZE_TIMEOUT_SECONDS. */
 export const EXPORT_JOB_TIMEOUT_MS = 15 * 60_000;
@@ -286,6 +287,8 @@ export class RecordingFlow {
          VALUES (?, ?, ?, ?, 'recording', ?, ?)
          ON CONFLICT (id) DO UPDATE SET media_prefix = excluded.media_prefix`,
       ).bind(row.playback_id, doc.streamId, doc.workspaceId, doc.playbackIds[0]!.accessPolicy, row.id, view.watchable ? row.media_prefix : null),
+      // In the video library while it plays (edge/video/library-rows.ts).
+      libraryRowStatement(this.env.DB, doc.workspaceId, { source: 'recording', recording: view, streamId: doc.streamId, accessPolicy: doc.playbackIds[0]!.accessPolicy }),
     ]);
     const expiresAt = (upsert?.results[0] as { expires_at: number | null } | undefined)?.expires_at ?? null;
     if (expiresAt !== row.expires_at) {

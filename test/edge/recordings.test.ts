@@ -222,7 +222,7 @@ describe('media uploads', () => {
 });
 
 describe('deleting a stream', () => {
-  it('deletes its recordings and their media too (the session media after its grace)', async () => {
+  it('with ?deleteMedia=true deletes its recordings and their media too (the session media after its grace)', async () => {
     const { stream, sessionId } = await recordedBroadcast();
     await storeSessionMedia(stream.streamId, sessionId);
     await originSilent();
@@ -231,7 +231,7 @@ describe('deleting a stream', () => {
     await vi.waitFor(async () => expect((await json(await api(ws, 'GET', `/recordings/${id}`))).data.watchable).toBe(true));
     const key = `recordings/${id}/recording.mp4`;
     await env.MEDIA.put(key, 'mp4 bytes');
-    expect((await api(ws, 'DELETE', `/live/streams/${stream.streamId}`)).status).toBe(204);
+    expect((await api(ws, 'DELETE', `/live/streams/${stream.streamId}?deleteMedia=true`)).status).toBe(204);
     expect((await api(ws, 'GET', `/recordings/${id}`)).status).toBe(404);
     for (let i = 0; i < 20 && (await env.MEDIA.head(key)); i++) await new Promise((r) => setTimeout(r, 50));
     expect(await env.MEDIA.head(key)).toBeNull();
