@@ -3,7 +3,7 @@
 
 /** Object keys an origin may touch: under live/, recordings/ or clips/, plain path segments only. */
 export function isStorableKey(key: string): boolean {
-  if (key.length > 300 || !/^(live|recordings|clips)\//.test(key)) return false;
+  if (key.length > 300 || !/^(live|recordings|clips|videos)\//.test(key)) return false;
   return key.split('/').every((part) => /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/.test(part));
 }
 

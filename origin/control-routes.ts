@@ -11,6 +11,8 @@ import { SimuliveCommand } from '../shared/schemas/internal.ts';
 import { verifyRequest } from '../shared/request-signing.ts';
 import { KickCommand, ClipCommand, ExportRecordingCommand, FinalizeCommand, HoldsQuery, type HoldsAnswer } from '../shared/schemas/internal.ts';
 import { DestinationsCommand } from '../shared/schemas/internal.ts';
+import { VodJobCommand } from '../shared/schemas/internal.ts';
+import type { VodJobs } from './vod/vod-jobs.ts';
 
 interface ControlDeps {
   ingest: LiveIngest;
@@ -18,6 +20,8 @@ interface ControlDeps {
   originSecret: string;
   /** Simulive broadcasts of recordings (origin/simulive); without it /control/simulive is not served. */
   simulive?: SimuliveRunner;
+  /** Library videos' jobs (origin/vod, issue 13); without it /control/vod-jobs is not served. */
+  vod?: VodJobs;
 }
 
 const SHUTTING_DOWN: RouteResponse = { status: 503, json: { error: 'this origin is shutting down' }, headers: { 'Retry-After': '5' } };
@@ -81,6 +85,17 @@ export function addControlRoutes(server: HlsServer, deps: ControlDeps): void {
       const started = simulive.start(order);
       if (started.ok) return { status: 202, json: { accepted: true } };
       return { status: started.status, json: { error: started.reason }, ...(started.status === 503 ? { headers: { 'Retry-After': '5' } } : {}) };
+    });
+  }
+
+  // A library video's import/processing job (issue 13): 202 taken (or joined, the same video's job already runs here),
+  // 429 the VOD lane is full or live broadcasts need the capacity, 503 shutting down: the edge tries another origin.
+  const vod = deps.vod;
+  if (vod) {
+    command(server, originSecret, '/control/vod-jobs', VodJobCommand, (job) => {
+      const taken = vod.accept(job);
+      if (taken.ok) return { status: 202, json: { accepted: true, joined: taken.joined } };
+      return { status: taken.status, json: { error: 'video job refused', reason: taken.reason, retryAfter: taken.retryAfterSeconds }, headers: { 'Retry-After': String(taken.retryAfterSeconds) } };
     });
   }
 

@@ -25,6 +25,7 @@ import { OriginDrain } from './drain.ts';
 import { SimuliveRunner } from './simulive/simulive-runner.ts';
 import { downloadSource, maxSourceBytesFromEnv } from './simulive/source-download.ts';
 import { Destinations } from './destinations/destinations.ts';
+import { VodJobs } from './vod/vod-jobs.ts';
 import { log, logWarn } from './log.ts';
 
 /** Set once the servers are up: a fatal error stops them gracefully before the process exits. */
@@ -60,7 +61,7 @@ async function main(): Promise<void> {
   // Cost-based admission (origin/admission): what each stream's ladder takes of this origin's measured capacity.
   const admission = new CapacityLedger(config.admission.units, config.admission.overCapacity);
   if (config.admission.ignoredCalibration) logWarn('capacity_calibration_ignored', { file: config.admission.calibrationFile, reason: config.admission.ignoredCalibration });
-  const jobs = new MediaJobPool({ threads: 1 });
+  const jobs = new MediaJobPool({ threads: 1, vodPerOrigin: vodJobsPerOrigin(process.env) });
   // Recording exports and clips, built from the session's media in R2 with each command's media grant.
   const jobUploader = new MediaUploader(edge);
   const durableJobs = new DurableJobs({
@@ -133,7 +134,23 @@ async function main(): Promise<void> {
         ...simuliveSourceBounds,
       }),
   });
-  addControlRoutes(http, { ingest, jobs: durableJobs, originSecret: config.originSecret, simulive });
+  // Library videos (issue 13): sources read in ranges and outputs stored through the edge with each command's grant.
+  const vod = new VodJobs({
+    workDir: path.join(config.stateDir, 'work'),
+    pool: jobs,
+    emit: (event) => outbox.enqueue(event),
+    liveRoom: () => {
+      const load = admission.originLoad();
+      return !load.draining && load.load.units < load.capacity.units;
+    },
+    storage: {
+      download: (key, file, grant) =>
+        downloadSource({ edgeUrl: config.edgeUrl, credentials: { originId: config.originId, secret: config.originSecret }, key, grant, file, ...simuliveSourceBounds }),
+      upload: (key, file, grant) => jobUploader.uploadFile(key, file, grant),
+    },
+  });
+  await vod.clearScratch();
+  addControlRoutes(http, { ingest, jobs: durableJobs, originSecret: config.originSecret, simulive, vod });
   const recovered = await ingest.recover();
 
   const rtmp = await startRtmpIngest(ingest, {
@@ -156,7 +173,7 @@ async function main(): Promise<void> {
     sessions: () => ingest!.heldSessions,
     loadReport: () => admission.originLoad(),
     // The jobs taken here: one the edge handed here that a beat does not list (lost in a restart) is handed out again.
-    jobs: () => durableJobs.jobIds,
+    jobs: () => [...durableJobs.jobIds, ...vod.jobIds],
     // A broadcast may outlast the media grant authorize gave: fresh ones are asked for well before it runs out.
     grantRenewal: { due: (max) => durable.grantsDue(Date.now(), max), renewed: (grants) => durable.renewGrants(grants) },
   });
@@ -192,6 +209,7 @@ async function main(): Promise<void> {
     await rtmp.server.close(); // every encoder's broadcast ends and reports publish_done
     await keyedSrt?.close();
     simulive.close();
+    vod.close();
     await ingest!.close();
     await pool.close();
     await jobs.close();
@@ -238,3 +256,12 @@ main().catch((error: unknown) => {
   logWarn('origin_failed', { error: error instanceof Error ? error.stack : String(error) });
   process.exit(1);
 });
+
+/** VOD_JOBS_PER_ORIGIN: library videos' jobs one origin takes at once (running or waiting); default 1. */
+function vodJobsPerOrigin(env: NodeJS.ProcessEnv): number {
+  const raw = env.VOD_JOBS_PER_ORIGIN;
+  if (raw === undefined || raw === '') return 1;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new Error(`VOD_JOBS_PER_ORIGIN must be a whole number from 1 to 64, got "${raw}"`);
+  return n;
+}

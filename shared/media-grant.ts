@@ -4,8 +4,8 @@
 // WebCrypto only, so workerd and Node (tests, tools) agree.
 
 export const MEDIA_GRANT_HEADER = 'x-riverhead-media-grant';
-/** Key families that need a grant: a session's durable media, recordings, clips. */
-export const GRANTED_KEY_ROOTS = ['live/', 'recordings/', 'clips/'] as const;
+/** Key families that need a grant: a session's durable media, recordings, clips, library videos (issue 13). */
+export const GRANTED_KEY_ROOTS = ['live/', 'recordings/', 'clips/', 'videos/'] as const;
 /** Bounds on what a grant may carry, so a forged or bloated header costs nothing to refuse. */
 export const MEDIA_GRANT_LIMITS = { maxChars: 4096, maxPrefixes: 8, maxPrefixChars: 300 } as const;
 

@@ -22,12 +22,12 @@ export const MAX_MEDIA_REQUEST_BYTES = 20 * 1024 * 1024;
 export const MAX_MEDIA_READ_BYTES = 64 * 1024 * 1024;
 
 /** Every key family an origin may touch needs a grant for the signer: a session's durable media, recordings, clips. */
-const GRANT_REQUIRED = /^(live|recordings|clips)\//;
+const GRANT_REQUIRED = /^(live|recordings|clips|videos)\//;
 
 function keyOf(c: Context<AppEnv>): string {
   const key = decodeURIComponent(new URL(c.req.url).pathname.replace(/^\/internal\/media\//, ''));
   if (!isStorableKey(key)) {
-    throw new ApiError(400, 'invalid-key', 'Invalid key', 'media keys live under live/, recordings/ or clips/ with plain names');
+    throw new ApiError(400, 'invalid-key', 'Invalid key', 'media keys live under live/, recordings/, clips/ or videos/ with plain names');
   }
   return key;
 }
@@ -42,7 +42,7 @@ async function grantedKey(c: Context<AppEnv>): Promise<string> {
   const key = keyOf(c);
   const grant = c.req.header(MEDIA_GRANT_HEADER);
   // keyOf admits only these families today; the test keeps a family added there from going ungranted by default.
-  if (!GRANT_REQUIRED.test(key)) throw new ApiError(400, 'invalid-key', 'Invalid key', 'media keys live under live/, recordings/ or clips/');
+  if (!GRANT_REQUIRED.test(key)) throw new ApiError(400, 'invalid-key', 'Invalid key', 'media keys live under live/, recordings/, clips/ or videos/');
   const originId = signerOf(c);
   const verdict = originId
     ? await verifyMediaGrant(c.env.ORIGIN_SECRET, grant, originId, key, Date.now())

@@ -1,8 +1,9 @@
 // Who runs next on the media jobs pool, and who may wait at all (pure): recordings have a lane of their own that is
 // always served first and never refused; clips are limited per workspace and per origin, and take turns workspace by
-// workspace, so one workspace's clips can neither crowd out a recording nor another workspace's clip.
+// workspace, so one workspace's clips can neither crowd out a recording nor another workspace's clip. Library videos'
+// VOD jobs (issue 13) come last: served only when no recording or clip waits, at most `vodPerOrigin` accepted at once.
 
-export type JobLane = 'recording' | 'clip';
+export type JobLane = 'recording' | 'clip' | 'vod';
 
 export interface LaneLimits {
   /** threads of the pool */
@@ -13,6 +14,8 @@ export interface LaneLimits {
   clipsPerOrigin: number;
   /** recordings waiting: a bound for memory's sake, far above any real backlog (one per ended session) */
   maxRecordingsWaiting: number;
+  /** VOD jobs accepted at once on this origin (running or waiting); default 1 (VOD_JOBS_PER_ORIGIN) */
+  vodPerOrigin?: number;
 }
 
 export interface Waiting<T> {
@@ -33,15 +36,22 @@ export class JobLanes<T> {
   private readonly clipsHeld = new Map<string, number>();
   private runningRecordings = 0;
   private runningClips = 0;
+  private readonly vods: Waiting<T>[] = [];
+  private runningVods = 0;
 
   constructor(readonly limits: LaneLimits) {}
 
   get running(): number {
-    return this.runningRecordings + this.runningClips;
+    return this.runningRecordings + this.runningClips + this.runningVods;
+  }
+
+  /** VOD jobs accepted and not finished (waiting and running). */
+  get vodsAccepted(): number {
+    return this.vods.length + this.runningVods;
   }
 
   get waiting(): number {
-    let n = this.recordings.length;
+    let n = this.recordings.length + this.vods.length;
     for (const q of this.clips.values()) n += q.length;
     return n;
   }
@@ -60,6 +70,10 @@ export class JobLanes<T> {
   admit(lane: JobLane, workspaceId: string): Admission {
     if (lane === 'recording') {
       return this.recordings.length < this.limits.maxRecordingsWaiting ? { ok: true } : { ok: false, reason: `${this.recordings.length} recordings are already waiting` };
+    }
+    if (lane === 'vod') {
+      const max = this.limits.vodPerOrigin ?? 1;
+      return this.vodsAccepted < max ? { ok: true } : { ok: false, reason: `this origin already has ${max} video processing job${max === 1 ? '' : 's'}` };
     }
     if (this.clipsOf(workspaceId) >= this.limits.clipsPerWorkspace) {
       return { ok: false, reason: `this workspace already has ${this.limits.clipsPerWorkspace} clips being cut on this origin` };
@@ -92,6 +106,10 @@ export class JobLanes<T> {
       this.recordings.push(job);
       return;
     }
+    if (job.lane === 'vod') {
+      this.vods.push(job);
+      return;
+    }
     const queue = this.clips.get(job.workspaceId);
     if (queue) queue.push(job);
     else this.clips.set(job.workspaceId, [job]);
@@ -109,7 +127,7 @@ export class JobLanes<T> {
       return recording;
     }
     const clipThreads = this.limits.threads > 1 ? this.limits.threads - 1 : 1;
-    if (this.runningClips >= clipThreads) return undefined;
+    if (this.runningClips + this.runningVods >= clipThreads) return undefined;
     // Round robin: the first workspace with a waiting clip after the one served last.
     const ring = [...this.clips.keys()];
     const from = this.lastServed === null ? 0 : ring.indexOf(this.lastServed) + 1;
@@ -121,7 +139,10 @@ export class JobLanes<T> {
       this.runningClips++;
       return job;
     }
-    return undefined;
+    // Last, a library video: only when no recording or clip waits (the threads they share are taken in turn).
+    const vod = this.vods.shift();
+    if (vod) this.runningVods++;
+    return vod;
   }
 
   /** A job started by next() has finished; a clip's place is free again. */
@@ -130,13 +151,17 @@ export class JobLanes<T> {
       this.runningRecordings--;
       return;
     }
+    if (job.lane === 'vod') {
+      this.runningVods--;
+      return;
+    }
     this.runningClips--;
     this.release(job.workspaceId);
   }
 
   /** Takes every waiting job out (shutting down); their places are given back. */
   drain(): Waiting<T>[] {
-    const all = [...this.recordings.splice(0)];
+    const all = [...this.recordings.splice(0), ...this.vods.splice(0)];
     for (const queue of this.clips.values()) all.push(...queue);
     this.clips.clear();
     for (const job of all) if (job.lane === 'clip') this.release(job.workspaceId);

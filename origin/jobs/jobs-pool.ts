@@ -20,6 +20,8 @@ export interface MediaJobPoolOptions {
   clipsPerOrigin?: number;
   /** an idle thread exits after this long; default 30 s */
   idleTimeoutMs?: number;
+  /** library videos' VOD jobs accepted at once (running or waiting), served after recordings and clips; default 1 */
+  vodPerOrigin?: number;
 }
 
 /**
@@ -61,10 +63,11 @@ export class MediaJobPool {
     if (!Number.isInteger(threads) || threads < 1) throw new Error('threads must be a positive integer');
     const clipsPerWorkspace = opts.clipsPerWorkspace ?? 2;
     const clipsPerOrigin = opts.clipsPerOrigin ?? 8;
-    for (const [name, value] of Object.entries({ clipsPerWorkspace, clipsPerOrigin })) {
+    const vodPerOrigin = opts.vodPerOrigin ?? 1;
+    for (const [name, value] of Object.entries({ clipsPerWorkspace, clipsPerOrigin, vodPerOrigin })) {
       if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
     }
-    this.lanes = new JobLanes({ threads, clipsPerWorkspace, clipsPerOrigin, maxRecordingsWaiting: 1000 });
+    this.lanes = new JobLanes({ threads, clipsPerWorkspace, clipsPerOrigin, maxRecordingsWaiting: 1000, vodPerOrigin });
     const execArgv = workerExecArgv();
     this.pool = new Piscina({
       filename: workerEntryPath(import.meta.url, 'jobs-worker'),
@@ -107,6 +110,25 @@ export class MediaJobPool {
   /** Runs a recording's whole work (fetch, build, upload) in the recording lane. */
   recordingLane<T>(work: LaneWork<T>): Promise<T> {
     return this.enqueue('recording', '', work as LaneWork<unknown>) as Promise<T>;
+  }
+
+  /** Whether a library video's VOD job would be taken now (synchronous, so the edge gets its 202 or 429 at once). */
+  admitVod(): { ok: true } | { ok: false; reason: string } {
+    if (this.closing) return { ok: false, reason: 'the media jobs pool is shutting down' };
+    return this.lanes.admit('vod', '');
+  }
+
+  /** VOD jobs accepted and not finished. */
+  get vodJobs(): number {
+    return this.lanes.vodsAccepted;
+  }
+
+  /**
+   * Runs a library video's whole job (fetch, encode, upload) in the VOD lane, after recordings and clips; refused
+   * ('busy') beyond the lane's bound. The place is taken synchronously, before the returned promise settles.
+   */
+  vodLane<T>(work: LaneWork<T>): Promise<T> {
+    return this.enqueue('vod', '', work as LaneWork<unknown>) as Promise<T>;
   }
 
   /**

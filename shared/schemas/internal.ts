@@ -157,6 +157,9 @@ export type ClipArtifacts = z.infer<ReturnType<typeof ClipArtifactsSchema>>;
 /** Every origin event's id: the key the edge de-duplicates and answers by. */
 export const OriginEventId = z.string().min(8).max(ORIGIN_EVENT_LIMITS.eventIdChars);
 
+/** A library video's id (`vid_` + 16, shared/schemas/video.ts). */
+const VideoIdText = z.string().regex(/^vid_[A-Za-z0-9]{1,60}$/, 'videoId is a video id');
+
 const eventBase = {
   id: OriginEventId,
   streamId: z.string().min(1).max(64),
@@ -215,8 +218,37 @@ export const OriginEvent = z.discriminatedUnion('type', [
       reconnects: z.number().int().nonnegative(),
     }),
   }),
+  // Issue 13, a library video's job (V4): `streamId` carries the videoId (the outbox orders and holds a video's events
+  // as it does a stream's) and `sessionId` the job's attempt (`vod-{attempt}`); the edge routes them by data.videoId.
+  z.object({
+    ...eventBase,
+    type: z.literal('video_progress'),
+    data: z.object({ videoId: VideoIdText, phase: z.enum(['importing', 'processing']), progress: z.number().min(0).max(100) }),
+  }),
+  z.object({
+    ...eventBase,
+    type: z.literal('video_ready'),
+    data: z.object({
+      videoId: VideoIdText,
+      duration: z.number().nonnegative(),
+      size: z.number().nonnegative(),
+      mediaInfo: MediaInfo.nullable(),
+      /** rendition names under `videos/{videoId}/hls/`, top first */
+      renditions: z.array(z.string().min(1).max(40)).min(1).max(10),
+    }),
+  }),
+  z.object({
+    ...eventBase,
+    type: z.literal('video_failed'),
+    /** permanent: another run would fail the same way (not a video, too large); else the edge may run the job again */
+    data: z.object({ videoId: VideoIdText, reason: z.string().max(ORIGIN_EVENT_LIMITS.failureReasonChars), permanent: z.boolean() }),
+  }),
 ]);
 export type OriginEvent = z.infer<typeof OriginEvent>;
+/** The origin events of a library video's job (routed to its VideoObject by data.videoId). */
+export const VIDEO_EVENT_TYPES = ['video_progress', 'video_ready', 'video_failed'] as const;
+export type VideoOriginEvent = Extract<OriginEvent, { type: (typeof VIDEO_EVENT_TYPES)[number] }>;
+export const isVideoEvent = (event: OriginEvent): event is VideoOriginEvent => (VIDEO_EVENT_TYPES as readonly string[]).includes(event.type);
 
 /** A batch as the edge reads it: one list of events, each one parsed on its own (OriginEvent) after this envelope. */
 export const OriginEventBatch = z
@@ -345,3 +377,30 @@ export const DestinationsCommand = z.object({
   targets: z.array(SimulcastTarget).max(10),
 });
 export type DestinationsCommand = z.infer<typeof DestinationsCommand>;
+
+/**
+ * Edge → origin (issue 13): run a library video's job on this origin: `import` fetches `sourceUrl` into
+ * `videos/{videoId}/source` then processes it, `process` processes the uploaded source. The grant reads and writes
+ * `videos/{videoId}/`; `attempt` counts the edge's dispatches of this job (1 first). 202 taken (video_progress, then
+ * video_ready or video_failed); 429 this origin's VOD lane is full, 503 shutting down: the edge tries another origin.
+ */
+export const VodJobCommand = z
+  .object({
+    videoId: VideoIdText,
+    workspaceId: z.string().min(1).max(64),
+    kind: z.enum(['import', 'process']),
+    sourceUrl: z.string().min(1).max(4096).optional(),
+    grant: MediaGrantText,
+    attempt: z.number().int().min(1).max(100),
+  })
+  .refine((c) => c.kind !== 'import' || c.sourceUrl !== undefined, { message: 'an import job needs sourceUrl', path: ['sourceUrl'] });
+export type VodJobCommand = z.infer<typeof VodJobCommand>;
+
+/** Where a video's objects live in R2 (CONTRACT.md): its source, and what the job makes of it. */
+export const videoKeys = (videoId: string) => ({
+  prefix: `videos/${videoId}/`,
+  source: `videos/${videoId}/source`,
+  hls: `videos/${videoId}/hls`,
+  mp4: `videos/${videoId}/video.mp4`,
+  thumbnail: `videos/${videoId}/thumbnail.jpg`,
+});
