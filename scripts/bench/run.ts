@@ -20,8 +20,9 @@ import { hlsServing } from './hls-serving.ts';
 import { clip } from './clip.ts';
 import { memory } from './memory.ts';
 import { recordingReady } from './recording-ready.ts';
+import { vodProcessing } from './vod-processing.ts';
 
-const FIGURES: Figure[] = [publishToPlayable, glassToGlass, transcodeCpu, transcodeCapacity, rtmpIngestThroughput, hlsServing, clip, memory, recordingReady];
+const FIGURES: Figure[] = [publishToPlayable, glassToGlass, transcodeCpu, transcodeCapacity, rtmpIngestThroughput, hlsServing, clip, memory, recordingReady, vodProcessing];
 
 function parseArgs(argv: string[]): { only: Set<string> | null; quick: boolean } {
   let only: Set<string> | null = null;
