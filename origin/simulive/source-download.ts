@@ -187,13 +187,31 @@ async function downloadInto(handle: FileHandle, o: RangedDownloadOptions): Promi
       failures = progressed ? 1 : failures + 1;
       if (failures >= attempts) throw error;
       try {
-        await sleepFor(backoffDelay(failures - 1, 500, 8000), undefined, whole ? { signal: whole } : undefined);
+        const wait = Math.max(backoffDelay(failures - 1, 500, 8000), error instanceof BusyAnswerError ? error.retryAfterMs : 0);
+        await sleepFor(wait, undefined, whole ? { signal: whole } : undefined);
       } catch (aborted) {
         throw deadline?.aborted ? await outOfTime() : aborted;
       }
     }
   }
   return { bytes: offset, attempts: requests };
+}
+
+/** A 408, 429 or 5xx: tried again after the backoff, or after the server's Retry-After when that is longer (≤ 60 s). */
+class BusyAnswerError extends Error {
+  override name = 'BusyAnswerError';
+  constructor(
+    message: string,
+    readonly retryAfterMs: number,
+  ) {
+    super(message);
+  }
+}
+
+/** Retry-After in seconds (a date is not honoured), capped at a minute; 0 when absent or unreadable. Pure. */
+export function retryAfterMs(header: string | null): number {
+  const seconds = header !== null && /^\d{1,6}$/.test(header.trim()) ? Number(header.trim()) : 0;
+  return Math.min(seconds, 60) * 1000;
 }
 
 /** The object was replaced between two pieces: start over from its first byte (counts as a failed attempt). */
@@ -263,7 +281,7 @@ async function readPiece(
   if (verdict !== 'ok') {
     const text = (await response.text().catch(() => '')).slice(0, 300);
     const message = `${what} answered ${response.status}: ${text}`;
-    throw verdict === 'permanent' ? new PermanentDownloadError(message) : new Error(message);
+    throw verdict === 'permanent' ? new PermanentDownloadError(message) : new BusyAnswerError(message, retryAfterMs(response.headers.get('retry-after')));
   }
   const etag = response.headers.get('etag');
   let first: number;

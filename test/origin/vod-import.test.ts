@@ -18,7 +18,7 @@ import { ORIGIN_ID_HEADER } from '../../shared/origin-credentials.ts';
 import { DEFAULT_IMPORT_LIMITS, ImportFailed, importLimitsFromEnv, importSource, videoSourceKey, type ImportContext, type ImportLimits } from '../../origin/vod/import-source.ts';
 import { requestImport } from '../../origin/vod/import-request.ts';
 import { importLoopbackAllowed, importUrlProblem, mediaTypeRefusal, resolvedAddressProblem } from '../../origin/vod/import-url.ts';
-import { PermanentDownloadError } from '../../origin/simulive/source-download.ts';
+import { PermanentDownloadError, retryAfterMs } from '../../origin/simulive/source-download.ts';
 
 const ORIGIN_ID = 'origin-import-test';
 const ORIGIN_SECRET = 'import-test-origin-secret-0123456789abcdef';
@@ -215,11 +215,17 @@ describe('video import from a loopback HTTP server', () => {
   it('rides out 503 and 429 with backoff, and starts over when the server ignores Range', async () => {
     script = ['503', '429', 'drop', 'no-range'];
     asked = [];
+    const started = Date.now();
     const result = await importSource(order('vid_busy'), context());
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000); // the 429's Retry-After: 1 was honoured
     expect(asked).toHaveLength(4);
     expect(asked.slice(0, 3)).toEqual(['bytes=0-', 'bytes=0-', 'bytes=0-']);
     expect(asked[3]).toMatch(/^bytes=[1-9]\d*-$/); // asked to resume, answered 200 with the whole file
     expect(result.requests).toBe(4);
+    expect(retryAfterMs('1')).toBe(1000);
+    expect(retryAfterMs('3600')).toBe(60_000);
+    expect(retryAfterMs('Wed, 21 Oct 2026 07:28:00 GMT')).toBe(0);
+    expect(retryAfterMs(null)).toBe(0);
     expect(sha256(stored.get(videoSourceKey('vid_busy'))!)).toBe(sha256(source));
   });
 
