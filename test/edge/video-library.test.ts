@@ -147,6 +147,27 @@ describe('recordings in the library', () => {
   });
 });
 
+describe('recordings made before the library', () => {
+  it('join it by the migration that adds it: watchable ones as ready videos, others not', async () => {
+    const migration = env.TEST_MIGRATIONS.find((m) => m.name === '0014_video_library_metadata.sql')!;
+    const backfill = migration.queries.find((q) => /INSERT OR IGNORE INTO videos/.test(q))!;
+    const suffix = crypto.randomUUID().replaceAll('-', '').slice(0, 12);
+    const row = (id: string, watchable: number, cleaned: number) =>
+      env.DB.prepare(
+        `INSERT INTO recordings (id, workspace_id, stream_id, session_id, status, created_at, updated_at, watchable, exportable, cleaned)
+         VALUES (?, ?, 'ls_old', 'ses_old', 'ready', '2026-01-02T03:04:05.000Z', '2026-01-02T03:04:05.000Z', ?, 0, ?)`,
+      ).bind(id, other.id, watchable, cleaned);
+    await env.DB.batch([row(`rec_w${suffix}`, 1, 0), row(`rec_p${suffix}`, 0, 0), row(`rec_c${suffix}`, 0, 1)]);
+    await env.DB.prepare(backfill).run();
+    await env.DB.prepare(backfill).run(); // twice changes nothing
+    expect(await videoRow(`vid_w${suffix}`)).toMatchObject({
+      workspace_id: other.id, source: 'recording', status: 'ready', created_at: '2026-01-02T03:04:05.000Z', stream_id: 'ls_old', recording_id: `rec_w${suffix}`, clip_id: null,
+    });
+    expect(await videoRow(`vid_p${suffix}`)).toBeNull();
+    expect(await videoRow(`vid_c${suffix}`)).toBeNull();
+  });
+});
+
 describe('deleting a stream', () => {
   it('keeps its recordings by default: still listed, still a video, still playing; the stream and its key are gone', async () => {
     const b = await watchableRecording();
