@@ -93,7 +93,7 @@ export function libraryVideoView(row: Pick<VideoIndexRow, 'id' | 'title' | 'meta
     playbackIds: [{ id: clip.playbackId, accessPolicy: from.accessPolicy }],
     hlsUrl: ready ? clip.playbackUrl : null,
     mp4Url: ready ? clip.mp4Url : null,
-    thumbnailUrl: ready ? `/hls/${clip.playbackId}/thumbnail.jpg` : null,
+    thumbnailUrl: null, // a clip job cuts HLS and an MP4, no screenshot
     metadata: metadataOf(row),
     createdAt: clip.createdAt,
     readyAt: ready ? clip.updatedAt : null,

@@ -251,6 +251,7 @@ describe('clips in the library', () => {
       playbackIds: [{ id: clip.playbackId, accessPolicy: 'public' }],
       hlsUrl: `http://edge.test/hls/${clip.playbackId}/master.m3u8`,
       mp4Url: `http://edge.test/hls/${clip.playbackId}/clip.mp4`,
+      thumbnailUrl: null,
     });
     expect((await call(new URL(video.hlsUrl).pathname)).status).toBe(200);
     const ranged = await call(new URL(video.mp4Url).pathname, { headers: { range: 'bytes=0-3' } });
@@ -317,6 +318,9 @@ describe('playback of library videos (kind video)', () => {
     expect(whole.status).toBe(200);
     expect(whole.headers.get('accept-ranges')).toBe('bytes');
     expect(await text(whole)).toBe(MP4);
+    const head = await play(`${playbackId}/video.mp4`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect((await head.arrayBuffer()).byteLength).toBe(0);
     const part = await play(`${playbackId}/video.mp4`, { headers: { range: 'bytes=100-199' } });
     expect(part.status).toBe(206);
     expect(part.headers.get('content-range')).toBe('bytes 100-199/500');
