@@ -20,6 +20,7 @@ import { playbackStatsRoutes } from './routes/playback-stats.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import { signingKeyRoutes } from './routes/signing-keys.ts';
 import { accessTokenRoutes } from './routes/access-tokens.ts';
+import { videoRoutes } from './routes/videos.ts';
 
 export function buildApp() {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -67,6 +68,10 @@ export function buildApp() {
   app.use('/v1/recordings/*', requireAccessToken);
   app.use('/v1/on-demand/*', requireAccessToken);
   app.use('/v1/zones', requireAccessToken);
+  // The video library (issue 13), every /v1/videos route. /uploads/{token} takes no access token: the token is the
+  // credential, and its routes set their own body limit (a part or a one-shot file; edge/routes/video-uploads.ts).
+  app.use('/v1/videos', requireAccessToken);
+  app.use('/v1/videos/*', requireAccessToken);
   app.use('/admin/*', requireAdminToken);
   app.use('/internal/*', requireOriginSignature);
 
@@ -78,6 +83,7 @@ export function buildApp() {
   app.route('/v1', liveEventRoutes);
   app.route('/v1', destinationRoutes);
   app.route('/v1', zoneRoutes);
+  app.route('/v1', videoRoutes);
   app.route('/admin', adminRoutes);
   app.route('/admin', playbackStatsRoutes);
   app.route('/admin', adminOriginRoutes);

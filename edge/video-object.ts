@@ -274,6 +274,10 @@ export class VideoObject extends DurableObject<Env> {
         );
       }
     });
+    // A background effect that owed more (a job that could not be placed fails the video: its index and webhook): now.
+    if (BACKGROUND_EFFECTS.has(effect.kind) && this.sql.exec('SELECT 1 FROM pending_effects WHERE next_at <= ? LIMIT 1', Date.now()).toArray().length) {
+      void this.settle();
+    }
   }
 
   /** One side effect; true when it is done (or moot), false or a throw to try again later. */
