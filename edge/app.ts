@@ -20,7 +20,7 @@ import { playbackStatsRoutes } from './routes/playback-stats.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import { signingKeyRoutes } from './routes/signing-keys.ts';
 import { accessTokenRoutes } from './routes/access-tokens.ts';
-import { videoRoutes } from './routes/videos.ts';
+import { uploadProtocolRoutes, videoUploadRoutes } from './routes/video-uploads.ts';
 
 export function buildApp() {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -83,7 +83,7 @@ export function buildApp() {
   app.route('/v1', liveEventRoutes);
   app.route('/v1', destinationRoutes);
   app.route('/v1', zoneRoutes);
-  app.route('/v1', videoRoutes);
+  app.route('/v1', videoUploadRoutes);
   app.route('/admin', adminRoutes);
   app.route('/admin', playbackStatsRoutes);
   app.route('/admin', adminOriginRoutes);
@@ -91,5 +91,6 @@ export function buildApp() {
   app.route('/internal/media', internalMediaRoutes);
   app.route('/internal/origins', internalOriginRoutes);
   app.route('/hls', playbackRoutes);
+  app.route('/uploads', uploadProtocolRoutes);
   return app;
 }

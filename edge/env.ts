@@ -41,6 +41,8 @@ export interface Env {
   RECORDING_WATCHABLE_TIMEOUT_SECONDS?: string;
   /** Seconds a session's durable media that no recording needs is kept after the session ended; default 86400. */
   SESSION_MEDIA_GRACE_SECONDS?: string;
+  /** The largest video upload in bytes (parts × part size stay within it); default 20 GiB. */
+  VIDEO_UPLOAD_MAX_BYTES?: string;
 }
 
 export interface AppVariables {
