@@ -21,6 +21,8 @@ import { webhookRoutes } from './routes/webhooks.ts';
 import { signingKeyRoutes } from './routes/signing-keys.ts';
 import { accessTokenRoutes } from './routes/access-tokens.ts';
 import { uploadProtocolRoutes, videoUploadRoutes } from './routes/video-uploads.ts';
+import { videoRoutes } from './routes/videos.ts';
+import { videoImportRoutes } from './routes/video-imports.ts';
 
 export function buildApp() {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -84,6 +86,8 @@ export function buildApp() {
   app.route('/v1', destinationRoutes);
   app.route('/v1', zoneRoutes);
   app.route('/v1', videoUploadRoutes);
+  app.route('/v1', videoImportRoutes);
+  app.route('/v1', videoRoutes);
   app.route('/admin', adminRoutes);
   app.route('/admin', playbackStatsRoutes);
   app.route('/admin', adminOriginRoutes);
