@@ -43,6 +43,8 @@ export interface Env {
   SESSION_MEDIA_GRACE_SECONDS?: string;
   /** The largest video upload in bytes (parts × part size stay within it); default 20 GiB. */
   VIDEO_UPLOAD_MAX_BYTES?: string;
+  /** Seconds a library video's job may go unheard (no progress) before another origin gets it (3 attempts); default 300. */
+  VIDEO_JOB_TIMEOUT_SECONDS?: string;
 }
 
 export interface AppVariables {

@@ -19,6 +19,7 @@ import { log } from './log.ts';
 import { initialVideoState, videoTransition, type VideoEffect, type VideoInput } from './video/video-machine.ts';
 import { videoHlsPrefix, videoPrefix, videoView, type VideoDocument } from './video/video-document.ts';
 import type { VideoJobEvent, VideoJobHost, VideoJobKind, VideoJobs } from './video/video-job-hooks.ts';
+import { VideoJobRunner } from './video/video-jobs.ts';
 
 /** A side effect that failed is retried by the alarm after this long, doubling per failure up to the cap. */
 const EFFECT_RETRY_MS = 5_000;
@@ -95,7 +96,7 @@ export class VideoObject extends DurableObject<Env> {
       redispatch: (job) => this.owe({ kind: 'video_job', job }),
       transact: (writes) => this.transact(writes),
     };
-    return null;
+    return new VideoJobRunner(_host);
   }
 
   // ── storage ─────────────────────────────────────────────────────────────────────────────────────

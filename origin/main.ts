@@ -26,6 +26,8 @@ import { SimuliveRunner } from './simulive/simulive-runner.ts';
 import { downloadSource, maxSourceBytesFromEnv } from './simulive/source-download.ts';
 import { Destinations } from './destinations/destinations.ts';
 import { VodJobs } from './vod/vod-jobs.ts';
+import { importLimitsFromEnv, importSource } from './vod/import-source.ts';
+import { importLoopbackAllowed } from './vod/import-url.ts';
 import { log, logWarn } from './log.ts';
 
 /** Set once the servers are up: a fatal error stops them gracefully before the process exits. */
@@ -134,6 +136,7 @@ async function main(): Promise<void> {
         ...simuliveSourceBounds,
       }),
   });
+  const importLimits = importLimitsFromEnv(process.env);
   // Library videos (issue 13): sources read in ranges and outputs stored through the edge with each command's grant.
   const vod = new VodJobs({
     workDir: path.join(config.stateDir, 'work'),
@@ -148,6 +151,15 @@ async function main(): Promise<void> {
         downloadSource({ edgeUrl: config.edgeUrl, credentials: { originId: config.originId, secret: config.originSecret }, key, grant, file, ...simuliveSourceBounds }),
       upload: (key, file, grant) => jobUploader.uploadFile(key, file, grant),
     },
+    // Imports (V3): the URL fetched under the address rules, stored as the video's source, then processed here.
+    importSource: (command, file, onProgress, signal) =>
+      importSource(
+        { videoId: command.videoId, sourceUrl: command.sourceUrl ?? '', grant: command.grant },
+        {
+          workDir: path.dirname(file), uploader: jobUploader, limits: importLimits, allowLoopback: importLoopbackAllowed(process.env.WEBHOOK_ALLOW_HTTP_LOOPBACK, config.edgeUrl),
+          reserveBytes: simuliveSourceBounds.reserveBytes, onProgress: (percent) => onProgress(percent / 100), signal,
+        },
+      ),
   });
   await vod.clearScratch();
   addControlRoutes(http, { ingest, jobs: durableJobs, originSecret: config.originSecret, simulive, vod });

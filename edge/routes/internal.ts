@@ -4,6 +4,7 @@ import { OpenAPIHono, createRoute } from '@hono/zod-openapi';
 import type { AppEnv } from '../env.ts';
 import { fieldErrors, validationHook } from '../middleware/errors.ts';
 import { streamObject } from '../streams.ts';
+import { videoObject } from '../videos.ts';
 import { ApiError } from '../problem.ts';
 import { Problem } from '../../shared/schemas/common.ts';
 import {
@@ -13,6 +14,7 @@ import {
   OriginEvent,
   OriginEventBatch,
   OriginEventBatchResponse,
+  isVideoEvent,
   type OriginEventOutcome,
 } from '../../shared/schemas/internal.ts';
 import { sha256Hex } from '../../shared/identifiers.ts';
@@ -112,12 +114,19 @@ internalRoutes.openapi(
         return;
       }
       const event = parsed.data;
-      byStream.set(event.streamId, [...(byStream.get(event.streamId) ?? []), { index, event }]);
+      // A library video's job events go to its VideoObject (issue 13), grouped by videoId like a stream's by streamId.
+      const key = isVideoEvent(event) ? `video:${event.data.videoId}` : event.streamId;
+      byStream.set(key, [...(byStream.get(key) ?? []), { index, event }]);
     });
     await Promise.all(
-      [...byStream].map(async ([streamId, entries]) => {
+      [...byStream].map(async ([key, entries]) => {
+        const streamId = key.startsWith('video:') ? key.slice(6) : key;
         try {
-          const outcomes = await streamObject(c.env, streamId).applyOriginEvents(entries.map((e) => e.event), c.get('originId'));
+          const outcomes: OriginEventOutcome[] = key.startsWith('video:')
+            ? (await videoObject(c.env, streamId).applyVideoEvents(entries.map((e) => e.event).filter(isVideoEvent), c.get('originId'))).map((o) =>
+                o.outcome === 'refused' ? { id: o.id, outcome: 'refused', reason: o.reason ?? 'refused' } : { id: o.id, outcome: o.outcome },
+              )
+            : await streamObject(c.env, streamId).applyOriginEvents(entries.map((e) => e.event), c.get('originId'));
           entries.forEach(({ index, event }, i) => {
             const outcome = outcomes[i];
             results[index] =

@@ -33,8 +33,9 @@ export interface VodJobStorage {
 }
 
 /**
- * An import's fetch (V3, origin/vod/import-*.ts): the command's sourceUrl into `file`, reporting 0..1 as it goes. Throws
- * an error with `permanent: true` (or a PermanentDownloadError) when fetching again cannot help.
+ * An import's fetch (V3, origin/vod/import-source.ts): the command's sourceUrl into `file`, stored in R2 as
+ * videos/{id}/source too (so a later run anywhere processes it without the URL), reporting 0..1 as it goes. Throws an
+ * error with a `permanent` flag (ImportFailed) saying whether fetching again can help; its own retries are done by then.
  */
 export type ImportFetch = (command: VodJobCommand, file: string, onProgress: (fraction: number) => void, signal: AbortSignal) => Promise<{ bytes: number }>;
 
@@ -156,7 +157,9 @@ export class VodJobs {
           return;
         }
         const permanent = isPermanentVodFailure(error);
-        const wait = permanent ? null : jobRetryDelay(run, isTransientJobFailure(error) ? error : new MediaJobError('storage-unavailable', reason));
+        // An import's fetch has retried on its own already (a flag says what it concluded): the edge decides what is next.
+        const settled = typeof (error as { permanent?: unknown } | null)?.permanent === 'boolean';
+        const wait = permanent || settled ? null : jobRetryDelay(run, isTransientJobFailure(error) ? error : new MediaJobError('storage-unavailable', reason));
         if (wait === null) {
           const said = run > 1 ? `${reason} (after ${run} runs)` : reason;
           logWarn('vod_job_failed', { videoId, attempt: command.attempt, reason: said, permanent, runs: run });
@@ -183,8 +186,6 @@ export class VodJobs {
         if (!fetch) throw new MediaJobError('no-media', 'this origin cannot import videos');
         await fetch(command, sourceFile, (f) => report('importing', f * 100), this.stopping.signal);
         report('importing', 100);
-        // Kept like an upload's bytes, so a later run (another origin) processes it without fetching the URL again.
-        await this.deps.storage.upload(keys.source, sourceFile, grant);
       } else {
         report('processing', processingProgress('download', 0));
         await this.deps.storage.download(keys.source, sourceFile, grant);
