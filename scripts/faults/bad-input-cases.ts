@@ -94,7 +94,7 @@ const fakeIds = (prefix: string) =>
 
 const ID_PREFIX: Record<string, string> = {
   streamId: 'ls', livestreamId: 'ls', webhookId: 'wh', deliveryId: 'dlv', signingKeyId: 'sgk', recordingId: 'rec', accessTokenId: 'at', workspaceId: 'ws',
-  eventId: 'le', destinationId: 'dst',
+  eventId: 'le', destinationId: 'dst', videoId: 'vid',
 };
 
 export function fillPath(template: string, values: Record<string, { raw: boolean; value: string }>): string {
@@ -120,6 +120,7 @@ function ownIds(fixture: BadInputFixture): Record<string, { raw: boolean; value:
     destinationId: own(fixture.a.destinationId),
     deliveryId: own('dlv_missing0000000000'),
     accessTokenId: own('at_missing000000000'),
+    videoId: own('vid_missing0000000000'),
   };
 }
 

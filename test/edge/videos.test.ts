@@ -356,6 +356,15 @@ describe('/v1/videos', () => {
     expect((await getVideo(videoId)).title).toBeNull(); // untouched by the other workspace's PATCH
   });
 
+  it('is in the OpenAPI document with stable operationIds', async () => {
+    const doc = await json(await call('/v1/openapi.json'));
+    expect(doc.paths['/v1/videos'].get.operationId).toBe('list-videos');
+    expect(doc.paths['/v1/videos/{videoId}'].get.operationId).toBe('get-video');
+    expect(doc.paths['/v1/videos/{videoId}'].patch.operationId).toBe('update-video');
+    expect(doc.paths['/v1/videos/{videoId}'].delete.operationId).toBe('delete-video');
+    expect(Object.keys(doc.components.schemas)).toEqual(expect.arrayContaining(['Video', 'VideoStatus', 'UpdateVideoRequest']));
+  });
+
   it('needs an access token', async () => {
     const { videoId } = await newVideo(ws);
     for (const [method, path] of [['GET', '/v1/videos'], ['GET', `/v1/videos/${videoId}`], ['PATCH', `/v1/videos/${videoId}`], ['DELETE', `/v1/videos/${videoId}`]]) {
