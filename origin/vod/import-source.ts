@@ -128,12 +128,13 @@ export async function importSource(order: VideoImportOrder, ctx: ImportContext):
     if (ctx.signal?.aborted) throw error;
     const message = error instanceof Error ? error.message : String(error);
     logWarn('video_import_failed', { videoId: order.videoId, source: where, phase: 'download', permanent: error instanceof PermanentDownloadError, error: message.slice(0, 300) });
-    if (error instanceof PermanentDownloadError) throw new ImportFailed(`import of ${where} refused: ${message}`, true);
-    throw new ImportFailed(`import of ${where} failed after ${ctx.limits.attempts} attempts without progress: ${message}`, false);
+    const said = message.includes(where) ? message : `${where}: ${message}`;
+    if (error instanceof PermanentDownloadError) throw new ImportFailed(`import failed: ${said}`, true);
+    throw new ImportFailed(`import failed after ${ctx.limits.attempts} attempts without progress: ${said}`, false);
   }
   report(95);
   log('video_import_downloaded', { videoId: order.videoId, source: where, bytes: downloaded.bytes, requests: downloaded.attempts, ms: Date.now() - started });
-  if (downloaded.bytes === 0) throw new ImportFailed(`import of ${where} refused: the URL answered with an empty body`, true);
+  if (downloaded.bytes === 0) throw new ImportFailed(`import failed: ${where} answered with an empty body`, true);
   try {
     await ctx.uploader.uploadFile(videoSourceKey(order.videoId), file, order.grant);
   } catch (error) {
