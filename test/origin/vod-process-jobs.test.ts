@@ -16,6 +16,9 @@ import { JobLanes } from '../../origin/jobs/job-lanes.ts';
 import { downloadSource, PermanentDownloadError } from '../../origin/simulive/source-download.ts';
 import { processingProgress, VodJobs, type VodJobStorage } from '../../origin/vod/vod-jobs.ts';
 import { startMediaStore, STORE_MASTER, type MediaStore } from './jobs/media-store-fixture.ts';
+import { DEFAULT_IMPORT_LIMITS, importSource } from '../../origin/vod/import-source.ts';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 
 const ORIGIN_ID = 'origin-vod-1';
 const SECRET = 'test-origin-secret-0123456789abcdef';
@@ -72,7 +75,7 @@ function folderStorage(root: string): VodJobStorage {
   };
 }
 
-function runner(storage: VodJobStorage, o: { liveRoom?: () => boolean; workDir?: string } = {}) {
+function runner(storage: VodJobStorage, o: { liveRoom?: () => boolean; workDir?: string; imports?: boolean } = {}) {
   const events: OriginEvent[] = [];
   const jobs = new VodJobs({
     workDir: o.workDir ?? path.join(tmp, 'work'),
@@ -84,6 +87,18 @@ function runner(storage: VodJobStorage, o: { liveRoom?: () => boolean; workDir?:
     },
     progressIntervalMs: 200,
     ...(o.liveRoom ? { liveRoom: o.liveRoom } : {}),
+    // V3's import fetch as main.ts wires it, against loopback (the local-development switch on).
+    ...(o.imports
+      ? {
+          importSource: (c: VodJobCommand, file: string, onProgress: (f: number) => void, signal: AbortSignal) => {
+            const uploader = new MediaUploader(new EdgeClient(store.url, { originId: ORIGIN_ID, secret: SECRET }), 16 * 1024 * 1024, { budgetMs: 2_000, firstDelayMs: 50, maxDelayMs: 200 });
+            return importSource(
+              { videoId: c.videoId, sourceUrl: c.sourceUrl ?? '', grant: c.grant },
+              { workDir: path.dirname(file), uploader, limits: { ...DEFAULT_IMPORT_LIMITS, stallTimeoutMs: 5_000, deadlineMs: 60_000 }, allowLoopback: true, onProgress: (p) => onProgress(p / 100), signal },
+            );
+          },
+        }
+      : {}),
   });
   return { jobs, events };
 }
@@ -161,6 +176,28 @@ describe('VodJobs', () => {
     expect(await readFile(path.join(store.root, 'videos', videoId, 'hls', '480p', 'index.m3u8'), 'utf8')).toMatch(/#EXT-X-PLAYLIST-TYPE:VOD[\s\S]*#EXT-X-ENDLIST/);
     // The job's scratch is gone.
     expect(await stat(path.join(tmp, 'work', 'vod', videoId)).catch(() => null)).toBeNull();
+  }, 180_000);
+
+  it('an import: fetched from its URL (importing), kept as videos/{id}/source, then processed to ready', async () => {
+    const body = await readFile(sourceMp4);
+    const server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'video/mp4', 'content-length': String(body.length) }).end(body));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const videoId = 'vid_imported000001';
+      const { jobs, events } = runner(edgeStorage(), { imports: true, workDir: path.join(tmp, 'import-work') });
+      const order: VodJobCommand = { ...(await command(videoId)), kind: 'import', sourceUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/movie.mp4?sig=secret` };
+      expect(jobs.accept(order).ok).toBe(true);
+      await jobs.running(videoId);
+      const phases = events.filter((e) => e.type === 'video_progress').map((e) => (e.data as { phase: string }).phase);
+      expect(phases[0]).toBe('importing');
+      expect(phases.at(-1)).toBe('processing');
+      expect(phases.indexOf('processing')).toBeGreaterThan(phases.lastIndexOf('importing'));
+      expect(events.at(-1)).toMatchObject({ type: 'video_ready', data: { videoId, renditions: ['480p', '360p'], size: body.length } });
+      expect(await readFile(path.join(store.root, 'videos', videoId, 'source'))).toEqual(body);
+      expect(store.writes).toContain(`videos/${videoId}/hls/master.m3u8`);
+    } finally {
+      server.close();
+    }
   }, 180_000);
 
   it('a truncated source fails at once and for good, with ffprobe\'s reason in plain words', async () => {
