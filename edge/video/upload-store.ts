@@ -116,3 +116,11 @@ export async function markCompleted(db: D1Database, row: UploadRow, now: number)
     db.prepare('DELETE FROM video_upload_parts WHERE video_id = ?').bind(row.videoId),
   ]);
 }
+
+/** An expired upload lets go of what it held: its part records (the caller aborts the R2 multipart upload first). */
+export async function forgetExpired(db: D1Database, row: UploadRow): Promise<void> {
+  await db.batch([
+    db.prepare(`UPDATE video_uploads SET r2_upload_id = NULL WHERE token_hash = ? AND state != 'completed'`).bind(row.tokenHash),
+    db.prepare('DELETE FROM video_upload_parts WHERE video_id = ?').bind(row.videoId),
+  ]);
+}

@@ -28,6 +28,7 @@ import {
   beginCompleting,
   claimMultipart,
   findUpload,
+  forgetExpired,
   insertUpload,
   listParts,
   markCompleted,
@@ -81,6 +82,12 @@ async function openUpload(env: Env, token: string, now: number, options: { allow
     throw new ApiError(410, 'upload-completed', 'Upload completed', `this upload URL was used up: video ${row.videoId} has its file; create a new upload for another`);
   }
   if (row.expiresAt <= now) {
+    if (row.r2UploadId) {
+      // The parts it stored go at its first use after expiry (R2 would drop an abandoned multipart upload only after days).
+      await env.MEDIA.resumeMultipartUpload(videoSourceKey(row.videoId), row.r2UploadId).abort().catch(() => undefined);
+      await forgetExpired(env.DB, row);
+      log('video_upload_expired', { videoId: row.videoId });
+    }
     throw new ApiError(410, 'upload-expired', 'Upload expired', `this upload URL expired at ${new Date(row.expiresAt).toISOString()}; create a new upload`);
   }
   if (row.state === 'completing' && !options.allowCompleting) {
@@ -136,8 +143,15 @@ export async function putPart(env: Env, token: string, n: number, lengthHeader: 
   if (!body) throw refused({ status: 400, type: 'empty-part', title: 'Empty part', detail: `part ${n} has no bytes` });
   await ensureStarted(env, row, now);
   const multipart = await multipartOf(env, row);
-  const uploaded = await multipart.uploadPart(n, body);
-  const part = { n, size, etag: uploaded.etag };
+  let etag: string;
+  try {
+    etag = (await multipart.uploadPart(n, body)).etag;
+  } catch (error) {
+    // Most often the connection dropped mid-part: nothing of it counts, the part is simply sent again.
+    log('video_upload_part_failed', { videoId: row.videoId, part: n, size, error: String(error) });
+    throw new ApiError(502, 'part-not-stored', 'Part not stored', `part ${n} was not stored (its bytes did not all arrive, or storage failed): send it again`);
+  }
+  const part = { n, size, etag };
   if (!(await recordPart(env.DB, row.videoId, part, Date.now()))) {
     throw new ApiError(409, 'upload-completing', 'Upload completing', `part ${n} arrived after the upload began completing; it is not part of the file`);
   }

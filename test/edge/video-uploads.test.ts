@@ -231,11 +231,16 @@ describe('upload URL', () => {
 
   it('expired and unknown tokens are refused with a clear problem, the token masked in it', async () => {
     const upload = await createUpload();
+    expect((await putPart(upload, 1, bytesOf(MiB, 1))).status).toBe(200);
+    const { r2_upload_id: multipartId } = (await env.DB.prepare('SELECT r2_upload_id FROM video_uploads WHERE video_id = ?').bind(upload.videoId).first<{ r2_upload_id: string }>())!;
     await env.DB.prepare('UPDATE video_uploads SET expires_at = ? WHERE video_id = ?').bind(Date.now() - 1, upload.videoId).run();
     for (const response of [await status(upload), await putPart(upload, 1, bytesOf(MiB, 1)), await complete(upload), await call(upload.path, { method: 'PUT', body: bytesOf(10, 1) })]) {
       const body = await problemOf(response, 410, 'upload-expired');
       expect(JSON.stringify(body)).not.toContain(upload.token);
     }
+    // The parts it held are let go: the multipart upload is aborted, the part records gone.
+    await expect(env.MEDIA.resumeMultipartUpload(`videos/${upload.videoId}/source`, multipartId).uploadPart(2, bytesOf(10, 1))).rejects.toThrow();
+    expect(await env.DB.prepare('SELECT COUNT(*) AS n FROM video_upload_parts WHERE video_id = ?').bind(upload.videoId).first('n')).toBe(0);
     const unknown = { ...upload, path: `/uploads/${'A'.repeat(43)}` };
     await problemOf(await status(unknown), 404, 'upload-not-found');
     await problemOf(await putPart(unknown, 1, bytesOf(10, 1)), 404, 'upload-not-found');
@@ -311,4 +316,28 @@ describe('upload rules (pure)', () => {
     expect(() => declaredLength('1e3', 10_000, 'part 1')).toThrow(/whole number/);
     expect(declaredLength('10', 10, 'part 1')).toBe(10);
   });
+});
+
+describe('upload URL under concurrency and drops', () => {
+  it('parts sent at once share one multipart upload; a dropped part is sent again', async () => {
+    const upload = await createUpload();
+    const parts = [bytesOf(PART, 21), bytesOf(PART, 22), bytesOf(2 * MiB, 23)];
+    const answers = await Promise.all(parts.map((bytes, i) => putPart(upload, i + 1, bytes)));
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200]);
+
+    // Part 2 again, cut off half-way: refused as not stored, the earlier copy still listed, then sent whole.
+    const { readable, writable } = new FixedLengthStream(PART);
+    const writer = writable.getWriter();
+    void writer.write(bytesOf(PART / 2, 24)).then(() => writer.abort(new Error('connection dropped'))).catch(() => undefined);
+    const dropped = await call(`${upload.path}/parts/2`, { method: 'PUT', body: readable });
+    await problemOf(dropped, 502, 'part-not-stored');
+    const listing = (await json(await status(upload))).data;
+    expect(listing.parts.map((p: { n: number }) => p.n)).toEqual([1, 2, 3]);
+    expect((await putPart(upload, 2, parts[1]!)).status).toBe(200);
+
+    const done = await complete(upload);
+    expect(done.status, await done.clone().text()).toBe(200);
+    expect(await storedSha256(upload.videoId)).toEqual({ size: 2 * PART + 2 * MiB, sha256: await sha256Bytes(...parts) });
+    expect(await env.DB.prepare('SELECT COUNT(*) AS n FROM video_upload_parts WHERE video_id = ?').bind(upload.videoId).first('n')).toBe(0);
+  }, 60_000);
 });
