@@ -76,6 +76,11 @@ uploadProtocolRoutes.onError((error, c) => {
 });
 
 uploadProtocolRoutes.use('*', uploadBodyLimit);
+// Answers about a one-time URL are for its holder, now: no cache keeps them (the URL is the credential).
+uploadProtocolRoutes.use('*', async (c, next) => {
+  await next();
+  c.header('cache-control', 'no-store');
+});
 
 uploadProtocolRoutes.get('/:token', async (c) => c.json({ data: await uploadStatus(c.env, c.req.param('token')) }, 200));
 

@@ -147,6 +147,7 @@ describe('upload URL', () => {
     // Resume: the listing says what arrived and where to carry on.
     const listing = (await json(await status(upload))).data;
     expect(listing).toMatchObject({ videoId: upload.videoId, state: 'open', partSize: PART, receivedParts: 2, receivedBytes: 2 * PART, nextPart: 3 });
+    expect((await status(upload)).headers.get('cache-control')).toBe('no-store');
     expect(listing.parts).toEqual([
       { n: 1, size: PART, etag: expect.any(String) },
       { n: 2, size: PART, etag: resent.etag },
