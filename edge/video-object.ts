@@ -65,8 +65,8 @@ export class VideoObject extends DurableObject<Env> {
   private runningPass: Promise<void> | null = null;
   private queuedPass: Promise<void> | null = null;
   private readonly inFlight = new Set<string>();
-  /** The video's processing jobs (V4's edge/video/video-jobs.ts): dispatch, silence deadlines, re-dispatch. */
-  private readonly jobs: VideoJobs | null;
+  /** The video's processing job (edge/video/video-jobs.ts): dispatch, its origin's word only, silence deadlines, re-dispatch. */
+  private readonly jobs: VideoJobs;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -83,9 +83,9 @@ export class VideoObject extends DurableObject<Env> {
     this.jobs = this.hostJobs();
   }
 
-  /** The jobs module's view of this object (edge/video/video-job-hooks.ts); null until edge/video/video-jobs.ts exists. */
-  private hostJobs(): VideoJobs | null {
-    const _host: VideoJobHost = {
+  /** The jobs module and its view of this object (edge/video/video-job-hooks.ts). */
+  private hostJobs(): VideoJobs {
+    const host: VideoJobHost = {
       sql: this.sql,
       env: () => this.env,
       load: () => this.load(),
@@ -96,7 +96,7 @@ export class VideoObject extends DurableObject<Env> {
       redispatch: (job) => this.owe({ kind: 'video_job', job }),
       transact: (writes) => this.transact(writes),
     };
-    return new VideoJobRunner(_host);
+    return new VideoJobRunner(host);
   }
 
   // ── storage ─────────────────────────────────────────────────────────────────────────────────────
@@ -153,7 +153,7 @@ export class VideoObject extends DurableObject<Env> {
         this.owe({ kind: 'video_job', job: effect.job });
         return;
       case 'job_over':
-        this.jobs?.over();
+        this.jobs.over();
         this.sql.exec("DELETE FROM pending_effects WHERE key = 'video_job'");
         return;
     }
@@ -201,7 +201,7 @@ export class VideoObject extends DurableObject<Env> {
   private armAlarm(): void {
     if (!this.load()) return;
     const retry = this.sql.exec<{ at: number | null }>('SELECT MIN(next_at) AS at FROM pending_effects').one().at;
-    const deadlines = [retry === null ? null : Math.max(retry, Date.now() + EFFECT_RETRY_MS), this.loadLive() ? (this.jobs?.nextDeadline() ?? null) : null];
+    const deadlines = [retry === null ? null : Math.max(retry, Date.now() + EFFECT_RETRY_MS), this.loadLive() ? this.jobs.nextDeadline() : null];
     const present = deadlines.filter((d): d is number => d !== null);
     const at = present.length ? Math.min(...present) : null;
     this.sql.exec('UPDATE video SET alarm_at = ? WHERE id = 1', at);
@@ -302,14 +302,10 @@ export class VideoObject extends DurableObject<Env> {
   }
 
   /**
-   * Hands the video's job to an origin (V4's edge/video/video-jobs.ts picks it, signs the command, keeps the attempt).
-   * False (retried with backoff) while no jobs module is wired in.
+   * Hands the video's job to an origin (edge/video/video-jobs.ts picks it, signs the command, keeps the attempt); false
+   * when none took it this pass, retried with backoff (the jobs module fails the video after its passes run out).
    */
-  private async dispatchJob(doc: VideoDocument, kind: VideoJobKind): Promise<boolean> {
-    if (!this.jobs) {
-      log('video_job_undispatched', { videoId: doc.videoId, kind, reason: 'no jobs module' });
-      return false;
-    }
+  private dispatchJob(doc: VideoDocument, kind: VideoJobKind): Promise<boolean> {
     return this.jobs.dispatch(doc, kind);
   }
 
@@ -360,7 +356,7 @@ export class VideoObject extends DurableObject<Env> {
     const doc = this.load();
     if (!doc) return;
     const scheduledAt = this.sql.exec<{ alarm_at: number | null }>('SELECT alarm_at FROM video WHERE id = 1').one().alarm_at;
-    if (!doc.deleted && this.jobs) await this.jobs.onAlarm(Math.max(Date.now(), scheduledAt ?? 0));
+    if (!doc.deleted) await this.jobs.onAlarm(Math.max(Date.now(), scheduledAt ?? 0));
     this.sql.exec('UPDATE pending_effects SET next_at = ? WHERE next_at > ?', Date.now(), Date.now());
     await this.settle(); // ends by arming the alarm for what is left
   }
@@ -442,7 +438,7 @@ export class VideoObject extends DurableObject<Env> {
     const next: VideoDocument = { ...doc, deleted: true, updatedAt: new Date(at).toISOString() };
     this.transact(() => {
       this.save(next);
-      this.jobs?.over();
+      this.jobs.over();
       this.sql.exec("DELETE FROM pending_effects WHERE key = 'video_job'");
       this.emit(next, 'video.asset.deleted', null, at);
       this.owe({ kind: 'video_index' });
@@ -510,7 +506,7 @@ export class VideoObject extends DurableObject<Env> {
   private applyVideoEvent(event: VideoJobEvent, signer: string | undefined): VideoEventOutcome {
     const doc = this.loadLive();
     if (!doc || doc.videoId !== event.data.videoId) return { id: event.id, outcome: 'refused', reason: 'unknown video' };
-    const refusal = this.jobs ? this.jobs.refuseSigner(event, signer) : null;
+    const refusal = this.jobs.refuseSigner(event, signer);
     if (refusal) return { id: event.id, outcome: 'refused', reason: refusal };
     const at = Date.now();
     let input: VideoInput;
@@ -523,7 +519,7 @@ export class VideoObject extends DurableObject<Env> {
         break;
       case 'video_failed':
         // A failure that may pass runs the job again while attempts are left (V4 decides); else the video fails.
-        if (!event.data.permanent && this.jobs?.retryAfterFailure(doc, event.data.reason, at)) {
+        if (!event.data.permanent && this.jobs.retryAfterFailure(doc, event.data.reason, at)) {
           this.jobs.heard(event, at);
           return { id: event.id, outcome: 'applied' };
         }
@@ -532,7 +528,7 @@ export class VideoObject extends DurableObject<Env> {
     }
     const result = this.commitWrites(doc, input);
     if (!result.ok) return { id: event.id, outcome: 'refused', reason: result.detail };
-    if (event.type === 'video_progress') this.jobs?.heard(event, at);
+    if (event.type === 'video_progress') this.jobs.heard(event, at);
     return { id: event.id, outcome: 'applied' };
   }
 
