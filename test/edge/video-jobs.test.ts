@@ -11,7 +11,7 @@ import { api, createWorkspace, json, sendHeartbeat, signedCall, type Workspace }
 import { newId, newPlaybackId } from '../../shared/identifiers.ts';
 import { verifyMediaGrant } from '../../shared/media-grant.ts';
 import { VodJobCommand } from '../../shared/schemas/internal.ts';
-import type { CreateVideoInput, VideoObject } from '../../edge/video-object.ts';
+import type { CreateVideoInput } from '../../edge/video-object.ts';
 import { NOT_JOB_ORIGIN, NO_ORIGIN_FOR_VIDEO, VIDEO_DISPATCH_PASSES, VIDEO_JOB_ATTEMPTS, afterLoss, videoJobLoss, type VideoJobRow } from '../../edge/video/video-jobs.ts';
 
 const MASTER = 'test-origin-secret';
@@ -67,7 +67,7 @@ async function uploadedVideo(): Promise<string> {
 const jobCommands = (videoId: string) => commands.filter((c) => c.path === '/control/vod-jobs' && c.body?.videoId === videoId);
 /** Waits for the job's dispatch (a background effect of the object) to have sent `n` commands. */
 const dispatched = (videoId: string, n: number) => vi.waitFor(() => expect(jobCommands(videoId).length).toBeGreaterThanOrEqual(n), { timeout: 5000, interval: 20 });
-const jobRow = (videoId: string) => runInDurableObject(stub(videoId), (_o: VideoObject, state) => state.storage.sql.exec<VideoJobRow>('SELECT * FROM video_job').toArray()[0]);
+const jobRow = (videoId: string) => runInDurableObject(stub(videoId), (_o, state) => state.storage.sql.exec<VideoJobRow>('SELECT * FROM video_job').toArray()[0]);
 const videoOf = async (videoId: string) => (await json(await api(ws, 'GET', `/videos/${videoId}`))).data;
 
 let counter = 0;
@@ -83,7 +83,7 @@ async function send(originId: string, events: unknown[]) {
 
 /** The running job's deadline moved into the past, then the alarm: the job counts as lost. */
 async function expireJob(videoId: string) {
-  await runInDurableObject(stub(videoId), (_o: VideoObject, state) => {
+  await runInDurableObject(stub(videoId), (_o, state) => {
     state.storage.sql.exec('UPDATE video_job SET deadline = ?', Date.now() - 1);
   });
   await runDurableObjectAlarm(stub(videoId));
@@ -166,7 +166,7 @@ describe('video jobs in the VideoObject', () => {
     expect(await jobRow(videoId)).toMatchObject({ status: 'running', origin_id: B.originId, attempts: 2, last_reason: 'the origin processing it went silent' });
 
     // B restarts and forgets the job (heard well after the dispatch, its beat not listing the video): back to B.
-    await runInDurableObject(stub(videoId), (_o: VideoObject, state) => {
+    await runInDurableObject(stub(videoId), (_o, state) => {
       state.storage.sql.exec('UPDATE video_job SET dispatched_at = ?', Date.now() - 60_000);
     });
     await sendHeartbeat(B.originId, [], { originUrl: B.url, hlsUrl: B.url, capacity: { units: 10 }, load: { units: 5, sessions: 0 }, jobs: [] });
