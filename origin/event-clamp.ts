@@ -41,6 +41,7 @@ export function clampOriginEvent(event: OriginEvent): OriginEvent {
     case 'recording_failed':
       return { ...event, data: { ...event.data, reason: clampText(String(event.data.reason), LIMITS.failureReasonChars) } };
     case 'clip_failed':
+      return { ...event, data: { ...event.data, reason: clampText(String(event.data.reason), LIMITS.failureReasonChars) } };
     case 'video_failed':
       return { ...event, data: { ...event.data, reason: clampText(String(event.data.reason), LIMITS.failureReasonChars) } };
     default:
