@@ -31,6 +31,8 @@ export type TryStartResult = { ok: true; transcode: PooledTranscode } | Transcod
 
 const COALESCE_BYTES = 64 * 1024;
 const MiB = 1024 * 1024;
+/** how long a finished run waits for its last events (the worker's events_end) before it settles anyway */
+const EVENTS_END_DEADLINE_MS = 5000;
 
 /** A transcode running in the pool, seen from the main thread. */
 export class PooledTranscode {
@@ -47,6 +49,9 @@ export class PooledTranscode {
   private readonly statsNow = emptyStats();
   private readonly issueList: TranscodeIssue[] = [];
   private pidNow: number | undefined;
+  private eventsEnded!: () => void;
+  /** every event of the run was delivered: the worker's events_end arrived, or the port closed (in order after them) */
+  private readonly allEvents = new Promise<void>((resolve) => (this.eventsEnded = resolve));
 
   /** @internal built by TranscodePool.tryStart */
   constructor(port: MessagePortLike, run: Promise<LiveTranscodeResult>, onEvent: (e: LiveTranscodeEvent) => void, maxInFlight: number) {
@@ -54,10 +59,18 @@ export class PooledTranscode {
     this.onEvent = onEvent;
     this.maxInFlight = maxInFlight;
     port.on('message', (m: FromWorker) => this.onMessage(m));
+    port.on('close', () => this.eventsEnded());
+    // The result comes through piscina, unordered with the port: `done` waits for the run's last events, since closing
+    // the port in settle() drops any still queued (and the durable shipper must see every segment).
     this.done = run.then(
-      (r) => this.settle(r),
-      (err: unknown) =>
-        this.settle({ reason: 'failed', exitCode: null, signal: null, restarts: 0, issues: [], stats: this.stats, error: `transcode worker failed: ${(err as Error)?.message ?? String(err)}` }),
+      async (r) => {
+        await this.lastEvents();
+        return this.settle(r);
+      },
+      async (err: unknown) => {
+        await this.lastEvents();
+        return this.settle({ reason: 'failed', exitCode: null, signal: null, restarts: 0, issues: [], stats: this.stats, error: `transcode worker failed: ${(err as Error)?.message ?? String(err)}` });
+      },
     );
   }
 
@@ -144,7 +157,18 @@ export class PooledTranscode {
     }
   }
 
+  /** Resolves once every event is delivered, or after EVENTS_END_DEADLINE_MS (a worker thread that died sends none). */
+  private lastEvents(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, EVENTS_END_DEADLINE_MS)));
+    return Promise.race([this.allEvents, deadline]).finally(() => clearTimeout(timer));
+  }
+
   private onMessage(m: FromWorker): void {
+    if (m.type === 'events_end') {
+      this.eventsEnded();
+      return;
+    }
     if (m.type === 'consumed') {
       this.inFlight = Math.max(0, this.inFlight - m.bytes);
       return;
@@ -170,6 +194,7 @@ export class PooledTranscode {
 interface MessagePortLike {
   postMessage(m: unknown, transfer?: ArrayBuffer[]): void;
   on(event: 'message', fn: (m: FromWorker) => void): void;
+  on(event: 'close', fn: () => void): void;
   close(): void;
 }
 

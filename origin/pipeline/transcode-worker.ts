@@ -12,8 +12,12 @@ export interface TranscodeTask {
 /** Main thread → worker. `data` carries a transferred ArrayBuffer of encoder bytes. */
 export type ToWorker = { type: 'data'; chunk: ArrayBuffer } | { type: 'end' } | { type: 'stop' };
 
-/** Worker → main thread: the transcode's events, plus acknowledgements of input taken in. */
-export type FromWorker = LiveTranscodeEvent | { type: 'consumed'; bytes: number };
+/**
+ * Worker → main thread: the transcode's events, plus acknowledgements of input taken in, and `events_end` once the run
+ * is over: piscina returns the result on a channel of its own, not ordered with this port, so the main thread settles
+ * only after this marker (every event posted before it has then been delivered).
+ */
+export type FromWorker = LiveTranscodeEvent | { type: 'consumed'; bytes: number } | { type: 'events_end' };
 
 // Acknowledge in batches: a message per RTMP chunk back would double the port traffic.
 const ACK_EVERY_BYTES = 256 * 1024;
@@ -49,6 +53,7 @@ export default async function runTranscodeTask(task: TranscodeTask): Promise<Liv
   } finally {
     clearInterval(ackTimer);
     flushAck();
+    post({ type: 'events_end' });
     port.close();
   }
 }

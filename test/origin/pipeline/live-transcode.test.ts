@@ -172,17 +172,22 @@ describe('live ABR transcode through the pool', () => {
     expect(sizes).toEqual([4, 4, 4]);
     expect(s.renditions.source?.bytes).toBe(s.sourceBytes);
     expect(s.transcodedBytes).toBe((s.renditions['480p']?.bytes ?? 0) + (s.renditions['360p']?.bytes ?? 0));
-    // The segment events seen on the main thread add up to the same counters.
+    // The segment events seen on the main thread add up to the same counters, all delivered before `done`.
     expect(events.filter((e) => e.type === 'segment')).toHaveLength(12);
+    // The leg's anchor comes once, before its first segment event.
+    const anchors = events.flatMap((e, i) => (e.type === 'leg_anchor' ? [i] : []));
+    expect(anchors).toHaveLength(1);
+    expect(anchors[0]).toBe(events.findIndex((e) => e.type === 'segment') - 1);
   });
 
   describe('after the encoder reconnects', () => {
     let resumed: Record<string, MediaPlaylist>;
     let second: LiveTranscodeResult;
+    const secondEvents: LiveTranscodeEvent[] = [];
 
     beforeAll(async () => {
       // A different ladder is asked for: the session keeps the one it started with.
-      const t = startOrFail({ input: 'flv', outDir: out, renditions: chooseLadder({ width: 1280, height: 720, fps: 30 }, { maxResolution: '480p' }), resume: true }, []);
+      const t = startOrFail({ input: 'flv', outDir: out, renditions: chooseLadder({ width: 1280, height: 720, fps: 30 }, { maxResolution: '480p' }), resume: true }, secondEvents);
       await feed((c) => t.push(c), input720);
       t.end();
       second = await t.done;
@@ -191,6 +196,8 @@ describe('live ABR transcode through the pool', () => {
 
     it('continues every playlist after exactly one DISCONTINUITY, without reusing a name', () => {
       expect(second).toMatchObject({ reason: 'input-ended', exitCode: 0 });
+      // Every segment the resumed run counted reached the main thread before its `done`.
+      expect(secondEvents.filter((e) => e.type === 'segment')).toHaveLength(second.stats.sourceSegments + second.stats.transcodedSegments);
       for (const r of ladder) {
         const before = firstPlaylists[r.name]!;
         const after = resumed[r.name]!;
