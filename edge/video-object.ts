@@ -7,6 +7,9 @@
 // the alarm are written in one synchronous block, so they commit together; effects are then carried out, and whatever
 // failed (or never ran, because the object died) is redone by the alarm. No await separates reading the state from
 // writing it. Recording and clip videos have no VideoObject: they are views of their stream's object.
+//
+// An uploaded video holds its upload URL's deadline from creation: the alarm at the URL's expiry fails a video whose
+// upload was not completed (its multipart upload let go of as an owed effect); completing the upload cancels it.
 import { DurableObject } from 'cloudflare:workers';
 import type { Env } from './env.ts';
 import type { Video, UpdateVideoRequest } from '../shared/schemas/video.ts';
@@ -20,12 +23,20 @@ import { initialVideoState, videoTransition, type VideoEffect, type VideoInput }
 import { videoHlsPrefix, videoPrefix, videoView, type VideoDocument } from './video/video-document.ts';
 import type { VideoJobEvent, VideoJobHost, VideoJobKind, VideoJobs } from './video/video-job-hooks.ts';
 import { VideoJobRunner } from './video/video-jobs.ts';
+import { abandonUpload } from './video/uploads.ts';
+import { findUploadOfVideo } from './video/upload-store.ts';
 
 /** A side effect that failed is retried by the alarm after this long, doubling per failure up to the cap. */
 const EFFECT_RETRY_MS = 5_000;
 const EFFECT_RETRY_MAX_MS = 5 * 60_000;
 /** Origin event ids are remembered this long; the origin's signature window is 60 s, so a day is ample. */
 const SEEN_EVENT_TTL_MS = 24 * 3600_000;
+/**
+ * A /complete begun just before the upload URL expired may still be putting the file together at the deadline: the
+ * deadline waits for it (checked every UPLOAD_COMPLETING_RECHECK_MS) this long past the expiry, then fails the video.
+ */
+const UPLOAD_COMPLETING_GRACE_MS = 5 * 60_000;
+const UPLOAD_COMPLETING_RECHECK_MS = 30_000;
 
 export type VideoResult =
   | { ok: true; video: Video }
@@ -42,6 +53,8 @@ export interface CreateVideoInput {
   accessPolicy: 'public' | 'private';
   /** An import's source URL (kept for its job, never shown). */
   sourceUrl?: string | null;
+  /** An upload's URL expiry (epoch ms): the video fails at it unless the upload was completed. */
+  uploadExpiresAt?: number;
 }
 
 export type VideoEventOutcome = { id: string; outcome: 'applied' | 'duplicate' | 'refused'; reason?: string };
@@ -54,11 +67,12 @@ type PendingEffect =
   | { kind: 'video_index' }
   | { kind: 'webhook_flush' }
   | { kind: 'video_job'; job: VideoJobKind }
-  | { kind: 'media_delete'; prefix: string };
+  | { kind: 'media_delete'; prefix: string }
+  | { kind: 'upload_abort' };
 
 const effectKey = (effect: PendingEffect): string => effect.kind;
 /** Effects that reach outside our platform (an origin that may be gone, R2 bulk deletes): never awaited by an answer. */
-const BACKGROUND_EFFECTS: ReadonlySet<PendingEffect['kind']> = new Set(['video_job', 'media_delete']);
+const BACKGROUND_EFFECTS: ReadonlySet<PendingEffect['kind']> = new Set(['video_job', 'media_delete', 'upload_abort']);
 
 export class VideoObject extends DurableObject<Env> {
   private readonly sql: SqlStorage;
@@ -79,6 +93,8 @@ export class VideoObject extends DurableObject<Env> {
       CREATE TABLE IF NOT EXISTS pending_effects (
         key TEXT PRIMARY KEY, effect TEXT NOT NULL, attempts INTEGER NOT NULL, next_at INTEGER NOT NULL,
         version INTEGER NOT NULL DEFAULT 1);
+      CREATE TABLE IF NOT EXISTS upload_deadline (
+        id INTEGER PRIMARY KEY CHECK (id = 1), expires_at INTEGER NOT NULL, due_at INTEGER NOT NULL);
     `);
     this.jobs = this.hostJobs();
   }
@@ -120,6 +136,11 @@ export class VideoObject extends DurableObject<Env> {
     this.sql.exec('INSERT INTO video (id, doc) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc', JSON.stringify(doc));
   }
 
+  /** The upload URL's deadline while the upload may still come (waiting or uploading), else null. */
+  private uploadDeadline(): { expires_at: number; due_at: number } | null {
+    return this.sql.exec<{ expires_at: number; due_at: number }>('SELECT expires_at, due_at FROM upload_deadline WHERE id = 1').toArray()[0] ?? null;
+  }
+
   /** Writes in one synchronous transaction that ends by arming the alarm for what they owe. */
   private transact(writes: () => void): void {
     this.ctx.storage.transactionSync(() => {
@@ -140,6 +161,8 @@ export class VideoObject extends DurableObject<Env> {
     const next: VideoDocument = { ...doc, state: result.state, updatedAt: new Date(input.at).toISOString() };
     this.save(next);
     if (result.state.status !== doc.state.status) this.owe({ kind: 'video_index' });
+    // Past waiting/uploading (the upload completed, or the video failed) no upload can come: its deadline goes.
+    if (result.state.status !== 'waiting' && result.state.status !== 'uploading') this.sql.exec('DELETE FROM upload_deadline');
     for (const effect of result.effects) this.recordEffect(next, effect, input.at);
     return { ok: true, doc: next };
   }
@@ -155,6 +178,9 @@ export class VideoObject extends DurableObject<Env> {
       case 'job_over':
         this.jobs.over();
         this.sql.exec("DELETE FROM pending_effects WHERE key = 'video_job'");
+        return;
+      case 'abort_upload':
+        this.owe({ kind: 'upload_abort' });
         return;
     }
   }
@@ -197,11 +223,19 @@ export class VideoObject extends DurableObject<Env> {
     );
   }
 
-  /** The alarm: the earliest of the owed effects' retry times and the job's deadline. Inside the caller's transaction. */
+  /**
+   * The alarm: the earliest of the owed effects' retry times, the job's deadline and the upload URL's. Inside the
+   * caller's transaction.
+   */
   private armAlarm(): void {
     if (!this.load()) return;
     const retry = this.sql.exec<{ at: number | null }>('SELECT MIN(next_at) AS at FROM pending_effects').one().at;
-    const deadlines = [retry === null ? null : Math.max(retry, Date.now() + EFFECT_RETRY_MS), this.loadLive() ? this.jobs.nextDeadline() : null];
+    const live = this.loadLive() !== null;
+    const deadlines = [
+      retry === null ? null : Math.max(retry, Date.now() + EFFECT_RETRY_MS),
+      live ? this.jobs.nextDeadline() : null,
+      live ? (this.uploadDeadline()?.due_at ?? null) : null,
+    ];
     const present = deadlines.filter((d): d is number => d !== null);
     const at = present.length ? Math.min(...present) : null;
     this.sql.exec('UPDATE video SET alarm_at = ? WHERE id = 1', at);
@@ -298,6 +332,8 @@ export class VideoObject extends DurableObject<Env> {
         log('video_media_deleted', { videoId: doc.videoId, objects: deleted });
         return true;
       }
+      case 'upload_abort':
+        return abandonUpload(this.env, doc.videoId);
     }
   }
 
@@ -351,14 +387,43 @@ export class VideoObject extends DurableObject<Env> {
     }
   }
 
-  /** An alarm: owed effects are due (the alarm is their retry), or the job's deadline passed (V4's hook decides). */
+  /**
+   * An alarm: owed effects are due (the alarm is their retry), the job's deadline passed (V4's hook decides), or the
+   * upload URL's.
+   */
   override async alarm(): Promise<void> {
     const doc = this.load();
     if (!doc) return;
     const scheduledAt = this.sql.exec<{ alarm_at: number | null }>('SELECT alarm_at FROM video WHERE id = 1').one().alarm_at;
-    if (!doc.deleted) await this.jobs.onAlarm(Math.max(Date.now(), scheduledAt ?? 0));
+    const at = Math.max(Date.now(), scheduledAt ?? 0);
+    if (!doc.deleted) await this.reachUploadDeadline(doc.videoId, at);
+    if (!doc.deleted) await this.jobs.onAlarm(at);
     this.sql.exec('UPDATE pending_effects SET next_at = ? WHERE next_at > ?', Date.now(), Date.now());
     await this.settle(); // ends by arming the alarm for what is left
+  }
+
+  /**
+   * The upload URL expired (`at` is the alarm's time): a video still waiting for or receiving its upload fails, and its
+   * multipart upload is let go of (owed). A /complete still putting the file together gets UPLOAD_COMPLETING_GRACE_MS.
+   */
+  private async reachUploadDeadline(videoId: string, at: number): Promise<void> {
+    const before = this.uploadDeadline();
+    if (!before || before.due_at > at) return;
+    // Read before the transaction; an unreadable upload row proves nothing (the deadline counts).
+    const upload = await findUploadOfVideo(this.env.DB, videoId).catch(() => null);
+    this.transact(() => {
+      const doc = this.loadLive();
+      const deadline = this.uploadDeadline();
+      if (!doc || !deadline || deadline.due_at > at) return;
+      const graceEnds = deadline.expires_at + UPLOAD_COMPLETING_GRACE_MS;
+      if (upload?.state === 'completing' && at < graceEnds) {
+        this.sql.exec('UPDATE upload_deadline SET due_at = ? WHERE id = 1', Math.min(at + UPLOAD_COMPLETING_RECHECK_MS, graceEnds));
+        return;
+      }
+      this.sql.exec('DELETE FROM upload_deadline');
+      const result = this.commitWrites(doc, { type: 'upload_expired', at: Date.now() });
+      if (result.ok && result.doc.state.status === 'failed') log('video_upload_deadline_reached', { videoId, expiredAt: new Date(deadline.expires_at).toISOString() });
+    });
   }
 
   // ── public API (RPC from the Worker's routes) ────────────────────────────────────────────────────
@@ -398,6 +463,9 @@ export class VideoObject extends DurableObject<Env> {
     if (meanwhile) return meanwhile;
     this.transact(() => {
       this.save(doc);
+      if (doc.source === 'upload' && input.uploadExpiresAt !== undefined) {
+        this.sql.exec('INSERT INTO upload_deadline (id, expires_at, due_at) VALUES (1, ?, ?)', input.uploadExpiresAt, input.uploadExpiresAt);
+      }
       this.emit(doc, 'video.asset.created', null, at);
     });
     await this.settle();
@@ -440,6 +508,7 @@ export class VideoObject extends DurableObject<Env> {
       this.save(next);
       this.jobs.over();
       this.sql.exec("DELETE FROM pending_effects WHERE key = 'video_job'");
+      this.sql.exec('DELETE FROM upload_deadline');
       this.emit(next, 'video.asset.deleted', null, at);
       this.owe({ kind: 'video_index' });
       this.owe({ kind: 'media_delete', prefix: videoPrefix(doc.videoId) });

@@ -56,6 +56,12 @@ export async function findUpload(db: D1Database, tokenHash: string): Promise<Upl
   return raw ? rowOf(raw) : null;
 }
 
+/** The upload of a video (one per video), for its object's expiry deadline. */
+export async function findUploadOfVideo(db: D1Database, videoId: string): Promise<UploadRow | null> {
+  const raw = await db.prepare('SELECT * FROM video_uploads WHERE video_id = ?').bind(videoId).first<RawRow>();
+  return raw ? rowOf(raw) : null;
+}
+
 export async function listParts(db: D1Database, videoId: string): Promise<ReceivedPart[]> {
   const { results } = await db.prepare('SELECT n, size, etag FROM video_upload_parts WHERE video_id = ? ORDER BY n').bind(videoId).all<ReceivedPart>();
   return results;
@@ -117,10 +123,15 @@ export async function markCompleted(db: D1Database, row: UploadRow, now: number)
   ]);
 }
 
-/** An expired upload lets go of what it held: its part records (the caller aborts the R2 multipart upload first). */
-export async function forgetExpired(db: D1Database, row: UploadRow): Promise<void> {
+/**
+ * An expired upload lets go of what it held: its part records (the caller aborts the R2 multipart upload first). Its
+ * expiry is brought forward to `now` at the latest, so the token is refused as expired from here on whatever the clocks.
+ */
+export async function forgetExpired(db: D1Database, row: UploadRow, now: number): Promise<void> {
   await db.batch([
-    db.prepare(`UPDATE video_uploads SET r2_upload_id = NULL WHERE token_hash = ? AND state != 'completed'`).bind(row.tokenHash),
+    db
+      .prepare(`UPDATE video_uploads SET r2_upload_id = NULL, expires_at = MIN(expires_at, ?) WHERE token_hash = ? AND state != 'completed'`)
+      .bind(now, row.tokenHash),
     db.prepare('DELETE FROM video_upload_parts WHERE video_id = ?').bind(row.videoId),
   ]);
 }

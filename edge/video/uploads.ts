@@ -28,6 +28,7 @@ import {
   beginCompleting,
   claimMultipart,
   findUpload,
+  findUploadOfVideo,
   forgetExpired,
   insertUpload,
   listParts,
@@ -49,6 +50,9 @@ export async function createUpload(env: Env, workspaceId: string, request: Creat
   const planned = planUpload(request.size, maxBytes);
   if (!planned.ok) throw refused(planned.refusal);
   const videoId = newId('vid', 16);
+  const now = Date.now();
+  const expiresAt = now + UPLOAD_TTL_MS;
+  // The video's object holds the upload's deadline from its creation: at expiry an upload not completed fails it.
   const created = (await videoObject(env, videoId).create({
     videoId,
     workspaceId,
@@ -57,11 +61,10 @@ export async function createUpload(env: Env, workspaceId: string, request: Creat
     metadata: request.metadata ?? {},
     playbackId: newPlaybackId(),
     accessPolicy: request.accessPolicy,
+    uploadExpiresAt: expiresAt,
   })) as VideoResult;
   if (!created.ok) throw new ApiError(500, 'internal-error', 'Internal error', 'the video could not be created');
   const token = newUploadToken();
-  const now = Date.now();
-  const expiresAt = now + UPLOAD_TTL_MS;
   await insertUpload(env.DB, { tokenHash: await sha256Hex(token), videoId, workspaceId, plan: planned.plan, maxBytes, expiresAt }, now);
   log('video_upload_created', { videoId, workspaceId, partSize: planned.plan.partSize, maxParts: planned.plan.maxParts });
   return {
@@ -82,18 +85,44 @@ async function openUpload(env: Env, token: string, now: number, options: { allow
     throw new ApiError(410, 'upload-completed', 'Upload completed', `this upload URL was used up: video ${row.videoId} has its file; create a new upload for another`);
   }
   if (row.expiresAt <= now) {
-    if (row.r2UploadId) {
-      // The parts it stored go at its first use after expiry (R2 would drop an abandoned multipart upload only after days).
-      await env.MEDIA.resumeMultipartUpload(videoSourceKey(row.videoId), row.r2UploadId).abort().catch(() => undefined);
-      await forgetExpired(env.DB, row);
-      log('video_upload_expired', { videoId: row.videoId });
-    }
+    // The parts it stored go at its first use after expiry, if its video's alarm has not let them go already.
+    if (row.r2UploadId) await letGo(env, row).catch(() => undefined);
     throw new ApiError(410, 'upload-expired', 'Upload expired', `this upload URL expired at ${new Date(row.expiresAt).toISOString()}; create a new upload`);
   }
   if (row.state === 'completing' && !options.allowCompleting) {
     throw new ApiError(409, 'upload-completing', 'Upload completing', 'the upload is being completed; no part can change now (retry /complete if it was cut short)');
   }
   return row;
+}
+
+/** R2 says so when the multipart upload is gone already (aborted or completed): nothing is left to abort. */
+export const NO_SUCH_UPLOAD = /10024|does not exist|NoSuchUpload/i;
+
+/**
+ * An expired upload lets go of what it holds (R2 would drop an abandoned multipart upload only after days): its R2
+ * multipart upload aborted, then its part records dropped. Throws when R2 could not abort it, so the caller retries.
+ */
+async function letGo(env: Env, row: UploadRow): Promise<void> {
+  if (row.r2UploadId) {
+    try {
+      await env.MEDIA.resumeMultipartUpload(videoSourceKey(row.videoId), row.r2UploadId).abort();
+    } catch (error) {
+      if (!NO_SUCH_UPLOAD.test(String(error))) throw error;
+    }
+  }
+  await forgetExpired(env.DB, row, Date.now());
+  log('video_upload_expired', { videoId: row.videoId, multipart: row.r2UploadId !== null });
+}
+
+/**
+ * The VideoObject's owed effect once the upload's deadline failed the video: the upload (unless it was completed) lets
+ * go of its parts. True when done or moot, a throw to be retried.
+ */
+export async function abandonUpload(env: Env, videoId: string): Promise<boolean> {
+  const row = await findUploadOfVideo(env.DB, videoId);
+  if (!row || row.state === 'completed') return true;
+  await letGo(env, row);
+  return true;
 }
 
 /** A video call's refusal as the upload's problem: a deleted video closes its upload. */

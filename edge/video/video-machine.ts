@@ -1,6 +1,7 @@
 // The video's status machine (issue 13), pure: waiting → uploading (upload) / importing (import) → processing → ready,
-// or failed with the reason, from any state before ready. Inputs come from the upload URL (V2), the import route (V3)
-// and the origin's job events (V4); the VideoObject runs it and carries out the effects.
+// or failed with the reason, from any state before ready. Inputs come from the upload URL (V2), the import route (V3),
+// the origin's job events (V4) and the upload URL's expiry (the object's alarm); the VideoObject runs it and carries out
+// the effects.
 import type { MediaInfo } from '../../shared/schemas/recording.ts';
 import type { VideoSource, VideoStatus } from '../../shared/schemas/video.ts';
 import type { VideoWebhookType } from '../../shared/video-vocabulary.ts';
@@ -24,14 +25,21 @@ export type VideoInput =
   | { type: 'import_started'; at: number }
   | { type: 'progress'; at: number; phase: 'importing' | 'processing'; progress: number }
   | { type: 'ready'; at: number; duration: number; size: number; mediaInfo: MediaInfo | null; renditions: string[] }
-  | { type: 'failed'; at: number; reason: string };
+  | { type: 'failed'; at: number; reason: string }
+  /** The upload URL's 24 h ran out (the object's alarm at its expiry). */
+  | { type: 'upload_expired'; at: number };
+
+/** The error of a video whose upload URL expired before the upload was completed. */
+export const UPLOAD_EXPIRED_REASON = 'the upload URL expired before the upload was completed';
 
 export type VideoEffect =
   | { kind: 'emit'; type: VideoWebhookType; reason: string | null }
   /** The origin's job: fetch the source then process it ('import'), or process the uploaded source ('process'). */
   | { kind: 'dispatch_job'; job: 'import' | 'process' }
   /** The job is over (ready or failed): nothing waits for it any more. */
-  | { kind: 'job_over' };
+  | { kind: 'job_over' }
+  /** The expired upload lets go of what it holds: its R2 multipart upload aborted, its part records dropped. */
+  | { kind: 'abort_upload' };
 
 export type VideoTransition =
   | { ok: true; state: VideoState; effects: VideoEffect[] }
@@ -94,6 +102,14 @@ export function videoTransition(state: VideoState, input: VideoInput): VideoTran
           readyAt: input.at,
         },
         effects: [{ kind: 'job_over' }, { kind: 'emit', type: 'video.asset.ready', reason: null }],
+      };
+    case 'upload_expired':
+      // Only an upload still waiting for (or receiving) its bytes fails; one completed meanwhile is past its deadline.
+      if (state.status !== 'waiting' && state.status !== 'uploading') return { ok: true, state, effects: [] };
+      return {
+        ok: true,
+        state: { ...state, status: 'failed', error: UPLOAD_EXPIRED_REASON },
+        effects: [{ kind: 'abort_upload' }, { kind: 'job_over' }, { kind: 'emit', type: 'video.asset.errored', reason: UPLOAD_EXPIRED_REASON }],
       };
     case 'failed':
       if (state.status === 'ready' || state.status === 'failed') return refuse(state, 'it can no longer fail');

@@ -1,12 +1,15 @@
 // Video uploads (issue 13) inside workerd: POST /v1/videos/uploads and the one-time upload URL — one-shot and multi-part
 // uploads into R2 (the stored object's SHA-256 checked against the bytes sent), a part re-sent (replaced), the resume
-// listing, wrong part sizes, parts after completion, expired and unknown tokens, and the token kept out of logs.
+// listing, wrong part sizes, parts after completion, expired and unknown tokens, and the token kept out of logs; the
+// upload URL's deadline held by the video's object (failed at expiry unless completed).
 import { describe, it, expect, beforeAll, vi } from 'vitest';
 import { env } from 'cloudflare:workers';
+import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { api, call, createWorkspace, json, type Workspace } from './helpers.ts';
 import { sha256Hex } from '../../shared/identifiers.ts';
 import { DEFAULT_MAX_UPLOAD_BYTES, judgeCompletion, judgePart, planUpload } from '../../edge/video/upload-plan.ts';
-import { declaredLength } from '../../edge/video/uploads.ts';
+import { NO_SUCH_UPLOAD, declaredLength } from '../../edge/video/uploads.ts';
+import { UPLOAD_EXPIRED_REASON } from '../../edge/video/video-machine.ts';
 import type { VideoResult } from '../../edge/video-object.ts';
 
 const MiB = 1024 * 1024;
@@ -216,6 +219,9 @@ describe('upload URL', () => {
     await problemOf(await complete(upload), 400, 'empty-upload');
     expect((await videoOf(upload.videoId)).status).toBe('waiting');
     expect(await env.MEDIA.head(`videos/${upload.videoId}/source`)).toBeNull();
+    // Aborting it again (a retried effect that had aborted before it died) is taken as done, not retried for ever.
+    const again = await env.MEDIA.resumeMultipartUpload(`videos/${upload.videoId}/source`, multipartId).abort().then(() => 'aborted', (error: unknown) => String(error));
+    expect(again === 'aborted' || NO_SUCH_UPLOAD.test(again), again).toBe(true);
   });
 
   it('one-shot after parts is refused; a body without Content-Length is refused', async () => {
@@ -340,5 +346,77 @@ describe('upload URL under concurrency and drops', () => {
     expect(done.status, await done.clone().text()).toBe(200);
     expect(await storedSha256(upload.videoId)).toEqual({ size: 2 * PART + 2 * MiB, sha256: await sha256Bytes(...parts) });
     expect(await env.DB.prepare('SELECT COUNT(*) AS n FROM video_upload_parts WHERE video_id = ?').bind(upload.videoId).first('n')).toBe(0);
+  }, 60_000);
+});
+
+describe('upload URL deadline (the video object alarm)', () => {
+  const videoStub = (videoId: string) => env.VIDEOS.get(env.VIDEOS.idFromName(videoId));
+  const deadlineOf = (videoId: string) =>
+    runInDurableObject(videoStub(videoId), (_o, state) => state.storage.sql.exec('SELECT expires_at FROM upload_deadline').toArray().length);
+
+  async function until<T>(probe: () => Promise<T>, ok: (value: T) => boolean, what: string): Promise<T> {
+    for (let i = 0; i < 50; i++) {
+      const value = await probe();
+      if (ok(value)) return value;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`timed out waiting for ${what}`);
+  }
+
+  it('an upload not completed by its expiry fails the video (errored webhook), aborts its multipart and drops its parts; the token stays 410', async () => {
+    const upload = await createUpload();
+    expect((await putPart(upload, 1, bytesOf(PART, 31))).status).toBe(200);
+    expect((await videoOf(upload.videoId)).status).toBe('uploading');
+    const { r2_upload_id: multipartId } = (await env.DB.prepare('SELECT r2_upload_id FROM video_uploads WHERE video_id = ?').bind(upload.videoId).first<{ r2_upload_id: string }>())!;
+    // Armed at creation for the URL's expiry (nothing else is owed).
+    expect(await runInDurableObject(videoStub(upload.videoId), (_o, state) => state.storage.getAlarm())).toBe(Date.parse(upload.expiresAt));
+
+    // The alarm is the expiry reached (it runs for its scheduled time).
+    expect(await runDurableObjectAlarm(videoStub(upload.videoId))).toBe(true);
+    const video = await videoOf(upload.videoId);
+    expect(video).toMatchObject({ status: 'failed', error: UPLOAD_EXPIRED_REASON });
+    expect(await deadlineOf(upload.videoId)).toBe(0);
+    const errored = await until(
+      () => env.DB.prepare('SELECT type, body FROM webhook_events WHERE stream_id = ? ORDER BY sequence').bind(upload.videoId).all<{ type: string; body: string }>(),
+      (r) => r.results.length >= 2,
+      'the errored webhook',
+    );
+    expect(errored.results.map((r) => r.type)).toEqual(['video.asset.created', 'video.asset.errored']);
+    expect(JSON.parse(errored.results[1]!.body)).toMatchObject({ videoId: upload.videoId, status: 'failed', reason: UPLOAD_EXPIRED_REASON, data: { error: UPLOAD_EXPIRED_REASON } });
+    expect((await env.DB.prepare('SELECT status FROM videos WHERE id = ?').bind(upload.videoId).first('status'))).toBe('failed');
+
+    // The owed effect lets go of the upload: the part records gone, the multipart upload aborted.
+    await until(
+      () => env.DB.prepare('SELECT r2_upload_id, (SELECT COUNT(*) FROM video_upload_parts WHERE video_id = ?) AS parts FROM video_uploads WHERE video_id = ?').bind(upload.videoId, upload.videoId).first<{ r2_upload_id: string | null; parts: number }>(),
+      (row) => row?.r2_upload_id === null && row.parts === 0,
+      'the upload let go of',
+    );
+    await expect(env.MEDIA.resumeMultipartUpload(`videos/${upload.videoId}/source`, multipartId).uploadPart(2, bytesOf(10, 1))).rejects.toThrow();
+    expect(await env.MEDIA.head(`videos/${upload.videoId}/source`)).toBeNull();
+    // Aborting it again (a retried effect that had aborted before it died) is taken as done, not retried for ever.
+    const again = await env.MEDIA.resumeMultipartUpload(`videos/${upload.videoId}/source`, multipartId).abort().then(() => 'aborted', (error: unknown) => String(error));
+    expect(again === 'aborted' || NO_SUCH_UPLOAD.test(again), again).toBe(true);
+    await until(() => runInDurableObject(videoStub(upload.videoId), (_o, state) => state.storage.getAlarm()), (alarm) => alarm === null, 'no alarm left');
+
+    // The token is refused as any expired one; a late completion cannot revive the video.
+    for (const response of [await status(upload), await putPart(upload, 2, bytesOf(MiB, 2)), await complete(upload)]) {
+      await problemOf(response, 410, 'upload-expired');
+    }
+    expect((await videoOf(upload.videoId)).status).toBe('failed');
+  }, 60_000);
+
+  it('a waiting upload (no part sent) fails at its expiry too; a completed one is past its deadline', async () => {
+    const idle = await createUpload();
+    expect(await runDurableObjectAlarm(videoStub(idle.videoId))).toBe(true);
+    expect(await videoOf(idle.videoId)).toMatchObject({ status: 'failed', error: UPLOAD_EXPIRED_REASON });
+    await problemOf(await status(idle), 410, 'upload-expired');
+
+    const done = await createUpload();
+    expect(await deadlineOf(done.videoId)).toBe(1);
+    expect((await call(done.path, { method: 'PUT', body: bytesOf(MiB, 41) })).status).toBe(200);
+    expect(await deadlineOf(done.videoId)).toBe(0);
+    // Whatever alarm is left (its job's dispatch) leaves the video processing.
+    await runDurableObjectAlarm(videoStub(done.videoId));
+    expect((await videoOf(done.videoId)).status).toBe('processing');
   }, 60_000);
 });

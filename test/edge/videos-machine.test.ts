@@ -2,7 +2,7 @@
 // webhook it emits and the job it owes; every refusal a 409 naming the status.
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { initialVideoState, videoTransition, type VideoInput, type VideoState } from '../../edge/video/video-machine.ts';
+import { UPLOAD_EXPIRED_REASON, initialVideoState, videoTransition, type VideoInput, type VideoState } from '../../edge/video/video-machine.ts';
 import { VIDEO_STATUSES, type VideoStatus } from '../../shared/schemas/video.ts';
 
 const at = 1_800_000_000_000;
@@ -14,6 +14,7 @@ const INPUTS: Record<VideoInput['type'], VideoInput> = {
   progress: { type: 'progress', at, phase: 'processing', progress: 40 },
   ready: { type: 'ready', at, duration: 60, size: 99, mediaInfo: null, renditions: ['720p'] },
   failed: { type: 'failed', at, reason: 'ffprobe could not read it' },
+  upload_expired: { type: 'upload_expired', at },
 };
 
 /** status → input → [next status, effects] or 'refused'. */
@@ -25,6 +26,7 @@ const TABLE: Record<VideoStatus, Record<VideoInput['type'], [VideoStatus, string
     progress: 'refused',
     ready: 'refused',
     failed: ['failed', ['job_over', 'emit:video.asset.errored']],
+    upload_expired: ['failed', ['abort_upload', 'job_over', 'emit:video.asset.errored']],
   },
   uploading: {
     upload_started: ['uploading', []],
@@ -33,6 +35,7 @@ const TABLE: Record<VideoStatus, Record<VideoInput['type'], [VideoStatus, string
     progress: 'refused',
     ready: 'refused',
     failed: ['failed', ['job_over', 'emit:video.asset.errored']],
+    upload_expired: ['failed', ['abort_upload', 'job_over', 'emit:video.asset.errored']],
   },
   importing: {
     upload_started: 'refused',
@@ -41,6 +44,7 @@ const TABLE: Record<VideoStatus, Record<VideoInput['type'], [VideoStatus, string
     progress: ['processing', []],
     ready: ['ready', ['job_over', 'emit:video.asset.ready']],
     failed: ['failed', ['job_over', 'emit:video.asset.errored']],
+    upload_expired: ['importing', []],
   },
   processing: {
     upload_started: 'refused',
@@ -49,9 +53,11 @@ const TABLE: Record<VideoStatus, Record<VideoInput['type'], [VideoStatus, string
     progress: ['processing', []],
     ready: ['ready', ['job_over', 'emit:video.asset.ready']],
     failed: ['failed', ['job_over', 'emit:video.asset.errored']],
+    upload_expired: ['processing', []],
   },
-  ready: { upload_started: 'refused', upload_completed: 'refused', import_started: 'refused', progress: 'refused', ready: 'refused', failed: 'refused' },
-  failed: { upload_started: 'refused', upload_completed: 'refused', import_started: 'refused', progress: 'refused', ready: 'refused', failed: 'refused' },
+  // An upload deadline reached after the video's outcome changes nothing (it is moot, not a conflict).
+  ready: { upload_started: 'refused', upload_completed: 'refused', import_started: 'refused', progress: 'refused', ready: 'refused', failed: 'refused', upload_expired: ['ready', []] },
+  failed: { upload_started: 'refused', upload_completed: 'refused', import_started: 'refused', progress: 'refused', ready: 'refused', failed: 'refused', upload_expired: ['failed', []] },
 };
 
 const label = (e: { kind: string; type?: string; job?: string }) => (e.kind === 'emit' ? `emit:${e.type}` : e.kind === 'dispatch_job' ? `dispatch_job:${e.job}` : e.kind);
@@ -83,6 +89,16 @@ describe('videoTransition', () => {
     const failed = videoTransition(inState('processing', { progress: 70 }), INPUTS.failed);
     expect(failed.ok && failed.state).toMatchObject({ status: 'failed', error: 'ffprobe could not read it', progress: 70, readyAt: null });
     expect(failed.ok && failed.effects).toContainEqual({ kind: 'emit', type: 'video.asset.errored', reason: 'ffprobe could not read it' });
+  });
+
+  it('an expired upload fails with the contract reason, keeps what it had, and lets go of its parts first', () => {
+    const expired = videoTransition(inState('uploading', { size: null }), INPUTS.upload_expired);
+    expect(expired.ok && expired.state).toMatchObject({ status: 'failed', error: UPLOAD_EXPIRED_REASON, readyAt: null });
+    expect(UPLOAD_EXPIRED_REASON).toBe('the upload URL expired before the upload was completed');
+    expect(expired.ok && expired.effects).toContainEqual({ kind: 'emit', type: 'video.asset.errored', reason: UPLOAD_EXPIRED_REASON });
+    // Once expired, a late completion is refused naming the reason.
+    const late = expired.ok ? videoTransition(expired.state, INPUTS.upload_completed) : null;
+    expect(late?.ok === false && late.detail).toContain(UPLOAD_EXPIRED_REASON);
   });
 
   it('an importing progress report stays importing; a processing one moves an import on; the phase must fit', () => {
