@@ -3,7 +3,8 @@
 // a target's connection sees one stream from the first publish to the session's end. While the encoder is gone (the
 // reconnect window) the last keyframe is repeated, so the remote servers keep a live stream (a still picture, no sound)
 // instead of ending their viewers' broadcast. Duplicate codec configuration from a new leg is dropped: `-c copy`
-// relays were started with the first one.
+// relays were started with the first one. The timeline keeps a wall clock (where a real-time stream would be now):
+// the repeated keyframe follows it, and the RelayPacer holds what was taken until the clock reaches it.
 import { isAudio, isKeyframe, isMetadata, isSequenceHeader, isVideo, type MediaTag } from './flv-tags.ts';
 
 /** The repeated keyframe's spacing while the encoder is gone: about 2 fps keeps players and servers fed at little cost. */
@@ -15,6 +16,8 @@ const LEG_STEP_MS = 40;
 /** Jumps in a leg's own timestamps beyond these are a discontinuity (an HLS leg boundary, a restarted ffmpeg). */
 const BACKWARD_TOLERANCE_MS = 1000;
 const FORWARD_TOLERANCE_MS = 5000;
+/** Input may run this far ahead of the clock (a rung's segment read at once, with room for a late long one). */
+export const MAX_AHEAD_MS = 6000;
 
 export class RelayTimeline {
   private offset = 0;
@@ -31,8 +34,8 @@ export class RelayTimeline {
   private pendingLeg = false;
   private filled = false;
   private lastTakeAt = 0;
-  /** The timestamp given to the last input tag: with lastTakeAt, where the remote player's clock is now. */
-  private lastTakeOut = 0;
+  /** The clock's reference: the timeline timestamp that was due at wall time `at` (set by the first media tag). */
+  private anchor: { at: number; timestamp: number } | null = null;
 
   /** A new leg begins (the encoder is back): its first tag is laid right after what was given out, and ends the gap. */
   startLeg(): void {
@@ -80,19 +83,27 @@ export class RelayTimeline {
     this.lastTakeAt = now;
     const out = { ...tag, timestamp: Math.max(0, tag.timestamp + this.offset) };
     this.lastOut = Math.max(this.lastOut, out.timestamp);
-    this.lastTakeOut = out.timestamp;
+    // Input faster than real time for longer than a segment (an encoder's clock ahead of ours, a backlog): the clock
+    // moves on rather than holding media without bound.
+    if (!this.anchor) this.anchor = { at: now, timestamp: out.timestamp };
+    else if (out.timestamp > this.clock(now) + MAX_AHEAD_MS) this.anchor = { at: now, timestamp: out.timestamp - MAX_AHEAD_MS };
     if (isKeyframe(out)) this.lastKeyframe = out;
     return [out];
   }
 
+  /** The timeline timestamp a real-time stream is at now (what the pacer releases up to). */
+  clock(now: number): number {
+    return this.anchor ? this.anchor.timestamp + (now - this.anchor.at) : 0;
+  }
+
   /**
-   * During a gap, once idle: the last keyframe again, FILL_INTERVAL_MS after the last tag given out, when the wall
-   * clock has reached it (a rung's input comes a segment at a time, ahead of the clock: that must play out first, or
-   * the remote stream would drift ahead of real time). Else null.
+   * During a gap, once idle: the last keyframe again, FILL_INTERVAL_MS after the last tag given out, when the clock
+   * has reached it (a rung's input comes a segment at a time, ahead of the clock: that must play out first, or the
+   * remote stream would drift ahead of real time). Else null.
    */
   fill(now: number): MediaTag | null {
     if (!this.gap || !this.lastKeyframe || now - this.lastTakeAt < IDLE_BEFORE_FILL_MS) return null;
-    if (this.lastTakeOut + (now - this.lastTakeAt) < this.lastOut + FILL_INTERVAL_MS) return null;
+    if (this.clock(now) < this.lastOut + FILL_INTERVAL_MS) return null;
     this.filled = true;
     const data = Buffer.from(this.lastKeyframe.data);
     // Legacy AVC video tags carry a composition time offset; a repeated frame is shown when it is decoded.

@@ -2,16 +2,21 @@
 // POST /control/destinations), one RelayTimeline per rendition relayed, and where each rendition's tags come from in
 // the current leg (the encoder's own FLV for 'source' over RTMP; the rung's live playlist on disk otherwise). Lives
 // from the broadcast's start to the session's end, so the reconnect window does not end the targets' streams.
+// What a timeline gives out reaches the relays at the wall clock's pace (RelayPacer): no target's timeline runs ahead
+// of real time.
 import { randomUUID } from 'node:crypto';
 import type { OriginEvent } from '../../shared/schemas/internal.ts';
 import type { MediaTag } from './flv-tags.ts';
-import { FILL_INTERVAL_MS, RelayTimeline } from './relay-timeline.ts';
+import { RelayTimeline } from './relay-timeline.ts';
+import { RelayPacer } from './relay-pacer.ts';
 import { Relay, type RelaySnapshot } from './relay.ts';
 import { RungReader } from './rung-reader.ts';
 import { diffTargets, type RelayTarget } from './target-diff.ts';
 import { log, logWarn } from '../log.ts';
 
 export const SOURCE = 'source';
+/** How often held tags are released and gaps filled: the largest burst a target gets is about this long. */
+const PACE_TICK_MS = 100;
 
 export interface SessionRelaysDeps {
   streamId: string;
@@ -26,6 +31,7 @@ export interface SessionRelaysDeps {
 /** One rendition relayed: its timeline, the relays reading it, and its reader while it comes from disk. */
 interface Feed {
   timeline: RelayTimeline;
+  pacer: RelayPacer;
   relays: Set<Relay>;
   reader: RungReader | null;
 }
@@ -36,14 +42,14 @@ export class SessionRelays {
   /** What the current leg's encoder sends: its FLV is the 'source' feed; MPEG-TS (SRT) is read back from disk. */
   private input: 'flv' | 'mpegts' | null = null;
   private legLive = false;
-  private readonly fillTimer: NodeJS.Timeout;
+  private readonly paceTimer: NodeJS.Timeout;
   private stopped = false;
   /** Relays stopping (removed, changed, session over): waited for by stop(). */
   private readonly stopping = new Set<Promise<void>>();
 
   constructor(private readonly deps: SessionRelaysDeps) {
-    this.fillTimer = setInterval(() => this.fill(), FILL_INTERVAL_MS);
-    this.fillTimer.unref();
+    this.paceTimer = setInterval(() => this.pace(), PACE_TICK_MS);
+    this.paceTimer.unref();
   }
 
   get streamId(): string {
@@ -96,9 +102,12 @@ export class SessionRelays {
   async stop(): Promise<void> {
     if (!this.stopped) {
       this.stopped = true;
-      clearInterval(this.fillTimer);
+      clearInterval(this.paceTimer);
       for (const id of [...this.relays.keys()]) this.stopRelay(id);
-      for (const feed of this.feeds.values()) feed.reader?.stop();
+      for (const feed of this.feeds.values()) {
+        feed.reader?.stop();
+        feed.pacer.clear();
+      }
       this.feeds.clear();
     }
     await Promise.all([...this.stopping]);
@@ -138,7 +147,7 @@ export class SessionRelays {
   private feedFor(rendition: string): Feed {
     let feed = this.feeds.get(rendition);
     if (!feed) {
-      feed = { timeline: new RelayTimeline(), relays: new Set(), reader: null };
+      feed = { timeline: new RelayTimeline(), pacer: new RelayPacer(), relays: new Set(), reader: null };
       this.feeds.set(rendition, feed);
       if (this.legLive) this.startReader(rendition, feed);
       else feed.timeline.endLeg();
@@ -168,15 +177,22 @@ export class SessionRelays {
     void reader.startLeg();
   }
 
+  /** Tags the timeline gave out: held until the clock reaches them (at once if it already has). */
   private deliver(feed: Feed, tags: MediaTag[]): void {
-    for (const tag of tags) for (const relay of feed.relays) relay.push(tag);
+    for (const tag of tags) feed.pacer.push(tag);
+    this.release(feed, Date.now());
   }
 
-  private fill(): void {
+  private release(feed: Feed, now: number): void {
+    for (const tag of feed.pacer.due(feed.timeline.clock(now))) for (const relay of feed.relays) relay.push(tag);
+  }
+
+  private pace(): void {
     const now = Date.now();
     for (const feed of this.feeds.values()) {
       const tag = feed.timeline.fill(now);
-      if (tag) this.deliver(feed, [tag]);
+      if (tag) feed.pacer.push(tag);
+      this.release(feed, now);
     }
   }
 
