@@ -28,7 +28,7 @@ describe('relay pacing', () => {
     for (let now = 0; now <= 30_000; now += 100) {
       if (now % 2000 === 0 && (now < 10_000 || now >= 17_000)) {
         if (now === 17_000) t.startLeg();
-        for (const tag of segment(now < 10_000 ? now : now - 17_000)) pacer.push(...t.take(tag, now));
+        for (const tag of segment(now < 10_000 ? now : now - 17_000)) for (const out of t.take(tag, now)) pacer.push(out);
       }
       if (now === 10_000) t.endLeg();
       const fill = t.fill(now);
@@ -48,7 +48,7 @@ describe('relay pacing', () => {
     const t = new RelayTimeline();
     const pacer = new RelayPacer();
     // 20 s of media arrive within 1 s.
-    for (let i = 0; i < 500; i++) pacer.push(...t.take(i % 50 === 0 ? key(i * 40) : inter(i * 40), Math.floor(i * 2)));
+    for (let i = 0; i < 500; i++) for (const out of t.take(i % 50 === 0 ? key(i * 40) : inter(i * 40), i * 2)) pacer.push(out);
     const held = 500 - pacer.due(t.clock(1000)).length;
     expect(t.clock(1000)).toBeGreaterThanOrEqual(20_000 - 40 - MAX_AHEAD_MS);
     expect(held * 40).toBeLessThanOrEqual(MAX_AHEAD_MS);
