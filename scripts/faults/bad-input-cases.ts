@@ -120,7 +120,8 @@ function ownIds(fixture: BadInputFixture): Record<string, { raw: boolean; value:
     destinationId: own(fixture.a.destinationId),
     deliveryId: own('dlv_missing0000000000'),
     accessTokenId: own('at_missing000000000'),
-    videoId: own('vid_missing0000000000'),
+    // waiting (an upload never sent): a PATCH changes its title or metadata only
+    videoId: own(fixture.a.videoId),
   };
 }
 
@@ -676,6 +677,7 @@ const VALID_BODIES: Record<string, unknown> = {
   'POST /v1/live/events/{eventId}/cancel': {},
   'POST /v1/live/events/{eventId}/archive': {},
   'POST /v1/live/events/{eventId}/reopen': { scheduledStartAt: '2036-06-01T00:00:00Z' },
+  'PATCH /v1/videos/{videoId}': { title: 'cross-workspace' },
 };
 
 export function crossWorkspaceMatrix(doc: OpenApiDocument, fixture: BadInputFixture): MatrixPair[] {
@@ -689,6 +691,7 @@ export function crossWorkspaceMatrix(doc: OpenApiDocument, fixture: BadInputFixt
     eventId: fixture.b.eventId,
     // on B's stream, the streamId above
     destinationId: fixture.b.destinationId,
+    videoId: fixture.b.videoId,
   };
   const own = ownIds(fixture);
   const pairs: MatrixPair[] = [];

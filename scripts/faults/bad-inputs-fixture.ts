@@ -1,6 +1,7 @@
 // The world the bad-input corpus runs against, built through the edge's own API: workspace A (the caller) with a
 // stream, a disabled webhook, a signing key, a private live playback, a stored recording MP4 for Range cases, a
-// scheduled live event and a disabled simulcast destination, and workspace B (the same kinds of resources) whose real
+// scheduled live event, a disabled simulcast destination and a library video (an upload not yet sent: waiting), and
+// workspace B (the same kinds of resources) whose real
 // ids A must never see. Origin-side steps are signed /internal calls, as an origin makes them.
 import { signRequest } from '../../shared/request-signing.ts';
 import { ORIGIN_ID_HEADER } from '../../shared/origin-credentials.ts';
@@ -23,6 +24,8 @@ export interface WorkspaceFixture {
   eventId: string;
   /** a disabled rtmp destination: A's on its idle stream (where bodies go), B's on B's stream (streamId) */
   destinationId: string;
+  /** an uploaded video still waiting for its bytes (POST /v1/videos/uploads; its upload URL never used) */
+  videoId: string;
   cursor: string | null;
 }
 
@@ -154,12 +157,17 @@ export async function buildFixture(send: Send, base: string, secrets: { adminTok
     (await expectStatus(await w.api('POST', `/live/streams/${streamId}/destinations`, {
       name: 'bad-inputs', platform: 'rtmp', url: 'rtmp://live.example.com/app', streamKey: 'bad-inputs-key', enabled: false,
     }), 201, 'create destination')).data.destinationId as string;
-  const [aEventId, bEventId, aDestinationId, bDestinationId] = await Promise.all([liveEvent(a), liveEvent(b), destination(a, a.idle.streamId), destination(b, b.stream.streamId)]);
+  // A video each in the library: an upload created and never sent stays waiting (no origin, no job).
+  const video = async (w: Awaited<ReturnType<typeof workspace>>) =>
+    (await expectStatus(await w.api('POST', '/videos/uploads', { title: 'bad-inputs' }), 201, 'create video upload')).data.videoId as string;
+  const [aEventId, bEventId, aDestinationId, bDestinationId, aVideoId, bVideoId] = await Promise.all([
+    liveEvent(a), liveEvent(b), destination(a, a.idle.streamId), destination(b, b.stream.streamId), video(a), video(b),
+  ]);
 
   const extra = (await expectStatus(await a.api('POST', '/access-tokens', {}), 201, 'extra token')).data;
   await expectStatus(await a.api('DELETE', `/access-tokens/${extra.id}`), 204, 'revoke extra token');
 
-  const view = (w: Awaited<ReturnType<typeof workspace>>, recordingId: string, eventId: string, destinationId: string): WorkspaceFixture => ({
+  const view = (w: Awaited<ReturnType<typeof workspace>>, recordingId: string, eventId: string, destinationId: string, videoId: string): WorkspaceFixture => ({
     id: w.data.workspace.id,
     auth: w.auth,
     accessTokenId: w.data.accessToken.id,
@@ -170,11 +178,12 @@ export async function buildFixture(send: Send, base: string, secrets: { adminTok
     recordingId,
     eventId,
     destinationId,
+    videoId,
     cursor: w.page.pagination.nextCursor,
   });
   return {
     a: {
-      ...view(a, aRecorded.id, aEventId, aDestinationId),
+      ...view(a, aRecorded.id, aEventId, aDestinationId, aVideoId),
       revokedAuth: `Basic ${btoa(`${extra.id}:${extra.secret}`)}`,
       privatePlaybackId: a.stream.playbackIds[0].id,
       liveSessionId: a.grant.sessionId,
@@ -183,7 +192,7 @@ export async function buildFixture(send: Send, base: string, secrets: { adminTok
       storedMp4Path: aRecorded.mp4Url,
       storedMp4Size: mp4.length,
     },
-    b: { ...view(b, bRecording.id, bEventId, bDestinationId), signingKeyPkcs8Pem: atob(b.key.privateKey) },
+    b: { ...view(b, bRecording.id, bEventId, bDestinationId, bVideoId), signingKeyPkcs8Pem: atob(b.key.privateKey) },
     adminToken: secrets.adminToken,
   };
 }

@@ -246,7 +246,7 @@ export async function runBadInputs(options: BadInputOptions): Promise<BadInputFi
   const matrix = crossWorkspaceMatrix(doc, fixture);
   figures.crossWorkspaceRoutes = matrix.length;
   const theirIds = new RegExp(
-    [fixture.b.streamId, fixture.b.webhookId, fixture.b.signingKeyId, fixture.b.recordingId, fixture.b.accessTokenId, fixture.b.eventId, fixture.b.destinationId].join('|'),
+    [fixture.b.streamId, fixture.b.webhookId, fixture.b.signingKeyId, fixture.b.recordingId, fixture.b.accessTokenId, fixture.b.eventId, fixture.b.destinationId, fixture.b.videoId].join('|'),
     'g',
   );
   await pool(matrix, options.concurrency ?? 8, async (pair) => {
