@@ -63,7 +63,7 @@ async function main(): Promise<void> {
   // Cost-based admission (origin/admission): what each stream's ladder takes of this origin's measured capacity.
   const admission = new CapacityLedger(config.admission.units, config.admission.overCapacity);
   if (config.admission.ignoredCalibration) logWarn('capacity_calibration_ignored', { file: config.admission.calibrationFile, reason: config.admission.ignoredCalibration });
-  const jobs = new MediaJobPool({ threads: 1, vodPerOrigin: vodJobsPerOrigin(process.env) });
+  const jobs = new MediaJobPool({ threads: 1, vodThreads: vodJobThreads(process.env), vodPerOrigin: vodJobsPerOrigin(process.env) });
   // Recording exports and clips, built from the session's media in R2 with each command's media grant.
   const jobUploader = new MediaUploader(edge);
   const durableJobs = new DurableJobs({
@@ -268,6 +268,15 @@ main().catch((error: unknown) => {
   logWarn('origin_failed', { error: error instanceof Error ? error.stack : String(error) });
   process.exit(1);
 });
+
+/** VOD_JOB_THREADS: worker threads for library videos' jobs, apart from the recordings' and clips' thread; default 1. */
+function vodJobThreads(env: NodeJS.ProcessEnv): number {
+  const raw = env.VOD_JOB_THREADS;
+  if (raw === undefined || raw === '') return 1;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 16) throw new Error(`VOD_JOB_THREADS must be a whole number from 1 to 16, got "${raw}"`);
+  return n;
+}
 
 /** VOD_JOBS_PER_ORIGIN: library videos' jobs one origin takes at once (running or waiting); default 1. */
 function vodJobsPerOrigin(env: NodeJS.ProcessEnv): number {

@@ -1,12 +1,13 @@
 // Who runs next on the media jobs pool, and who may wait at all (pure): recordings have a lane of their own that is
 // always served first and never refused; clips are limited per workspace and per origin, and take turns workspace by
 // workspace, so one workspace's clips can neither crowd out a recording nor another workspace's clip. Library videos'
-// VOD jobs (issue 13) come last: served only when no recording or clip waits, at most `vodPerOrigin` accepted at once.
+// VOD jobs (issue 13) have threads of their own (`vodThreads`): a VOD job that runs for tens of minutes never holds the
+// thread a recording or a clip needs, and at most `vodPerOrigin` are accepted at once.
 
 export type JobLane = 'recording' | 'clip' | 'vod';
 
 export interface LaneLimits {
-  /** threads of the pool */
+  /** threads for recordings and clips */
   threads: number;
   /** clips of one workspace accepted at once (running or waiting) */
   clipsPerWorkspace: number;
@@ -16,6 +17,8 @@ export interface LaneLimits {
   maxRecordingsWaiting: number;
   /** VOD jobs accepted at once on this origin (running or waiting); default 1 (VOD_JOBS_PER_ORIGIN) */
   vodPerOrigin?: number;
+  /** threads for VOD jobs, apart from `threads`; default 1 (VOD_JOB_THREADS) */
+  vodThreads?: number;
 }
 
 export interface Waiting<T> {
@@ -43,6 +46,11 @@ export class JobLanes<T> {
 
   get running(): number {
     return this.runningRecordings + this.runningClips + this.runningVods;
+  }
+
+  /** VOD jobs on their threads now. */
+  get vodsRunning(): number {
+    return this.runningVods;
   }
 
   /** VOD jobs accepted and not finished (waiting and running). */
@@ -117,17 +125,29 @@ export class JobLanes<T> {
 
   /**
    * The job to start on a free thread, or undefined. Recordings first; a clip only while a thread stays free for a
-   * recording (with more than one thread), and from the workspace whose turn it is.
+   * recording (with more than one thread), and from the workspace whose turn it is; a VOD job whenever one of the VOD
+   * threads is free (they are never the recordings' and clips' threads).
    */
   next(): Waiting<T> | undefined {
-    if (this.running >= this.limits.threads) return undefined;
+    return this.nextRecordingOrClip() ?? this.nextVod();
+  }
+
+  private nextVod(): Waiting<T> | undefined {
+    if (this.runningVods >= (this.limits.vodThreads ?? 1)) return undefined;
+    const vod = this.vods.shift();
+    if (vod) this.runningVods++;
+    return vod;
+  }
+
+  private nextRecordingOrClip(): Waiting<T> | undefined {
+    if (this.runningRecordings + this.runningClips >= this.limits.threads) return undefined;
     const recording = this.recordings.shift();
     if (recording) {
       this.runningRecordings++;
       return recording;
     }
     const clipThreads = this.limits.threads > 1 ? this.limits.threads - 1 : 1;
-    if (this.runningClips + this.runningVods >= clipThreads) return undefined;
+    if (this.runningClips >= clipThreads) return undefined;
     // Round robin: the first workspace with a waiting clip after the one served last.
     const ring = [...this.clips.keys()];
     const from = this.lastServed === null ? 0 : ring.indexOf(this.lastServed) + 1;
@@ -139,10 +159,7 @@ export class JobLanes<T> {
       this.runningClips++;
       return job;
     }
-    // Last, a library video: only when no recording or clip waits (the threads they share are taken in turn).
-    const vod = this.vods.shift();
-    if (vod) this.runningVods++;
-    return vod;
+    return undefined;
   }
 
   /** A job started by next() has finished; a clip's place is free again. */

@@ -3,6 +3,9 @@
 // fetching the session's media from R2, the ffmpeg work on a thread, the upload — so the places also bound the scratch
 // disk in use. Jobs wait in lanes (job-lanes.ts): recordings always queue and go first; clips are limited per workspace
 // and per origin, and a clip beyond the limit is refused with 'busy' and a Retry-After estimate (the edge answers 429).
+// Library videos' VOD jobs (issue 13) run on threads of their own (`vodThreads`), never on the recordings' and clips'
+// thread, their ffmpeg at a lower CPU priority and with half the cores at most (origin/vod/vod-priority.ts).
+import os from 'node:os';
 import Piscina from 'piscina';
 import { workerEntryPath, workerExecArgv } from '../worker-threads.ts';
 import type { ClipArtifacts, CutClipJob } from './clip.ts';
@@ -10,10 +13,13 @@ import type { ExportRecordingJob, RecordingExport } from './export-recording.ts'
 import { MediaJobError } from './job-error.ts';
 import { JobLanes, type JobLane } from './job-lanes.ts';
 import type { MediaJob, MediaJobOutcome, MediaJobResult } from './jobs-worker.ts';
+import { VOD_NICENESS, vodEncodeThreads } from '../vod/vod-priority.ts';
 
 export interface MediaJobPoolOptions {
-  /** jobs running at once (worker threads); default 1 */
+  /** recordings and clips running at once (worker threads); default 1 */
   threads?: number;
+  /** VOD jobs running at once, on worker threads of their own (VOD_JOB_THREADS); default 1 */
+  vodThreads?: number;
   /** clips of one workspace accepted at once (running or waiting); default 2 */
   clipsPerWorkspace?: number;
   /** clips accepted at once on this origin (running or waiting); default 8 */
@@ -53,6 +59,9 @@ const FIRST_CLIP_SECONDS = 10;
 
 export class MediaJobPool {
   private readonly pool: Piscina<MediaJob, MediaJobOutcome>;
+  /** The VOD jobs' threads: a VOD encode never takes the thread a recording or a clip waits for. */
+  private readonly vodPool: Piscina<MediaJob, MediaJobOutcome>;
+  private readonly vodEncodeThreads: number;
   private readonly lanes: JobLanes<Task>;
   private closing = false;
   /** Seconds a clip job took, smoothed: how long a refused caller should wait before asking again. */
@@ -64,22 +73,27 @@ export class MediaJobPool {
     const clipsPerWorkspace = opts.clipsPerWorkspace ?? 2;
     const clipsPerOrigin = opts.clipsPerOrigin ?? 8;
     const vodPerOrigin = opts.vodPerOrigin ?? 1;
-    for (const [name, value] of Object.entries({ clipsPerWorkspace, clipsPerOrigin, vodPerOrigin })) {
+    const vodThreads = opts.vodThreads ?? 1;
+    for (const [name, value] of Object.entries({ clipsPerWorkspace, clipsPerOrigin, vodPerOrigin, vodThreads })) {
       if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
     }
-    this.lanes = new JobLanes({ threads, clipsPerWorkspace, clipsPerOrigin, maxRecordingsWaiting: 1000, vodPerOrigin });
+    this.lanes = new JobLanes({ threads, clipsPerWorkspace, clipsPerOrigin, maxRecordingsWaiting: 1000, vodPerOrigin, vodThreads });
+    this.vodEncodeThreads = vodEncodeThreads(os.availableParallelism(), Math.min(vodThreads, vodPerOrigin));
     const execArgv = workerExecArgv();
-    this.pool = new Piscina({
-      filename: workerEntryPath(import.meta.url, 'jobs-worker'),
-      minThreads: 0,
-      maxThreads: threads,
-      idleTimeout: opts.idleTimeoutMs ?? 30_000,
-      // The lanes decide what runs: piscina only ever gets a task for a free thread.
-      maxQueue: threads,
-      // Tasks wait on ffmpeg for seconds to minutes; an idle thread must not spin in Atomics.wait meanwhile.
-      atomics: 'disabled',
-      ...(execArgv ? { execArgv } : {}),
-    });
+    const threadPool = (maxThreads: number) =>
+      new Piscina<MediaJob, MediaJobOutcome>({
+        filename: workerEntryPath(import.meta.url, 'jobs-worker'),
+        minThreads: 0,
+        maxThreads,
+        idleTimeout: opts.idleTimeoutMs ?? 30_000,
+        // The lanes decide what runs: piscina only ever gets a task for a free thread.
+        maxQueue: maxThreads,
+        // Tasks wait on ffmpeg for seconds to minutes; an idle thread must not spin in Atomics.wait meanwhile.
+        atomics: 'disabled',
+        ...(execArgv ? { execArgv } : {}),
+      });
+    this.pool = threadPool(threads);
+    this.vodPool = threadPool(vodThreads);
   }
 
   /** Jobs on a thread now. */
@@ -123,9 +137,15 @@ export class MediaJobPool {
     return this.lanes.vodsAccepted;
   }
 
+  /** VOD jobs on their threads now. */
+  get vodRunning(): number {
+    return this.lanes.vodsRunning;
+  }
+
   /**
-   * Runs a library video's whole job (fetch, encode, upload) in the VOD lane, after recordings and clips; refused
-   * ('busy') beyond the lane's bound. The place is taken synchronously, before the returned promise settles.
+   * Runs a library video's whole job (fetch, encode, upload) in the VOD lane, on the VOD threads (its `onThread` takes
+   * only 'vod' jobs, run at VOD_NICENESS with bounded threads); refused ('busy') beyond the lane's bound. The place is
+   * taken synchronously, before the returned promise settles.
    */
   vodLane<T>(work: LaneWork<T>): Promise<T> {
     return this.enqueue('vod', '', work as LaneWork<unknown>) as Promise<T>;
@@ -194,7 +214,7 @@ export class MediaJobPool {
   async close(): Promise<void> {
     this.closing = true;
     for (const entry of this.lanes.drain()) entry.item.reject(new MediaJobError('busy', 'the media jobs pool is shutting down'));
-    await this.pool.close();
+    await Promise.all([this.pool.close(), this.vodPool.close()]);
   }
 
   private enqueue(lane: JobLane, workspaceId: string, work: LaneWork<unknown>): Promise<unknown> {
@@ -207,9 +227,21 @@ export class MediaJobPool {
     });
   }
 
-  /** Runs one job on a worker thread; its failure comes back as a MediaJobError. */
-  private readonly onThread: OnThread = <J extends MediaJob>(job: J) =>
-    this.pool.run(job).then(
+  /** Runs a recording's or a clip's job on their thread (never a VOD job: its lowered priority would stay there). */
+  private readonly onThread: OnThread = <J extends MediaJob>(job: J) => {
+    if (job.kind === 'vod') return Promise.reject(new Error('a VOD job runs in the VOD lane only (vodLane)'));
+    return this.runOn(this.pool, job);
+  };
+
+  /** Runs a VOD job on a VOD thread, at the VOD priority and thread bound unless the job says otherwise. */
+  private readonly onVodThread: OnThread = <J extends MediaJob>(job: J) => {
+    if (job.kind !== 'vod') return Promise.reject(new Error(`a ${job.kind} job does not run on the VOD threads`));
+    return this.runOn(this.vodPool, { niceness: VOD_NICENESS, threads: this.vodEncodeThreads, ...job });
+  };
+
+  /** Runs one job on a worker thread of `pool`; its failure comes back as a MediaJobError. */
+  private runOn<J extends MediaJob>(pool: Piscina<MediaJob, MediaJobOutcome>, job: J): Promise<MediaJobResult<J['kind']>> {
+    return pool.run(job).then(
       (outcome) => {
         if (!outcome.ok) throw new MediaJobError(outcome.error.code, outcome.error.message, outcome.error.field);
         return outcome.result as MediaJobResult<J['kind']>;
@@ -220,6 +252,7 @@ export class MediaJobPool {
         throw new MediaJobError(this.closing ? 'busy' : 'interrupted', message);
       },
     );
+  }
 
   /** Starts waiting jobs while threads are free. */
   private pump(): void {
@@ -230,7 +263,7 @@ export class MediaJobPool {
       const started = Date.now();
       // The lane place is held for the whole of the work (not only its thread part): one at a time per place.
       Promise.resolve()
-        .then(() => task.work(this.onThread))
+        .then(() => task.work(entry.lane === 'vod' ? this.onVodThread : this.onThread))
         .then(task.resolve, task.reject)
         .finally(() => {
           if (entry.lane === 'clip') this.clipSeconds = 0.7 * this.clipSeconds + 0.3 * ((Date.now() - started) / 1000);

@@ -3,6 +3,7 @@
 // rung into a fast-start MP4, take a thumbnail. Everything lands in a scratch folder first and moves into `outDir`
 // complete, laid out as R2 holds it: hls/master.m3u8, hls/{rung}/…, video.mp4, thumbnail.jpg.
 import { readFile, stat } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { MEDIA_PLAYLIST } from '../pipeline/hls-command.ts';
 import { parseMediaPlaylist } from '../pipeline/playlists.ts';
@@ -13,6 +14,7 @@ import { MediaJobError } from '../jobs/job-error.ts';
 import { ffmpegOrThrow, probeMediaInfo, type MediaInfo, type ToolPaths } from '../jobs/media-probe.ts';
 import { probeSourceVideo } from './source-probe.ts';
 import { vodEncodeArgs, vodLadder } from './vod-ladder.ts';
+import { lowerThreadPriority, vodEncodeThreads } from './vod-priority.ts';
 
 export interface ProcessVideoJob extends ToolPaths {
   /** the downloaded source */
@@ -22,8 +24,13 @@ export interface ProcessVideoJob extends ToolPaths {
   /** ffmpeg's `-progress` blocks go here during the encode (the caller polls it) */
   progressFile?: string;
   preset?: X264Preset;
-  /** x264 threads for the encode; default 2 (the job shares the machine with live transcodes) */
+  /** x264/decoder/filter threads for the encode; default half the cores (the job shares the machine with live transcodes) */
   threads?: number;
+  /**
+   * Lowers the calling thread's CPU priority to this nice value first, so every ffmpeg/ffprobe of the job runs below
+   * live transcodes and recordings (vod-priority.ts). Only for a thread kept for VOD jobs: the lowering stays.
+   */
+  niceness?: number;
   /** thumbnail width (never upscaled); default 640 */
   thumbnailWidth?: number;
 }
@@ -58,6 +65,7 @@ export const THUMBNAIL_JPG = 'thumbnail.jpg';
 export const HLS_DIR = 'hls';
 
 export async function processVideo(job: ProcessVideoJob): Promise<ProcessedVideo> {
+  if (job.niceness !== undefined) lowerThreadPriority(job.niceness);
   const tools: ToolPaths = { ...(job.ffmpegPath ? { ffmpegPath: job.ffmpegPath } : {}), ...(job.ffprobePath ? { ffprobePath: job.ffprobePath } : {}) };
   const source = await probeSourceVideo(job.sourceFile, tools);
   const rungs = vodLadder(source);
@@ -70,7 +78,7 @@ export async function processVideo(job: ProcessVideoJob): Promise<ProcessedVideo
       'the ladder encode',
       vodEncodeArgs({
         sourceFile: job.sourceFile, hlsDir, rungs, interlaced: source.interlaced, hasAudio: source.hasAudio,
-        threads: job.threads ?? 2, ...(job.progressFile ? { progressFile: job.progressFile } : {}), ...(job.preset ? { preset: job.preset } : {}),
+        threads: job.threads ?? vodEncodeThreads(os.availableParallelism(), 1), ...(job.progressFile ? { progressFile: job.progressFile } : {}), ...(job.preset ? { preset: job.preset } : {}),
       }),
       tools,
       encodeDeadlineMs,

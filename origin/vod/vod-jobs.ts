@@ -133,10 +133,14 @@ export class VodJobs {
     const { videoId } = command;
     const started = Date.now();
     const throttle = new ProgressThrottle(this.deps.progressIntervalMs ?? 2000);
+    let imported = false;
     const report = (phase: 'importing' | 'processing', percent: number) => {
       // One throttle over both phases: processing's 0 comes after importing's 100, so the figure is phase-aware.
       const ordinal = (phase === 'importing' ? 0 : 0.5) + percent / 200;
-      if (throttle.next(ordinal, Date.now()) === null) return;
+      // The import's end is always told (once), however soon after the figure before it: the video shows it complete.
+      const importEnd = phase === 'importing' && percent >= 100 && !imported;
+      if (importEnd) imported = true;
+      if (throttle.next(ordinal, Date.now()) === null && !importEnd) return;
       void this.tell(command, 'video_progress', { videoId, phase, progress: Math.min(100, Math.max(0, Math.round(percent * 10) / 10)) });
     };
     for (let run = 1; ; run++) {

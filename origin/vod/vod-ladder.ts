@@ -62,7 +62,7 @@ export interface VodEncodeOptions {
   /** ffmpeg's -progress target */
   progressFile?: string;
   preset?: X264Preset;
-  /** x264 threads per rung (0: x264 decides); the jobs pool runs few jobs, so this bounds one job's CPU */
+  /** threads of the decoder, the filter graph and each rung's x264 (0: ffmpeg decides); bounds one job's CPU */
   threads?: number;
 }
 
@@ -76,9 +76,12 @@ export function vodEncodeArgs(o: VodEncodeOptions): string[] {
   const head = [...(o.interlaced ? ['yadif=mode=send_frame:parity=auto:deint=interlaced'] : []), `split=${n}${o.rungs.map((_, i) => `[s${i}]`).join('')}`];
   const graph = [`[0:v:0]${head.join(',')}`];
   o.rungs.forEach((r, i) => graph.push(`[s${i}]scale=${r.width}:${r.height},setsar=1,fps=${r.fps}/${r.fpsDen},format=yuv420p[v${i}]`));
+  const threads = o.threads !== undefined ? String(o.threads) : undefined;
   const args = [
     ...(o.progressFile ? ['-progress', o.progressFile, '-stats_period', '1'] : []),
+    ...(threads !== undefined ? ['-threads', threads] : []),
     '-i', o.sourceFile,
+    ...(threads !== undefined ? ['-filter_complex_threads', threads] : []),
     '-filter_complex', graph.join(';'),
   ];
   o.rungs.forEach((r, i) => {
@@ -99,7 +102,7 @@ export function vodEncodeArgs(o: VodEncodeOptions): string[] {
     );
     if (o.hasAudio) args.push(`-c:a:${i}`, 'aac', `-b:a:${i}`, String(r.audioBitrate), `-ac:a:${i}`, '2');
   });
-  if (o.threads !== undefined) args.push('-threads', String(o.threads));
+  if (threads !== undefined) args.push('-threads', threads);
   args.push(
     '-max_muxing_queue_size', '1024',
     '-f', 'hls',

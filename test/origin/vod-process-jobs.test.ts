@@ -114,29 +114,44 @@ describe('processingProgress (pure)', () => {
 });
 
 describe("the jobs pool's VOD lane (pure)", () => {
-  it('serves recordings, then clips, then VOD jobs, bounded per origin', () => {
-    const lanes = new JobLanes<string>({ threads: 2, clipsPerWorkspace: 2, clipsPerOrigin: 8, maxRecordingsWaiting: 10, vodPerOrigin: 2 });
+  it('serves recordings and clips on their threads and VOD jobs on theirs, bounded per origin', () => {
+    const lanes = new JobLanes<string>({ threads: 2, clipsPerWorkspace: 2, clipsPerOrigin: 8, maxRecordingsWaiting: 10, vodPerOrigin: 2, vodThreads: 1 });
     for (const id of ['v1', 'v2']) {
       expect(lanes.admit('vod', '')).toEqual({ ok: true });
       lanes.enqueue({ lane: 'vod', workspaceId: '', item: id });
     }
     expect(lanes.admit('vod', '')).toEqual({ ok: false, reason: 'this origin already has 2 video processing jobs' });
+    // The VOD job starts on its own thread before anything else is asked of the pool.
+    const v1 = lanes.next()!;
+    expect(v1.item).toBe('v1');
+    expect(lanes.next()).toBeUndefined(); // one VOD thread: v2 waits for it, not for the recordings' threads
     lanes.hold('ws');
     lanes.enqueue({ lane: 'clip', workspaceId: 'ws', item: 'c1' });
     lanes.enqueue({ lane: 'recording', workspaceId: '', item: 'r1' });
+    // A running VOD job takes neither of the two threads: the recording and the clip both start at once.
     const first = lanes.next()!;
     const second = lanes.next()!;
     expect([first.item, second.item]).toEqual(['r1', 'c1']);
-    // one of two threads stays free for a recording: no VOD job while the clip runs
     expect(lanes.next()).toBeUndefined();
-    lanes.finished(second);
-    const vod = lanes.next()!;
-    expect(vod.item).toBe('v1');
-    expect(lanes.next()).toBeUndefined();
-    lanes.finished(vod);
-    expect(lanes.vodsAccepted).toBe(1);
+    expect(lanes.vodsRunning).toBe(1);
+    lanes.finished(v1);
+    const v2 = lanes.next()!;
+    expect(v2.item).toBe('v2');
+    lanes.finished(v2);
+    expect(lanes.vodsAccepted).toBe(0);
     expect(lanes.admit('vod', '')).toEqual({ ok: true });
-    expect(lanes.drain().map((w) => w.item)).toEqual(['v2']);
+  });
+
+  it('a recording waiting for the one recordings thread never goes to a VOD thread, nor a VOD job to it', () => {
+    const lanes = new JobLanes<string>({ threads: 1, clipsPerWorkspace: 2, clipsPerOrigin: 8, maxRecordingsWaiting: 10, vodPerOrigin: 3, vodThreads: 2 });
+    lanes.enqueue({ lane: 'recording', workspaceId: '', item: 'r1' });
+    lanes.enqueue({ lane: 'recording', workspaceId: '', item: 'r2' });
+    for (const id of ['v1', 'v2', 'v3']) lanes.enqueue({ lane: 'vod', workspaceId: '', item: id });
+    const started: string[] = [];
+    for (let job = lanes.next(); job; job = lanes.next()) started.push(job.item);
+    expect(started).toEqual(['r1', 'v1', 'v2']);
+    expect(lanes.waiting).toBe(2);
+    expect(lanes.drain().map((w) => w.item)).toEqual(['r2', 'v3']);
   });
 });
 
