@@ -8,7 +8,7 @@ import { loopbackAllowed } from '../public-host.ts';
 import { validationHook } from '../middleware/errors.ts';
 import { streamObject } from '../streams.ts';
 import { ApiError, notFound } from '../problem.ts';
-import { Problem, single } from '../../shared/schemas/common.ts';
+import { jsonBody, problem, security, singleResponse } from './openapi-parts.ts';
 import { StreamIdParam } from '../../shared/schemas/live-stream.ts';
 import {
   CreateDestinationRequest,
@@ -20,11 +20,8 @@ import {
 
 export const destinationRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
-const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: Problem } } });
-const security: Record<string, string[]>[] = [{ basicAuth: [] }, { bearerAuth: [] }];
 const tags = ['Destinations'];
-const jsonBody = <T extends z.ZodTypeAny>(schema: T) => ({ body: { content: { 'application/json': { schema } }, required: true } });
-const destinationResponse = (description: string) => ({ description, content: { 'application/json': { schema: single(Destination) } } });
+const destinationResponse = singleResponse(Destination);
 
 /**
  * A destination's URL names a public host, as a webhook's does; loopback only under the same local-development switch

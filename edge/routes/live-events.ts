@@ -12,8 +12,10 @@ import { ingestFor } from '../live-stream-view.ts';
 import { keysetPage } from '../pagination.ts';
 import { playbackIdsOfStream, purgePlaybackCache } from '../playback-cache.ts';
 import { resolveZone } from './zones.ts';
+import { jsonBody, problem, security, singleResponse } from './openapi-parts.ts';
 import { log } from '../log.ts';
-import { Problem, single, list } from '../../shared/schemas/common.ts';
+import { simuliveSourceState } from '../event/simulive-dispatch.ts';
+import { list } from '../../shared/schemas/common.ts';
 import {
   CreateLiveEventRequest,
   UpdateLiveEventRequest,
@@ -21,6 +23,7 @@ import {
   ListLiveEventsQuery,
   LiveEventIdParam,
   LiveEventOperationRequest,
+  type SimuliveSource,
 } from '../../shared/schemas/live-event.ts';
 import { LIVE_EVENT_OPERATIONS, type LiveEventOperation } from '../../shared/live-event-vocabulary.ts';
 import { newId, newStreamKey, newPlaybackId, sha256Hex } from '../../shared/identifiers.ts';
@@ -29,18 +32,13 @@ import { deriveSrtPassphraseKey } from '../../shared/origin-credentials.ts';
 
 export const liveEventRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
-const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: Problem } } });
 const problems = {
   400: problem('Invalid request (errors[] names each field)'),
   401: problem('Missing or invalid credentials'),
   404: problem('No such live event in this workspace'),
   409: problem('Not allowed in the current status (allowedOperations names what is), or customId taken'),
 };
-const security: Record<string, string[]>[] = [{ basicAuth: [] }, { bearerAuth: [] }];
-const jsonBody = <T extends z.ZodTypeAny>(schema: T, required: boolean) => ({
-  body: { content: { 'application/json': { schema } }, required },
-});
-const eventResponse = (description: string) => ({ description, content: { 'application/json': { schema: single(LiveEvent) } } });
+const eventResponse = singleResponse(LiveEvent);
 
 /** Stream settings an event's stream starts with; the event's own fields set the rest (record on, its resolution). */
 const DEFAULT_RECONNECT_WINDOW_SECONDS = 60;
@@ -88,37 +86,29 @@ const customIdTaken = (customId: string) =>
   });
 
 /**
- * A SIMULIVE source must be a recording of this workspace whose MP4 is built. At create a missing one is bad input
- * (400); at /start (deleted since) and while its MP4 is not built yet, the event cannot go on now (409).
+ * A SIMULIVE source must be a recording of this workspace whose MP4 is built, or a ready video of its library
+ * (edge/event/simulive-dispatch.ts says which MP4). At create a missing one is bad input (400); at /start (deleted
+ * since) and while it is not ready yet, the event cannot go on now (409).
  */
-async function checkSimuliveSource(db: D1Database, workspaceId: string, recordingId: string, at: 'create' | 'start'): Promise<void> {
-  const row = await db
-    .prepare('SELECT exportable FROM recordings WHERE id = ? AND workspace_id = ?')
-    .bind(recordingId, workspaceId)
-    .first<{ exportable: number }>();
-  if (!row && at === 'create') {
-    const message = `no recording ${recordingId} in this workspace`;
-    throw new ApiError(400, 'invalid-request', 'Invalid request', `simulive.recordingId: ${message}`, {
-      errors: [{ field: 'simulive.recordingId', message }],
-    });
+async function checkSimuliveSource(env: AppEnv['Bindings'], workspaceId: string, source: SimuliveSource, at: 'create' | 'start'): Promise<void> {
+  const found = await simuliveSourceState(env, workspaceId, source);
+  if (found.state === 'ready') return;
+  const { field, detail } = found;
+  if (found.state === 'missing' && at === 'create') {
+    throw new ApiError(400, 'invalid-request', 'Invalid request', `${field}: ${detail}`, { errors: [{ field, message: detail }] });
   }
-  if (!row) {
+  if (found.state === 'missing') {
     throw new ApiError(
       409,
       'simulive-source-not-ready',
       TITLES['simulive-source-not-ready']!,
-      `the simulive source, recording ${recordingId}, no longer exists; cancel the event or reopen it with another`,
+      `the simulive source no longer exists (${detail}); cancel the event or reopen it with another`,
+      { errors: [{ field, message: detail }] },
     );
   }
-  if (!row.exportable) {
-    throw new ApiError(
-      409,
-      'simulive-source-not-ready',
-      TITLES['simulive-source-not-ready']!,
-      `simulive.recordingId: recording ${recordingId} has no MP4 yet (exportable: false); try again once it is exportable`,
-      { errors: [{ field: 'simulive.recordingId', message: 'the recording is not exportable yet' }] },
-    );
-  }
+  throw new ApiError(409, 'simulive-source-not-ready', TITLES['simulive-source-not-ready']!, `${field}: ${detail}; try again once it is ready`, {
+    errors: [{ field, message: detail }],
+  });
 }
 
 /** Playback URLs as absolute URLs on the host the API was called on (the edge serves /hls too). */
@@ -157,7 +147,7 @@ liveEventRoutes.openapi(
       });
     }
     const workspaceId = c.get('workspaceId');
-    if (request.simulive) await checkSimuliveSource(c.env.DB, workspaceId, request.simulive.recordingId, 'create');
+    if (request.simulive) await checkSimuliveSource(c.env, workspaceId, request.simulive, 'create');
 
     const eventId = newId('le', 16);
     const streamId = newId('ls', 16);
@@ -395,7 +385,7 @@ for (const op of LIVE_EVENT_OPERATIONS) {
         const current = await stub.getEvent(workspaceId, eventId);
         if (!current) throw notFound(`live event ${eventId}`);
         if (current.simulive && current.allowedOperations.includes('start')) {
-          await checkSimuliveSource(c.env.DB, workspaceId, current.simulive.recordingId, 'start');
+          await checkSimuliveSource(c.env, workspaceId, current.simulive, 'start');
         }
       }
       const event = eventOutcome(await stub.eventOperation(workspaceId, eventId, op, input), eventId);

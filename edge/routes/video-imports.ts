@@ -7,6 +7,7 @@
 import { OpenAPIHono, createRoute } from '@hono/zod-openapi';
 import type { AppEnv } from '../env.ts';
 import { validationHook } from '../middleware/errors.ts';
+import { jsonBody, problem, security } from './openapi-parts.ts';
 import { ApiError } from '../problem.ts';
 import { log } from '../log.ts';
 import { loopbackAllowed } from '../public-host.ts';
@@ -14,12 +15,10 @@ import { videoObject, videoOutcome } from '../videos.ts';
 import type { VideoResult } from '../video-object.ts';
 import { importUrlProblem } from '../../origin/vod/import-url.ts';
 import { newId, newPlaybackId } from '../../shared/identifiers.ts';
-import { Problem, single } from '../../shared/schemas/common.ts';
+import { single } from '../../shared/schemas/common.ts';
 import { CreateImportRequest, Video } from '../../shared/schemas/video.ts';
 
 export const videoImportRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
-
-const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: Problem } } });
 
 videoImportRoutes.openapi(
   createRoute({
@@ -35,8 +34,8 @@ videoImportRoutes.openapi(
       'a file over the size limit (20 GiB by default) or the deadline. Progress rises while importing, then while processing.',
     ].join(' '),
     tags: ['Videos'],
-    security: [{ basicAuth: [] }, { bearerAuth: [] }] as Record<string, string[]>[],
-    request: { body: { content: { 'application/json': { schema: CreateImportRequest } }, required: true } },
+    security,
+    request: jsonBody(CreateImportRequest),
     responses: {
       201: { description: 'The video, importing', content: { 'application/json': { schema: single(Video) } } },
       400: problem('Invalid request (a URL that may not be imported from names the field url)'),

@@ -5,16 +5,15 @@ import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { OpenAPIHono, createRoute } from '@hono/zod-openapi';
 import type { AppEnv } from '../env.ts';
 import { validationHook } from '../middleware/errors.ts';
+import { jsonBody, problem, security } from './openapi-parts.ts';
 import { ApiError } from '../problem.ts';
 import { log } from '../log.ts';
-import { Problem, single } from '../../shared/schemas/common.ts';
+import { single } from '../../shared/schemas/common.ts';
 import { CreateUploadRequest, VideoUpload } from '../../shared/schemas/video.ts';
 import { MAX_ONE_SHOT_BYTES, MAX_PART_SIZE } from '../video/upload-plan.ts';
 import { completeUpload, createUpload, partNumberOf, putPart, putWhole, uploadStatus } from '../video/uploads.ts';
 
 export const videoUploadRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
-
-const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: Problem } } });
 
 videoUploadRoutes.openapi(
   createRoute({
@@ -30,8 +29,8 @@ videoUploadRoutes.openapi(
       'needs a Content-Length. `size` (optional, bytes) picks a larger partSize when 1000 parts of 16 MiB would not hold the file.',
     ].join(' '),
     tags: ['Videos'],
-    security: [{ basicAuth: [] }, { bearerAuth: [] }] as Record<string, string[]>[],
-    request: { body: { content: { 'application/json': { schema: CreateUploadRequest } }, required: false as boolean } },
+    security,
+    request: jsonBody(CreateUploadRequest, false),
     responses: {
       201: { description: 'The upload URL', content: { 'application/json': { schema: single(VideoUpload) } } },
       400: problem('Invalid request (a size no upload can hold names the field)'),

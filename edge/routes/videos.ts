@@ -9,20 +9,19 @@ import { keysetPage } from '../pagination.ts';
 import { purgePlaybackCache } from '../playback-cache.ts';
 import { videoObject, videoOutcome } from '../videos.ts';
 import { absoluteVideo } from '../video/video-document.ts';
+import { problem, security, singleResponse } from './openapi-parts.ts';
 import { deleteLibraryVideo, isLibraryRow, libraryVideo, libraryVideos, updateLibraryVideo, type VideoIndexRow } from '../video/library-rows.ts';
-import { Problem, single, list } from '../../shared/schemas/common.ts';
+import { list } from '../../shared/schemas/common.ts';
 import { ListVideosQuery, UpdateVideoRequest, Video, VideoIdParam } from '../../shared/schemas/video.ts';
 
 export const videoRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
-const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: Problem } } });
 const problems = {
   400: problem('Invalid request (errors[] names each field)'),
   401: problem('Missing or invalid credentials'),
   404: problem('No such video in this workspace'),
 };
-const security: Record<string, string[]>[] = [{ basicAuth: [] }, { bearerAuth: [] }];
-const videoResponse = (description: string) => ({ description, content: { 'application/json': { schema: single(Video) } } });
+const videoResponse = singleResponse(Video);
 
 /** The video's index row; another workspace's video does not exist here. */
 async function locate(db: D1Database, workspaceId: string, videoId: string): Promise<VideoIndexRow> {
