@@ -7,32 +7,17 @@
 import { describe, it, expect, beforeAll, afterAll, vi, type MockInstance } from 'vitest';
 import { env } from 'cloudflare:workers';
 import { authorize, call, createWorkspace, json, sendHeartbeat, ORIGIN, type Workspace } from './helpers.ts';
-import { newId, newPlaybackId, newStreamKey, sha256Hex } from '../../shared/identifiers.ts';
+import { MASTER, PLAYLIST_TYPE, datedMediaPlaylist } from './dated-playlists.ts';
+import { createEventViaRpc, eventObject } from './event-rpc.ts';
 import type { CreateLiveEventRequest } from '../../shared/schemas/live-event.ts';
-import type { StreamObject } from '../../edge/stream-object.ts';
 import type { EventCommandResult } from '../../edge/event/event-flow.ts';
 
-const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl';
-const MASTER = '#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=800000\nsource/index.m3u8\n';
 const SEGMENTS = 60;
 const SEGMENT = new Uint8Array(376).fill(0x47);
 /** When the session's first segment starts: a minute before the test (the rehearsal), its list a minute beyond. */
 let base = Date.now();
 
-const media = () =>
-  [
-    '#EXTM3U',
-    '#EXT-X-VERSION:3',
-    '#EXT-X-TARGETDURATION:2',
-    '#EXT-X-MEDIA-SEQUENCE:0',
-    '#EXT-X-PLAYLIST-TYPE:EVENT',
-    ...Array.from({ length: SEGMENTS }, (_, i) => [
-      '#EXTINF:2.000000,',
-      `#EXT-X-PROGRAM-DATE-TIME:${new Date(base + i * 2000).toISOString().replace('Z', '+0000')}`,
-      `a1b2c3-${String(i).padStart(5, '0')}.ts`,
-    ]).flat(),
-    '',
-  ].join('\n');
+const media = () => datedMediaPlaylist(base, SEGMENTS);
 
 let originFetch: MockInstance<typeof fetch>;
 let ws: Workspace;
@@ -47,26 +32,13 @@ beforeAll(async () => {
 });
 afterAll(() => originFetch.mockRestore());
 
-const object = (streamId: string) => env.STREAMS.get(env.STREAMS.idFromName(streamId)) as unknown as StreamObject;
+const object = eventObject;
 
 async function createEvent(request: Partial<CreateLiveEventRequest>) {
   expect((await sendHeartbeat(ORIGIN.originId, [])).status).toBe(200); // an origin able to take it: WAIT_FOR_PREVIEW
-  const streamId = newId('ls', 16);
-  const streamKey = newStreamKey();
-  const eventId = newId('le', 16);
-  const publicPlaybackId = newPlaybackId();
-  const previewPlaybackId = newPlaybackId();
-  const event = await object(streamId).createEvent({
-    streamId,
-    workspaceId: ws.id,
-    keyHash: await sha256Hex(streamKey),
-    srtSecret: 'srt-secret-of-the-test',
-    playbackId: previewPlaybackId,
-    accessPolicy: 'public',
-    settings: { metadata: {}, reconnectWindow: 10, record: true, maxResolution: '1080p', profiles: null, srtLatency: 120 },
-    eventId,
-    publicPlaybackId,
-    request: {
+  const { event, ...created } = await createEventViaRpc(
+    ws.id,
+    {
       type: 'LIVE_TYPE_LIVE',
       broadcastMode: 'BROADCAST_MODE_DVR',
       resolution: '720p',
@@ -77,9 +49,10 @@ async function createEvent(request: Partial<CreateLiveEventRequest>) {
       metadata: {},
       ...request,
     },
-  } as Parameters<StreamObject['createEvent']>[0]);
+    { record: true },
+  );
   expect(event.status).toBe('LIVE_STATUS_WAIT_FOR_PREVIEW');
-  return { streamId, streamKey, eventId, publicPlaybackId, previewPlaybackId };
+  return created;
 }
 type Created = Awaited<ReturnType<typeof createEvent>>;
 

@@ -5,7 +5,7 @@ import { describe, it, expect, beforeAll, vi } from 'vitest';
 import { env } from 'cloudflare:workers';
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { api, authorize, createWorkspace, json, originEvent, sendEvents, sendHeartbeat, ORIGIN, type Workspace } from './helpers.ts';
-import { newId, newPlaybackId, newStreamKey, sha256Hex } from '../../shared/identifiers.ts';
+import { createEventViaRpc } from './event-rpc.ts';
 import { PREPARE_AHEAD_MS } from '../../shared/live-event-vocabulary.ts';
 import type { CreateLiveEventRequest } from '../../shared/schemas/live-event.ts';
 import type { StreamObject } from '../../edge/stream-object.ts';
@@ -48,26 +48,7 @@ function request(overrides: Partial<CreateLiveEventRequest> = {}): CreateLiveEve
 }
 
 /** An event and its stream through the object's RPC (what A's route calls), with the key an encoder would use. */
-async function createEvent(overrides: Partial<CreateLiveEventRequest> = {}) {
-  const streamId = newId('ls', 16);
-  const streamKey = newStreamKey();
-  const eventId = newId('le', 16);
-  const publicPlaybackId = newPlaybackId();
-  const previewPlaybackId = newPlaybackId();
-  const event = await object(streamId).createEvent({
-    streamId,
-    workspaceId: ws.id,
-    keyHash: await sha256Hex(streamKey),
-    srtSecret: 'srt-secret-of-the-test',
-    playbackId: previewPlaybackId,
-    accessPolicy: 'public',
-    settings: { metadata: {}, reconnectWindow: 10, record: false, maxResolution: '1080p', profiles: null, srtLatency: 120 },
-    eventId,
-    publicPlaybackId,
-    request: request(overrides),
-  } as Parameters<StreamObject['createEvent']>[0]);
-  return { streamId, streamKey, eventId, publicPlaybackId, previewPlaybackId, event };
-}
+const createEvent = (overrides: Partial<CreateLiveEventRequest> = {}) => createEventViaRpc(ws.id, request(overrides), { record: false });
 
 type Created = Awaited<ReturnType<typeof createEvent>>;
 

@@ -6,24 +6,11 @@ import { SignJWT, importPKCS8 } from 'jose';
 import { env } from 'cloudflare:workers';
 import { api, authorize, call, createStream, createWorkspace, json, type Workspace } from './helpers.ts';
 import { LIVE_TTL_MS } from '../../edge/playback-cache.ts';
+import { MASTER, PLAYLIST_TYPE, datedMediaPlaylist } from './dated-playlists.ts';
 
-const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl';
-const MASTER = '#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=800000\nsource/index.m3u8\n';
 const T0 = Date.parse('2026-11-28T12:00:00.000Z');
 const SEGMENTS = 80;
-const MEDIA = [
-  '#EXTM3U',
-  '#EXT-X-VERSION:3',
-  '#EXT-X-TARGETDURATION:2',
-  '#EXT-X-MEDIA-SEQUENCE:0',
-  '#EXT-X-PLAYLIST-TYPE:EVENT',
-  ...Array.from({ length: SEGMENTS }, (_, i) => [
-    '#EXTINF:2.000000,',
-    `#EXT-X-PROGRAM-DATE-TIME:${new Date(T0 + i * 2000).toISOString().replace('Z', '+0000')}`,
-    `a1b2c3-${String(i).padStart(5, '0')}.ts`,
-  ]).flat(),
-  '',
-].join('\n');
+const MEDIA = datedMediaPlaylist(T0, SEGMENTS);
 
 let originFetch: MockInstance<typeof fetch>;
 const asked: string[] = [];
