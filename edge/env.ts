@@ -45,6 +45,11 @@ export interface Env {
   VIDEO_UPLOAD_MAX_BYTES?: string;
   /** Seconds a library video's job may go unheard (no progress) before another origin gets it (3 attempts); default 300. */
   VIDEO_JOB_TIMEOUT_SECONDS?: string;
+  /**
+   * Seconds a library video's job may wait while every origin is busy (429 full, 503 draining; offered again every
+   * ≤ 45 s) before the video fails with "every origin stayed busy"; default 86400.
+   */
+  VIDEO_QUEUE_TIMEOUT_SECONDS?: string;
 }
 
 export interface AppVariables {

@@ -2,17 +2,22 @@
 // to the healthy origin with the most free capacity with a media grant for videos/{id}/ only, the next origin asked after
 // a refusal, events applied from the job's origin only (through /internal/events), the job handed to another origin when
 // its origin goes silent, forgets it, or reports nothing before the deadline, or says its failure may pass — three
-// origins at most, then the video fails with the reason; no origin at all fails it after bounded dispatch passes. The
-// origins' control ports are a stand-in at the network boundary (globalThis.fetch) recording every command.
-import { describe, it, expect, beforeAll, afterAll, beforeEach, vi, type MockInstance } from 'vitest';
+// origins at most, then the video fails with the reason; no origin at all fails it after bounded dispatch passes. Busy
+// origins (429, 503, draining) are not failures: the video stays processing, offered again on a capped backoff, until
+// one takes it or the queue bound passes. The origins' control ports are a stand-in at the network boundary (globalThis.fetch) recording every command.
+import { describe, it, expect, beforeAll, beforeEach, vi } from 'vitest';
 import { env } from 'cloudflare:workers';
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { api, createWorkspace, json, sendHeartbeat, signedCall, type Workspace } from './helpers.ts';
+import { standInControlPorts } from './control-ports.ts';
 import { newId, newPlaybackId } from '../../shared/identifiers.ts';
 import { verifyMediaGrant } from '../../shared/media-grant.ts';
 import { VodJobCommand } from '../../shared/schemas/internal.ts';
 import type { CreateVideoInput } from '../../edge/video-object.ts';
-import { NOT_JOB_ORIGIN, NO_ORIGIN_FOR_VIDEO, VIDEO_DISPATCH_PASSES, VIDEO_JOB_ATTEMPTS, afterLoss, videoJobLoss, type VideoJobRow } from '../../edge/video/video-jobs.ts';
+import {
+  NOT_JOB_ORIGIN, NO_ORIGIN_FOR_VIDEO, ORIGINS_STAYED_BUSY, VIDEO_BUSY_RETRY_MAX_MS, VIDEO_DISPATCH_PASSES, VIDEO_JOB_ATTEMPTS, VIDEO_QUEUE_TIMEOUT_MS,
+  afterLoss, answerKind, busyRetryDelay, queueTimeoutReason, queueTimedOut, videoJobLoss, type VideoJobRow,
+} from '../../edge/video/video-jobs.ts';
 
 const MASTER = 'test-origin-secret';
 const A = { originId: 'vod-origin-a', url: 'http://127.0.0.11:9', host: '127.0.0.11:9' };
@@ -20,24 +25,8 @@ const B = { originId: 'vod-origin-b', url: 'http://127.0.0.12:9', host: '127.0.0
 const C = { originId: 'vod-origin-c', url: 'http://127.0.0.13:9', host: '127.0.0.13:9' };
 const hostOf = (originId: string) => [A, B, C].find((o) => o.originId === originId)!.host;
 
-interface Command {
-  host: string;
-  path: string;
-  body: any;
-}
-const commands: Command[] = [];
-/** What an origin (by host) answers /control/vod-jobs with; default 202. */
-const answers = new Map<string, number>();
-let originFetch: MockInstance<typeof fetch>;
-beforeAll(() => {
-  originFetch = vi.spyOn(globalThis, 'fetch').mockImplementation(async (input, init) => {
-    const url = new URL(input instanceof Request ? input.url : String(input));
-    const body = typeof init?.body === 'string' ? JSON.parse(init.body) : null;
-    commands.push({ host: url.host, path: url.pathname, body });
-    return new Response(null, { status: answers.get(url.host) ?? 202 });
-  });
-});
-afterAll(() => originFetch.mockRestore());
+/** Every command sent; what an origin (by host) answers /control/vod-jobs with, default 202. */
+const { commands, answers } = standInControlPorts(202);
 
 let ws: Workspace;
 beforeAll(async () => {
@@ -45,11 +34,11 @@ beforeAll(async () => {
 });
 
 /** Every origin silent, then the named ones heard now with `free` units of room each (more room = picked first). */
-async function origins(...heard: { originId: string; url: string; free: number; jobs?: string[] }[]) {
+async function origins(...heard: { originId: string; url: string; free: number; jobs?: string[]; draining?: boolean }[]) {
   await env.DB.prepare('UPDATE origins SET announced_at = 0').run();
   await env.DB.prepare('UPDATE origin_heartbeats SET heard_at = 0').run();
   for (const o of heard) {
-    const r = await sendHeartbeat(o.originId, [], { originUrl: o.url, hlsUrl: o.url, capacity: { units: 10 }, load: { units: 10 - o.free, sessions: 0 }, ...(o.jobs ? { jobs: o.jobs } : {}) });
+    const r = await sendHeartbeat(o.originId, [], { originUrl: o.url, hlsUrl: o.url, capacity: { units: 10 }, load: { units: 10 - o.free, sessions: 0 }, ...(o.jobs ? { jobs: o.jobs } : {}), ...(o.draining ? { draining: true } : {}) });
     expect(r.status).toBe(200);
   }
 }
@@ -92,7 +81,10 @@ async function expireJob(videoId: string) {
 beforeEach(() => answers.clear());
 
 describe('video job decisions (pure)', () => {
-  const row = (over: Partial<VideoJobRow>): VideoJobRow => ({ kind: 'process', status: 'running', origin_id: 'o1', attempts: 1, passes: 0, dispatched_at: 1000, deadline: 100_000, last_reason: null, exclude: '[]', ...over });
+  const row = (over: Partial<VideoJobRow>): VideoJobRow => ({
+    kind: 'process', status: 'running', origin_id: 'o1', attempts: 1, passes: 0, dispatched_at: 1000, deadline: 100_000, last_reason: null, exclude: '[]',
+    queued_since: null, busy_passes: 0, retry_at: null, ...over,
+  });
   it('a job is lost when its origin is silent, forgot it, or the deadline passed; an unreadable heartbeat proves nothing', () => {
     const heard = { heardAt: 50_000, sessionIds: [], jobIds: ['vid_x'] };
     expect(videoJobLoss(row({}), heard, 55_000, 'vid_x')).toBeNull();
@@ -105,7 +97,26 @@ describe('video job decisions (pure)', () => {
   it('after a loss: queued for another origin (the lost one excluded when asked), failed with the reason after the last attempt', () => {
     expect(afterLoss(row({}), 'gone', true)).toEqual({ next: expect.objectContaining({ status: 'queued', origin_id: null, exclude: '["o1"]' }), fail: null });
     expect(afterLoss(row({}), 'forgot', false).next.exclude).toBe('[]');
+    expect(afterLoss(row({ busy_passes: 4, queued_since: 5 }), 'gone', true).next).toMatchObject({ busy_passes: 0, queued_since: null, retry_at: null });
     expect(afterLoss(row({ attempts: VIDEO_JOB_ATTEMPTS }), 'gone', true)).toEqual({ next: expect.objectContaining({ status: 'over' }), fail: `processing failed after ${VIDEO_JOB_ATTEMPTS} attempts: gone` });
+  });
+
+  it('busy (429 full, 503 draining) is not a refusal; the busy backoff doubles from 5 s, never above the cap, jitter only shortens it', () => {
+    expect([202, 200, 429, 503, 400, 409, 500, 502, 0].map(answerKind)).toEqual(['taken', 'taken', 'busy', 'busy', 'refused', 'refused', 'refused', 'refused', 'refused']);
+    expect([0, 1, 2, 3].map((n) => busyRetryDelay(n, null, 0))).toEqual([5_000, 10_000, 20_000, 40_000]);
+    for (let n = 0; n < 100; n++) {
+      for (const random of [0, 0.5, 0.999]) {
+        const delay = busyRetryDelay(n, n % 2 ? 30 : 3600, random);
+        expect(delay).toBeLessThanOrEqual(VIDEO_BUSY_RETRY_MAX_MS);
+        expect(delay).toBeGreaterThanOrEqual(Math.min(VIDEO_BUSY_RETRY_MAX_MS, 5_000 * 2 ** n) * 0.8);
+      }
+    }
+    expect(VIDEO_BUSY_RETRY_MAX_MS).toBeLessThanOrEqual(60_000);
+    expect(busyRetryDelay(0, 30, 0)).toBe(30_000); // the origin's Retry-After is a floor (within the cap)
+    expect(queueTimedOut(row({ status: 'queued', queued_since: 1000 }), 1000 + VIDEO_QUEUE_TIMEOUT_MS - 1, VIDEO_QUEUE_TIMEOUT_MS)).toBe(false);
+    expect(queueTimedOut(row({ status: 'queued', queued_since: 1000 }), 1000 + VIDEO_QUEUE_TIMEOUT_MS, VIDEO_QUEUE_TIMEOUT_MS)).toBe(true);
+    expect(queueTimeoutReason(VIDEO_QUEUE_TIMEOUT_MS)).toBe(`${NO_ORIGIN_FOR_VIDEO}: ${ORIGINS_STAYED_BUSY} 24 h (VIDEO_QUEUE_TIMEOUT_SECONDS)`);
+    expect(queueTimeoutReason(90_000)).toContain('90 s');
   });
 });
 
@@ -207,5 +218,72 @@ describe('video jobs in the VideoObject', () => {
     }
     await vi.waitFor(async () => expect(await videoOf(videoId)).toMatchObject({ status: 'failed', error: expect.stringContaining(NO_ORIGIN_FOR_VIDEO) }), { timeout: 3000 });
     expect(jobCommands(videoId)).toHaveLength(0);
+  });
+  it('20 busy answers in a row (429, 503) do not fail the video: processing, no attempt spent, backoff within the cap; it starts once an origin has room', async () => {
+    await origins({ ...A, free: 9 }, { ...B, free: 5 });
+    answers.set(A.host, 429);
+    answers.set(B.host, 503);
+    const videoId = await uploadedVideo();
+    const delays: number[] = [];
+    for (let pass = 1; pass <= 20; pass++) {
+      await dispatched(videoId, 2 * pass);
+      await vi.waitFor(async () => expect((await jobRow(videoId))!.busy_passes).toBe(pass), { timeout: 3000, interval: 20 });
+      const row = (await jobRow(videoId))!;
+      expect(row).toMatchObject({ status: 'queued', attempts: 0, passes: 0 });
+      delays.push(row.retry_at! - Date.now());
+      expect(await videoOf(videoId)).toMatchObject({ status: 'processing', error: null });
+      // The object's alarm is set for the retry; running it now is the retry's time come.
+      await runDurableObjectAlarm(stub(videoId));
+    }
+    expect(Math.max(...delays)).toBeLessThanOrEqual(VIDEO_BUSY_RETRY_MAX_MS);
+    expect(delays[0]!).toBeLessThanOrEqual(5_000);
+    expect(delays.at(-1)!).toBeGreaterThan(VIDEO_BUSY_RETRY_MAX_MS * 0.8 - 1000); // doubled up to the cap
+    // A frees up: the next retry hands it over, as the job's first attempt.
+    answers.set(A.host, 202);
+    await dispatched(videoId, 41);
+    await vi.waitFor(async () => expect(await jobRow(videoId)).toMatchObject({ status: 'running', origin_id: A.originId, attempts: 1, busy_passes: 0, queued_since: null }), { timeout: 3000 });
+    expect(jobCommands(videoId).at(-1)!.body.attempt).toBe(1);
+    expect(await videoOf(videoId)).toMatchObject({ status: 'processing' });
+  });
+
+  it('an origin that is only draining counts as busy (not "no origin"): the video waits', async () => {
+    await origins({ ...A, free: 9, draining: true });
+    const videoId = await uploadedVideo();
+    await vi.waitFor(async () => expect((await jobRow(videoId))!.busy_passes).toBe(1), { timeout: 3000, interval: 20 });
+    for (let i = 0; i < VIDEO_DISPATCH_PASSES + 2; i++) {
+      await runDurableObjectAlarm(stub(videoId));
+      await vi.waitFor(async () => expect((await jobRow(videoId))!.busy_passes).toBe(i + 2), { timeout: 3000, interval: 20 });
+    }
+    expect(await videoOf(videoId)).toMatchObject({ status: 'processing' });
+    expect(jobCommands(videoId)).toHaveLength(0); // a draining origin is not sent work
+  });
+
+  it('a video waiting behind busy origins past VIDEO_QUEUE_TIMEOUT_SECONDS fails, saying every origin stayed busy', async () => {
+    await origins({ ...A, free: 9 });
+    answers.set(A.host, 429);
+    const videoId = await uploadedVideo();
+    await vi.waitFor(async () => expect((await jobRow(videoId))!.busy_passes).toBe(1), { timeout: 3000, interval: 20 });
+    expect(await videoOf(videoId)).toMatchObject({ status: 'processing' });
+    await runInDurableObject(stub(videoId), (_o, state) => {
+      state.storage.sql.exec('UPDATE video_job SET queued_since = ?', Date.now() - VIDEO_QUEUE_TIMEOUT_MS - 1);
+    });
+    await runDurableObjectAlarm(stub(videoId));
+    await vi.waitFor(async () => expect(await videoOf(videoId)).toMatchObject({ status: 'failed', error: queueTimeoutReason(VIDEO_QUEUE_TIMEOUT_MS) }), { timeout: 3000 });
+    expect((await videoOf(videoId)).error).toContain(`${ORIGINS_STAYED_BUSY} 24 h`);
+    expect(jobCommands(videoId)).toHaveLength(1); // the bound is checked before asking again
+    expect(await jobRow(videoId)).toMatchObject({ status: 'over' });
+  });
+
+  it('real refusals (400: the command is invalid) still fail the video after the bounded passes', async () => {
+    await origins({ ...A, free: 9 });
+    answers.set(A.host, 400);
+    const videoId = await uploadedVideo();
+    for (let i = 0; i < VIDEO_DISPATCH_PASSES + 2; i++) {
+      if ((await videoOf(videoId)).status === 'failed') break;
+      await runDurableObjectAlarm(stub(videoId));
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    await vi.waitFor(async () => expect(await videoOf(videoId)).toMatchObject({ status: 'failed', error: `${NO_ORIGIN_FOR_VIDEO} (${A.originId} answered 400)` }), { timeout: 3000 });
+    expect(jobCommands(videoId)).toHaveLength(VIDEO_DISPATCH_PASSES);
   });
 });
