@@ -3,7 +3,7 @@
 // job handed to the holding origin if healthy else any origin with capacity (retried, bounded), reported on only by
 // that origin, and a failed export never takes the recording or the stream down. The origins' control ports are played
 // by a stand-in at the network boundary (globalThis.fetch), which records every command the edge sends.
-import { describe, it, expect, beforeAll, beforeEach, afterAll, vi, type MockInstance } from 'vitest';
+import { describe, it, expect, beforeAll, beforeEach, vi } from 'vitest';
 import { env } from 'cloudflare:workers';
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import {
@@ -19,6 +19,7 @@ import {
   signedCall,
   type Workspace,
 } from './helpers.ts';
+import { standInControlPorts } from './control-ports.ts';
 import { alarmOf, exportDeadlineOf, owedEffects, receivedWebhooks, recordingOf, setObjectVar, stub } from './stream-faults.ts';
 import { ExportRecordingCommand } from '../../shared/schemas/internal.ts';
 import { verifyMediaGrant } from '../../shared/media-grant.ts';
@@ -27,24 +28,8 @@ import { EXPORT_DISPATCH_ATTEMPTS, NO_ORIGIN_FOR_EXPORT, NOT_HOLDER } from '../.
 const MASTER = 'test-origin-secret';
 const OTHER = { originId: 'origin-other', originUrl: 'http://127.0.0.2:9' };
 
-interface Command {
-  host: string;
-  path: string;
-  body: any;
-}
 /** Every command the edge sent an origin, and what each origin (by host) answers for each path (default 200). */
-const commands: Command[] = [];
-const answers = new Map<string, number>();
-let originFetch: MockInstance<typeof fetch>;
-beforeAll(() => {
-  originFetch = vi.spyOn(globalThis, 'fetch').mockImplementation(async (input, init) => {
-    const url = new URL(input instanceof Request ? input.url : String(input));
-    const body = typeof init?.body === 'string' ? JSON.parse(init.body) : null;
-    commands.push({ host: url.host, path: url.pathname, body });
-    return new Response(null, { status: answers.get(`${url.host}${url.pathname}`) ?? answers.get(url.host) ?? 200 });
-  });
-});
-afterAll(() => originFetch.mockRestore());
+const { commands, answers } = standInControlPorts(200);
 beforeEach(() => {
   answers.clear();
 });
