@@ -994,7 +994,7 @@ export class StreamObject extends DurableObject<Env> {
       createdAt: at,
       updatedAt: at,
     };
-    const simuliveSourcePrefix = request.simulive ? await simuliveSourcePrefixOf(this.env.DB, input.workspaceId, request.simulive.recordingId) : null;
+    const simuliveSourcePrefix = request.simulive ? await simuliveSourcePrefixOf(this.env, input.workspaceId, request.simulive) : null;
     const infrastructureReady = await this.eventFlow.infrastructureReady(doc);
     // The index rows exist before the caller hears of the event (the event's own row follows as an owed effect).
     await this.env.DB.batch([

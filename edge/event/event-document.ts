@@ -1,7 +1,7 @@
 // What a StreamObject stores about its stream's live event (issue 12), and the public LiveEvent shape built from it.
 // The event lives inside its stream's object, so its document sits next to the stream's; its activities are rows of
 // the object's `event_activities` table. Times in the state are epoch ms; the API answers ISO instants.
-import type { LiveEvent, LiveEventActivity, LiveEventSecurity } from '../../shared/schemas/live-event.ts';
+import type { LiveEvent, LiveEventActivity, LiveEventSecurity, SimuliveSource } from '../../shared/schemas/live-event.ts';
 import type { LiveStream } from '../../shared/schemas/live-stream.ts';
 import type { LiveEventOperation, LiveEventStatus } from '../../shared/live-event-vocabulary.ts';
 import { allowedOperations, type EventState } from './event-machine.ts';
@@ -18,8 +18,13 @@ export interface EventDocument {
   publicPlaybackId: string;
   /** The stream's own playback id: the producer's rehearsal and live view. */
   previewPlaybackId: string;
-  simulive: { recordingId: string } | null;
-  /** The simulive recording's session media (`live/{streamId}/{sessionId}`): PLAYBACK mode plays it as the VOD. */
+  /** The SIMULIVE source: a recording (`recordingId`) or a library video (`videoId`), exactly one. */
+  simulive: SimuliveSource | null;
+  /**
+   * The source's HLS in R2, which PLAYBACK mode plays as the VOD (edge/event/simulive-dispatch.ts simuliveSourcePrefix):
+   * a recording's session media (`live/{streamId}/{sessionId}`), an uploaded or imported video's `videos/{videoId}/hls`,
+   * a clip's `clips/{clipId}/hls`.
+   */
   simuliveSourcePrefix: string | null;
   ullEnabled: false;
   resolution: LiveEvent['resolution'];

@@ -19,10 +19,9 @@ import {
 } from '../../shared/live-event-vocabulary.ts';
 import { newId } from '../../shared/identifiers.ts';
 import { pickOrigin } from '../origin-registry.ts';
-import { sessionMediaPrefix } from '../stream-media-store.ts';
 import { log } from '../log.ts';
 import { purgePlaybackCache } from '../playback-cache.ts';
-import { startSimulive } from './simulive-dispatch.ts';
+import { simuliveSourcePrefix, startSimulive } from './simulive-dispatch.ts';
 import { issueSimuliveTicket } from './simulive-ticket.ts';
 import {
   eventTransition,
@@ -570,7 +569,7 @@ export class EventFlow {
     const env = this.host.env();
     const outcome = await startSimulive(
       env,
-      { streamId: doc.streamId, workspaceId: doc.workspaceId, recordingId: doc.simulive.recordingId, zone: stream.settings.zone ?? null },
+      { streamId: doc.streamId, workspaceId: doc.workspaceId, source: doc.simulive, zone: stream.settings.zone ?? null },
       () => issueSimuliveTicket(this.sql, Date.now()),
     );
     log('live_event_simulive_started', { streamId: doc.streamId, eventId, ok: outcome.ok, ...(outcome.ok ? { originId: outcome.originId } : { code: outcome.code, detail: outcome.detail }) });
@@ -614,13 +613,7 @@ function refusedBy(result: { ok: false; refusal: 'operation_not_allowed' | 'inva
     : { ok: false, code: 'refused', httpStatus: 409, type: 'operation-not-allowed', detail: result.detail, allowedOperations: result.allowedOperations };
 }
 
-/** The source prefix of a simulive recording (its session's durable media), for PLAYBACK mode's source VOD. */
-export async function simuliveSourcePrefixOf(db: D1Database, workspaceId: string, recordingId: string): Promise<string | null> {
-  const row = await db
-    .prepare('SELECT stream_id, session_id FROM recordings WHERE id = ? AND workspace_id = ?')
-    .bind(recordingId, workspaceId)
-    .first<{ stream_id: string; session_id: string }>();
-  return row ? sessionMediaPrefix(row.stream_id, row.session_id) : null;
-}
+/** The HLS of a simulive source (a recording's session media, a library video's), for PLAYBACK mode's source VOD. */
+export const simuliveSourcePrefixOf = simuliveSourcePrefix;
 
 export type { EventState };

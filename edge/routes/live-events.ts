@@ -14,6 +14,7 @@ import { playbackIdsOfStream, purgePlaybackCache } from '../playback-cache.ts';
 import { resolveZone } from './zones.ts';
 import { jsonBody, problem, security, singleResponse } from './openapi-parts.ts';
 import { log } from '../log.ts';
+import { simuliveSourceState } from '../event/simulive-dispatch.ts';
 import { list } from '../../shared/schemas/common.ts';
 import {
   CreateLiveEventRequest,
@@ -22,6 +23,7 @@ import {
   ListLiveEventsQuery,
   LiveEventIdParam,
   LiveEventOperationRequest,
+  type SimuliveSource,
 } from '../../shared/schemas/live-event.ts';
 import { LIVE_EVENT_OPERATIONS, type LiveEventOperation } from '../../shared/live-event-vocabulary.ts';
 import { newId, newStreamKey, newPlaybackId, sha256Hex } from '../../shared/identifiers.ts';
@@ -84,37 +86,29 @@ const customIdTaken = (customId: string) =>
   });
 
 /**
- * A SIMULIVE source must be a recording of this workspace whose MP4 is built. At create a missing one is bad input
- * (400); at /start (deleted since) and while its MP4 is not built yet, the event cannot go on now (409).
+ * A SIMULIVE source must be a recording of this workspace whose MP4 is built, or a ready video of its library
+ * (edge/event/simulive-dispatch.ts says which MP4). At create a missing one is bad input (400); at /start (deleted
+ * since) and while it is not ready yet, the event cannot go on now (409).
  */
-async function checkSimuliveSource(db: D1Database, workspaceId: string, recordingId: string, at: 'create' | 'start'): Promise<void> {
-  const row = await db
-    .prepare('SELECT exportable FROM recordings WHERE id = ? AND workspace_id = ?')
-    .bind(recordingId, workspaceId)
-    .first<{ exportable: number }>();
-  if (!row && at === 'create') {
-    const message = `no recording ${recordingId} in this workspace`;
-    throw new ApiError(400, 'invalid-request', 'Invalid request', `simulive.recordingId: ${message}`, {
-      errors: [{ field: 'simulive.recordingId', message }],
-    });
+async function checkSimuliveSource(env: AppEnv['Bindings'], workspaceId: string, source: SimuliveSource, at: 'create' | 'start'): Promise<void> {
+  const found = await simuliveSourceState(env, workspaceId, source);
+  if (found.state === 'ready') return;
+  const { field, detail } = found;
+  if (found.state === 'missing' && at === 'create') {
+    throw new ApiError(400, 'invalid-request', 'Invalid request', `${field}: ${detail}`, { errors: [{ field, message: detail }] });
   }
-  if (!row) {
+  if (found.state === 'missing') {
     throw new ApiError(
       409,
       'simulive-source-not-ready',
       TITLES['simulive-source-not-ready']!,
-      `the simulive source, recording ${recordingId}, no longer exists; cancel the event or reopen it with another`,
+      `the simulive source no longer exists (${detail}); cancel the event or reopen it with another`,
+      { errors: [{ field, message: detail }] },
     );
   }
-  if (!row.exportable) {
-    throw new ApiError(
-      409,
-      'simulive-source-not-ready',
-      TITLES['simulive-source-not-ready']!,
-      `simulive.recordingId: recording ${recordingId} has no MP4 yet (exportable: false); try again once it is exportable`,
-      { errors: [{ field: 'simulive.recordingId', message: 'the recording is not exportable yet' }] },
-    );
-  }
+  throw new ApiError(409, 'simulive-source-not-ready', TITLES['simulive-source-not-ready']!, `${field}: ${detail}; try again once it is ready`, {
+    errors: [{ field, message: detail }],
+  });
 }
 
 /** Playback URLs as absolute URLs on the host the API was called on (the edge serves /hls too). */
@@ -153,7 +147,7 @@ liveEventRoutes.openapi(
       });
     }
     const workspaceId = c.get('workspaceId');
-    if (request.simulive) await checkSimuliveSource(c.env.DB, workspaceId, request.simulive.recordingId, 'create');
+    if (request.simulive) await checkSimuliveSource(c.env, workspaceId, request.simulive, 'create');
 
     const eventId = newId('le', 16);
     const streamId = newId('ls', 16);
@@ -391,7 +385,7 @@ for (const op of LIVE_EVENT_OPERATIONS) {
         const current = await stub.getEvent(workspaceId, eventId);
         if (!current) throw notFound(`live event ${eventId}`);
         if (current.simulive && current.allowedOperations.includes('start')) {
-          await checkSimuliveSource(c.env.DB, workspaceId, current.simulive.recordingId, 'start');
+          await checkSimuliveSource(c.env, workspaceId, current.simulive, 'start');
         }
       }
       const event = eventOutcome(await stub.eventOperation(workspaceId, eventId, op, input), eventId);

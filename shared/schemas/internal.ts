@@ -345,6 +345,15 @@ export type ExportRecordingCommand = z.infer<typeof ExportRecordingCommand>;
 export const recordingMp4Key = (recordingId: string): string => `recordings/${recordingId}/recording.mp4`;
 
 /**
+ * The MP4s a library video `vid_X` may be broadcast from: its own (upload/import), or that of the recording `rec_X` or
+ * clip `clip_X` it is a view of (edge/video/library-rows.ts libraryVideoId derives the one id from the other).
+ */
+export const simuliveVideoKeys = (videoId: string): string[] => {
+  const x = videoId.replace(/^vid_/, '');
+  return [`videos/${videoId}/video.mp4`, recordingMp4Key(`rec_${x}`), `clips/clip_${x}/clip.mp4`];
+};
+
+/**
  * Edge → origin: broadcast a recording as live on this stream (a SIMULIVE event at LIVE). The origin reads the source
  * through GET /internal/media/{key} with the grant, publishes it with the ticket (authorize protocol 'simulive') and
  * plays it in real time into the live pipeline; the end of the source ends the broadcast (publish_done
@@ -354,13 +363,27 @@ export const SimuliveCommand = z
   .object({
     streamId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'streamId is a stream id'),
     ticket: z.string().min(16).max(200),
+    /** A recording (`recordingId`) or a library video (`videoId`, issue 13), exactly one; `key` is its MP4. */
     source: z
       .object({
-        recordingId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'source.recordingId is a recording id'),
-        key: z.string().regex(/^recordings\/[A-Za-z0-9_-]{1,64}\/recording\.mp4$/, 'source.key is recordings/{recordingId}/recording.mp4'),
+        recordingId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'source.recordingId is a recording id').optional(),
+        videoId: VideoIdText.optional(),
+        key: z
+          .string()
+          .regex(
+            /^(recordings\/[A-Za-z0-9_-]{1,64}\/recording|clips\/[A-Za-z0-9_-]{1,64}\/clip|videos\/[A-Za-z0-9_-]{1,64}\/video)\.mp4$/,
+            'source.key is a recording.mp4, clip.mp4 or video.mp4 in R2',
+          ),
       })
       .strict()
-      .refine((source) => source.key === recordingMp4Key(source.recordingId), { message: "source.key is the recording's own MP4", path: ['key'] }),
+      .superRefine((source, ctx) => {
+        if ((source.recordingId === undefined) === (source.videoId === undefined)) {
+          ctx.addIssue({ code: 'custom', path: ['recordingId'], message: 'source names exactly one of recordingId and videoId' });
+          return;
+        }
+        const own = source.recordingId !== undefined ? [recordingMp4Key(source.recordingId)] : simuliveVideoKeys(source.videoId!);
+        if (!own.includes(source.key)) ctx.addIssue({ code: 'custom', path: ['key'], message: "source.key is the source's own MP4" });
+      }),
     /** Reads the source's prefix (shared/media-grant.ts). */
     grant: MediaGrantText,
   })

@@ -68,10 +68,23 @@ export const VodWindowRequest = z
   .openapi('LiveEventVodWindowRequest');
 export type VodWindowRequest = z.infer<typeof VodWindowRequest>;
 
+/**
+ * What a SIMULIVE event broadcasts: a recording of this workspace (`recordingId`) or a ready video of its library
+ * (`videoId`: an upload, an import, a recording or a clip) — exactly one of the two.
+ */
 export const SimuliveSource = z
-  .object({ recordingId: z.string().min(1, 'recordingId is required').max(64).openapi({ description: 'a recording of this workspace' }) })
+  .object({
+    recordingId: z.string().min(1, 'recordingId is required').max(64).optional().openapi({ description: 'a recording of this workspace' }),
+    videoId: z.string().min(1, 'videoId is required').max(64).optional().openapi({ description: 'a ready video of this workspace\'s library' }),
+  })
   .strict()
+  .superRefine((source, ctx) => {
+    if (source.recordingId !== undefined && source.videoId !== undefined) {
+      ctx.addIssue({ code: 'custom', path: [], message: 'give simulive.recordingId or simulive.videoId, not both' });
+    }
+  })
   .openapi('SimuliveSource');
+export type SimuliveSource = z.infer<typeof SimuliveSource>;
 
 const instantMs = (iso: string | null | undefined): number | null => (iso ? Date.parse(iso) : null);
 
@@ -119,8 +132,12 @@ export const CreateLiveEventRequest = z
         message: 'BROADCAST_MODE_PLAYBACK plays a VOD: it needs type LIVE_TYPE_SIMULIVE',
       });
     }
-    if (body.type === 'LIVE_TYPE_SIMULIVE' && !body.simulive?.recordingId) {
-      ctx.addIssue({ code: 'custom', path: ['simulive', 'recordingId'], message: 'a SIMULIVE event needs simulive.recordingId (the recording to broadcast)' });
+    if (body.type === 'LIVE_TYPE_SIMULIVE' && !body.simulive?.recordingId && !body.simulive?.videoId) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['simulive', 'recordingId'],
+        message: 'a SIMULIVE event needs simulive.recordingId (a recording) or simulive.videoId (a library video) to broadcast',
+      });
     }
     if (body.type === 'LIVE_TYPE_LIVE' && body.simulive) {
       ctx.addIssue({ code: 'custom', path: ['simulive'], message: 'simulive is only for type LIVE_TYPE_SIMULIVE' });
@@ -177,7 +194,10 @@ export const LiveEvent = z
     scheduledStartAt: Timestamp,
     scheduledEndAt: Timestamp.nullable(),
     vod: z.object({ enabled: z.boolean(), startAt: Timestamp.nullable(), endAt: Timestamp.nullable() }),
-    simulive: z.object({ recordingId: z.string() }).nullable(),
+    simulive: z
+      .object({ recordingId: z.string().optional(), videoId: z.string().optional() })
+      .nullable()
+      .openapi({ description: 'the source a SIMULIVE event broadcasts: a recording (recordingId) or a library video (videoId), exactly one' }),
     streamId: z.string().openapi({ description: 'the live stream the event owns' }),
     ingest: Ingest.nullable().openapi({ description: 'LIVE type only; the stream key and SRT secret only in the create answer' }),
     playbackIds: z.object({ public: PlaybackRef, preview: PlaybackRef }),

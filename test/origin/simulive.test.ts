@@ -60,6 +60,20 @@ describe('SimuliveCommand', () => {
     }
   });
 
+  it("takes a library video's own MP4, or its recording's or clip's (issue 13), and exactly one of recordingId and videoId", () => {
+    for (const key of ['videos/vid_ab12/video.mp4', 'recordings/rec_ab12/recording.mp4', 'clips/clip_ab12/clip.mp4']) {
+      expect(SimuliveCommand.safeParse({ ...valid, source: { videoId: 'vid_ab12', key } }).success, key).toBe(true);
+    }
+    for (const key of ['videos/vid_other/video.mp4', 'recordings/rec_other/recording.mp4', 'clips/clip_ab12/video.mp4', 'videos/vid_ab12/source']) {
+      const parsed = SimuliveCommand.safeParse({ ...valid, source: { videoId: 'vid_ab12', key } });
+      expect(parsed.success, key).toBe(false);
+      expect(parsed.error!.issues.map((i) => i.path.join('.'))).toContain('source.key');
+    }
+    const both = SimuliveCommand.safeParse({ ...valid, source: { ...valid.source, videoId: 'vid_x1' } });
+    expect(both.success).toBe(false);
+    expect(SimuliveCommand.safeParse({ ...valid, source: { key: valid.source.key } }).success).toBe(false);
+  });
+
   it('refuses a short ticket, a bad stream id, a missing grant and unknown fields', () => {
     expect(SimuliveCommand.safeParse({ ...valid, ticket: 'short' }).success).toBe(false);
     expect(SimuliveCommand.safeParse({ ...valid, streamId: '../x' }).success).toBe(false);
