@@ -6,6 +6,7 @@ import { describe, it, expect, beforeAll, vi } from 'vitest';
 import { env } from 'cloudflare:workers';
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { api, call, createWorkspace, json, type Workspace } from './helpers.ts';
+import { until } from './until.ts';
 import { sha256Hex } from '../../shared/identifiers.ts';
 import { DEFAULT_MAX_UPLOAD_BYTES, judgeCompletion, judgePart, planUpload } from '../../edge/video/upload-plan.ts';
 import { NO_SUCH_UPLOAD, declaredLength } from '../../edge/video/uploads.ts';
@@ -350,15 +351,6 @@ describe('upload URL deadline (the video object alarm)', () => {
   const videoStub = (videoId: string) => env.VIDEOS.get(env.VIDEOS.idFromName(videoId));
   const deadlineOf = (videoId: string) =>
     runInDurableObject(videoStub(videoId), (_o, state) => state.storage.sql.exec('SELECT expires_at FROM upload_deadline').toArray().length);
-
-  async function until<T>(probe: () => Promise<T>, ok: (value: T) => boolean, what: string): Promise<T> {
-    for (let i = 0; i < 50; i++) {
-      const value = await probe();
-      if (ok(value)) return value;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`timed out waiting for ${what}`);
-  }
 
   it('an upload not completed by its expiry fails the video (errored webhook), aborts its multipart and drops its parts; the token stays 410', async () => {
     const upload = await createUpload();

@@ -6,6 +6,7 @@ import { describe, it, expect, beforeAll, afterAll, vi, type MockInstance } from
 import { env } from 'cloudflare:workers';
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { api, call, createWorkspace, json, type Workspace } from './helpers.ts';
+import { until } from './until.ts';
 import { newId, newPlaybackId } from '../../shared/identifiers.ts';
 import type { CreateVideoInput, VideoObject } from '../../edge/video-object.ts';
 import type { VideoJobEvent } from '../../edge/video/video-job-hooks.ts';
@@ -67,15 +68,6 @@ async function webhooksOf(videoId: string, count: number) {
     if (rows.length < count) await new Promise((r) => setTimeout(r, 100));
   }
   return rows.map((r) => JSON.parse(r.body));
-}
-
-async function until<T>(probe: () => Promise<T>, ok: (value: T) => boolean, what: string): Promise<T> {
-  for (let i = 0; i < 50; i++) {
-    const value = await probe();
-    if (ok(value)) return value;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 describe('the status machine in the VideoObject', () => {
