@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, waitFor, type Stack } from '../support/stack.ts';
+import { originLogEvents, recordingOf as readRecording } from '../support/stack-reads.ts';
 import { ffprobe, publish, type Publisher } from '../support/encoder.ts';
 
 const SECONDS = 16;
@@ -26,9 +27,7 @@ afterAll(async () => {
 
 const figure = (name: string, value: unknown) => console.log(`[figure] recording-export ${name}=${JSON.stringify(value)}`);
 
-async function recordingOf(streamId: string) {
-  return ((await stack.api('GET', `/live/streams/${streamId}/recordings`)).body.data as any[])[0] ?? null;
-}
+const recordingOf = (streamId: string) => readRecording(stack, streamId);
 
 /** Downloads a playback URL of the edge into a file, for ffprobe. */
 async function download(url: string, name: string): Promise<string> {
@@ -40,15 +39,7 @@ async function download(url: string, name: string): Promise<string> {
 }
 
 /** The origin's structured log lines of one event. */
-const originEvents = (event: string) =>
-  stack.originLogs.flatMap((line) => {
-    try {
-      const j = JSON.parse(line) as { event?: string };
-      return j.event === event ? [j as Record<string, unknown>] : [];
-    } catch {
-      return [];
-    }
-  });
+const originEvents = (event: string) => originLogEvents(stack, event);
 
 describe('recording export and clips from R2', () => {
   it('exports the MP4 after the origin lost its media folder, and cuts a clip from R2', async () => {

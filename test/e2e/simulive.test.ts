@@ -4,6 +4,7 @@
 // event leaves LIVE by itself when the source has played to its end. The new session's recording lasts as the source.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, waitFor, type Stack } from '../support/stack.ts';
+import { originLogEvents, recordingOf as readRecording } from '../support/stack-reads.ts';
 import { publish, type Publisher } from '../support/encoder.ts';
 import { createLiveEvent, fetchSegment, liveEventBody, mustOperate, waitForEventStatus, waitForPlayback } from '../support/live-events.ts';
 
@@ -23,20 +24,10 @@ afterAll(async () => {
 
 const figure = (name: string, value: unknown) => console.log(`[figure] simulive ${name}=${JSON.stringify(value)}`);
 
-async function recordingOf(streamId: string) {
-  return ((await stack.api('GET', `/live/streams/${streamId}/recordings`)).body.data as any[])[0] ?? null;
-}
+const recordingOf = (streamId: string) => readRecording(stack, streamId);
 
 /** The origin's structured log lines of one event. */
-const originEvents = (event: string) =>
-  stack.originLogs.flatMap((line) => {
-    try {
-      const j = JSON.parse(line) as { event?: string };
-      return j.event === event ? [j as Record<string, unknown>] : [];
-    } catch {
-      return [];
-    }
-  });
+const originEvents = (event: string) => originLogEvents(stack, event);
 
 describe('simulive', () => {
   it('broadcasts a recording as live through an origin, plays it through the edge, and ends at the end of the source', async () => {
