@@ -168,7 +168,7 @@ async function downloadInto(handle: FileHandle, o: RangedDownloadOptions): Promi
   while (known === null || offset < known.size) {
     requests++;
     try {
-      const answer = await fetchPiece(handle, o, offset, known, rangeBytes, maxBytes, whole);
+      const answer = await fetchPiece({ handle, o, offset, known, rangeBytes, maxBytes }, whole);
       known = answer.known;
       offset = answer.offset;
       failures = 0;
@@ -219,19 +219,22 @@ class SourceChangedError extends Error {
   override name = 'SourceChangedError';
 }
 
+/** One piece to ask for: from `offset` into the file, what is known of the object so far, and the download's bounds. */
+interface PieceAsk {
+  handle: FileHandle;
+  o: RangedDownloadOptions;
+  offset: number;
+  known: Known | null;
+  rangeBytes: number | 'open';
+  maxBytes: number;
+}
+
 /**
  * Asks for one piece from `offset` and writes what comes at its place in the file; resolves with the new offset. A
  * piece is bounded by its own deadline and, when set, the stall timeout (re-armed by every chunk that arrives).
  */
-async function fetchPiece(
-  handle: FileHandle,
-  o: RangedDownloadOptions,
-  offset: number,
-  known: Known | null,
-  rangeBytes: number | 'open',
-  maxBytes: number,
-  whole: AbortSignal | undefined,
-): Promise<{ known: Known; offset: number }> {
+async function fetchPiece(piece: PieceAsk, whole: AbortSignal | undefined): Promise<{ known: Known; offset: number }> {
+  const { o } = piece;
   const stall = new AbortController();
   const timeoutMs = o.attemptTimeoutMs === undefined ? 120_000 : o.attemptTimeoutMs;
   const signals = [stall.signal, ...(whole ? [whole] : []), ...(timeoutMs === null ? [] : [AbortSignal.timeout(timeoutMs)])];
@@ -248,7 +251,7 @@ async function fetchPiece(
   };
   alive();
   try {
-    return await readPiece(handle, o, offset, known, rangeBytes, maxBytes, AbortSignal.any(signals), alive);
+    return await readPiece(piece, AbortSignal.any(signals), alive);
   } catch (error) {
     if (stalled && !(error instanceof PermanentDownloadError)) {
       throw new Error(`${o.describe}: no bytes for ${Math.round((stallMs ?? 0) / 100) / 10} s, the transfer stalled`);
@@ -259,16 +262,8 @@ async function fetchPiece(
   }
 }
 
-async function readPiece(
-  handle: FileHandle,
-  o: RangedDownloadOptions,
-  offset: number,
-  known: Known | null,
-  rangeBytes: number | 'open',
-  maxBytes: number,
-  signal: AbortSignal,
-  alive: () => void,
-): Promise<{ known: Known; offset: number }> {
+async function readPiece(piece: PieceAsk, signal: AbortSignal, alive: () => void): Promise<{ known: Known; offset: number }> {
+  const { handle, o, offset, known, rangeBytes, maxBytes } = piece;
   const range = nextRange(offset, known?.size ?? null, rangeBytes);
   const response = await o.request(range, signal);
   alive();
