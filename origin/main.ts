@@ -269,20 +269,21 @@ main().catch((error: unknown) => {
   process.exit(1);
 });
 
-/** VOD_JOB_THREADS: worker threads for library videos' jobs, apart from the recordings' and clips' thread; default 1. */
-function vodJobThreads(env: NodeJS.ProcessEnv): number {
-  const raw = env.VOD_JOB_THREADS;
+/** A count setting from 1 to `max`; unset or empty, 1. Anything else stops the start with the setting named. */
+function countSetting(env: NodeJS.ProcessEnv, name: string, max: number): number {
+  const raw = env[name];
   if (raw === undefined || raw === '') return 1;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > 16) throw new Error(`VOD_JOB_THREADS must be a whole number from 1 to 16, got "${raw}"`);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`${name} must be a whole number from 1 to ${max}, got "${raw}"`);
   return n;
+}
+
+/** VOD_JOB_THREADS: worker threads for library videos' jobs, apart from the recordings' and clips' thread; default 1. */
+function vodJobThreads(env: NodeJS.ProcessEnv): number {
+  return countSetting(env, 'VOD_JOB_THREADS', 16);
 }
 
 /** VOD_JOBS_PER_ORIGIN: library videos' jobs one origin takes at once (running or waiting); default 1. */
 function vodJobsPerOrigin(env: NodeJS.ProcessEnv): number {
-  const raw = env.VOD_JOBS_PER_ORIGIN;
-  if (raw === undefined || raw === '') return 1;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > 64) throw new Error(`VOD_JOBS_PER_ORIGIN must be a whole number from 1 to 64, got "${raw}"`);
-  return n;
+  return countSetting(env, 'VOD_JOBS_PER_ORIGIN', 64);
 }
