@@ -3,6 +3,7 @@
 import { OpenAPIHono, createRoute } from '@hono/zod-openapi';
 import type { AppEnv } from '../env.ts';
 import { validationHook } from '../middleware/errors.ts';
+import { security } from './openapi-parts.ts';
 import { notFound } from '../problem.ts';
 import { Problem, single, list } from '../../shared/schemas/common.ts';
 import { AccessToken, AccessTokenIdParam, CreateAccessTokenRequest, ListAccessTokensQuery } from '../../shared/schemas/workspace.ts';
@@ -15,7 +16,6 @@ const problems = {
   401: { description: 'Missing, invalid or revoked credentials', content: { 'application/problem+json': { schema: Problem } } },
   404: { description: 'No such access token in this workspace', content: { 'application/problem+json': { schema: Problem } } },
 };
-const security: Record<string, string[]>[] = [{ basicAuth: [] }, { bearerAuth: [] }];
 const tags = ['Access tokens'];
 
 accessTokenRoutes.openapi(

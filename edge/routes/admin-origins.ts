@@ -5,8 +5,9 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { AppEnv } from '../env.ts';
 import { validationHook } from '../middleware/errors.ts';
+import { problem } from './openapi-parts.ts';
 import { ApiError, notFound } from '../problem.ts';
-import { Problem, single } from '../../shared/schemas/common.ts';
+import { single } from '../../shared/schemas/common.ts';
 import { CreateOriginRequest, IssuedOrigin, OriginIdParam, OriginListing } from '../../shared/schemas/origin-registry.ts';
 import { deriveOriginSecret } from '../../shared/origin-credentials.ts';
 import { originSecretProblem } from '../../shared/origin-secret.ts';
@@ -16,7 +17,6 @@ import { log } from '../log.ts';
 
 export const adminOriginRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
-const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: Problem } } });
 
 /** Secrets are derived from the master key: without a usable one there is nothing safe to hand out. */
 function masterKey(env: AppEnv['Bindings']): string {

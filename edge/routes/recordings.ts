@@ -5,10 +5,11 @@ import type { Context } from 'hono';
 import type { AppEnv } from '../env.ts';
 import type { StreamObject } from '../stream-object.ts';
 import { validationHook } from '../middleware/errors.ts';
+import { problem, security } from './openapi-parts.ts';
 import { streamObject } from '../streams.ts';
 import { ApiError, notFound, problemResponse } from '../problem.ts';
 import { decodeCursor, encodeCursor, keysetPage } from '../pagination.ts';
-import { Problem, single, list, ListQuery } from '../../shared/schemas/common.ts';
+import { single, list, ListQuery } from '../../shared/schemas/common.ts';
 import { StreamIdParam } from '../../shared/schemas/live-stream.ts';
 import {
   Session,
@@ -24,8 +25,6 @@ type RetryResult = Awaited<ReturnType<StreamObject['retryRecording']>>;
 
 export const recordingRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
-const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: Problem } } });
-const security: Record<string, string[]>[] = [{ basicAuth: [] }, { bearerAuth: [] }];
 
 recordingRoutes.openapi(
   createRoute({

@@ -4,6 +4,7 @@ import { OpenAPIHono, createRoute } from '@hono/zod-openapi';
 import { exportJWK, exportPKCS8, exportSPKI, generateKeyPair } from 'jose';
 import type { AppEnv } from '../env.ts';
 import { validationHook } from '../middleware/errors.ts';
+import { security } from './openapi-parts.ts';
 import { notFound } from '../problem.ts';
 import { Problem, single, list } from '../../shared/schemas/common.ts';
 import { SigningKey, ListSigningKeysQuery, SigningKeyIdParam } from '../../shared/schemas/signing-keys.ts';
@@ -19,7 +20,6 @@ const problems = {
   401: { description: 'Missing or invalid credentials', content: { 'application/problem+json': { schema: Problem } } },
   404: { description: 'No such signing key in this workspace', content: { 'application/problem+json': { schema: Problem } } },
 };
-const security: Record<string, string[]>[] = [{ basicAuth: [] }, { bearerAuth: [] }];
 const tags = ['Signing keys'];
 
 interface SigningKeyRow {

@@ -2,10 +2,11 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { AppEnv } from '../env.ts';
 import { validationHook } from '../middleware/errors.ts';
+import { jsonBody, security, singleResponse } from './openapi-parts.ts';
 import { streamObject, commandOutcome } from '../streams.ts';
 import { notFound } from '../problem.ts';
 import { ingestFor } from '../live-stream-view.ts';
-import { Problem, single, list } from '../../shared/schemas/common.ts';
+import { Problem, list } from '../../shared/schemas/common.ts';
 import {
   CreateLiveStreamRequest,
   UpdateLiveStreamRequest,
@@ -28,20 +29,13 @@ const problems = {
   404: { description: 'No such stream in this workspace', content: { 'application/problem+json': { schema: Problem } } },
   409: { description: 'Not allowed in the current state', content: { 'application/problem+json': { schema: Problem } } },
 };
-const security: Record<string, string[]>[] = [{ basicAuth: [] }, { bearerAuth: [] }];
 /** DELETE's one option (issue 13): the stream's recordings and clips are kept unless this is 'true'. */
 const DeleteStreamQuery = z
   .object({
     deleteMedia: z.enum(['true', 'false']).optional().openapi({ description: "'true' deletes the stream's recordings and clips and their media too" }),
   })
   .strict();
-const jsonBody = <T extends z.ZodTypeAny>(schema: T, required: boolean) => ({
-  body: { content: { 'application/json': { schema } }, required },
-});
-const streamResponse = (description: string) => ({
-  description,
-  content: { 'application/json': { schema: single(LiveStream) } },
-});
+const streamResponse = singleResponse(LiveStream);
 
 streamRoutes.openapi(
   createRoute({

@@ -1,9 +1,10 @@
 // /v1/webhooks: a workspace's endpoints (create, list, get, update, delete, rotate-secret, test ping) and the log of
 // their deliveries (list, redeliver). Another workspace's endpoint is 404.
-import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { OpenAPIHono, createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { AppEnv } from '../env.ts';
 import { validationHook } from '../middleware/errors.ts';
+import { jsonBody, security, singleResponse } from './openapi-parts.ts';
 import { ApiError, notFound } from '../problem.ts';
 import { Problem, single, list } from '../../shared/schemas/common.ts';
 import {
@@ -35,12 +36,8 @@ const problems = {
   401: { description: 'Missing or invalid credentials', content: { 'application/problem+json': { schema: Problem } } },
   404: { description: 'No such webhook (or delivery) in this workspace', content: { 'application/problem+json': { schema: Problem } } },
 };
-const security: Record<string, string[]>[] = [{ basicAuth: [] }, { bearerAuth: [] }];
 const tags = ['Webhooks'];
-const jsonBody = <T extends z.ZodTypeAny>(schema: T) => ({
-  body: { content: { 'application/json': { schema } }, required: true },
-});
-const webhookResponse = (description: string) => ({ description, content: { 'application/json': { schema: single(Webhook) } } });
+const webhookResponse = singleResponse(Webhook);
 const deliveryResponse = (description: string) => ({
   description,
   content: { 'application/json': { schema: single(WebhookDelivery) } },
