@@ -20,6 +20,22 @@ export function decodeCursor(cursor: string): { createdAt: string; id: string } 
 }
 
 /**
+ * A list's filters for keysetPage: the workspace's rows, each filter given narrowing them to `column = value` (a filter
+ * left out, or empty, narrows nothing). Column names come from the route's code, never from the request.
+ */
+export function workspaceFilters(workspaceId: string, filters: Record<string, string | undefined>): { where: string[]; params: unknown[] } {
+  const where = ['workspace_id = ?'];
+  const params: unknown[] = [workspaceId];
+  for (const [column, value] of Object.entries(filters)) {
+    if (value) {
+      where.push(`${column} = ?`);
+      params.push(value);
+    }
+  }
+  return { where, params };
+}
+
+/**
  * One page of a keyset-paginated D1 list, newest first by (created_at, id): `limit` rows after the cursor, and the
  * cursor of the next page when there is one. `where` and `params` add the list's own filters.
  */

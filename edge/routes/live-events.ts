@@ -9,7 +9,7 @@ import { validationHook } from '../middleware/errors.ts';
 import { streamObject } from '../streams.ts';
 import { ApiError, notFound } from '../problem.ts';
 import { ingestFor } from '../live-stream-view.ts';
-import { keysetPage } from '../pagination.ts';
+import { keysetPage, workspaceFilters } from '../pagination.ts';
 import { playbackIdsOfStream, purgePlaybackCache } from '../playback-cache.ts';
 import { resolveZone } from './zones.ts';
 import { jsonBody, problem, security, singleResponse } from './openapi-parts.ts';
@@ -228,16 +228,7 @@ liveEventRoutes.openapi(
   async (c) => {
     const { limit, cursor, status, customId } = c.req.valid('query');
     const workspaceId = c.get('workspaceId');
-    const where = ['workspace_id = ?'];
-    const params: unknown[] = [workspaceId];
-    if (status) {
-      where.push('status = ?');
-      params.push(status);
-    }
-    if (customId) {
-      where.push('custom_id = ?');
-      params.push(customId);
-    }
+    const { where, params } = workspaceFilters(workspaceId, { status, custom_id: customId });
     const page = await keysetPage<{ id: string; stream_id: string; created_at: string }>(
       c.env.DB,
       { select: 'id, stream_id, created_at', from: 'live_events', where, params },

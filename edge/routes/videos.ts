@@ -5,7 +5,7 @@ import { OpenAPIHono, createRoute } from '@hono/zod-openapi';
 import type { AppEnv } from '../env.ts';
 import { validationHook } from '../middleware/errors.ts';
 import { notFound } from '../problem.ts';
-import { keysetPage } from '../pagination.ts';
+import { keysetPage, workspaceFilters } from '../pagination.ts';
 import { purgePlaybackCache } from '../playback-cache.ts';
 import { videoObject, videoOutcome } from '../videos.ts';
 import { absoluteVideo } from '../video/video-document.ts';
@@ -49,16 +49,7 @@ videoRoutes.openapi(
   async (c) => {
     const { limit, cursor, status, source } = c.req.valid('query');
     const workspaceId = c.get('workspaceId');
-    const where = ['workspace_id = ?'];
-    const params: unknown[] = [workspaceId];
-    if (status) {
-      where.push('status = ?');
-      params.push(status);
-    }
-    if (source) {
-      where.push('source = ?');
-      params.push(source);
-    }
+    const { where, params } = workspaceFilters(workspaceId, { status, source });
     const page = await keysetPage<VideoIndexRow>(c.env.DB, { select: '*', from: 'videos', where, params }, limit, cursor);
     const [library, own] = await Promise.all([
       libraryVideos(c.env, page.rows),
