@@ -68,6 +68,7 @@ import { heldElsewhere, decideTakeover, HOLDER_PROBE_TIMEOUT_MS, type HeldSessio
 import { signedOriginFetch } from './origin-fetch.ts';
 import { originLiveness } from './origin-liveness.ts';
 import { log } from './log.ts';
+import { OwedEffects } from './owed-effects.ts';
 import { pickOrigin } from './origin-registry.ts';
 import { RecordingFlow, NOT_HOLDER, EXPORT_DISPATCH_ATTEMPTS, secondsSetting, type RecordingEffect, type JobEvent } from './stream/recording-flow.ts';
 import { ClipJobs } from './stream/clip-jobs.ts';
@@ -79,9 +80,6 @@ import { consumeSimuliveTicket, issueSimuliveTicket } from './event/simulive-tic
 import { Destinations, type DestinationHostRules, type DestinationsEffect, type DestinationResult } from './stream/destinations.ts';
 import type { CreateDestinationRequest, Destination, UpdateDestinationRequest } from '../shared/schemas/destination.ts';
 
-/** A side effect that failed is retried by the alarm after this long, doubling per failure up to the cap. */
-const EFFECT_RETRY_MS = 5_000;
-const EFFECT_RETRY_MAX_MS = 5 * 60_000;
 /** A kick nobody answers is given up after this many attempts: the origin's own deadlines end the session. */
 const KICK_ATTEMPTS = 5;
 /** A clip job's media grant lasts this long (a clip is at most minutes of media). */
@@ -174,11 +172,8 @@ function effectKey(effect: PendingEffect): string {
 
 export class StreamObject extends DurableObject<Env> {
   private readonly sql: SqlStorage;
-  /** The side-effect pass in progress, and the one queued behind it (see settle). */
-  private runningPass: Promise<void> | null = null;
-  private queuedPass: Promise<void> | null = null;
-  /** Owed effects being carried out now (keys), so a background kick is never started twice at once. */
-  private readonly inFlight = new Set<string>();
+  /** The side effects its commits owe (edge/owed-effects.ts): pending_effects, passes, retries with backoff. */
+  private readonly effects: OwedEffects<PendingEffect>;
   /** The recording region: watchable, export jobs, retention (edge/stream/recording-flow.ts). */
   private readonly recordingFlow: RecordingFlow;
   /** Processing clips whose origin's heartbeat no longer lists them (it restarted) are failed from the alarm. */
@@ -201,12 +196,25 @@ export class StreamObject extends DurableObject<Env> {
       CREATE TABLE IF NOT EXISTS webhook_sequence (id INTEGER PRIMARY KEY CHECK (id = 1), last INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS seen_origin_events (id TEXT PRIMARY KEY, seen_at INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS media_durable (session_id TEXT PRIMARY KEY, figures TEXT NOT NULL, final INTEGER NOT NULL, at INTEGER NOT NULL);
-      CREATE TABLE IF NOT EXISTS pending_effects (
-        key TEXT PRIMARY KEY, effect TEXT NOT NULL, attempts INTEGER NOT NULL, next_at INTEGER NOT NULL,
-        version INTEGER NOT NULL DEFAULT 1);
       ${MEDIA_TABLES}
     `);
     migrateMediaTables(this.sql);
+    this.effects = new OwedEffects<PendingEffect>({
+      sql: this.sql,
+      ctx,
+      key: effectKey,
+      background: BACKGROUND_EFFECTS,
+      // Effects owed by an effect of a pass (a recording made watchable owes its index and webhook) are due now too.
+      rounds: 4,
+      carryOut: (effect) => this.carryOut(effect),
+      giveUp: (effect, attempts) => this.giveUp(effect, attempts),
+      transact: (writes) => {
+        writes();
+        const doc = this.load();
+        if (doc) this.armAlarm(doc);
+      },
+      logContext: () => ({ streamId: this.load()?.streamId }),
+    });
     this.recordingFlow = new RecordingFlow({
       sql: this.sql,
       env: () => this.env,
@@ -364,14 +372,7 @@ export class StreamObject extends DurableObject<Env> {
 
   /** Notes a side effect the commit owes; carried out by settle() now, or by the alarm if that fails. */
   private owe(effect: PendingEffect): void {
-    this.sql.exec(
-      `INSERT INTO pending_effects (key, effect, attempts, next_at, version) VALUES (?, ?, 0, ?, 1)
-       ON CONFLICT (key) DO UPDATE SET effect = excluded.effect, attempts = 0, next_at = excluded.next_at,
-         version = pending_effects.version + 1`,
-      effectKey(effect),
-      JSON.stringify(effect),
-      Date.now(),
-    );
+    this.effects.owe(effect);
   }
 
   private recordEffect(doc: StreamDocument, effect: LifecycleEffect, at: number): void {
@@ -509,10 +510,9 @@ export class StreamObject extends DurableObject<Env> {
    * so no state that waits on a deadline is ever stored without its alarm.
    */
   private armAlarm(doc: StreamDocument): void {
-    const retry = this.sql.exec<{ at: number | null }>('SELECT MIN(next_at) AS at FROM pending_effects').one().at;
     const deadlines = [
       nextDeadline(doc.lifecycle),
-      retry === null ? null : Math.max(retry, Date.now() + EFFECT_RETRY_MS),
+      this.effects.nextRetryAt(),
       this.recordingFlow.nextDeadline(),
       this.clipJobs.nextDeadline(),
       this.eventFlow.nextDeadline(Date.now()),
@@ -525,96 +525,25 @@ export class StreamObject extends DurableObject<Env> {
   }
 
   /**
-   * Carries out every owed side effect that is due, one pass at a time. A caller waits for a pass that starts after its
-   * commit: the running one if none is, else the one queued behind it, which every later caller shares. So an answer
-   * waits at most two passes, however many requests keep arriving.
+   * Carries out every owed side effect that is due (edge/owed-effects.ts). Those a caller's answer depends on (D1
+   * indexes, the webhook flush) are awaited; kicks and R2 deletes run in the background. An answer waits at most two
+   * passes, however many requests keep arriving.
    */
   private settle(): Promise<void> {
-    if (this.queuedPass) return this.queuedPass;
-    if (!this.runningPass) return this.startPass();
-    this.queuedPass = this.runningPass.then(() => {
-      this.queuedPass = null;
-      return this.startPass();
-    });
-    return this.queuedPass;
+    return this.effects.settle();
   }
 
-  private startPass(): Promise<void> {
-    const pass: Promise<void> = this.carryOutDueEffects()
-      .catch((error: unknown) => log('side_effects_pass_failed', { streamId: this.load()?.streamId, error: String(error) }))
-      .finally(() => {
-        if (this.runningPass === pass) this.runningPass = null;
-      });
-    this.runningPass = pass;
-    return pass;
-  }
-
-  /**
-   * One pass over the due side effects. Those a caller's answer depends on (D1 indexes, the webhook flush) are awaited;
-   * those that reach outside our platform (kicks to an origin that may be gone, R2 deletes) run in the background, so
-   * an unreachable origin never holds up an API answer.
-   */
-  private async carryOutDueEffects(): Promise<void> {
-    // Effects owed by an effect of this pass (a recording made watchable owes its index and webhook) are due now too:
-    // a few rounds take them without waiting for the alarm.
-    for (let round = 0; round < 4; round++) {
-      const due = this.sql
-        .exec<{ key: string; effect: string; attempts: number; version: number }>(
-          'SELECT key, effect, attempts, version FROM pending_effects WHERE next_at <= ? ORDER BY key',
-          Date.now(),
-        )
-        .toArray()
-        .filter((row) => !this.inFlight.has(row.key));
-      if (due.length === 0) break;
-      for (const row of due) {
-        if (this.inFlight.has(row.key)) continue;
-        const effect = JSON.parse(row.effect) as PendingEffect;
-        const attempt = this.attempt(row, effect);
-        if (BACKGROUND_EFFECTS.has(effect.kind)) this.ctx.waitUntil(attempt);
-        else await attempt;
-      }
+  /** After a failed attempt: true when the effect is given up (a kick nobody answers, an export no origin takes). */
+  private giveUp(effect: PendingEffect, attempts: number): boolean {
+    if (effect.kind === 'kick' && attempts >= KICK_ATTEMPTS) {
+      log('encoder_kick_abandoned', { streamId: effect.command.streamId, sessionId: effect.command.sessionId, attempts });
+      return true; // the origin's own deadlines end the session
     }
-    const doc = this.load();
-    if (doc) this.armAlarm(doc);
-  }
-
-  private async attempt(row: { key: string; attempts: number; version: number }, effect: PendingEffect): Promise<void> {
-    this.inFlight.add(row.key);
-    let done: boolean;
-    try {
-      done = await this.carryOut(effect);
-    } catch (error) {
-      log('side_effect_failed', { streamId: this.load()?.streamId, effect: effect.kind, attempts: row.attempts + 1, error: String(error) });
-      done = false;
-    } finally {
-      this.inFlight.delete(row.key);
-    }
-    if (!done && effect.kind === 'kick' && row.attempts + 1 >= KICK_ATTEMPTS) {
-      log('encoder_kick_abandoned', { streamId: effect.command.streamId, sessionId: effect.command.sessionId, attempts: row.attempts + 1 });
-      done = true; // the origin's own deadlines end the session
-    }
-    if (!done && effect.kind === 'recording_export' && row.attempts + 1 >= EXPORT_DISPATCH_ATTEMPTS) {
+    if (effect.kind === 'recording_export' && attempts >= EXPORT_DISPATCH_ATTEMPTS) {
       this.recordingFlow.exportAbandoned(effect.recordingId);
-      done = true;
+      return true;
     }
-    // Only the version we carried out goes: a commit meanwhile may have owed it again (an index sync that read an
-    // older state, say), and then it stays for the next pass.
-    if (done) this.sql.exec('DELETE FROM pending_effects WHERE key = ? AND version = ?', row.key, row.version);
-    else {
-      const delay = Math.min(EFFECT_RETRY_MAX_MS, EFFECT_RETRY_MS * 2 ** row.attempts);
-      this.sql.exec(
-        'UPDATE pending_effects SET attempts = attempts + 1, next_at = ? WHERE key = ? AND version = ?',
-        Date.now() + delay,
-        row.key,
-        row.version,
-      );
-    }
-    const doc = this.load();
-    if (doc) this.armAlarm(doc);
-    // A background effect that owed more (a finalize to a dead origin owes the settle): carry that out now.
-    if (BACKGROUND_EFFECTS.has(effect.kind) && this.sql.exec('SELECT 1 FROM pending_effects WHERE next_at <= ? LIMIT 1', Date.now()).toArray().length) {
-      void this.settle();
-    }
+    return false;
   }
 
   /** One side effect; true when it is done (or moot), false or a throw to try again later. */
@@ -777,7 +706,7 @@ export class StreamObject extends DurableObject<Env> {
     await this.recordingFlow.onAlarm(Math.max(Date.now(), scheduledAt ?? 0));
     await this.clipJobs.onAlarm(Math.max(Date.now(), scheduledAt ?? 0));
     // Owed side effects are due now, whatever their retry time: the alarm is their retry.
-    this.sql.exec('UPDATE pending_effects SET next_at = ? WHERE next_at > ?', Date.now(), Date.now());
+    this.effects.dueNow();
     await this.settle(); // ends by arming the alarm for what is left
   }
 

@@ -25,10 +25,8 @@ import type { VideoJobEvent, VideoJobHost, VideoJobKind, VideoJobs } from './vid
 import { VideoJobRunner } from './video/video-jobs.ts';
 import { abandonUpload } from './video/uploads.ts';
 import { findUploadOfVideo } from './video/upload-store.ts';
+import { OwedEffects } from './owed-effects.ts';
 
-/** A side effect that failed is retried by the alarm after this long, doubling per failure up to the cap. */
-const EFFECT_RETRY_MS = 5_000;
-const EFFECT_RETRY_MAX_MS = 5 * 60_000;
 /** Origin event ids are remembered this long; the origin's signature window is 60 s, so a day is ample. */
 const SEEN_EVENT_TTL_MS = 24 * 3600_000;
 /**
@@ -76,9 +74,8 @@ const BACKGROUND_EFFECTS: ReadonlySet<PendingEffect['kind']> = new Set(['video_j
 
 export class VideoObject extends DurableObject<Env> {
   private readonly sql: SqlStorage;
-  private runningPass: Promise<void> | null = null;
-  private queuedPass: Promise<void> | null = null;
-  private readonly inFlight = new Set<string>();
+  /** The side effects its commits owe (edge/owed-effects.ts): pending_effects, passes, retries with backoff. */
+  private readonly effects: OwedEffects<PendingEffect>;
   /** The video's processing job (edge/video/video-jobs.ts): dispatch, its origin's word only, silence deadlines, re-dispatch. */
   private readonly jobs: VideoJobs;
 
@@ -90,12 +87,19 @@ export class VideoObject extends DurableObject<Env> {
       CREATE TABLE IF NOT EXISTS webhook_outbox (sequence INTEGER PRIMARY KEY, body TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS webhook_sequence (id INTEGER PRIMARY KEY CHECK (id = 1), last INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS seen_origin_events (id TEXT PRIMARY KEY, seen_at INTEGER NOT NULL);
-      CREATE TABLE IF NOT EXISTS pending_effects (
-        key TEXT PRIMARY KEY, effect TEXT NOT NULL, attempts INTEGER NOT NULL, next_at INTEGER NOT NULL,
-        version INTEGER NOT NULL DEFAULT 1);
       CREATE TABLE IF NOT EXISTS upload_deadline (
         id INTEGER PRIMARY KEY CHECK (id = 1), expires_at INTEGER NOT NULL, due_at INTEGER NOT NULL);
     `);
+    this.effects = new OwedEffects<PendingEffect>({
+      sql: this.sql,
+      ctx,
+      key: effectKey,
+      background: BACKGROUND_EFFECTS,
+      rounds: 3,
+      carryOut: (effect) => this.carryOut(effect),
+      transact: (writes) => this.transact(writes),
+      logContext: () => ({ videoId: this.load()?.videoId }),
+    });
     this.jobs = this.hostJobs();
   }
 
@@ -177,7 +181,7 @@ export class VideoObject extends DurableObject<Env> {
         return;
       case 'job_over':
         this.jobs.over();
-        this.sql.exec("DELETE FROM pending_effects WHERE key = 'video_job'");
+        this.effects.forget('video_job');
         return;
       case 'abort_upload':
         this.owe({ kind: 'upload_abort' });
@@ -213,14 +217,7 @@ export class VideoObject extends DurableObject<Env> {
 
   /** Notes a side effect the commit owes; carried out by settle() now, or by the alarm if that fails. */
   private owe(effect: PendingEffect): void {
-    this.sql.exec(
-      `INSERT INTO pending_effects (key, effect, attempts, next_at, version) VALUES (?, ?, 0, ?, 1)
-       ON CONFLICT (key) DO UPDATE SET effect = excluded.effect, attempts = 0, next_at = excluded.next_at,
-         version = pending_effects.version + 1`,
-      effectKey(effect),
-      JSON.stringify(effect),
-      Date.now(),
-    );
+    this.effects.owe(effect);
   }
 
   /**
@@ -229,10 +226,9 @@ export class VideoObject extends DurableObject<Env> {
    */
   private armAlarm(): void {
     if (!this.load()) return;
-    const retry = this.sql.exec<{ at: number | null }>('SELECT MIN(next_at) AS at FROM pending_effects').one().at;
     const live = this.loadLive() !== null;
     const deadlines = [
-      retry === null ? null : Math.max(retry, Date.now() + EFFECT_RETRY_MS),
+      this.effects.nextRetryAt(),
       live ? this.jobs.nextDeadline() : null,
       live ? (this.uploadDeadline()?.due_at ?? null) : null,
     ];
@@ -245,74 +241,7 @@ export class VideoObject extends DurableObject<Env> {
 
   /** Carries out every owed effect that is due; a caller waits for a pass that starts after its commit (at most two). */
   private settle(): Promise<void> {
-    if (this.queuedPass) return this.queuedPass;
-    if (!this.runningPass) return this.startPass();
-    this.queuedPass = this.runningPass.then(() => {
-      this.queuedPass = null;
-      return this.startPass();
-    });
-    return this.queuedPass;
-  }
-
-  private startPass(): Promise<void> {
-    const pass: Promise<void> = this.carryOutDueEffects()
-      .catch((error: unknown) => log('side_effects_pass_failed', { videoId: this.load()?.videoId, error: String(error) }))
-      .finally(() => {
-        if (this.runningPass === pass) this.runningPass = null;
-      });
-    this.runningPass = pass;
-    return pass;
-  }
-
-  private async carryOutDueEffects(): Promise<void> {
-    for (let round = 0; round < 3; round++) {
-      const due = this.sql
-        .exec<{ key: string; effect: string; attempts: number; version: number }>(
-          'SELECT key, effect, attempts, version FROM pending_effects WHERE next_at <= ? ORDER BY key',
-          Date.now(),
-        )
-        .toArray()
-        .filter((row) => !this.inFlight.has(row.key));
-      if (due.length === 0) break;
-      for (const row of due) {
-        if (this.inFlight.has(row.key)) continue;
-        const effect = JSON.parse(row.effect) as PendingEffect;
-        const attempt = this.attempt(row, effect);
-        if (BACKGROUND_EFFECTS.has(effect.kind)) this.ctx.waitUntil(attempt);
-        else await attempt;
-      }
-    }
-    this.transact(() => undefined);
-  }
-
-  private async attempt(row: { key: string; attempts: number; version: number }, effect: PendingEffect): Promise<void> {
-    this.inFlight.add(row.key);
-    let done: boolean;
-    try {
-      done = await this.carryOut(effect);
-    } catch (error) {
-      log('side_effect_failed', { videoId: this.load()?.videoId, effect: effect.kind, attempts: row.attempts + 1, error: String(error) });
-      done = false;
-    } finally {
-      this.inFlight.delete(row.key);
-    }
-    this.transact(() => {
-      // Only the version carried out goes: a commit meanwhile may have owed it again (an index that read an older state).
-      if (done) this.sql.exec('DELETE FROM pending_effects WHERE key = ? AND version = ?', row.key, row.version);
-      else {
-        const delay = Math.min(EFFECT_RETRY_MAX_MS, EFFECT_RETRY_MS * 2 ** row.attempts);
-        this.sql.exec(
-          'UPDATE pending_effects SET attempts = attempts + 1, next_at = ? WHERE key = ? AND version = ?',
-          Date.now() + delay,
-          row.key,
-          row.version,
-        );
-      }
-    });
-    // A background effect that owed more (a job that could not be placed fails the video: its index and webhook): now.
-    if (BACKGROUND_EFFECTS.has(effect.kind) && this.sql.exec('SELECT 1 FROM pending_effects WHERE next_at <= ? LIMIT 1', Date.now()).toArray().length) {
-      void this.settle();
-    }
+    return this.effects.settle();
   }
 
   /** One side effect; true when it is done (or moot), false or a throw to try again later. */
@@ -398,7 +327,7 @@ export class VideoObject extends DurableObject<Env> {
     const at = Math.max(Date.now(), scheduledAt ?? 0);
     if (!doc.deleted) await this.reachUploadDeadline(doc.videoId, at);
     if (!doc.deleted) await this.jobs.onAlarm(at);
-    this.sql.exec('UPDATE pending_effects SET next_at = ? WHERE next_at > ?', Date.now(), Date.now());
+    this.effects.dueNow();
     await this.settle(); // ends by arming the alarm for what is left
   }
 
@@ -507,7 +436,7 @@ export class VideoObject extends DurableObject<Env> {
     this.transact(() => {
       this.save(next);
       this.jobs.over();
-      this.sql.exec("DELETE FROM pending_effects WHERE key = 'video_job'");
+      this.effects.forget('video_job');
       this.sql.exec('DELETE FROM upload_deadline');
       this.emit(next, 'video.asset.deleted', null, at);
       this.owe({ kind: 'video_index' });
