@@ -27,6 +27,8 @@ command -v cc >/dev/null 2>&1 && command -v make >/dev/null 2>&1 || need+=(gcc g
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 command -v faketime >/dev/null 2>&1 || need+=(faketime)
 command -v haproxy >/dev/null 2>&1 || need+=(haproxy)
+# Headless Chromium plays HLS through MSE for the browser tests (dashboard, player, glass-to-glass).
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 [ -f /usr/lib/nginx/modules/ngx_rtmp_module.so ] && command -v nginx >/dev/null 2>&1 || need+=(nginx-light libnginx-mod-rtmp)
 if [ ${#need[@]} -gt 0 ]; then
   say "installing Debian packages: ${need[*]}"
