@@ -13,6 +13,7 @@ import { childrenOf, cmdline, machineBusySeconds, treeCpuSeconds } from './suppo
 import { killAll, killGroup, sleep } from './support/processes.ts';
 import { publishToPlayable } from './publish-to-playable.ts';
 import { glassToGlass } from './glass-to-glass.ts';
+import { glassToGlassBrowser } from './glass-to-glass-browser.ts';
 import { transcodeCpu } from './transcode-cpu.ts';
 import { transcodeCapacity } from './transcode-capacity.ts';
 import { rtmpIngestThroughput } from './rtmp-ingest-throughput.ts';
@@ -22,7 +23,7 @@ import { memory } from './memory.ts';
 import { recordingReady } from './recording-ready.ts';
 import { vodProcessing } from './vod-processing.ts';
 
-const FIGURES: Figure[] = [publishToPlayable, glassToGlass, transcodeCpu, transcodeCapacity, rtmpIngestThroughput, hlsServing, clip, memory, recordingReady, vodProcessing];
+const FIGURES: Figure[] = [publishToPlayable, glassToGlass, glassToGlassBrowser, transcodeCpu, transcodeCapacity, rtmpIngestThroughput, hlsServing, clip, memory, recordingReady, vodProcessing];
 
 function parseArgs(argv: string[]): { only: Set<string> | null; quick: boolean } {
   let only: Set<string> | null = null;
