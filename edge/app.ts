@@ -4,6 +4,7 @@ import { Scalar } from '@scalar/hono-api-reference';
 import type { AppEnv } from './env.ts';
 import { onError, onNotFound, validationHook } from './middleware/errors.ts';
 import { bodyLimit } from './middleware/body-limit.ts';
+import { OPENAPI_CONFIG, registerWebhookPayloads } from './openapi-document.ts';
 import { requireAccessToken, requireAdminToken, requireOriginSignature } from './middleware/auth.ts';
 import { streamRoutes } from './routes/streams.ts';
 import { recordingRoutes } from './routes/recordings.ts';
@@ -41,15 +42,8 @@ export function buildApp() {
     scheme: 'bearer',
     description: 'Bearer <accessTokenId>:<secret>',
   });
-  app.doc31('/v1/openapi.json', {
-    openapi: '3.1.0',
-    info: {
-      title: 'Riverhead API',
-      version: '1.0.0',
-      description: 'Live streams: RTMP/RTMPS/SRT ingest, HLS playback, lifecycle webhooks, recordings and clips.',
-    },
-    servers: [{ url: '/' }],
-  });
+  registerWebhookPayloads(app);
+  app.doc31('/v1/openapi.json', OPENAPI_CONFIG); // the same document `npm run openapi` writes (edge/openapi-document.ts)
   app.get('/v1/docs', Scalar({ url: '/v1/openapi.json', pageTitle: 'Riverhead API' }));
 
   app.use('/v1/*', bodyLimit());

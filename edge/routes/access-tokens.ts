@@ -22,6 +22,7 @@ accessTokenRoutes.openapi(
   createRoute({
     method: 'post',
     path: '/access-tokens',
+    operationId: 'create-access-token',
     summary: 'Issue an access token',
     description: 'The secret is in this response only. To rotate: issue a new token, switch to it, revoke the old one.',
     tags,
@@ -40,6 +41,7 @@ accessTokenRoutes.openapi(
   createRoute({
     method: 'get',
     path: '/access-tokens',
+    operationId: 'list-access-tokens',
     summary: 'List access tokens',
     description: 'Newest first, revoked ones included (with revokedAt); never the secrets.',
     tags,
@@ -62,6 +64,7 @@ accessTokenRoutes.openapi(
   createRoute({
     method: 'get',
     path: '/access-tokens/{accessTokenId}',
+    operationId: 'get-access-token',
     summary: 'Get an access token',
     tags,
     security,
@@ -84,6 +87,7 @@ accessTokenRoutes.openapi(
   createRoute({
     method: 'delete',
     path: '/access-tokens/{accessTokenId}',
+    operationId: 'delete-access-token',
     summary: 'Revoke an access token',
     description: 'Requests with it are refused (401) from now on. Revoking a revoked token is a no-op.',
     tags,

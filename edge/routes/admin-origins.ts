@@ -29,6 +29,7 @@ adminOriginRoutes.openapi(
   createRoute({
     method: 'post',
     path: '/origins',
+    operationId: 'admin-create-origin',
     summary: 'Provision an origin: its id, region and its own secret (shown once)',
     tags: ['Admin'],
     request: { body: { content: { 'application/json': { schema: CreateOriginRequest } }, required: true } },
@@ -60,6 +61,7 @@ adminOriginRoutes.openapi(
   createRoute({
     method: 'get',
     path: '/origins',
+    operationId: 'admin-list-origins',
     summary: 'The origins, with what each announced and its health',
     description: "healthy = heard within 10 s; silent = heard before; never-heard; disabled (its secret is refused).",
     tags: ['Admin'],
@@ -75,6 +77,7 @@ adminOriginRoutes.openapi(
   createRoute({
     method: 'post',
     path: '/origins/{originId}/rotate-secret',
+    operationId: 'admin-rotate-origin-secret',
     summary: "Issue an origin a new secret; the old one is refused from then on (a disabled origin is enabled again)",
     tags: ['Admin'],
     request: { params: OriginIdParam },
@@ -103,6 +106,7 @@ adminOriginRoutes.openapi(
   createRoute({
     method: 'delete',
     path: '/origins/{originId}',
+    operationId: 'admin-delete-origin',
     summary: 'Disable an origin: its secret is refused from then on (rotate-secret enables it again)',
     tags: ['Admin'],
     request: { params: OriginIdParam },

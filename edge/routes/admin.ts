@@ -25,6 +25,7 @@ adminRoutes.openapi(
   createRoute({
     method: 'post',
     path: '/workspaces',
+    operationId: 'admin-create-workspace',
     summary: 'Create a workspace and its first access token',
     tags: ['Admin'],
     request: { body: { content: { 'application/json': { schema: CreateWorkspaceRequest } }, required: true } },
@@ -45,6 +46,7 @@ adminRoutes.openapi(
   createRoute({
     method: 'post',
     path: '/workspaces/{workspaceId}/access-tokens',
+    operationId: 'admin-create-access-token',
     summary: 'Issue another access token for a workspace',
     tags: ['Admin'],
     request: { params: WorkspaceIdParam },
@@ -62,6 +64,7 @@ adminRoutes.openapi(
   createRoute({
     method: 'delete',
     path: '/workspaces/{workspaceId}/access-tokens/{accessTokenId}',
+    operationId: 'admin-delete-access-token',
     summary: "Revoke one of a workspace's access tokens",
     tags: ['Admin'],
     request: { params: WorkspaceAccessTokenParams },
@@ -87,6 +90,7 @@ adminRoutes.openapi(
   createRoute({
     method: 'get',
     path: '/workspaces/{workspaceId}',
+    operationId: 'admin-get-workspace',
     summary: 'A workspace and its settings (recording retention)',
     tags: ['Admin'],
     request: { params: WorkspaceIdParam },
@@ -99,6 +103,7 @@ adminRoutes.openapi(
   createRoute({
     method: 'patch',
     path: '/workspaces/{workspaceId}',
+    operationId: 'admin-update-workspace',
     summary: "Set a workspace's recording retention",
     description:
       'recordingRetentionDays applies to the recordings already made too: those past it are cleaned at once (media deleted, listed as `cleaned`); null keeps them forever.',
@@ -119,6 +124,7 @@ adminRoutes.openapi(
   createRoute({
     method: 'post',
     path: '/retention/sweep',
+    operationId: 'admin-sweep-retention',
     summary: 'Clean expired recordings now (the scheduled sweep, on demand)',
     tags: ['Admin'],
     responses: { 200: { description: 'What the sweep did', content: { 'application/json': { schema: single(RetentionSweepResult) } } } },

@@ -26,6 +26,7 @@ internalOriginRoutes.openapi(
   createRoute({
     method: 'post',
     path: '/heartbeat',
+    operationId: 'internal-origin-heartbeat',
     summary: "An origin is alive, holds these sessions and announces itself; stamped with the edge clock, never the origin's.",
     tags: ['Internal'],
     request: { body: { content: { 'application/json': { schema: OriginHeartbeat } }, required: true } },

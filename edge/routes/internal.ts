@@ -26,6 +26,7 @@ internalRoutes.openapi(
   createRoute({
     method: 'post',
     path: '/ingest/authorize',
+    operationId: 'internal-authorize-ingest',
     summary: 'May this encoder publish? Accepting it opens or resumes the session.',
     tags: ['Internal'],
     request: { body: { content: { 'application/json': { schema: AuthorizeIngestRequest } }, required: true } },
@@ -88,6 +89,7 @@ internalRoutes.openapi(
   createRoute({
     method: 'post',
     path: '/events',
+    operationId: 'internal-post-events',
     summary: 'A batch of origin events, each validated on its own and applied in order per stream; ids already seen change nothing.',
     description:
       'The envelope (a list of 1–100 objects with an event id, signed) is all or nothing: 400 if malformed. Each event is then ' +

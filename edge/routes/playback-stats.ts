@@ -13,6 +13,7 @@ playbackStatsRoutes.openapi(
   createRoute({
     method: 'get',
     path: '/playback-stats',
+    operationId: 'admin-get-playback-stats',
     summary: 'Playback calls to D1 and Durable Objects in this isolate',
     description: 'Counted since the isolate started; compare two readings to measure a period.',
     tags: ['Admin'],

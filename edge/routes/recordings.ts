@@ -30,6 +30,7 @@ recordingRoutes.openapi(
   createRoute({
     method: 'get',
     path: '/live/streams/{streamId}/sessions',
+    operationId: 'list-live-stream-sessions',
     summary: "A stream's sessions (one per broadcast; reconnects within the window stay in one)",
     description: 'Seed 002 fields, kept current from the origin\'s stats. `?record=1` lists recorded sessions only.',
     tags: ['Sessions'],
@@ -83,6 +84,7 @@ recordingRoutes.openapi(
   createRoute({
     method: 'get',
     path: '/recordings',
+    operationId: 'list-recordings',
     summary: "The workspace's recordings, newest first",
     tags: ['Recordings'],
     security,
@@ -99,6 +101,7 @@ recordingRoutes.openapi(
   createRoute({
     method: 'get',
     path: '/live/streams/{streamId}/recordings',
+    operationId: 'list-live-stream-recordings',
     summary: "A stream's recordings, newest first",
     tags: ['Recordings'],
     security,
@@ -138,6 +141,7 @@ recordingRoutes.openapi(
   createRoute({
     method: 'get',
     path: '/recordings/{recordingId}',
+    operationId: 'get-recording',
     summary: 'Get a recording',
     tags: ['Recordings'],
     security,
@@ -157,6 +161,7 @@ recordingRoutes.openapi(
   createRoute({
     method: 'delete',
     path: '/recordings/{recordingId}',
+    operationId: 'delete-recording',
     summary: 'Delete a recording and its media',
     tags: ['Recordings'],
     security,
@@ -175,6 +180,7 @@ recordingRoutes.openapi(
   createRoute({
     method: 'post',
     path: '/recordings/{recordingId}/retry',
+    operationId: 'retry-recording',
     summary: 'Run a failed recording (or its failed MP4 export) again',
     description: 'A failed recording is looked for again in storage; a failed export is handed to an origin with capacity again.',
     tags: ['Recordings'],
@@ -199,6 +205,7 @@ recordingRoutes.openapi(
   createRoute({
     method: 'post',
     path: '/live/streams/{streamId}/clips',
+    operationId: 'create-live-clip',
     summary: 'Cut a clip from the live DVR window or the recording',
     description: 'startTime/endTime in seconds on the session timeline; `accurate` re-encodes only the partial GOPs at the edges.',
     tags: ['Clips'],
@@ -238,6 +245,7 @@ recordingRoutes.openapi(
   createRoute({
     method: 'get',
     path: '/on-demand/{livestreamId}/live-clips',
+    operationId: 'list-live-clips',
     summary: 'Clips cut from a live stream, newest first (seed 001)',
     tags: ['Clips'],
     security,

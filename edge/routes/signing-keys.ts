@@ -36,6 +36,7 @@ signingKeyRoutes.openapi(
   createRoute({
     method: 'post',
     path: '/signing-keys',
+    operationId: 'create-signing-key',
     summary: 'Create a signing key',
     description:
       'An RS256 key pair for playback tokens. The private key (base64 of its PKCS#8 PEM) is in this response only: keep it on your servers.',
@@ -68,6 +69,7 @@ signingKeyRoutes.openapi(
   createRoute({
     method: 'get',
     path: '/signing-keys',
+    operationId: 'list-signing-keys',
     summary: 'List signing keys',
     description: 'Newest first, public halves only.',
     tags,
@@ -95,6 +97,7 @@ signingKeyRoutes.openapi(
   createRoute({
     method: 'get',
     path: '/signing-keys/{signingKeyId}',
+    operationId: 'get-signing-key',
     summary: 'Get a signing key',
     tags,
     security,
@@ -119,6 +122,7 @@ signingKeyRoutes.openapi(
   createRoute({
     method: 'delete',
     path: '/signing-keys/{signingKeyId}',
+    operationId: 'delete-signing-key',
     summary: 'Delete a signing key',
     description: 'Tokens signed with it stop opening playback at once.',
     tags,

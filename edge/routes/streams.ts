@@ -41,6 +41,7 @@ streamRoutes.openapi(
   createRoute({
     method: 'post',
     path: '/live/streams',
+    operationId: 'create-new-stream',
     summary: 'Create a live stream',
     description: 'Returns the stream key and SRT secret once, with ready-to-paste ingest URLs.',
     tags: ['Live streams'],
@@ -80,6 +81,7 @@ streamRoutes.openapi(
   createRoute({
     method: 'get',
     path: '/live/streams',
+    operationId: 'get-all-streams',
     summary: 'List live streams',
     description: 'Newest first; follow pagination.nextCursor for the next page.',
     tags: ['Live streams'],
@@ -121,6 +123,7 @@ streamRoutes.openapi(
   createRoute({
     method: 'get',
     path: '/live/streams/{streamId}',
+    operationId: 'get-live-stream',
     summary: 'Get a live stream',
     description: 'With its status, activities (seed 000 timeline) and current session.',
     tags: ['Live streams'],
@@ -140,6 +143,7 @@ streamRoutes.openapi(
   createRoute({
     method: 'patch',
     path: '/live/streams/{streamId}',
+    operationId: 'update-live-stream',
     summary: 'Update a live stream',
     description: 'metadata, reconnectWindow, record, profiles, maxResolution, accessPolicy, srtLatency, playlistWindow.',
     tags: ['Live streams'],
@@ -172,6 +176,7 @@ streamRoutes.openapi(
   createRoute({
     method: 'delete',
     path: '/live/streams/{streamId}',
+    operationId: 'delete-live-stream',
     summary: 'Delete a live stream',
     description:
       'Disconnects a publishing encoder; the key stops working at once. Its recordings and clips stay (they play, and ' +
@@ -192,9 +197,9 @@ streamRoutes.openapi(
 );
 
 const lifecycleCommands = [
-  { method: 'put', suffix: 'live-enable', summary: 'Enable a live stream (back to NOT_STARTED)', run: 'enable' },
-  { method: 'put', suffix: 'live-disable', summary: 'Disable a live stream (ingest refused)', run: 'disable' },
-  { method: 'post', suffix: 'complete', summary: 'End the broadcast now (STOPPED)', run: 'complete' },
+  { method: 'put', suffix: 'live-enable', summary: 'Enable a live stream (back to NOT_STARTED)', run: 'enable', operationId: 'enable-live-stream' },
+  { method: 'put', suffix: 'live-disable', summary: 'Disable a live stream (ingest refused)', run: 'disable', operationId: 'disable-live-stream' },
+  { method: 'post', suffix: 'complete', summary: 'End the broadcast now (STOPPED)', run: 'complete', operationId: 'complete-live-stream' },
 ] as const;
 
 for (const command of lifecycleCommands) {
@@ -202,6 +207,7 @@ for (const command of lifecycleCommands) {
     createRoute({
       method: command.method,
       path: `/live/streams/{streamId}/${command.suffix}`,
+      operationId: command.operationId,
       summary: command.summary,
       tags: ['Live streams'],
       security,
@@ -222,6 +228,7 @@ streamRoutes.openapi(
   createRoute({
     method: 'post',
     path: '/live/streams/{streamId}/reset-stream-key',
+    operationId: 'reset-stream-key',
     summary: 'Reset the stream key and SRT secret',
     description: 'Returns the new key once; the old key is refused at once and a publisher using it is disconnected.',
     tags: ['Live streams'],

@@ -62,6 +62,7 @@ webhookRoutes.openapi(
   createRoute({
     method: 'post',
     path: '/webhooks',
+    operationId: 'create-webhook',
     summary: 'Create a webhook endpoint',
     description: 'Returns the signing secret (whsec_…) once. Deliveries follow the Standard Webhooks specification.',
     tags,
@@ -103,6 +104,7 @@ webhookRoutes.openapi(
   createRoute({
     method: 'get',
     path: '/webhooks',
+    operationId: 'list-webhooks',
     summary: 'List webhook endpoints',
     description: 'Newest first; follow pagination.nextCursor for the next page. Secrets are never listed.',
     tags,
@@ -130,6 +132,7 @@ webhookRoutes.openapi(
   createRoute({
     method: 'get',
     path: '/webhooks/{webhookId}',
+    operationId: 'get-webhook',
     summary: 'Get a webhook endpoint',
     tags,
     security,
@@ -146,6 +149,7 @@ webhookRoutes.openapi(
   createRoute({
     method: 'patch',
     path: '/webhooks/{webhookId}',
+    operationId: 'update-webhook',
     summary: 'Update a webhook endpoint',
     description: 'url, description, eventTypes (empty = every type), enabled. Disabling stops new deliveries.',
     tags,
@@ -194,6 +198,7 @@ webhookRoutes.openapi(
   createRoute({
     method: 'delete',
     path: '/webhooks/{webhookId}',
+    operationId: 'delete-webhook',
     summary: 'Delete a webhook endpoint',
     description: 'Its delivery log goes with it, and deliveries still queued for it are dropped.',
     tags,
@@ -212,6 +217,7 @@ webhookRoutes.openapi(
   createRoute({
     method: 'post',
     path: '/webhooks/{webhookId}/rotate-secret',
+    operationId: 'rotate-webhook-secret',
     summary: 'Rotate the signing secret',
     description:
       'Returns the new secret once. For 24 hours deliveries carry a signature with the old secret too, so receivers can switch without dropping any.',
@@ -244,6 +250,7 @@ webhookRoutes.openapi(
   createRoute({
     method: 'post',
     path: '/webhooks/{webhookId}/test',
+    operationId: 'test-webhook',
     summary: 'Send a signed test ping',
     description: `Queues a \`${PING_TYPE}\` delivery (also to a disabled endpoint, whatever its filter); follow it in the deliveries log.`,
     tags,
@@ -293,6 +300,7 @@ webhookRoutes.openapi(
   createRoute({
     method: 'get',
     path: '/webhooks/{webhookId}/deliveries',
+    operationId: 'list-webhook-deliveries',
     summary: "List an endpoint's deliveries",
     description: 'Newest first, each with all its attempts (status code, latency, error). Filter by status.',
     tags,
@@ -333,6 +341,7 @@ webhookRoutes.openapi(
   createRoute({
     method: 'post',
     path: '/webhooks/{webhookId}/deliveries/{deliveryId}/redeliver',
+    operationId: 'redeliver-webhook-delivery',
     summary: 'Redeliver',
     description:
       'Sends the same event again (same webhook-id, a fresh signature) with a fresh retry schedule; any retries still pending for it are dropped.',

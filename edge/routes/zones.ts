@@ -14,6 +14,7 @@ zoneRoutes.openapi(
   createRoute({
     method: 'get',
     path: '/zones',
+    operationId: 'list-zones',
     summary: 'List the zones: regions with origins, their capacity and ingest host',
     tags: ['Zones'],
     security: [{ basicAuth: [] }, { bearerAuth: [] }],
