@@ -1,5 +1,5 @@
 // Turns a StreamObject's stored document into the public LiveStream shape (ingest URLs, playback IDs, settings).
-import type { LiveStream, Activity, Profile, PlaylistWindow } from '../shared/schemas/live-stream.ts';
+import type { LiveStream, Activity, Profile, PlaylistWindow, LatencyMode } from '../shared/schemas/live-stream.ts';
 import type { LifecycleState } from './lifecycle.ts';
 import type { Env } from './env.ts';
 
@@ -16,6 +16,8 @@ export interface StreamSettings {
   zoneIngestHost?: string | null;
   /** What viewers' live playlists list (absent in documents older than it: the default, 'sliding'). */
   playlistWindow?: PlaylistWindow;
+  /** Standard HLS or LL-HLS (issue 15; absent in documents older than it: 'standard'); fixed while live. */
+  latencyMode?: LatencyMode;
 }
 
 /** What one StreamObject stores about its stream; secrets never leave the edge except through the ingest API. */
@@ -101,6 +103,7 @@ export function liveStreamView(
     srtLatency: settings.srtLatency,
     zone: settings.zone ?? null,
     playlistWindow: settings.playlistWindow ?? 'sliding',
+    latencyMode: settings.latencyMode ?? 'standard',
     ...(extras.activities ? { activities: extras.activities } : {}),
     currentSession:
       session && (lifecycle.status === 'STREAMING' || lifecycle.status === 'RECORDING' || lifecycle.status === 'DISCONNECTED')

@@ -23,6 +23,7 @@ import {
   type Refusal,
 } from './lifecycle.ts';
 import { liveStreamView, type StreamDocument, type StreamSettings } from './live-stream-view.ts';
+import { latencyModeLock } from './low-latency/latency-mode-lock.ts';
 import { activityLabel, WEBHOOK_TYPE_OF_EVENT, type LifecycleEventName } from '../shared/lifecycle-vocabulary.ts';
 import type { Activity, LiveStream, UpdateLiveStreamRequest } from '../shared/schemas/live-stream.ts';
 import type {
@@ -96,7 +97,9 @@ const MEDIA_GRANT_TTL_MS = 24 * 3600_000;
 export type StreamCommandResult =
   | { ok: true; stream: LiveStream }
   | { ok: false; code: 'not_found' }
-  | { ok: false; code: 'refused'; refusal: Refusal; detail: string };
+  | { ok: false; code: 'refused'; refusal: Refusal; detail: string }
+  /** A setting that cannot change in the stream's state (latencyMode while live): 409 naming the field. */
+  | { ok: false; code: 'locked'; field: string; detail: string };
 
 export type AuthorizeResult =
   | { ok: true; grant: AuthorizeIngestResponse }
@@ -787,7 +790,13 @@ export class StreamObject extends DurableObject<Env> {
   }
 
   /** `zoneIngestHost` comes with a zone change: the route resolved it (GET /v1/zones) for the ingest URLs. */
-  update(workspaceId: string, patch: UpdateLiveStreamRequest & { zoneIngestHost?: string | null }) {
+  async update(workspaceId: string, patch: UpdateLiveStreamRequest & { zoneIngestHost?: string | null }): Promise<StreamCommandResult> {
+    // Checked in the same turn as the command's own load (no await between): the stream cannot go live in between.
+    const current = this.loadLive();
+    const locked = current && current.workspaceId === workspaceId
+      ? latencyModeLock(current.lifecycle, current.settings.latencyMode, patch.latencyMode, 'latencyMode')
+      : null;
+    if (locked) return { ok: false, code: 'locked', ...locked };
     return this.command(
       workspaceId,
       () => ({ type: 'update', at: Date.now(), record: patch.record, reconnectWindowSeconds: patch.reconnectWindow }),
@@ -1275,6 +1284,7 @@ export class StreamObject extends DurableObject<Env> {
         reconnectWindow: settings.reconnectWindow,
         simulcast: await this.destinations.targets(),
         srtLatency: settings.srtLatency,
+        latencyMode: settings.latencyMode ?? 'standard',
         ...(request.protocol === 'srt' ? { srtPassphrase: doc.srtSecret } : {}),
       },
     };

@@ -26,7 +26,6 @@ export interface EventDocument {
    * a clip's `clips/{clipId}/hls`.
    */
   simuliveSourcePrefix: string | null;
-  ullEnabled: false;
   resolution: LiveEvent['resolution'];
   state: EventState;
   createdAt: string;
@@ -66,7 +65,7 @@ export const playbackUrlOf = (playbackId: string): string => `/hls/${playbackId}
  * The public LiveEvent. `stream` is the owned stream's view (its ingest URLs, without secrets: the create answer adds
  * them, like a stream's); a SIMULIVE event has no ingest of its own.
  */
-export function liveEventView(doc: EventDocument, stream: Pick<LiveStream, 'ingest'>, activities: EventActivityRow[]): LiveEvent {
+export function liveEventView(doc: EventDocument, stream: Pick<LiveStream, 'ingest' | 'latencyMode'>, activities: EventActivityRow[]): LiveEvent {
   const { state } = doc;
   const accessPolicy = doc.security.accessPolicy;
   return {
@@ -77,7 +76,8 @@ export function liveEventView(doc: EventDocument, stream: Pick<LiveStream, 'inge
     broadcastMode: state.broadcastMode,
     resolution: doc.resolution,
     security: { accessPolicy, allowedDomains: doc.security.allowedDomains },
-    ullEnabled: false,
+    // The stream's latency mode is the one truth (the origin reads it at authorize): low is ullEnabled.
+    ullEnabled: stream.latencyMode === 'low',
     scheduledStartAt: iso(state.scheduledStartAt)!,
     scheduledEndAt: iso(state.scheduledEndAt),
     vod: { enabled: state.vod.enabled, startAt: iso(state.vod.startAt), endAt: iso(state.vod.endAt) },

@@ -34,6 +34,7 @@ import {
   type EventState,
 } from './event-machine.ts';
 import type { EventPlaybackState } from './event-playback-gate.ts';
+import { latencyModeLock, STREAM_LIVE_PROBLEM } from '../low-latency/latency-mode-lock.ts';
 import { EVENT_TABLES, liveEventView, type EventActivityRow, type EventDocument } from './event-document.ts';
 
 /** publish_done's reason when a simulive source played to its end (D's origin side): the event's broadcast is over. */
@@ -152,7 +153,6 @@ export class EventFlow {
       previewPlaybackId: input.previewPlaybackId,
       simulive: request.simulive ?? null,
       simuliveSourcePrefix: input.simuliveSourcePrefix,
-      ullEnabled: false,
       resolution: request.resolution,
       state: initial.state,
       createdAt: at,
@@ -182,6 +182,13 @@ export class EventFlow {
   /** PATCH: names and security any time; schedule and mode through the machine (refused from LIVE on). */
   update(patch: UpdateLiveEventRequest, at: number): EventCommandResult {
     const before = this.load()!;
+    // ullEnabled is the event's name for its stream's latency mode (issue 15): fixed while the stream is live.
+    const latencyMode = patch.ullEnabled === undefined ? undefined : patch.ullEnabled ? 'low' : 'standard';
+    const stream = this.host.load();
+    const locked = stream ? latencyModeLock(stream.lifecycle, stream.settings.latencyMode, latencyMode, 'ullEnabled') : null;
+    if (locked) {
+      return { ok: false, code: 'refused', httpStatus: 409, type: STREAM_LIVE_PROBLEM, detail: locked.detail, allowedOperations: allowedOperations(before.state) };
+    }
     const rescheduled =
       patch.scheduledStartAt !== undefined || patch.scheduledEndAt !== undefined || patch.vod !== undefined || patch.broadcastMode !== undefined;
     if (rescheduled) {
@@ -212,6 +219,11 @@ export class EventFlow {
       const accessPolicy = patch.security.accessPolicy;
       this.host.streamInput({ type: 'update', at }, (stream) => {
         stream.playbackIds = stream.playbackIds.map((p) => ({ ...p, accessPolicy }));
+      });
+    }
+    if (latencyMode !== undefined && latencyMode !== (stream?.settings.latencyMode ?? 'standard')) {
+      this.host.streamInput({ type: 'update', at }, (s) => {
+        s.settings.latencyMode = latencyMode;
       });
     }
     this.webhook(doc, 'video.live_event.updated', { status: doc.state.status, previousStatus: null, operation: null, reason: null }, at);

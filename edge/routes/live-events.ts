@@ -15,6 +15,7 @@ import { resolveZone } from './zones.ts';
 import { jsonBody, problem, security, singleResponse } from './openapi-parts.ts';
 import { log } from '../log.ts';
 import { simuliveSourceState } from '../event/simulive-dispatch.ts';
+import { STREAM_LIVE_PROBLEM } from '../low-latency/latency-mode-lock.ts';
 import { list } from '../../shared/schemas/common.ts';
 import {
   CreateLiveEventRequest,
@@ -49,6 +50,7 @@ const TITLES: Record<string, string> = {
   'event-in-progress': 'Live event in progress',
   'invalid-request': 'Invalid request',
   'simulive-source-not-ready': 'Simulive source not ready',
+  [STREAM_LIVE_PROBLEM]: 'Stream is live',
 };
 
 /** The event a command returned, or the problem the API answers with (a refusal names the allowed operations). */
@@ -56,7 +58,7 @@ function eventOutcome(result: EventCommandResult, eventId: string): LiveEvent {
   if (result.ok) return result.event;
   if (result.code === 'not_found') throw notFound(`live event ${eventId}`);
   // The machine's invalid refusals start with the field at fault ("scheduledEndAt: must be after …").
-  const field = result.httpStatus === 400 ? /^([A-Za-z.]+): (.*)$/.exec(result.detail) : null;
+  const field = result.httpStatus === 400 || result.type === STREAM_LIVE_PROBLEM ? /^([A-Za-z.]+): (.*)$/.exec(result.detail) : null;
   throw new ApiError(result.httpStatus, result.type, TITLES[result.type] ?? 'Refused', result.detail, {
     allowedOperations: result.allowedOperations,
     ...(field ? { errors: [{ field: field[1]!, message: field[2]! }] } : {}),
@@ -140,12 +142,6 @@ liveEventRoutes.openapi(
   }),
   async (c) => {
     const request = CreateLiveEventRequest.parse(c.req.valid('json'));
-    if (request.ullEnabled) {
-      const message = 'ultra-low latency is not available yet; send ullEnabled: false';
-      throw new ApiError(400, 'low-latency-unavailable', 'Low latency unavailable', `ullEnabled: ${message}`, {
-        errors: [{ field: 'ullEnabled', message }],
-      });
-    }
     const workspaceId = c.get('workspaceId');
     if (request.simulive) await checkSimuliveSource(c.env, workspaceId, request.simulive, 'create');
 
@@ -194,6 +190,7 @@ liveEventRoutes.openapi(
           maxResolution: request.resolution,
           profiles: null,
           srtLatency: DEFAULT_SRT_LATENCY_MS,
+          latencyMode: request.ullEnabled ? 'low' : 'standard', // the event's ullEnabled is its stream's latency mode
           ...zone,
         },
         eventId,
@@ -276,7 +273,8 @@ liveEventRoutes.openapi(
     summary: 'Update a live event',
     description:
       'name, customId, metadata and security any time; scheduledStartAt and broadcastMode only before LIVE, ' +
-      'scheduledEndAt until the live part is over, the vod window until it has played (409 otherwise).',
+      'scheduledEndAt until the live part is over, the vod window until it has played (409 otherwise); ullEnabled ' +
+      "(the stream's latencyMode) only while its stream is not live (409 stream-live).",
     tags: ['Live events'],
     security,
     request: { params: LiveEventIdParam, ...jsonBody(UpdateLiveEventRequest, true) },

@@ -70,6 +70,7 @@ streamRoutes.openapi(
         profiles: input.profiles ?? null,
         srtLatency: input.srtLatency,
         playlistWindow: input.playlistWindow,
+        latencyMode: input.latencyMode,
         ...zone,
       },
     });
@@ -145,11 +146,13 @@ streamRoutes.openapi(
     path: '/live/streams/{streamId}',
     operationId: 'update-live-stream',
     summary: 'Update a live stream',
-    description: 'metadata, reconnectWindow, record, profiles, maxResolution, accessPolicy, srtLatency, playlistWindow.',
+    description:
+      'metadata, reconnectWindow, record, profiles, maxResolution, accessPolicy, srtLatency, playlistWindow, latencyMode ' +
+      '(latencyMode only while the stream is not live: 409 stream-live naming the field otherwise).',
     tags: ['Live streams'],
     security,
     request: { params: StreamIdParam, ...jsonBody(UpdateLiveStreamRequest, true) },
-    responses: { 200: streamResponse('Updated'), 400: problems[400], 401: problems[401], 404: problems[404] },
+    responses: { 200: streamResponse('Updated'), 400: problems[400], 401: problems[401], 404: problems[404], 409: problems[409] },
   }),
   async (c) => {
     const { streamId } = c.req.valid('param');

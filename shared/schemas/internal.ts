@@ -1,6 +1,6 @@
 // The origin ↔ edge contract: ingest authorization, the event batches the origin's outbox sends, and edge commands.
 import { z } from '@hono/zod-openapi';
-import { Profile, MaxResolution } from './live-stream.ts';
+import { Profile, MaxResolution, LatencyMode } from './live-stream.ts';
 import { MediaInfo } from './recording.ts';
 
 /** 'simulive': the origin itself broadcasts a recording as live (issue 12), admitted with a one-time ticket, not a key. */
@@ -64,6 +64,8 @@ export const AuthorizeIngestResponse = z.object({
   simulcast: z.array(SimulcastTarget),
   srtPassphrase: z.string().optional(),
   srtLatency: z.number().int(),
+  /** The stream's latency mode: 'low' packages the session as LL-HLS (fMP4 parts); absent from older edges: standard. */
+  latencyMode: LatencyMode.default('standard'),
   /** Lets this origin read and write the session's durable media (shared/media-grant.ts); renewed at every authorize. */
   mediaGrant: z.string().min(1).max(8192),
   /** `live/{streamId}/{sessionId}/`: where the session's segments and timeline go in R2 (shared/durable-media.ts). */

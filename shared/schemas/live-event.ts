@@ -115,7 +115,11 @@ export const CreateLiveEventRequest = z
     broadcastMode: BroadcastModeSchema,
     resolution: MaxResolution.openapi({ description: "the highest rendition; the stream's maxResolution" }),
     security: LiveEventSecurity,
-    ullEnabled: z.boolean().openapi({ description: 'ultra-low latency; not available yet: true is refused (400 low-latency-unavailable)' }),
+    ullEnabled: z.boolean().openapi({
+      description:
+        "ultra-low latency: true gives the event's stream latencyMode 'low' (Apple Low-Latency HLS: 0.2 s parts, blocking " +
+        'playlist reload, about 1–2 s glass-to-glass with an LL-HLS player); false: standard HLS',
+    }),
     scheduledStartAt: Instant.openapi({ description: 'may be in the past: the event is then PREPARING at once' }),
     scheduledEndAt: Instant.nullable().optional().openapi({ description: 'the live part ends by itself then; null: only on /end' }),
     vod: VodWindowRequest.default({ enabled: false, startAt: null, endAt: null }),
@@ -156,6 +160,10 @@ export const UpdateLiveEventRequest = z
     vod: VodWindowRequest.optional().openapi({ description: 'replaces the whole window; only before the event is LIVE' }),
     security: LiveEventSecurity.optional().openapi({ description: 'replaces both settings; any time' }),
     broadcastMode: BroadcastModeSchema.optional().openapi({ description: 'only before the event is LIVE' }),
+    ullEnabled: z
+      .boolean()
+      .optional()
+      .openapi({ description: "sets the event's stream latencyMode (true: 'low'); only while the stream is not live (409 stream-live otherwise)" }),
     metadata: Metadata.optional(),
   })
   .strict()
@@ -190,7 +198,7 @@ export const LiveEvent = z
     broadcastMode: BroadcastModeSchema,
     resolution: MaxResolution,
     security: z.object({ accessPolicy: AccessPolicy, allowedDomains: z.array(z.string()) }),
-    ullEnabled: z.boolean().openapi({ description: 'always false today' }),
+    ullEnabled: z.boolean().openapi({ description: "true when the event's stream is in latencyMode 'low' (LL-HLS)" }),
     scheduledStartAt: Timestamp,
     scheduledEndAt: Timestamp.nullable(),
     vod: z.object({ enabled: z.boolean(), startAt: Timestamp.nullable(), endAt: Timestamp.nullable() }),

@@ -61,6 +61,17 @@ export const PlaylistWindow = z
   .openapi('PlaylistWindow', { description: "sliding: live playlists list the last 60 s (default); dvr: every segment of the session, so viewers can seek back to its start" });
 export type PlaylistWindow = z.infer<typeof PlaylistWindow>;
 
+/** How far behind the encoder viewers play (issue 15): standard HLS, or Apple Low-Latency HLS. */
+export const LATENCY_MODES = ['standard', 'low'] as const;
+export const LatencyMode = z.enum(LATENCY_MODES).openapi('LatencyMode', {
+  description:
+    'standard: 2 s MPEG-TS segments, players sit about three segments behind the live edge (default); ' +
+    'low: Apple Low-Latency HLS (fMP4 segments of 2 s made of parts of about 0.2 s, blocking playlist reload, ' +
+    'preload hints, delta updates), about 1–2 s glass-to-glass with an LL-HLS player such as hls.js lowLatencyMode. ' +
+    'Encoders should send a keyframe every second and no B-frames. Changing it is refused (409 stream-live) while the stream is live.',
+});
+export type LatencyMode = z.infer<typeof LatencyMode>;
+
 const profilesList = z.array(Profile).min(1).max(8);
 const distinctProfileNames = (profiles: Profile[] | undefined) =>
   !profiles || new Set(profiles.map((p) => p.name)).size === profiles.length;
@@ -76,6 +87,7 @@ export const CreateLiveStreamRequest = z
     srtLatency: SrtLatency.default(120),
     zone: ZoneField.nullable().default(null),
     playlistWindow: PlaylistWindow.default('sliding'),
+    latencyMode: LatencyMode.default('standard'),
   })
   .strict()
   .refine((body) => distinctProfileNames(body.profiles), {
@@ -96,6 +108,7 @@ export const UpdateLiveStreamRequest = z
     srtLatency: SrtLatency.optional(),
     zone: ZoneField.nullable().optional().openapi({ description: 'null: no zone (the default ingest host, any origin)' }),
     playlistWindow: PlaylistWindow.optional(),
+    latencyMode: LatencyMode.optional().openapi({ description: 'only while the stream is not live (409 stream-live otherwise); applies from the next broadcast' }),
   })
   .strict()
   .refine((body) => Object.keys(body).length > 0, { message: 'send at least one field to change' })
@@ -161,6 +174,7 @@ export const LiveStream = z
     srtLatency: z.number().int(),
     zone: z.string().nullable().openapi({ description: 'the zone its ingest URLs point at; null: the default ingest host' }),
     playlistWindow: PlaylistWindow,
+    latencyMode: LatencyMode,
     activities: z.array(Activity).optional().openapi({ description: 'on GET of a single stream' }),
     currentSession: CurrentSession.nullable(),
     errorReason: z.string().nullable(),

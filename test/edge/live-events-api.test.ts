@@ -187,10 +187,9 @@ describe('create: bad input names the field (400)', () => {
     });
   }
 
-  it('ullEnabled: true → 400 low-latency-unavailable, never silently ignored', async () => {
-    const answer = await problem(await api(ws, 'POST', '/live/events', body({ ullEnabled: true })), 400, 'low-latency-unavailable');
+  it('ullEnabled not a boolean → 400 naming it (true is low latency: test/edge/latency-mode.test.ts)', async () => {
+    const answer = await problem(await api(ws, 'POST', '/live/events', body({ ullEnabled: 'yes' })), 400, 'invalid-request');
     expect(fields(answer)).toEqual(['ullEnabled']);
-    expect(answer.detail).toContain('not available yet');
   });
 
   it('SIMULIVE from a recording that does not exist, or is another workspace\'s → 400 naming simulive.recordingId', async () => {
@@ -219,7 +218,7 @@ describe('create: bad input names the field (400)', () => {
 
   it('nothing is left behind by a refused create', async () => {
     const before = await env.DB.prepare('SELECT COUNT(*) AS n FROM live_events').first<{ n: number }>();
-    await api(ws, 'POST', '/live/events', body({ ullEnabled: true, customId: 'never-made' }));
+    await api(ws, 'POST', '/live/events', body({ resolution: '4320p', customId: 'never-made' }));
     const after = await env.DB.prepare('SELECT COUNT(*) AS n FROM live_events').first<{ n: number }>();
     expect(after!.n).toBe(before!.n);
   });
@@ -391,7 +390,7 @@ describe('update', () => {
     const patch = (b: unknown) => api(ws, 'PATCH', `/live/events/${event.eventId}`, b);
     expect(fields(await problem(await patch({}), 400, 'invalid-request'))).toEqual(['(body)']);
     expect(fields(await problem(await patch({ type: 'LIVE_TYPE_SIMULIVE' }), 400, 'invalid-request'))).toEqual(['type']);
-    expect(fields(await problem(await patch({ ullEnabled: false }), 400, 'invalid-request'))).toEqual(['ullEnabled']);
+    expect(fields(await problem(await patch({ ullEnabled: 'no' }), 400, 'invalid-request'))).toEqual(['ullEnabled']);
     // an end before the stored start
     const early = await problem(await patch({ scheduledEndAt: new Date(Date.now() + 60_000).toISOString() }), 400, 'invalid-request');
     expect(fields(early)).toEqual(['scheduledEndAt']);

@@ -30,6 +30,7 @@ const grant: AuthorizeIngestResponse = {
   simulcast: [],
   srtPassphrase: 'stream-secret-0123456789',
   srtLatency: 120,
+  latencyMode: 'standard',
   mediaGrant: 'not-a-real-grant',
   durablePrefix: 'live/ls_test/ses_test/',
   resumeFrom: null,
