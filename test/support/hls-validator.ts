@@ -55,16 +55,17 @@ export function parseLlPlaylist(text: string): ParsedLlPlaylist {
     version: null, targetDuration: null, partTarget: null, mediaSequence: 0, skipped: 0, serverControl: {},
     segments: [], preloadHints: [], renditionReports: [], endList: false,
   };
-  let pending: ParsedSegment | null = null;
+  // the segment being read (its tags seen, its URI not yet); a holder so the closure's writes stay visible to TS
+  const reading: { segment: ParsedSegment | null } = { segment: null };
   let map: string | null = null;
   let mapUsed = false;
   const open = (): ParsedSegment => {
-    pending ??= {
+    reading.segment ??= {
       msn: out.mediaSequence + out.skipped + out.segments.length,
       uri: null, duration: null, map: mapUsed ? null : map, discontinuity: false, programDateTime: null, parts: [],
     };
     mapUsed = true;
-    return pending;
+    return reading.segment;
   };
   const tag = (line: string, name: string) => (line.startsWith(`${name}:`) ? line.slice(name.length + 1) : null);
   for (const line of lines) {
@@ -78,7 +79,7 @@ export function parseLlPlaylist(text: string): ParsedLlPlaylist {
     else if ((value = tag(line, '#EXT-X-MAP')) !== null) {
       map = parseAttributes(value)['URI'] ?? null;
       mapUsed = false;
-      if (pending) pending.map ??= map;
+      if (reading.segment) reading.segment.map ??= map;
     } else if (line === '#EXT-X-DISCONTINUITY') open().discontinuity = true;
     else if ((value = tag(line, '#EXT-X-PROGRAM-DATE-TIME')) !== null) open().programDateTime = value;
     else if ((value = tag(line, '#EXT-X-PART')) !== null) {
@@ -96,10 +97,10 @@ export function parseLlPlaylist(text: string): ParsedLlPlaylist {
       const segment = open();
       segment.uri = line;
       out.segments.push(segment);
-      pending = null;
+      reading.segment = null;
     }
   }
-  if (pending && (pending as ParsedSegment).parts.length > 0) out.segments.push(pending);
+  if (reading.segment && reading.segment.parts.length > 0) out.segments.push(reading.segment);
   return out;
 }
 
