@@ -8,6 +8,7 @@
 // In `npm run bench` (120 s per mode, 30 s with --quick), or alone:
 //   node --import tsx scripts/bench/glass-to-glass-browser.ts [--seconds 120] [--modes standard,low]
 import './support/offline-env.ts';
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { launchBrowser, type HeadlessBrowser } from '../../test/support/browser.ts';
 import { publishBarcode } from '../../test/support/barcode.ts';
@@ -31,6 +32,10 @@ export interface ModeResult {
   /** null when the stack refused the mode (its API does not know it yet) */
   refused: string | null;
   renditions: number;
+  /** the first media playlist had EXT-X-PART-INF (LL-HLS parts), as low mode should */
+  llHls: boolean;
+  /** the machine's 1-minute load average, mean over the measured seconds (other work skews every figure) */
+  load: number;
   frames: number;
   read: number;
   p50: number;
@@ -47,7 +52,7 @@ export interface ModeResult {
 /** One mode on a running stack: a fresh stream, the barcode publisher, one Chromium viewer for `seconds`. */
 export async function measureMode(stack: Stack, browser: HeadlessBrowser, mode: LatencyMode, seconds: number, log: (m: string) => void): Promise<ModeResult> {
   const created = await stack.api('POST', '/live/streams', mode === 'standard' ? {} : { latencyMode: mode });
-  const empty = { mode, renditions: 0, frames: 0, read: 0, p50: NaN, p95: NaN, max: NaN, hlsLatencyP50: NaN, hlsLatencyP95: NaN, rebufferPercent: NaN, stalls: 0, playedSeconds: 0, errors: [] };
+  const empty = { mode, renditions: 0, llHls: false, load: NaN, frames: 0, read: 0, p50: NaN, p95: NaN, max: NaN, hlsLatencyP50: NaN, hlsLatencyP95: NaN, rebufferPercent: NaN, stalls: 0, playedSeconds: 0, errors: [] };
   if (created.status !== 201) return { ...empty, refused: `create with latencyMode ${mode}: ${created.status} ${JSON.stringify(created.body).slice(0, 200)}` };
   const stream = created.body.data;
   if (mode !== 'standard' && stream.latencyMode !== mode) return { ...empty, refused: `the API ignored latencyMode (answered ${String(stream.latencyMode)})` };
@@ -59,6 +64,9 @@ export async function measureMode(stack: Stack, browser: HeadlessBrowser, mode: 
       const uris = master ? variantUris(master) : [];
       return uris.length > 0 ? uris : undefined;
     }, 40_000, 200);
+    const media = await fetchText(new URL(variants[variants.length - 1]!, masterUrl).toString());
+    const llHls = media?.includes('#EXT-X-PART-INF') ?? false;
+    if (mode === 'low' && !llHls) log('low: the origin served no LL-HLS parts (standard playlists): measuring what it serves');
     const viewer = await openBarcodeViewer(browser, masterUrl);
     try {
       await until('playback to start in Chromium', async () => ((await viewer.drain()).playedMs > 0 ? true : undefined), 40_000, 500);
@@ -66,10 +74,12 @@ export async function measureMode(stack: Stack, browser: HeadlessBrowser, mode: 
       const warm = await viewer.drain();
       const base = { playedMs: warm.playedMs, stalledMs: warm.stalledMs, stalls: warm.stalls };
       const drains: ViewerDrain[] = [];
+      const loads: number[] = [];
       const stopAt = Date.now() + seconds * 1000;
       while (Date.now() < stopAt) {
         await sleep(Math.min(DRAIN_EVERY_MS, Math.max(0, stopAt - Date.now())));
         drains.push(await viewer.drain());
+        loads.push(os.loadavg()[0]!);
       }
       // totals since the end of the warm-up
       const last = drains.at(-1)!;
@@ -80,6 +90,8 @@ export async function measureMode(stack: Stack, browser: HeadlessBrowser, mode: 
         mode,
         refused: null,
         renditions: variants.length,
+        llHls,
+        load: round(loads.reduce((a, b) => a + b, 0) / loads.length, 2),
         frames: s.frames,
         read: s.read,
         p50: round(median(s.ages) / 1000, 3),
@@ -92,7 +104,7 @@ export async function measureMode(stack: Stack, browser: HeadlessBrowser, mode: 
         playedSeconds: round(s.playedMs / 1000, 1),
         errors,
       };
-      log(`${mode}: p50 ${result.p50} s, p95 ${result.p95} s, max ${result.max} s over ${s.read}/${s.frames} frames read; hls.js latency p50 ${result.hlsLatencyP50} s; rebuffering ${result.rebufferPercent}% (${result.stalls} stalls in ${result.playedSeconds} s); ${errors.length} hls.js errors`);
+      log(`${mode}: p50 ${result.p50} s, p95 ${result.p95} s, max ${result.max} s over ${s.read}/${s.frames} frames read; hls.js latency p50 ${result.hlsLatencyP50} s; rebuffering ${result.rebufferPercent}% (${result.stalls} stalls in ${result.playedSeconds} s); ${errors.length} hls.js errors; LL-HLS ${llHls}; machine load ${result.load} on ${os.availableParallelism()} cores`);
       return result;
     } finally {
       await viewer.close();
@@ -111,7 +123,7 @@ function rows(results: ModeResult[], seconds: number): Row[] {
       continue;
     }
     const low = r.mode === 'low';
-    const detail = `${r.read} of ${r.frames} displayed frames read over ${seconds} s after a 10 s warm-up, 720p30 source, ${r.renditions} renditions; hls.js latency p50 ${r.hlsLatencyP50} s (p95 ${r.hlsLatencyP95} s)`;
+    const detail = `${r.read} of ${r.frames} displayed frames read over ${seconds} s after a 10 s warm-up, 720p30 source, ${r.renditions} renditions${r.llHls ? ' (LL-HLS)' : ' (no LL-HLS parts served)'}; hls.js latency p50 ${r.hlsLatencyP50} s (p95 ${r.hlsLatencyP95} s); machine load ${r.load} on ${os.availableParallelism()} cores`;
     out.push({
       figure: 'glass-to-glass-browser',
       label: `${label}, p50`,
