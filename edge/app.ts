@@ -24,6 +24,8 @@ import { accessTokenRoutes } from './routes/access-tokens.ts';
 import { uploadProtocolRoutes, videoUploadRoutes } from './routes/video-uploads.ts';
 import { videoRoutes } from './routes/videos.ts';
 import { videoImportRoutes } from './routes/video-imports.ts';
+import { assetRoutes } from './browser/assets-route.ts';
+import { embedRoutes } from './browser/embed-route.ts';
 
 export function buildApp() {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -90,5 +92,8 @@ export function buildApp() {
   app.route('/internal/origins', internalOriginRoutes);
   app.route('/hls', playbackRoutes);
   app.route('/uploads', uploadProtocolRoutes);
+  // Browser pages and their assets (issue 16): public, outside the API and its OpenAPI document.
+  app.route('/assets', assetRoutes);
+  app.route('/embed', embedRoutes);
   return app;
 }

@@ -52,3 +52,6 @@ fi
 # 4. The SRT binding, built with the C toolchain against Node's headers when the addon is missing or older than its
 #    source: the same script an origin host's install runs (scripts/deploy/install-origin.sh).
 bash scripts/deploy/build-srt-addon.sh
+
+# 5. The browser assets the Worker serves (embed player, dashboard, hls.js): edge/browser/generated/, git-ignored.
+node --import tsx scripts/build-browser-assets.ts
