@@ -307,7 +307,7 @@ async function main(): Promise<void> {
       `       (RTMPS: rtmps://${ingestHost}:${ports.rtmps}/live, self-signed certificate in ${tlsDir})`,
       `       keyframe interval 2 s, x264, AAC 48 kHz`,
       '',
-      `Watch: ${apiUrl}/hls/<playbackId>/master.m3u8`,
+      `Watch: ${apiUrl}/embed/<playbackId>   (in a browser; the HLS itself: ${apiUrl}/hls/<playbackId>/master.m3u8)`,
       '',
       ...(originCount > 1
         ? [
