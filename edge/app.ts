@@ -26,13 +26,14 @@ import { videoRoutes } from './routes/videos.ts';
 import { videoImportRoutes } from './routes/video-imports.ts';
 import { assetRoutes } from './browser/assets-route.ts';
 import { embedRoutes } from './browser/embed-route.ts';
+import { dashboardRoutes } from './dashboard/routes.ts';
 
 export function buildApp() {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   app.onError(onError);
   app.notFound(onNotFound);
 
-  app.get('/', (c) => c.json({ name: 'riverhead-edge', api: '/v1', docs: '/v1/docs', openapi: '/v1/openapi.json' }));
+  app.get('/', (c) => c.redirect('/dashboard', 302)); // people land on the dashboard; the API lives under /v1 (/v1/docs)
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'basicAuth', {
     type: 'http',
@@ -95,5 +96,6 @@ export function buildApp() {
   // Browser pages and their assets (issue 16): public, outside the API and its OpenAPI document.
   app.route('/assets', assetRoutes);
   app.route('/embed', embedRoutes);
+  app.route('/', dashboardRoutes); // /dashboard and /dashboard/* (edge/dashboard/routes.ts)
   return app;
 }

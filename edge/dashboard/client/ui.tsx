@@ -1,0 +1,225 @@
+// The dashboard's small building blocks: a problem banner, copyable (and hideable) values, confirmations, badges.
+/** @jsxImportSource hono/jsx/dom */
+import { useState, type Child } from 'hono/jsx/dom';
+import { asProblem, type ApiProblem } from './api.ts';
+import { follow } from './router.ts';
+
+/** An API error as its problem+json title and detail (and the fields at fault), never a blank page. */
+export function ProblemBanner({ problem }: { problem: ApiProblem | null | undefined }) {
+  if (!problem) return null;
+  return (
+    <div class="problem" role="alert">
+      <strong>{problem.title}</strong>
+      {problem.status ? <span class="muted"> ({problem.status})</span> : null}
+      {problem.detail ? <p>{problem.detail}</p> : null}
+      {problem.fields.length ? (
+        <ul>
+          {problem.fields.map((f) => (
+            <li>
+              <code>{f.field}</code>: {f.message}
+            </li>
+          ))}
+        </ul>
+      ) : null}
+    </div>
+  );
+}
+
+export function Link({ href, children, class: className }: { href: string; children?: Child; class?: string }) {
+  return (
+    <a href={href} class={className} onClick={follow}>
+      {children}
+    </a>
+  );
+}
+
+async function copy(text: string): Promise<boolean> {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    return false; // not a secure context, or no permission: the value stays selectable on the page
+  }
+}
+
+/** A read-only value with a Copy button; a secret one shows dots until "Reveal". */
+export function CopyField({ label, value, secret = false }: { label: string; value: string; secret?: boolean }) {
+  const [revealed, setRevealed] = useState(!secret);
+  const [copied, setCopied] = useState(false);
+  return (
+    <div class="copy-field">
+      <span class="label">{label}</span>
+      <code class="value" data-secret={secret ? 'true' : undefined}>
+        {revealed ? value : '•'.repeat(Math.min(24, Math.max(8, value.length)))}
+      </code>
+      <span class="actions">
+        {secret ? (
+          <button type="button" class="small" onClick={() => setRevealed(!revealed)}>
+            {revealed ? 'Hide' : 'Reveal'}
+          </button>
+        ) : null}
+        <button
+          type="button"
+          class="small"
+          onClick={async () => {
+            setCopied(await copy(value));
+            setTimeout(() => setCopied(false), 1500);
+          }}
+        >
+          {copied ? 'Copied' : 'Copy'}
+        </button>
+      </span>
+    </div>
+  );
+}
+
+/**
+ * A button that asks first: the first click shows "Confirm"/"Cancel"; the action's problem, if any, shows beside it.
+ */
+export function ConfirmButton({
+  label,
+  question,
+  action,
+  danger = false,
+}: {
+  label: string;
+  question: string;
+  action: () => Promise<unknown>;
+  danger?: boolean;
+}) {
+  const [asking, setAsking] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [problem, setProblem] = useState<ApiProblem | null>(null);
+  if (!asking) {
+    return (
+      <span class="confirm">
+        <button type="button" class={danger ? 'danger' : ''} onClick={() => (setProblem(null), setAsking(true))}>
+          {label}
+        </button>
+        <ProblemBanner problem={problem} />
+      </span>
+    );
+  }
+  return (
+    <span class="confirm asking">
+      <span>{question}</span>
+      <button
+        type="button"
+        class={danger ? 'danger' : 'primary'}
+        disabled={busy}
+        onClick={async () => {
+          setBusy(true);
+          try {
+            await action();
+          } catch (error) {
+            setProblem(asProblem(error));
+          } finally {
+            setBusy(false);
+            setAsking(false);
+          }
+        }}
+      >
+        Confirm
+      </button>
+      <button type="button" onClick={() => setAsking(false)}>
+        Cancel
+      </button>
+    </span>
+  );
+}
+
+/** A button running an action once per click (disabled meanwhile), its problem shown beside it. */
+export function ActionButton({ label, action, primary = false }: { label: string; action: () => Promise<unknown>; primary?: boolean }) {
+  const [busy, setBusy] = useState(false);
+  const [problem, setProblem] = useState<ApiProblem | null>(null);
+  return (
+    <span class="confirm">
+      <button
+        type="button"
+        class={primary ? 'primary' : ''}
+        disabled={busy}
+        onClick={async () => {
+          setBusy(true);
+          setProblem(null);
+          try {
+            await action();
+          } catch (error) {
+            setProblem(asProblem(error));
+          } finally {
+            setBusy(false);
+          }
+        }}
+      >
+        {label}
+      </button>
+      <ProblemBanner problem={problem} />
+    </span>
+  );
+}
+
+const TONES: Record<string, string> = {
+  STREAMING: 'live',
+  RECORDING: 'live',
+  LIVE: 'live',
+  live: 'live',
+  ready: 'ok',
+  succeeded: 'ok',
+  COMPLETED: 'ok',
+  DISCONNECTED: 'warn',
+  retrying: 'warn',
+  connecting: 'warn',
+  processing: 'warn',
+  waiting: 'warn',
+  pending: 'warn',
+  ERROR: 'bad',
+  failed: 'bad',
+  disabled: 'muted',
+};
+
+export function Badge({ value }: { value: string }) {
+  return (
+    <span class={`badge ${TONES[value] ?? ''}`} data-status={value}>
+      {value}
+    </span>
+  );
+}
+
+export function When({ at }: { at: string | number | null | undefined }) {
+  if (at === null || at === undefined) return <span class="muted">—</span>;
+  const date = new Date(at);
+  return <time dateTime={date.toISOString()} title={date.toISOString()}>{date.toLocaleString()}</time>;
+}
+
+export const seconds = (value: number | null | undefined): string => (value === null || value === undefined ? '—' : `${value.toFixed(1)} s`);
+export const bytes = (value: number | null | undefined): string => {
+  if (value === null || value === undefined) return '—';
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let v = value;
+  let i = 0;
+  while (v >= 1000 && i < units.length - 1) (v /= 1000), i++;
+  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
+};
+export const bitrate = (bitsPerSecond: number | null | undefined): string =>
+  bitsPerSecond === null || bitsPerSecond === undefined ? '—' : `${(bitsPerSecond / 1000).toFixed(0)} kb/s`;
+
+export function Section({ title, children, actions }: { title: string; children?: Child; actions?: Child }) {
+  return (
+    <section class="card">
+      <header class="card-head">
+        <h2>{title}</h2>
+        {actions ? <div class="card-actions">{actions}</div> : null}
+      </header>
+      {children}
+    </section>
+  );
+}
+
+/** Shows the problem, or a quiet "Loading…" before the first answer, or the content. */
+export function Loaded<T>({ polled, render }: { polled: { data: T | undefined; problem: ApiProblem | null }; render: (data: T) => Child }) {
+  return (
+    <>
+      <ProblemBanner problem={polled.problem} />
+      {polled.data === undefined ? polled.problem ? null : <p class="muted">Loading…</p> : render(polled.data)}
+    </>
+  );
+}
