@@ -46,6 +46,8 @@ export interface OriginConfig {
   /** SIGTERM: how long broadcasts may go on before their encoders are disconnected (origin/drain.ts). */
   drainTimeoutMs: number;
   statsIntervalMs: number;
+  /** LL_PART_SECONDS: the LL-HLS part duration of low-latency streams (0.2–1 s, default 0.2; segments stay 2 s). */
+  llPartSeconds: number;
 }
 
 function integer(env: Environment, name: string, fallback: number): number {
@@ -104,7 +106,17 @@ export function configFromEnv(env: Environment = process.env): OriginConfig {
     stateDir: path.resolve(env.ORIGIN_STATE_DIR ?? path.join(mediaDir, '..', 'origin-state')),
     ...admissionFromEnv(env),
     statsIntervalMs: integer(env, 'STATS_INTERVAL_MS', 2000),
+    llPartSeconds: partSeconds(env),
   };
+}
+
+/** LL_PART_SECONDS within 0.2–1 s: shorter parts cost a request each per viewer, longer ones are no longer low latency. */
+function partSeconds(env: Environment): number {
+  const raw = env.LL_PART_SECONDS;
+  if (raw === undefined || raw === '') return 0.2;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0.2 || value > 1) throw new Error(`LL_PART_SECONDS must be a number of seconds within 0.2–1, got "${raw}"`);
+  return value;
 }
 
 /** ORIGIN_CAPACITY_UNITS, else the calibration file, else the cores; OVER_CAPACITY; the stream cap; the drain deadline. */

@@ -23,6 +23,8 @@ export const DEFAULT_UPLOAD_RETRY: UploadRetryPolicy = { budgetMs: 5 * 60_000, f
 const CONTENT_TYPES: Record<string, string> = {
   '.m3u8': 'application/vnd.apple.mpegurl',
   '.ts': 'video/mp2t',
+  // low-latency sessions' fMP4 segments (their init segments are .mp4)
+  '.m4s': 'video/iso.segment',
   '.mp4': 'video/mp4',
   '.jpg': 'image/jpeg',
   '.json': 'application/json',

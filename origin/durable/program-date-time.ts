@@ -18,7 +18,7 @@ export type LegAnchors = Readonly<Record<string, number>>;
 const PDT_TAG = '#EXT-X-PROGRAM-DATE-TIME:';
 // Tags that belong to the segment after them (RFC 8216 §4.3.2); the header is everything before the first of them.
 const SEGMENT_TAG = /^#(EXTINF:|EXT-X-DISCONTINUITY$|EXT-X-PROGRAM-DATE-TIME:|EXT-X-BYTERANGE:|EXT-X-KEY:|EXT-X-MAP:|EXT-X-GAP$|EXT-X-BITRATE:|EXT-X-DATERANGE:)/;
-const LEG_OF_URI = /^([0-9a-f]{6})-\d+\.ts$/;
+const LEG_OF_URI = /^([0-9a-f]{6})-\d+\.(?:ts|m4s)$/;
 const LEG_TAG = /^[0-9a-f]{6}$/;
 /** Anchors outside 2000..2200 are not wall-clock readings. */
 const MIN_ANCHOR_MS = Date.UTC(2000, 0, 1);
@@ -29,7 +29,7 @@ export function formatProgramDateTime(epochMs: number): string {
   return new Date(Math.round(epochMs)).toISOString().replace('Z', '+0000');
 }
 
-/** The leg a segment belongs to, from its name (`{legTag}-{nnnnn}.ts`), or null for names that are not ours. */
+/** The leg a segment belongs to, from its name (`{legTag}-{nnnnn}.ts`, or `.m4s` in low-latency sessions), or null for names that are not ours. */
 export function legOfSegment(uri: string): string | null {
   return LEG_OF_URI.exec(uri)?.[1] ?? null;
 }

@@ -16,6 +16,7 @@ import { log, logWarn } from '../log.ts';
 import { DEGRADE_AFTER_MS, durablePlaylistText, expiredSegments, lastSequenceOf, LOCAL_DURABLE_PLAYLIST, locallyListedThrough } from './durable-playlist.ts';
 import type { UploadLanes } from './upload-lanes.ts';
 import { legAnchorsText, parseLegAnchors, PDT_ANCHORS_FILE } from './program-date-time.ts';
+import { initOfSegment } from './fmp4-init.ts';
 
 /** What the shipper asks of storage (MediaUploader, EdgeClient.getMedia). */
 export interface DurableStore {
@@ -74,6 +75,8 @@ interface RenditionShipping {
   failures: number;
   retryTimer?: NodeJS.Timeout;
   sincePlaylist: number;
+  /** low-latency sessions: the init segments (`init-{legTag}.mp4`) this shipper stored, each before its leg's first segment */
+  initsStored: Set<string>;
 }
 
 const STATE_FILE = 'durable.json';
@@ -343,7 +346,7 @@ export class SessionShipper {
   private rendition(name: string, storedThrough: number): RenditionShipping {
     let r = this.renditions.get(name);
     if (!r) {
-      r = { name, queue: [], storedThrough, deletedThrough: -1, pumping: false, failures: 0, sincePlaylist: 0 };
+      r = { name, queue: [], storedThrough, deletedThrough: -1, pumping: false, failures: 0, sincePlaylist: 0, initsStored: new Set() };
       this.renditions.set(name, r);
     }
     return r;
@@ -361,6 +364,7 @@ export class SessionShipper {
         const file = path.join(this.o.outDir, r.name, segment.uri);
         const present = await stat(file).then(() => true, () => false);
         if (present) {
+          await this.storeInit(r, segment.uri);
           await this.o.lanes.run(() => this.o.store.uploadFile(`${this.o.prefix}${r.name}/${segment.uri}`, file, this.grant));
           this.sample(this.stored, Date.now() - segment.closedAt);
         } else {
@@ -384,6 +388,19 @@ export class SessionShipper {
       r.pumping = false;
       if (this.settled()) for (const wake of this.idle.splice(0)) wake();
     }
+  }
+
+  /**
+   * An fMP4 segment (low-latency sessions) is unplayable without its leg's init segment: that goes to R2 first, under
+   * the same folder (`{prefix}{rendition}/init-{legTag}.mp4`), so a durable playlist never names a MAP not stored.
+   * Once per leg and shipper; a restarted origin stores it again (the same bytes under the same key).
+   */
+  private async storeInit(r: RenditionShipping, segmentUri: string): Promise<void> {
+    const init = initOfSegment(segmentUri);
+    if (init === null || r.initsStored.has(init)) return;
+    const file = path.join(this.o.outDir, r.name, init);
+    await this.o.lanes.run(() => this.o.store.uploadFile(`${this.o.prefix}${r.name}/${init}`, file, this.grant));
+    r.initsStored.add(init);
   }
 
   /** The rendition's durable playlist into R2 (only stored segments), then the local copy, state, and retention. */

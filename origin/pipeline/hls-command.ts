@@ -142,7 +142,8 @@ const X264_PROFILE: Record<H264Profile, string> = {
   H264ConstrainedHigh: 'high',
 };
 
-function encodedVideoArgs(r: EncodedRendition, i: number, preset: X264Preset): string[] {
+/** One transcoded rung's x264 options for output stream `i` (also used by the low-latency command, origin/llhls). */
+export function encodedVideoArgs(r: EncodedRendition, i: number, preset: X264Preset): string[] {
   const rate = r.fps / r.fpsDen;
   const gopFrames = Math.max(1, Math.round(rate * r.gop));
   const filters = [`scale=${r.width}:${r.height}`];

@@ -18,6 +18,7 @@ import { DEFAULT_SEGMENT_SECONDS } from './ladder.ts';
 import type { Rendition } from './ladder.ts';
 import { appendEndList, buildMasterPlaylist, expectedAvc1, parseMediaPlaylist, probeTsCodecs } from './playlists.ts';
 import type { Variant } from './playlists.ts';
+import { codecsOfFmp4Segment, DEFAULT_PART_SECONDS, runLowLatencyLeg, type LowLatencyEvent } from '../llhls/low-latency-run.ts';
 
 /** The ffmpeg command's options, plus how this run is supervised. */
 export interface LiveTranscodeJob extends Omit<HlsCommandOptions, 'analyzeSeconds' | 'legTag'> {
@@ -43,6 +44,10 @@ export interface LiveTranscodeJob extends Omit<HlsCommandOptions, 'analyzeSecond
   /** how often the playlists are read for new segments; default 500 ms */
   pollIntervalMs?: number;
   ffmpegPath?: string;
+  /** 'low': LL-HLS, fMP4 per rendition through pipes into the packager (origin/llhls/low-latency-run.ts); default standard */
+  latencyMode?: 'standard' | 'low';
+  /** low mode's part duration, seconds (LL_PART_SECONDS); default 0.2 */
+  partSeconds?: number;
 }
 
 export type TranscodeIssueCode = 'keyframe-interval-too-long' | 'ffmpeg-restarted' | 'input-backlog' | 'no-audio' | 'ffmpeg-failed';
@@ -98,7 +103,9 @@ export type LiveTranscodeEvent =
   | { type: 'master'; variants: Variant[] }
   /** the wall-clock instant (epoch ms) of a leg's first media, sent before the leg's first segment event */
   | { type: 'leg_anchor'; legTag: string; at: number; samples: number }
-  | { type: 'issue'; issue: TranscodeIssue };
+  | { type: 'issue'; issue: TranscodeIssue }
+  /** low mode only: init segments, parts and segments for the origin's LL-HLS store (main thread) */
+  | LowLatencyEvent;
 
 export type LiveTranscodeEndReason = 'input-ended' | 'stopped' | 'backlog' | 'failed';
 
@@ -166,7 +173,7 @@ interface Watched {
   mtimeMs: number;
   size: number;
   /** first segment this run wrote: what the master's codecs and measured bandwidth come from */
-  firstSegment?: { file: string; duration: number; bytes: number };
+  firstSegment?: { file: string; duration: number; bytes: number; codecs?: { video?: string; audio?: string } };
 }
 
 export class LiveTranscode {
@@ -395,6 +402,7 @@ export class LiveTranscode {
     // as immutable and must never be written again. Without one, appending would only add a
     // leading DISCONTINUITY.
     const append = this.ladder.some((r) => existsSync(mediaPlaylistPath(this.job.outDir, r.name)));
+    if (this.job.latencyMode === 'low') return this.launchLowLatency(legTag, this.attempt);
     const cmd = buildHlsCommand({
       input: this.job.input,
       outDir: this.job.outDir,
@@ -412,15 +420,40 @@ export class LiveTranscode {
       input: this.input,
       ...(this.job.ffmpegPath ? { ffmpegPath: this.job.ffmpegPath } : {}),
       onStart: (pid) => this.onEvent({ type: 'started', pid, attempt, args: commandArgs(cmd), legTag }),
-      onProgress: (p) => {
-        const now = Date.now();
-        if (now - this.lastProgressAt < PROGRESS_EVERY_MS) return;
-        this.lastProgressAt = now;
-        this.onEvent({ type: 'progress', ...p });
-      },
+      onProgress: (p) => this.progress(p),
     });
     this.ffmpeg = run;
     void run.done.then((exit) => this.onExit(run, exit));
+  }
+
+  /** Low mode: the leg writes its fMP4 files and on-disk playlist itself; supervised like a standard ffmpeg. */
+  private launchLowLatency(legTag: string, attempt: number): void {
+    const run = runLowLatencyLeg({
+      input: this.job.input,
+      outDir: this.job.outDir,
+      renditions: this.ladder,
+      legTag,
+      source: this.input,
+      clock: this.clock,
+      segmentSeconds: this.seg,
+      partSeconds: this.job.partSeconds ?? DEFAULT_PART_SECONDS,
+      hasAudio: this.hasAudio,
+      ...(this.job.sourceAudio ? { sourceAudio: this.job.sourceAudio } : {}),
+      ...(this.job.preset ? { preset: this.job.preset } : {}),
+      ...(this.job.ffmpegPath ? { ffmpegPath: this.job.ffmpegPath } : {}),
+      onStart: (pid, args) => this.onEvent({ type: 'started', pid, attempt, args, legTag }),
+      onProgress: (p) => this.progress(p),
+      onEvent: (e) => this.onEvent(e),
+    });
+    this.ffmpeg = run;
+    void run.done.then((exit) => this.onExit(run, exit));
+  }
+
+  private progress(p: Omit<Extract<LiveTranscodeEvent, { type: 'progress' }>, 'type'>): void {
+    const now = Date.now();
+    if (now - this.lastProgressAt < PROGRESS_EVERY_MS) return;
+    this.lastProgressAt = now;
+    this.onEvent({ type: 'progress', ...p });
   }
 
   private onExit(run: FfmpegRun, exit: FfmpegExit): void {
@@ -591,7 +624,10 @@ export class LiveTranscode {
   private async variantOf(w: Watched): Promise<Variant> {
     const r = w.rendition;
     const first = w.firstSegment!;
-    const codecs = probeTsCodecs(await readHead(first.file, 2 * MiB).catch(() => new Uint8Array(0)));
+    // Probed once per run: the master is rebuilt on every poll, and re-reading 2 MiB per rendition each time was most of
+    // the relay's CPU and garbage (issue 15).
+    const codecs = first.codecs ?? (first.file.endsWith('.m4s') ? await codecsOfFmp4Segment(first.file) : probeTsCodecs(await readHead(first.file, 2 * MiB).catch(() => new Uint8Array(0))));
+    if (codecs.video !== undefined || codecs.audio !== undefined) first.codecs = codecs;
     const video = codecs.video ?? (r.copy ? undefined : expectedAvc1(r));
     const list = [video, this.hasAudio ? (codecs.audio ?? 'mp4a.40.2') : undefined].filter((c): c is string => c !== undefined);
     const declared = (r.videoBitrate + (this.hasAudio ? r.audioBitrate : 0)) * 1.1;

@@ -15,7 +15,8 @@ export type ToWorker = { type: 'data'; chunk: ArrayBuffer } | { type: 'end' } | 
 /**
  * Worker → main thread: the transcode's events, plus acknowledgements of input taken in, and `events_end` once the run
  * is over: piscina returns the result on a channel of its own, not ordered with this port, so the main thread settles
- * only after this marker (every event posted before it has then been delivered).
+ * only after this marker (every event posted before it has then been delivered). Low mode adds `ll_init`, `ll_part` and
+ * `ll_segment` (LowLatencyEvent, part of LiveTranscodeEvent) for the main thread's LL-HLS store.
  */
 export type FromWorker = LiveTranscodeEvent | { type: 'consumed'; bytes: number } | { type: 'events_end' };
 
@@ -25,7 +26,8 @@ const ACK_EVERY_MS = 100;
 
 export default async function runTranscodeTask(task: TranscodeTask): Promise<LiveTranscodeResult> {
   const { port, job } = task;
-  const post = (m: FromWorker): void => port.postMessage(m);
+  // Low mode's init and part bytes are transferred, not copied (each a buffer of its own: low-latency-run.ts).
+  const post = (m: FromWorker): void => port.postMessage(m, m.type === 'll_init' || m.type === 'll_part' ? [m.bytes] : []);
   const transcode = new LiveTranscode(job, post);
   let unacked = 0;
   const flushAck = (): void => {

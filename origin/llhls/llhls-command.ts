@@ -1,0 +1,106 @@
+// Builds the ffmpeg arguments of one low-latency live run (latencyMode 'low'): the same ladder as the standard run
+// (origin/pipeline/hls-command.ts), each rendition written as fragmented MP4 (video + audio) to a pipe of its own
+// (`pipe:3`, `pipe:4`, … — extra stdio fds), which origin/llhls/low-latency-run.ts cuts into LL-HLS parts and segments.
+//
+// Why these settings: `empty_moov` puts the init segment first and alone, `default_base_moof` makes every fragment
+// self-contained (CMAF), `frag_keyframe` + `frag_duration` cut a fragment at every keyframe and every part duration, so
+// a part never straddles a segment boundary; `-flush_packets 1` hands each fragment to the pipe as soon as it is muxed.
+// Transcoded rungs: x264 `zerolatency` (no lookahead, no frame delay), no B-frames, and keyframes exactly where the
+// source has them (`-force_key_frames source`), so every rendition closes its segments at the same instants as the
+// copied source rung and the renditions stay aligned part for part (rfc8216bis: within one part of each other).
+import type { Rendition } from '../pipeline/ladder.ts';
+import { DEFAULT_SEGMENT_SECONDS } from '../pipeline/ladder.ts';
+import { encodedVideoArgs } from '../pipeline/hls-command.ts';
+import type { InputFormat, X264Preset } from '../pipeline/hls-command.ts';
+
+export interface LowLatencyCommandOptions {
+  input: InputFormat;
+  renditions: readonly Rendition[];
+  /** seconds per LL-HLS part: each fragment lasts at most this long */
+  partSeconds: number;
+  /** false when the source has no audio track at all */
+  hasAudio?: boolean;
+  /** 'copy' when the source audio is AAC already; anything else is re-encoded for the source too */
+  sourceAudio?: 'copy' | 'aac';
+  preset?: X264Preset;
+  /** seconds of input ffmpeg may read before choosing streams */
+  analyzeSeconds?: number;
+  /** seconds x264 may go without a source keyframe before it adds one of its own (a safety net; default 5 segments) */
+  maxGopSeconds?: number;
+}
+
+export interface LowLatencyCommand {
+  /** the whole argv after `ffmpeg` */
+  args: string[];
+  /** stdio fd of each rendition's fMP4, in ladder order (3, 4, …) */
+  fds: number[];
+}
+
+/** The first extra fd: 0–2 are stdin (the encoder's bytes), stdout (unused) and stderr (ffmpeg's log and progress). */
+export const FIRST_RENDITION_FD = 3;
+
+export function buildLowLatencyCommand(opts: LowLatencyCommandOptions): LowLatencyCommand {
+  if (opts.renditions.length === 0) throw new Error('a ladder needs at least one rendition');
+  if (!(opts.partSeconds >= 0.1 && opts.partSeconds <= 2)) throw new Error('partSeconds must be within 0.1–2');
+  const hasAudio = opts.hasAudio ?? true;
+  const preset = opts.preset ?? 'veryfast';
+  const analyzeUs = Math.round((opts.analyzeSeconds ?? 1) * 1_000_000);
+  const fragUs = Math.round(opts.partSeconds * 1_000_000);
+
+  const args = [
+    '-hide_banner', '-nostdin', '-y',
+    '-f', opts.input,
+    // Live input: ffmpeg must not wait the default 5 s before it starts writing.
+    '-analyzeduration', String(analyzeUs),
+    '-probesize', String(5 * 1024 * 1024),
+    '-i', 'pipe:0',
+  ];
+  const fds: number[] = [];
+  opts.renditions.forEach((r, i) => {
+    const fd = FIRST_RENDITION_FD + i;
+    fds.push(fd);
+    // One output per rendition: its streams are numbered from 0 again, so every specifier below is `:0`.
+    args.push('-map', '0:v:0');
+    if (hasAudio) args.push('-map', '0:a:0');
+    if (r.copy) {
+      args.push('-c:v:0', 'copy');
+    } else {
+      args.push(...lowLatencyVideoArgs(encodedVideoArgs(r, 0, preset), r.fps / r.fpsDen, opts.maxGopSeconds ?? DEFAULT_SEGMENT_SECONDS * 5));
+    }
+    if (hasAudio) {
+      if (r.copy && (opts.sourceAudio ?? 'copy') === 'copy') args.push('-c:a:0', 'copy');
+      else args.push('-c:a:0', 'aac', '-b:a:0', String(r.audioBitrate), '-ac:a:0', '2');
+    }
+    args.push(
+      // Encoders keep input timestamps (as in the standard run): the copied rung and the encoded ones stay on one clock.
+      '-fps_mode', 'passthrough',
+      '-max_muxing_queue_size', '1024',
+      '-f', 'mp4',
+      '-movflags', '+empty_moov+default_base_moof+frag_keyframe+skip_trailer',
+      '-frag_duration', String(fragUs),
+      '-flush_packets', '1',
+      `pipe:${fd}`,
+    );
+  });
+  return { args, fds };
+}
+
+/**
+ * The standard rung's x264 options turned low-latency: keyframes from the source instead of a fixed grid (the GOP only
+ * a safety net far beyond it), `zerolatency`, no B-frames.
+ */
+function lowLatencyVideoArgs(standard: string[], rate: number, maxGopSeconds: number): string[] {
+  const out: string[] = [];
+  const gopFrames = String(Math.max(1, Math.round(rate * maxGopSeconds)));
+  for (let k = 0; k < standard.length; k += 2) {
+    const name = standard[k]!;
+    let value = standard[k + 1]!;
+    if (name.startsWith('-bf:')) continue; // set below for every profile
+    if (name.startsWith('-force_key_frames:')) value = 'source';
+    else if (name.startsWith('-g:')) value = gopFrames;
+    else if (name.startsWith('-keyint_min:')) value = '1';
+    out.push(name, value);
+  }
+  out.push('-tune:v:0', 'zerolatency', '-bf:v:0', '0');
+  return out;
+}
