@@ -105,3 +105,26 @@ export function stampAge(shownAtMs: number, stamp: number): number {
   const shown = Math.floor(shownAtMs) % STAMP_MODULUS;
   return (((shown - stamp) % STAMP_MODULUS) + STAMP_MODULUS) % STAMP_MODULUS;
 }
+
+/**
+ * Pure: the mean luma of each cell of the band from a whole grey (8-bit luma) picture, sampled over the middle half
+ * of each cell as the viewer page does on its canvas (edges blur under scaling and compression).
+ */
+export function cellsFromLuma(luma: Uint8Array, width: number, height: number): number[] {
+  const band = Math.max(1, Math.floor(height * BARCODE_BAND));
+  const cells: number[] = [];
+  for (let c = 0; c < BARCODE_CELLS; c++) {
+    const x0 = (c * width) / BARCODE_CELLS;
+    const cw = width / BARCODE_CELLS;
+    let sum = 0;
+    let n = 0;
+    for (let y = Math.floor(band / 4); y < Math.ceil((3 * band) / 4); y++) {
+      for (let x = Math.floor(x0 + cw / 4); x < Math.ceil(x0 + (3 * cw) / 4); x++) {
+        sum += luma[y * width + x]!;
+        n++;
+      }
+    }
+    cells.push(Math.round(sum / n));
+  }
+  return cells;
+}
