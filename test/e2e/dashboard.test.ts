@@ -144,6 +144,7 @@ describe('dashboard', () => {
       throw new Error(`${String(error)}; clip row: ${await clip.textContent()}`);
     });
     const clipReadyAfterMs = Date.now() - clipAskedAt;
+    const clipRange = (await clip.locator('.muted').first().textContent())!;
     expect(await clip.getByRole('link', { name: 'MP4' }).getAttribute('href')).toMatch(/\.mp4/);
     expect(await page.evaluate(() => (window as unknown as { __sameDocument?: boolean }).__sameDocument)).toBe(true);
     await shot(page, 'stream-clip-1280');
@@ -173,13 +174,32 @@ describe('dashboard', () => {
       await shot(page, `stream-${name === 'laptop' ? 1280 : 390}`);
     }
 
-    // The token never went into a URL; sign out forgets it.
+    // Made private, the preview plays with a token the page signs with a signing key it made for this session.
+    expect((await stack.api('PATCH', `/live/streams/${streamId}`, { accessPolicy: 'private' })).status).toBe(200);
+    await page.reload();
+    await page.locator('h1 .badge[data-status=STREAMING]').waitFor();
+    await expect.poll(async () => (await videoState(page)).currentTime, { timeout: 30_000 }).toBeGreaterThan(0.5);
+    const privateFirst = await videoState(page);
+    await page.waitForTimeout(2000);
+    expect((await videoState(page)).currentTime - privateFirst.currentTime).toBeGreaterThan(1);
+    const tokens = requested.filter((url) => url.includes('/hls/') && url.includes('token=')).map((url) => new URL(url).searchParams.get('token')!);
+    expect(tokens.length).toBeGreaterThan(0);
+    for (const jwt of new Set(tokens)) stack.addSecret('playback-jwt', jwt);
+    const keys = (await stack.api('GET', '/signing-keys')).body.data;
+    expect(keys).toHaveLength(1);
+    const privateMp4 = await page.locator('.media-list li', { hasText: 'dashboard clip' }).getByRole('link', { name: 'MP4' }).getAttribute('href');
+    expect(privateMp4).toContain('token=');
+    expect((await fetch(privateMp4!)).status).toBe(200);
+    expect((await fetch(privateMp4!.split('?')[0]!)).status).toBe(403);
+
+    // The token never went into a URL; sign out forgets it (and deletes the preview signing key).
     expect(requested.filter((url) => url.includes(secret))).toEqual([]);
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByLabel('Access token id').waitFor();
     expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    await expect.poll(async () => (await stack.api('GET', '/signing-keys')).body.data.length).toBe(0);
     expect(pageErrors).toEqual([]);
     await context.close();
-    console.log(JSON.stringify({ figure: 'dashboard', liveShownAfterMs, previewPlayingAfterPublishMs: playingAt - publishedAt, clipReadyAfterMs }));
+    console.log(JSON.stringify({ figure: 'dashboard', liveShownAfterMs, previewPlayingAfterPublishMs: playingAt - publishedAt, clipReadyAfterMs, marks, clipRange }));
   });
 });

@@ -174,6 +174,8 @@ const TONES: Record<string, string> = {
   ERROR: 'bad',
   failed: 'bad',
   disabled: 'muted',
+  healthy: 'ok',
+  unhealthy: 'bad',
 };
 
 export function Badge({ value }: { value: string }) {

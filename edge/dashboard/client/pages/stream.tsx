@@ -150,8 +150,11 @@ export function StreamPage({ client, streamId }: { client: RiverheadClient; stre
                     <p class="muted">No clips yet.</p>
                   ) : (
                     <MediaList
+                      client={client}
+                      accessPolicy={s.playbackIds[0]?.accessPolicy ?? 'public'}
                       items={list.map((c) => ({
                         id: c.id,
+                        playbackId: c.playbackId,
                         title: c.name ?? c.id,
                         status: c.status,
                         detail: `${seconds(c.actualStartTime ?? c.startTime)} → ${seconds(c.actualEndTime ?? c.endTime)} · ${seconds(c.duration)} · ${bytes(c.size)}`,
@@ -172,7 +175,7 @@ export function StreamPage({ client, streamId }: { client: RiverheadClient; stre
                   list.length === 0 ? (
                     <p class="muted">{s.record ? 'No recordings yet.' : 'Recording is off for this stream.'}</p>
                   ) : (
-                    <MediaList items={list.map(recordingItem)} />
+                    <MediaList client={client} accessPolicy={s.playbackIds[0]?.accessPolicy ?? 'public'} items={list.map(recordingItem)} />
                   )
                 }
               />
@@ -187,6 +190,7 @@ export function StreamPage({ client, streamId }: { client: RiverheadClient; stre
 function recordingItem(r: Recording) {
   return {
     id: r.id,
+    playbackId: r.playbackId,
     title: new Date(r.time).toLocaleString(),
     status: r.recordingStatus,
     detail: `${seconds(r.duration)} · ${bytes(r.size)}${r.exportable ? '' : r.exportProgress !== null ? ` · MP4 ${Math.round(r.exportProgress * 100)}%` : ''}${r.cleaned ? ' · cleaned' : ''}`,
@@ -286,6 +290,8 @@ function Sessions({ sessions }: { sessions: Session[] }) {
 
 interface MediaItem {
   id: string;
+  /** the item's own playback ID (recordings and clips follow their stream's access policy) */
+  playbackId: string;
   title: string;
   status: string;
   detail: string;
@@ -294,33 +300,67 @@ interface MediaItem {
   error: string | null;
 }
 
-/** Recordings and clips: status, figures, Play (an inline player) and the MP4 download. */
-export function MediaList({ items }: { items: MediaItem[] }) {
+/**
+ * Recordings and clips: status, figures, Play (an inline player) and the MP4 download; a private stream's media get a
+ * token this session signs (in the player's and the download's URL).
+ */
+export function MediaList({ client, items, accessPolicy }: { client: RiverheadClient; items: MediaItem[]; accessPolicy: string }) {
   const [playing, setPlaying] = useState<string | null>(null);
   return (
     <ul class="media-list">
       {items.map((item) => (
+        <MediaRow client={client} item={item} accessPolicy={accessPolicy} playing={playing === item.id} toggle={() => setPlaying(playing === item.id ? null : item.id)} />
+      ))}
+    </ul>
+  );
+}
+
+function MediaRow({
+  client,
+  item,
+  accessPolicy,
+  playing,
+  toggle,
+}: {
+  client: RiverheadClient;
+  item: MediaItem;
+  accessPolicy: string;
+  playing: boolean;
+  toggle: () => void;
+}) {
+  const [query, setQuery] = useState<string | null>(accessPolicy === 'private' ? null : '');
+  const [problem, setProblem] = useState<ApiProblem | null>(null);
+  const ready = Boolean(item.playbackUrl || item.mp4Url);
+  useEffect(() => {
+    if (accessPolicy !== 'private' || !ready) return setQuery('');
+    let gone = false;
+    previewQuery(client, { id: item.playbackId, accessPolicy })
+      .then((q) => !gone && setQuery(q))
+      .catch((error) => !gone && setProblem(asProblem(error)));
+    return () => void (gone = true);
+  }, [item.playbackId, accessPolicy, ready]);
+  const signed = (url: string) => (query === null ? null : absolute(url) + query);
+  const playUrl = item.playbackUrl ? signed(item.playbackUrl) : null;
+  const mp4Url = item.mp4Url ? signed(item.mp4Url) : null;
+  return (
         <li data-media-id={item.id} data-status={item.status}>
           <div class="media-row">
             <span class="title">{item.title}</span>
             <Badge value={item.status} />
             <span class="muted">{item.detail}</span>
             <span class="actions">
-              {item.playbackUrl ? (
-                <ActionButton label={playing === item.id ? 'Close' : 'Play'} action={async () => setPlaying(playing === item.id ? null : item.id)} />
-              ) : null}
-              {item.mp4Url ? (
-                <a class="button" href={item.mp4Url} download>
+              {playUrl ? <ActionButton label={playing ? 'Close' : 'Play'} action={async () => toggle()} /> : null}
+              {mp4Url ? (
+                <a class="button" href={mp4Url} download>
                   MP4
                 </a>
               ) : null}
             </span>
           </div>
           {item.error ? <p class="problem">{item.error}</p> : null}
-          {playing === item.id && item.playbackUrl ? <Player src={absolute(item.playbackUrl)} /> : null}
+          <ProblemBanner problem={problem} />
+          {playing && playUrl ? <Player src={playUrl} /> : null}
         </li>
-      ))}
-    </ul>
   );
 }
 
