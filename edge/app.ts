@@ -4,7 +4,7 @@ import { Scalar } from '@scalar/hono-api-reference';
 import type { AppEnv } from './env.ts';
 import { onError, onNotFound, validationHook } from './middleware/errors.ts';
 import { bodyLimit } from './middleware/body-limit.ts';
-import { OPENAPI_CONFIG, registerWebhookPayloads } from './openapi-document.ts';
+import { OPENAPI_CONFIG, registerDocumentExtras } from './openapi-document.ts';
 import { requireAccessToken, requireAdminToken, requireOriginSignature } from './middleware/auth.ts';
 import { streamRoutes } from './routes/streams.ts';
 import { recordingRoutes } from './routes/recordings.ts';
@@ -45,7 +45,7 @@ export function buildApp() {
     scheme: 'bearer',
     description: 'Bearer <accessTokenId>:<secret>',
   });
-  registerWebhookPayloads(app);
+  registerDocumentExtras(app);
   app.doc31('/v1/openapi.json', OPENAPI_CONFIG); // the same document `npm run openapi` writes (edge/openapi-document.ts)
   app.get('/v1/docs', Scalar({ url: '/v1/openapi.json', pageTitle: 'Riverhead API' }));
 

@@ -1,8 +1,10 @@
 // The edge's OpenAPI document, built one way for both readers: the Worker serves it at /v1/openapi.json, and
 // `npm run openapi` (scripts/print-openapi.ts, in Node) writes it to shared/client/openapi.json for the typed client.
-// The routes describe themselves (createRoute); this file adds what no route owns: the document's header and the
-// webhook payloads receivers get (OpenAPI 3.1 `webhooks`), so the client exports their types too.
+// The routes describe themselves (createRoute); this file adds what no route owns: the document's header, the
+// webhook payloads receivers get (OpenAPI 3.1 `webhooks`, so the client exports their types too) and seed 001's
+// nested create body, which the create route accepts beside its canonical flat one.
 import type { OpenAPIHono } from '@hono/zod-openapi';
+import { SeedCreateLiveStreamRequest } from '../shared/schemas/live-stream-seed-body.ts';
 import { LiveEventWebhook, LiveStreamWebhook, VideoAssetWebhook, WebhookEvent } from '../shared/schemas/webhook-event.ts';
 
 type OpenApiApp = Pick<OpenAPIHono, 'openAPIRegistry' | 'getOpenAPI31Document'>;
@@ -30,8 +32,9 @@ const WEBHOOK_PAYLOADS = [
   { name: 'videoAssetEvent', operationId: 'video-asset-webhook', schema: VideoAssetWebhook, summary: "A library video's change" },
 ] as const;
 
-/** Registers the webhook payloads (and the WebhookEvent union) in the app's registry; call once per app. */
-export function registerWebhookPayloads(app: OpenApiApp): void {
+/** Registers the webhook payloads (and the WebhookEvent union) and the seed's create body; call once per app. */
+export function registerDocumentExtras(app: OpenApiApp): void {
+  app.openAPIRegistry.register('SeedCreateLiveStreamRequest', SeedCreateLiveStreamRequest);
   app.openAPIRegistry.register('WebhookEvent', WebhookEvent);
   for (const payload of WEBHOOK_PAYLOADS) {
     app.openAPIRegistry.registerWebhook({

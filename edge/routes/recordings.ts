@@ -9,6 +9,7 @@ import { problem, security } from './openapi-parts.ts';
 import { streamObject } from '../streams.ts';
 import { ApiError, notFound, problemResponse } from '../problem.ts';
 import { decodeCursor, encodeCursor, keysetPage } from '../pagination.ts';
+import { absoluteClip, absoluteRecording, absoluteSession } from '../media-urls.ts';
 import { single, list, ListQuery } from '../../shared/schemas/common.ts';
 import { StreamIdParam } from '../../shared/schemas/live-stream.ts';
 import {
@@ -42,7 +43,7 @@ recordingRoutes.openapi(
     const { streamId } = c.req.valid('param');
     const sessions = await streamObject(c.env, streamId).sessions(c.get('workspaceId'), c.req.valid('query').record === '1');
     if (!sessions) throw notFound(`live stream ${streamId}`);
-    return c.json({ data: sessions }, 200);
+    return c.json({ data: (sessions as Session[]).map((s) => absoluteSession(s, c.req.url)) }, 200);
   },
 );
 
@@ -73,7 +74,7 @@ async function recordingPage(c: Context<AppEnv>, filter: { streamId?: string }, 
     data: page
       .map((row) => {
         const recording = found.get(row.id);
-        return recording && withExpiry(recording, row.expires_at);
+        return recording && absoluteRecording(withExpiry(recording, row.expires_at), c.req.url);
       })
       .filter((r): r is Recording => r !== undefined),
     pagination: { nextCursor },
@@ -153,7 +154,7 @@ recordingRoutes.openapi(
     const indexed = await recordingIndexRow(c, recordingId);
     const recording = (await streamObject(c.env, indexed.stream_id).recording(c.get('workspaceId'), recordingId)) as Recording | null;
     if (!recording) throw notFound(`recording ${recordingId}`);
-    return c.json({ data: withExpiry(recording, indexed.expires_at) }, 200);
+    return c.json({ data: absoluteRecording(withExpiry(recording, indexed.expires_at), c.req.url) }, 200);
   },
 );
 
@@ -195,7 +196,7 @@ recordingRoutes.openapi(
   async (c) => {
     const { recordingId } = c.req.valid('param');
     const result = (await streamObject(c.env, await recordingOwner(c, recordingId)).retryRecording(c.get('workspaceId'), recordingId)) as RetryResult;
-    if (result.ok) return c.json({ data: result.recording }, 200);
+    if (result.ok) return c.json({ data: absoluteRecording(result.recording as Recording, c.req.url) }, 200);
     if (result.code === 'not_found') throw notFound(`recording ${recordingId}`);
     throw new ApiError(409, 'recording-not-failed', 'Recording has not failed', result.detail);
   },
@@ -225,7 +226,7 @@ recordingRoutes.openapi(
   async (c) => {
     const { streamId } = c.req.valid('param');
     const result = await streamObject(c.env, streamId).createClip(c.get('workspaceId'), c.req.valid('json'));
-    if (result.ok) return c.json({ data: result.clip }, 202);
+    if (result.ok) return c.json({ data: absoluteClip(result.clip as Clip, c.req.url) }, 202);
     if (result.code === 'not_found') throw notFound(`live stream ${streamId}`);
     if (result.code === 'busy') {
       const response = problemResponse(c, new ApiError(429, 'too-many-clip-jobs', 'Too many clip jobs', result.detail));
@@ -260,6 +261,6 @@ recordingRoutes.openapi(
     if (!page) throw notFound(`live stream ${livestreamId}`);
     const clips = page.clips as Clip[];
     const last = clips[clips.length - 1];
-    return c.json({ data: clips, pagination: { nextCursor: page.more && last ? encodeCursor(last.createdAt, last.id) : null } }, 200);
+    return c.json({ data: clips.map((clip) => absoluteClip(clip, c.req.url)), pagination: { nextCursor: page.more && last ? encodeCursor(last.createdAt, last.id) : null } }, 200);
   },
 );

@@ -3,6 +3,7 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { AppEnv } from '../env.ts';
 import { validationHook } from '../middleware/errors.ts';
 import { jsonBody, security, singleResponse } from './openapi-parts.ts';
+import { seedCreateBody } from '../middleware/seed-create-body.ts';
 import { streamObject, commandOutcome } from '../streams.ts';
 import { notFound } from '../problem.ts';
 import { ingestFor } from '../live-stream-view.ts';
@@ -46,7 +47,15 @@ streamRoutes.openapi(
     description: 'Returns the stream key and SRT secret once, with ready-to-paste ingest URLs.',
     tags: ['Live streams'],
     security,
-    request: jsonBody(CreateLiveStreamRequest, false),
+    middleware: [seedCreateBody] as const, // seed 001's nested body, folded into this flat one
+    request: {
+      body: {
+        ...jsonBody(CreateLiveStreamRequest, false).body,
+        description:
+          "The flat body. Seed 001's nested body (SeedCreateLiveStreamRequest: playbackSettings, inputMediaSettings) is " +
+          'accepted too, or both mixed when they agree; a field set both ways to different values is a 400 naming it.',
+      },
+    },
     responses: { 201: streamResponse('Created'), 400: problems[400], 401: problems[401] },
   }),
   async (c) => {

@@ -189,7 +189,7 @@ export async function buildFixture(send: Send, base: string, secrets: { adminTok
       liveSessionId: a.grant.sessionId,
       signingKeyPkcs8Pem: atob(a.key.privateKey),
       signingKeySpkiPem: a.key.publicKey,
-      storedMp4Path: aRecorded.mp4Url,
+      storedMp4Path: new URL(aRecorded.mp4Url, 'http://edge.invalid').pathname, // the API answers absolute URLs
       storedMp4Size: mp4.length,
     },
     b: { ...view(b, bRecording.id, bEventId, bDestinationId, bVideoId), signingKeyPkcs8Pem: atob(b.key.privateKey) },

@@ -1448,6 +1448,36 @@ export interface components {
         Metadata: {
             [key: string]: string;
         };
+        /**
+         * @description Seed 001's create body, accepted beside the flat one (and mixable with it, when both say the same): playbackSettings.accessPolicy → accessPolicy; inputMediaSettings.metadata, .reconnectWindow, .maxResolution → the same flat fields; .mediaPolicy → accessPolicy; .enableDvrMode → playlistWindow ('dvr' when true).
+         * @example {
+         *       "playbackSettings": {
+         *         "accessPolicy": "public"
+         *       },
+         *       "inputMediaSettings": {
+         *         "metadata": {
+         *           "livestream_name": "fastpix_livestream"
+         *         },
+         *         "reconnectWindow": 60
+         *       }
+         *     }
+         */
+        SeedCreateLiveStreamRequest: {
+            playbackSettings?: components["schemas"]["SeedPlaybackSettings"];
+            inputMediaSettings?: components["schemas"]["SeedInputMediaSettings"];
+        };
+        SeedPlaybackSettings: {
+            accessPolicy?: components["schemas"]["AccessPolicy"] & unknown;
+        };
+        SeedInputMediaSettings: {
+            metadata?: components["schemas"]["Metadata"];
+            /** @description seconds an encoder may be gone before the broadcast stops; 0–1800 */
+            reconnectWindow?: number;
+            maxResolution?: components["schemas"]["MaxResolution"];
+            mediaPolicy?: components["schemas"]["AccessPolicy"] & unknown;
+            /** @description true: playlistWindow 'dvr'; false: 'sliding' */
+            enableDvrMode?: boolean;
+        };
         WebhookEvent: components["schemas"]["LiveStreamWebhook"] | components["schemas"]["LiveEventWebhook"] | components["schemas"]["VideoAssetWebhook"];
         LiveStream: {
             streamId: string;
@@ -2330,6 +2360,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
+        /** @description The flat body. Seed 001's nested body (SeedCreateLiveStreamRequest: playbackSettings, inputMediaSettings) is accepted too, or both mixed when they agree; a field set both ways to different values is a 400 naming it. */
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["CreateLiveStreamRequest"];

@@ -97,7 +97,7 @@ describe('cluster drain: SIGTERM to the origin carrying a broadcast', () => {
       if (r?.recordingStatus === 'failed') throw new Error(`recording failed: ${r.error}`);
       return r?.watchable ? r : undefined;
     }, 30_000);
-    const vod = await ffprobe(`${stack.edgeUrl}${recording.recordingUrl}`);
+    const vod = await ffprobe(new URL(recording.recordingUrl, stack.edgeUrl).href);
     figure('recordingVodSeconds', Number(Number(vod.format.duration).toFixed(1)));
     expect(Math.abs(Number(vod.format.duration) - sent)).toBeLessThanOrEqual(3);
     const exportable = await waitFor('the recording to be exportable', async () => {
@@ -105,7 +105,7 @@ describe('cluster drain: SIGTERM to the origin carrying a broadcast', () => {
       if (r?.recordingStatus === 'failed') throw new Error(`recording failed: ${r.error}`);
       return r?.exportable ? r : undefined;
     }, 60_000);
-    const mp4 = await ffprobe(`${stack.edgeUrl}${exportable.mp4Url}`);
+    const mp4 = await ffprobe(new URL(exportable.mp4Url, stack.edgeUrl).href);
     expect(Math.abs(Number(mp4.format.duration) - sent)).toBeLessThanOrEqual(3);
     // A media grant is a credential: no origin logs it.
     expect(cluster.grantsInLogs()).toEqual([]);

@@ -54,9 +54,9 @@ async function recordedBroadcast(protocol: 'rtmp' | 'rtmps') {
 /** Every segment of every rendition of the recording through the edge, and ffprobe of the whole: SECONDS long. */
 async function expectRecordingPlays(recordingUrl: string) {
   const { stack } = cluster;
-  const master = await stack.edgeFetch(`${stack.edgeUrl}${recordingUrl}`);
+  const master = await stack.edgeFetch(new URL(recordingUrl, stack.edgeUrl).href);
   expect(master.status).toBe(200);
-  const masterUrl = `${stack.edgeUrl}${recordingUrl}`;
+  const masterUrl = new URL(recordingUrl, stack.edgeUrl).href;
   const variants = variantsOf(await master.text());
   expect(variants.length).toBeGreaterThanOrEqual(2);
   for (const variant of variants) {
@@ -78,7 +78,7 @@ async function expectRecordingPlays(recordingUrl: string) {
 }
 
 async function expectMp4(mp4Url: string) {
-  const mp4 = await ffprobe(`${cluster.stack.edgeUrl}${mp4Url}`);
+  const mp4 = await ffprobe(new URL(mp4Url, cluster.stack.edgeUrl).href);
   expect(Math.abs(Number(mp4.format.duration) - SECONDS)).toBeLessThanOrEqual(1.5);
   expect(mp4.streams.map((s: any) => s.codec_type).sort()).toEqual(['audio', 'video']);
 }

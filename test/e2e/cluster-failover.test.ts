@@ -100,7 +100,7 @@ describe('cluster failover: an origin dies under a recorded broadcast', () => {
     }, 30_000);
     figure('watchableAfterStoppedSeconds', Number(((Date.now() - stoppedSeenAt) / 1000).toFixed(1)));
     // Its VOD playlists: both legs, joined by one discontinuity, every segment name once.
-    const vodMasterUrl = `${stack.edgeUrl}${watchable.recordingUrl}`;
+    const vodMasterUrl = new URL(watchable.recordingUrl, stack.edgeUrl).href;
     for (const variant of variantsOf(await (await stack.edgeFetch(vodMasterUrl)).text())) {
       const text = await (await stack.edgeFetch(new URL(variant, vodMasterUrl).toString())).text();
       const listed = parseMediaPlaylist(text);
@@ -121,7 +121,7 @@ describe('cluster failover: an origin dies under a recorded broadcast', () => {
     figure('exportableAfterStoppedSeconds', Number(((Date.now() - stoppedSeenAt) / 1000).toFixed(1)));
     figure('recordingDurationSeconds', exportable.duration);
     expect(Math.abs(exportable.duration - sent)).toBeLessThanOrEqual(3);
-    const mp4 = await ffprobe(`${stack.edgeUrl}${exportable.mp4Url}`);
+    const mp4 = await ffprobe(new URL(exportable.mp4Url, stack.edgeUrl).href);
     expect(Math.abs(Number(mp4.format.duration) - sent)).toBeLessThanOrEqual(3);
 
     // A clip across the failover point: 4 s either side of where the second leg starts in the recording.
@@ -135,7 +135,7 @@ describe('cluster failover: an origin dies under a recorded broadcast', () => {
       if (found?.status === 'failed') throw new Error(`clip failed: ${found.error}`);
       return found?.status === 'ready' ? found : undefined;
     }, 60_000);
-    const clipProbe = await ffprobe(`${stack.edgeUrl}${clip.playbackUrl}`);
+    const clipProbe = await ffprobe(new URL(clip.playbackUrl, stack.edgeUrl).href);
     expect(clipProbe.streams.some((s: any) => s.codec_type === 'video')).toBe(true);
     expect(Math.abs(Number(clipProbe.format.duration) - 8)).toBeLessThanOrEqual(4); // keyframe mode: a GOP either side
     figure('clipSeconds', Number(Number(clipProbe.format.duration).toFixed(1)));

@@ -31,7 +31,7 @@ const recordingOf = (streamId: string) => readRecording(stack, streamId);
 
 /** Downloads a playback URL of the edge into a file, for ffprobe. */
 async function download(url: string, name: string): Promise<string> {
-  const response = await stack.edgeFetch(`${stack.edgeUrl}${url}`);
+  const response = await stack.edgeFetch(new URL(url, stack.edgeUrl).href);
   expect(response.status).toBe(200);
   const file = path.join(tmp, name);
   await writeFile(file, new Uint8Array(await response.arrayBuffer()));
@@ -92,7 +92,7 @@ describe('recording export and clips from R2', () => {
     const clipFile = await download(clip.mp4Url, 'clip.mp4');
     const clipProbe = await ffprobe(clipFile);
     expect(Math.abs(Number(clipProbe.format.duration) - 6)).toBeLessThan(0.2);
-    const hls = await ffprobe(`${stack.edgeUrl}${clip.playbackUrl}`);
+    const hls = await ffprobe(new URL(clip.playbackUrl, stack.edgeUrl).href);
     expect(Math.abs(Number(hls.format.duration) - 6)).toBeLessThan(0.3);
   }, 180_000);
 });

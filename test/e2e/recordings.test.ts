@@ -76,7 +76,7 @@ describe('recordings and clips', () => {
     expect(watchableAfterMs).toBeLessThan(10_000);
     expect(watchable).toMatchObject({ recordingStatus: 'ready', mp4Url: null });
     expect((await stack.getStream(stream.streamId)).status).toBe('COMPLETED');
-    const early = await ffprobe(`${stack.edgeUrl}${watchable.recordingUrl}`);
+    const early = await ffprobe(new URL(watchable.recordingUrl, stack.edgeUrl).href);
     expect(Math.abs(Number(early.format.duration) - 20)).toBeLessThanOrEqual(1.5);
     const recording = await readyRecording(stream.streamId);
     console.log(JSON.stringify({ figure: 'recording_20s', watchableAfterStopMs: watchableAfterMs, exportableAfterStopMs: Date.now() - stoppedAt }));
@@ -93,12 +93,12 @@ describe('recordings and clips', () => {
     const listed = (await stack.api('GET', '/recordings')).body.data.map((r: any) => r.id);
     expect(listed).toContain(recording.id);
 
-    const mp4 = await downloadedDuration(`${stack.edgeUrl}${recording.mp4Url}`);
+    const mp4 = await downloadedDuration(new URL(recording.mp4Url, stack.edgeUrl).href);
     expect(Math.abs(mp4.duration - 20)).toBeLessThanOrEqual(1);
-    const vod = await ffprobe(`${stack.edgeUrl}${recording.recordingUrl}`);
+    const vod = await ffprobe(new URL(recording.recordingUrl, stack.edgeUrl).href);
     expect(vod.streams.some((s: any) => s.codec_type === 'video')).toBe(true);
     expect(Math.abs(Number(vod.format.duration) - 20)).toBeLessThanOrEqual(1.5);
-    const thumbnail = await fetch(`${stack.edgeUrl}${recording.screenshot}`);
+    const thumbnail = await fetch(new URL(recording.screenshot, stack.edgeUrl).href);
     expect(thumbnail.headers.get('content-type')).toBe('image/jpeg');
 
     const activities = (await stack.getStream(stream.streamId)).activities.map((a: any) => a.event);
@@ -122,12 +122,12 @@ describe('recordings and clips', () => {
     expect(Math.abs(ac.duration - 7.4)).toBeLessThanOrEqual(0.1);
 
     for (const clip of [kf, ac]) {
-      const mp4 = await downloadedDuration(`${stack.edgeUrl}${clip.mp4Url}`);
+      const mp4 = await downloadedDuration(new URL(clip.mp4Url, stack.edgeUrl).href);
       expect(Math.abs(mp4.duration - clip.duration)).toBeLessThanOrEqual(0.15);
-      const hls = await ffprobe(`${stack.edgeUrl}${clip.playbackUrl}`);
+      const hls = await ffprobe(new URL(clip.playbackUrl, stack.edgeUrl).href);
       expect(hls.streams.some((s: any) => s.codec_type === 'video')).toBe(true);
     }
-    expect(Math.abs((await downloadedDuration(`${stack.edgeUrl}${ac.mp4Url}`)).duration - 7.4)).toBeLessThanOrEqual(0.1);
+    expect(Math.abs((await downloadedDuration(new URL(ac.mp4Url, stack.edgeUrl).href)).duration - 7.4)).toBeLessThanOrEqual(0.1);
 
     const bad = await stack.api('POST', `/live/streams/${stream.streamId}/clips`, { startTime: 15, endTime: 40 });
     expect(bad.status).toBe(400);
@@ -163,11 +163,11 @@ describe('recordings and clips', () => {
     // The origin is heard again without the session: STOPPED, and the recording plays from what reached R2.
     await stack.waitForStatus(stream.streamId, 'STOPPED', 60_000).catch(() => undefined);
     const watchable = await readyRecording(stream.streamId, 60_000, 'watchable');
-    const vod = await ffprobe(`${stack.edgeUrl}${watchable.recordingUrl}`);
+    const vod = await ffprobe(new URL(watchable.recordingUrl, stack.edgeUrl).href);
     expect(Number(vod.format.duration)).toBeGreaterThanOrEqual(5);
     const recording = await readyRecording(stream.streamId);
     expect(recording.duration).toBeGreaterThanOrEqual(5);
-    const mp4 = await downloadedDuration(`${stack.edgeUrl}${recording.mp4Url}`);
+    const mp4 = await downloadedDuration(new URL(recording.mp4Url, stack.edgeUrl).href);
     expect(Math.abs(mp4.duration - recording.duration)).toBeLessThanOrEqual(1);
     await stack.waitForStatus(stream.streamId, 'COMPLETED', 30_000);
   });

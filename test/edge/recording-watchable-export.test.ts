@@ -96,7 +96,7 @@ describe('watchable', () => {
     expect(recording).toMatchObject({
       recordingStatus: 'ready', watchable: true, exportable: false, duration: 20.2, mp4Url: null, cleanable: false, cleaned: false, expiresAt: null,
     });
-    expect(recording.recordingUrl).toBe(`/hls/${recording.playbackId}/master.m3u8`);
+    expect(recording.recordingUrl).toBe(`http://edge.test/hls/${recording.playbackId}/master.m3u8`); // absolute, on the host called
     expect(Date.now() - stoppedAt).toBeLessThan(10_000);
     expect(await playbackPrefix(recording.playbackId)).toBe(b.prefix);
     const stream = await getStream(ws, b.streamId);
@@ -170,7 +170,7 @@ describe('export', () => {
     expect(done.results[0].outcome).toBe('applied');
     const recording = (await json(await api(ws, 'GET', `/recordings/${b.recordingId}`))).data;
     expect(recording).toMatchObject({ watchable: true, exportable: true, exportProgress: 1, queued: false, size: 1_234_567, duration: 20.1, error: null });
-    expect(recording.mp4Url).toBe(`/hls/${recording.playbackId}/recording.mp4`);
+    expect(recording.mp4Url).toBe(`http://edge.test/hls/${recording.playbackId}/recording.mp4`);
     expect(recording.mediaInfo.video).toMatchObject({ width: 1280 });
     expect((await getStream(ws, b.streamId)).status).toBe('COMPLETED');
   });

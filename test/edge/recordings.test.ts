@@ -94,7 +94,7 @@ describe('recordings', () => {
       recordingStatus: 'ready', watchable: true, exportable: false, size: null, error: null,
       cleanable: false, cleaned: false, expiresAt: null, mp4Url: null, mediaInfo: null,
     });
-    expect(recording.recordingUrl).toBe(`/hls/${recording.playbackId}/master.m3u8`);
+    expect(recording.recordingUrl).toBe(`http://edge.test/hls/${recording.playbackId}/master.m3u8`); // absolute, on the host called
     expect(recording.sourceReadyAt).not.toBeNull();
     const session = (await json(await api(ws, 'GET', `/live/streams/${stream.streamId}/sessions`))).data[0];
     expect(session).toMatchObject({ recordingStatus: 'ready', recordingUrl: recording.recordingUrl, mp4Url: null });
