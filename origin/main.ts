@@ -10,6 +10,8 @@ import { DurableMedia, edgeDurableStore } from './durable/durable-media.ts';
 import { startRtmpIngest } from './ingest/rtmp-ingest.ts';
 import { startSrtIngest } from './ingest/srt-ingest.ts';
 import { startHlsServer } from './http/hls-server.ts';
+import { LowLatencyStore } from './llhls/low-latency-store.ts';
+import { DEFAULT_SEGMENT_SECONDS } from './pipeline/ladder.ts';
 import { startAdminServer } from './http/admin-server.ts';
 import { addControlRoutes } from './control-routes.ts';
 import { createMetrics } from './metrics.ts';
@@ -89,7 +91,10 @@ async function main(): Promise<void> {
   const durable = new DurableMedia({ store: edgeDurableStore(edge), emit: (event) => outbox.enqueue(event) });
   // Simulcast relays of the sessions held here, each a small copy cost in the capacity ledger.
   const destinations = new Destinations({ emit: (event) => outbox.enqueue(event), holdCapacity: () => admission.holdRelay() });
+  // Low-mode sessions' LL-HLS parts and playlists, held in memory while their runs last (origin/llhls).
+  const lowLatency = new LowLatencyStore({ partTargetSeconds: config.llPartSeconds, segmentTargetSeconds: DEFAULT_SEGMENT_SECONDS });
   ingest = new LiveIngest({
+    lowLatency,
     destinations,
     durable,
     originId: config.originId,
@@ -110,6 +115,7 @@ async function main(): Promise<void> {
     port: config.httpPort,
     registry: metrics.registry,
     hlsSigningSecret: config.hlsAllowUnsigned ? null : config.originSecret,
+    lowLatency,
   });
   if (config.hlsAllowUnsigned) logWarn('hls_unsigned_allowed', { detail: 'HLS_ALLOW_UNSIGNED=1: anyone reaching the HTTP port can read every stream' });
   const admin = await startAdminServer({
@@ -224,6 +230,7 @@ async function main(): Promise<void> {
     vod.close();
     await ingest!.close();
     await pool.close();
+    lowLatency.close();
     await jobs.close();
     if (!(await outbox.drained(3000))) logWarn('outbox_not_drained', { pending: outbox.depth });
     outbox.close();

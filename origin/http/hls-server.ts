@@ -7,6 +7,8 @@ import { existsSync } from 'node:fs';
 import { LOCAL_DURABLE_PLAYLIST } from '../durable/durable-playlist.ts';
 import { MEDIA_PLAYLIST as MEDIA_PLAYLIST_NAME } from '../pipeline/hls-command.ts';
 import { verifySignedRequestSync } from './signed-request.ts';
+import { answerLowLatency, lowLatencyTarget, type LowLatencyAnswer } from '../llhls/ll-http.ts';
+import type { LowLatencyStore } from '../llhls/low-latency-store.ts';
 import type { FileHandle } from 'node:fs/promises';
 import { STATUS_CODES } from 'node:http';
 import path from 'node:path';
@@ -33,6 +35,8 @@ export interface HlsServerOptions {
   playlistMaxAge?: number;
   /** largest request body a route accepts; default 1 MiB */
   maxBodyBytes?: number;
+  /** live low-mode sessions (origin/llhls): their LL playlists, parts and inits answered from memory */
+  lowLatency?: LowLatencyStore;
 }
 
 export interface RouteRequest {
@@ -111,6 +115,7 @@ export function startHlsServer(opts: HlsServerOptions): Promise<HlsServer> {
     const url = req.getUrl();
     const range = req.getHeader('range');
     const ifNoneMatch = req.getHeader('if-none-match');
+    const rawQuery = req.getQuery() ?? '';
     if (opts.hlsSigningSecret !== null) {
       const query = req.getQuery();
       const verdict = verifySignedRequestSync(opts.hlsSigningSecret, head ? 'HEAD' : 'GET', query ? `${url}?${query}` : url, { get: (name) => req.getHeader(name) || null });
@@ -125,6 +130,30 @@ export function startHlsServer(opts: HlsServerOptions): Promise<HlsServer> {
       return sendText(reply, resolved.status, resolved.message, { 'Cache-Control': NO_STORE });
     }
     const request = { head, range, ifNoneMatch, playlistCache };
+    // A live low-mode session's playlist, parts and inits come from memory (origin/llhls), maybe after a blocking wait.
+    const held = opts.lowLatency && lowLatencyTarget(opts.lowLatency, path.relative(root, resolved.file).split(path.sep));
+    if (held) {
+      const aborted = new AbortController();
+      reply.wake = () => aborted.abort();
+      void answerLowLatency(held, rawQuery, aborted.signal).then(
+        (answer) => {
+          reply.wake = undefined;
+          if (answer.kind !== 'disk') return count('hls', sendLowLatency(reply, resolved.file, answer, request));
+          void serveFile(reply, durableFirst(resolved.file), request, files).then(
+            (status) => count('hls', status),
+            () => {
+              count('hls', 500);
+              sendText(reply, 500, 'internal error', { 'Cache-Control': NO_STORE });
+            },
+          );
+        },
+        () => {
+          count('hls', 500);
+          sendText(reply, 500, 'internal error', { 'Cache-Control': NO_STORE });
+        },
+      );
+      return;
+    }
     const file = durableFirst(resolved.file);
     // A file in memory is answered right here, with no await: no file system call, no thread-pool hop.
     const cached = files.fresh(file);
@@ -302,6 +331,22 @@ function answerFromMemory(reply: Reply, file: string, body: Buffer, mtime: Date,
   send(reply, part.status, body.subarray(part.start, part.start + part.length), headers);
   return part.status;
 }
+
+/** An answer of the low-latency store: a playlist (short cache), a part or init (immutable), or a problem. */
+function sendLowLatency(reply: Reply, file: string, answer: Exclude<LowLatencyAnswer, { kind: 'disk' }>, o: FileRequest): number {
+  if (reply.aborted) return 499;
+  if (answer.kind === 'problem') {
+    const { status, title, detail, field } = answer;
+    send(reply, status, JSON.stringify({ title, status, detail, ...(field ? { field } : {}) }), { 'Content-Type': 'application/problem+json', 'Cache-Control': NO_STORE, 'Access-Control-Allow-Origin': '*' });
+    return status;
+  }
+  if (answer.kind === 'media') return answerFromMemory(reply, file, Buffer.from(answer.body.buffer, answer.body.byteOffset, answer.body.byteLength), LOW_LATENCY_MTIME, o);
+  send(reply, 200, answer.body, { 'Content-Type': CONTENT_TYPES['.m3u8']!, 'Cache-Control': o.playlistCache, 'Access-Control-Allow-Origin': '*' });
+  return 200;
+}
+
+// Parts and inits are immutable under their names (session, leg, sequence): one date keeps their ETags stable.
+const LOW_LATENCY_MTIME = new Date();
 
 async function serveFile(reply: Reply, file: string, o: FileRequest, files: FileCache): Promise<number> {
   const st = await stat(file).catch(() => undefined);

@@ -14,6 +14,7 @@ import type { DurableMedia } from '../durable/durable-media.ts';
 import { sessionDir, unfinishedRecordings, type SessionManifest } from './session-manifest.ts';
 import { log, logWarn } from '../log.ts';
 import type { Destinations } from '../destinations/destinations.ts';
+import type { LowLatencyStore } from '../llhls/low-latency-store.ts';
 import type { SimulcastTarget } from '../../shared/schemas/internal.ts';
 
 /** The edge's STOPPED arrives after the window; the playlists end a little after it, when no resume can come. */
@@ -38,6 +39,8 @@ export interface LiveIngestDeps {
   admission?: CapacityLedger;
   /** Simulcast relays (origin/destinations): started with the broadcast, kept through the window, stopped at its end. */
   destinations?: Destinations;
+  /** Low-mode runs' parts and segments (their ll_* events), served from memory by the HLS server while the run lasts. */
+  lowLatency?: LowLatencyStore;
 }
 
 
@@ -146,10 +149,23 @@ export class LiveIngest {
       // A resumed session with no folder here (another origin held it, or this disk was lost) comes back from R2 first.
       const restore = grant.resume && (grant.resumeFrom != null || !existsSync(outDir));
       const { durable } = this.deps;
+      // A low-mode run's LL-HLS state lives while the run does; then its files are served from disk.
+      const lowLatency = this.deps.lowLatency?.feed(grant.streamId, grant.sessionId);
       const broadcast = new Broadcast(grant, request.protocol, {
         beforeTranscode: () => this.slotFor(previousRun).then(() => durable?.prepare(grant, outDir, restore)),
-        ...(durable
-          ? { durable: { onEvent: (event) => durable.onTranscodeEvent(grant.sessionId, event), afterRun: () => durable.afterRun(grant) } }
+        ...(durable || lowLatency
+          ? {
+              durable: {
+                onEvent: (event) => {
+                  lowLatency?.onEvent(event);
+                  durable?.onTranscodeEvent(grant.sessionId, event);
+                },
+                afterRun: async () => {
+                  lowLatency?.end();
+                  await durable?.afterRun(grant);
+                },
+              },
+            }
           : {}),
         planLadder: ladderPlanner(this.ledger, place.ticket, { streamId: grant.streamId, sessionId: grant.sessionId, resume: grant.resume, metrics: this.deps.metrics }),
         pool,
