@@ -198,7 +198,8 @@ export class LowLatencySession {
   playlist(rendition: string, request: BlockingRequest, signal?: AbortSignal): Promise<PlaylistAnswer> {
     const state = this.renditions.get(rendition);
     if (this.ended || !state) return Promise.resolve({ status: 'gone' });
-    const refusal = blockingRefusal(request, state.position());
+    // Before its first part a run (maybe resuming a session at sequence 500) has no position to judge a request by.
+    const refusal = state.view() ? blockingRefusal(request, state.position()) : undefined;
     if (refusal) return Promise.resolve({ status: 400, ...refusal });
     const check = (): PlaylistAnswer | undefined => {
       const view = state.view();
@@ -338,8 +339,9 @@ export class RenditionState {
   }
 
   partTarget(): number {
-    // A frame rate that does not divide the part target makes parts a frame longer; PART-TARGET must cover them.
-    return Math.max(this.limits.partTargetSeconds, this.maxPartDuration);
+    // ffmpeg closes a fragment at the first frame past -frag_duration, so parts may be up to a frame longer than the
+    // configured target; PART-TARGET must cover every part listed. Whole milliseconds, so it settles after a few parts.
+    return Math.max(this.limits.partTargetSeconds, Math.ceil(this.maxPartDuration * 1000 - 1e-6) / 1000);
   }
 
   private currentMsn(): number | undefined {

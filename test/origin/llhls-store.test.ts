@@ -204,3 +204,25 @@ describe('LowLatencyStore bounds and end', () => {
     expect(store.size).toBe(0);
   });
 });
+
+describe('LowLatencyStore targets', () => {
+  it('raises PART-TARGET to cover a part a frame longer (whole ms), and TARGETDURATION to cover a long segment', async () => {
+    const { session } = newSession();
+    session.onPart({ type: 'll_part', rendition: '720p', legTag: 'aaaaaa', msn: 0, part: 0, duration: 0.2333, independent: true, bytes: bytes(1) });
+    session.onSegment({ type: 'll_segment', rendition: '720p', legTag: 'aaaaaa', msn: 0, duration: 2.6, parts: 1, programDateTime: 0 });
+    const answer = await session.playlist('720p', { skip: false });
+    if (answer.status !== 200) throw new Error('expected a playlist');
+    expect(answer.body).toContain('#EXT-X-PART-INF:PART-TARGET=0.234\n');
+    expect(answer.body).toContain('PART-HOLD-BACK=0.702,');
+    expect(answer.body).toContain('#EXT-X-TARGETDURATION:3\n');
+  });
+
+  it('waits rather than refuses a blocking request made before the run has any part (a resumed session)', async () => {
+    const store = new LowLatencyStore({ partTargetSeconds: 0.2, segmentTargetSeconds: 2 });
+    const session = store.session('s', 'resumed', { renditions: ['720p'] });
+    const held = session.playlist('720p', { msn: 500, part: 0, skip: false });
+    session.onPart({ type: 'll_part', rendition: '720p', legTag: 'dddddd', msn: 500, part: 0, duration: 0.2, independent: true, bytes: bytes(1) });
+    expect((await held).status).toBe(200);
+    session.end();
+  });
+});
