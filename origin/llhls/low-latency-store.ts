@@ -190,6 +190,11 @@ export class LowLatencySession {
     if (this.addRendition(m.rendition).closeSegment(m)) this.changed(m.rendition);
   }
 
+  /** The last part a rendition's playlist lists now (LAST-MSN / LAST-PART), or undefined before its first. */
+  lastPart(rendition: string): { msn: number; part: number } | undefined {
+    return this.renditions.get(rendition)?.lastPart();
+  }
+
   init(rendition: string, legTag: string): { bytes: Uint8Array; codecs: string } | undefined {
     return this.renditions.get(rendition)?.inits.get(legTag);
   }
