@@ -13,8 +13,10 @@ import {
   type LiveStreamWebhook,
   type RiverheadClient,
   type VideoAssetWebhook,
+  type WebhookEvent,
   type WebhookPayload,
 } from '../../shared/client/index.ts';
+import { Webhook } from 'standardwebhooks';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const committed = (file: string) => readFileSync(path.join(root, file), 'utf8');
@@ -119,4 +121,23 @@ export async function typedCalls(client: RiverheadClient) {
   const active: WebhookPayload<'video.live_stream.active'> = {} as LiveStreamWebhook & { type: 'video.live_stream.active' };
   const ready: VideoAssetWebhook['data']['hlsUrl'] = ({} as WebhookPayload<'video.asset.ready'>).data.hlsUrl;
   return { streamKey, next, status, active, ready };
+}
+
+// README "Typed client", as written there (kept compiling here).
+export async function readmeExample(secret: string, rawBody: string, headers: Record<string, string>) {
+  const riverhead = createRiverheadClient({ baseUrl: 'http://127.0.0.1:8787', auth: { id: 'at_XXXX', secret: 'YYYY' } });
+  const { data: stream } = dataOf(
+    await riverhead.POST('/v1/live/streams', { body: { record: true, metadata: { livestream_name: 'launch' } } }),
+  );
+  console.log(stream.ingest.rtmp.url, stream.streamKey); // the key is shown once
+  const { data: live } = dataOf(await riverhead.GET('/v1/live/streams', { params: { query: { status: 'STREAMING', limit: 20 } } }));
+  await riverhead.PUT('/v1/live/streams/{streamId}/live-disable', { params: { path: { streamId: stream.streamId } } });
+  const { data: clips } = dataOf(
+    await riverhead.GET('/v1/on-demand/{livestreamId}/live-clips', { params: { path: { livestreamId: stream.streamId } } }),
+  );
+  console.log(live.length, clips.map((clip) => clip.mp4Url)); // absolute URLs
+
+  const event = new Webhook(secret).verify(rawBody, headers) as WebhookEvent;
+  if (event.type === 'video.live_stream.active') console.log(event.streamId, event.data.playbackIds[0]?.id);
+  if (event.type === 'video.asset.ready') console.log(event.videoId, event.data.hlsUrl);
 }

@@ -12,6 +12,7 @@ import { freeTcpPort, freeUdpPort } from './ports.ts';
 import { startFaultProxy, type FaultProxy } from './fault-proxy.ts';
 import { descendants, signal } from './processes.ts';
 import { describeFindings, recordForRunScan, scanForSecrets, secretsInAnswer, type LogLine, type Secret, type SecretKind } from './log-secrets.ts';
+import { createRiverheadClient, type RiverheadClient, type components } from '../../shared/client/index.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const run = promisify(execFile);
@@ -91,7 +92,7 @@ export interface Stack {
   /** Every status the edge answered to the test's own calls (api(), edgeFetch()). */
   edgeStatuses: { at: number; path: string; status: number; detail?: string }[];
   /** A fetch of an edge URL whose status is kept in edgeStatuses. */
-  edgeFetch(url: string, init?: RequestInit): Promise<Response>;
+  edgeFetch(url: string | Request, init?: RequestInit): Promise<Response>;
   /** The proxy between origin and edge, when started with edgeProxy. */
   edgeProxy: FaultProxy | null;
   /** Every exit of an origin process, and whether the test caused it. */
@@ -107,6 +108,8 @@ export interface Stack {
   /** SIGSTOP every workerd of the edge for `ms`, then SIGCONT. */
   freezeEdge(ms: number): Promise<void>;
   api<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
+  /** The typed API client (shared/client) with the workspace's token, over edgeFetch; createStream and getStream use it. */
+  client: RiverheadClient;
   createStream(body?: unknown): Promise<any>;
   getStream(streamId: string): Promise<any>;
   waitForStatus(streamId: string, status: string, timeoutMs?: number): Promise<any>;
@@ -339,11 +342,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   await startOrigin();
 
   const edgeStatuses: Stack['edgeStatuses'] = [];
-  const edgeFetch = async (url: string, init?: RequestInit) => {
+  const edgeFetch = async (url: string | Request, init?: RequestInit) => {
     const response = await fetch(url, init);
     // A 5xx keeps the start of its body (the problem's type and detail), so a report says which failure it was.
     const detail = response.status >= 500 ? (await response.clone().text().catch(() => '')).slice(0, 300) : undefined;
-    edgeStatuses.push({ at: Date.now(), path: new URL(url).pathname, status: response.status, ...(detail !== undefined ? { detail } : {}) });
+    edgeStatuses.push({ at: Date.now(), path: new URL(typeof url === 'string' ? url : url.url).pathname, status: response.status, ...(detail !== undefined ? { detail } : {}) });
     if (edgeStatuses.length > 50_000) edgeStatuses.splice(0, 10_000);
     return response;
   };
@@ -371,7 +374,21 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     return { status: response.status, body: parsed };
   };
 
-  const getStream = async (streamId: string) => (await api(`GET`, `/live/streams/${streamId}`)).body.data;
+  // The typed client the README shows: every answer it gets is read for secrets too, as api()'s are.
+  const client = createRiverheadClient({
+    baseUrl: edgeUrl,
+    auth: { id: data.accessToken.id, secret: data.accessToken.secret },
+    fetch: async (request) => {
+      const response = await edgeFetch(request);
+      if (/json/.test(response.headers.get('content-type') ?? '')) {
+        for (const secret of secretsInAnswer(await response.clone().json().catch(() => null))) addSecret(secret.kind, secret.value);
+      }
+      return response;
+    },
+  });
+  // undefined when the stream is not there (waitForStatus polls through a 404 as it did before)
+  const getStream = async (streamId: string): Promise<any> =>
+    (await client.GET('/v1/live/streams/{streamId}', { params: { path: { streamId } } })).data?.data;
   const edgeLogs = () => edgeLogSince(edgeLogOffset);
   const logLines = async (): Promise<LogLine[]> => [
     ...(await edgeLogs()).map((text) => ({ source: 'edge', text })),
@@ -421,10 +438,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       }
     },
     api,
+    client,
     async createStream(body = {}) {
-      const response = await api('POST', '/live/streams', body);
-      if (response.status !== 201) throw new Error(`create failed: ${response.status} ${JSON.stringify(response.body)}`);
-      return response.body.data;
+      const created = await client.POST('/v1/live/streams', { body: body as components['schemas']['CreateLiveStreamRequest'] });
+      if (created.response.status !== 201 || !created.data) {
+        throw new Error(`create failed: ${created.response.status} ${JSON.stringify(created.error)}`);
+      }
+      return created.data.data;
     },
     getStream,
     async originMetric(name, labels = {}) {
