@@ -143,6 +143,9 @@ export class LowLatencySession {
   private readonly renditions = new Map<string, RenditionState>();
   private readonly waiters = new Set<Waiter>();
   private ended = false;
+  /** bumped by every change: a playlist rendered at this version is still the answer (held requests share it) */
+  private version = 0;
+  private readonly rendered = new Map<string, { version: number; body: string }>();
 
   /** @internal made by LowLatencyStore.session */
   constructor(private readonly limits: SessionLimits, private readonly onEnd: () => void) {}
@@ -209,7 +212,13 @@ export class LowLatencySession {
     const check = (): PlaylistAnswer | undefined => {
       const view = state.view();
       if (!view || !blockingSatisfied(request, state.position())) return undefined;
-      return { status: 200, body: renderLlPlaylist(view, { skip: request.skip, reports: this.reportsFor(rendition) }) };
+      const key = `${rendition}\n${request.skip}`;
+      let cached = this.rendered.get(key);
+      if (cached?.version !== this.version) {
+        cached = { version: this.version, body: renderLlPlaylist(view, { skip: request.skip, reports: this.reportsFor(rendition) }) };
+        this.rendered.set(key, cached);
+      }
+      return { status: 200, body: cached.body };
     };
     return this.wait(rendition, check, signal, `the playlist did not reach segment ${request.msn ?? 'any'} part ${request.part ?? 'any'} in time`);
   }
@@ -231,6 +240,7 @@ export class LowLatencySession {
     this.ended = true;
     for (const w of [...this.waiters]) w.settle({ status: 'gone' });
     this.renditions.clear();
+    this.rendered.clear();
     this.onEnd();
   }
 
@@ -270,6 +280,7 @@ export class LowLatencySession {
   }
 
   private changed(rendition: string): void {
+    this.version += 1;
     for (const w of [...this.waiters]) {
       if (w.rendition !== rendition) continue;
       const answer = w.check();
