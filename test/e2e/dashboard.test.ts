@@ -36,10 +36,11 @@ function token(): { id: string; secret: string } {
   return { id: id!, secret: secret! };
 }
 
-/** The video element's playback position and the mean brightness (0–255) of the frame it shows, drawn on a canvas. */
+/** The video element's playback position and the mean brightness (0–255) of the frame it shows, drawn on a canvas
+ * (page code: this file is typed for Node, so browser globals are reached through globalThis). */
 async function videoState(page: Page): Promise<{ currentTime: number; brightness: number; width: number }> {
-  return page.locator('.player video').first().evaluate((video: HTMLVideoElement) => {
-    const canvas = document.createElement('canvas');
+  return page.locator('.player video').first().evaluate((video: any) => {
+    const canvas = (globalThis as any).document.createElement('canvas');
     canvas.width = 64;
     canvas.height = 36;
     const context = canvas.getContext('2d')!;
@@ -74,7 +75,7 @@ describe('dashboard', () => {
     await page.getByLabel('Secret').fill('not-the-secret');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await expect.poll(() => page.locator('.problem').textContent()).toMatch(/\(401\)/);
-    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    expect(await page.evaluate(() => (globalThis as any).sessionStorage.length)).toBe(0);
 
     await page.getByLabel('Secret').fill(secret);
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -101,7 +102,7 @@ describe('dashboard', () => {
     await openLink.click();
     await page.locator('h1 .badge[data-status=NOT_STARTED]').waitFor();
     // Everything from here happens without a page load: a marker set now must still be there at the end.
-    await page.evaluate(() => ((window as unknown as { __sameDocument: boolean }).__sameDocument = true));
+    await page.evaluate(() => ((globalThis as any).__sameDocument = true));
 
     publisher = publish(`rtmp://127.0.0.1:${stack.ports.rtmp}/live/${streamKey}`, { size: '640x360' });
     const publishedAt = Date.now();
@@ -146,7 +147,7 @@ describe('dashboard', () => {
     const clipReadyAfterMs = Date.now() - clipAskedAt;
     const clipRange = (await clip.locator('.muted').first().textContent())!;
     expect(await clip.getByRole('link', { name: 'MP4' }).getAttribute('href')).toMatch(/\.mp4/);
-    expect(await page.evaluate(() => (window as unknown as { __sameDocument?: boolean }).__sameDocument)).toBe(true);
+    expect(await page.evaluate(() => (globalThis as any).__sameDocument)).toBe(true);
     await shot(page, 'stream-clip-1280');
 
     // Every page of the navigation, then the phone width; an API error on a form shows its problem title and detail.
@@ -196,7 +197,7 @@ describe('dashboard', () => {
     expect(requested.filter((url) => url.includes(secret))).toEqual([]);
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByLabel('Access token id').waitFor();
-    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    expect(await page.evaluate(() => (globalThis as any).sessionStorage.length)).toBe(0);
     await expect.poll(async () => (await stack.api('GET', '/signing-keys')).body.data.length).toBe(0);
     expect(pageErrors).toEqual([]);
     await context.close();

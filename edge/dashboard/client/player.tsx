@@ -20,11 +20,14 @@ export function Player({
   live = false,
   poster,
   onAttach,
+  rewriteUrl,
 }: {
   src: string;
   live?: boolean;
   poster?: string;
   onAttach?: (player: AttachedPlayer | null) => void;
+  /** applied to every URL hls.js loads (a private preview puts its newest token in) */
+  rewriteUrl?: (url: string) => string;
 }) {
   const videoRef = useRef<HTMLVideoElement>(null);
   const [failure, setFailure] = useState<string | null>(null);
@@ -39,7 +42,12 @@ export function Player({
     let restartTimer: ReturnType<typeof setTimeout> | undefined;
     const HlsClass = HlsPlayer();
     if (HlsClass?.isSupported()) {
-      hls = new HlsClass({ liveDurationInfinity: live, backBufferLength: 30 });
+      hls = new HlsClass({
+        liveDurationInfinity: live,
+        backBufferLength: 30,
+        // Opening the request here is how hls.js lets the URL change (it then skips its own open).
+        ...(rewriteUrl ? { xhrSetup: (xhr: XMLHttpRequest, url: string) => xhr.open('GET', rewriteUrl(url), true) } : {}),
+      });
       hls.on(HlsClass.Events.ERROR, (_event, data) => {
         if (!data.fatal) return;
         const status = data.response?.code ? ` (HTTP ${data.response.code})` : '';

@@ -1,7 +1,7 @@
 // One live stream: its controls (enable/disable/complete/reset key/delete, each confirmed), the live preview with the
 // clip maker, the current session's health, the activities timeline, sessions, recordings and clips.
 /** @jsxImportSource hono/jsx/dom */
-import { useEffect, useState } from 'hono/jsx/dom';
+import { useEffect, useRef, useState } from 'hono/jsx/dom';
 import type { components } from '../../../../shared/client/index.ts';
 import { call, type RiverheadClient } from '../api.ts';
 import { ClipMaker } from '../clip-maker.tsx';
@@ -200,7 +200,10 @@ function recordingItem(r: Recording) {
   };
 }
 
-/** The live preview; a private playback ID plays with a token this session signs (src changes only per session). */
+/**
+ * The live preview. A private playback ID plays with a token this session signs, renewed every few minutes (before the
+ * ten-minute token expires) and put into every request the player makes, so a long preview never stops for it.
+ */
 function Preview({
   client,
   playback,
@@ -214,21 +217,40 @@ function Preview({
 }) {
   const [src, setSrc] = useState<string | null>(null);
   const [problem, setProblem] = useState<ApiProblem | null>(null);
+  const query = useRef('');
   useEffect(() => {
     let gone = false;
     setSrc(null);
-    previewQuery(client, playback)
-      .then((query) => !gone && setSrc(`${location.origin}/hls/${playback.id}/master.m3u8${query}`))
-      .catch((error) => !gone && setProblem(asProblem(error)));
-    return () => void (gone = true);
+    setProblem(null);
+    const sign = (): Promise<boolean> =>
+      previewQuery(client, playback).then(
+        (q) => ((query.current = q), true),
+        (error) => (!gone && setProblem(asProblem(error)), false),
+      );
+    void sign().then((signed) => signed && !gone && setSrc(`${location.origin}/hls/${playback.id}/master.m3u8${query.current}`));
+    const renew = playback.accessPolicy === 'private' ? setInterval(sign, TOKEN_RENEW_MS) : undefined;
+    return () => {
+      gone = true;
+      clearInterval(renew);
+    };
   }, [playback.id, playback.accessPolicy, sessionId]);
+  const rewriteUrl = (url: string) => {
+    const token = new URLSearchParams(query.current.slice(1)).get('token');
+    if (!token) return url;
+    const next = new URL(url);
+    if (next.searchParams.has('token')) next.searchParams.set('token', token);
+    return next.toString();
+  };
   return (
     <>
       <ProblemBanner problem={problem} />
-      {src ? <Player src={src} live onAttach={onAttach} /> : null}
+      {src ? <Player src={src} live onAttach={onAttach} rewriteUrl={playback.accessPolicy === 'private' ? rewriteUrl : undefined} /> : null}
     </>
   );
 }
+
+/** Renewed well before PREVIEW_TOKEN_SECONDS (600 s) run out. */
+const TOKEN_RENEW_MS = 5 * 60 * 1000;
 
 function Health({ session, live }: { session: Session | null; live: boolean }) {
   if (!session || !live) return <p class="muted">No broadcast now.</p>;
