@@ -61,7 +61,7 @@ async function main(): Promise<void> {
   await mkdir(config.mediaDir, { recursive: true });
   const edge = new EdgeClient(config.edgeUrl, { originId: config.originId, secret: config.originSecret });
   const outbox = await EventOutbox.open(path.join(config.stateDir, 'outbox'), edge);
-  const pool = new TranscodePool({ capacity: config.capacity });
+  const pool = new TranscodePool({ capacity: config.capacity, isolation: config.transcodeIsolation });
   // Cost-based admission (origin/admission): what each stream's ladder takes of this origin's measured capacity.
   const admission = new CapacityLedger(config.admission.units, config.admission.overCapacity);
   if (config.admission.ignoredCalibration) logWarn('capacity_calibration_ignored', { file: config.admission.calibrationFile, reason: config.admission.ignoredCalibration });
@@ -101,6 +101,7 @@ async function main(): Promise<void> {
     publicUrl: config.publicUrl,
     mediaDir: config.mediaDir,
     statsIntervalMs: config.statsIntervalMs,
+    llPartSeconds: config.llPartSeconds,
     edge,
     outbox,
     pool,

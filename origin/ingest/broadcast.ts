@@ -23,6 +23,8 @@ export interface BroadcastDeps {
   pool: TranscodePool;
   mediaDir: string;
   statsIntervalMs: number;
+  /** low-latency streams' part duration, seconds (LL_PART_SECONDS); default 0.2 */
+  partSeconds?: number;
   metrics: OriginMetrics;
   emit: (event: OriginEvent) => Promise<void>;
   /** Resolves when this broadcast may start its transcode: its session's previous run is done and a slot is free. */
@@ -171,6 +173,8 @@ export class Broadcast {
         resume: this.grant.resume,
         hasAudio: source.audio !== 'none',
         sourceAudio: source.audio === 'aac' ? 'copy' : 'aac',
+        latencyMode: this.grant.latencyMode ?? 'standard',
+        ...(this.deps.partSeconds !== undefined ? { partSeconds: this.deps.partSeconds } : {}),
       },
       (event) => this.onTranscodeEvent(event),
     );

@@ -27,6 +27,8 @@ export interface LiveIngestDeps {
   publicUrl: string;
   mediaDir: string;
   statsIntervalMs: number;
+  /** LL_PART_SECONDS: low-latency streams' part duration (default 0.2 s) */
+  llPartSeconds?: number;
   edge: EdgeClient;
   outbox: EventOutbox;
   pool: TranscodePool;
@@ -171,6 +173,7 @@ export class LiveIngest {
         pool,
         mediaDir: this.deps.mediaDir,
         statsIntervalMs: this.deps.statsIntervalMs,
+        ...(this.deps.llPartSeconds !== undefined ? { partSeconds: this.deps.llPartSeconds } : {}),
         metrics: this.deps.metrics,
         emit: (event) => this.deps.outbox.enqueue(event),
         disconnect,

@@ -2,7 +2,10 @@
 // (origin/pipeline/hls-command.ts), each rendition written as fragmented MP4 (video + audio) to a pipe of its own
 // (`pipe:3`, `pipe:4`, … — extra stdio fds), which origin/llhls/low-latency-run.ts cuts into LL-HLS parts and segments.
 //
-// Why these settings: `empty_moov` puts the init segment first and alone, `default_base_moof` makes every fragment
+// Why these settings: `delay_moov` puts the init segment (ftyp+moov) first, as `empty_moov` would, but written once the
+// first fragment is ready (a part later), so its edit list holds each track's start: a source whose audio starts 21 ms
+// before its video keeps that offset, where `empty_moov` stretched the first video frame (and each leg's join in a
+// recording or clip showed it as an uneven frame). `default_base_moof` makes every fragment
 // self-contained (CMAF), `frag_keyframe` + `frag_duration` cut a fragment at every keyframe and every part duration, so
 // a part never straddles a segment boundary; `-flush_packets 1` hands each fragment to the pipe as soon as it is muxed.
 // Transcoded rungs: x264 `zerolatency` (no lookahead, no frame delay), no B-frames, and keyframes exactly where the
@@ -68,7 +71,11 @@ export function buildLowLatencyCommand(opts: LowLatencyCommandOptions): LowLaten
       args.push(...lowLatencyVideoArgs(encodedVideoArgs(r, 0, preset), r.fps / r.fpsDen, opts.maxGopSeconds ?? DEFAULT_SEGMENT_SECONDS * 5));
     }
     if (hasAudio) {
-      if (r.copy && (opts.sourceAudio ?? 'copy') === 'copy') args.push('-c:a:0', 'copy');
+      if (r.copy && (opts.sourceAudio ?? 'copy') === 'copy') {
+        args.push('-c:a:0', 'copy');
+        // MPEG-TS carries AAC as ADTS; MP4 wants the raw frames with the config in the init segment.
+        if (opts.input === 'mpegts') args.push('-bsf:a:0', 'aac_adtstoasc');
+      }
       else args.push('-c:a:0', 'aac', '-b:a:0', String(r.audioBitrate), '-ac:a:0', '2');
     }
     args.push(
@@ -76,7 +83,7 @@ export function buildLowLatencyCommand(opts: LowLatencyCommandOptions): LowLaten
       '-fps_mode', 'passthrough',
       '-max_muxing_queue_size', '1024',
       '-f', 'mp4',
-      '-movflags', '+empty_moov+default_base_moof+frag_keyframe+skip_trailer',
+      '-movflags', '+delay_moov+default_base_moof+frag_keyframe+skip_trailer',
       '-frag_duration', String(fragUs),
       '-flush_packets', '1',
       `pipe:${fd}`,
