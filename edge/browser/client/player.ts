@@ -23,8 +23,13 @@ interface PlayerConfig {
 const POLL_FIRST_MS = 3000;
 const POLL_MAX_MS = 30_000;
 const POLL_FOR_MS = 12 * 3600_000;
-/** Behind the live edge by more than this many target durations shows the jump-to-live button. */
-const BEHIND_TARGETS = 3;
+/**
+ * A live player normally sits a few target durations behind the edge (hls.js's live sync position; Safari's own):
+ * further back than this many target durations beyond that shows the jump-to-live button.
+ */
+const BEHIND_TARGETS = 2;
+/** Where Safari's native player is assumed to sit, as hls.js's default: 3 target durations before the edge. */
+const NATIVE_SYNC_TARGETS = 3;
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const video = $<HTMLVideoElement>('video');
@@ -37,6 +42,18 @@ let hls: HlsType | null = null;
 let live = false;
 let targetDuration = 2;
 let pollTimer: ReturnType<typeof setTimeout> | undefined;
+/** this page played the stream live: once it is offline again, it has ended (rather than not started) */
+let playedLive = false;
+/** the live session being played (its master's URIs are scoped to it: /hls/{playbackId}/{sessionId}/…) */
+let session: string | null = null;
+/** a session whose playlists closed (#EXT-X-ENDLIST): its master still answers for a while, but it is over */
+let endedSession: string | null = null;
+
+const ENDED: PlayerStatus = {
+  state: 'offline',
+  title: 'The stream has ended',
+  detail: 'Thanks for watching. Playback starts again by itself if the stream goes live again.',
+};
 
 function show(status: PlayerStatus | null): void {
   document.body.dataset.state = status?.state ?? 'playing';
@@ -49,16 +66,24 @@ function show(status: PlayerStatus | null): void {
 
 function setLive(isLive: boolean): void {
   live = isLive;
+  if (isLive) playedLive = true;
   badge.hidden = !isLive;
   if (!isLive) jump.hidden = true;
 }
 
-/** The edge's answer for the master playlist now, as a status. */
+/** The session a playlist URL belongs to (the path segment after the playback ID), or null. */
+function sessionOf(uri: string): string | null {
+  return /^\/hls\/[^/]+\/([^/]+)\/.+/.exec(new URL(uri, location.href).pathname)?.[1] ?? null;
+}
+
+/** The edge's answer for the master playlist now, as a status; an ended session's master counts as ended. */
 async function ask(): Promise<PlayerStatus> {
   try {
     const response = await fetch(config.src, { cache: 'no-store', signal: AbortSignal.timeout(10_000) });
-    const problem = response.ok ? {} : await response.json().catch(() => ({}));
-    return playerStatus(response.status, problem);
+    if (!response.ok) return playerStatus(response.status, await response.json().catch(() => ({})));
+    const variant = (await response.text()).split('\n').find((line) => line.trim() && !line.startsWith('#'));
+    const answered = variant ? sessionOf(new URL(variant.trim(), new URL(config.src, location.href)).toString()) : null;
+    return endedSession !== null && answered === endedSession ? ENDED : playerStatus(response.status);
   } catch {
     return playerStatus(502);
   }
@@ -66,7 +91,7 @@ async function ask(): Promise<PlayerStatus> {
 
 /** Shows `status` and asks again with backoff until the master plays (or the status becomes a refusal). */
 function waitFor(status: PlayerStatus, startedAt = Date.now(), delay = POLL_FIRST_MS): void {
-  show(status);
+  show(playedLive && status.state === 'offline' ? ENDED : status);
   clearTimeout(pollTimer);
   if (!WAITING_STATES.includes(status.state) || Date.now() - startedAt > POLL_FOR_MS) return;
   pollTimer = setTimeout(async () => {
@@ -84,6 +109,9 @@ function start(): void {
     hls = new Hls({ lowLatencyMode: true, backBufferLength: 90 });
     hls.on(Hls.Events.LEVEL_LOADED, (_event, data: LevelLoadedData) => {
       targetDuration = data.details.targetduration || targetDuration;
+      if (data.details.live) session = sessionOf(data.details.url);
+      // A live session's playlist closed: the broadcast is over (it plays on to its last segment, then says so).
+      else if (live) endedSession = session;
       setLive(data.details.live);
     });
     hls.on(Hls.Events.ERROR, (_event, data: ErrorData) => {
@@ -92,15 +120,13 @@ function start(): void {
         hls?.recoverMediaError();
         return;
       }
-      stop();
+      void stop();
     });
     hls.loadSource(config.src);
     hls.attachMedia(video);
   } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
     // Native HLS (Safari): it reports a live stream as an infinite duration.
     video.src = config.src;
-    video.addEventListener('loadedmetadata', () => setLive(video.duration === Infinity));
-    video.addEventListener('error', () => stop());
   } else {
     show({ state: 'refused', title: 'This browser cannot play HLS', detail: 'Try a current version of Chrome, Firefox, Edge or Safari.' });
     return;
@@ -109,40 +135,58 @@ function start(): void {
   void video.play().catch(() => undefined); // blocked autoplay: the controls' play button remains
 }
 
+let stopping = false;
 /** Playback failed or ended: ask the edge why (ended, went private, origin gone) and wait or explain. */
 async function stop(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
   hls?.destroy();
   hls = null;
   video.removeAttribute('src');
   video.load();
   setLive(false);
   const status = await ask();
-  if (status.state === 'playable') {
+  stopping = false;
+  if (status === ENDED) waitFor(ENDED);
+  else if (status.state === 'playable') {
     waitFor({ state: 'unavailable', title: 'Reconnecting', detail: 'Playback stopped; trying again.' });
   } else {
     waitFor(status);
   }
 }
 
-/** Seconds behind the live edge; 0 when not live or not known. */
+/** Where a live viewer is meant to be: hls.js's live sync position, or the native player's equivalent; null if unknown. */
+function livePosition(): number | null {
+  if (hls) return hls.liveSyncPosition;
+  if (!video.seekable.length) return null;
+  return Math.max(video.seekable.start(0), video.seekable.end(video.seekable.length - 1) - NATIVE_SYNC_TARGETS * targetDuration);
+}
+
+/** Seconds further back than a live viewer is meant to be; 0 when not live or not known. */
 function behindLive(): number {
-  if (!live) return 0;
-  const edge = hls ? hls.liveSyncPosition : video.seekable.length ? video.seekable.end(video.seekable.length - 1) : null;
-  return edge === null || edge === undefined ? 0 : Math.max(0, edge - video.currentTime);
+  const position = live ? livePosition() : null;
+  return position === null ? 0 : Math.max(0, position - video.currentTime);
 }
 
 jump.addEventListener('click', () => {
-  const edge = hls?.liveSyncPosition ?? (video.seekable.length ? video.seekable.end(video.seekable.length - 1) : null);
-  if (edge !== null && edge !== undefined) video.currentTime = edge;
+  const position = livePosition();
+  if (position !== null) video.currentTime = position;
   void video.play().catch(() => undefined);
 });
 video.addEventListener('timeupdate', () => {
   jump.hidden = !live || behindLive() <= BEHIND_TARGETS * targetDuration;
   document.body.dataset.behind = behindLive().toFixed(1);
 });
+// Native HLS (no hls.js instance): a live stream has an infinite duration; a failure is asked about like hls.js's.
+video.addEventListener('loadedmetadata', () => {
+  if (!hls) setLive(video.duration === Infinity);
+});
+video.addEventListener('error', () => {
+  if (!hls && video.getAttribute('src')) void stop();
+});
 video.addEventListener('ended', () => {
-  // A VOD that played to its end is just that; a live stream reaching its end has ended.
-  if (live) show({ state: 'offline', title: 'The stream has ended', detail: 'Thanks for watching.' });
+  // A VOD that played to its end is just that; a live stream reaching its end (its playlist closed) has ended.
+  if (playedLive) void stop();
 });
 
 if (config.status.state === 'playable') start();
