@@ -297,6 +297,7 @@ async function main(): Promise<void> {
       '',
       `  API URL:       ${apiUrl}/v1   (docs: ${apiUrl}/v1/docs)`,
       `  Access token:  ${credentials}`,
+      `  Dashboard:     ${apiUrl}/dashboard   (sign in with the token's id and secret, the two halves above)`,
       '',
       'Create a live stream:',
       `  curl -s -u ${credentials} -H 'content-type: application/json' -d '{"reconnectWindow": 60}' ${apiUrl}/v1/live/streams`,
