@@ -48,6 +48,8 @@ export interface OriginConfig {
   statsIntervalMs: number;
   /** LL_PART_SECONDS: the LL-HLS part duration of low-latency streams (0.2–1 s, default 0.2; segments stay 2 s). */
   llPartSeconds: number;
+  /** TRANSCODE_ISOLATION: where each stream's relay runs, 'inline' (main thread, default) or 'thread' (origin/pipeline/transcode-pool.ts). */
+  transcodeIsolation: 'inline' | 'thread';
 }
 
 function integer(env: Environment, name: string, fallback: number): number {
@@ -107,7 +109,14 @@ export function configFromEnv(env: Environment = process.env): OriginConfig {
     ...admissionFromEnv(env),
     statsIntervalMs: integer(env, 'STATS_INTERVAL_MS', 2000),
     llPartSeconds: partSeconds(env),
+    transcodeIsolation: transcodeIsolation(env.TRANSCODE_ISOLATION),
   };
+}
+
+function transcodeIsolation(raw: string | undefined): 'inline' | 'thread' {
+  if (raw === undefined || raw === '' || raw === 'inline') return 'inline';
+  if (raw === 'thread') return 'thread';
+  throw new Error(`TRANSCODE_ISOLATION must be "inline" or "thread", got "${raw}"`);
 }
 
 /** LL_PART_SECONDS within 0.2–1 s: shorter parts cost a request each per viewer, longer ones are no longer low latency. */

@@ -1,19 +1,30 @@
-// The origin's live transcoding capacity: one piscina worker thread per running stream, never queued.
-// A publish beyond capacity is refused at once rather than slowing every stream down.
+// The origin's live transcoding capacity: a slot per running stream, never queued. A publish beyond capacity is
+// refused at once rather than slowing every stream down. Each stream's relay (input → ffmpeg, playlists → events)
+// runs on the main thread (isolation 'inline', the default) or on a piscina worker thread of its own ('thread').
 import { randomUUID } from 'node:crypto';
 import { MessageChannel } from 'node:worker_threads';
 import Piscina from 'piscina';
+import { InlineChannel, type InlinePort } from './inline-port.ts';
+import runTranscodeTask from './transcode-worker.ts';
 import { workerEntryPath, workerExecArgv } from '../worker-threads.ts';
 import { addSegment, emptyStats } from './live-transcode.ts';
 import type { LiveTranscodeEvent, LiveTranscodeJob, LiveTranscodeResult, TranscodeIssue, TranscodeStats } from './live-transcode.ts';
 import type { FromWorker, ToWorker, TranscodeTask } from './transcode-worker.ts';
 
 export interface TranscodePoolOptions {
-  /** live transcodes at once (worker threads); a hard limit */
+  /** live transcodes at once; a hard limit */
   capacity: number;
-  /** threads kept started while idle so a publish does not wait for one; default min(1, capacity) */
+  /**
+   * Where each stream's relay runs. 'inline' (default): on the main thread, the pool only counting slots — measured
+   * (issue 15) a worker thread cost ~20 MB of RSS per stream and its message copies and own GC a third of the relay's CPU,
+   * for work (moving ~0.5 MB/s to ffmpeg's stdin, reading three playlists) that never blocks the event loop; ffmpeg,
+   * the part that crashes, is a child process either way. 'thread': a worker thread per stream, so that an exception
+   * thrown by the relay's own code (a bug) fails that stream only instead of ending the origin (crash-policy.ts).
+   */
+  isolation?: 'thread' | 'inline';
+  /** ('thread') threads kept started while idle so a publish does not wait for one; default min(1, capacity) */
   warmThreads?: number;
-  /** an idle thread above warmThreads exits after this long; default 30 s */
+  /** ('thread') an idle thread above warmThreads exits after this long; default 30 s */
   idleTimeoutMs?: number;
   /** bytes posted to a worker and not yet taken by it before the stream is dropped; default 16 MiB */
   maxInFlightBytes?: number;
@@ -199,7 +210,8 @@ interface MessagePortLike {
 }
 
 export class TranscodePool {
-  private readonly pool: Piscina<TranscodeTask, LiveTranscodeResult>;
+  /** only with isolation 'thread' */
+  private readonly pool: Piscina<TranscodeTask, LiveTranscodeResult> | undefined;
   private readonly opts: Required<Pick<TranscodePoolOptions, 'capacity' | 'maxInFlightBytes'>>;
   private readonly active = new Set<PooledTranscode>();
   private closing = false;
@@ -207,6 +219,10 @@ export class TranscodePool {
   constructor(opts: TranscodePoolOptions) {
     if (!Number.isInteger(opts.capacity) || opts.capacity < 1) throw new Error('capacity must be a positive integer');
     this.opts = { capacity: opts.capacity, maxInFlightBytes: opts.maxInFlightBytes ?? 16 * MiB };
+    if ((opts.isolation ?? 'inline') === 'inline') {
+      this.pool = undefined;
+      return;
+    }
     const execArgv = workerExecArgv();
     this.pool = new Piscina({
       filename: workerEntryPath(import.meta.url, 'transcode-worker'),
@@ -236,9 +252,15 @@ export class TranscodePool {
     if (this.active.size >= this.opts.capacity) {
       return this.refuse('capacity', `all ${this.opts.capacity} live transcode slots are busy`);
     }
-    const { port1, port2 } = new MessageChannel();
-    const run = this.pool.run({ port: port2, job }, { transferList: [port2] });
-    const transcode = new PooledTranscode(port1 as unknown as MessagePortLike, run, onEvent, this.opts.maxInFlightBytes);
+    let transcode: PooledTranscode;
+    if (this.pool) {
+      const { port1, port2 } = new MessageChannel();
+      const run = this.pool.run({ port: port2, job }, { transferList: [port2] });
+      transcode = new PooledTranscode(port1 as unknown as MessagePortLike, run, onEvent, this.opts.maxInFlightBytes);
+    } else {
+      const { port, run } = runInline(job);
+      transcode = new PooledTranscode(port, run, onEvent, this.opts.maxInFlightBytes);
+    }
     this.active.add(transcode);
     void transcode.done.then(() => this.active.delete(transcode));
     return { ok: true, transcode };
@@ -250,7 +272,7 @@ export class TranscodePool {
     const running = [...this.active];
     for (const t of running) t.stop();
     await Promise.all(running.map((t) => t.done));
-    await this.pool.destroy();
+    await this.pool?.destroy();
   }
 
   private refuse(reason: TranscodeRefusal['reason'], message: string): TranscodeRefusal {
@@ -258,3 +280,24 @@ export class TranscodePool {
   }
 }
 
+/**
+ * A transcode on the main thread, driven through an in-thread channel by the same task body a worker thread runs. A
+ * relay listener that throws fails its run as a dying thread would (ffmpeg is stopped); a throw on the pool's side
+ * stays an uncaught exception, as it is with a thread.
+ */
+function runInline(job: LiveTranscodeJob): { port: MessagePortLike; run: Promise<LiveTranscodeResult> } {
+  let fail!: (error: unknown) => void;
+  const failed = new Promise<never>((_, reject) => (fail = reject));
+  const channel: InlineChannel = new InlineChannel((error: unknown, port: InlinePort) => {
+    if (port === channel.port2) {
+      fail(error);
+      channel.port1.postMessage({ type: 'stop' } satisfies ToWorker);
+    } else {
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
+  });
+  const task = runTranscodeTask({ port: channel.port2 as unknown as TranscodeTask['port'], job });
+  return { port: channel.port1 as unknown as MessagePortLike, run: Promise.race([task, failed]) };
+}
