@@ -47,6 +47,10 @@ export function playerStatus(status: number, problem: ProblemLike = {}): PlayerS
       };
     case 'not-ready':
       return { state: 'pending', title: 'Not ready yet', detail: `${sentence(detail)} This page plays it as soon as it is ready.` };
+    case 'event-not-live':
+    case 'event-vod-not-open':
+      // An event before its go-live, or between its live part and its VOD: its own words say when.
+      return { state: 'pending', title: type === 'event-not-live' ? 'This event has not started' : 'The replay opens soon', detail: sentence(detail) };
     case 'playback-forbidden':
       return { state: 'refused', title: 'This video is private', detail: sentence(detail) || 'It needs a playback token.' };
     case 'origin-unavailable':

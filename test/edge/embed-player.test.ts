@@ -1,10 +1,15 @@
 // The embed player page and the browser assets, inside workerd: /embed/{playbackId} is served without an API key with
 // headers that let any site frame it, opens with the playback route's own verdict (playable, not live, private,
-// unknown) written in the HTML, and links assets that /assets/ serves immutable with their content type.
+// unknown, an event's allowed domains and schedule) written in the HTML, and links assets that /assets/ serves immutable
+// with their content type.
 import { describe, it, expect, beforeAll, afterAll, vi, type MockInstance } from 'vitest';
 import { SignJWT, importPKCS8 } from 'jose';
-import { api, authorize, call, createStream, createWorkspace, json, type Workspace } from './helpers.ts';
+import { api, authorize, call, createStream, createWorkspace, json, sendHeartbeat, ORIGIN, type Workspace } from './helpers.ts';
+import { env } from 'cloudflare:workers';
 import { browserAssets } from '../../edge/browser/generated/manifest.ts';
+import { playerStatus } from '../../edge/browser/player-status.ts';
+import { createEventViaRpc, eventObject } from './event-rpc.ts';
+import type { EventCommandResult } from '../../edge/event/event-flow.ts';
 
 const MASTER = ['#EXTM3U', '#EXT-X-STREAM-INF:BANDWIDTH=600000,RESOLUTION=640x360', 'source/index.m3u8', ''].join('\n');
 
@@ -94,6 +99,100 @@ describe('embed player page', () => {
     const html = await allowed.text();
     expect(pageState(html)).toMatchObject({ state: 'playable', src: `/hls/${playbackId}/master.m3u8?token=${token}` });
     expect(html).toContain(`poster="/hls/${playbackId}/thumbnail.jpg?token=${token}"`);
+  });
+});
+
+describe("embed player page for an event's playback ID", () => {
+  it("applies the allowed domains to the page framing the player; the player's own /hls requests then play", async () => {
+    expect((await sendHeartbeat(ORIGIN.originId, [])).status).toBe(200);
+    const { previewPlaybackId, publicPlaybackId, streamId, streamKey, eventId } = await createEventViaRpc(
+      ws.id,
+      {
+        type: 'LIVE_TYPE_LIVE',
+        broadcastMode: 'BROADCAST_MODE_DVR',
+        resolution: '720p',
+        security: { accessPolicy: 'public', allowedDomains: ['*.example.com'] },
+        ullEnabled: false,
+        scheduledStartAt: new Date(Date.now() + 60_000).toISOString(),
+        vod: { enabled: true, startAt: null, endAt: null },
+        metadata: {},
+      } as any,
+      { record: true },
+    );
+    const preview = (await eventObject(streamId).eventOperation(ws.id, eventId, 'preview', {})) as EventCommandResult;
+    expect(preview.ok).toBe(true);
+    await authorize(streamKey);
+
+    const framedBy = (page: string | null) => embed(previewPlaybackId, { headers: page ? { referer: page } : {} });
+    for (const page of [null, 'https://evil.example.org/']) {
+      const refused = await framedBy(page);
+      expect(refused.status, String(page)).toBe(403);
+      expect(pageState(await refused.text()).state).toBe('refused');
+    }
+    const allowed = await framedBy('https://news.example.com/');
+    expect(allowed.status).toBe(200);
+    expect(pageState(await allowed.text()).state).toBe('playable');
+
+    // The player's requests carry the embed page as their Referer: not checked again. Any other page's still are.
+    const embedPage = `http://edge.test/embed/${previewPlaybackId}`;
+    const fromPlayer = await call(`/hls/${previewPlaybackId}/master.m3u8`, { headers: { referer: embedPage } });
+    expect(fromPlayer.status).toBe(200);
+    await fromPlayer.arrayBuffer();
+    for (const referer of [`http://elsewhere.test/embed/${previewPlaybackId}`, `http://edge.test/embed/${publicPlaybackId}`, 'https://evil.example.org/']) {
+      const other = await call(`/hls/${previewPlaybackId}/master.m3u8`, { headers: { referer } });
+      expect(other.status, referer).toBe(403);
+      await other.arrayBuffer();
+    }
+
+    // The public ID before the go-live: the page says the event has not started (and keeps asking).
+    const early = await embed(publicPlaybackId, { headers: { referer: 'https://news.example.com/' } });
+    expect(early.status).toBe(200);
+    expect(pageState(await early.text())).toMatchObject({ state: 'pending', message: 'This event has not started' });
+  });
+});
+
+describe('embed player page for stored media', () => {
+  /** A recording's playback ID straight into D1, its HLS (if any) in R2 under the self-contained layout. */
+  async function recording(id: string, mediaPrefix: string | null) {
+    await env.DB.prepare(
+      "INSERT INTO playback_ids (id, stream_id, workspace_id, access_policy, kind, target_id, media_prefix) VALUES (?, 'ls_embedvod', ?, 'public', 'recording', ?, ?)",
+    )
+      .bind(id, ws.id, `rec_${id}`, mediaPrefix)
+      .run();
+    if (mediaPrefix) await env.MEDIA.put(`${mediaPrefix}/master.m3u8`, MASTER, { httpMetadata: { contentType: 'application/vnd.apple.mpegurl' } });
+  }
+
+  it('a ready recording plays as VOD with its screenshot as the poster; one still being made says so', async () => {
+    await recording('embedvodready0000000', 'recordings/rec_embedvod/hls');
+    const ready = await embed('embedvodready0000000');
+    expect(ready.status).toBe(200);
+    const html = await ready.text();
+    expect(pageState(html).state).toBe('playable');
+    expect(html).toContain('poster="/hls/embedvodready0000000/thumbnail.jpg"');
+
+    await recording('embedvodpending00000', null);
+    const pending = await embed('embedvodpending00000');
+    expect(pending.status).toBe(200);
+    expect(pageState(await pending.text())).toMatchObject({ state: 'pending', message: 'Not ready yet' });
+  });
+});
+
+describe('player status (what the page says for each playback answer)', () => {
+  it('maps the playback route\'s problems to states and messages', () => {
+    expect(playerStatus(200).state).toBe('playable');
+    expect(playerStatus(404, { type: 'https://riverhead.dev/problems/not-live' }).state).toBe('offline');
+    expect(playerStatus(404, { type: 'https://riverhead.dev/problems/not-found', detail: 'no such playback id' }).state).toBe('unknown');
+    expect(playerStatus(404, { type: 'https://riverhead.dev/problems/not-found', detail: 'the live session has no such file (yet)' }).state).toBe('pending');
+    const forbidden = playerStatus(403, { type: 'https://riverhead.dev/problems/playback-forbidden', detail: 'this playback id is private: add ?token=<JWT>' });
+    expect(forbidden).toEqual({ state: 'refused', title: 'This video is private', detail: 'This playback id is private: add ?token=<JWT>.' });
+    // An event's refusal keeps its own words.
+    expect(playerStatus(403, { type: 'https://riverhead.dev/problems/domain-not-allowed', title: 'Forbidden', detail: 'this page may not embed the event' })).toEqual({
+      state: 'refused',
+      title: 'Forbidden',
+      detail: 'This page may not embed the event.',
+    });
+    expect(playerStatus(502, { type: 'https://riverhead.dev/problems/origin-unavailable' }).state).toBe('unavailable');
+    expect(playerStatus(503).state).toBe('unavailable');
   });
 });
 
