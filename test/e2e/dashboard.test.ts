@@ -1,8 +1,9 @@
 // The dashboard in headless Chromium against the real stack: sign in with an access token, create a stream and read
 // its key (hidden until revealed), publish to it with ffmpeg, see its status turn live without a reload, see the
 // preview play (time advancing, a decoded frame that is not black), cut a clip from the player and see it become
-// ready; API errors show as their problem title; sign out forgets the token. Screenshots of the main pages at 1280
-// and 390 px go to test-results/screenshots/ (git-ignored) for a person to look at.
+// ready; API errors show as their problem title; a webhook delivery's failed response shows and Redeliver sends it
+// again; a private stream's preview plays with a token the page signs; sign out forgets the token. Screenshots of the
+// main pages at 1280 and 390 px go to test-results/screenshots/ (git-ignored) for a person to look at.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -10,6 +11,7 @@ import type { Page } from 'playwright-core';
 import { startStack, type Stack } from '../support/stack.ts';
 import { launchBrowser, type HeadlessBrowser } from '../support/browser.ts';
 import { publish, type Publisher } from '../support/encoder.ts';
+import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
 
 const SCREENSHOTS = path.resolve(import.meta.dirname, '../../test-results/screenshots');
 const WIDTHS = { laptop: { width: 1280, height: 860 }, phone: { width: 390, height: 844 } } as const;
@@ -17,6 +19,7 @@ const WIDTHS = { laptop: { width: 1280, height: 860 }, phone: { width: 390, heig
 let stack: Stack;
 let browser: HeadlessBrowser;
 let publisher: Publisher | undefined;
+let receiver: WebhookReceiver | undefined;
 
 beforeAll(async () => {
   [stack, browser] = await Promise.all([startStack(), launchBrowser()]);
@@ -24,6 +27,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await publisher?.kill();
+  await receiver?.close();
   await browser?.close();
   await stack?.stop();
 });
@@ -156,6 +160,25 @@ describe('dashboard', () => {
     await page.getByRole('button', { name: 'Add endpoint' }).click();
     await expect.poll(() => page.locator('.problem').first().textContent()).toMatch(/\(400\)/);
     await shot(page, 'webhooks-error-1280');
+    // An endpoint whose first answer is a 500: the ping's delivery shows that response; Redeliver makes it succeed.
+    receiver = await startWebhookReceiver((n) => (n === 1 ? 500 : 200));
+    await page.locator('input[name=url]').fill(receiver.url);
+    await page.getByRole('button', { name: 'Add endpoint' }).click();
+    const secretField = page.locator('.copy-field', { hasText: 'Secret' });
+    await secretField.getByRole('button', { name: 'Reveal' }).click();
+    stack.addSecret('webhook-secret', (await secretField.locator('.value').textContent())!.trim());
+    await page.getByRole('link', { name: receiver.url }).click();
+    await page.getByRole('button', { name: 'Send test ping' }).click();
+    const delivery = page.locator('.deliveries > li').first();
+    await expect.poll(() => delivery.getAttribute('data-status'), { timeout: 20_000 }).toMatch(/retrying|failed/);
+    if ((await delivery.locator('button.link').getAttribute('aria-expanded')) !== 'true') await delivery.locator('button.link').click();
+    await expect.poll(() => delivery.textContent()).toContain('HTTP 500');
+    await delivery.getByRole('button', { name: 'Redeliver' }).click();
+    await delivery.getByRole('button', { name: 'Confirm' }).click();
+    await expect.poll(() => delivery.getAttribute('data-status'), { timeout: 20_000 }).toBe('succeeded');
+    if ((await delivery.locator('button.link').getAttribute('aria-expanded')) !== 'true') await delivery.locator('button.link').click();
+    await expect.poll(() => delivery.textContent()).toContain('HTTP 200');
+    await shot(page, 'webhook-deliveries-1280');
     for (const [name, width] of Object.entries(WIDTHS)) {
       await page.setViewportSize(width);
       for (const [label, file] of [

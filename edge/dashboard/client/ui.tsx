@@ -175,6 +175,8 @@ const TONES: Record<string, string> = {
   failed: 'bad',
   disabled: 'muted',
   healthy: 'ok',
+  enabled: 'ok',
+  failing: 'bad',
   unhealthy: 'bad',
 };
 

@@ -90,8 +90,8 @@ export function WebhooksPage({ client }: { client: RiverheadClient }) {
 
 function endpointState(h: Webhook) {
   if (!h.enabled) return <Badge value="disabled" />;
-  if (h.failingSince) return <Badge value="failed" />;
-  return <Badge value="ready" />;
+  if (h.failingSince) return <Badge value="failing" />;
+  return <Badge value="enabled" />;
 }
 
 export function WebhookPage({ client, webhookId, status }: { client: RiverheadClient; webhookId: string; status: string | null }) {
