@@ -9,6 +9,7 @@ import type { Page } from 'playwright-core';
 import { startStack, waitFor, type Stack } from '../support/stack.ts';
 import { publish, type Publisher } from '../support/encoder.ts';
 import { launchBrowser, type HeadlessBrowser } from '../support/browser.ts';
+import { recordingOf } from '../support/stack-reads.ts';
 
 /** Screenshots for a person to look at (not committed; test-results/ is git-ignored). */
 const SCREENSHOTS = path.resolve(import.meta.dirname, '../../test-results/screenshots');
@@ -17,21 +18,20 @@ const shot = (page: Page, name: string) => page.screenshot({ path: path.join(SCR
 let stack: Stack;
 let browser: HeadlessBrowser;
 let publisher: Publisher | null = null;
+let signingKey: { signingKeyId: string; privateKey: string };
+let liveStreamId: string;
 let privateId: string;
 let idleId: string;
 let viewerToken: string;
 
 beforeAll(async () => {
   [stack, browser] = await Promise.all([startStack(), launchBrowser()]);
-  const key = (await stack.api('POST', '/signing-keys')).body.data as { signingKeyId: string; privateKey: string };
-  const live = await stack.createStream({ accessPolicy: 'private', reconnectWindow: 0 });
+  signingKey = (await stack.api('POST', '/signing-keys')).body.data;
+  const live = await stack.createStream({ accessPolicy: 'private', reconnectWindow: 0, record: true });
+  liveStreamId = live.streamId;
   privateId = live.playbackIds[0].id;
   idleId = (await stack.createStream({})).playbackIds[0].id;
-  viewerToken = await new SignJWT({})
-    .setProtectedHeader({ alg: 'RS256', kid: key.signingKeyId })
-    .setSubject(privateId)
-    .setExpirationTime(Math.floor(Date.now() / 1000) + 600)
-    .sign(await importPKCS8(Buffer.from(key.privateKey, 'base64').toString('utf8'), 'RS256'));
+  viewerToken = await playbackToken(privateId);
   publisher = publish(`rtmp://127.0.0.1:${stack.ports.rtmp}/live/${live.streamKey}`, { size: '640x360', videoBitrate: '400k' });
   await stack.waitForStatus(live.streamId, 'STREAMING');
   await waitFor('the master playlist through the edge', async () => {
@@ -45,6 +45,15 @@ afterAll(async () => {
   await publisher?.kill();
   await stack?.stop();
 });
+
+/** A viewer's token for a private playback ID, signed with the workspace's key. */
+async function playbackToken(playbackId: string): Promise<string> {
+  return new SignJWT({})
+    .setProtectedHeader({ alg: 'RS256', kid: signingKey.signingKeyId })
+    .setSubject(playbackId)
+    .setExpirationTime(Math.floor(Date.now() / 1000) + 600)
+    .sign(await importPKCS8(Buffer.from(signingKey.privateKey, 'base64').toString('utf8'), 'RS256'));
+}
 
 /** The page's message panel: whether it shows, and its title. */
 async function message(page: Page): Promise<{ visible: boolean; title: string }> {
@@ -124,6 +133,28 @@ describe('embed player in Chromium', () => {
       expect(await page.locator('#live-badge').isVisible()).toBe(false);
       await shot(page, 'ended');
       expect(pageErrors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("the ended broadcast's recording plays as VOD (no LIVE badge)", async () => {
+    const recording = await waitFor('the recording watchable', async () => {
+      const found = await recordingOf(stack, liveStreamId);
+      return found?.watchable ? found : undefined;
+    }, 30_000);
+    const { context, page } = await browser.newPage({ width: 960, height: 540 });
+    try {
+      const response = await page.goto(`${stack.edgeUrl}/embed/${recording.playbackId}?token=${await playbackToken(recording.playbackId)}`);
+      expect(response?.status()).toBe(200);
+      const playing = await waitFor('the recording playing', async () => {
+        const state = await videoState(page);
+        return state.currentTime > 1 && state.width > 0 ? state : undefined;
+      }, 20_000);
+      expect(playing.brightness).toBeGreaterThan(40);
+      expect(await page.locator('#live-badge').isVisible()).toBe(false);
+      expect(await page.locator('#jump-live').isVisible()).toBe(false);
+      await shot(page, 'recording');
     } finally {
       await context.close();
     }
