@@ -160,8 +160,20 @@ describe('dashboard', () => {
     await page.getByRole('button', { name: 'Add endpoint' }).click();
     await expect.poll(() => page.locator('.problem').first().textContent()).toMatch(/\(400\)/);
     await shot(page, 'webhooks-error-1280');
-    // An endpoint whose first answer is a 500: the ping's delivery shows that response; Redeliver makes it succeed.
-    receiver = await startWebhookReceiver((n) => (n === 1 ? 500 : 200));
+    // An event from its form: its page shows its status, the operations it allows and (this once) its stream key.
+    await page.getByRole('link', { name: 'Events' }).click();
+    await page.getByRole('button', { name: 'New event' }).click();
+    await page.locator('input[name=name]').fill('Dashboard launch');
+    await page.getByRole('button', { name: 'Create event' }).click();
+    await page.getByRole('heading', { name: /Dashboard launch/ }).waitFor();
+    await page.getByRole('button', { name: 'Preview' }).waitFor();
+    expect(await page.locator('.copy-field', { hasText: 'Stream key' }).count()).toBe(1);
+    await shot(page, 'event-1280');
+    await page.getByRole('link', { name: 'Webhooks' }).click();
+
+    // An endpoint answering 500: the ping's delivery shows that response; once it answers 200, Redeliver succeeds.
+    let receiverAnswer = 500;
+    receiver = await startWebhookReceiver(() => receiverAnswer);
     await page.locator('input[name=url]').fill(receiver.url);
     await page.getByRole('button', { name: 'Add endpoint' }).click();
     const secretField = page.locator('.copy-field', { hasText: 'Secret' });
@@ -169,10 +181,11 @@ describe('dashboard', () => {
     stack.addSecret('webhook-secret', (await secretField.locator('.value').textContent())!.trim());
     await page.getByRole('link', { name: receiver.url }).click();
     await page.getByRole('button', { name: 'Send test ping' }).click();
-    const delivery = page.locator('.deliveries > li').first();
+    const delivery = page.locator('.deliveries > li', { hasText: 'webhook.ping' });
     await expect.poll(() => delivery.getAttribute('data-status'), { timeout: 20_000 }).toMatch(/retrying|failed/);
     if ((await delivery.locator('button.link').getAttribute('aria-expanded')) !== 'true') await delivery.locator('button.link').click();
     await expect.poll(() => delivery.textContent()).toContain('HTTP 500');
+    receiverAnswer = 200;
     await delivery.getByRole('button', { name: 'Redeliver' }).click();
     await delivery.getByRole('button', { name: 'Confirm' }).click();
     await expect.poll(() => delivery.getAttribute('data-status'), { timeout: 20_000 }).toBe('succeeded');

@@ -10,7 +10,11 @@ import { Badge, ConfirmButton, CopyField, Link, Loaded, ProblemBanner, Section, 
 import { usePoll } from '../use-poll.ts';
 
 type LiveEvent = components['schemas']['LiveEvent'];
+type Ingest = components['schemas']['Ingest'];
 type Operation = NonNullable<LiveEvent['allowedOperations'][number]>;
+
+/** Events created in this page load: their create answer is the only one with the stream key, shown on their page. */
+const justCreated = new Map<string, Ingest>();
 
 export function EventsPage({ client }: { client: RiverheadClient }) {
   const events = usePoll(async () => (await call(client.GET('/v1/live/events', { params: { query: { limit: 100 } } }))).data, 5000, []);
@@ -86,6 +90,7 @@ function CreateEvent({ client }: { client: RiverheadClient }) {
           },
         }),
       );
+      if (data.ingest) justCreated.set(data.eventId, data.ingest as Ingest);
       navigate(`/dashboard/events/${data.eventId}`);
     } catch (error) {
       setProblem(asProblem(error));
@@ -225,7 +230,7 @@ export function EventPage({ client, eventId }: { client: RiverheadClient; eventI
           </div>
           {e.ingest ? (
             <Section title="Ingest">
-              <IngestSettings stream={{ ingest: e.ingest }} />
+              <IngestSettings stream={ingestOf(justCreated.get(e.eventId) ?? (e.ingest as Ingest))} />
             </Section>
           ) : null}
         </>
@@ -233,3 +238,6 @@ export function EventPage({ client, eventId }: { client: RiverheadClient; eventI
     />
   );
 }
+
+/** An event's ingest as IngestSettings shows it (the key travels inside its URLs' fields). */
+const ingestOf = (ingest: Ingest) => ({ ingest, streamKey: ingest.rtmp.streamKey });
