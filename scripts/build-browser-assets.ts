@@ -6,7 +6,7 @@
 // An entry point whose source does not exist (yet) is skipped with a note: its part may not have landed.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { build } from 'esbuild';
 
@@ -123,16 +123,24 @@ export async function buildBrowserAssets(): Promise<{ built: Output[]; skipped: 
   await mkdir(outDir, { recursive: true });
   // Outputs of entries that are gone must not linger (the manifest would no longer import them anyway).
   const keep = new Set([...built.map(moduleFile), 'manifest.ts']);
-  for (const file of await readdir(outDir)) if (!keep.has(file)) await rm(path.join(outDir, file), { force: true });
+  for (const file of await readdir(outDir)) {
+    if (!keep.has(file) && !file.endsWith('.tmp')) await rm(path.join(outDir, file), { force: true });
+  }
   for (const output of built) await writeFileIfChanged(path.join(outDir, moduleFile(output)), assetModule(output));
   await writeFileIfChanged(path.join(outDir, 'manifest.ts'), manifestModule(built, skipped));
   return { built, skipped };
 }
 
-/** Unchanged files keep their mtime, so watchers (wrangler dev, vitest) do not reload for nothing. */
+/**
+ * Unchanged files keep their mtime, so watchers (wrangler dev, vitest) do not reload for nothing; a changed one is
+ * replaced whole (written aside, then renamed), so a bundler reading it meanwhile never sees half a file.
+ */
 async function writeFileIfChanged(file: string, text: string): Promise<void> {
   const current = await readFile(file, 'utf8').catch(() => null);
-  if (current !== text) await writeFile(file, text);
+  if (current === text) return;
+  const aside = `${file}.${process.pid}.tmp`;
+  await writeFile(aside, text);
+  await rename(aside, file);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
