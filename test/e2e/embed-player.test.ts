@@ -81,6 +81,10 @@ describe('embed player in Chromium', () => {
     const { context, page } = await browser.newPage({ width: 960, height: 540 });
     const pageErrors: string[] = [];
     page.on('pageerror', (error) => pageErrors.push(String(error)));
+    // The page's Content-Security-Policy must let hls.js do its work (blob: media and worker, same-origin fetches).
+    page.on('console', (entry) => {
+      if (/Content Security Policy/i.test(entry.text())) pageErrors.push(entry.text());
+    });
     try {
       const refused = await page.goto(`${stack.edgeUrl}/embed/${privateId}`);
       expect(refused?.status()).toBe(403);
