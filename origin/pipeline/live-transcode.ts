@@ -41,7 +41,7 @@ export interface LiveTranscodeJob extends Omit<HlsCommandOptions, 'analyzeSecond
   crashWindowMs?: number;
   /** first wait before a restart, doubling with each crash in the window; default 250 ms, at most 8 s */
   restartDelayMs?: number;
-  /** how often the playlists are read for new segments; default 500 ms */
+  /** how often the playlists are read for new segments; default 2 s beside inotify, 500 ms without */
   pollIntervalMs?: number;
   ffmpegPath?: string;
   /** 'low': LL-HLS, fMP4 per rendition through pipes into the packager (origin/llhls/low-latency-run.ts); default standard */
@@ -143,6 +143,9 @@ export const isDiskFullExit = (exit: FfmpegExit): boolean => exit.stderrTail.som
 const LADDER_FILE = 'ladder.json';
 const MiB = 1024 * 1024;
 const PROGRESS_EVERY_MS = 1000;
+/** playlist polls: the backstop beside inotify, and the pace without it */
+const SLOW_POLL_MS = 2000;
+const FAST_POLL_MS = 500;
 
 export function emptyStats(): TranscodeStats {
   return { sourceSegments: 0, transcodedSegments: 0, sourceSegmentsDuration: 0, transcodedSegmentsDuration: 0, sourceBytes: 0, transcodedBytes: 0, inputBytes: 0, renditions: {} };
@@ -259,8 +262,10 @@ export class LiveTranscode {
       this.finish(this.finishing, undefined);
       return;
     }
-    this.pollTimer = setInterval(() => void this.poll(), this.job.pollIntervalMs ?? 500);
     this.watchRenditions();
+    // inotify pokes a poll at every playlist rewrite, so the timer is only a backstop then: every 2 s, not every 500 ms
+    // (issue 15: a third of the relay's syscalls). Without a watcher for every rendition it is what finds segments.
+    this.startPollTimer(this.watchers.length === this.ladder.length ? SLOW_POLL_MS : FAST_POLL_MS);
     this.launch();
   }
 
@@ -384,12 +389,20 @@ export class LiveTranscode {
             void this.poll();
           }, 15);
         });
-        watcher.on('error', () => watcher.close());
+        watcher.on('error', () => {
+          watcher.close();
+          if (!this.finished) this.startPollTimer(FAST_POLL_MS);
+        });
         this.watchers.push(watcher);
       } catch {
         // no inotify here: the poll timer alone finds the segments
       }
     }
+  }
+
+  private startPollTimer(defaultMs: number): void {
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    this.pollTimer = setInterval(() => void this.poll(), this.job.pollIntervalMs ?? defaultMs);
   }
 
   private launch(): void {
