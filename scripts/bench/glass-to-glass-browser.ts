@@ -47,12 +47,14 @@ export interface ModeResult {
   stalls: number;
   playedSeconds: number;
   errors: { type: string; details: string; fatal: boolean }[];
+  /** every 5 s: glass-to-glass p50 (s), hls.js latency (s) and stalled ms of that window — where a figure came from */
+  timeline: { at: number; p50: number; hlsLatency: number; stalledMs: number; load: number }[];
 }
 
 /** One mode on a running stack: a fresh stream, the barcode publisher, one Chromium viewer for `seconds`. */
 export async function measureMode(stack: Stack, browser: HeadlessBrowser, mode: LatencyMode, seconds: number, log: (m: string) => void): Promise<ModeResult> {
   const created = await stack.api('POST', '/live/streams', mode === 'standard' ? {} : { latencyMode: mode });
-  const empty = { mode, renditions: 0, llHls: false, load: NaN, frames: 0, read: 0, p50: NaN, p95: NaN, max: NaN, hlsLatencyP50: NaN, hlsLatencyP95: NaN, rebufferPercent: NaN, stalls: 0, playedSeconds: 0, errors: [] };
+  const empty = { mode, renditions: 0, llHls: false, load: NaN, timeline: [], frames: 0, read: 0, p50: NaN, p95: NaN, max: NaN, hlsLatencyP50: NaN, hlsLatencyP95: NaN, rebufferPercent: NaN, stalls: 0, playedSeconds: 0, errors: [] };
   if (created.status !== 201) return { ...empty, refused: `create with latencyMode ${mode}: ${created.status} ${JSON.stringify(created.body).slice(0, 200)}` };
   const stream = created.body.data;
   if (mode !== 'standard' && stream.latencyMode !== mode) return { ...empty, refused: `the API ignored latencyMode (answered ${String(stream.latencyMode)})` };
@@ -81,6 +83,14 @@ export async function measureMode(stack: Stack, browser: HeadlessBrowser, mode: 
         drains.push(await viewer.drain());
         loads.push(os.loadavg()[0]!);
       }
+      const t0 = Date.now() - seconds * 1000;
+      let stalledBefore = base.stalledMs;
+      const timeline = drains.map((d, i) => {
+        const ages = d.frames.flatMap((f) => (f.ageMs === null ? [] : [f.ageMs]));
+        const point = { at: round((d.frames[0]?.shownAt ?? t0) / 1000 - t0 / 1000, 1), p50: round(median(ages) / 1000, 3), hlsLatency: round(median(d.latency.map((l) => l.latency)), 3), stalledMs: Math.round(d.stalledMs - stalledBefore), load: round(loads[i]!, 2) };
+        stalledBefore = d.stalledMs;
+        return point;
+      });
       // totals since the end of the warm-up
       const last = drains.at(-1)!;
       drains[drains.length - 1] = { ...last, playedMs: last.playedMs - base.playedMs, stalledMs: last.stalledMs - base.stalledMs, stalls: last.stalls - base.stalls };
@@ -103,6 +113,7 @@ export async function measureMode(stack: Stack, browser: HeadlessBrowser, mode: 
         stalls: s.stalls,
         playedSeconds: round(s.playedMs / 1000, 1),
         errors,
+        timeline,
       };
       log(`${mode}: p50 ${result.p50} s, p95 ${result.p95} s, max ${result.max} s over ${s.read}/${s.frames} frames read; hls.js latency p50 ${result.hlsLatencyP50} s; rebuffering ${result.rebufferPercent}% (${result.stalls} stalls in ${result.playedSeconds} s); ${errors.length} hls.js errors; LL-HLS ${llHls}; machine load ${result.load} on ${os.availableParallelism()} cores`);
       return result;
