@@ -23,6 +23,7 @@ import { concatInputArgs, concatTime, periodIndexOf, prepareConcat, ProbeCache }
 import { readSourceRendition, segmentIndexAt } from './session-media.ts';
 import type { SessionRendition, SessionSegment } from './session-media.ts';
 import { buildConcatList, seconds } from './vod-playlist.ts';
+import { aacIntoMp4Args, isFmp4Media, segmentInputOf } from '../durable/fmp4-init.ts';
 import { validateClipRange, MAX_CLIP_SECONDS, MIN_CLIP_SECONDS } from '../../shared/clip-range.ts';
 
 export { validateClipRange, MAX_CLIP_SECONDS, MIN_CLIP_SECONDS };
@@ -330,7 +331,7 @@ async function copyVideo(ctx: CutContext, from: PlacedFrame, to: CopyEnd, out: s
 /** Re-encodes frames [from, to) (presentation order) of one segment; the segment starts with a keyframe. */
 async function encodeEdge(ctx: CutContext, seg: number, from: number, to: number, x264Params: string, out: string): Promise<void> {
   await ffmpegOrThrow('re-encoding a clip edge', [
-    '-i', ctx.source.segments[seg]!.file,
+    '-i', segmentInputOf(ctx.source.segments[seg]!.file),
     '-map', '0:v:0', '-an',
     // Frame numbers, not times: exact whatever the timestamps' rounding.
     '-vf', `trim=start_frame=${from}:end_frame=${to},setpts=PTS-STARTPTS`,
@@ -352,6 +353,7 @@ async function muxClip(ctx: CutContext, pieces: readonly string[], startFrame: P
   await writeFile(list, buildConcatList(pieces.map((file, i) => ({ file, duration: spans[i]!.video!.end - spans[i]!.video!.start }))));
 
   const segments = ctx.source.segments.slice(startFrame.seg, endFrame.seg + 1);
+  const fmp4 = isFmp4Media(segments);
   const args = ['-f', 'concat', '-safe', '0', '-i', list];
   if ((await ctx.probes.get(segments[0]!.file)).audio) {
     const input = await prepareConcat(segments, ctx.work, ctx.probes, 'audio');
@@ -367,19 +369,21 @@ async function muxClip(ctx: CutContext, pieces: readonly string[], startFrame: P
       if (firstAudio !== undefined) break;
     }
     if (firstAudio !== undefined && firstAudio < endAt) {
-      const audio = path.join(ctx.work, 'audio.aac');
+      // fMP4 sessions' raw AAC reaches the concat output without its config, which ADTS headers need: an M4A instead
+      // (its muxer takes the config from the packets), starting at 0 just the same.
+      const audio = path.join(ctx.work, fmp4 ? 'audio.m4a' : 'audio.aac');
       await ffmpegOrThrow('cutting the clip audio', [
         ...concatInputArgs(input.listFile), '-map', '0:a:0', '-vn',
-        '-c', 'copy', '-ss', seconds(startAt - EPS), '-t', seconds(endAt - startAt), '-f', 'adts', audio,
+        '-c', 'copy', '-ss', seconds(startAt - EPS), '-t', seconds(endAt - startAt), '-f', fmp4 ? 'mp4' : 'adts', audio,
       ], ctx.tools);
-      args.push('-itsoffset', seconds(Math.max(0, firstAudio - startAt)), '-f', 'aac', '-i', audio, '-map', '0:v:0', '-map', '1:a:0');
+      args.push('-itsoffset', seconds(Math.max(0, firstAudio - startAt)), ...(fmp4 ? [] : ['-f', 'aac']), '-i', audio, '-map', '0:v:0', '-map', '1:a:0');
     } else {
       args.push('-map', '0:v:0');
     }
   } else {
     args.push('-map', '0:v:0');
   }
-  await ffmpegOrThrow('muxing the clip', [...args, '-c', 'copy', '-bsf:a', 'aac_adtstoasc', '-movflags', '+faststart', '-f', 'mp4', out], ctx.tools);
+  await ffmpegOrThrow('muxing the clip', [...args, '-c', 'copy', ...aacIntoMp4Args(fmp4), '-movflags', '+faststart', '-f', 'mp4', out], ctx.tools);
 }
 
 /**
@@ -402,7 +406,7 @@ async function reencodeRange(ctx: CutContext, startFrame: PlacedFrame, endFrame:
     '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '20', '-pix_fmt', 'yuv420p',
     // 2 s GOPs so the clip's VOD HLS cuts like the live one.
     '-g', gop, '-keyint_min', gop, '-sc_threshold', '0', '-force_key_frames', 'expr:gte(t,n_forced*2)',
-    '-c:a', 'copy', '-bsf:a', 'aac_adtstoasc',
+    '-c:a', 'copy', ...aacIntoMp4Args(isFmp4Media(ctx.source.segments)),
     '-movflags', '+faststart', '-f', 'mp4', out,
   ], ctx.tools);
 }

@@ -14,6 +14,7 @@ import { validateClipRange } from '../../shared/clip-range.ts';
 import { MediaJobError } from './job-error.ts';
 import { pickSource, segmentIndexAt } from './session-media.ts';
 import { buildVodPlaylist } from './vod-playlist.ts';
+import { initOfSegment } from '../durable/fmp4-init.ts';
 
 /** One durable object's bytes, or null when it does not exist; throws when it could not be read (the grant is bound). */
 export type DurableMediaReader = (key: string) => Promise<Uint8Array | null>;
@@ -203,6 +204,17 @@ export async function materializeSession(o: MaterializeOptions): Promise<Materia
 
   await mkdir(path.join(dir, rendition), { recursive: true });
   if (plan.runHead !== undefined) await mkdir(path.join(dir, 'run-head'), { recursive: true });
+  // Low-latency sessions' fMP4 segments need their leg's init segment beside them (a few KB each, one per leg). One
+  // missing from storage leaves its leg's segments unreadable: session-media.ts then drops them like missing ones.
+  const inits = new Map<string, string>();
+  for (const f of fetches) {
+    const init = initOfSegment(f.segment.uri);
+    if (init !== null) inits.set(path.join(path.dirname(f.to), init), init);
+  }
+  for (const [to, init] of inits) {
+    const body = await get(`${rendition}/${init}`);
+    if (body !== null) await writeFileAtomic(to, body);
+  }
   const missing: string[] = [];
   let done = 0;
   let bytes = 0;
@@ -223,7 +235,7 @@ export async function materializeSession(o: MaterializeOptions): Promise<Materia
   await Promise.all(Array.from({ length: Math.max(1, Math.min(o.concurrency ?? 4, fetches.length)) }, worker));
 
   // The folder's playlist lists the chosen segments only: its timeline starts at the first one (timelineOffset).
-  await writeFileAtomic(path.join(dir, rendition, MEDIA_PLAYLIST), buildVodPlaylist(chosen.map((s, i) => ({ uri: s.uri, duration: s.duration, discontinuity: i > 0 && s.discontinuity }))));
+  await writeFileAtomic(path.join(dir, rendition, MEDIA_PLAYLIST), buildVodPlaylist(chosen.map((s, i) => ({ uri: s.uri, duration: s.duration, discontinuity: i > 0 && s.discontinuity, map: initOfSegment(s.uri) ?? undefined }))));
   if (ladderText !== null) await writeFileAtomic(path.join(dir, 'ladder.json'), ladderText);
   if (masterText !== null) await writeFileAtomic(path.join(dir, MASTER_PLAYLIST), masterText);
   const runHeadFile = plan.runHead !== undefined && !missing.includes(placed[plan.runHead]!.uri) ? path.join(dir, 'run-head', placed[plan.runHead]!.uri) : undefined;

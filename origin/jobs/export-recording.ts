@@ -12,6 +12,7 @@ import { concatInputArgs, prepareConcat, ProbeCache } from './session-concat.ts'
 import { periodsOf, readSourceRendition } from './session-media.ts';
 import type { DroppedSegment, SessionRendition } from './session-media.ts';
 import { seconds } from './vod-playlist.ts';
+import { aacIntoMp4Args, isFmp4Media } from '../durable/fmp4-init.ts';
 
 export interface ExportRecordingJob extends ToolPaths {
   /** the session's folder: ladder.json and the source rendition's index.m3u8 + segments */
@@ -66,7 +67,7 @@ export async function exportRecording(job: ExportRecordingJob): Promise<Recordin
       ...(job.progressFile ? ['-progress', job.progressFile, '-stats_period', '1'] : []),
       ...concatInputArgs(input.listFile),
       '-map', '0:v:0', '-map', '0:a:0?',
-      '-c', 'copy', '-bsf:a', 'aac_adtstoasc',
+      '-c', 'copy', ...aacIntoMp4Args(isFmp4Media(source.segments)),
       '-movflags', '+faststart', '-f', 'mp4', tmpMp4,
     ], tools);
     const mediaInfo = await probeMediaInfo(tmpMp4, tools);

@@ -3,6 +3,7 @@
 import { runFfmpegOnce, runFfprobe } from '../pipeline/ffmpeg.ts';
 import type { OneShotResult } from '../pipeline/ffmpeg.ts';
 import { MediaJobError } from './job-error.ts';
+import { segmentInputOf } from '../durable/fmp4-init.ts';
 
 export interface ToolPaths {
   ffmpegPath?: string;
@@ -40,10 +41,13 @@ interface ProbeJson {
   packets?: { stream_index: number; pts_time?: string; dts_time?: string; duration_time?: string; flags?: string }[];
 }
 
-/** Packet timing of a short file (an HLS segment or a clip piece): first video and audio stream only. */
+/**
+ * Packet timing of a short file (an HLS segment or a clip piece): first video and audio stream only. A low-latency
+ * session's `.m4s` segment is read with its leg's init segment (origin/durable/fmp4-init.ts).
+ */
 export async function probePackets(file: string, tools: ToolPaths = {}): Promise<SegmentProbe> {
   const r = await runFfprobe(
-    ['-v', 'error', '-show_entries', 'stream=index,codec_type:packet=stream_index,pts_time,dts_time,duration_time,flags', '-of', 'json', file],
+    ['-v', 'error', '-show_entries', 'stream=index,codec_type:packet=stream_index,pts_time,dts_time,duration_time,flags', '-of', 'json', segmentInputOf(file)],
     probeOpts(tools),
   );
   if (r.code !== 0) throw ffmpegError(`ffprobe ${file}`, r);
@@ -155,7 +159,7 @@ interface InfoJson {
 }
 
 export async function probeMediaInfo(file: string, tools: ToolPaths = {}): Promise<MediaInfo> {
-  const r = await runFfprobe(['-v', 'error', '-show_format', '-show_streams', '-of', 'json', file], probeOpts(tools));
+  const r = await runFfprobe(['-v', 'error', '-show_format', '-show_streams', '-of', 'json', segmentInputOf(file)], probeOpts(tools));
   if (r.code !== 0) throw ffmpegError(`ffprobe ${file}`, r);
   return mediaInfoFromProbe(JSON.parse(r.stdout.toString('utf8')) as InfoJson);
 }
@@ -205,7 +209,7 @@ const intOrNull = (n: number | undefined): number | null => (n === undefined ? n
  */
 export async function readAnnexB(file: string, frames: number, tools: ToolPaths = {}): Promise<Buffer> {
   const r = await runFfmpegOnce(
-    ['-v', 'error', '-i', file, '-map', '0:v:0', '-frames:v', String(frames), '-c', 'copy', '-bsf:v', 'h264_mp4toannexb', '-f', 'h264', 'pipe:1'],
+    ['-v', 'error', '-i', segmentInputOf(file), '-map', '0:v:0', '-frames:v', String(frames), '-c', 'copy', '-bsf:v', 'h264_mp4toannexb', '-f', 'h264', 'pipe:1'],
     { ...(tools.ffmpegPath ? { path: tools.ffmpegPath } : {}), captureStdout: true, timeoutMs: 60_000 },
   );
   if (r.code !== 0) throw ffmpegError(`reading the H.264 of ${file}`, r);

@@ -15,6 +15,7 @@ import type { SegmentProbe, ToolPaths } from './media-probe.ts';
 import { periodsOf } from './session-media.ts';
 import type { SessionSegment } from './session-media.ts';
 import { buildConcatList, buildVodPlaylist } from './vod-playlist.ts';
+import { initPathOf } from '../durable/fmp4-init.ts';
 
 export interface ConcatPeriod {
   segments: SessionSegment[];
@@ -89,7 +90,8 @@ export async function prepareConcat(segments: readonly SessionSegment[], workDir
   const entries = await Promise.all(
     plan.periods.map(async (p, i) => {
       const file = path.join(workDir, `${name}-period-${i}.m3u8`);
-      await writeFile(file, buildVodPlaylist(p.segments.map((s) => ({ uri: s.file, duration: s.duration, discontinuity: false }))));
+      // A low-latency session's fMP4 segments carry their leg's init as EXT-X-MAP.
+      await writeFile(file, buildVodPlaylist(p.segments.map((s) => ({ uri: s.file, duration: s.duration, discontinuity: false, map: initPathOf(s.file) ?? undefined }))));
       // No `inpoint`: it makes the HLS demuxer seek, which fails (EPERM/EIO) or drops the first GOP when the
       // point is a microsecond off its first timestamp. Unset, the demuxer's own start_time is used,
       // which is the same earliest presentation time `inpoint` holds here.

@@ -11,6 +11,7 @@ import type { MediaSegment, Variant } from '../pipeline/playlists.ts';
 import { MediaJobError } from './job-error.ts';
 import { probePackets } from './media-probe.ts';
 import { isTransientJobFailure } from './job-retry.ts';
+import { initPathOf } from '../durable/fmp4-init.ts';
 import type { SegmentProbe, ToolPaths } from './media-probe.ts';
 
 export interface SessionSegment {
@@ -57,6 +58,8 @@ export interface SessionMedia {
 
 export const SOURCE_NAME = 'source';
 const TS_PACKET = 188;
+/** a moof and an mdat header at least */
+const MIN_FMP4_BYTES = 16;
 const NAME_RE = /^[a-z0-9_-]{1,64}$/;
 
 /** Every rendition of a session, checked and aligned on the same segments. */
@@ -141,6 +144,13 @@ async function checkSegmentFile(dir: string, s: MediaSegment): Promise<SegmentVe
   if (!isPlainFileName(s.uri)) return { ok: false, reason: 'not a file next to its playlist' };
   const st = await stat(path.join(dir, s.uri)).catch(() => undefined);
   if (!st || !st.isFile()) return { ok: false, reason: 'missing' };
+  const init = initPathOf(path.join(dir, s.uri));
+  if (init !== null) {
+    // fMP4 (low-latency sessions): whole boxes are the packager's to check; without its init the segment is unplayable.
+    if (!(await stat(init).then((x) => x.isFile() && x.size > 0, () => false))) return { ok: false, reason: 'its init segment is missing' };
+    if (st.size < MIN_FMP4_BYTES) return { ok: false, reason: `truncated (${st.size} bytes)` };
+    return { ok: true, bytes: st.size };
+  }
   if (st.size < TS_PACKET || st.size % TS_PACKET !== 0) return { ok: false, reason: `truncated (${st.size} bytes)` };
   return { ok: true, bytes: st.size };
 }

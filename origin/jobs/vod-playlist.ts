@@ -7,6 +7,8 @@ export interface VodSegment {
   duration: number;
   /** timestamps restart at this segment */
   discontinuity: boolean;
+  /** fMP4 (low-latency sessions): the init segment this one needs, written as EXT-X-MAP whenever it changes */
+  map?: string | undefined;
 }
 
 /**
@@ -18,11 +20,17 @@ export function buildVodPlaylist(segments: readonly VodSegment[], opts: { indepe
   const target = Math.max(1, ...segments.map((s) => Math.round(s.duration)));
   const out = ['#EXTM3U', '#EXT-X-VERSION:6', `#EXT-X-TARGETDURATION:${target}`, '#EXT-X-MEDIA-SEQUENCE:0', '#EXT-X-PLAYLIST-TYPE:VOD'];
   if (opts.independentSegments ?? true) out.push('#EXT-X-INDEPENDENT-SEGMENTS');
+  let map: string | undefined;
   segments.forEach((s, i) => {
     if (/[\r\n]/.test(s.uri) || s.uri === '') throw new PlaylistError(`bad segment URI: ${JSON.stringify(s.uri)}`);
     if (!(s.duration >= 0)) throw new PlaylistError(`bad duration for ${s.uri}`);
     // A leading DISCONTINUITY has nothing to be discontinuous with.
     if (s.discontinuity && i > 0) out.push('#EXT-X-DISCONTINUITY');
+    if (s.map !== undefined && s.map !== map) {
+      if (/["\r\n]/.test(s.map)) throw new PlaylistError(`bad map URI: ${JSON.stringify(s.map)}`);
+      out.push(`#EXT-X-MAP:URI="${s.map}"`);
+      map = s.map;
+    }
     out.push(`#EXTINF:${s.duration.toFixed(6)},`, s.uri);
   });
   out.push('#EXT-X-ENDLIST');
