@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configFromEnv } from '../../origin/config.ts';
 import { buildLowLatencyCommand } from '../../origin/llhls/llhls-command.ts';
 import { EventPlaylist, type LowLatencyEvent } from '../../origin/llhls/low-latency-run.ts';
 import { chooseLadder } from '../../origin/pipeline/ladder.ts';
@@ -87,6 +88,15 @@ describe('the low-latency ffmpeg command', () => {
     expect(args.filter((a, i) => args[i - 1] === '-bf:v:0')).toEqual(['0', '0']);
     expect(args.filter((a, i) => args[i - 1] === '-c:v:0')).toEqual(['copy', 'libx264', 'libx264']);
     expect(() => buildLowLatencyCommand({ input: 'flv', renditions: ladder, partSeconds: 5 })).toThrow(/partSeconds/);
+  });
+});
+
+describe('LL_PART_SECONDS', () => {
+  const env = { EDGE_URL: 'http://127.0.0.1:8787', ORIGIN_ID: 'origin-a', ORIGIN_SECRET: 'e2e-origin-secret-0123456789abcdef' };
+  it('defaults to 0.2 s, takes 0.2–1 s, and refuses anything else with a message naming it', () => {
+    expect(configFromEnv(env).llPartSeconds).toBe(0.2);
+    expect(configFromEnv({ ...env, LL_PART_SECONDS: '0.5' }).llPartSeconds).toBe(0.5);
+    for (const bad of ['0.1', '1.5', 'fast', '-1']) expect(() => configFromEnv({ ...env, LL_PART_SECONDS: bad })).toThrow(/LL_PART_SECONDS must be a number of seconds within 0\.2–1/);
   });
 });
 
@@ -224,4 +234,38 @@ describe('a low-latency live transcode through the pool', () => {
       }
     });
   });
+});
+
+describe('a crashed low-latency ffmpeg', () => {
+  it('is restarted as a new leg: a new init, a DISCONTINUITY, the sequence going on', async () => {
+    const out = path.join(tmp, 'crash');
+    const events: LiveTranscodeEvent[] = [];
+    const r = pool.tryStart({ input: 'flv', outDir: out, renditions: ladder, latencyMode: 'low', partSeconds: PART, pollIntervalMs: 100, restartDelayMs: 100 }, (e) => events.push(e));
+    if (!r.ok) throw new Error(`refused: ${r.message}`);
+    let killed = false;
+    // Paced at 2× real time, so the crash comes mid-stream and the encoder's bytes go on into the next leg.
+    const chunk = 16 * 1024;
+    for (let i = 0; i < input.length; i += chunk) {
+      const started = events.find((e) => e.type === 'started');
+      if (!killed && started?.type === 'started' && started.pid && ll(events, 'll_segment').length > 0) {
+        killed = true;
+        process.kill(started.pid, 'SIGKILL');
+      }
+      if (!r.transcode.push(input.subarray(i, i + chunk))) break;
+      await new Promise((resolve) => setTimeout(resolve, (SECONDS * 1000 * chunk) / input.length / 2));
+    }
+    r.transcode.end();
+    const result = await r.transcode.done;
+    expect(killed).toBe(true);
+    expect(result.restarts).toBe(1);
+    expect(result.issues.map((i) => i.code)).toContain('ffmpeg-restarted');
+    const legs = [...new Set(ll(events, 'll_init').map((i) => i.legTag))];
+    expect(legs).toHaveLength(2);
+    for (const rendition of ladder) {
+      const { text, pl } = await playlist(out, rendition.name);
+      expect(pl.segments.map((s) => s.sequence)).toEqual(pl.segments.map((_, i) => i));
+      expect(pl.segments.filter((s) => s.discontinuity)).toHaveLength(1);
+      expect(text.match(/^#EXT-X-MAP:URI="init-[0-9a-f]{6}\.mp4"$/gm)).toHaveLength(2);
+    }
+  }, 60_000);
 });
