@@ -150,7 +150,8 @@ export class OriginHeartbeatLoop {
       const response = await fetch(edgeUrl + ORIGIN_HEARTBEAT_PATH, {
         method: 'POST',
         body,
-        headers: { ...headers, 'content-type': 'application/json' },
+        // Small JSON both ways: uncompressed, as edge-client.ts asks (a gunzip per answer costs more than it saves).
+        headers: { ...headers, 'content-type': 'application/json', 'accept-encoding': 'identity' },
         signal: AbortSignal.timeout(Math.max(500, Math.floor(this.intervalMs * 0.8))),
       });
       const text = await response.text();
