@@ -106,6 +106,8 @@ export function startHlsServer(opts: HlsServerOptions): Promise<HlsServer> {
   const maxBody = opts.maxBodyBytes ?? 1024 * 1024;
   const requests = opts.registry ? requestCounter(opts.registry) : undefined;
   const count = (route: string, status: number): void => requests?.inc({ route, status: String(status) });
+  // HLS requests also by kind (issue 15's load test: origin requests per part per rendition, held playlists apart).
+  const hlsRequests = opts.registry ? hlsRequestCounter(opts.registry) : undefined;
   const app: TemplatedApp = uWS.App();
   const files = new FileCache();
 
@@ -116,17 +118,22 @@ export function startHlsServer(opts: HlsServerOptions): Promise<HlsServer> {
     const range = req.getHeader('range');
     const ifNoneMatch = req.getHeader('if-none-match');
     const rawQuery = req.getQuery() ?? '';
+    const kind = hlsRequestKind(url, rawQuery);
+    const countHls = (status: number): void => {
+      count('hls', status);
+      hlsRequests?.inc({ kind, status: String(status) });
+    };
     if (opts.hlsSigningSecret !== null) {
       const query = req.getQuery();
       const verdict = verifySignedRequestSync(opts.hlsSigningSecret, head ? 'HEAD' : 'GET', query ? `${url}?${query}` : url, { get: (name) => req.getHeader(name) || null });
       if (!verdict.ok) {
-        count('hls', 401);
+        countHls(401);
         return sendText(reply, 401, `unsigned or badly signed request (${verdict.reason})`, { 'Cache-Control': NO_STORE });
       }
     }
     const resolved = resolveMediaPath(root, url);
     if (!resolved.ok) {
-      count('hls', resolved.status);
+      countHls(resolved.status);
       return sendText(reply, resolved.status, resolved.message, { 'Cache-Control': NO_STORE });
     }
     const request = { head, range, ifNoneMatch, playlistCache };
@@ -138,17 +145,17 @@ export function startHlsServer(opts: HlsServerOptions): Promise<HlsServer> {
       void answerLowLatency(held, rawQuery, aborted.signal).then(
         (answer) => {
           reply.wake = undefined;
-          if (answer.kind !== 'disk') return count('hls', sendLowLatency(reply, resolved.file, answer, request));
+          if (answer.kind !== 'disk') return countHls(sendLowLatency(reply, resolved.file, answer, request));
           void serveFile(reply, durableFirst(resolved.file), request, files).then(
-            (status) => count('hls', status),
+            (status) => countHls(status),
             () => {
-              count('hls', 500);
+              countHls(500);
               sendText(reply, 500, 'internal error', { 'Cache-Control': NO_STORE });
             },
           );
         },
         () => {
-          count('hls', 500);
+          countHls(500);
           sendText(reply, 500, 'internal error', { 'Cache-Control': NO_STORE });
         },
       );
@@ -157,11 +164,11 @@ export function startHlsServer(opts: HlsServerOptions): Promise<HlsServer> {
     const file = durableFirst(resolved.file);
     // A file in memory is answered right here, with no await: no file system call, no thread-pool hop.
     const cached = files.fresh(file);
-    if (cached) return count('hls', answerFromMemory(reply, file, cached.body, cached.mtime, request));
+    if (cached) return countHls(answerFromMemory(reply, file, cached.body, cached.mtime, request));
     void serveFile(reply, file, request, files).then(
-      (status) => count('hls', status),
+      (status) => countHls(status),
       () => {
-        count('hls', 500);
+        countHls(500);
         sendText(reply, 500, 'internal error', { 'Cache-Control': NO_STORE });
       },
     );
@@ -502,4 +509,23 @@ export function requestCounter(registry: Registry): Counter<'route' | 'status'> 
   const existing = registry.getSingleMetric(name);
   if (existing) return existing as Counter<'route' | 'status'>;
   return new Counter({ name, help: 'HTTP requests answered by the origin, by route and status', labelNames: ['route', 'status'], registers: [registry] });
+}
+
+export type HlsRequestKind = 'playlist-blocking' | 'playlist' | 'part' | 'segment' | 'init' | 'other';
+
+/** What an HLS request asks for, by its file name (LL-HLS names: origin/llhls/ll-playlist.ts) and blocking query. */
+export function hlsRequestKind(url: string, query: string): HlsRequestKind {
+  const name = url.slice(url.lastIndexOf('/') + 1);
+  if (name.endsWith('.m3u8')) return /(^|&)_HLS_msn=/.test(query) ? 'playlist-blocking' : 'playlist';
+  if (/\.\d+\.m4s$/.test(name)) return 'part';
+  if (name.endsWith('.m4s') || name.endsWith('.ts')) return 'segment';
+  if (name.endsWith('.mp4')) return 'init';
+  return 'other';
+}
+
+export function hlsRequestCounter(registry: Registry): Counter<'kind' | 'status'> {
+  const name = 'riverhead_origin_hls_requests_total';
+  const existing = registry.getSingleMetric(name);
+  if (existing) return existing as Counter<'kind' | 'status'>;
+  return new Counter({ name, help: 'HLS requests answered by the origin, by kind (playlist-blocking, playlist, part, segment, init, other) and status', labelNames: ['kind', 'status'], registers: [registry] });
 }
