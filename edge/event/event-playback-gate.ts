@@ -110,11 +110,16 @@ export interface PublicSegments {
   allows(name: string): boolean;
 }
 
-const LEG_SEGMENT = /^([0-9a-f]{6})-(\d+)\.ts$/;
+/** A segment of a leg, standard (.ts) or low mode (.m4s), or a part of one (`{legTag}-{nnnnn}.{p}.m4s`, issue 15). */
+const LEG_SEGMENT = /^([0-9a-f]{6})-(\d+)(?:\.ts|\.m4s|(\.\d+)\.m4s)$/;
+/** A low-mode leg's init segment: public when its leg is. */
+const LEG_INIT = /^init-([0-9a-f]{6})\.mp4$/;
 
 export function publicSegments(playlist: string, cut: { fromMs: number; toMs: number | null }): PublicSegments {
-  const listed = uriLines(playlist);
-  const kept = new Set(uriLines(cut.toMs === null ? windowFrom(playlist, cut.fromMs) : cutBetween(playlist, cut.fromMs, cut.toMs)));
+  // LL-HLS lists parts, preload hints and init segments in URI="…" attributes: names like the segments'.
+  const listed = [...uriLines(playlist), ...attributeUris(playlist)];
+  const cutText = cut.toMs === null ? windowFrom(playlist, cut.fromMs) : cutBetween(playlist, cut.fromMs, cut.toMs);
+  const kept = new Set([...uriLines(cutText), ...attributeUris(cutText)]);
   const listedSet = new Set(listed);
   /** per leg: its highest listed number, and whether that leg has segments kept (on the air after the go-live) */
   const legs = new Map<string, { last: number; kept: boolean }>();
@@ -130,12 +135,17 @@ export function publicSegments(playlist: string, cut: { fromMs: number; toMs: nu
     allows(name) {
       if (listedSet.has(name)) return kept.has(name);
       if (cut.toMs !== null) return false; // a VOD's list is final: what it does not list is not part of it
+      const init = LEG_INIT.exec(name);
+      if (init) return legs.get(init[1]!)?.kept ?? false;
       const leg = LEG_SEGMENT.exec(name);
       const entry = leg ? legs.get(leg[1]!) : undefined;
-      return entry !== undefined && entry.kept && Number(leg![2]) > entry.last;
+      // A later part of the last segment listed (the one in progress) is as new as the ones listed before it.
+      return entry !== undefined && entry.kept && (Number(leg![2]) > entry.last || (leg![3] !== undefined && Number(leg![2]) === entry.last));
     },
   };
 }
+
+const attributeUris = (playlist: string) => [...playlist.matchAll(/^#EXT-X-(?:PART|PRELOAD-HINT|MAP):.*?URI="([^"]+)"/gm)].map((m) => m[1]!);
 
 const uriLines = (playlist: string) =>
   playlist

@@ -40,6 +40,10 @@ import {
   type PlaybackRecord,
 } from '../playback-cache.ts';
 import { countBackendCall, countViewerRequest, countedD1 } from '../playback-stats.ts';
+import { isPartFile, mediaContentType } from '../low-latency/media-names.ts';
+import { BLOCKING_MAX_AGE, blockingQueryOf, heldPlaylist } from '../low-latency/held-playlist.ts';
+import { isHeld } from '../low-latency/blocking-query.ts';
+import { deltaUpdate } from '../low-latency/delta-update.ts';
 
 export const playbackRoutes = new Hono<AppEnv>();
 
@@ -262,7 +266,7 @@ async function loadFromOrigin(env: Env, originId: string, originUrl: string): Pr
     }
     return {
       status: 200,
-      contentType: upstream.headers.get('content-type') ?? 'application/octet-stream',
+      contentType: upstream.headers.get('content-type') ?? mediaContentType(originUrl),
       body: await upstream.arrayBuffer(),
     };
   } catch {
@@ -277,7 +281,7 @@ async function loadFromDurable(bucket: R2Bucket, key: string): Promise<FetchedOb
   try {
     const object = await bucket.get(key);
     if (!object) return NOT_THERE;
-    const contentType = object.httpMetadata?.contentType ?? (key.endsWith('.m3u8') ? PLAYLIST_TYPE : key.endsWith('.ts') ? 'video/mp2t' : 'application/octet-stream');
+    const contentType = object.httpMetadata?.contentType ?? mediaContentType(key);
     return { status: 200, contentType, body: await object.arrayBuffer() };
   } catch {
     return ORIGIN_UNAVAILABLE;
@@ -439,14 +443,24 @@ playbackRoutes.get('/:playbackId/:path{.+}', async (c) => {
         text: await playlistText(await through(playlistFile, playlist, PLAYLIST_MAX_AGE)),
       }));
     }
-    return forViewer(await through(file, segment, SEGMENT_MAX_AGE), target, SEGMENT_MAX_AGE);
+    // LL-HLS parts live only in the origin's memory (edge/low-latency/media-names.ts): never asked of R2.
+    return forViewer(await through(file, isPartFile(file) ? fromOrigin : segment, SEGMENT_MAX_AGE), target, SEGMENT_MAX_AGE);
   }
-  const upstream = await through(file, playlist, PLAYLIST_MAX_AGE);
+  // LL-HLS (issue 15): a blocking reload is held by the origin, shared by identical requests (edge/low-latency/).
+  const blocking = blockingQueryOf(c.req.url);
+  const held = blocking !== null && isHeld(blocking);
+  const upstream = held
+    ? await heldPlaylist(c, { originId: live.originId, originUrl: `${originBase}/${file}`, cacheUrl: cacheKeyFor(`${live.sessionId}/${file}`).url, query: blocking })
+    : await through(file, playlist, PLAYLIST_MAX_AGE);
+  if (upstream.status !== 200) return upstream; // a held request's 503 (Retry-After)
+  const maxAge = held ? BLOCKING_MAX_AGE : PLAYLIST_MAX_AGE;
   const wholeSession = target.window.type === 'dvr' && target.window.fromMs === null;
-  if (wholeSession && !target.token) return upstream;
+  if (wholeSession && !target.token && !blocking?.skip) return upstream;
   // Windowed here, after the cache: every viewer's window comes from the one cached copy of the session's playlist.
   const windowed = wholeSession ? await playlistText(upstream) : applyLiveWindow(await playlistText(upstream), target.window);
-  return forViewer(upstream, target, PLAYLIST_MAX_AGE, target.token ? rewriteForViewer(windowed, '', target.token) : windowed);
+  // A delta update is cut from the viewer's own window, so its sequence numbers are the ones the player holds.
+  const viewed = blocking?.skip ? deltaUpdate(windowed, blocking.skip) : windowed;
+  return forViewer(upstream, target, maxAge, target.token ? rewriteForViewer(viewed, '', target.token) : viewed);
 });
 
 /**
