@@ -375,6 +375,26 @@ export async function codecsOfFmp4Segment(segmentFile: string): Promise<{ video?
   return {};
 }
 
+/**
+ * The packaging a session's playlists on disk already use ('low': fMP4 segments, 'standard': MPEG-TS), or undefined
+ * before any segment: a resumed session keeps it whatever its stream's setting says now, as an EVENT playlist cannot
+ * go from fMP4 back to MPEG-TS (an EXT-X-MAP applies to every segment after it).
+ */
+export async function sessionLatencyMode(outDir: string, renditions: readonly Rendition[]): Promise<'standard' | 'low' | undefined> {
+  for (const r of renditions) {
+    const text = await readFile(path.join(renditionDir(outDir, r.name), MEDIA_PLAYLIST), 'utf8').catch(() => undefined);
+    if (text === undefined) continue;
+    let last;
+    try {
+      last = parseMediaPlaylist(text).segments.at(-1);
+    } catch {
+      continue;
+    }
+    if (last) return initOfSegment(last.uri) !== null ? 'low' : 'standard';
+  }
+  return undefined;
+}
+
 /** Readers (the HLS server, the shipper, the edge) never see a half-written file. */
 async function writeAtomic(file: string, data: string | Uint8Array): Promise<void> {
   const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;

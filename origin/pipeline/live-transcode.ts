@@ -18,7 +18,7 @@ import { DEFAULT_SEGMENT_SECONDS } from './ladder.ts';
 import type { Rendition } from './ladder.ts';
 import { appendEndList, buildMasterPlaylist, expectedAvc1, parseMediaPlaylist, probeTsCodecs } from './playlists.ts';
 import type { Variant } from './playlists.ts';
-import { codecsOfFmp4Segment, DEFAULT_PART_SECONDS, runLowLatencyLeg, type LowLatencyEvent } from '../llhls/low-latency-run.ts';
+import { codecsOfFmp4Segment, DEFAULT_PART_SECONDS, runLowLatencyLeg, sessionLatencyMode, type LowLatencyEvent } from '../llhls/low-latency-run.ts';
 
 /** The ffmpeg command's options, plus how this run is supervised. */
 export interface LiveTranscodeJob extends Omit<HlsCommandOptions, 'analyzeSeconds' | 'legTag'> {
@@ -219,6 +219,8 @@ export class LiveTranscode {
   private finished = false;
   private stopTimers: NodeJS.Timeout[] = [];
   private started = false;
+  /** the job's latency mode, unless the session's playlists on disk already hold the other kind of segments */
+  private latencyMode: 'standard' | 'low' = 'standard';
 
   constructor(job: LiveTranscodeJob, onEvent: (e: LiveTranscodeEvent) => void = () => {}) {
     if (!path.isAbsolute(job.outDir)) throw new Error('outDir must be absolute');
@@ -248,6 +250,8 @@ export class LiveTranscode {
     try {
       await mkdir(this.job.outDir, { recursive: true });
       this.ladder = await this.settleLadder();
+      // Like the ladder, a resumed session keeps its packaging: fMP4 and MPEG-TS legs cannot share one playlist.
+      this.latencyMode = (await sessionLatencyMode(this.job.outDir, this.ladder)) ?? this.job.latencyMode ?? 'standard';
       for (const r of this.ladder) {
         // The HLS muxer does not create missing folders.
         await mkdir(renditionDir(this.job.outDir, r.name), { recursive: true });
@@ -415,7 +419,7 @@ export class LiveTranscode {
     // as immutable and must never be written again. Without one, appending would only add a
     // leading DISCONTINUITY.
     const append = this.ladder.some((r) => existsSync(mediaPlaylistPath(this.job.outDir, r.name)));
-    if (this.job.latencyMode === 'low') return this.launchLowLatency(legTag, this.attempt);
+    if (this.latencyMode === 'low') return this.launchLowLatency(legTag, this.attempt);
     const cmd = buildHlsCommand({
       input: this.job.input,
       outDir: this.job.outDir,
