@@ -18,12 +18,13 @@ import { transcodeCpu } from './transcode-cpu.ts';
 import { transcodeCapacity } from './transcode-capacity.ts';
 import { rtmpIngestThroughput } from './rtmp-ingest-throughput.ts';
 import { hlsServing } from './hls-serving.ts';
+import { llPlaybackLoad } from './ll-playback-load.ts';
 import { clip } from './clip.ts';
 import { memory } from './memory.ts';
 import { recordingReady } from './recording-ready.ts';
 import { vodProcessing } from './vod-processing.ts';
 
-const FIGURES: Figure[] = [publishToPlayable, glassToGlass, glassToGlassBrowser, transcodeCpu, transcodeCapacity, rtmpIngestThroughput, hlsServing, clip, memory, recordingReady, vodProcessing];
+const FIGURES: Figure[] = [publishToPlayable, glassToGlass, glassToGlassBrowser, transcodeCpu, transcodeCapacity, rtmpIngestThroughput, hlsServing, llPlaybackLoad, clip, memory, recordingReady, vodProcessing];
 
 function parseArgs(argv: string[]): { only: Set<string> | null; quick: boolean } {
   let only: Set<string> | null = null;

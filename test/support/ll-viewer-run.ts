@@ -142,6 +142,8 @@ export interface LlLoadSummary {
   partTarget: number;
   /** distinct (rendition, part) the viewers fetched */
   parts: number;
+  /** distinct (rendition, part) the origin made while the probe watched (the run and a second after) */
+  partsMade: number;
   /** origin requests ÷ parts, by kind (the goal: one held playlist and one part fetch per part per rendition) */
   originPerPart: { playlistBlocking: number; part: number };
   origin: KindCounts;
@@ -152,6 +154,8 @@ export interface LlLoadSummary {
   fetchMs: { p50: number; p95: number };
   viewerRequests: number;
   held: number;
+  /** parts the viewers received (200) */
+  partFetches: number;
   heldOpenPeak: number;
   retried: number;
   failures: string[];
@@ -191,6 +195,7 @@ export function summarizeLlLoad(run: LlLoadRun): LlLoadSummary {
     renditions: run.renditions.length,
     partTarget: run.partTarget,
     parts,
+    partsMade: births.born.size,
     originPerPart: { playlistBlocking: run.origin.all['playlist-blocking'] / parts, part: run.origin.all.part / parts },
     origin: run.origin,
     delayMs: { p50: percentileOf(delays, 50), p95: percentileOf(delays, 95), max: delays.length ? Math.max(...delays) : NaN, measured: delays.length },
@@ -198,6 +203,7 @@ export function summarizeLlLoad(run: LlLoadRun): LlLoadSummary {
     fetchMs: { p50: percentileOf(fetched, 50), p95: percentileOf(fetched, 95) },
     viewerRequests: tally.requests,
     held: tally.held,
+    partFetches: tally.arrivals.length,
     heldOpenPeak: tally.heldOpenPeak,
     retried: tally.retried,
     failures: tally.failures,
