@@ -45,7 +45,7 @@ export function llPlaybackLoadRows(s: LlLoadSummary, o: LlPlaybackLoadOptions, l
       ours: { value: round(s.originPerPart.part, 2), unit: 'req' },
       baseline: { value: round(s.partFetches / s.parts, 1), unit: 'req', name: 'part fetches the viewers made per part' },
       target: { of: 'value', kind: 'max', limit: 1, text: '1 per part per rendition' },
-      note: `origin requests by kind over the run: ${Object.entries(s.origin.all).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+      note: `of which answered 200: ${s.originPerPart.partOk.toFixed(2)} per part (the rest: parts the origin had let go, asked by viewers fallen behind); origin requests by kind over the run: ${Object.entries(s.origin.all).map(([k, v]) => `${k} ${v} (${s.origin.ok[k as keyof typeof s.origin.ok]} ok)`).join(', ')}`,
     },
     {
       figure: 'll-playback-load',

@@ -13,6 +13,8 @@ export type HlsRequestKind = (typeof HLS_REQUEST_KINDS)[number];
 export interface KindCounts {
   /** every status */
   all: Record<HlsRequestKind, number>;
+  /** answered 200 (the coalescing figure: a 404 for a part the origin let go is an overload symptom, not a repeat) */
+  ok: Record<HlsRequestKind, number>;
   /** answered 5xx */
   serverErrors: Record<HlsRequestKind, number>;
 }
@@ -21,7 +23,7 @@ const zero = (): Record<HlsRequestKind, number> => Object.fromEntries(HLS_REQUES
 
 /** The origin's HLS request counter by kind, read from its /metrics text. */
 export function parseKindCounts(metrics: string): KindCounts {
-  const out: KindCounts = { all: zero(), serverErrors: zero() };
+  const out: KindCounts = { all: zero(), ok: zero(), serverErrors: zero() };
   for (const line of metrics.split('\n')) {
     const m = /^riverhead_origin_hls_requests_total\{([^}]*)\} (\d+(?:\.\d+)?)/.exec(line);
     if (!m) continue;
@@ -29,6 +31,7 @@ export function parseKindCounts(metrics: string): KindCounts {
     const kind = labels.kind as HlsRequestKind;
     if (!(kind in out.all)) continue;
     out.all[kind] += Number(m[2]);
+    if (labels.status === '200') out.ok[kind] += Number(m[2]);
     if (/^5\d\d$/.test(labels.status ?? '')) out.serverErrors[kind] += Number(m[2]);
   }
   return out;
@@ -43,7 +46,7 @@ export async function originKindCounts(originAdminUrl: string): Promise<KindCoun
 export function countsBetween(before: KindCounts, after: KindCounts): KindCounts {
   const diff = (a: Record<HlsRequestKind, number>, b: Record<HlsRequestKind, number>) =>
     Object.fromEntries(HLS_REQUEST_KINDS.map((k) => [k, b[k] - a[k]])) as Record<HlsRequestKind, number>;
-  return { all: diff(before.all, after.all), serverErrors: diff(before.serverErrors, after.serverErrors) };
+  return { all: diff(before.all, after.all), ok: diff(before.ok, after.ok), serverErrors: diff(before.serverErrors, after.serverErrors) };
 }
 
 export interface PartBirths {
@@ -51,6 +54,8 @@ export interface PartBirths {
   born: Map<string, number>;
   /** the probe's own origin requests, by kind */
   requests: { playlist: number; 'playlist-blocking': number };
+  /** of which answered 200 */
+  ok: { playlist: number; 'playlist-blocking': number };
   failures: string[];
 }
 
@@ -69,7 +74,7 @@ export interface ProbeOptions {
 
 /** One blocking-reload loop per rendition at the origin until the deadline; every part's first sighting noted. */
 export async function probePartBirths(options: ProbeOptions): Promise<PartBirths> {
-  const births: PartBirths = { born: new Map(), requests: { playlist: 0, 'playlist-blocking': 0 }, failures: [] };
+  const births: PartBirths = { born: new Map(), requests: { playlist: 0, 'playlist-blocking': 0 }, ok: { playlist: 0, 'playlist-blocking': 0 }, failures: [] };
   const signedGet = async (pathWithQuery: string): Promise<{ status: number; text: string }> => {
     const headers = await signRequest(options.originSecret, 'GET', pathWithQuery, '');
     try {
@@ -84,12 +89,14 @@ export async function probePartBirths(options: ProbeOptions): Promise<PartBirths
       const path = `${options.sessionPath}/${rendition}/index.m3u8`;
       births.requests.playlist += 1;
       const first = await signedGet(path);
+      if (first.status === 200) births.ok.playlist += 1;
       let wanted = first.status === 200 ? nextPart(parseLlPlaylist(first.text)) : null;
       if (!wanted) return void births.failures.push(`${first.status} ${path}: no parts`);
       while (Date.now() < options.until) {
         births.requests['playlist-blocking'] += 1;
         const answer = await signedGet(`${path}?_HLS_msn=${wanted.msn}&_HLS_part=${wanted.part}`);
         const now = Date.now();
+        if (answer.status === 200) births.ok['playlist-blocking'] += 1;
         if (answer.status !== 200) {
           if (births.failures.length < 50) births.failures.push(`${answer.status} ${path} ${wanted.msn}.${wanted.part}`);
           await new Promise((r) => setTimeout(r, 200));

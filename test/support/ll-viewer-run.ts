@@ -132,6 +132,8 @@ export async function runLlLoad(stack: Stack, stream: LowStream, viewers: number
   const origin = countsBetween(before, after);
   origin.all.playlist -= births.requests.playlist;
   origin.all['playlist-blocking'] -= births.requests['playlist-blocking'];
+  origin.ok.playlist -= births.ok.playlist;
+  origin.ok['playlist-blocking'] -= births.ok['playlist-blocking'];
   return { viewers, seconds: (Date.now() - started) / 1000, tally, births, origin, renditions: stream.renditions, partTarget: stream.partTarget };
 }
 
@@ -145,7 +147,7 @@ export interface LlLoadSummary {
   /** distinct (rendition, part) the origin made while the probe watched (the run and a second after) */
   partsMade: number;
   /** origin requests ÷ parts, by kind (the goal: one held playlist and one part fetch per part per rendition) */
-  originPerPart: { playlistBlocking: number; part: number };
+  originPerPart: { playlistBlocking: number; part: number; partOk: number };
   origin: KindCounts;
   /** the viewers' part arrival after the part existed at the origin (ms), over the arrivals whose birth was seen */
   delayMs: { p50: number; p95: number; max: number; measured: number };
@@ -196,7 +198,7 @@ export function summarizeLlLoad(run: LlLoadRun): LlLoadSummary {
     partTarget: run.partTarget,
     parts,
     partsMade: births.born.size,
-    originPerPart: { playlistBlocking: run.origin.all['playlist-blocking'] / parts, part: run.origin.all.part / parts },
+    originPerPart: { playlistBlocking: run.origin.all['playlist-blocking'] / parts, part: run.origin.all.part / parts, partOk: run.origin.ok.part / parts },
     origin: run.origin,
     delayMs: { p50: percentileOf(delays, 50), p95: percentileOf(delays, 95), max: delays.length ? Math.max(...delays) : NaN, measured: delays.length },
     listedMs: { p50: percentileOf(listed, 50), p95: percentileOf(listed, 95) },

@@ -155,14 +155,31 @@ export async function runLlViewer(options: LlViewerOptions): Promise<void> {
     const listed = partsFrom(playlist, wanted);
     if (listed.length === 0) {
       fail(`200 without part ${wanted.msn}.${wanted.part} ${blocking.pathname}`);
+      await new Promise((r) => setTimeout(r, 500));
       continue;
     }
     if (!followsOn(wanted, listed[0]!, playlist)) tally.gaps.push(`${rendition}: wanted ${wanted.msn}.${wanted.part}, first listed ${listed[0]!.msn}.${listed[0]!.part}`);
+    let lost = false;
     for (const part of listed) {
       const media = await get(new URL(part.uri, playlistUrl).toString());
-      if (media.status !== 200 && tally.failedListings.length < 3) tally.failedListings.push({ part: `${rendition} ${part.uri}`, status: media.status, playlist: text(answer.body) });
-      if (media.status === 200) tally.arrivals.push({ viewer: options.index, rendition, msn: part.msn, part: part.part, at: Date.now(), listedAt, bytes: media.body.length });
+      if (media.status === 200) {
+        tally.arrivals.push({ viewer: options.index, rendition, msn: part.msn, part: part.part, at: Date.now(), listedAt, bytes: media.body.length });
+        continue;
+      }
+      if (tally.failedListings.length < 3) tally.failedListings.push({ part: `${rendition} ${part.uri}`, status: media.status, playlist: text(answer.body) });
+      lost = true;
+      break;
     }
-    wanted = nextPart(playlist) ?? wanted;
+    if (!lost) {
+      wanted = nextPart(playlist) ?? wanted;
+      continue;
+    }
+    // Like a player whose part failed (a viewer fallen so far behind that the origin let its parts go): reload the
+    // playlist and go on from the live edge, the parts in between lost.
+    const fresh = await get(playlistUrl.toString());
+    const resumed = fresh.status === 200 ? nextPart(parseLlPlaylist(text(fresh.body))) : null;
+    tally.gaps.push(`${rendition}: part failed at ${wanted.msn}.${wanted.part}+, resumed at ${resumed ? `${resumed.msn}.${resumed.part}` : 'nothing'}`);
+    if (resumed) wanted = resumed;
+    else await new Promise((r) => setTimeout(r, 500));
   }
 }
