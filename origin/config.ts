@@ -37,7 +37,7 @@ export interface OriginConfig {
   mediaDir: string;
   stateDir: string;
   /**
-   * Live streams at once, source-only ones included (one transcode worker thread each); a publish beyond it is
+   * Live streams at once, source-only ones included (one live transcode slot each); a publish beyond it is
    * refused. MAX_LIVE_STREAMS, or the deprecated TRANSCODE_CAPACITY; by default as many copied streams as fit in the units.
    */
   capacity: number;

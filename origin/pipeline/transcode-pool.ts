@@ -16,8 +16,9 @@ export interface TranscodePoolOptions {
   capacity: number;
   /**
    * Where each stream's relay runs. 'inline' (default): on the main thread, the pool only counting slots — measured
-   * (issue 15) a worker thread cost ~20 MB of RSS per stream and its message copies and own GC a third of the relay's CPU,
-   * for work (moving ~0.5 MB/s to ffmpeg's stdin, reading three playlists) that never blocks the event loop; ffmpeg,
+   * (issue 15, scripts/bench/memory.ts) a worker thread added ~9 MB of RSS per stream over inline (19 vs 10 MB), and
+   * its isolate's own GC and message hops CPU, for work (moving ~0.5 MB/s to ffmpeg's stdin, reading three playlists)
+   * that never blocks the event loop for long; ffmpeg,
    * the part that crashes, is a child process either way. 'thread': a worker thread per stream, so that an exception
    * thrown by the relay's own code (a bug) fails that stream only instead of ending the origin (crash-policy.ts).
    */
