@@ -249,13 +249,16 @@ describe('many held low-latency viewers, about one origin request per part per r
       }
     };
     const before = await stack.originMetric('riverhead_origin_http_requests_total', { route: 'hls' });
+    const kinds = () => Promise.all(['playlist-blocking', 'part'].map((kind) => stack.originMetric('riverhead_origin_hls_requests_total', { kind })));
+    const kindsBefore = await kinds();
     const started = Date.now();
     await Promise.all(Array.from({ length: LL_VIEWERS }, (_, i) => viewer(i, started + LL_DURATION_MS)));
     const seconds = (Date.now() - started) / 1000;
     const originRequests = (await stack.originMetric('riverhead_origin_http_requests_total', { route: 'hls' })) - before;
+    const [heldAtOrigin, partsAtOrigin] = (await kinds()).map((n, i) => n - kindsBefore[i]!);
     const partsSeen = [...parts.values()].reduce((sum, set) => sum + set.size, 0);
     const perPart = originRequests / partsSeen;
-    console.log(JSON.stringify({ figure: 'll-playback-origin-requests', viewers: LL_VIEWERS, seconds, requests, held, distinctUrls: urls.size, partsPerRendition: Object.fromEntries([...parts].map(([k, v]) => [k, v.size])), originRequests, originRequestsPerDistinctUrl: originRequests / urls.size, originRequestsPerPartPerRendition: perPart, failures: failures.slice(0, 10) }));
+    console.log(JSON.stringify({ figure: 'll-playback-origin-requests', viewers: LL_VIEWERS, seconds, requests, held, distinctUrls: urls.size, partsPerRendition: Object.fromEntries([...parts].map(([k, v]) => [k, v.size])), originRequests, heldPlaylistsAtOrigin: heldAtOrigin, partsAtOrigin, originPartFetchesPerPart: partsAtOrigin! / partsSeen, originRequestsPerDistinctUrl: originRequests / urls.size, originRequestsPerPartPerRendition: perPart, failures: failures.slice(0, 10) }));
     expect(failures).toEqual([]);
     // every rendition's viewers followed several parts (how many depends on what the local dev proxy carries: ~150
     // requests/s on 2 busy cores, far below 200 viewers' 2 requests per 0.2 s part, so viewers skip to the edge)
@@ -264,5 +267,6 @@ describe('many held low-latency viewers, about one origin request per part per r
     // about once — not once per viewer: one held playlist plus one part per part per rendition.
     expect(originRequests).toBeLessThanOrEqual(urls.size + parts.size * (Math.ceil(seconds) + 1));
     expect(requests).toBeGreaterThan(originRequests * 10);
+    expect(partsAtOrigin).toBeLessThanOrEqual(partsSeen); // each part fetched from the origin at most once
   });
 });
