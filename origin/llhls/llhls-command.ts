@@ -8,6 +8,10 @@
 // recording or clip showed it as an uneven frame). `default_base_moof` makes every fragment
 // self-contained (CMAF), `frag_keyframe` + `frag_duration` cut a fragment at every keyframe and every part duration, so
 // a part never straddles a segment boundary; `-flush_packets 1` hands each fragment to the pipe as soon as it is muxed.
+// `-frag_duration` is not the part target itself but a threshold set from the rendition's frame rate
+// (fragmentSeconds below), so that every fragment holds as many whole frames as fit in the part target and never more:
+// PART-TARGET is then the configured part seconds for the whole session (rfc8216bis: it must not change, and every
+// part must be no longer than it).
 // Transcoded rungs: x264 `zerolatency` (no lookahead, no frame delay), no B-frames, and keyframes exactly where the
 // source has them (`-force_key_frames source`), so every rendition closes its segments at the same instants as the
 // copied source rung and the renditions stay aligned part for part (rfc8216bis: within one part of each other).
@@ -48,7 +52,6 @@ export function buildLowLatencyCommand(opts: LowLatencyCommandOptions): LowLaten
   const hasAudio = opts.hasAudio ?? true;
   const preset = opts.preset ?? 'veryfast';
   const analyzeUs = Math.round((opts.analyzeSeconds ?? 1) * 1_000_000);
-  const fragUs = Math.round(opts.partSeconds * 1_000_000);
 
   const args = [
     '-hide_banner', '-nostdin', '-y',
@@ -84,7 +87,7 @@ export function buildLowLatencyCommand(opts: LowLatencyCommandOptions): LowLaten
       '-max_muxing_queue_size', '1024',
       '-f', 'mp4',
       '-movflags', '+delay_moov+default_base_moof+frag_keyframe+skip_trailer',
-      '-frag_duration', String(fragUs),
+      '-frag_duration', String(Math.round(fragmentSeconds(opts.partSeconds, r.fps / r.fpsDen) * 1_000_000)),
       '-flush_packets', '1',
       `pipe:${fd}`,
     );
@@ -104,10 +107,44 @@ function lowLatencyVideoArgs(standard: string[], rate: number, maxGopSeconds: nu
     let value = standard[k + 1]!;
     if (name.startsWith('-bf:')) continue; // set below for every profile
     if (name.startsWith('-force_key_frames:')) value = 'source';
+    else if (name.startsWith('-filter:v:')) value = value.split(',').map((f) => keyframeKeepingRate(f)).join(',');
     else if (name.startsWith('-g:')) value = gopFrames;
     else if (name.startsWith('-keyint_min:')) value = '1';
     out.push(name, value);
   }
   out.push('-tune:v:0', 'zerolatency', '-bf:v:0', '0');
   return out;
+}
+
+/**
+ * A reduced-rate rung's `fps=N/D` filter as a `select` that keeps the source's keyframes: the fps filter makes new frames
+ * without the key flag, so `-force_key_frames source` never fired on a 60 → 30 fps rung and its segments closed only at
+ * x264's own GOP (the renditions no longer aligned, and a 4 s segment raised TARGETDURATION). A frame is kept when it is
+ * a source keyframe or when it reaches the next slot of the rung's rate (a quarter frame early, for millisecond
+ * timestamps): every other frame at 60 → 30, the rate kept on average for other ratios.
+ */
+function keyframeKeepingRate(filter: string): string {
+  const m = /^fps=(\d+)\/(\d+)$/.exec(filter);
+  if (!m) return filter;
+  const [fps, den] = [Number(m[1]), Number(m[2])];
+  return `select='key+gte(t-start_t\\,selected_n*${den}/${fps}-${(0.25 * den / fps).toFixed(6)})'`;
+}
+
+/**
+ * The `-frag_duration` (seconds) that makes ffmpeg's fragments of a `rate` fps video hold the most whole frames whose
+ * duration is within `partSeconds`.
+ *
+ * ffmpeg's mov muxer closes a fragment before the first packet (of any track) whose decode time is at least
+ * frag_duration past the fragment's first packet of that track; asked for the part target itself it closes after the
+ * frame that crosses it, a frame over (24 fps: five frames, 0.208 s for 0.2 s). So: n = the frames that fit (timed in
+ * whole milliseconds, as FLV's timestamps are: 29.97 fps makes six frames 200 or 201 ms, so five), and the threshold
+ * just under the n-th frame's start (n × frame − 1.5 ms: below the millisecond jitter of FLV timestamps, far above the
+ * (n−1)-th frame). Audio packets count too, but an audio packet reaching the threshold before the n-th frame only cuts
+ * the fragment earlier, never later: at worst a part one frame short (60 fps, when the audio runs a frame ahead).
+ */
+export function fragmentSeconds(partSeconds: number, rate: number): number {
+  const frame = Number.isFinite(rate) && rate > 0 ? 1 / rate : 1 / 30;
+  let frames = Math.max(1, Math.floor(partSeconds / frame + 1e-9));
+  while (frames > 1 && Math.ceil(frames * frame * 1000 - 1e-6) > Math.round(partSeconds * 1000)) frames -= 1;
+  return Math.max(frame / 2, frames * frame - Math.min(0.0015, frame / 4));
 }

@@ -51,6 +51,8 @@ export const HELD_SEGMENTS = 4;
 const OPEN_SEGMENTS_AHEAD = 2;
 /** Legs whose init segment is kept (the window rarely spans more; older ones are on disk). */
 const HELD_INITS = 4;
+/** Part durations are rendered to 5 decimals: what rounds to the target is within it. */
+const PART_DURATION_SLACK = 5e-6;
 
 interface HeldPart extends LlPart {
   bytes: Uint8Array;
@@ -299,8 +301,8 @@ export class RenditionState {
   private lastLeg: string | undefined;
   private latestLeg: string | undefined;
   private discontinuities = 0;
-  private maxPartDuration = 0;
   private maxSegmentSeconds = 0;
+  private partOverTargetLogged = false;
 
   constructor(readonly name: string, private readonly limits: SessionLimits) {}
 
@@ -329,7 +331,13 @@ export class RenditionState {
     segment.parts.push(part);
     segment.bytes += part.bytes.length;
     this.heldBytes += part.bytes.length;
-    this.maxPartDuration = Math.max(this.maxPartDuration, part.duration);
+    if (part.duration > this.partTarget() + PART_DURATION_SLACK && !this.partOverTargetLogged) {
+      // The run cuts fragments of whole frames within the target (llhls-command.ts fragmentSeconds) from the ladder's
+      // frame rate; a source whose real rate is lower than it announced can still make longer ones. Listed as they
+      // are (a shorter DURATION would be a lie), said once per rendition.
+      this.partOverTargetLogged = true;
+      logWarn('ll_part_over_target', { rendition: this.name, msn, part: index, duration: part.duration, partTarget: this.partTarget() });
+    }
     this.latestLeg = legTag;
     this.trimParts();
     return true;
@@ -349,15 +357,24 @@ export class RenditionState {
     return true;
   }
 
-  /** Whole seconds, never below the target and never below a segment's rounded duration; only ever grows. */
+  /**
+   * Whole seconds: the segment target rounded up, from the first playlist on. It changes only when a segment's
+   * rounded EXTINF exceeds it (rfc8216bis requires EXTINF rounded ≤ TARGETDURATION, and forbids changing
+   * TARGETDURATION: the first rule is the one players break on). That happens only when the encoder's keyframes are
+   * further apart than the segment length (a segment can only close at a keyframe); the transcode says so in the
+   * session's issues (LiveTranscode raises 'keyframe-interval-too-long', naming TARGETDURATION in low mode).
+   */
   targetDuration(): number {
     return Math.max(1, Math.ceil(this.limits.segmentTargetSeconds - 1e-9), Math.round(this.maxSegmentSeconds));
   }
 
+  /**
+   * The session's PART-TARGET: the configured part seconds (LL_PART_SECONDS), announced in the first playlist and never
+   * changed (rfc8216bis). The run makes every part fit in it: its fragments are cut at whole frames within it
+   * (llhls-command.ts fragmentSeconds).
+   */
   partTarget(): number {
-    // ffmpeg closes a fragment at the first frame past -frag_duration, so parts may be up to a frame longer than the
-    // configured target; PART-TARGET must cover every part listed. Whole milliseconds, so it settles after a few parts.
-    return Math.max(this.limits.partTargetSeconds, Math.ceil(this.maxPartDuration * 1000 - 1e-6) / 1000);
+    return this.limits.partTargetSeconds;
   }
 
   private currentMsn(): number | undefined {

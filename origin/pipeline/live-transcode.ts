@@ -600,9 +600,17 @@ export class LiveTranscode {
         const ev: SegmentEvent = { type: 'segment', rendition: w.rendition.name, source: w.rendition.copy, uri: s.uri, sequence: s.sequence, duration: s.duration, bytes, closedAt };
         addSegment(this.statsNow, ev);
         this.onEvent(ev);
-        // Encoded rungs have forced keyframes; only the encoder's own GOP can stretch a segment.
-        if (w.rendition.copy && s.duration > this.seg * 1.25 + 0.05 && !this.issueCodes.has('keyframe-interval-too-long')) {
-          this.raise('keyframe-interval-too-long', `source keyframes arrive every ${s.duration.toFixed(1)} s; set the encoder's keyframe interval to ${this.seg} s for ${this.seg} s segments`);
+        // Encoded rungs have forced keyframes; only the encoder's own GOP can stretch a segment. Low mode: the LL
+        // playlist's TARGETDURATION (ceil of the segment seconds from the first playlist on) has to grow to cover a
+        // segment whose rounded EXTINF exceeds it (low-latency-store.ts targetDuration), which rfc8216bis forbids: the
+        // issue says why. Every low-mode rung follows the source's keyframes (-force_key_frames source).
+        if (!this.issueCodes.has('keyframe-interval-too-long')) {
+          const target = Math.ceil(this.seg - 1e-9);
+          if (this.latencyMode === 'low' && Math.round(s.duration) > target) {
+            this.raise('keyframe-interval-too-long', `source keyframes arrive every ${s.duration.toFixed(1)} s, so a ${s.duration.toFixed(1)} s segment raised the low-latency playlists' TARGETDURATION from ${target} to ${Math.round(s.duration)} s; set the encoder's keyframe interval to 1 s (at most ${this.seg} s)`);
+          } else if (w.rendition.copy && s.duration > this.seg * 1.25 + 0.05) {
+            this.raise('keyframe-interval-too-long', `source keyframes arrive every ${s.duration.toFixed(1)} s; set the encoder's keyframe interval to ${this.seg} s for ${this.seg} s segments`);
+          }
         }
       }
     }

@@ -81,7 +81,8 @@ describe('the low-latency ffmpeg command', () => {
     const { args, fds } = buildLowLatencyCommand({ input: 'flv', renditions: ladder, partSeconds: 0.2 });
     expect(fds).toEqual([3, 4, 5]);
     expect(args.filter((a) => a.startsWith('pipe:'))).toEqual(['pipe:0', 'pipe:3', 'pipe:4', 'pipe:5']);
-    expect(args.filter((a, i) => args[i - 1] === '-frag_duration')).toEqual(['200000', '200000', '200000']);
+    // 30 fps: six whole frames make 0.2 s, so the fragment closes just before the seventh frame (fragmentSeconds).
+    expect(args.filter((a, i) => args[i - 1] === '-frag_duration')).toEqual(['198500', '198500', '198500']);
     expect(args.filter((a, i) => args[i - 1] === '-movflags').every((f) => f.includes('+delay_moov+default_base_moof+frag_keyframe'))).toBe(true);
     expect(args.filter((a, i) => args[i - 1] === '-force_key_frames:v:0')).toEqual(['source', 'source']);
     expect(args.filter((a, i) => args[i - 1] === '-tune:v:0')).toEqual(['zerolatency', 'zerolatency']);
