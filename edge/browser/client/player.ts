@@ -106,7 +106,7 @@ function start(): void {
   const Hls = window.Hls;
   if (Hls?.isSupported()) {
     hls?.destroy();
-    hls = new Hls({ lowLatencyMode: true, backBufferLength: 90 });
+    hls = new Hls({ lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.5, backBufferLength: 90 });
     hls.on(Hls.Events.LEVEL_LOADED, (_event, data: LevelLoadedData) => {
       targetDuration = data.details.targetduration || targetDuration;
       if (data.details.live) session = sessionOf(data.details.url);
@@ -172,6 +172,19 @@ jump.addEventListener('click', () => {
   const position = livePosition();
   if (position !== null) video.currentTime = position;
   void video.play().catch(() => undefined);
+});
+// hls.js only speeds up (maxLiveSyncPlaybackRate) when it is already near its target latency: after a stall a live
+// viewer could stay 10+ s behind for the rest of the broadcast. A viewer who was at the live edge when the stall
+// began is put back at it once playback resumes; one who had rewound (DVR) is left where they chose to be.
+let stalledAtLiveEdge = false;
+video.addEventListener('waiting', () => {
+  stalledAtLiveEdge = live && behindLive() <= BEHIND_TARGETS * targetDuration;
+});
+video.addEventListener('playing', () => {
+  const rejoin = stalledAtLiveEdge && behindLive() > BEHIND_TARGETS * targetDuration;
+  stalledAtLiveEdge = false;
+  const position = rejoin ? livePosition() : null;
+  if (position !== null) video.currentTime = position;
 });
 video.addEventListener('timeupdate', () => {
   jump.hidden = !live || behindLive() <= BEHIND_TARGETS * targetDuration;
