@@ -192,6 +192,8 @@ export function sessionView(row: SessionRow, doc: StreamDocument, recording: Rec
     outgoingRate: stats?.outgoingRate ?? 0,
     isHealthy: stats?.isHealthy ?? null,
     issues: stats?.issues ?? null,
+    frameRate: stats?.frameRate ?? null,
+    keyframeInterval: stats?.keyframeInterval ?? null,
     record: row.record === 1,
     // A recording cleaned by retention has no media left: as if the session had none.
     recordingStatus: !recording || view!.cleaned ? 'none' : view!.watchable ? 'ready' : recording.status === 'failed' ? 'failed' : 'waiting',

@@ -5,6 +5,7 @@ import type { Env } from '../env.ts';
 import { webhookHeaders } from './signing.ts';
 import { honourRetryAfter, parseRetryAfter, retryDelaySeconds, retryPolicyFrom, type RetryPolicy } from './retry-schedule.ts';
 import { signingSecrets, type DeliveryRow, type EndpointRow } from './store.ts';
+import { readResponseExcerpt, type ResponseExcerpt } from './response-excerpt.ts';
 
 /** What the delivery queues carry: the delivery to attempt, and which run of it (a redelivery starts a new run). */
 export interface DeliveryMessage {
@@ -45,6 +46,8 @@ export interface AttemptResult {
   error: string | null;
   /** What a 429 or 503 asked for with Retry-After, in seconds; null otherwise. */
   retryAfterSeconds: number | null;
+  /** The receiver's answer (first 4 KiB of its body, content type); null when no response came. */
+  response: ResponseExcerpt | null;
 }
 
 /** POSTs once and never throws: any 2xx is success; redirects are not followed (a 3xx counts as a failure). */
@@ -63,8 +66,9 @@ export async function postWebhook(
       redirect: 'manual',
       signal: AbortSignal.timeout(timeoutMs),
     });
-    // Only the status matters; the body is not read, so a receiver that answers and then trickles cannot hold us.
-    await response.body?.cancel().catch(() => undefined);
+    // The start of the body is kept for the delivery log (why a receiver refused); capped and with its own deadline,
+    // so a receiver that answers and then trickles cannot hold us.
+    const excerpt = await readResponseExcerpt(response);
     const ok = response.status >= 200 && response.status < 300;
     const retryAfterSeconds = PAUSE_STATUSES.has(response.status) ? parseRetryAfter(response.headers.get('retry-after')) : null;
     return {
@@ -73,6 +77,7 @@ export async function postWebhook(
       latencyMs: Date.now() - started,
       error: ok ? null : `HTTP ${response.status}`,
       retryAfterSeconds,
+      response: excerpt,
     };
   } catch (error) {
     const name = (error as Error | undefined)?.name;
@@ -86,6 +91,7 @@ export async function postWebhook(
       latencyMs: Date.now() - started,
       error: message.slice(0, MAX_ERROR_LENGTH),
       retryAfterSeconds: null,
+      response: null,
     };
   }
 }
@@ -170,10 +176,21 @@ export async function attemptDelivery(
   await db.batch([
     db
       .prepare(
-        `INSERT INTO webhook_attempts (delivery_id, attempt, started_at, status_code, latency_ms, error)
-         VALUES (?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO webhook_attempts
+           (delivery_id, attempt, started_at, status_code, latency_ms, error, response_body, response_truncated, response_content_type)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .bind(delivery.id, reserved.attempts, startedAt.toISOString(), result.statusCode, result.latencyMs, result.error),
+      .bind(
+        delivery.id,
+        reserved.attempts,
+        startedAt.toISOString(),
+        result.statusCode,
+        result.latencyMs,
+        result.error,
+        result.response?.body ?? null,
+        result.response?.truncated ? 1 : 0,
+        result.response?.contentType ?? null,
+      ),
     db
       // Not over a failure recorded meanwhile (the endpoint was disabled while this attempt was out).
       .prepare(

@@ -44,6 +44,10 @@ export interface AttemptRow {
   status_code: number | null;
   latency_ms: number;
   error: string | null;
+  /** The receiver's body, first 4 KiB as text (0015); null when no response came or before that migration. */
+  response_body: string | null;
+  response_truncated: number;
+  response_content_type: string | null;
 }
 
 /** A delivery still owed a queue message for its current run (see enqueueDeliveries). */
@@ -88,6 +92,10 @@ export function deliveryView(row: DeliveryRow, attempts: AttemptRow[]): WebhookD
           statusCode: a.status_code,
           latencyMs: a.latency_ms,
           error: a.error,
+          response:
+            a.response_body === null
+              ? null
+              : { body: a.response_body, truncated: a.response_truncated === 1, contentType: a.response_content_type },
         }),
       ),
     createdAt: row.created_at,

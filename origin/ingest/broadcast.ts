@@ -4,6 +4,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { FlvMuxer, type FlvInput } from '../media/flv-muxer.ts';
 import { TsProbe } from '../media/ts-probe.ts';
+import { VideoCadence, flvVideoFrame } from '../media/video-cadence.ts';
 import { chooseLadder, describeSource, type StreamMetadata } from '../pipeline/ladder.ts';
 import type { TranscodePool, PooledTranscode } from '../pipeline/transcode-pool.ts';
 import type { LiveTranscodeEvent } from '../pipeline/live-transcode.ts';
@@ -52,6 +53,8 @@ export class Broadcast {
   /** MPEG-TS has no onMetaData: its start is read for the source's size instead. */
   private readonly tsProbe: TsProbe | null;
   private linkIssues: readonly string[] = [];
+  /** The encoder's frame rate and keyframe interval, from its video as it arrives (session health). */
+  private readonly cadence = new VideoCadence();
   /** Set when capacity admission gave this stream its source only. */
   private admissionIssues: readonly string[] = [];
   private early: Uint8Array[] = [];
@@ -105,6 +108,10 @@ export class Broadcast {
   push(input: FlvInput): void {
     if (this.ended) return;
     this.deps.onMedia?.(input);
+    if (input.type === 'video') {
+      const frame = flvVideoFrame(input.payload);
+      if (frame) this.cadence.frame(input.timestamp / 1000, frame.keyframe);
+    }
     if (input.type === 'metadata' && !this.transcode) {
       this.startTranscode(input.properties as StreamMetadata);
     }
@@ -246,6 +253,7 @@ export class Broadcast {
       outgoingRate: Math.round(Math.max(0, transcodedBytes - this.lastStats.transcodedBytes) / seconds),
       isHealthy: this.transcode !== null && issues.length === 0,
       issues: issues.length ? issues : null,
+      ...this.cadence.read(),
     };
     this.lastStats = { at: now, inputBytes: this.inputBytes, transcodedBytes };
     return result;

@@ -1705,6 +1705,14 @@ export interface components {
             statusCode: number | null;
             latencyMs: number;
             error: string | null;
+            /** @description the receiver's answer; null when no response came (timeout, refused) */
+            response: {
+                /** @description the first 4 KiB of the receiver's body, as text */
+                body: string;
+                /** @description the body went on past what is kept */
+                truncated: boolean;
+                contentType: string | null;
+            } | null;
         };
         SigningKey: {
             /** @description put it in the token header as `kid` */
@@ -1766,6 +1774,10 @@ export interface components {
             outgoingRate: number;
             isHealthy: boolean | null;
             issues: string[] | null;
+            /** @description the encoder's frames per second, as last measured by the origin; null until measured */
+            frameRate: number | null;
+            /** @description seconds between the encoder's keyframes, averaged over its last few; null until measured */
+            keyframeInterval: number | null;
             record: boolean;
             /** @enum {string} */
             recordingStatus: "waiting" | "ready" | "failed" | "none";

@@ -126,6 +126,9 @@ export const SessionStats = z
     outgoingRate: z.number().nonnegative(),
     isHealthy: z.boolean().nullable(),
     issues: z.array(z.string().max(ORIGIN_EVENT_LIMITS.issueChars)).max(ORIGIN_EVENT_LIMITS.issues).nullable(),
+    /** The encoder's video as it arrives (origin/media/video-cadence.ts); null until measured, absent from older origins. */
+    frameRate: z.number().nonnegative().max(1000).nullable().optional(),
+    keyframeInterval: z.number().nonnegative().max(3600).nullable().optional(),
   })
   .openapi('SessionStats');
 export type SessionStats = z.infer<typeof SessionStats>;

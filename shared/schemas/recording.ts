@@ -41,6 +41,11 @@ export const Session = z
     outgoingRate: z.number(),
     isHealthy: z.boolean().nullable(),
     issues: z.array(z.string()).nullable(),
+    frameRate: z.number().nullable().openapi({ description: "the encoder's frames per second, as last measured by the origin; null until measured" }),
+    keyframeInterval: z
+      .number()
+      .nullable()
+      .openapi({ description: "seconds between the encoder's keyframes, averaged over its last few; null until measured" }),
     record: z.boolean(),
     recordingStatus: z.enum(['waiting', 'ready', 'failed', 'none']),
     recordingUrl: z.string().nullable(),

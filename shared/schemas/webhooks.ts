@@ -77,6 +77,14 @@ export const WebhookAttempt = z
     statusCode: z.number().int().nullable().openapi({ description: 'null when no response came (timeout, refused)' }),
     latencyMs: z.number().int(),
     error: z.string().nullable(),
+    response: z
+      .object({
+        body: z.string().openapi({ description: "the first 4 KiB of the receiver's body, as text" }),
+        truncated: z.boolean().openapi({ description: 'the body went on past what is kept' }),
+        contentType: z.string().nullable(),
+      })
+      .nullable()
+      .openapi({ description: "the receiver's answer; null when no response came (timeout, refused)" }),
   })
   .openapi('WebhookAttempt');
 export type WebhookAttempt = z.infer<typeof WebhookAttempt>;

@@ -185,6 +185,8 @@ describe('dashboard', () => {
     await expect.poll(() => delivery.getAttribute('data-status'), { timeout: 20_000 }).toMatch(/retrying|failed/);
     if ((await delivery.locator('button.link').getAttribute('aria-expanded')) !== 'true') await delivery.locator('button.link').click();
     await expect.poll(() => delivery.textContent()).toContain('HTTP 500');
+    // The receiver's own answer (test/support/webhook-receiver.ts) is shown with the failed attempt.
+    await expect.poll(() => delivery.locator('.response-body pre').first().textContent()).toBe('failing on purpose');
     receiverAnswer = 200;
     await delivery.getByRole('button', { name: 'Redeliver' }).click();
     await delivery.getByRole('button', { name: 'Confirm' }).click();

@@ -263,6 +263,12 @@ function Health({ session, live }: { session: Session | null; live: boolean }) {
       <dd>{bitrate(session.ingestRate * 8)}</dd>
       <dt>Outgoing</dt>
       <dd>{bitrate(session.outgoingRate * 8)}</dd>
+      <dt>Frame rate</dt>
+      <dd data-field="frame-rate">{session.frameRate === null ? <span class="muted">measuring…</span> : `${session.frameRate.toFixed(session.frameRate % 1 ? 2 : 0)} fps`}</dd>
+      <dt>Keyframe interval</dt>
+      <dd data-field="keyframe-interval">
+        {session.keyframeInterval === null ? <span class="muted">measuring…</span> : `${session.keyframeInterval.toFixed(2)} s`}
+      </dd>
       <dt>Renditions</dt>
       <dd>{session.profiles?.map((p) => `${p.name} ${p.height}p${p.fps} (keyframe every ${p.gop} s)`).join(', ') ?? 'default ladder'}</dd>
       <dt>Segments</dt>

@@ -214,6 +214,21 @@ export function WebhookPage({ client, webhookId, status }: { client: RiverheadCl
   );
 }
 
+/** What a receiver answered to a failed attempt: the start of its body (the delivery log keeps 4 KiB). */
+function AttemptResponse({ attempt: a }: { attempt: Delivery['attempts'][number] }) {
+  const failed = a.statusCode === null || a.statusCode < 200 || a.statusCode >= 300;
+  if (!failed || !a.response || a.response.body === '') return null;
+  return (
+    <details class="response-body" open>
+      <summary class="muted">
+        Receiver's answer{a.response.contentType ? ` (${a.response.contentType})` : ''}
+        {a.response.truncated ? ' — first 4 KiB' : ''}
+      </summary>
+      <pre>{a.response.body}</pre>
+    </details>
+  );
+}
+
 function DeliveryRow({ delivery: d, redeliver }: { delivery: Delivery; redeliver: () => Promise<void> }) {
   const [open, setOpen] = useState(d.status === 'failed');
   return (
@@ -257,6 +272,7 @@ function DeliveryRow({ delivery: d, redeliver }: { delivery: Delivery; redeliver
                   <td>
                     {a.statusCode === null ? <span class="muted">no response</span> : <code>HTTP {a.statusCode}</code>}
                     {a.error ? <div class="problem-text">{a.error}</div> : null}
+                    <AttemptResponse attempt={a} />
                   </td>
                   <td>{a.latencyMs} ms</td>
                 </tr>
