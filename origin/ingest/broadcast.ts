@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { FlvMuxer, type FlvInput } from '../media/flv-muxer.ts';
 import { TsProbe } from '../media/ts-probe.ts';
 import { VideoCadence, flvVideoFrame } from '../media/video-cadence.ts';
+import { TsVideoFrames, type TsVideoFrame } from '../media/ts-video-frames.ts';
 import { chooseLadder, describeSource, type StreamMetadata } from '../pipeline/ladder.ts';
 import type { TranscodePool, PooledTranscode } from '../pipeline/transcode-pool.ts';
 import type { LiveTranscodeEvent } from '../pipeline/live-transcode.ts';
@@ -55,6 +56,9 @@ export class Broadcast {
   private linkIssues: readonly string[] = [];
   /** The encoder's frame rate and keyframe interval, from its video as it arrives (session health). */
   private readonly cadence = new VideoCadence();
+  /** MPEG-TS input: its video frames' times and keyframe flags, for the cadence. */
+  private readonly tsFrames: TsVideoFrames | null;
+  private readonly onTsFrame = (f: TsVideoFrame) => this.cadence.frame(f.at, f.keyframe);
   /** Set when capacity admission gave this stream its source only. */
   private admissionIssues: readonly string[] = [];
   private early: Uint8Array[] = [];
@@ -90,6 +94,7 @@ export class Broadcast {
     this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
     this.input = deps.input ?? (protocol === 'srt' ? 'mpegts' : 'flv');
     this.tsProbe = this.input === 'mpegts' ? new TsProbe() : null;
+    this.tsFrames = this.input === 'mpegts' ? new TsVideoFrames() : null;
     this.metadataTimer = setTimeout(() => this.startTranscode(null), METADATA_WAIT_MS);
     this.statsTimer = setInterval(() => void this.reportStats(), deps.statsIntervalMs);
     refreshThumbnails(this.outDir, { isOver: () => this.ended }); // live thumbnail.jpg, served through /hls
@@ -121,6 +126,7 @@ export class Broadcast {
   /** Raw MPEG-TS from the encoder (SRT), in order. */
   pushBytes(chunk: Uint8Array): void {
     if (this.ended) return;
+    this.tsFrames?.push(chunk, this.onTsFrame);
     if (!this.transcode && this.tsProbe && !this.tsProbe.done) {
       const metadata = this.tsProbe.push(chunk);
       if (metadata) this.startTranscode(metadata);

@@ -21,7 +21,7 @@ const AUDIO_STREAM_TYPES = new Map<number, 'aac' | 'other'>([
 ]);
 const VIDEO_STREAM_TYPES = new Set([0x01, 0x02, 0x10, STREAM_TYPE_H264, 0x24, 0x42]);
 
-interface Program {
+export interface Program {
   videoPid: number | null;
   videoType: number | null;
   audio: 'aac' | 'other' | 'none';
@@ -156,7 +156,7 @@ export class TsProbe {
 }
 
 /** The first program's PMT PID from a PAT section (pointer field first). */
-function readPat(payload: Uint8Array): number | null {
+export function readPat(payload: Uint8Array): number | null {
   const section = psiSection(payload, 0x00);
   if (!section) return null;
   for (let i = 8; i + 4 <= section.length - 4; i += 4) {
@@ -166,7 +166,7 @@ function readPat(payload: Uint8Array): number | null {
   return null;
 }
 
-function readPmt(payload: Uint8Array): Program | null {
+export function readPmt(payload: Uint8Array): Program | null {
   const section = psiSection(payload, 0x02);
   if (!section || section.length < 16) return null;
   const programInfoLength = ((section[10]! & 0x0f) << 8) | section[11]!;
