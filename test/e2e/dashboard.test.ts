@@ -132,6 +132,9 @@ describe('dashboard', () => {
     expect(second.width).toBeGreaterThan(0);
     expect(second.brightness).toBeGreaterThan(40);
     await expect.poll(() => page.locator('.facts[data-health]').count(), { timeout: 15_000 }).toBe(1);
+    // The encoder's cadence as the origin measured it (test/support/encoder.ts: 30 fps, a keyframe every 2 s).
+    await expect.poll(() => page.locator('[data-field=frame-rate]').textContent(), { timeout: 15_000 }).toMatch(/^(29\.9\d|30(\.0\d)?) fps$/);
+    await expect.poll(() => page.locator('[data-field=keyframe-interval]').textContent(), { timeout: 15_000 }).toMatch(/^(1\.9\d|2\.0\d) s$/);
     await shot(page, 'stream-live-1280');
 
     // A clip from the player: mark in, wait, mark out, name it, create; it shows as ready by itself.
