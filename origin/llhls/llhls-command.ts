@@ -9,9 +9,10 @@
 // self-contained (CMAF), `frag_keyframe` + `frag_duration` cut a fragment at every keyframe and every part duration, so
 // a part never straddles a segment boundary; `-flush_packets 1` hands each fragment to the pipe as soon as it is muxed.
 // `-frag_duration` is not the part target itself but a threshold set from the rendition's frame rate
-// (fragmentSeconds below), so that every fragment holds as many whole frames as fit in the part target and never more:
-// PART-TARGET is then the configured part seconds for the whole session (rfc8216bis: it must not change, and every
-// part must be no longer than it).
+// (fragmentSeconds below), so that every fragment holds as many whole frames as fit in the part target and never more;
+// the part target itself is whole frames of the source (partTargetSeconds below), so parts fill it: PART-TARGET is
+// constant for the whole session (rfc8216bis: it must not change, every part must be no longer than it, and all but
+// INDEPENDENT parts and a segment's last at least 85 % of it).
 // Transcoded rungs: x264 `zerolatency` (no lookahead, no frame delay), no B-frames, and keyframes exactly where the
 // source has them (`-force_key_frames source`), so every rendition closes its segments at the same instants as the
 // copied source rung and the renditions stay aligned part for part (rfc8216bis: within one part of each other).
@@ -128,6 +129,34 @@ function keyframeKeepingRate(filter: string): string {
   if (!m) return filter;
   const [fps, den] = [Number(m[1]), Number(m[2])];
   return `select='key+gte(t-start_t\\,selected_n*${den}/${fps}-${(0.25 * den / fps).toFixed(6)})'`;
+}
+
+/**
+ * The session's PART-TARGET (seconds) for a source of `rate` fps asked for parts of about `partSeconds`: a whole number
+ * of the source's frames, so every part can fill it (rfc8216bis: each part ≤ PART-TARGET, and all but INDEPENDENT parts
+ * and a segment's last ≥ 85 % of it). 0.2 s is not whole frames at 24 or 29.97 fps: a 0.2 s target left 4-frame parts
+ * at 83 %. The count is the one nearest `partSeconds` among those that divide a second's frames (24 fps: 4, not 4.8 → 5):
+ * keyframes come every second or two (the encoder settings low mode asks for), a part ends at each of them, and the part
+ * before a keyframe inside a segment is not exempt, so 5-frame parts of a 24-frame GOP would leave a 4-frame one at 80 %.
+ * Rounded up to the millisecond: an RTMP source's timestamps are whole milliseconds, so 6 frames at 29.97 fps last
+ * 200 or 201 ms (0.2002 s would be exceeded); announced 0.201, every part fits and none falls under 85 %.
+ */
+export function partTargetSeconds(partSeconds: number, rate: number): number {
+  const fps = Number.isFinite(rate) && rate > 0 ? rate : 30;
+  const second = Math.max(1, Math.round(fps));
+  const wanted = partSeconds * fps;
+  let frames = 1;
+  for (let n = 1; n <= second; n++) {
+    if (second % n !== 0) continue;
+    // nearest; on a tie the shorter part (lower latency)
+    if (Math.abs(n - wanted) < Math.abs(frames - wanted) - 1e-9) frames = n;
+  }
+  return Math.ceil((frames / fps) * 1000 - 1e-6) / 1000;
+}
+
+/** The frame rate PART-TARGET is counted in: the ladder's fastest rung (the source's rate; slower rungs divide it). */
+export function ladderFrameRate(renditions: readonly Pick<Rendition, 'fps' | 'fpsDen'>[]): number {
+  return renditions.reduce((max, r) => Math.max(max, r.fps / r.fpsDen), 0);
 }
 
 /**

@@ -25,11 +25,11 @@ import { formatProgramDateTime } from '../durable/program-date-time.ts';
 import { initFileName, initOfSegment } from '../durable/fmp4-init.ts';
 import { Fmp4FragmentReader } from './fmp4-fragments.ts';
 import { PartSegmenter } from './part-segmenter.ts';
-import { buildLowLatencyCommand } from './llhls-command.ts';
+import { buildLowLatencyCommand, ladderFrameRate, partTargetSeconds } from './llhls-command.ts';
 
 /** Worker → main thread messages of a low-mode run (CONTRACT15); the ArrayBuffers are transferred, never shared. */
 export type LowLatencyEvent =
-  | { type: 'll_init'; rendition: string; legTag: string; bytes: ArrayBuffer; codecs: string }
+  | { type: 'll_init'; rendition: string; legTag: string; bytes: ArrayBuffer; codecs: string; partTargetSeconds?: number }
   | { type: 'll_part'; rendition: string; legTag: string; msn: number; part: number; duration: number; independent: boolean; bytes: ArrayBuffer }
   | { type: 'll_segment'; rendition: string; legTag: string; msn: number; duration: number; parts: number; programDateTime: number };
 
@@ -86,7 +86,8 @@ export function runLowLatencyLeg(opts: LowLatencyLegOptions): FfmpegRun {
     const cmd = buildLowLatencyCommand({
       input: opts.input,
       renditions: opts.renditions,
-      partSeconds: opts.partSeconds,
+      // every rendition's fragments cut within the session's PART-TARGET (whole frames of the source), not the raw setting
+      partSeconds: legPartTarget(opts),
       hasAudio: opts.hasAudio,
       ...(opts.sourceAudio ? { sourceAudio: opts.sourceAudio } : {}),
       ...(opts.preset ? { preset: opts.preset } : {}),
@@ -131,6 +132,11 @@ export function runLowLatencyLeg(opts: LowLatencyLegOptions): FfmpegRun {
   };
 }
 
+/** PART-TARGET of a leg: LL_PART_SECONDS as whole frames of the source (llhls-command.ts partTargetSeconds). */
+export function legPartTarget(opts: Pick<LowLatencyLegOptions, 'partSeconds' | 'renditions'>): number {
+  return partTargetSeconds(opts.partSeconds, ladderFrameRate(opts.renditions));
+}
+
 /** ffmpeg's `frame= … time=… bitrate=… speed=…` status lines, as runFfmpeg's progress; every line into the tail. */
 function readProgress(stderr: Readable, note: (line: string) => void, onProgress?: (p: FfmpegProgress) => void): void {
   let partial = '';
@@ -166,7 +172,8 @@ class RenditionOutput {
     private readonly dir: string,
     private readonly playlist: EventPlaylist,
   ) {
-    this.segmenter = new PartSegmenter({ segmentSeconds: opts.segmentSeconds, firstMsn: playlist.nextSequence });
+    // A leg's first segment ends at its second keyframe: see PartSegmenterOptions.closeFirstAtKeyframe.
+    this.segmenter = new PartSegmenter({ segmentSeconds: opts.segmentSeconds, firstMsn: playlist.nextSequence, closeFirstAtKeyframe: true });
   }
 
   static async open(opts: LowLatencyLegOptions, rendition: string): Promise<RenditionOutput> {
@@ -230,7 +237,7 @@ class RenditionOutput {
     const { legTag } = this.opts;
     if (this.initWritten) return; // ffmpeg writes one moov per output; a second would be a bug of the reader's
     this.initWritten = true;
-    this.opts.onEvent({ type: 'll_init', rendition: this.rendition, legTag, bytes: ownBuffer(bytes), codecs });
+    this.opts.onEvent({ type: 'll_init', rendition: this.rendition, legTag, bytes: ownBuffer(bytes), codecs, partTargetSeconds: legPartTarget(this.opts) });
     const copy = bytes.slice();
     // The init is on disk before any segment of its leg is listed: queued first, the segments after it.
     this.enqueue(() => writeAtomic(path.join(this.dir, initFileName(legTag)), copy), onError);

@@ -8,7 +8,8 @@ import { logWarn } from '../log.ts';
 
 /** Worker → main thread messages of a low-mode transcode (FromWorker in origin/pipeline/transcode-worker.ts). */
 export type LowLatencyMessage =
-  | { type: 'll_init'; rendition: string; legTag: string; bytes: ArrayBuffer; codecs: string }
+  /** partTargetSeconds: the run's PART-TARGET (whole frames of the source); the first one a session sees is its own */
+  | { type: 'll_init'; rendition: string; legTag: string; bytes: ArrayBuffer; codecs: string; partTargetSeconds?: number }
   | { type: 'll_part'; rendition: string; legTag: string; msn: number; part: number; duration: number; independent: boolean; bytes: ArrayBuffer }
   | { type: 'll_segment'; rendition: string; legTag: string; msn: number; duration: number; parts: number; programDateTime: number };
 
@@ -120,7 +121,9 @@ export class LowLatencyStore {
     return {
       onEvent: (event) => {
         if (!isLowLatencyMessage(event)) return;
-        session ??= this.session(streamId, sessionId);
+        // The first message of a run is an init (a rendition's parts follow its init): it sets the session's
+        // PART-TARGET, counted in the source's frames by the run, which knows the frame rate.
+        session ??= this.session(streamId, sessionId, event.type === 'll_init' && event.partTargetSeconds ? { partTargetSeconds: event.partTargetSeconds } : {});
         session.onMessage(event);
       },
       end: () => session?.end(),
@@ -369,8 +372,9 @@ export class RenditionState {
   }
 
   /**
-   * The session's PART-TARGET: the configured part seconds (LL_PART_SECONDS), announced in the first playlist and never
-   * changed (rfc8216bis). The run makes every part fit in it: its fragments are cut at whole frames within it
+   * The session's PART-TARGET: LL_PART_SECONDS as whole frames of the source, as the run's first ll_init said
+   * (llhls-command.ts partTargetSeconds; the configured seconds when it did not), announced in the first playlist and
+   * never changed (rfc8216bis). The run makes every part fit in it: its fragments are cut at whole frames within it
    * (llhls-command.ts fragmentSeconds).
    */
   partTarget(): number {

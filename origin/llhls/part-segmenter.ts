@@ -17,6 +17,16 @@ export interface PartSegmenterOptions {
   maxSegmentSeconds?: number;
   /** the same bound in bytes; default 64 MiB */
   maxSegmentBytes?: number;
+  /**
+   * The first segment closes at the first independent fragment after its start, however short. ffmpeg cuts a fragment
+   * when any track (audio too) has run for -frag_duration since its own first packet in the fragment; at a leg's start
+   * the audio leads the video (AAC priming of a transcoded rung: 23 ms, plus the source's own A/V offset), so the first
+   * fragment is cut a frame or more early and the whole part grid stays shifted until the next keyframe restarts it,
+   * leaving a sliver of a part before that keyframe (measured: 0.033 s at 29.97 fps). Ending the first segment there
+   * makes the sliver a segment's last part, which rfc8216bis exempts from the 85 % rule (the short first part is
+   * INDEPENDENT, exempt too); from that keyframe on the audio never leads and every part is whole.
+   */
+  closeFirstAtKeyframe?: boolean;
 }
 
 /**
@@ -33,6 +43,8 @@ export class PartSegmenter {
   private parts: Uint8Array[] = [];
   private partsBytes = 0;
   private accumulated = 0;
+  private readonly closeFirstAtKeyframe: boolean;
+  private closedAny = false;
 
   constructor(opts: PartSegmenterOptions) {
     if (!(opts.segmentSeconds > 0)) throw new Error('segmentSeconds must be positive');
@@ -41,6 +53,7 @@ export class PartSegmenter {
     this.maxSegmentSeconds = opts.maxSegmentSeconds ?? 3 * opts.segmentSeconds;
     this.maxSegmentBytes = opts.maxSegmentBytes ?? 64 * 1024 * 1024;
     this.msn = opts.firstMsn;
+    this.closeFirstAtKeyframe = opts.closeFirstAtKeyframe ?? false;
   }
 
   /** media sequence number of the segment the next part goes into */
@@ -54,7 +67,7 @@ export class PartSegmenter {
       // Nothing before the first keyframe can be decoded: such a part would open a segment no player can start with.
       return out;
     }
-    const due = fragment.independent && this.accumulated >= this.segmentSeconds - DURATION_SLACK_SECONDS;
+    const due = fragment.independent && (this.accumulated >= this.segmentSeconds - DURATION_SLACK_SECONDS || (this.closeFirstAtKeyframe && !this.closedAny));
     const overdue = this.accumulated >= this.maxSegmentSeconds || this.partsBytes + fragment.bytes.length > this.maxSegmentBytes;
     if (this.parts.length > 0 && (due || overdue)) out.push(this.closeSegment());
     out.push({ type: 'part', msn: this.msn, part: this.parts.length, duration: fragment.duration, independent: fragment.independent, bytes: fragment.bytes });
@@ -78,6 +91,7 @@ export class PartSegmenter {
     }
     const segment: SegmenterOutput = { type: 'segment', msn: this.msn, duration: this.accumulated, parts: this.parts.length, bytes };
     this.msn += 1;
+    this.closedAny = true;
     this.parts = [];
     this.partsBytes = 0;
     this.accumulated = 0;

@@ -158,12 +158,15 @@ describe('a low-latency live transcode through the pool', () => {
     }
   });
 
-  it('closes 2 s segments, aligned across renditions: same sequence numbers, part counts within one part', () => {
+  it('closes 2 s segments after a first one of a GOP, aligned across renditions: same sequence numbers, part counts within one part', () => {
     const segs = ll(events, 'll_segment');
     const by = (name: string) => segs.filter((s) => s.rendition === name);
     const source = by('source');
-    expect(source.map((s) => s.msn)).toEqual([0, 1, 2, 3]);
-    for (const s of source.slice(0, -1)) expect(s.duration).toBeCloseTo(2, 1);
+    // The leg's first segment ends at its second keyframe (1 s GOP here): its part grid, shifted by the audio leading
+    // at the start, ends there as the segment's last part (origin/llhls/part-segmenter.ts closeFirstAtKeyframe).
+    expect(source.map((s) => s.msn)).toEqual([0, 1, 2, 3, 4]);
+    expect(source[0]!.duration).toBeCloseTo(1, 1);
+    for (const s of source.slice(1, -1)) expect(s.duration).toBeCloseTo(2, 1);
     for (const r of ladder) {
       const mine = by(r.name);
       expect(mine.map((s) => s.msn)).toEqual(source.map((s) => s.msn));
@@ -175,15 +178,31 @@ describe('a low-latency live transcode through the pool', () => {
     }
   });
 
+  it('makes every part of every rendition, from the first segment on, ≤ PART-TARGET and ≥ 85 % of it but INDEPENDENT ones and a segment\'s last', () => {
+    const partTarget = ll(events, 'll_init')[0]!.partTargetSeconds!;
+    expect(partTarget).toBe(PART); // 6 frames at 30 fps
+    for (const r of ladder) {
+      const partsOf = new Map(ll(events, 'll_segment').filter((s) => s.rendition === r.name).map((s) => [s.msn, s.parts]));
+      const parts = ll(events, 'll_part').filter((p) => p.rendition === r.name);
+      expect(parts[0]).toMatchObject({ msn: 0, part: 0 });
+      const breaches = parts.filter((p) => {
+        if (p.duration > partTarget + 5e-6) return true;
+        const exempt = p.independent || p.part === partsOf.get(p.msn)! - 1;
+        return !exempt && p.duration < 0.85 * partTarget - 1e-6;
+      });
+      expect(breaches.map((p) => `${p.msn}.${p.part}: ${p.duration}`), r.name).toEqual([]);
+    }
+  });
+
   it('posts each ll_segment before the usual segment event of the same segment', () => {
     for (const r of ladder) {
       const order = events.filter((e) => (e.type === 'll_segment' || e.type === 'segment') && e.rendition === r.name);
       const kinds = order.map((e) => (e.type === 'll_segment' ? `L${e.msn}` : e.type === 'segment' ? `S${e.sequence}` : ''));
-      for (let n = 0; n < 4; n++) expect(kinds.indexOf(`L${n}`)).toBeLessThan(kinds.indexOf(`S${n}`));
+      for (let n = 0; n < 5; n++) expect(kinds.indexOf(`L${n}`)).toBeLessThan(kinds.indexOf(`S${n}`));
       expect(order.filter((e) => e.type === 'segment').every((e) => e.type === 'segment' && e.uri.endsWith('.m4s') && e.bytes > 0)).toBe(true);
     }
-    expect(first.stats.sourceSegments).toBe(4);
-    expect(first.stats.transcodedSegments).toBe(8);
+    expect(first.stats.sourceSegments).toBe(5);
+    expect(first.stats.transcodedSegments).toBe(10);
   });
 
   it('writes init, segments and an EVENT playlist that ffprobe plays for the whole duration', async () => {
@@ -225,13 +244,13 @@ describe('a low-latency live transcode through the pool', () => {
       expect(legs.size).toBe(1);
       const firstLeg = ll(events, 'll_init')[0]!.legTag;
       expect(legs.has(firstLeg)).toBe(false);
-      expect(ll(again, 'll_segment').filter((s) => s.rendition === 'source')[0]!.msn).toBe(4);
+      expect(ll(again, 'll_segment').filter((s) => s.rendition === 'source')[0]!.msn).toBe(5);
       for (const r of ladder) {
         const { text, pl } = await playlist(out, r.name);
         expect(pl.segments.map((s) => s.sequence)).toEqual(pl.segments.map((_, i) => i));
-        expect(pl.segments.filter((s) => s.discontinuity).map((s) => s.sequence)).toEqual([4]);
+        expect(pl.segments.filter((s) => s.discontinuity).map((s) => s.sequence)).toEqual([5]);
         expect(text.match(/^#EXT-X-MAP:URI="init-[0-9a-f]{6}\.mp4"$/gm)).toHaveLength(2);
-        expect(pl.segments.slice(4).every((s) => s.uri.startsWith(`${[...legs][0]}-`))).toBe(true);
+        expect(pl.segments.slice(5).every((s) => s.uri.startsWith(`${[...legs][0]}-`))).toBe(true);
         expect(await probedDuration(path.join(out, r.name, 'index.m3u8'))).toBeGreaterThan(2 * SECONDS - 1);
       }
     });

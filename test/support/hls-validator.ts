@@ -3,10 +3,10 @@
 // (origin/llhls/*): the fMP4 reading here is its own, so a packager bug cannot hide behind its own parser.
 //
 // Checked: CAN-BLOCK-RELOAD=YES; PART-HOLD-BACK ≥ 3 × PART-TARGET; CAN-SKIP-UNTIL ≥ 6 × TARGETDURATION; EXTINF ≤
-// TARGETDURATION (rounded); every part ≤ PART-TARGET and, but a segment's last, ≥ 85 % of it; a segment whose parts
-// are listed lists all of them (numbered from 0 without gaps, durations summing to its EXTINF); INDEPENDENT=YES on
-// every segment's first part, and that part's bytes start with a video sync sample (moof/traf/trun first sample
-// flags, against the track ids and trex defaults of the init segment); parts listed over at least PART-HOLD-BACK;
+// TARGETDURATION (rounded); every part ≤ PART-TARGET and, but a segment's last or INDEPENDENT ones, ≥ 85 % of it; a
+// segment whose parts are listed lists all of them (numbered from 0 without gaps, durations summing to its EXTINF);
+// INDEPENDENT=YES on every segment's first part, and that part's bytes start with a video sync sample (moof/traf/trun
+// first sample flags, against the track ids and trex defaults of the init); parts listed over at least PART-HOLD-BACK;
 // one PRELOAD-HINT of TYPE=PART naming a part not yet listed; EXT-X-MAP before the first segment; PROGRAM-DATE-TIME;
 // a RENDITION-REPORT for every other rendition and none for itself, each within a segment of what that rendition's
 // own playlist lists; and renditions aligned part for part (same segments' part counts and durations).
@@ -257,7 +257,7 @@ export function validateLlPlaylist(text: string, options: ValidateOptions): stri
     partsSpan += s.parts.reduce((sum, part) => sum + part.duration, 0);
     s.parts.forEach((part, j) => {
       if (p.partTarget && part.duration > p.partTarget + 1e-6) problems.push(`${name} part ${j}: DURATION ${part.duration} > PART-TARGET ${p.partTarget}`);
-      if (p.partTarget && j < s.parts.length - 1 && part.duration < 0.85 * p.partTarget - 1e-6) problems.push(`${name} part ${j}: DURATION ${part.duration} < 85% of PART-TARGET`);
+      if (p.partTarget && j < s.parts.length - 1 && !part.independent && part.duration < 0.85 * p.partTarget - 1e-6) problems.push(`${name} part ${j}: DURATION ${part.duration} < 85% of PART-TARGET`);
       const index = partIndexOf(part.uri);
       if (index !== undefined && index !== j) problems.push(`${name}: part ${j} is named ${part.uri} (a part missing before it)`);
     });
