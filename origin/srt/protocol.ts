@@ -6,8 +6,13 @@ export interface SrtWorkerData {
   host: string;
   port: number;
   listen: NativeListenOptions;
-  /** how long one poll may block; also the worst delay of a drop or refusal from the main thread taking effect */
+  /** how long one poll may block while callers are connected; the worst delay of a drop taking effect */
   pollMs: number;
+  /**
+   * how long one poll may block with no caller connected: a caller's arrival ends the wait at once, so this only
+   * delays a refuse_all or stop from the main thread, and saves the idle origin ~100 wake-ups a second
+   */
+  idlePollMs: number;
   statsIntervalMs: number;
   /** bytes posted to the main thread and not yet consumed before the connection is dropped */
   maxInFlightBytes: number;

@@ -90,6 +90,7 @@ export class SrtServer {
       port: options.port,
       listen: { ...options.listen, passphraseSecret: options.passphraseSecret },
       pollMs: 10,
+      idlePollMs: 100,
       statsIntervalMs: options.statsIntervalMs ?? 2000,
       maxInFlightBytes: options.maxInFlightBytes ?? 8 * 1024 * 1024,
     };

@@ -121,7 +121,9 @@ function sampleLinks(now: number): void {
 }
 
 // Each turn blocks in libsrt for at most pollMs, then yields so messages from the main thread (drops, refusals to
-// remember) are handled within one turn of arriving.
+// remember) are handled within one turn of arriving. With no caller connected the wait is idlePollMs: libsrt ends it
+// as soon as a caller arrives, and a connection's buffered bytes (flushed by age at the end of a turn) need the short
+// wait only while there is a connection.
 function turn(): void {
   if (stopping) {
     binding.close(handle);
@@ -130,7 +132,7 @@ function turn(): void {
     port.close();
     return;
   }
-  for (const event of binding.poll(handle, settings.pollMs)) onEvent(event);
+  for (const event of binding.poll(handle, connections.size > 0 ? settings.pollMs : settings.idlePollMs)) onEvent(event);
   const now = Date.now();
   sampleLinks(now);
   reportHook(now);
