@@ -42,6 +42,13 @@ export interface TranscodeRefusal {
 export type TryStartResult = { ok: true; transcode: PooledTranscode } | TranscodeRefusal;
 
 const COALESCE_BYTES = 64 * 1024;
+/**
+ * How long encoder bytes may wait to go out with the next ones (standard mode). Every batch is a message, a write
+ * through the relay and a pipe write waking ffmpeg's reader: flushing on the next turn made one of each per socket
+ * read, a 30 ms window makes at most ~33 a second (issue 15: the relay's CPU over bare ffmpeg). Segments are 2 s, so 30 ms is nothing to a
+ * viewer; low mode, where every part counts, keeps the next-turn flush.
+ */
+const COALESCE_MS = 30;
 const MiB = 1024 * 1024;
 /** how long a finished run waits for its last events (the worker's events_end) before it settles anyway */
 const EVENTS_END_DEADLINE_MS = 5000;
@@ -56,6 +63,7 @@ export class PooledTranscode {
   private pending: Uint8Array[] = [];
   private pendingBytes = 0;
   private flushScheduled = false;
+  private flushTimer: NodeJS.Timeout | undefined;
   private inFlight = 0;
   private closed = false;
   private readonly statsNow = emptyStats();
@@ -66,7 +74,14 @@ export class PooledTranscode {
   private readonly allEvents = new Promise<void>((resolve) => (this.eventsEnded = resolve));
 
   /** @internal built by TranscodePool.tryStart */
-  constructor(port: MessagePortLike, run: Promise<LiveTranscodeResult>, onEvent: (e: LiveTranscodeEvent) => void, maxInFlight: number) {
+  constructor(
+    port: MessagePortLike,
+    run: Promise<LiveTranscodeResult>,
+    onEvent: (e: LiveTranscodeEvent) => void,
+    maxInFlight: number,
+    /** 0: flush on the next turn; more: bytes wait up to this long (or COALESCE_BYTES) for the next ones */
+    private readonly coalesceMs = 0,
+  ) {
     this.port = port;
     this.onEvent = onEvent;
     this.maxInFlight = maxInFlight;
@@ -114,7 +129,8 @@ export class PooledTranscode {
     if (this.pendingBytes >= COALESCE_BYTES) this.flush();
     else if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(() => this.flush());
+      if (this.coalesceMs > 0) this.flushTimer = setTimeout(() => this.flush(), this.coalesceMs);
+      else setImmediate(() => this.flush());
     }
     return true;
   }
@@ -131,11 +147,14 @@ export class PooledTranscode {
     this.closed = true;
     this.pending = [];
     this.pendingBytes = 0;
+    clearTimeout(this.flushTimer);
     this.post({ type: 'stop' });
   }
 
   private flush(): void {
     this.flushScheduled = false;
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
     if (this.pendingBytes === 0 || this.closed) return;
     const buf = new ArrayBuffer(this.pendingBytes);
     const view = new Uint8Array(buf);
@@ -254,13 +273,14 @@ export class TranscodePool {
       return this.refuse('capacity', `all ${this.opts.capacity} live transcode slots are busy`);
     }
     let transcode: PooledTranscode;
+    const coalesceMs = job.latencyMode === 'low' ? 0 : COALESCE_MS;
     if (this.pool) {
       const { port1, port2 } = new MessageChannel();
       const run = this.pool.run({ port: port2, job }, { transferList: [port2] });
-      transcode = new PooledTranscode(port1 as unknown as MessagePortLike, run, onEvent, this.opts.maxInFlightBytes);
+      transcode = new PooledTranscode(port1 as unknown as MessagePortLike, run, onEvent, this.opts.maxInFlightBytes, coalesceMs);
     } else {
       const { port, run } = runInline(job);
-      transcode = new PooledTranscode(port, run, onEvent, this.opts.maxInFlightBytes);
+      transcode = new PooledTranscode(port, run, onEvent, this.opts.maxInFlightBytes, coalesceMs);
     }
     this.active.add(transcode);
     void transcode.done.then(() => this.active.delete(transcode));
