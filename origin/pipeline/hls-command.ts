@@ -35,6 +35,17 @@ export interface HlsCommandOptions {
   preset?: X264Preset;
   /** seconds of input ffmpeg may read before choosing streams; more is slower to start */
   analyzeSeconds?: number;
+  /** also keep a JPEG of the live picture at `file` (see thumbnailOutputArgs); only worth it when a rung is encoded */
+  thumbnail?: LiveThumbnail;
+}
+
+export interface LiveThumbnail {
+  /** absolute path, rewritten in place (atomically) */
+  file: string;
+  /** a new picture at most this often, in seconds of input */
+  everySeconds: number;
+  /** taller sources are scaled down to this many lines */
+  maxHeight: number;
 }
 
 export interface HlsCommand {
@@ -80,7 +91,8 @@ export function buildHlsCommand(opts: HlsCommandOptions): HlsCommand {
     '-probesize', String(5 * 1024 * 1024),
   ];
 
-  const out: string[] = [];
+  // The thumbnail is an output of its own, before the HLS one (its options end at its file name).
+  const out: string[] = opts.thumbnail ? thumbnailOutputArgs(opts.thumbnail) : [];
   for (let i = 0; i < opts.renditions.length; i++) {
     out.push('-map', '0:v:0');
     if (hasAudio) out.push('-map', '0:a:0');
@@ -124,6 +136,25 @@ export function buildHlsCommand(opts: HlsCommandOptions): HlsCommand {
   );
 
   return { inputOptions, outputOptions: out, output: path.join(opts.outDir, '%v', MEDIA_PLAYLIST) };
+}
+
+/**
+ * A second output of the ladder's ffmpeg keeping a live thumbnail: the decoded source frame every `everySeconds`
+ * (the ladder decodes it anyway for its encoded rungs), scaled, as a JPEG written beside the target and renamed over
+ * it. A separate ffmpeg per refresh cost ~0.1 CPU-s each, mostly its start-up (issue 15); this costs one JPEG encode.
+ * select, not fps: fps would fill a timestamp jump with copies of one frame, each encoded; abs() lets a jump back
+ * through a reconnect still produce pictures.
+ */
+export function thumbnailOutputArgs(t: LiveThumbnail): string[] {
+  if (!(t.everySeconds > 0) || !(t.maxHeight > 0)) throw new Error('a thumbnail needs a positive interval and height');
+  return [
+    '-map', '0:v:0',
+    '-vf', `select='isnan(prev_selected_t)+gte(abs(t-prev_selected_t),${t.everySeconds})',scale=-2:'min(ih,${t.maxHeight})'`,
+    '-fps_mode', 'passthrough',
+    '-c:v', 'mjpeg', '-q:v', '4',
+    '-f', 'image2', '-update', '1', '-atomic_writing', '1',
+    t.file,
+  ];
 }
 
 /** The whole argv after `ffmpeg`, for logs and for running the command without fluent-ffmpeg. */

@@ -15,6 +15,7 @@ import type { HlsCommandOptions } from './hls-command.ts';
 import { readHead } from '../media/file-head.ts';
 import { LegClock } from './leg-clock.ts';
 import { DEFAULT_SEGMENT_SECONDS } from './ladder.ts';
+import { liveThumbnail } from './thumbnail.ts';
 import type { Rendition } from './ladder.ts';
 import { appendEndList, buildMasterPlaylist, expectedAvc1, parseMediaPlaylist, probeTsCodecs } from './playlists.ts';
 import type { Variant } from './playlists.ts';
@@ -430,6 +431,9 @@ export class LiveTranscode {
       ...(this.job.sourceAudio ? { sourceAudio: this.job.sourceAudio } : {}),
       segmentSeconds: this.seg,
       ...(this.job.preset ? { preset: this.job.preset } : {}),
+      // The live thumbnail from this ffmpeg when it decodes the source anyway (an encoded rung); otherwise the
+      // session's refresher (thumbnail.ts) runs its own ffmpeg over the newest segment.
+      ...(this.ladder.some((r) => !r.copy) ? { thumbnail: liveThumbnail(this.job.outDir) } : {}),
     });
     const attempt = this.attempt;
     const run = runFfmpeg({

@@ -1,13 +1,15 @@
-// Keeps {sessionDir}/thumbnail.jpg on the live picture: every few seconds, the first frame of the newest finished
-// segment of the top rendition (segments start on a keyframe, so it decodes alone). The JPEG is written beside the
-// target and renamed over it, so the HTTP server never serves half a file.
+// Keeps {sessionDir}/thumbnail.jpg on the live picture. A standard-mode ladder with an encoded rung writes it itself
+// (liveThumbnail: an output of its ffmpeg, the source picture every 10 s); otherwise, every few seconds, the first frame
+// of the newest finished segment of the top rendition (segments start on a keyframe, so it decodes alone), by an ffmpeg
+// run of its own. Either way the JPEG is written beside the target and renamed over it, so the HTTP server never serves
+// half a file.
 import { createReadStream } from 'node:fs';
-import { readFile, rename, rm } from 'node:fs/promises';
+import { readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { initPathOf } from '../durable/fmp4-init.ts';
 import { runFfmpeg } from './ffmpeg.ts';
-import { MASTER_PLAYLIST } from './hls-command.ts';
+import { MASTER_PLAYLIST, type LiveThumbnail } from './hls-command.ts';
 import { parseMasterPlaylist, parseMediaPlaylist } from './playlists.ts';
 import { logWarn } from '../log.ts';
 
@@ -19,6 +21,11 @@ const REFRESH_MS = 10_000;
 const FFMPEG_DEADLINE_MS = 10_000;
 /** Thumbnails are previews: a taller source is scaled down to this. */
 const MAX_HEIGHT = 720;
+
+/** What the ladder's ffmpeg is asked for when it keeps the session's thumbnail itself (hls-command.ts). */
+export function liveThumbnail(sessionDir: string): LiveThumbnail {
+  return { file: path.join(sessionDir, THUMBNAIL_FILE), everySeconds: REFRESH_MS / 1000, maxHeight: MAX_HEIGHT };
+}
 
 /** The playlist URI of the tallest variant of a master playlist, or null before the master exists. */
 export function topVariantUri(masterText: string): string | null {
@@ -88,16 +95,23 @@ export function refreshThumbnails(sessionDir: string, options: ThumbnailOptions 
   let stopped = false;
   let refreshed = 0;
   let lastError: string | null = null;
+  /** mtime of the thumbnail this refresher wrote last */
+  let ownMtimeMs = 0;
   const target = path.join(sessionDir, THUMBNAIL_FILE);
+  const intervalMs = options.intervalMs ?? REFRESH_MS;
 
   const tick = async (): Promise<void> => {
     if (stopped || running) return;
     if (options.isOver?.()) return stop();
     running = true;
     try {
+      // The ladder's ffmpeg keeps it current (liveThumbnail): no run of our own while its picture is fresh.
+      const writtenAt = await stat(target).then((s) => s.mtimeMs, () => 0);
+      if (writtenAt !== ownMtimeMs && Date.now() - writtenAt < 2 * intervalMs) return;
       const segment = await newestTopSegment(sessionDir);
       if (segment && segment !== lastSegment) {
         await writeThumbnail(segment, target, options.ffmpegPath);
+        ownMtimeMs = await stat(target).then((s) => s.mtimeMs, () => 0);
         lastSegment = segment;
         refreshed += 1;
         lastError = null;
@@ -111,7 +125,7 @@ export function refreshThumbnails(sessionDir: string, options: ThumbnailOptions 
       running = false;
     }
   };
-  const timer = setInterval(() => void tick(), options.intervalMs ?? REFRESH_MS);
+  const timer = setInterval(() => void tick(), intervalMs);
   timer.unref();
   function stop(): void {
     stopped = true;

@@ -1,7 +1,7 @@
 // ffmpeg argument lists for live ABR HLS: mapping, codecs, keyframe alignment, HLS muxer flags, resume.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { buildHlsCommand, commandArgs, newLegTag, segmentPattern } from '../../../origin/pipeline/hls-command.ts';
+import { buildHlsCommand, commandArgs, newLegTag, segmentPattern, thumbnailOutputArgs } from '../../../origin/pipeline/hls-command.ts';
 import type { HlsCommandOptions } from '../../../origin/pipeline/hls-command.ts';
 import { chooseLadder } from '../../../origin/pipeline/ladder.ts';
 import type { EncodedRendition, Rendition } from '../../../origin/pipeline/ladder.ts';
@@ -124,6 +124,18 @@ describe('buildHlsCommand', () => {
 
   it('refuses an empty ladder', () => {
     expect(() => buildHlsCommand({ ...base, renditions: [] })).toThrow();
+  });
+
+  it('a live thumbnail is an output of its own before the HLS one, whose options stay the same', () => {
+    const thumbnail = { file: '/media/s1/thumbnail.jpg', everySeconds: 10, maxHeight: 720 };
+    const withThumb = buildHlsCommand({ ...base, thumbnail }).outputOptions;
+    const ends = withThumb.indexOf(thumbnail.file);
+    expect(withThumb.slice(0, ends + 1)).toEqual(thumbnailOutputArgs(thumbnail));
+    expect(withThumb.slice(ends + 1)).toEqual(out);
+    expect(valueOf(withThumb, '-vf')).toBe("select='isnan(prev_selected_t)+gte(abs(t-prev_selected_t),10)',scale=-2:'min(ih,720)'");
+    expect(valueOf(withThumb, '-atomic_writing')).toBe('1');
+    expect(out).not.toContain('mjpeg');
+    expect(() => thumbnailOutputArgs({ ...thumbnail, everySeconds: 0 })).toThrow();
   });
 
   it('commandArgs puts the input between input and output options', () => {

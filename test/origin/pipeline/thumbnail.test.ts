@@ -1,11 +1,12 @@
 // Live thumbnails: the newest segment of the top rendition becomes {sessionDir}/thumbnail.jpg, refreshed as segments land.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, mkdir, writeFile, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, mkdir, writeFile, stat, utimes } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { newestSegmentUri, newestTopSegment, refreshThumbnails, topVariantUri, THUMBNAIL_FILE } from '../../../origin/pipeline/thumbnail.ts';
+import { liveThumbnail, newestSegmentUri, newestTopSegment, refreshThumbnails, topVariantUri, THUMBNAIL_FILE } from '../../../origin/pipeline/thumbnail.ts';
+import { thumbnailOutputArgs } from '../../../origin/pipeline/hls-command.ts';
 
 const run = promisify(execFile);
 let dir: string;
@@ -103,5 +104,37 @@ describe('refreshThumbnails', () => {
     await new Promise((r) => setTimeout(r, 400));
     expect(refresher.refreshed).toBe(1);
     await expect(stat(path.join(sessionDir, THUMBNAIL_FILE))).rejects.toThrow();
+  });
+});
+
+describe('thumbnails kept by the ladder ffmpeg', () => {
+  it('its thumbnail output writes the source picture scaled down, atomically (no temporary file left)', async () => {
+    const sessionDir = path.join(dir, 'ladder-output');
+    await mkdir(sessionDir, { recursive: true });
+    const thumbnail = { ...liveThumbnail(sessionDir), maxHeight: 180 };
+    const { stderr } = await run('ffmpeg', ['-hide_banner', '-nostdin', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30', '-t', '3', ...thumbnailOutputArgs(thumbnail)]);
+    expect(stderr).not.toMatch(/error/i);
+    expect(await probe(thumbnail.file)).toMatchObject({ codec_name: 'mjpeg', width: 320, height: 180 });
+    expect(await readdir(sessionDir)).toEqual([THUMBNAIL_FILE]);
+  });
+
+  it('the refresher runs no ffmpeg of its own while someone else keeps the thumbnail fresh, and takes over once it goes stale', async () => {
+    const sessionDir = await session('kept', '640x360', 2);
+    const target = path.join(sessionDir, THUMBNAIL_FILE);
+    await writeFile(target, 'written by the ladder');
+    const refresher = refreshThumbnails(sessionDir, { intervalMs: 100 });
+    try {
+      await new Promise((r) => setTimeout(r, 150));
+      expect(refresher.refreshed).toBe(0);
+      expect(await readFile(target, 'utf8')).toBe('written by the ladder');
+      // The ladder stopped writing (its ffmpeg died, say): after two intervals the refresher's own picture replaces it.
+      const old = new Date(Date.now() - 1000);
+      await utimes(target, old, old);
+      for (let i = 0; i < 100 && refresher.refreshed < 1; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(refresher.refreshed).toBe(1);
+      expect(await probe(target)).toMatchObject({ codec_name: 'mjpeg', width: 640, height: 360 });
+    } finally {
+      refresher.stop();
+    }
   });
 });
