@@ -1,5 +1,5 @@
 // The origins' control ports, played by a stand-in at the network boundary (globalThis.fetch): every command the edge
-// sends an origin is recorded, and each origin answers with the status the test sets for it.
+// sends an origin is recorded and answered with the status the test sets; or only clip jobs are taken.
 import { beforeAll, afterAll, vi, type MockInstance } from 'vitest';
 
 export interface ControlCommand {
@@ -26,4 +26,20 @@ export function standInControlPorts(defaultStatus: number) {
   });
   afterAll(() => originFetch.mockRestore());
   return { commands, answers };
+}
+
+/**
+ * Registers, for the calling test file, origins that take clip jobs (202) and nothing else: any other command finds no
+ * origin listening (the fetch fails), so the edge does not wait on a finalize.
+ */
+export function standInClipsOnlyOrigins(): void {
+  let originFetch: MockInstance<typeof fetch>;
+  beforeAll(() => {
+    originFetch = vi.spyOn(globalThis, 'fetch').mockImplementation(async (input) => {
+      const url = new URL(input instanceof Request ? input.url : String(input));
+      if (url.pathname === '/control/clips') return new Response(null, { status: 202 });
+      throw new TypeError('Network connection lost.');
+    });
+  });
+  afterAll(() => originFetch.mockRestore());
 }

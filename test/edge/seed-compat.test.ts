@@ -2,19 +2,12 @@
 // values is a 400 naming it), its five operationIds in the served document, and absolute media URLs (recordings,
 // sessions, clips) on the host the API was called on. The origins' control ports are a stand-in at the network
 // boundary (globalThis.fetch): clip jobs are taken, anything else finds no origin there.
-import { describe, it, expect, beforeAll, afterAll, vi, type MockInstance } from 'vitest';
+import { describe, it, expect, beforeAll, vi } from 'vitest';
+import { standInClipsOnlyOrigins } from './control-ports.ts';
 import { env, exports } from 'cloudflare:workers';
 import { api, authorize, call, createWorkspace, json, originEvent, sendEvents, sendHeartbeat, ORIGIN, type Workspace } from './helpers.ts';
 
-let originFetch: MockInstance<typeof fetch>;
-beforeAll(() => {
-  originFetch = vi.spyOn(globalThis, 'fetch').mockImplementation(async (input) => {
-    const url = new URL(input instanceof Request ? input.url : String(input));
-    if (url.pathname === '/control/clips') return new Response(null, { status: 202 });
-    throw new TypeError('Network connection lost.'); // no origin listens there: a finalize is not waited for
-  });
-});
-afterAll(() => originFetch.mockRestore());
+standInClipsOnlyOrigins();
 
 let ws: Workspace;
 beforeAll(async () => {

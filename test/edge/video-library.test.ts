@@ -2,22 +2,15 @@
 // kept by a stream's deletion unless ?deleteMedia=true (a kept recording still plays and still obeys retention), and
 // /hls playback of library videos (kind 'video', media under videos/{videoId}/). The origins' control ports are a
 // stand-in at the network boundary (globalThis.fetch): clip jobs are taken, anything else finds no origin there.
-import { describe, it, expect, beforeAll, afterAll, vi, type MockInstance } from 'vitest';
+import { describe, it, expect, beforeAll, vi } from 'vitest';
+import { standInClipsOnlyOrigins } from './control-ports.ts';
 import { env } from 'cloudflare:workers';
 import { SignJWT, importPKCS8 } from 'jose';
 import { api, authorize, call, createStream, createWorkspace, json, originEvent, sendEvents, sendHeartbeat, ORIGIN, type Workspace } from './helpers.ts';
 import { setRecordingRetention, sweepExpiredRecordings } from '../../edge/retention.ts';
 import { libraryVideoId } from '../../edge/video/library-rows.ts';
 
-let originFetch: MockInstance<typeof fetch>;
-beforeAll(() => {
-  originFetch = vi.spyOn(globalThis, 'fetch').mockImplementation(async (input) => {
-    const url = new URL(input instanceof Request ? input.url : String(input));
-    if (url.pathname === '/control/clips') return new Response(null, { status: 202 });
-    throw new TypeError('Network connection lost.'); // no origin listens there: a finalize is not waited for
-  });
-});
-afterAll(() => originFetch.mockRestore());
+standInClipsOnlyOrigins();
 
 let ws: Workspace;
 let other: Workspace;

@@ -4,8 +4,7 @@
 // against), cells 2..25 the 24 bits of the frame's wall-clock milliseconds mod 2^24 (bit k in cell k + 2). Cells
 // and band scale with the picture, so they survive the lowest rung's scaling and x264 (each cell is 1/26 of the
 // width, the band 1/10 of the height: 16×24 px at 426×240).
-import { spawn } from 'node:child_process';
-import type { Publisher } from './encoder.ts';
+import { spawnPublisher, type Publisher } from './encoder.ts';
 
 export const BARCODE_BITS = 24;
 export const BARCODE_CELLS = BARCODE_BITS + 2;
@@ -63,20 +62,7 @@ export function publishBarcode(url: string, options: BarcodePublishOptions = {})
     '-c:a', 'aac', '-b:a', '96k',
     '-f', 'flv', url,
   ];
-  const child = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return {
-    epochMs,
-    process: child,
-    exited,
-    output: () => stderr,
-    async kill(signal = 'SIGKILL') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      await exited;
-    },
-  };
+  return { epochMs, ...spawnPublisher(args) };
 }
 
 /**

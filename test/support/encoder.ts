@@ -34,6 +34,11 @@ export function publish(url: string, options: PublishOptions = {}): Publisher {
     '-c:a', 'aac', '-b:a', '96k',
     '-f', format, url,
   ];
+  return spawnPublisher(args);
+}
+
+/** ffmpeg publishing with `args`: the last 4 KB of its stderr kept for a failing test's message; kill() waits for its exit. */
+export function spawnPublisher(args: string[]): Publisher {
   const child = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-4000)));

@@ -4,9 +4,10 @@
 // (test/support/ll-viewer.ts) for a fixed time, the origin's HLS requests by kind over that time and each part's birth
 // (test/support/ll-viewer-origin.ts). The summary is pure: origin requests per part per rendition, the viewers' part
 // delay after the part existed, errors, gaps, and held requests open at the edge.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
+import { until } from '../../scripts/bench/support/processes.ts';
+import { spawnPublisher, type Publisher } from './encoder.ts';
 import { parseLlPlaylist } from './hls-validator.ts';
 import { newLlLoadTally, renditionOf, runLlViewer, type LlLoadTally } from './ll-viewer.ts';
 import { birthKey, countsBetween, originKindCounts, probePartBirths, type KindCounts, type PartBirths } from './ll-viewer-origin.ts';
@@ -23,18 +24,6 @@ export interface LowStream {
   stop(): Promise<void>;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs: number, everyMs = 250): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
-
 async function text(url: string): Promise<string | undefined> {
   try {
     const response = await fetch(url, { signal: AbortSignal.timeout(5000) });
@@ -46,7 +35,7 @@ async function text(url: string): Promise<string | undefined> {
 }
 
 /** A `-re` test pattern with a tone, H.264 with a keyframe every second (no B-frames) and AAC, over RTMP. */
-function publishOneSecondGop(url: string, seconds: number): { child: ChildProcess; exited: Promise<unknown>; output: () => string } {
+function publishOneSecondGop(url: string, seconds: number): Publisher {
   const args = [
     '-hide_banner', '-loglevel', 'warning', '-nostdin',
     '-re', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30',
@@ -57,11 +46,7 @@ function publishOneSecondGop(url: string, seconds: number): { child: ChildProces
     '-c:a', 'aac', '-b:a', '64k',
     '-f', 'flv', url,
   ];
-  const child = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  return { child, exited, output: () => stderr };
+  return spawnPublisher(args);
 }
 
 /**
@@ -75,12 +60,11 @@ export async function publishLowStream(stack: Stack, seconds: number): Promise<L
   const masterUrl = `${stack.edgeUrl}/hls/${playbackId}/master.m3u8`;
   const publisher = publishOneSecondGop(`rtmp://127.0.0.1:${stack.ports.rtmp}/live/${stream.streamKey}`, seconds);
   const stop = async () => {
-    if (publisher.child.exitCode === null && publisher.child.signalCode === null) publisher.child.kill('SIGKILL');
-    await publisher.exited;
+    await publisher.kill();
   };
   try {
     const variants = await until('LL-HLS parts in every rendition through the edge', async () => {
-      if (publisher.child.exitCode !== null) throw new Error(`ffmpeg exited: ${publisher.output().slice(-300)}`);
+      if (publisher.process.exitCode !== null) throw new Error(`ffmpeg exited: ${publisher.output().slice(-300)}`);
       const master = await text(masterUrl);
       const uris = master?.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#')) ?? [];
       if (uris.length < 2) return undefined;
@@ -89,7 +73,7 @@ export async function publishLowStream(stack: Stack, seconds: number): Promise<L
         if (!media || parseLlPlaylist(media).segments.filter((s) => s.parts.length > 0).length < 2) return undefined;
       }
       return uris;
-    }, 60_000);
+    }, 60_000, 250);
     const first = parseLlPlaylist((await text(new URL(variants[0]!, masterUrl).toString())) ?? '');
     const sessions = readdirSync(path.join(stack.mediaDir, stream.streamId)).filter((n) => n.startsWith('ses_')).sort();
     if (sessions.length === 0) throw new Error('no session folder on the origin');

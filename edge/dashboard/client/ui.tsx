@@ -1,8 +1,9 @@
-// The dashboard's small building blocks: a problem banner, copyable (and hideable) values, confirmations, badges.
+// The dashboard's small building blocks: a problem banner, copyable (and hideable) values, confirmations, badges,
+// polled list tables and their status filter.
 /** @jsxImportSource hono/jsx/dom */
 import { useState, type Child } from 'hono/jsx/dom';
 import { asProblem, type ApiProblem } from './api.ts';
-import { follow } from './router.ts';
+import { follow, navigate } from './router.ts';
 
 /** An API error as its problem+json title and detail (and the fields at fault), never a blank page. */
 export function ProblemBanner({ problem }: { problem: ApiProblem | null | undefined }) {
@@ -73,6 +74,24 @@ export function CopyField({ label, value, secret = false }: { label: string; val
   );
 }
 
+/** An action run once at a time: busy while it runs, its problem (if any) kept to show beside the button. */
+function useAction(action: () => Promise<unknown>) {
+  const [busy, setBusy] = useState(false);
+  const [problem, setProblem] = useState<ApiProblem | null>(null);
+  const run = async (): Promise<void> => {
+    setBusy(true);
+    setProblem(null);
+    try {
+      await action();
+    } catch (error) {
+      setProblem(asProblem(error));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, problem, setProblem, run };
+}
+
 /**
  * A button that asks first: the first click shows "Confirm"/"Cancel"; the action's problem, if any, shows beside it.
  */
@@ -88,8 +107,7 @@ export function ConfirmButton({
   danger?: boolean;
 }) {
   const [asking, setAsking] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [problem, setProblem] = useState<ApiProblem | null>(null);
+  const { busy, problem, setProblem, run } = useAction(action);
   if (!asking) {
     return (
       <span class="confirm">
@@ -103,22 +121,7 @@ export function ConfirmButton({
   return (
     <span class="confirm asking">
       <span>{question}</span>
-      <button
-        type="button"
-        class={danger ? 'danger' : 'primary'}
-        disabled={busy}
-        onClick={async () => {
-          setBusy(true);
-          try {
-            await action();
-          } catch (error) {
-            setProblem(asProblem(error));
-          } finally {
-            setBusy(false);
-            setAsking(false);
-          }
-        }}
-      >
+      <button type="button" class={danger ? 'danger' : 'primary'} disabled={busy} onClick={async () => (await run(), setAsking(false))}>
         Confirm
       </button>
       <button type="button" onClick={() => setAsking(false)}>
@@ -130,26 +133,10 @@ export function ConfirmButton({
 
 /** A button running an action once per click (disabled meanwhile), its problem shown beside it. */
 export function ActionButton({ label, action, primary = false }: { label: string; action: () => Promise<unknown>; primary?: boolean }) {
-  const [busy, setBusy] = useState(false);
-  const [problem, setProblem] = useState<ApiProblem | null>(null);
+  const { busy, problem, run } = useAction(action);
   return (
     <span class="confirm">
-      <button
-        type="button"
-        class={primary ? 'primary' : ''}
-        disabled={busy}
-        onClick={async () => {
-          setBusy(true);
-          setProblem(null);
-          try {
-            await action();
-          } catch (error) {
-            setProblem(asProblem(error));
-          } finally {
-            setBusy(false);
-          }
-        }}
-      >
+      <button type="button" class={primary ? 'primary' : ''} disabled={busy} onClick={run}>
         {label}
       </button>
       <ProblemBanner problem={problem} />
@@ -225,5 +212,68 @@ export function Loaded<T>({ polled, render }: { polled: { data: T | undefined; p
       <ProblemBanner problem={polled.problem} />
       {polled.data === undefined ? polled.problem ? null : <p class="muted">Loading…</p> : render(polled.data)}
     </>
+  );
+}
+
+/**
+ * A polled list as a table: its problem, "Loading…", the empty message, or one row per item under the column heads
+ * (the `wide` ones hide on a phone; `actions` adds a blank head over a last column of buttons).
+ */
+export function ListTable<T>({
+  polled,
+  empty,
+  heads,
+  wide = [],
+  actions = false,
+  row,
+}: {
+  polled: { data: T[] | undefined; problem: ApiProblem | null };
+  empty: Child;
+  heads: string[];
+  wide?: string[];
+  actions?: boolean;
+  row: (item: T) => Child;
+}) {
+  return (
+    <Loaded
+      polled={polled}
+      render={(list) =>
+        list.length === 0 ? (
+          <p class="muted">{empty}</p>
+        ) : (
+          <table class="list">
+            <thead>
+              <tr>
+                {heads.map((h) => (
+                  <th>{h}</th>
+                ))}
+                {wide.map((h) => (
+                  <th class="wide">{h}</th>
+                ))}
+                {actions ? <th /> : null}
+              </tr>
+            </thead>
+            <tbody>{list.map(row)}</tbody>
+          </table>
+        )
+      }
+    />
+  );
+}
+
+/** A "Status" select over a list ("All" first); picking one navigates to the path `to` gives ('' for All). */
+export function StatusFilter({ statuses, value, to }: { statuses: readonly string[]; value: string | undefined; to: (status: string) => string }) {
+  return (
+    <label class="inline">
+      Status{' '}
+      <select name="status" value={value ?? ''} onChange={(e: Event) => navigate(to((e.target as HTMLSelectElement).value))}>
+        <option value="">All</option>
+        {statuses.map((s) => (
+          <option value={s} selected={s === value}>
+            {s}
+          </option>
+        ))}
+      </select>
+    </label>
   );
 }

@@ -3,59 +3,20 @@
 // its stats events; plus the cadence's own rules (timeline breaks, an overdue keyframe, FLV tag kinds).
 import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { promisify } from 'node:util';
 import { Broadcast } from '../../../origin/ingest/broadcast.ts';
-import { createMetrics } from '../../../origin/metrics.ts';
 import { RtmpServer } from '../../../origin/rtmp/server.ts';
 import { VideoCadence, flvVideoFrame } from '../../../origin/media/video-cadence.ts';
-import type { TranscodePool } from '../../../origin/pipeline/transcode-pool.ts';
-import type { AuthorizeIngestResponse, IngestProtocol, OriginEvent, SessionStats } from '../../../shared/schemas/internal.ts';
+import type { IngestProtocol, OriginEvent, SessionStats } from '../../../shared/schemas/internal.ts';
+import { declinedBroadcast, ingestGrant, removeMediaDirs } from '../../support/declined-broadcast.ts';
 
 const run = promisify(execFile);
 const dirs: string[] = [];
-afterEach(async () => {
-  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 })));
-});
-
-const grant = (streamId: string): AuthorizeIngestResponse => ({
-  streamId,
-  sessionId: `ses_${streamId}`,
-  resume: false,
-  profiles: null,
-  maxResolution: '1080p',
-  record: false,
-  reconnectWindow: 60,
-  simulcast: [],
-  srtPassphrase: 'stream-secret-0123456789',
-  srtLatency: 120,
-  latencyMode: 'standard',
-  mediaGrant: 'not-a-real-grant',
-  durablePrefix: `live/${streamId}/ses_${streamId}/`,
-  resumeFrom: null,
-});
+afterEach(() => removeMediaDirs(dirs));
 
 /** A Broadcast whose transcode is declined (the cadence is measured from the ingest, before any transcode). */
-async function broadcastFor(streamId: string, protocol: IngestProtocol, events: OriginEvent[]) {
-  const mediaDir = await mkdtemp(path.join(os.tmpdir(), 'riverhead-cadence-'));
-  dirs.push(mediaDir);
-  const pool = {
-    running: 0,
-    capacity: 1,
-    tryStart: () => ({ ok: false, reason: 'closed', capacity: 1, running: 0, message: 'test pool' }),
-  } as unknown as TranscodePool;
-  return new Broadcast(grant(streamId), protocol, {
-    pool,
-    mediaDir,
-    statsIntervalMs: 500,
-    metrics: createMetrics({ liveStreams: () => 0, outboxDepth: () => 0 }),
-    emit: async (event) => void events.push(event),
-    beforeTranscode: async () => {},
-    disconnect: () => {},
-  });
-}
+const broadcastFor = (streamId: string, protocol: IngestProtocol, events: OriginEvent[]) =>
+  declinedBroadcast(ingestGrant(streamId), protocol, { events, dirs, statsIntervalMs: 500 });
 
 const lastStats = (events: OriginEvent[]) => events.filter((e) => e.type === 'stats').at(-1)?.data as SessionStats | undefined;
 

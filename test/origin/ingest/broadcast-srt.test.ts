@@ -2,62 +2,18 @@
 // as an mpegts input, and SRT link issues show in the session stats.
 import { describe, it, expect, afterEach } from 'vitest';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { promisify } from 'node:util';
-import { Broadcast } from '../../../origin/ingest/broadcast.ts';
-import { createMetrics } from '../../../origin/metrics.ts';
-import type { TranscodePool } from '../../../origin/pipeline/transcode-pool.ts';
 import type { LiveTranscodeJob } from '../../../origin/pipeline/live-transcode.ts';
-import type { AuthorizeIngestResponse, OriginEvent } from '../../../shared/schemas/internal.ts';
+import type { OriginEvent } from '../../../shared/schemas/internal.ts';
+import { declinedBroadcast, ingestGrant, removeMediaDirs } from '../../support/declined-broadcast.ts';
 
 const run = promisify(execFile);
 const dirs: string[] = [];
-afterEach(async () => {
-  // The broadcast may still be writing its session files: rm retries on ENOTEMPTY.
-  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 })));
-});
+afterEach(() => removeMediaDirs(dirs));
 
-const grant: AuthorizeIngestResponse = {
-  streamId: 'ls_test',
-  sessionId: 'ses_test',
-  resume: false,
-  profiles: null,
-  maxResolution: '1080p',
-  record: false,
-  reconnectWindow: 60,
-  simulcast: [],
-  srtPassphrase: 'stream-secret-0123456789',
-  srtLatency: 120,
-  latencyMode: 'standard',
-  mediaGrant: 'not-a-real-grant',
-  durablePrefix: 'live/ls_test/ses_test/',
-  resumeFrom: null,
-};
-
-async function broadcastWith(jobs: LiveTranscodeJob[], events: OriginEvent[]) {
-  const mediaDir = await mkdtemp(path.join(os.tmpdir(), 'riverhead-broadcast-'));
-  dirs.push(mediaDir);
-  // A pool that records the job and declines it: what the Broadcast decided is all this test looks at.
-  const pool = {
-    running: 0,
-    capacity: 1,
-    tryStart(job: LiveTranscodeJob) {
-      jobs.push(job);
-      return { ok: false, reason: 'closed', capacity: 1, running: 0, message: 'test pool' };
-    },
-  } as unknown as TranscodePool;
-  return new Broadcast(grant, 'srt', {
-    pool,
-    mediaDir,
-    statsIntervalMs: 50,
-    metrics: createMetrics({ liveStreams: () => 0, outboxDepth: () => 0 }),
-    emit: async (event) => void events.push(event),
-    beforeTranscode: async () => {},
-    disconnect: () => {},
-  });
-}
+/** A Broadcast that records the transcode job and declines it: what the Broadcast decided is all this test looks at. */
+const broadcastWith = (jobs: LiveTranscodeJob[], events: OriginEvent[]) =>
+  declinedBroadcast(ingestGrant('ls_test', 'ses_test'), 'srt', { events, jobs, dirs, statsIntervalMs: 50 });
 
 describe('Broadcast with MPEG-TS input', () => {
   it('starts the transcode as soon as the stream shows its size, with the ladder for that size', async () => {

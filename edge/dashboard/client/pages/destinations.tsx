@@ -6,7 +6,7 @@ import { DESTINATION_PLATFORMS } from '../../../../shared/destination-platforms.
 import { ApiProblem, asProblem, call, type RiverheadClient } from '../api.ts';
 import { navigate } from '../router.ts';
 import { streamName } from '../stream-name.ts';
-import { ActionButton, Badge, ConfirmButton, Loaded, ProblemBanner, Section, bytes } from '../ui.tsx';
+import { ActionButton, Badge, ConfirmButton, ListTable, Loaded, ProblemBanner, Section, bytes } from '../ui.tsx';
 import { usePoll } from '../use-poll.ts';
 
 export function DestinationsPage({ client, streamId }: { client: RiverheadClient; streamId: string | null }) {
@@ -74,63 +74,48 @@ export function StreamDestinations({ client, streamId }: { client: RiverheadClie
   return (
     <>
       <Section title="Destinations">
-        <Loaded
+        <ListTable
           polled={destinations}
-          render={(list) =>
-            list.length === 0 ? (
-              <p class="muted">No destinations: this stream is not restreamed anywhere.</p>
-            ) : (
-              <table class="list">
-                <thead>
-                  <tr>
-                    <th>Name</th>
-                    <th>Status</th>
-                    <th class="wide">Server</th>
-                    <th class="wide">Sent</th>
-                    <th />
-                  </tr>
-                </thead>
-                <tbody>
-                  {list.map((d) => (
-                    <tr>
-                      <td>
-                        {d.name} <span class="muted">({d.platform}, {d.rendition})</span>
-                        {d.lastError ? <p class="problem">{d.lastError}</p> : null}
-                      </td>
-                      <td>
-                        <Badge value={d.status} />
-                      </td>
-                      <td class="wide">
-                        <code>{d.url}</code>
-                      </td>
-                      <td class="wide">
-                        {bytes(d.bytesSent)}
-                        {d.reconnects ? ` · ${d.reconnects} reconnects` : ''}
-                      </td>
-                      <td class="actions">
-                        <ActionButton
-                          label={d.enabled ? 'Disable' : 'Enable'}
-                          action={async () => {
-                            await call(client.PATCH('/v1/live/streams/{streamId}/destinations/{destinationId}', { ...one(d.destinationId), body: { enabled: !d.enabled } }));
-                            await destinations.reload();
-                          }}
-                        />
-                        <ConfirmButton
-                          label="Delete"
-                          danger
-                          question="Delete?"
-                          action={async () => {
-                            await call(client.DELETE('/v1/live/streams/{streamId}/destinations/{destinationId}', one(d.destinationId)));
-                            await destinations.reload();
-                          }}
-                        />
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            )
-          }
+          empty="No destinations: this stream is not restreamed anywhere."
+          heads={['Name', 'Status']}
+          wide={['Server', 'Sent']}
+          actions
+          row={(d) => (
+            <tr>
+              <td>
+                {d.name} <span class="muted">({d.platform}, {d.rendition})</span>
+                {d.lastError ? <p class="problem">{d.lastError}</p> : null}
+              </td>
+              <td>
+                <Badge value={d.status} />
+              </td>
+              <td class="wide">
+                <code>{d.url}</code>
+              </td>
+              <td class="wide">
+                {bytes(d.bytesSent)}
+                {d.reconnects ? ` · ${d.reconnects} reconnects` : ''}
+              </td>
+              <td class="actions">
+                <ActionButton
+                  label={d.enabled ? 'Disable' : 'Enable'}
+                  action={async () => {
+                    await call(client.PATCH('/v1/live/streams/{streamId}/destinations/{destinationId}', { ...one(d.destinationId), body: { enabled: !d.enabled } }));
+                    await destinations.reload();
+                  }}
+                />
+                <ConfirmButton
+                  label="Delete"
+                  danger
+                  question="Delete?"
+                  action={async () => {
+                    await call(client.DELETE('/v1/live/streams/{streamId}/destinations/{destinationId}', one(d.destinationId)));
+                    await destinations.reload();
+                  }}
+                />
+              </td>
+            </tr>
+          )}
         />
       </Section>
       <Section title="Add a destination">

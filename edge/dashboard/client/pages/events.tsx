@@ -6,7 +6,7 @@ import type { components } from '../../../../shared/client/index.ts';
 import { ApiProblem, asProblem, call, type RiverheadClient } from '../api.ts';
 import { IngestSettings } from '../ingest-settings.tsx';
 import { navigate } from '../router.ts';
-import { Badge, ConfirmButton, CopyField, Link, Loaded, ProblemBanner, Section, When } from '../ui.tsx';
+import { Badge, ConfirmButton, CopyField, Link, ListTable, Loaded, ProblemBanner, Section, When } from '../ui.tsx';
 import { usePoll } from '../use-poll.ts';
 
 type LiveEvent = components['schemas']['LiveEvent'];
@@ -29,40 +29,25 @@ export function EventsPage({ client }: { client: RiverheadClient }) {
       </div>
       {creating ? <CreateEvent client={client} /> : null}
       <Section title="Events">
-        <Loaded
+        <ListTable
           polled={events}
-          render={(list) =>
-            list.length === 0 ? (
-              <p class="muted">No live events yet.</p>
-            ) : (
-              <table class="list">
-                <thead>
-                  <tr>
-                    <th>Name</th>
-                    <th>Status</th>
-                    <th class="wide">Type</th>
-                    <th class="wide">Starts</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {list.map((e) => (
-                    <tr>
-                      <td>
-                        <Link href={`/dashboard/events/${e.eventId}`}>{e.name ?? e.eventId}</Link>
-                      </td>
-                      <td>
-                        <Badge value={e.status} />
-                      </td>
-                      <td class="wide">{e.type.replace('LIVE_TYPE_', '').toLowerCase()}</td>
-                      <td class="wide">
-                        <When at={e.scheduledStartAt} />
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            )
-          }
+          empty="No live events yet."
+          heads={['Name', 'Status']}
+          wide={['Type', 'Starts']}
+          row={(e) => (
+            <tr>
+              <td>
+                <Link href={`/dashboard/events/${e.eventId}`}>{e.name ?? e.eventId}</Link>
+              </td>
+              <td>
+                <Badge value={e.status} />
+              </td>
+              <td class="wide">{e.type.replace('LIVE_TYPE_', '').toLowerCase()}</td>
+              <td class="wide">
+                <When at={e.scheduledStartAt} />
+              </td>
+            </tr>
+          )}
         />
       </Section>
     </>

@@ -6,9 +6,8 @@ import { STREAM_STATUSES } from '../../../../shared/lifecycle-vocabulary.ts';
 import type { components } from '../../../../shared/client/index.ts';
 import { ApiProblem, asProblem, call, type RiverheadClient } from '../api.ts';
 import { IngestSettings } from '../ingest-settings.tsx';
-import { navigate } from '../router.ts';
 import { parseMetadata, streamName } from '../stream-name.ts';
-import { Badge, Link, Loaded, ProblemBanner, Section, When } from '../ui.tsx';
+import { Badge, Link, ListTable, ProblemBanner, Section, StatusFilter, When } from '../ui.tsx';
 import { usePoll } from '../use-poll.ts';
 
 type LiveStream = components['schemas']['LiveStream'];
@@ -58,63 +57,35 @@ export function StreamsPage({ client, status }: { client: RiverheadClient; statu
       <Section
         title="Streams"
         actions={
-          <label class="inline">
-            Status{' '}
-            <select
-              name="status"
-              value={filter ?? ''}
-              onChange={(e: Event) => {
-                const value = (e.target as HTMLSelectElement).value;
-                navigate(value ? `/dashboard/streams?status=${value}` : '/dashboard/streams');
-              }}
-            >
-              <option value="">All</option>
-              {STREAM_STATUSES.map((s) => (
-                <option value={s} selected={s === filter}>
-                  {s}
-                </option>
-              ))}
-            </select>
-          </label>
+          <StatusFilter
+            statuses={STREAM_STATUSES}
+            value={filter}
+            to={(value) => (value ? `/dashboard/streams?status=${value}` : '/dashboard/streams')}
+          />
         }
       >
-        <Loaded
+        <ListTable
           polled={streams}
-          render={(list) =>
-            list.length === 0 ? (
-              <p class="muted">No streams{filter ? ` with status ${filter}` : ''} yet.</p>
-            ) : (
-              <table class="list">
-                <thead>
-                  <tr>
-                    <th>Name</th>
-                    <th>Status</th>
-                    <th class="wide">Stream id</th>
-                    <th class="wide">Created</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {list.map((s) => (
-                    <tr data-stream-id={s.streamId}>
-                      <td>
-                        <Link href={`/dashboard/streams/${s.streamId}`}>{streamName(s)}</Link>
-                        {s.enabled ? null : <span class="muted"> (disabled)</span>}
-                      </td>
-                      <td>
-                        <Badge value={s.status} />
-                      </td>
-                      <td class="wide">
-                        <code>{s.streamId}</code>
-                      </td>
-                      <td class="wide">
-                        <When at={s.createdAt} />
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            )
-          }
+          empty={`No streams${filter ? ` with status ${filter}` : ''} yet.`}
+          heads={['Name', 'Status']}
+          wide={['Stream id', 'Created']}
+          row={(s) => (
+            <tr data-stream-id={s.streamId}>
+              <td>
+                <Link href={`/dashboard/streams/${s.streamId}`}>{streamName(s)}</Link>
+                {s.enabled ? null : <span class="muted"> (disabled)</span>}
+              </td>
+              <td>
+                <Badge value={s.status} />
+              </td>
+              <td class="wide">
+                <code>{s.streamId}</code>
+              </td>
+              <td class="wide">
+                <When at={s.createdAt} />
+              </td>
+            </tr>
+          )}
         />
       </Section>
     </>

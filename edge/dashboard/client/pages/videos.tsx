@@ -6,7 +6,7 @@ import { ApiProblem, asProblem, call, type RiverheadClient } from '../api.ts';
 import { Player } from '../player.tsx';
 import { previewQuery } from '../playback-token.ts';
 import { navigate } from '../router.ts';
-import { Badge, ConfirmButton, CopyField, Link, Loaded, ProblemBanner, Section, When, bytes, seconds } from '../ui.tsx';
+import { Badge, ConfirmButton, CopyField, Link, ListTable, Loaded, ProblemBanner, Section, When, bytes, seconds } from '../ui.tsx';
 import { usePoll } from '../use-poll.ts';
 
 export function VideosPage({ client }: { client: RiverheadClient }) {
@@ -41,43 +41,27 @@ export function VideosPage({ client }: { client: RiverheadClient }) {
         <ProblemBanner problem={problem} />
       </Section>
       <Section title="Library">
-        <Loaded
+        <ListTable
           polled={videos}
-          render={(list) =>
-            list.length === 0 ? (
-              <p class="muted">No videos yet. Upload with the API, import a URL, or record a stream.</p>
-            ) : (
-              <table class="list">
-                <thead>
-                  <tr>
-                    <th>Title</th>
-                    <th>Status</th>
-                    <th class="wide">Source</th>
-                    <th class="wide">Duration</th>
-                    <th class="wide">Created</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {list.map((v) => (
-                    <tr>
-                      <td>
-                        <Link href={`/dashboard/videos/${v.videoId}`}>{v.title ?? v.videoId}</Link>
-                      </td>
-                      <td>
-                        <Badge value={v.status} />
-                        {v.progress !== null && v.status !== 'ready' ? <span class="muted"> {Math.round(v.progress * 100)}%</span> : null}
-                      </td>
-                      <td class="wide">{v.source}</td>
-                      <td class="wide">{seconds(v.duration)}</td>
-                      <td class="wide">
-                        <When at={v.createdAt} />
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            )
-          }
+          empty="No videos yet. Upload with the API, import a URL, or record a stream."
+          heads={['Title', 'Status']}
+          wide={['Source', 'Duration', 'Created']}
+          row={(v) => (
+            <tr>
+              <td>
+                <Link href={`/dashboard/videos/${v.videoId}`}>{v.title ?? v.videoId}</Link>
+              </td>
+              <td>
+                <Badge value={v.status} />
+                {v.progress !== null && v.status !== 'ready' ? <span class="muted"> {Math.round(v.progress * 100)}%</span> : null}
+              </td>
+              <td class="wide">{v.source}</td>
+              <td class="wide">{seconds(v.duration)}</td>
+              <td class="wide">
+                <When at={v.createdAt} />
+              </td>
+            </tr>
+          )}
         />
       </Section>
     </>

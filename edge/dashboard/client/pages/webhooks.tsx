@@ -5,7 +5,7 @@ import { useState } from 'hono/jsx/dom';
 import type { components } from '../../../../shared/client/index.ts';
 import { ApiProblem, asProblem, call, type RiverheadClient } from '../api.ts';
 import { navigate } from '../router.ts';
-import { ActionButton, Badge, ConfirmButton, CopyField, Link, Loaded, ProblemBanner, Section, When } from '../ui.tsx';
+import { ActionButton, Badge, ConfirmButton, CopyField, Link, ListTable, Loaded, ProblemBanner, Section, StatusFilter, When } from '../ui.tsx';
 import { usePoll } from '../use-poll.ts';
 
 type Webhook = components['schemas']['Webhook'];
@@ -53,35 +53,21 @@ export function WebhooksPage({ client }: { client: RiverheadClient }) {
         ) : null}
       </Section>
       <Section title="Endpoints">
-        <Loaded
+        <ListTable
           polled={hooks}
-          render={(list) =>
-            list.length === 0 ? (
-              <p class="muted">No webhook endpoints yet.</p>
-            ) : (
-              <table class="list">
-                <thead>
-                  <tr>
-                    <th>URL</th>
-                    <th>State</th>
-                    <th class="wide">Events</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {list.map((h) => (
-                    <tr>
-                      <td>
-                        <Link href={`/dashboard/webhooks/${h.webhookId}`}>{h.url}</Link>
-                        {h.description ? <div class="muted">{h.description}</div> : null}
-                      </td>
-                      <td>{endpointState(h)}</td>
-                      <td class="wide">{h.eventTypes.length ? h.eventTypes.length : 'all'}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            )
-          }
+          empty="No webhook endpoints yet."
+          heads={['URL', 'State']}
+          wide={['Events']}
+          row={(h) => (
+            <tr>
+              <td>
+                <Link href={`/dashboard/webhooks/${h.webhookId}`}>{h.url}</Link>
+                {h.description ? <div class="muted">{h.description}</div> : null}
+              </td>
+              <td>{endpointState(h)}</td>
+              <td class="wide">{h.eventTypes.length ? h.eventTypes.length : 'all'}</td>
+            </tr>
+          )}
         />
       </Section>
     </>
@@ -168,23 +154,11 @@ export function WebhookPage({ client, webhookId, status }: { client: RiverheadCl
           <Section
             title="Deliveries"
             actions={
-              <label class="inline">
-                Status{' '}
-                <select
-                  name="status"
-                  onChange={(e: Event) => {
-                    const value = (e.target as HTMLSelectElement).value;
-                    navigate(`/dashboard/webhooks/${webhookId}${value ? `?status=${value}` : ''}`);
-                  }}
-                >
-                  <option value="">All</option>
-                  {DELIVERY_STATUSES.map((s) => (
-                    <option value={s} selected={s === filter}>
-                      {s}
-                    </option>
-                  ))}
-                </select>
-              </label>
+              <StatusFilter
+                statuses={DELIVERY_STATUSES}
+                value={filter}
+                to={(value) => `/dashboard/webhooks/${webhookId}${value ? `?status=${value}` : ''}`}
+              />
             }
           >
             <Loaded
