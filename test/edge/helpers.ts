@@ -119,3 +119,14 @@ export async function signedRequest(method: string, path: string, body: Uint8Arr
   const headers = await signRequest(await provisionOrigin(), method, path, body);
   return call(path, { method, body, headers: { ...headers, [ORIGIN_ID_HEADER]: ORIGIN.originId, 'content-type': contentType, ...extra } });
 }
+
+/** A valid live event create body (a LIVE, DVR event starting in an hour), with the test's own fields over it. */
+export const liveEventBody = (overrides: Record<string, unknown> = {}) => ({
+  type: 'LIVE_TYPE_LIVE',
+  broadcastMode: 'BROADCAST_MODE_DVR',
+  resolution: '720p',
+  security: { accessPolicy: 'public', allowedDomains: [] },
+  ullEnabled: false,
+  scheduledStartAt: new Date(Date.now() + 3600_000).toISOString(),
+  ...overrides,
+});

@@ -2,7 +2,7 @@
 // stream-live naming the field while live), the origin's authorize answer carries it, and an event's ullEnabled is its
 // stream's latency mode (create and PATCH, the same live rule) instead of the old 400 low-latency-unavailable.
 import { describe, it, expect, beforeAll, vi } from 'vitest';
-import { api, authorize, createStream, createWorkspace, getStream, json, sendHeartbeat, ORIGIN, type Workspace } from './helpers.ts';
+import { api, authorize, createStream, createWorkspace, getStream, json, liveEventBody, sendHeartbeat, ORIGIN, type Workspace } from './helpers.ts';
 
 vi.setConfig({ testTimeout: 20_000 });
 
@@ -67,18 +67,8 @@ describe('a live stream', () => {
 });
 
 describe("an event's ullEnabled", () => {
-  const HOUR = 3600_000;
-  const eventBody = (overrides: Record<string, unknown> = {}) => ({
-    type: 'LIVE_TYPE_LIVE',
-    broadcastMode: 'BROADCAST_MODE_DVR',
-    resolution: '720p',
-    security: { accessPolicy: 'public', allowedDomains: [] },
-    ullEnabled: false,
-    scheduledStartAt: new Date(Date.now() + HOUR).toISOString(),
-    ...overrides,
-  });
   async function createEvent(overrides: Record<string, unknown> = {}) {
-    const response = await api(ws, 'POST', '/live/events', eventBody(overrides));
+    const response = await api(ws, 'POST', '/live/events', liveEventBody(overrides));
     if (response.status !== 201) throw new Error(`create failed: ${response.status} ${await response.text()}`);
     return (await json(response)).data;
   }

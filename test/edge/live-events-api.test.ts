@@ -2,7 +2,7 @@
 // error the API answers (auth, 400 naming the field, 404 across workspaces, 409 refusals naming allowed operations).
 import { describe, it, expect, beforeAll, vi } from 'vitest';
 import { env } from 'cloudflare:workers';
-import { api, call, createWorkspace, json, sendHeartbeat, ORIGIN, type Workspace } from './helpers.ts';
+import { api, call, createWorkspace, json, liveEventBody, sendHeartbeat, ORIGIN, type Workspace } from './helpers.ts';
 
 vi.setConfig({ testTimeout: 20_000 });
 
@@ -19,16 +19,7 @@ async function originReady() {
   expect((await sendHeartbeat(ORIGIN.originId, [])).status).toBe(200);
 }
 
-const body = (overrides: Record<string, unknown> = {}) => ({
-  name: 'launch',
-  type: 'LIVE_TYPE_LIVE',
-  broadcastMode: 'BROADCAST_MODE_DVR',
-  resolution: '720p',
-  security: { accessPolicy: 'public', allowedDomains: [] },
-  ullEnabled: false,
-  scheduledStartAt: new Date(Date.now() + HOUR).toISOString(),
-  ...overrides,
-});
+const body = (overrides: Record<string, unknown> = {}) => liveEventBody({ name: 'launch', ...overrides });
 
 async function createEvent(workspace: Workspace = ws, overrides: Record<string, unknown> = {}) {
   const response = await api(workspace, 'POST', '/live/events', body(overrides));
