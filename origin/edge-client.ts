@@ -127,9 +127,9 @@ export class EdgeClient {
     );
   }
 
-  /** Refusals are answers; a network failure or 5xx throws, and the caller refuses the encoder. */
-  async authorize(request: AuthorizeIngestRequest): Promise<AuthorizeOutcome> {
-    const response = await this.post('/internal/ingest/authorize', request);
+  /** Refusals are answers; a network failure, timeout or 5xx throws (LiveIngest retries within its budget, then refuses). */
+  async authorize(request: AuthorizeIngestRequest, timeoutMs = this.timeoutMs): Promise<AuthorizeOutcome> {
+    const response = await this.send('POST', '/internal/ingest/authorize', JSON.stringify(request), 'application/json', timeoutMs);
     if (response.status === 200) return { ok: true, grant: (await response.json()) as AuthorizeIngestResponse };
     const text = await response.text();
     if (response.status === 403) {

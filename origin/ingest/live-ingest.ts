@@ -1,6 +1,8 @@
 // The origin's admission and bookkeeping of encoders: capacity first, then the edge's verdict, then a Broadcast.
 // Also where edge commands land (kick), and where a session's playlists are closed once its window is over.
-import type { EdgeClient } from '../edge-client.ts';
+import type { AuthorizeOutcome, EdgeClient } from '../edge-client.ts';
+import { nextAuthorizeAttempt } from './authorize-retry.ts';
+import { sleep } from '../backoff.ts';
 import type { EventOutbox } from '../event-outbox.ts';
 import type { TranscodePool } from '../pipeline/transcode-pool.ts';
 import { endSession } from '../pipeline/live-transcode.ts';
@@ -43,6 +45,8 @@ export interface LiveIngestDeps {
   destinations?: Destinations;
   /** Low-mode runs' parts and segments (their ll_* events), served from memory by the HLS server while the run lasts. */
   lowLatency?: LowLatencyStore;
+  /** How long a publish may wait on the edge's verdict, retries included; AUTHORIZE_BUDGET_MS by default. */
+  authorizeBudgetMs?: number;
 }
 
 
@@ -125,18 +129,13 @@ export class LiveIngest {
     let admitted = false;
     this.reserved += 1;
     try {
-      let verdict;
-      try {
-        const origin = { originId: this.deps.originId, originUrl: this.deps.publicUrl, remoteAddress: request.remoteAddress };
-        verdict = await this.deps.edge.authorize(
-          request.protocol === 'simulive'
-            ? { protocol: 'simulive', streamId: request.streamId, simuliveTicket: request.simuliveTicket, ...origin }
-            : { streamKey: request.streamKey, protocol: request.protocol, ...origin },
-        );
-      } catch (error) {
-        logWarn('authorize_failed', { error: String(error) });
-        return this.refuse('edge_unavailable', 'the control plane could not be reached');
-      }
+      const origin = { originId: this.deps.originId, originUrl: this.deps.publicUrl, remoteAddress: request.remoteAddress };
+      const verdict = await this.authorizeWithRetry(
+        request.protocol === 'simulive'
+          ? { protocol: 'simulive', streamId: request.streamId, simuliveTicket: request.simuliveTicket, ...origin }
+          : { streamKey: request.streamKey, protocol: request.protocol, ...origin },
+      );
+      if (!verdict) return this.refuse('edge_unavailable', 'the control plane could not be reached in time; try again');
       if (!verdict.ok) return this.refuse(verdict.reason, verdict.detail);
       const grant = verdict.grant;
       // A broadcast this origin still holds for the stream is stale: the edge has just given the stream away.
@@ -344,6 +343,33 @@ export class LiveIngest {
     for (const timer of this.sessionEndTimers.values()) clearTimeout(timer);
     await Promise.all([...this.broadcasts.values()].map((b) => b.finished));
     await this.deps.destinations?.close();
+  }
+
+  /**
+   * The edge's verdict, or null when no call got one within the budget (origin/ingest/authorize-retry.ts): the first
+   * call may take all of it; one that failed fast (network, 5xx) is tried again while it lasts. Each failure is logged.
+   */
+  private async authorizeWithRetry(request: Parameters<EdgeClient['authorize']>[0]): Promise<AuthorizeOutcome | null> {
+    const startedAt = Date.now();
+    for (let failures = 0; ; failures++) {
+      const next = nextAuthorizeAttempt(failures, Date.now() - startedAt, this.deps.authorizeBudgetMs);
+      if (!next) return null;
+      if (next.delayMs > 0) await sleep(next.delayMs);
+      try {
+        return await this.deps.edge.authorize(request, next.timeoutMs);
+      } catch (error) {
+        const elapsedMs = Date.now() - startedAt;
+        // fetch's own error says only "fetch failed": its cause says which (ECONNREFUSED, "other side closed", …).
+        const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+        logWarn('authorize_failed', {
+          attempt: failures + 1,
+          elapsedMs,
+          error: String(error),
+          ...(cause ? { cause: cause.code ?? cause.message } : {}),
+          retry: nextAuthorizeAttempt(failures + 1, elapsedMs, this.deps.authorizeBudgetMs) !== null,
+        });
+      }
+    }
   }
 
   private refuse(reason: string, detail: string): { ok: false; reason: string; detail: string } {

@@ -61,6 +61,8 @@ describe('publish admission on the media disk', () => {
       pool,
       metrics: createMetrics({ liveStreams: () => 0, outboxDepth: () => 0 }),
       disk,
+      // One call to the absent edge, no retries (authorize-retry.test.ts covers those): each admit answers at once.
+      authorizeBudgetMs: 1000,
     });
     const admit = () => ingest.admit({ streamKey: 'sk_test', protocol: 'rtmp', remoteAddress: '127.0.0.1' }, () => undefined);
     try {
