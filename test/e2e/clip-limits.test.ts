@@ -6,7 +6,8 @@ import { startStack, waitFor, type Stack } from '../support/stack.ts';
 import { Publishers } from '../support/encoder.ts';
 
 let stack: Stack;
-const publishers = new Publishers({ size: '854x480' });
+// The stream only has to be live: an encoder turned away on a slow moment comes back, as OBS would.
+const publishers = new Publishers({ size: '854x480', reconnect: true });
 beforeAll(async () => {
   stack = await startStack();
 });

@@ -163,7 +163,7 @@ describe('low latency: LL-HLS through the edge, played in Chromium', () => {
   it('a standard stream on the same stack is unaffected: MPEG-TS segments, no parts', async () => {
     const stream = await stack.createStream();
     expect(stream.latencyMode).toBe('standard');
-    const publishers = new Publishers({ size: '640x360' });
+    const publishers = new Publishers({ size: '640x360', reconnect: true });
     stops.push(() => publishers.stopAll());
     publishers.start(stream.ingest.rtmp.url, { seconds: 60 });
     const master = `${stack.edgeUrl}/hls/${stream.playbackIds[0].id}/master.m3u8`;

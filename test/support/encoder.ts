@@ -63,14 +63,77 @@ export async function ffprobe(url: string, extra: string[] = []): Promise<any> {
   return JSON.parse(stdout);
 }
 
+export interface StartOptions extends PublishOptions {
+  /**
+   * Reconnect like OBS: an ffmpeg that ends with an error before the test stops it (refused because the origin could
+   * not reach the edge in time, a connect that failed, kicked) is started again (see reconnectingPublish). Only for a
+   * test that just needs the stream live: one that asserts a publisher's refusal or exit leaves it off (the default).
+   */
+  reconnect?: boolean;
+}
+
+/** How a reconnecting publisher waits before its next attempt: 1 s, 2 s, 4 s, then 5 s apart; at most 10 restarts. */
+export const RECONNECT_BACKOFF_MS = [1000, 2000, 4000, 5000];
+export const RECONNECT_MAX_RESTARTS = 10;
+
+/**
+ * publish() that starts its ffmpeg again whenever it exits on its own with an error, after RECONNECT_BACKOFF_MS, up to
+ * RECONNECT_MAX_RESTARTS times; an ffmpeg that ran to its end (exit 0) is not restarted. `process` is the current
+ * ffmpeg, `output()` the stderr of every run (each restart marked), `exited` settles once no run is left (kill(), an
+ * exit 0, or the restarts spent) with the last run's code; kill() stops it for good.
+ */
+export function reconnectingPublish(url: string, options: PublishOptions = {}): Publisher {
+  let current = publish(url, options);
+  let restarts = 0;
+  let stopped = false;
+  let timer: NodeJS.Timeout | null = null;
+  let earlier = '';
+  let settle!: (code: number | null) => void;
+  const exited = new Promise<number | null>((resolve) => (settle = resolve));
+  const follow = (run: Publisher) => {
+    void run.exited.then((code) => {
+      if (run !== current) return;
+      if (stopped || code === 0 || restarts >= RECONNECT_MAX_RESTARTS) return settle(code);
+      const waitMs = RECONNECT_BACKOFF_MS[Math.min(restarts, RECONNECT_BACKOFF_MS.length - 1)]!;
+      restarts += 1;
+      earlier = `${earlier}${run.output()}\n[publisher exited with ${code ?? run.process.signalCode}; reconnect ${restarts} in ${waitMs} ms]\n`.slice(-4000);
+      timer = setTimeout(() => {
+        timer = null;
+        if (stopped) return settle(code);
+        current = publish(url, options);
+        follow(current);
+      }, waitMs);
+    });
+  };
+  follow(current);
+  return {
+    get process() {
+      return current.process;
+    },
+    exited,
+    output: () => (earlier + current.output()).slice(-4000),
+    async kill(signal = 'SIGKILL') {
+      stopped = true;
+      if (timer) {
+        clearTimeout(timer);
+        timer = null;
+        settle(current.process.exitCode);
+      }
+      await current.kill(signal);
+      await exited;
+    },
+  };
+}
+
 /** The encoders one test file started, so each test can stop its own (afterEach) and none outlive the file. */
 export class Publishers {
   private readonly running: Publisher[] = [];
 
-  constructor(private readonly defaults: PublishOptions = {}) {}
+  constructor(private readonly defaults: StartOptions = {}) {}
 
-  start(url: string, options: PublishOptions = {}): Publisher {
-    const publisher = publish(url, { ...this.defaults, ...options });
+  start(url: string, options: StartOptions = {}): Publisher {
+    const { reconnect = false, ...publishOptions } = { ...this.defaults, ...options };
+    const publisher = reconnect ? reconnectingPublish(url, publishOptions) : publish(url, publishOptions);
     this.running.push(publisher);
     return publisher;
   }

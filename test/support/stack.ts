@@ -458,20 +458,27 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       }
       return sum;
     },
-    waitForStatus: (streamId, status, timeoutMs = 20_000) => {
+    waitForStatus: async (streamId, status, timeoutMs = 20_000) => {
       const since = Date.now();
-      return waitFor(
-        `stream ${streamId} to be ${status}`,
-        async () => {
-          const stream = await getStream(streamId);
-          if (stream?.status === status) return stream;
-          // A status the stream only passed through between two polls counts too (STOPPED lasts well under a second
-          // once the recording is watchable): its activity says it was entered after the wait began.
-          const entered = (stream?.activities ?? []).some((a: any) => a.streamStatus === status && Date.parse(a.timestamp) >= since - 50);
-          return entered ? stream : undefined;
-        },
-        timeoutMs,
-      );
+      let last: any;
+      try {
+        return await waitFor(
+          `stream ${streamId} to be ${status}`,
+          async () => {
+            const stream = (last = await getStream(streamId));
+            if (stream?.status === status) return stream;
+            // A status the stream only passed through between two polls counts too (STOPPED lasts well under a second
+            // once the recording is watchable): its activity says it was entered after the wait began.
+            const entered = (stream?.activities ?? []).some((a: any) => a.streamStatus === status && Date.parse(a.timestamp) >= since - 50);
+            return entered ? stream : undefined;
+          },
+          timeoutMs,
+        );
+      } catch (error) {
+        // Why it did not get there: what the edge says of the stream, and what the origin and the edge logged.
+        const why = await statusWaitReport(streamId, last, since, originLogs, edgeLogs).catch((e: unknown) => `(no report: ${String(e)})`);
+        throw new Error(`${(error as Error).message}\n${why}`);
+      }
     },
     startOrigin,
     stopOrigin,
@@ -496,6 +503,41 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       }
     },
   };
+}
+
+/**
+ * What a failed waitForStatus says besides "timed out": the stream's last status and activities as the edge answered
+ * them, the origin's lines about the stream (its id) and its ingest lines since the stream was created (a refusal is
+ * logged before the origin knows which stream a key is for), and the edge's lines naming the stream. Log lines carry no
+ * stream keys (the origin redacts them, and every line is scanned for secrets at stop()); the stream's own answer is
+ * reduced to its status and activities, so its key is never quoted here.
+ */
+async function statusWaitReport(
+  streamId: string,
+  stream: any,
+  since: number,
+  originLogs: string[],
+  edgeLogs: () => Promise<string[]>,
+): Promise<string> {
+  const activities = ((stream?.activities ?? []) as any[])
+    .slice(-6)
+    .map((a) => `${a.timestamp} ${a.event} → ${a.streamStatus}${a.reason ? ` (${a.reason})` : ''}`.trim());
+  const lineTime = (line: string) => Date.parse(/"time":"([^"]+)"/.exec(line)?.[1] ?? '');
+  const ingestEvent = /"event":"(rtmp\.(publish_\w+|closed|closing|connected|socket_error|protocol_error)|publish_refused|authorize_\w+|srt\.\w+)"/;
+  // An encoder can only have come for the stream once it existed: its first activity (CREATED), else the wait's start.
+  const from = Date.parse(stream?.activities?.[0]?.timestamp ?? '') || since;
+  const aboutStream = originLogs.filter((line) => line.includes(streamId)).slice(-12);
+  const ingest = originLogs.filter((line) => !line.includes(streamId) && ingestEvent.test(line) && !(lineTime(line) < from - 1000)).slice(-12);
+  const edge = (await edgeLogs()).filter((line) => line.includes(streamId)).slice(-8);
+  const section = (title: string, lines: string[]) =>
+    `${title}:${lines.length ? `\n  ${lines.map((line) => line.slice(0, 500)).join('\n  ')}` : ' none'}`;
+  return [
+    `its status: ${stream ? stream.status : '(not found)'}`,
+    section('its last activities', activities),
+    section('origin lines naming it', aboutStream),
+    section('origin ingest lines since it was created', ingest),
+    section('edge lines naming it', edge),
+  ].join('\n');
 }
 
 export { waitFor };
