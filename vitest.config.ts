@@ -1,8 +1,14 @@
 // One `vitest run` drives the three layers: edge inside workerd, origin in Node, and the whole stack end to end.
 import { defineConfig } from 'vitest/config';
 
+// Under CI a test of the layers that drive real processes (ffmpeg, workerd, our origin) gets one retry: 2 shared cores
+// make a rare slow moment, and one must not hide a whole run. Every retried test is named at the end of the run
+// (test/support/flaky-reporter.ts), so a flake is seen and fixed, not absorbed.
+const retry = process.env.CI ? 1 : 0;
+
 export default defineConfig({
   test: {
+    reporters: ['default', './test/support/flaky-reporter.ts'],
     projects: [
       './test/edge/vitest.config.ts',
       {
@@ -12,6 +18,9 @@ export default defineConfig({
           environment: 'node',
           testTimeout: 60_000,
           hookTimeout: 60_000,
+          // vitest's default on 2 cores is one worker; most origin files wait on sockets and timers, not the CPU.
+          maxWorkers: 2,
+          retry,
         },
       },
       {
@@ -26,6 +35,7 @@ export default defineConfig({
           // End-to-end files start real processes on loopback (edge, origin, ffmpeg encoders and transcoders):
           // they run after the unit projects, two files at a time, so 2 cores are not oversubscribed.
           maxWorkers: 2,
+          retry,
           fileParallelism: true,
           sequence: { groupOrder: 1 },
         },

@@ -1,0 +1,25 @@
+// A vitest reporter that names every test which passed only on a retry, with the error of its failed attempt.
+// Under CI the origin and e2e layers retry a failed test once (real ffmpeg, real processes, 2 shared cores): a retry
+// keeps one slow moment from hiding a whole run's results, and this report keeps that moment from being forgotten.
+import type { Reporter, TestCase, TestModule } from 'vitest/node';
+
+export default class FlakyReporter implements Reporter {
+  private readonly flaky: string[] = [];
+
+  onTestCaseResult(testCase: TestCase): void {
+    const diagnostic = testCase.diagnostic();
+    if (!diagnostic?.flaky) return;
+    const firstError = testCase.result().errors?.[0]?.message?.split('\n')[0] ?? 'no error recorded';
+    this.flaky.push(`${testCase.project.name} ${testCase.module.moduleId.replace(`${process.cwd()}/`, '')} > ${testCase.fullName} ` +
+      `(passed on retry ${diagnostic.retryCount}; first failure: ${firstError})`);
+  }
+
+  onTestRunEnd(_modules: ReadonlyArray<TestModule>): void {
+    if (this.flaky.length === 0) {
+      console.log('flaky tests: none (no test needed a retry)');
+      return;
+    }
+    console.log(`flaky tests: ${this.flaky.length} passed only on a retry`);
+    for (const line of this.flaky) console.log(`  FLAKY ${line}`);
+  }
+}
