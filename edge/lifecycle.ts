@@ -83,6 +83,12 @@ export type LifecycleInput =
       originId: string;
       originUrl: string;
       takeover?: { sessionId: string; fromOriginId: string; reason: string };
+      /**
+       * `reclaim`: the holding origin itself publishes again and says no encoder of this key is there (edge/takeover.ts):
+       * the connected session it holds is a publish it gave up on (a timed-out authorize applied late), so this
+       * encoder continues it, as a reconnect.
+       */
+      reclaim?: { sessionId: string; reason: string };
     }
   | { type: 'publish_done'; at: number; sessionId: string; reason: string }
   | { type: 'heartbeat'; at: number; sessionId: string }
@@ -265,6 +271,16 @@ function onPublish(state: LifecycleState, input: Extract<LifecycleInput, { type:
       .kickIfConnected(takeover.reason, false)
       .set({ status: 'DISCONNECTED', heartbeatDeadline: null, reconnectDeadline: null })
       .emit('ON_PUBLISH_DONE', takeover.reason);
+    return resumeSession(lost, input, heartbeatDeadline);
+  }
+  const reclaim = input.reclaim;
+  if (current?.publisherConnected && reclaim && reclaim.sessionId === current.id && input.originId === current.originId) {
+    // A ghost: the origin refused that encoder when its authorize timed out, then the edge applied the call. Lost then
+    // back, as an encoder reconnecting inside the window (one ON_PUBLISH_DONE, one ON_PUBLISH, the same session).
+    // No kick: it would reach this same origin, where the new encoder is about to publish this very session.
+    const lost = new TransitionBuilder(state)
+      .set({ session: { ...current, publisherConnected: false }, status: 'DISCONNECTED', heartbeatDeadline: null, reconnectDeadline: null })
+      .emit('ON_PUBLISH_DONE', reclaim.reason);
     return resumeSession(lost, input, heartbeatDeadline);
   }
   if (current?.publisherConnected) return refuse('already_live', 'another encoder is publishing to this stream');

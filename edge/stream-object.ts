@@ -65,7 +65,7 @@ import {
 } from './stream-media-store.ts';
 import { forgetLibraryRowStatement, libraryRowStatement, type LibrarySource } from './video/library-rows.ts';
 import { planBatches } from './webhook-outbox-batches.ts';
-import { heldElsewhere, decideTakeover, HOLDER_PROBE_TIMEOUT_MS, type HeldSession, type HolderAnswer } from './takeover.ts';
+import { heldElsewhere, decideTakeover, reclaimableHere, HOLDER_PROBE_TIMEOUT_MS, type HeldSession, type HolderAnswer } from './takeover.ts';
 import { signedOriginFetch } from './origin-fetch.ts';
 import { originLiveness } from './origin-liveness.ts';
 import { log } from './log.ts';
@@ -1228,6 +1228,8 @@ export class StreamObject extends DurableObject<Env> {
     originRegion?: string;
     /** Only ask: the verdict and connection settings, with no transition (SRT, before its handshake completes). */
     check?: boolean;
+    /** The origin has no other encoder of this key connected or being admitted (edge/takeover.ts reclaimableHere). */
+    keyIdleHere?: boolean;
   }): Promise<AuthorizeResult> {
     const before = this.load();
     if (request.protocol === 'simulive') {
@@ -1250,6 +1252,9 @@ export class StreamObject extends DurableObject<Env> {
     if (takeover && 'refuse' in takeover) return { ok: false, refusal: 'already_live', detail: takeover.refuse };
     const doc = this.load()!; // fresh after the question: the lifecycle checks the takeover still fits it
     if (request.protocol !== 'simulive' && doc.keyHash !== request.keyHash) return { ok: false, refusal: 'unknown_stream_key', detail: 'no stream has this key' };
+    // Live on this very origin, which says no encoder of the key is there: a publish it gave up on, resumed here.
+    const reclaim = takeover ? null : reclaimableHere(doc.lifecycle, request.originId, request.keyIdleHere ?? false);
+    if (reclaim) log('stream_session_reclaimed', { streamId: doc.streamId, sessionId: reclaim.sessionId, originId: request.originId, check: request.check ?? false });
     const input: LifecycleInput = {
       type: 'publish',
       at: Date.now(),
@@ -1257,6 +1262,7 @@ export class StreamObject extends DurableObject<Env> {
       originId: request.originId,
       originUrl: request.originUrl,
       ...(takeover ? { takeover } : {}),
+      ...(reclaim ? { reclaim } : {}),
     };
     let granted: { doc: StreamDocument; resumed: boolean };
     if (request.check) {

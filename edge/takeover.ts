@@ -56,3 +56,23 @@ export function decideTakeover(
   if ('unanswered' in answer) return { kind: 'take_over', reason: `origin ${held.holderId} did not answer (${answer.unanswered})` };
   return { kind: 'refuse', detail: `another encoder may be publishing to this stream (origin ${held.holderId} could not say: ${answer.unusable})` };
 }
+
+/**
+ * A publish through the origin that holds the connected session, which says no encoder of this key is there (its
+ * authorize's `keyIdleHere`). The origin gives up on an authorize the edge is slow to answer and refuses its encoder,
+ * but the edge usually applies the call anyway: a session live on that origin with nothing publishing it, refusing
+ * the encoder's own reconnect as already_live until its stats deadline. The holder is the one witness of its own
+ * connections, and it speaks only for the sessions it holds, so its word hands the session to the new encoder (a
+ * resume). Without that word (an encoder of the key is there, or being admitted, or an older origin) the
+ * one-publisher rule stands; another origin's publish goes through heldElsewhere and the holder's answer instead.
+ */
+export function reclaimableHere(
+  state: LifecycleState,
+  originId: string,
+  keyIdleHere: boolean,
+): { sessionId: string; reason: string } | null {
+  const session = state.session;
+  const live = state.status === 'STREAMING' || state.status === 'RECORDING';
+  if (!keyIdleHere || !live || !session?.publisherConnected || session.originId !== originId) return null;
+  return { sessionId: session.id, reason: `origin ${originId} has no encoder for the session (it gave up on the publish); the encoder reconnected` };
+}

@@ -69,6 +69,7 @@ internalRoutes.openapi(
           originRegion: c.var.originRegion,
           originUrl: request.originUrl,
           check: request.check ?? false,
+          keyIdleHere: request.keyIdleHere,
         })
       : ({ ok: false, refusal: 'unknown_stream_key', detail: 'no stream has this key' } as const);
     log('ingest_authorize', {

@@ -2,8 +2,9 @@
 // an answer and is never retried. A call that failed fast (the connection refused or reset, a 5xx) is tried again
 // while the budget lasts: one bad moment of the edge (a restart, a dropped keep-alive connection) no longer turns an
 // encoder away. A call that timed out is not: a slow edge usually still applies it (the stream goes live on the edge
-// while the origin has refused the encoder, until the heartbeat deadline), and a second call would only be refused as
-// already_live; so the first call is given the whole budget instead.
+// while the origin has refused the encoder), so the first call is given the whole budget instead. That late session
+// is not left standing in the encoder's way: its next publish here says no encoder of the key is on this origin
+// (keyIdleHere), and the edge resumes the session for it rather than refusing it already_live (edge/takeover.ts).
 
 /**
  * The whole wait for the edge's verdict. The RTMP publish deadline (10 s, origin/rtmp/server.ts) also covers the disk

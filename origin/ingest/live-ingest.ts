@@ -11,6 +11,7 @@ import type { IngestProtocol } from '../../shared/schemas/internal.ts';
 import { CapacityLedger, type LedgerTicket, type OriginLoad } from '../admission/ledger.ts';
 import { ladderPlanner } from '../admission/ladder-plan.ts';
 import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { Broadcast } from './broadcast.ts';
 import type { DurableMedia } from '../durable/durable-media.ts';
 import { sessionDir, unfinishedRecordings, type SessionManifest } from './session-manifest.ts';
@@ -78,6 +79,13 @@ export class LiveIngest {
   private readonly ledger: CapacityLedger;
   /** Each broadcast's place in the capacity ledger, freed when its encoder leaves. */
   private readonly tickets = new Map<Broadcast, LedgerTicket>();
+  /**
+   * Encoders here per stream key (a SHA-256 of it: the keys themselves are not kept), from the authorize until the
+   * connection is released. None for a key lets the edge hand this encoder a session it holds here as live with no
+   * encoder: a publish this origin gave up on, which the edge applied late (edge/takeover.ts reclaimableHere).
+   */
+  private readonly keysHere = new Map<string, number>();
+  private readonly broadcastKeys = new Map<Broadcast, string>();
   /** Ended broadcasts whose publish_done is not yet in the outbox. */
   private readonly endReports = new Set<Promise<void>>();
 
@@ -128,12 +136,16 @@ export class LiveIngest {
     if (!place.ok) return this.refuse(place.reason, place.detail);
     let admitted = false;
     this.reserved += 1;
+    // Counted before the call, so a second encoder of the key arriving meanwhile is not idle (the edge refuses it).
+    const keyDigest = request.protocol === 'simulive' ? null : createHash('sha256').update(request.streamKey).digest('hex');
+    const keyIdleHere = keyDigest !== null && !this.keysHere.has(keyDigest);
+    if (keyDigest) this.keysHere.set(keyDigest, (this.keysHere.get(keyDigest) ?? 0) + 1);
     try {
       const origin = { originId: this.deps.originId, originUrl: this.deps.publicUrl, remoteAddress: request.remoteAddress };
       const verdict = await this.authorizeWithRetry(
         request.protocol === 'simulive'
           ? { protocol: 'simulive', streamId: request.streamId, simuliveTicket: request.simuliveTicket, ...origin }
-          : { streamKey: request.streamKey, protocol: request.protocol, ...origin },
+          : { streamKey: request.streamKey, protocol: request.protocol, ...origin, keyIdleHere },
       );
       if (!verdict) return this.refuse('edge_unavailable', 'the control plane could not be reached in time; try again');
       if (!verdict.ok) return this.refuse(verdict.reason, verdict.detail);
@@ -181,13 +193,23 @@ export class LiveIngest {
       this.broadcasts.set(grant.streamId, broadcast);
       this.deps.destinations?.broadcastStarted({ streamId: grant.streamId, sessionId: grant.sessionId, outDir, input: broadcast.inputFormat, targets: grant.simulcast });
       this.tickets.set(broadcast, place.ticket);
+      if (keyDigest) this.broadcastKeys.set(broadcast, keyDigest);
       admitted = true;
       log('publish_accepted', { streamId: grant.streamId, sessionId: grant.sessionId, resume: grant.resume, protocol: request.protocol });
       return { ok: true, broadcast };
     } finally {
       this.reserved -= 1;
-      if (!admitted) this.ledger.release(place.ticket);
+      if (!admitted) {
+        this.ledger.release(place.ticket);
+        if (keyDigest) this.forgetKey(keyDigest);
+      }
     }
+  }
+
+  private forgetKey(digest: string): void {
+    const left = (this.keysHere.get(digest) ?? 1) - 1;
+    if (left > 0) this.keysHere.set(digest, left);
+    else this.keysHere.delete(digest);
   }
 
   /** The encoder's connection closed: the broadcast ends, and the session ends once its window has. */
@@ -196,6 +218,9 @@ export class LiveIngest {
     const ticket = this.tickets.get(broadcast);
     if (ticket) this.ledger.release(ticket);
     this.tickets.delete(broadcast);
+    const keyDigest = this.broadcastKeys.get(broadcast);
+    if (keyDigest) this.forgetKey(keyDigest);
+    this.broadcastKeys.delete(broadcast);
     const reported = broadcast.reported;
     this.endReports.add(reported);
     void reported.finally(() => this.endReports.delete(reported));

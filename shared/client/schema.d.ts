@@ -5293,6 +5293,8 @@ export interface operations {
                     originUrl: string;
                     remoteAddress?: string;
                     check?: boolean;
+                    /** @default false */
+                    keyIdleHere?: boolean;
                 } | {
                     /** @enum {string} */
                     protocol: "simulive";

@@ -21,6 +21,14 @@ export const KeyedAuthorizeRequest = z
      * its handshake completes, and only a completed handshake (right passphrase) may make the stream live.
      */
     check: z.boolean().optional(),
+    /**
+     * This origin has no other encoder connected, nor being admitted, with this key. An origin that gave up on a slow
+     * authorize (timed out, encoder refused) cannot tell the edge which stream that was, and the edge often applies
+     * the call late: the stream is then live on this origin with no encoder. With this word from the holder itself,
+     * the edge resumes that session for this encoder instead of refusing it already_live (edge/takeover.ts). Absent
+     * (older origins): false, the plain one-publisher rule.
+     */
+    keyIdleHere: z.boolean().default(false),
   })
   .strict();
 

@@ -4,8 +4,11 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-/** 'reset': the connection is destroyed (edge unreachable); 'hang': never answered; a number: that status. */
-export type CutAction = 'reset' | 'hang' | number;
+/**
+ * 'reset': the connection is destroyed (edge unreachable); 'hang': never answered; a number: that status; 'late': the
+ * edge gets the request and acts on it, its answer is held until the cut ends, then dropped (a slow edge).
+ */
+export type CutAction = 'reset' | 'hang' | 'late' | number;
 
 export interface Cut {
   /** which request paths the cut applies to; all when absent */
@@ -71,7 +74,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const server = http.createServer((req, res) => {
     const path = req.url ?? '/';
     const cut = activeCut(path);
-    if (cut) {
+    if (cut && cut.action !== 'late') {
       proxy.refused += 1;
       req.resume();
       if (cut.action === 'reset') {
@@ -109,6 +112,17 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
           retryAfter: answer.headers['retry-after'],
         });
         if (proxy.answers.length > MAX_ANSWERS) proxy.answers.splice(0, proxy.answers.length - MAX_ANSWERS);
+        if (cut?.action === 'late') {
+          proxy.refused += 1;
+          answer.resume();
+          held.add(res);
+          const release = setTimeout(() => res.destroy(), Math.max(0, cut.until - Date.now()));
+          res.on('close', () => {
+            clearTimeout(release);
+            held.delete(res);
+          });
+          return;
+        }
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);
       },
