@@ -29,6 +29,12 @@ export interface Env {
   RTMP_PORT: string;
   RTMPS_PORT: string;
   SRT_PORT: string;
+  /**
+   * The URL customers reach this edge on (https://video.example.com; http:// only to loopback, for local development):
+   * webhook payloads carry media URLs absolute on it. Unset: they carry /hls/... paths. A malformed value is logged
+   * and ignored (edge/public-base-url.ts).
+   */
+  PUBLIC_BASE_URL?: string;
   /** Seconds a webhook receiver has to answer; default 10. */
   WEBHOOK_TIMEOUT_SECONDS?: string;
   /** First retry delay in seconds, doubling per failure (capped at 12 h) for at least 24 h; default 30. */

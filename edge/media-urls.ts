@@ -1,9 +1,10 @@
-// Media URLs in API answers are absolute (seed 001's examples are): the views keep `/hls/...` paths (webhooks and
-// stored documents carry them as they are), and the routes resolve them on the origin the API was called on — the
-// edge has no configured public base URL (edge/env.ts), and the caller's host is the one that serves /hls.
+// Media URLs in API answers are absolute (seed 001's examples are): the views keep `/hls/...` paths (stored documents
+// carry them as they are), and the routes resolve them on the origin the API was called on — the caller's host is the
+// one that serves /hls. Webhook payloads, sent with no request, resolve them on PUBLIC_BASE_URL when it is set
+// (edge/webhooks/payload-urls.ts).
 import type { Clip, Recording, Session } from '../shared/schemas/recording.ts';
 
-/** A path (or an already absolute URL) resolved on `base`, the request's URL; null stays null. */
+/** A path (or an already absolute URL) resolved on `base` (the request's URL, or PUBLIC_BASE_URL); null stays null. */
 export const absoluteUrl = (pathOrUrl: string | null, base: string): string | null =>
   pathOrUrl === null ? null : new URL(pathOrUrl, base).href;
 

@@ -25,6 +25,8 @@ import { recordExhaustedDelivery, recordUndeliverableEvent } from './webhooks/de
 import { leaseEndpointSlot, releaseEndpointSlot, type SlotLease } from './webhooks/endpoint-slots.ts';
 import type { PendingDelivery } from './webhooks/store.ts';
 import { newId } from '../shared/identifiers.ts';
+import { publicBaseUrl } from './public-base-url.ts';
+import { withAbsoluteMediaUrls } from './webhooks/payload-urls.ts';
 
 export type { PendingDelivery } from './webhooks/store.ts';
 
@@ -62,7 +64,7 @@ export async function consumeWebhookEvents(batch: MessageBatch<unknown>, env: En
     case WEBHOOK_QUEUES.deadLetters:
       return settleDeadLetters(batch, (body) => recordExhaustedDelivery(env.DB, body, batch.queue));
     case WEBHOOK_QUEUES.eventDeadLetters:
-      return settleDeadLetters(batch, (body) => recordUndeliverableEvent(env.DB, body, batch.queue));
+      return settleDeadLetters(batch, (body) => recordUndeliverableEvent(env.DB, body, batch.queue, publicBaseUrl(env)));
     default:
       log('webhook_queue_unknown', { queue: batch.queue, messages: batch.messages.length });
       batch.retryAll({ delaySeconds: INFRASTRUCTURE_RETRY_SECONDS });
@@ -96,11 +98,12 @@ async function fanOut(batch: MessageBatch<WebhookEvent>, env: Env): Promise<void
 
 /**
  * Idempotent: a second copy of the event (Queues deliver at least once) adds no delivery, and only re-sends a message
- * that a crash left unsent.
+ * that a crash left unsent. The body stored (and signed, and redelivered) is the payload as receivers get it: media URLs
+ * absolute on PUBLIC_BASE_URL when it is set.
  */
 export async function fanOutEvent(env: Env, event: WebhookEvent): Promise<void> {
   const now = new Date().toISOString();
-  const body = JSON.stringify(event);
+  const body = JSON.stringify(withAbsoluteMediaUrls(event, publicBaseUrl(env)));
   const { results: endpoints } = await env.DB.prepare(
     'SELECT id, event_types FROM webhook_endpoints WHERE workspace_id = ? AND enabled = 1',
   )

@@ -230,6 +230,7 @@ async function main(): Promise<void> {
       '--var', `RTMP_PORT:${ports.rtmp}`,
       '--var', `RTMPS_PORT:${ports.rtmps}`,
       '--var', `SRT_PORT:${originPorts(0).srt}`,
+      '--var', `PUBLIC_BASE_URL:${apiUrl}`,
     ],
     { prefix: 'edge' },
   );

@@ -1,5 +1,5 @@
 // What a VideoObject stores about its video, and the API's view of it (URLs relative: routes make them absolute on the
-// host they were called on, webhooks carry them as they are).
+// host they were called on, webhooks on PUBLIC_BASE_URL when it is set).
 import type { Video } from '../../shared/schemas/video.ts';
 import type { VideoState } from './video-machine.ts';
 

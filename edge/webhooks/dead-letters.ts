@@ -6,6 +6,7 @@ import { newId } from '../../shared/identifiers.ts';
 import { log } from '../log.ts';
 import { FAILURE_REASONS, type DeliveryMessage } from './delivery.ts';
 import { endpointWants } from './endpoint-rules.ts';
+import { withAbsoluteMediaUrls } from './payload-urls.ts';
 
 export const FAN_OUT_FAILED_REASON = `fan-out failed: ${FAILURE_REASONS.retriesExhausted}`;
 
@@ -52,16 +53,17 @@ const isEvent = (body: unknown): body is WebhookEvent => {
 
 /**
  * An event its queue gave up fanning out. Deliveries already made keep going if their message was sent; the ones
- * still owed a message, and the ones never made, end failed. Idempotent.
+ * still owed a message, and the ones never made, end failed (redeliverable, with media URLs absolute on `publicBase` as
+ * fan-out would have made them). Idempotent.
  */
-export async function recordUndeliverableEvent(db: D1Database, body: unknown, queue: string): Promise<void> {
+export async function recordUndeliverableEvent(db: D1Database, body: unknown, queue: string, publicBase: string | null = null): Promise<void> {
   if (!isEvent(body)) {
     log('webhook_event_unrecordable', { queue, reason: 'not a webhook event' });
     return;
   }
   const event = body;
   const now = new Date().toISOString();
-  const text = JSON.stringify(event);
+  const text = JSON.stringify(withAbsoluteMediaUrls(event, publicBase));
   const { results: endpoints } = await db
     .prepare('SELECT id, event_types FROM webhook_endpoints WHERE workspace_id = ? AND enabled = 1')
     .bind(event.workspaceId)
