@@ -1,8 +1,9 @@
 // One `vitest run` drives the three layers: edge inside workerd, origin in Node, and the whole stack end to end.
 import { defineConfig } from 'vitest/config';
 
-// Under CI a test of the layers that drive real processes (ffmpeg, workerd, our origin) gets one retry: 2 shared cores
-// make a rare slow moment, and one must not hide a whole run. Every retried test is named at the end of the run
+// Under CI a test gets one retry (the edge project sets its own, test/edge/vitest.config.ts): the layers drive real
+// processes (ffmpeg, workerd, our origin) on 2 shared cores, which make a rare slow moment, and one must not hide a
+// whole run. Every retried test is named at the end of the run
 // (test/support/flaky-reporter.ts), so a flake is seen and fixed, not absorbed.
 const retry = process.env.CI ? 1 : 0;
 
