@@ -149,12 +149,32 @@ describe('SrtServer with ffmpeg callers', () => {
 
   it('answers a refused key from the hook while the refusal is remembered, then asks again', async () => {
     const pass = await srtPassphraseFor(SECRET, 'key-refused');
-    server.refuseKey('key-refused', SrtReject.CONFLICT, 1500);
-    await new Promise((r) => setTimeout(r, 100)); // the worker applies it within a turn
+    // Long enough for a loaded machine to get a caller through the hook inside the window.
+    const refusalMs = 3000;
+    const refusedAt = performance.now();
+    server.refuseKey('key-refused', SrtReject.CONFLICT, refusalMs);
+    // The worker applies the refusal between two polls of libsrt (up to 100 ms apart when idle, more on a loaded
+    // machine), so no fixed wait is enough. A caller with the wrong passphrase shows when it holds without ever being
+    // accepted: libsrt's BADSECRET before, the hook's CONFLICT after.
+    await waitFor('the worker to apply the refusal', async () => {
+      const reject = (await callerOutcome(server.port, { streamId: 'key-refused', passphrase: 'not-the-passphrase' })).rejectReason;
+      expect([REJ_BADSECRET, SrtReject.CONFLICT]).toContain(reject);
+      return reject === SrtReject.CONFLICT ? true : undefined;
+    }, 8000);
+    // A caller with the right passphrase is answered from the hook, never handed over.
     expect((await callerOutcome(server.port, { streamId: 'key-refused', passphrase: pass })).rejectReason).toBe(SrtReject.CONFLICT);
     expect(received).toHaveLength(0);
-    await new Promise((r) => setTimeout(r, 1500));
-    expect((await callerOutcome(server.port, { streamId: 'key-refused', passphrase: pass })).state).toBe('connected');
+    // Then it is refused until the window is over, and let through after it.
+    const connected = await waitFor('the refusal to expire', async () => {
+      const outcome = await callerOutcome(server.port, { streamId: 'key-refused', passphrase: pass });
+      if (outcome.state === 'connected') return performance.now();
+      expect(outcome.rejectReason).toBe(SrtReject.CONFLICT);
+      return undefined;
+    }, refusalMs + 10_000);
+    // Applied no earlier than refuseKey was called (libsrt's clock counts whole milliseconds): never let through early.
+    expect(connected - refusedAt).toBeGreaterThanOrEqual(refusalMs - 1);
+    await waitFor('the caller to be handed over', async () => (received[0] ? true : undefined), 2000);
+    expect(received).toHaveLength(1);
   });
 
   it('keeps receiving while the main thread is blocked, then drops a caller that the main thread fell behind', async () => {
