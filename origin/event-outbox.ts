@@ -246,12 +246,18 @@ export class EventOutbox {
     this.sending = true;
     try {
       while (!this.closed) {
-        const batch = this.nextBatch(Date.now());
-        if (batch.length === 0) break;
+        const now = Date.now();
+        const batch = this.nextBatch(now);
+        if (batch.length === 0) {
+          // The instant that held a stream back also arms its wake-up. A second Date.now() can be past the hold already
+          // (the hold's timer fires a little early, the process is preempted in between): it then armed nothing, and
+          // the stream's events waited for the next enqueue, forever at the end of a broadcast.
+          this.wakeForHeldStreams(now);
+          break;
+        }
         if (!(await this.deliver(batch))) return; // transient: retryLater() has set the timer
         this.failures = 0;
       }
-      this.wakeForHeldStreams();
     } finally {
       this.sending = false;
     }
@@ -414,9 +420,8 @@ export class EventOutbox {
     this.wakeAt(this.retryAt);
   }
 
-  /** Nothing sendable now, but held streams still have events: come back when the first hold ends. */
-  private wakeForHeldStreams(): void {
-    const now = Date.now();
+  /** Nothing sendable at `now`, but held streams still have events: come back when the first hold ends. */
+  private wakeForHeldStreams(now: number): void {
     let first = Infinity;
     for (const entry of this.entries) {
       const until = this.held.get(entry.streamId)?.until ?? 0;

@@ -118,7 +118,9 @@ async function withEdge(mode: 'per-event' | 'whole-batch', limits = {}) {
   const edge = new StandInEdge(mode);
   const url = await edge.start();
   const dir = await outdir();
-  const outbox = await EventOutbox.open(dir, new EdgeClient(url, { originId: 'origin-test', secret: SECRET }), limits);
+  // The stand-in runs in this process: a call it answered must not be given up on (the client's 5 s timeout on a loaded
+  // machine), or what it counted (retryFirst) and what the outbox saw would differ.
+  const outbox = await EventOutbox.open(dir, new EdgeClient(url, { originId: 'origin-test', secret: SECRET }, 60_000), limits);
   cleanups.push(() => edge.stop(), () => outbox.close());
   return { edge, outbox, dir };
 }
@@ -217,11 +219,16 @@ describe('EventOutbox and one bad event (issue 10, defect 4)', () => {
   });
 
   it('an event the edge keeps answering retry for is quarantined after maxRetries, and the stream moves on', async () => {
+    const warn = vi.spyOn(logger, 'warn');
     const { edge, outbox } = await withEdge('per-event', { maxRetries: 2 });
     edge.retryFirst.set('a', 3);
     const stuck = event('a', 'stats');
     const later = event('a');
     await outbox.enqueue(stuck);
+    // `later` joins once the outbox has had the edge's first `retry` for `stuck` alone (a first call that failed in
+    // transit would otherwise carry both, and both would run out of retries together).
+    const retried = (id: string) => warn.mock.calls.some(([fields]) => (fields as any)?.event === 'outbox_event_retry' && (fields as any).eventId === id);
+    await expect.poll(() => retried(stuck.id), { timeout: 30_000 }).toBe(true);
     await outbox.enqueue(later);
     expect(await outbox.drained(30_000)).toBe(true); // retries back off from 250 ms: seconds normally, longer on a loaded machine
     // `stuck` was sent alone first, so it ran out of retries one answer before `later`, which then went through.
