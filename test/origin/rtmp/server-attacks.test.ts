@@ -3,6 +3,8 @@
 // counted as the server's): the server's memory stays bounded and the publisher's frames keep arriving in real time.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { RtmpConnection } from '../../../origin/rtmp/connection.ts';
 import { RtmpServer } from '../../../origin/rtmp/server.ts';
@@ -62,6 +64,11 @@ function ffmpegPublish(url: string): Promise<{ code: number | null; stderr: stri
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** A full collection, so a heap figure is what the server holds, not garbage V8 had no CPU to collect yet. */
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void;
+/** How often the live heap is measured under attack (each a full collection on this thread). */
+const LIVE_HEAP_EVERY_MS = 500;
 const servers: RtmpServer[] = [];
 afterAll(async () => {
   await Promise.all(servers.map((s) => s.close()));
@@ -95,18 +102,27 @@ describe('RtmpServer under a one-byte-chunk flood and a slowloris from 59 addres
     servers.push(server);
     const { rtmp } = await server.listen();
 
-    global.gc?.();
     await sleep(200);
+    gc();
     const base = process.memoryUsage();
     let peakRss = base.rss;
+    // heapUsed between collections counts garbage too, and how much depends on when a loaded machine lets V8 run:
+    // the bound is on the heap that survives a full collection; the raw peak is reported alongside.
     let peakHeap = base.heapUsed;
+    let peakRawHeap = base.heapUsed;
+    let liveHeapAt = Date.now();
     let peakOpen = 0;
     let peakSockets = 0;
     let peakBudget = 0;
     const sampler = setInterval(() => {
+      if (Date.now() - liveHeapAt >= LIVE_HEAP_EVERY_MS) {
+        gc();
+        liveHeapAt = Date.now();
+        peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
+      }
       const m = process.memoryUsage();
       peakRss = Math.max(peakRss, m.rss);
-      peakHeap = Math.max(peakHeap, m.heapUsed);
+      peakRawHeap = Math.max(peakRawHeap, m.heapUsed);
       // Open: not on their way out. Sockets: also the ones closing (a refused flooder gets 500 ms to read our goodbye).
       peakOpen = Math.max(peakOpen, [...server.connections].filter((c) => !c.closed).length);
       peakSockets = Math.max(peakSockets, server.connections.size);
@@ -125,6 +141,7 @@ describe('RtmpServer under a one-byte-chunk flood and a slowloris from 59 addres
     const figures = {
       rssGrowthMB: +((peakRss - base.rss) / 2 ** 20).toFixed(1),
       heapGrowthMB: +((peakHeap - base.heapUsed) / 2 ** 20).toFixed(1),
+      rawHeapGrowthMB: +((peakRawHeap - base.heapUsed) / 2 ** 20).toFixed(1),
       peakBudgetMB: +(peakBudget / 2 ** 20).toFixed(1),
       peakOpen,
       peakSockets,
