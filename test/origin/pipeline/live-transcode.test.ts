@@ -89,6 +89,14 @@ async function annexB(file: string): Promise<Buffer> {
   return stdout;
 }
 
+/**
+ * The ABR runs get the whole input at once, so after end() ffmpeg still has the 8 s of 720p to encode twice: a few
+ * seconds here, more on a loaded machine. LiveTranscode's default drain deadline (20 s) would then SIGINT it mid-way and
+ * these tests would count a cut-short run; the deadline is not what they test, so it is past the hook's own timeout.
+ */
+const ABR_DRAIN_MS = 110_000;
+const ABR_HOOK_TIMEOUT_MS = 120_000;
+
 describe('live ABR transcode through the pool', () => {
   const ladder = chooseLadder({ width: 1280, height: 720, fps: 30 });
   let out: string;
@@ -98,7 +106,7 @@ describe('live ABR transcode through the pool', () => {
 
   beforeAll(async () => {
     out = path.join(tmp, 'abr');
-    const t = startOrFail({ input: 'flv', outDir: out, renditions: ladder, pollIntervalMs: 200 }, events);
+    const t = startOrFail({ input: 'flv', outDir: out, renditions: ladder, pollIntervalMs: 200, drainTimeoutMs: ABR_DRAIN_MS }, events);
     // Capacity 1 and a stream running: the next publish is refused, not queued.
     const refused = pool.tryStart({ input: 'flv', outDir: path.join(tmp, 'other'), renditions: ladder });
     expect(refused).toMatchObject({ ok: false, reason: 'capacity', capacity: 1, running: 1 });
@@ -106,7 +114,7 @@ describe('live ABR transcode through the pool', () => {
     t.end();
     first = await t.done;
     firstPlaylists = await playlists(out, ladder);
-  });
+  }, ABR_HOOK_TIMEOUT_MS);
 
   it('ends cleanly when the input ends, with progress as timemarks', () => {
     expect(ladder.map((r) => r.name)).toEqual(['source', '480p', '360p']);
@@ -187,12 +195,12 @@ describe('live ABR transcode through the pool', () => {
 
     beforeAll(async () => {
       // A different ladder is asked for: the session keeps the one it started with.
-      const t = startOrFail({ input: 'flv', outDir: out, renditions: chooseLadder({ width: 1280, height: 720, fps: 30 }, { maxResolution: '480p' }), resume: true }, secondEvents);
+      const t = startOrFail({ input: 'flv', outDir: out, renditions: chooseLadder({ width: 1280, height: 720, fps: 30 }, { maxResolution: '480p' }), resume: true, drainTimeoutMs: ABR_DRAIN_MS }, secondEvents);
       await feed((c) => t.push(c), input720);
       t.end();
       second = await t.done;
       resumed = await playlists(out, ladder);
-    });
+    }, ABR_HOOK_TIMEOUT_MS);
 
     it('continues every playlist after exactly one DISCONTINUITY, without reusing a name', () => {
       expect(second).toMatchObject({ reason: 'input-ended', exitCode: 0 });
