@@ -2,9 +2,9 @@
 // the encoder's reconnect through the same origin, which says no encoder of the key is there (keyIdleHere), resumes
 // the session at once instead of being refused already_live. The refusals that protect a live encoder stay: the same
 // origin with an encoder of the key, an older origin (no word), another origin whose holder still publishes.
-import { describe, it, expect, beforeAll, beforeEach, afterAll, vi, type MockInstance } from 'vitest';
-import { createStream, createWorkspace, getStream, json, originEvent, provisionOrigin, signedCall, heartbeatBody, type Workspace } from './helpers.ts';
-import { verifyRequest } from '../../shared/request-signing.ts';
+import { describe, it, expect, beforeAll } from 'vitest';
+import { createStream, createWorkspace, getStream, json, originEvent, signedCall, heartbeatBody, type Workspace } from './helpers.ts';
+import { standInSignedOrigins } from './control-ports.ts';
 import { KeyedAuthorizeRequest } from '../../shared/schemas/internal.ts';
 import { transition, initialLifecycle, HEARTBEAT_TIMEOUT_MS, type LifecycleInput, type LifecycleState, type Transition } from '../../edge/lifecycle.ts';
 import { reclaimableHere } from '../../edge/takeover.ts';
@@ -83,32 +83,9 @@ describe('reclaim: the holding origin publishes again with no encoder of the key
 
 // ── through /internal/ingest/authorize and the stream's Durable Object ─────────────────────────────────────────
 
-interface Command {
-  host: string;
-  path: string;
-  body: any;
-}
-const commands: Command[] = [];
-const answers = new Map<string, unknown>();
-let originFetch: MockInstance<typeof fetch>;
-
-beforeAll(async () => {
-  const secrets = new Map([[hostOf(A), await provisionOrigin(A.originId)], [hostOf(B), await provisionOrigin(B.originId)]]);
-  originFetch = vi.spyOn(globalThis, 'fetch').mockImplementation(async (input, init) => {
-    const url = new URL(input instanceof Request ? input.url : String(input));
-    const text = typeof init?.body === 'string' ? init.body : '';
-    const secret = secrets.get(url.host);
-    const verdict = secret ? await verifyRequest(secret, init?.method ?? 'GET', url.pathname, text, new Headers(init?.headers)) : { ok: false };
-    if (verdict.ok) commands.push({ host: url.host, path: url.pathname, body: text ? JSON.parse(text) : null });
-    const answer = answers.get(`${url.host}${url.pathname}`);
-    return answer === undefined ? new Response(null, { status: 200 }) : Response.json(answer);
-  });
-});
-afterAll(() => originFetch.mockRestore());
-beforeEach(() => {
-  answers.clear();
-  commands.length = 0;
-});
+/** The origins' control ports; only commands signed by the origin they went to are looked at below. */
+const { commands: sent, answers } = standInSignedOrigins([A, B]);
+const signed = () => sent.filter((c) => c.signedBy !== null).map(({ host, path, body }) => ({ host, path, body }));
 
 let ws: Workspace;
 beforeAll(async () => {
@@ -127,7 +104,7 @@ async function ghostOnA(body: Record<string, unknown> = {}) {
   const ghost = await json(await authorizeVia(A, stream.streamKey, { keyIdleHere: true }));
   await heartbeat(A);
   await heartbeat(B);
-  commands.length = 0;
+  sent.length = 0;
   return { stream, streamId: stream.streamId as string, sessionId: ghost.sessionId as string };
 }
 
@@ -146,7 +123,7 @@ describe('an encoder back through the origin that gave up on its publish', () =>
     expect(JSON.stringify(live.activities.at(-2))).toContain('the encoder reconnected');
     // The kick that a takeover sends the old holder would hit this same origin's new encoder: none is sent.
     await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(commands.filter((c) => c.path === '/control/kick')).toEqual([]);
+    expect(signed().filter((c) => c.path === '/control/kick')).toEqual([]);
     // A's events go on counting for the session.
     const stats = await json(await signedCall('/internal/events', { events: [originEvent(streamId, sessionId, 'publish_done', { reason: 'eof' })] }, { originId: A.originId }));
     expect(stats.results[0].outcome).toBe('applied');
@@ -164,10 +141,10 @@ describe('an encoder back through the origin that gave up on its publish', () =>
 
   it('another origin\'s word counts for nothing: the holder is asked, and one still publishing keeps the session', async () => {
     const { stream, streamId, sessionId } = await ghostOnA();
-    answers.set(`${hostOf(A)}/control/holds`, { publishing: true });
+    answers.set(`${hostOf(A)}/control/holds`, { json: { publishing: true } });
     const response = await authorizeVia(B, stream.streamKey, { keyIdleHere: true });
     expect((await json(response)).reason).toBe('already_live');
-    expect(commands.filter((c) => c.path === '/control/holds')).toEqual([{ host: hostOf(A), path: '/control/holds', body: { streamId, sessionId } }]);
+    expect(signed().filter((c) => c.path === '/control/holds')).toEqual([{ host: hostOf(A), path: '/control/holds', body: { streamId, sessionId } }]);
     expect((await getStream(ws, streamId)).currentSession).toMatchObject({ id: sessionId, reconnects: 0 });
   });
 

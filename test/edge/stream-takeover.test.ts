@@ -2,12 +2,12 @@
 // (globalThis.fetch): a publish through another origin while the session is live asks the holder (POST /control/holds)
 // and takes the session over when it no longer has the encoder; clips go to the holder if healthy else another origin,
 // and only that origin reports on them; an export on an origin gone silent is handed out again from the alarm.
-import { describe, it, expect, beforeAll, beforeEach, afterAll, vi, type MockInstance } from 'vitest';
+import { describe, it, expect, beforeAll, vi } from 'vitest';
 import { env } from 'cloudflare:workers';
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
-import { api, createStream, createWorkspace, getStream, json, originEvent, provisionOrigin, signedCall, heartbeatBody, type Workspace } from './helpers.ts';
+import { api, createStream, createWorkspace, getStream, json, originEvent, signedCall, heartbeatBody, type Workspace } from './helpers.ts';
 import { stub, recordingOf } from './stream-faults.ts';
-import { verifyRequest } from '../../shared/request-signing.ts';
+import { standInSignedOrigins } from './control-ports.ts';
 import { verifyMediaGrant } from '../../shared/media-grant.ts';
 import { NOT_HOLDER } from '../../edge/stream/recording-flow.ts';
 import { CLIP_JOB_LOST } from '../../edge/stream/clip-jobs.ts';
@@ -18,41 +18,8 @@ const A = { originId: 'origin-ta', originUrl: 'http://127.0.0.3:9' };
 const B = { originId: 'origin-tb', originUrl: 'http://127.0.0.4:9' };
 const hostOf = (origin: { originUrl: string }) => new URL(origin.originUrl).host;
 
-interface Command {
-  host: string;
-  path: string;
-  body: any;
-  signedBy: string | null;
-}
-type Answer = number | 'refuse-connection' | 'hang' | { json: unknown };
 /** Every request the edge sent an origin, and what each answers per `host/path` (default 200 with no body). */
-const commands: Command[] = [];
-const answers = new Map<string, Answer>();
-let originFetch: MockInstance<typeof fetch>;
-
-beforeAll(async () => {
-  const secrets = new Map([[hostOf(A), await provisionOrigin(A.originId)], [hostOf(B), await provisionOrigin(B.originId)]]);
-  originFetch = vi.spyOn(globalThis, 'fetch').mockImplementation(async (input, init) => {
-    const url = new URL(input instanceof Request ? input.url : String(input));
-    const text = typeof init?.body === 'string' ? init.body : '';
-    const headers = new Headers(init?.headers);
-    const secret = secrets.get(url.host);
-    const verdict = secret ? await verifyRequest(secret, init?.method ?? 'GET', url.pathname, text, headers) : { ok: false };
-    commands.push({ host: url.host, path: url.pathname, body: text ? JSON.parse(text) : null, signedBy: verdict.ok ? url.host : null });
-    const answer = answers.get(`${url.host}${url.pathname}`) ?? 200;
-    if (answer === 'refuse-connection') throw new TypeError('Network connection lost.');
-    if (answer === 'hang') {
-      return new Promise<Response>((_, reject) => init?.signal?.addEventListener('abort', () => reject(init.signal!.reason)));
-    }
-    if (typeof answer === 'object') return Response.json(answer.json);
-    return new Response(null, { status: answer });
-  });
-});
-afterAll(() => originFetch.mockRestore());
-beforeEach(() => {
-  answers.clear();
-  commands.length = 0;
-});
+const { commands, answers } = standInSignedOrigins([A, B]);
 
 let ws: Workspace;
 beforeAll(async () => {
