@@ -70,6 +70,7 @@ import { signedOriginFetch } from './origin-fetch.ts';
 import { originLiveness } from './origin-liveness.ts';
 import { log } from './log.ts';
 import { OwedEffects } from './owed-effects.ts';
+import { armEarliestAlarm } from './object-alarm.ts';
 import { pickOrigin } from './origin-registry.ts';
 import { RecordingFlow, NOT_HOLDER, EXPORT_DISPATCH_ATTEMPTS, secondsSetting, type RecordingEffect, type JobEvent } from './stream/recording-flow.ts';
 import { ClipJobs } from './stream/clip-jobs.ts';
@@ -520,11 +521,7 @@ export class StreamObject extends DurableObject<Env> {
       this.clipJobs.nextDeadline(),
       this.eventFlow.nextDeadline(Date.now()),
     ];
-    const present = deadlines.filter((d): d is number => d !== null);
-    const at = present.length ? Math.min(...present) : null;
-    this.sql.exec('UPDATE stream SET alarm_at = ? WHERE id = 1', at);
-    if (at === null) void this.ctx.storage.deleteAlarm();
-    else void this.ctx.storage.setAlarm(at);
+    armEarliestAlarm(this.ctx, this.sql, 'stream', deadlines);
   }
 
   /**

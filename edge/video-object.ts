@@ -26,6 +26,7 @@ import { VideoJobRunner } from './video/video-jobs.ts';
 import { abandonUpload } from './video/uploads.ts';
 import { findUploadOfVideo } from './video/upload-store.ts';
 import { OwedEffects } from './owed-effects.ts';
+import { armEarliestAlarm } from './object-alarm.ts';
 
 /** Origin event ids are remembered this long; the origin's signature window is 60 s, so a day is ample. */
 const SEEN_EVENT_TTL_MS = 24 * 3600_000;
@@ -41,16 +42,11 @@ export type VideoResult =
   | { ok: false; code: 'not_found' }
   | { ok: false; code: 'refused'; httpStatus: 400 | 409; type: string; detail: string };
 
-export interface CreateVideoInput {
-  videoId: string;
-  workspaceId: string;
-  source: 'upload' | 'import';
-  title: string | null;
-  metadata: Record<string, string>;
-  playbackId: string;
-  accessPolicy: 'public' | 'private';
+/** What creating a video takes: the document's own fields, with the import's source URL optional. */
+export interface CreateVideoInput
+  extends Pick<VideoDocument, 'videoId' | 'workspaceId' | 'source' | 'title' | 'metadata' | 'playbackId' | 'accessPolicy'> {
   /** An import's source URL (kept for its job, never shown). */
-  sourceUrl?: string | null;
+  sourceUrl?: VideoDocument['sourceUrl'];
   /** An upload's URL expiry (epoch ms): the video fails at it unless the upload was completed. */
   uploadExpiresAt?: number;
 }
@@ -232,11 +228,7 @@ export class VideoObject extends DurableObject<Env> {
       live ? this.jobs.nextDeadline() : null,
       live ? (this.uploadDeadline()?.due_at ?? null) : null,
     ];
-    const present = deadlines.filter((d): d is number => d !== null);
-    const at = present.length ? Math.min(...present) : null;
-    this.sql.exec('UPDATE video SET alarm_at = ? WHERE id = 1', at);
-    if (at === null) void this.ctx.storage.deleteAlarm();
-    else void this.ctx.storage.setAlarm(at);
+    armEarliestAlarm(this.ctx, this.sql, 'video', deadlines);
   }
 
   /** Carries out every owed effect that is due; a caller waits for a pass that starts after its commit (at most two). */
