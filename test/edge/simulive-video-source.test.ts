@@ -5,11 +5,10 @@
 import { describe, it, expect, beforeAll, vi } from 'vitest';
 import { env } from 'cloudflare:workers';
 import { api, call, createWorkspace, json, sendHeartbeat, ORIGIN, type Workspace } from './helpers.ts';
-import { newId, newPlaybackId } from '../../shared/identifiers.ts';
 import { verifyMediaGrant } from '../../shared/media-grant.ts';
 import { SimuliveCommand, videoKeys } from '../../shared/schemas/internal.ts';
 import { checkSimuliveSource, startSimulive } from '../../edge/event/simulive-dispatch.ts';
-import type { VideoJobEvent } from '../../edge/video/video-job-hooks.ts';
+import { newVideo, videoJobEvent, videoStub } from './video-fixtures.ts';
 
 vi.setConfig({ testTimeout: 20_000 });
 
@@ -21,10 +20,7 @@ beforeAll(async () => {
   other = await createWorkspace('simulive-video-other');
 });
 
-const videoStub = (videoId: string) => env.VIDEOS.get(env.VIDEOS.idFromName(videoId));
-let counter = 0;
-const jobEvent = (videoId: string, type: VideoJobEvent['type'], data: Record<string, unknown>): VideoJobEvent =>
-  ({ id: `vev-sim-${Date.now()}-${++counter}`, type, at: new Date().toISOString(), data: { videoId, ...data } }) as VideoJobEvent;
+const jobEvent = videoJobEvent;
 const MEDIA_INFO = {
   duration: 4,
   size: 1000,
@@ -35,17 +31,7 @@ const MEDIA_INFO = {
 
 /** An uploaded video driven through its object's RPC; `ready`: processed, with its HLS and MP4 in R2 as the VOD job leaves them. */
 async function uploadedVideo(workspace: Workspace, ready: boolean): Promise<string> {
-  const videoId = newId('vid', 16);
-  const created = await videoStub(videoId).create({
-    videoId,
-    workspaceId: workspace.id,
-    source: 'upload',
-    title: null,
-    metadata: {},
-    playbackId: newPlaybackId(),
-    accessPolicy: 'public',
-  });
-  expect(created.ok).toBe(true);
+  const { videoId } = await newVideo(workspace);
   await videoStub(videoId).uploadStarted();
   expect((await videoStub(videoId).uploadCompleted({ size: 1000 })).ok).toBe(true);
   if (!ready) return videoId;

@@ -7,9 +7,9 @@ import { env } from 'cloudflare:workers';
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { api, call, createWorkspace, json, type Workspace } from './helpers.ts';
 import { until } from './until.ts';
+import { newVideo, videoJobEvent, videoStub } from './video-fixtures.ts';
 import { newId, newPlaybackId } from '../../shared/identifiers.ts';
 import type { CreateVideoInput, VideoObject } from '../../edge/video-object.ts';
-import type { VideoJobEvent } from '../../edge/video/video-job-hooks.ts';
 
 // Webhook receivers are a stand-in at the network boundary (globalThis.fetch): every delivery is taken.
 let receiver: MockInstance<typeof fetch>;
@@ -25,29 +25,8 @@ beforeAll(async () => {
   other = await createWorkspace('videos-other');
 });
 
-const stub = (videoId: string) => env.VIDEOS.get(env.VIDEOS.idFromName(videoId));
-
-async function newVideo(workspace: Workspace, options: Partial<CreateVideoInput> = {}) {
-  const input: CreateVideoInput = {
-    videoId: newId('vid', 16),
-    workspaceId: workspace.id,
-    source: 'upload',
-    title: null,
-    metadata: {},
-    playbackId: newPlaybackId(),
-    accessPolicy: 'public',
-    ...options,
-  };
-  const result = await stub(input.videoId).create(input);
-  if (!result.ok) throw new Error(`create failed: ${JSON.stringify(result)}`);
-  return input;
-}
-
-let counter = 0;
-function jobEvent(videoId: string, type: VideoJobEvent['type'], data: Record<string, unknown>): VideoJobEvent {
-  counter += 1;
-  return { id: `vev-${Date.now()}-${counter}`, type, at: new Date().toISOString(), data: { videoId, ...data } } as VideoJobEvent;
-}
+const stub = videoStub;
+const jobEvent = videoJobEvent;
 const MEDIA_INFO = {
   duration: 60,
   size: 5_000_000,
