@@ -9,8 +9,8 @@ export interface SrtWorkerData {
   /** how long one poll may block while callers are connected; the worst delay of a drop taking effect */
   pollMs: number;
   /**
-   * how long one poll may block with no caller connected: a caller's arrival ends the wait at once, so this only
-   * delays a refuse_all or stop from the main thread, and saves the idle origin ~100 wake-ups a second
+   * how long the worker sleeps between looks with no caller connected (origin/srt/worker.ts): the longest a first
+   * caller waits to be accepted (libsrt has completed its handshake and buffers its packets meanwhile) or a stop waits
    */
   idlePollMs: number;
   statsIntervalMs: number;

@@ -121,9 +121,12 @@ function sampleLinks(now: number): void {
 }
 
 // Each turn blocks in libsrt for at most pollMs, then yields so messages from the main thread (drops, refusals to
-// remember) are handled within one turn of arriving. With no caller connected the wait is idlePollMs: libsrt ends it
-// as soon as a caller arrives, and a connection's buffered bytes (flushed by age at the end of a turn) need the short
-// wait only while there is a connection.
+// remember) are handled within one turn of arriving. With no caller connected the turn only looks (a poll of 0 ms)
+// and the thread sleeps idlePollMs in its own event loop: srt_epoll_uwait waits in 10 ms condition-variable slices
+// whatever its timeout (strace of an idle origin: ~100 futex wake-ups a second on this thread), while a libuv timer
+// costs nothing meanwhile and main-thread messages are handled as they arrive. A caller arriving then is accepted at
+// the next look, at most idlePollMs later (libsrt has completed its handshake and buffers its packets meanwhile);
+// from then on the short blocking poll flushes buffered bytes by age as before.
 function turn(): void {
   if (stopping) {
     binding.close(handle);
@@ -132,10 +135,11 @@ function turn(): void {
     port.close();
     return;
   }
-  for (const event of binding.poll(handle, connections.size > 0 ? settings.pollMs : settings.idlePollMs)) onEvent(event);
+  for (const event of binding.poll(handle, connections.size > 0 ? settings.pollMs : 0)) onEvent(event);
   const now = Date.now();
   sampleLinks(now);
   reportHook(now);
-  setImmediate(turn);
+  if (connections.size > 0) setImmediate(turn);
+  else setTimeout(turn, settings.idlePollMs);
 }
 setImmediate(turn);
