@@ -26,6 +26,13 @@ export interface BroadcastParts {
 
 export async function startWatchedBroadcast(cluster: Cluster, listedSeconds: number, parts: BroadcastParts): Promise<WatchedBroadcast> {
   const { stack } = cluster;
+  // A retry (CI) of a test that killed or drained an origin: what the failed attempt left running is stopped and every
+  // origin brought back, so the retry starts from the cluster the first attempt had.
+  await parts.encoder?.stop();
+  await parts.player?.stop();
+  const down = cluster.origins.filter((o) => !o.running());
+  for (const origin of down) await origin.start();
+  if (down.length > 0) await cluster.waitForOrigins(cluster.origins.map((o) => o.id));
   const stream = await stack.createStream({ record: true, reconnectWindow: 60 });
   const encoder = new ReconnectingPublisher(cluster.ingestUrl(stream.streamKey), { size: '854x480' }, 1000);
   parts.encoder = encoder;
