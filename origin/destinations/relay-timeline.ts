@@ -1,11 +1,12 @@
 // One relayed rendition's timeline across the whole session, shared by the targets relaying it. Pure.
 // Each leg of input (an encoder's run, a rung reader's run) starts its timestamps anew; here they are laid end to end so
 // a target's connection sees one stream from the first publish to the session's end. While the encoder is gone (the
-// reconnect window) the last keyframe is repeated, so the remote servers keep a live stream (a still picture, no sound)
-// instead of ending their viewers' broadcast. Duplicate codec configuration from a new leg is dropped: `-c copy`
+// reconnect window) the last keyframe is repeated with silent audio beside it (origin/destinations/silent-audio.ts), so
+// the remote servers keep a live stream (a still picture, quiet) instead of ending their viewers' broadcast. Duplicate codec configuration from a new leg is dropped: `-c copy`
 // relays were started with the first one. The timeline keeps a wall clock (where a real-time stream would be now):
 // the repeated keyframe follows it, and the RelayPacer holds what was taken until the clock reaches it.
 import { isAudio, isKeyframe, isMetadata, isSequenceHeader, isVideo, type MediaTag } from './flv-tags.ts';
+import { silentAudioFor, type SilentAudio } from './silent-audio.ts';
 
 /** The repeated keyframe's spacing while the encoder is gone: about 2 fps keeps players and servers fed at little cost. */
 export const FILL_INTERVAL_MS = 500;
@@ -28,6 +29,9 @@ export class RelayTimeline {
   private metadata: MediaTag | null = null;
   private videoConfig: MediaTag | null = null;
   private audioConfig: MediaTag | null = null;
+  private silence: SilentAudio | null = null;
+  /** Where the audio given out ends (fractional ms: silent frames are laid on the sample clock, not rounded ms). */
+  private audioEnd: number | null = null;
   private lastKeyframe: MediaTag | null = null;
   /** The encoder is gone: idle stretches are filled until the next leg's first tag. */
   private gap = false;
@@ -64,7 +68,10 @@ export class RelayTimeline {
       if (kept && kept.data.equals(tag.data)) return [];
       const config = { ...tag, timestamp: Math.max(0, this.lastOut) };
       if (isVideo(tag)) this.videoConfig = config;
-      else this.audioConfig = config;
+      else {
+        this.audioConfig = config;
+        this.silence = silentAudioFor(config);
+      }
       return [config];
     }
     if (!isVideo(tag) && !isAudio(tag)) return [];
@@ -88,6 +95,7 @@ export class RelayTimeline {
     if (!this.anchor) this.anchor = { at: now, timestamp: out.timestamp };
     else if (out.timestamp > this.clock(now) + MAX_AHEAD_MS) this.anchor = { at: now, timestamp: out.timestamp - MAX_AHEAD_MS };
     if (isKeyframe(out)) this.lastKeyframe = out;
+    if (isAudio(out)) this.audioEnd = out.timestamp + (this.silence?.frameMs ?? 0);
     return [out];
   }
 
@@ -99,18 +107,36 @@ export class RelayTimeline {
   /**
    * During a gap, once idle: the last keyframe again, FILL_INTERVAL_MS after the last tag given out, when the clock
    * has reached it (a rung's input comes a segment at a time, ahead of the clock: that must play out first, or the
-   * remote stream would drift ahead of real time). Else null.
+   * remote stream would drift ahead of real time), after the silent audio frames that reach up to it when the stream
+   * has AAC-LC sound. Else nothing.
    */
-  fill(now: number): MediaTag | null {
-    if (!this.gap || !this.lastKeyframe || now - this.lastTakeAt < IDLE_BEFORE_FILL_MS) return null;
-    if (this.clock(now) < this.lastOut + FILL_INTERVAL_MS) return null;
+  fill(now: number): MediaTag[] {
+    if (!this.gap || !this.lastKeyframe || now - this.lastTakeAt < IDLE_BEFORE_FILL_MS) return [];
+    if (this.clock(now) < this.lastOut + FILL_INTERVAL_MS) return [];
     this.filled = true;
     const data = Buffer.from(this.lastKeyframe.data);
     // Legacy AVC video tags carry a composition time offset; a repeated frame is shown when it is decoded.
     if (!(data[0]! & 0x80) && data.length >= 5) data.fill(0, 2, 5);
-    const tag: MediaTag = { type: 9, timestamp: this.lastOut + FILL_INTERVAL_MS, data };
-    this.lastOut = tag.timestamp;
-    return tag;
+    const video: MediaTag = { type: 9, timestamp: this.lastOut + FILL_INTERVAL_MS, data };
+    const tags = this.silenceUpTo(video.timestamp);
+    tags.push(video);
+    this.lastOut = video.timestamp;
+    return tags;
+  }
+
+  /** Silent frames from where the audio given out ends up to `timestamp` (none for a stream without AAC-LC sound). */
+  private silenceUpTo(timestamp: number): MediaTag[] {
+    const silence = this.silence;
+    if (!silence) return [];
+    // A stream whose sound had not started yet starts it with the gap.
+    let at = Math.max(this.audioEnd ?? timestamp - FILL_INTERVAL_MS, timestamp - FILL_INTERVAL_MS - silence.frameMs);
+    const frames: MediaTag[] = [];
+    while (at <= timestamp) {
+      frames.push(silence.frame(Math.round(at)));
+      at += silence.frameMs;
+    }
+    this.audioEnd = at;
+    return frames;
   }
 
   /** What a relay joining now must send first: onMetaData and the codec configurations seen so far. */

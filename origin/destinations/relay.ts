@@ -150,7 +150,8 @@ export class Relay {
       '-hide_banner', '-nostdin', '-loglevel', 'error', '-progress', 'pipe:1', '-stats_period', '1',
       '-f', 'flv', '-analyzeduration', '1000000', '-i', 'pipe:0',
       '-map', '0', '-c', 'copy',
-      // The muxer would hold video up to 10 s waiting for audio: the repeated keyframe of a gap (no sound) must go out.
+      // The muxer would hold video up to 10 s waiting for audio: a gap's repeated keyframe must go out even when there is
+      // no silence to go beside it (sound that is not AAC-LC mono or stereo).
       '-max_interleave_delta', '1000000',
       '-rw_timeout', '10000000', '-flvflags', 'no_duration_filesize',
       '-f', 'flv', url,

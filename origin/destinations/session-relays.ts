@@ -190,8 +190,7 @@ export class SessionRelays {
   private pace(): void {
     const now = Date.now();
     for (const feed of this.feeds.values()) {
-      const tag = feed.timeline.fill(now);
-      if (tag) feed.pacer.push(tag);
+      for (const tag of feed.timeline.fill(now)) feed.pacer.push(tag);
       this.release(feed, now);
     }
   }

@@ -172,6 +172,11 @@ describe('simulcast to real RTMP servers', () => {
     const after = await ffprobe(yt[1]!);
     expect(after.streams.find((s: any) => s.codec_type === 'video')).toMatchObject({ codec_name: 'h264', width: 640, height: 360 });
     expect(after.streams.find((s: any) => s.codec_type === 'audio')?.codec_name).toBe('aac');
+    // The sound goes on through the encoder's drop: silence, not a hole in the audio track.
+    const audioTimes = ((await ffprobe(yt[1]!, ['-show_packets', '-select_streams', 'a'])).packets as any[]).map((p) => Number(p.pts_time));
+    const audioHoles = audioTimes.slice(1).map((t, i) => t - audioTimes[i]!);
+    expect(audioTimes.at(-1)! - audioTimes[0]!).toBeGreaterThan(10);
+    expect(Math.max(...audioHoles)).toBeLessThan(0.5);
     // As long as that publish lasted, the encoder's 5 s drop included (filled with the last keyframe in real time).
     // Relayed media is paced by the wall clock (a rung read a segment at a time is not sent ahead of it), so the
     // recording can hold no more than the time from its run's start (its first keyframe came after) to nginx's

@@ -31,8 +31,7 @@ describe('relay pacing', () => {
         for (const tag of segment(now < 10_000 ? now : now - 17_000)) for (const out of t.take(tag, now)) pacer.push(out);
       }
       if (now === 10_000) t.endLeg();
-      const fill = t.fill(now);
-      if (fill) pacer.push(fill);
+      for (const fill of t.fill(now)) pacer.push(fill);
       worst = Math.max(worst, lead(t, pacer, released, now, 0));
     }
     expect(worst).toBeLessThanOrEqual(PACE_LEAD_MS);

@@ -63,19 +63,56 @@ describe('relay timeline', () => {
     t.take(avcConfig, 0);
     t.take(key(0), 0);
     t.take(inter(500), 100);
-    expect(t.fill(5000)).toBeNull(); // encoder still there
+    expect(t.fill(5000)).toEqual([]); // encoder still there
     t.endLeg();
-    expect(t.fill(100 + IDLE_BEFORE_FILL_MS - 1)).toBeNull(); // a rung's last segment may still come
-    const first = t.fill(100 + IDLE_BEFORE_FILL_MS)!;
-    const second = t.fill(100 + IDLE_BEFORE_FILL_MS + FILL_INTERVAL_MS)!;
+    expect(t.fill(100 + IDLE_BEFORE_FILL_MS - 1)).toEqual([]); // a rung's last segment may still come
+    const [first] = t.fill(100 + IDLE_BEFORE_FILL_MS) as [MediaTag]; // no sound in this stream: the keyframe alone
+    const [second] = t.fill(100 + IDLE_BEFORE_FILL_MS + FILL_INTERVAL_MS) as [MediaTag];
     expect([first.timestamp, second.timestamp]).toEqual([500 + FILL_INTERVAL_MS, 500 + 2 * FILL_INTERVAL_MS]);
     expect(isKeyframe(first)).toBe(true);
     expect([...first.data.subarray(2, 5)]).toEqual([0, 0, 0]);
     t.startLeg();
-    expect(t.fill(10_000)).not.toBeNull(); // the new leg's media has not arrived yet: still filled
+    expect(t.fill(10_000)).toHaveLength(1); // the new leg's media has not arrived yet: still filled
     const next = t.take(key(0), 10_001);
     expect(next[0]!.timestamp).toBe(500 + 3 * FILL_INTERVAL_MS + 40);
-    expect(t.fill(20_000)).toBeNull();
+    expect(t.fill(20_000)).toEqual([]);
+  });
+
+  it('with AAC-LC sound, silent frames on the sample clock go with each repeated keyframe, up to it and no gap', () => {
+    const t = new RelayTimeline();
+    const stereo48k: MediaTag = { type: 8, timestamp: 0, data: Buffer.from([0xaf, 0, 0x11, 0x90]) }; // LC, 48 kHz, 2 ch
+    const frameMs = (1024 * 1000) / 48_000;
+    t.take(avcConfig, 0);
+    t.take(stereo48k, 0);
+    t.take(key(0), 0);
+    t.take(audio(490), 100); // the source's last sound ends at 490 + one frame
+    t.take(inter(500), 100);
+    t.endLeg();
+    const filled = [...t.fill(100 + IDLE_BEFORE_FILL_MS), ...t.fill(100 + IDLE_BEFORE_FILL_MS + FILL_INTERVAL_MS)];
+    const video = filled.filter((tag) => tag.type === 9);
+    const sound = filled.filter((tag) => tag.type === 8);
+    expect(video.map((tag) => tag.timestamp)).toEqual([500 + FILL_INTERVAL_MS, 500 + 2 * FILL_INTERVAL_MS]);
+    // Every frame is a raw AAC frame of the stream's own format byte, the first where the source's sound ended.
+    expect(sound.every((tag) => tag.data[0] === 0xaf && tag.data[1] === 1 && tag.data.length > 2)).toBe(true);
+    expect(sound[0]!.timestamp).toBe(Math.round(490 + frameMs));
+    const steps = sound.slice(1).map((tag, i) => tag.timestamp - sound[i]!.timestamp);
+    expect(Math.min(...steps)).toBeGreaterThanOrEqual(Math.floor(frameMs));
+    expect(Math.max(...steps)).toBeLessThanOrEqual(Math.ceil(frameMs));
+    expect(sound.at(-1)!.timestamp).toBeLessThanOrEqual(500 + 2 * FILL_INTERVAL_MS);
+    expect(sound.at(-1)!.timestamp).toBeGreaterThan(500 + 2 * FILL_INTERVAL_MS - frameMs);
+    // In timestamp order as given out: each frame before the keyframe it reaches.
+    const stamps = filled.map((tag) => tag.timestamp);
+    expect(stamps).toEqual([...stamps].sort((a, b) => a - b));
+  });
+
+  it('no silence for sound it cannot match (HE-AAC, 5.1): the keyframe alone, as before', () => {
+    for (const asc of [[0x2b, 0x92], [0x11, 0xb0]]) { // object type 5 (SBR) 48 kHz stereo; LC 48 kHz 6 channels
+      const t = new RelayTimeline();
+      t.take({ type: 8, timestamp: 0, data: Buffer.from([0xaf, 0, ...asc]) }, 0);
+      t.take(key(0), 0);
+      t.endLeg();
+      expect(t.fill(IDLE_BEFORE_FILL_MS + FILL_INTERVAL_MS).map((tag) => tag.type)).toEqual([9]);
+    }
   });
 
   it('a jump inside one leg (a rung reader restarted) is laid end to end too', () => {
