@@ -1,6 +1,8 @@
 // A vitest reporter that names every test which passed only on a retry, with the error of its failed attempt.
 // Under CI the origin and e2e layers retry a failed test once (real ffmpeg, real processes, 2 shared cores): a retry
 // keeps one slow moment from hiding a whole run's results, and this report keeps that moment from being forgotten.
+// With RIVERHEAD_FAILED_FILES set it also writes the files that failed, one per line, for scripts/test.sh to re-run.
+import { writeFileSync } from 'node:fs';
 import type { Reporter, TestCase, TestModule } from 'vitest/node';
 
 export default class FlakyReporter implements Reporter {
@@ -14,7 +16,12 @@ export default class FlakyReporter implements Reporter {
       `(passed on retry ${diagnostic.retryCount}; first failure: ${firstError})`);
   }
 
-  onTestRunEnd(_modules: ReadonlyArray<TestModule>): void {
+  onTestRunEnd(modules: ReadonlyArray<TestModule>): void {
+    const failedFilesPath = process.env.RIVERHEAD_FAILED_FILES;
+    if (failedFilesPath) {
+      const failed = modules.filter((m) => m.state() === 'failed').map((m) => m.moduleId.replace(`${process.cwd()}/`, ''));
+      writeFileSync(failedFilesPath, failed.map((f) => `${f}\n`).join(''));
+    }
     if (this.flaky.length === 0) {
       console.log('flaky tests: none (no test needed a retry)');
       return;
