@@ -8,12 +8,16 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 MAX_RERUN_FILES=3
 failed_list="$(mktemp)"
-trap 'rm -f "$failed_list"' EXIT
+trap 'rm -f "$failed_list" "$failed_list.blocked"' EXIT
 
 RIVERHEAD_FAILED_FILES="$failed_list" npx vitest run "$@"
 code=$?
 if [ "$code" -eq 0 ] || [ -z "${CI:-}" ]; then exit "$code"; fi
 
+if [ -s "$failed_list.blocked" ]; then
+  echo "not re-run: $(tr '\n' ';' < "$failed_list.blocked")"
+  exit "$code"
+fi
 mapfile -t failed < "$failed_list"
 if [ "${#failed[@]}" -eq 0 ]; then
   echo "test run failed outside any test file: not re-run"

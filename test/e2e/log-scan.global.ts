@@ -5,6 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { RUN_DIR_ENV, describeFindings, scanRunDir } from '../support/log-secrets.ts';
+import { blockRerun } from '../support/flaky-reporter.ts';
 
 let dir: string | null = null;
 
@@ -19,6 +20,7 @@ export async function teardown(): Promise<void> {
   await rm(dir, { recursive: true, force: true });
   console.log(`log scan: ${scan.lines} log lines of ${scan.stacks} stacks against ${scan.secrets} secrets, ${scan.findings.length} finding(s)`);
   if (scan.findings.length > 0) {
+    blockRerun(`the log scan found ${scan.findings.length} secret(s) in log lines`);
     throw new Error(`${scan.findings.length} log line(s) of this e2e run carry a secret:\n${describeFindings(scan.findings)}`);
   }
 }
