@@ -2,8 +2,8 @@
 // Each leg of input (an encoder's run, a rung reader's run) starts its timestamps anew; here they are laid end to end so
 // a target's connection sees one stream from the first publish to the session's end. While the encoder is gone (the
 // reconnect window) the last keyframe is repeated with silent audio beside it (origin/destinations/silent-audio.ts), so
-// the remote servers keep a live stream (a still picture, quiet) instead of ending their viewers' broadcast. Duplicate codec configuration from a new leg is dropped: `-c copy`
-// relays were started with the first one. The timeline keeps a wall clock (where a real-time stream would be now):
+// the remote servers keep a live stream (a still picture, quiet) instead of ending their viewers' broadcast. Duplicate
+// codec configuration from a new leg is dropped: `-c copy` relays were started with the first one. The timeline keeps a wall clock (where a real-time stream would be now):
 // the repeated keyframe follows it, and the RelayPacer holds what was taken until the clock reaches it.
 import { isAudio, isKeyframe, isMetadata, isSequenceHeader, isVideo, type MediaTag } from './flv-tags.ts';
 import { silentAudioFor, type SilentAudio } from './silent-audio.ts';
